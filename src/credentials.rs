@@ -1,0 +1,80 @@
+//! The credentials every source produces and every sink consumes, and the
+//! `Secret` wrapper that keeps key material out of logs and `Debug` output.
+
+use std::fmt;
+
+use crate::time::Timestamp;
+
+/// A string that must never be printed: a secret access key, a session token
+/// or an identity token. `Debug` and `Display` both print `** redacted **`;
+/// the only way to the text is the explicit [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret text, for the one place that must send or write it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("** redacted **")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("** redacted **")
+    }
+}
+
+/// One set of temporary AWS credentials, as STS or a container endpoint
+/// issued them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The access key id. Not a secret (it appears in CloudTrail); logged to
+    /// tell refreshes apart.
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Absent only for long-term keys served by a container endpoint.
+    pub session_token: Option<Secret>,
+    /// When the credentials stop working.
+    pub expiration: Timestamp,
+    /// The account the credentials belong to, when the source said.
+    pub account_id: Option<String>,
+    /// The assumed role's ARN, when the source said.
+    pub role_arn: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let creds = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG"),
+            session_token: Some(Secret::new("FwoGZXIvYXdzEBYaDSESSION")),
+            expiration: Timestamp::from_unix(1_700_000_000),
+            account_id: Some("123456789012".into()),
+            role_arn: None,
+        };
+        let shown = format!("{creds:?} {creds:#?}");
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+        assert!(!shown.contains("FwoGZXIvYXdz"), "{shown}");
+        assert!(shown.contains("AKIDEXAMPLE"));
+        assert!(shown.contains("** redacted **"));
+        assert_eq!(format!("{}", Secret::new("x")), "** redacted **");
+    }
+}

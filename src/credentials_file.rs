@@ -1,0 +1,1 @@
+//! The shared credentials file: render, merge, write atomically, read back for --check.

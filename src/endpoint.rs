@@ -1,0 +1,1 @@
+//! STS endpoint selection: regional, China, legacy global, FIPS, and overrides.

@@ -1,0 +1,259 @@
+//! The one error type, what each failure means for the exit code, and
+//! messages that say what failed, with what, and what to do about it.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong. Each `Display` is one line for a person;
+/// none of them may contain a secret.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The command line is wrong: an unknown flag, a missing or malformed
+    /// value. Exit code 2.
+    Usage(String),
+    /// The environment or a file the configuration names is missing or
+    /// invalid (no `AWS_ROLE_ARN`, an unreadable token file at start, ...).
+    /// Exit code 2.
+    Config(String),
+    /// STS answered with an `ErrorResponse`.
+    Sts {
+        /// The HTTP status it came with.
+        status: u16,
+        /// The STS error code, such as `AccessDenied`.
+        code: String,
+        /// STS's own explanation.
+        message: String,
+    },
+    /// A container credentials endpoint answered with an error status.
+    Endpoint {
+        /// The endpoint's URL (it holds no secret; the token is a header).
+        url: String,
+        status: u16,
+        /// The error body, as plain text or `code: message` from JSON.
+        message: String,
+    },
+    /// The request never got a complete answer: DNS, connect, TLS, timeout,
+    /// a reset or a truncated body.
+    Network {
+        /// Who we were talking to.
+        url: String,
+        detail: String,
+    },
+    /// An answer arrived but is not what the protocol promises (HTML from a
+    /// proxy, truncated XML, missing fields, an oversized body).
+    BadResponse {
+        /// Who answered.
+        from: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        detail: String,
+    },
+    /// Reading or writing a file failed.
+    Io {
+        /// What we were doing, such as "write the temporary file".
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// `--check` found the profile missing, incomplete or about to expire.
+    Stale(String),
+}
+
+impl Error {
+    /// The process exit code this error maps to: 2 for usage and
+    /// configuration mistakes a person must fix, 1 for everything that went
+    /// wrong at run time.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Config(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether trying again later may succeed: throttling, server errors,
+    /// network trouble, and the STS codes the AWS SDKs retry.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Sts { status, code, .. } => {
+                *status == 429 || *status >= 500 || is_transient_sts_code(code)
+            }
+            Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
+                *status == 429 || *status >= 500
+            }
+            Error::Network { .. } => true,
+            _ => false,
+        }
+    }
+
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// STS error codes worth retrying. `InvalidIdentityToken` is among them
+/// because the Go SDKs retry it: the OIDC provider's keys may still be
+/// propagating.
+fn is_transient_sts_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "IDPCommunicationError"
+            | "InvalidIdentityToken"
+            | "ServiceUnavailable"
+            | "InternalFailure"
+            | "InternalError"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+    )
+}
+
+/// What a person can do about an STS error code.
+fn sts_hint(code: &str) -> &'static str {
+    match code {
+        "AccessDenied" => "check the role's trust policy allows this identity (and, for --role-arn, that the source role may sts:AssumeRole it)",
+        "InvalidIdentityToken" => "check the cluster's OIDC provider is registered in IAM and the token's audience is sts.amazonaws.com",
+        "ExpiredTokenException" | "ExpiredToken" => "the identity token has expired; check the kubelet is rotating the projected token",
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" => "the source credentials were rejected; check the source identity",
+        "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
+        "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
+        "RegionDisabledException" => "activate STS in this region in the IAM console, or set AWS_REGION to another",
+        _ if is_transient_sts_code(code) => "will retry",
+        _ => "see the STS documentation for this code",
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => write!(f, "{msg} (see --help)"),
+            Error::Config(msg) => f.write_str(msg),
+            Error::Sts {
+                status,
+                code,
+                message,
+            } => write!(
+                f,
+                "STS refused: {code}: {} (HTTP {status}); {}",
+                one_line(message),
+                sts_hint(code)
+            ),
+            Error::Endpoint {
+                url,
+                status,
+                message,
+            } => write!(
+                f,
+                "container credentials endpoint {url} answered HTTP {status}: {}",
+                one_line(message)
+            ),
+            Error::Network { url, detail } => {
+                write!(f, "could not reach {url}: {}", one_line(detail))
+            }
+            Error::BadResponse {
+                from,
+                status,
+                detail,
+            } => write!(
+                f,
+                "unexpected answer from {from} (HTTP {status}): {}",
+                one_line(detail)
+            ),
+            Error::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "could not {action} {}: {source}", path.display()),
+            Error::Stale(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// `source()` is deliberately not implemented for `Io`: its `Display`
+/// already includes the inner error, and printing a chain would repeat it.
+impl std::error::Error for Error {}
+
+/// Collapses whitespace (including newlines from remote messages) so every
+/// error stays on one log line, and caps its length.
+pub fn one_line(s: &str) -> String {
+    const MAX: usize = 300;
+    let mut out = String::with_capacity(s.len().min(MAX));
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.len() > MAX {
+        let mut cut = MAX;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::Config("x".into()).exit_code(), 2);
+        assert_eq!(Error::Stale("x".into()).exit_code(), 1);
+        let sts = Error::Sts {
+            status: 403,
+            code: "AccessDenied".into(),
+            message: "no".into(),
+        };
+        assert_eq!(sts.exit_code(), 1);
+        assert!(!sts.is_transient());
+    }
+
+    #[test]
+    fn transient_classification() {
+        let sts = |status, code: &str| Error::Sts {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert!(sts(400, "Throttling").is_transient());
+        assert!(sts(400, "IDPCommunicationError").is_transient());
+        assert!(sts(503, "Whatever").is_transient());
+        assert!(sts(429, "Whatever").is_transient());
+        assert!(!sts(400, "InvalidParameterValue").is_transient());
+        assert!(Error::Network {
+            url: "u".into(),
+            detail: "reset".into()
+        }
+        .is_transient());
+        assert!(!Error::Config("x".into()).is_transient());
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let e = Error::Sts {
+            status: 403,
+            code: "AccessDenied".into(),
+            message: "Not authorized\nto perform\r\n sts:AssumeRoleWithWebIdentity".into(),
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+        assert!(shown.contains("AccessDenied"));
+        assert!(shown.contains("trust policy"));
+        assert!(one_line(&"x".repeat(1000)).chars().count() <= 301);
+    }
+}

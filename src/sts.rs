@@ -1,0 +1,1 @@
+//! STS Query API requests (signed and unsigned) and their XML answers.
