@@ -1,0 +1,625 @@
+//! What every integration test shares: a scratch directory per test, a fake
+//! STS per test, running the real binary with a clean environment and a
+//! deadline, signals, polling with deadlines, and the check that no secret
+//! ever reaches the binary's output.
+//!
+//! Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+pub mod fake_sts;
+pub mod ini;
+pub mod time;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use fake_sts::{Answer, FakeSts, Issued, Request};
+pub use ini::Profile;
+
+/// The binary under test, as cargo built it.
+pub const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
+
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/aws-credfile-test";
+
+pub const HOUR: Duration = Duration::from_secs(3600);
+
+/// How long a run may take before the harness kills it and fails the test.
+/// Only a backstop against hangs, far above anything a test expects.
+const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A directory of its own for one test, removed when the test passes and
+/// kept (and its path printed) when it fails.
+pub struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos();
+        let root = std::env::temp_dir().join(format!(
+            "aws-credfile-itest-{name}-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&root).expect("create the scratch directory");
+        Scratch { root }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes a file, creating its parent directories.
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent directories");
+        }
+        fs::write(&path, contents).expect("write a scratch file");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("keeping scratch directory {}", self.root.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// One test's world: a scratch directory with a home and an identity token
+/// file, a fake STS, the environment that points the binary at them, and
+/// every secret the binary must never print.
+pub struct Harness {
+    // Declared before `scratch` so the fake stops before the directory goes.
+    pub sts: FakeSts,
+    pub scratch: Scratch,
+    pub home: PathBuf,
+    pub token_file: PathBuf,
+    /// Where `AWS_SHARED_CREDENTIALS_FILE` points; its directory does not
+    /// exist until the binary creates it (or the test writes the file).
+    pub cred_file: PathBuf,
+    env: BTreeMap<String, String>,
+    /// Every identity token written, plus secrets the test added.
+    secrets: Mutex<Vec<String>>,
+    token: Mutex<String>,
+    next_output: AtomicUsize,
+}
+
+impl Harness {
+    pub fn new(
+        name: &str,
+        script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
+    ) -> Harness {
+        let scratch = Scratch::new(name);
+        let sts = FakeSts::start(script);
+        let home = scratch.join("home");
+        fs::create_dir_all(&home).expect("create the scratch home");
+        let token_file = scratch.join("token/token");
+        let cred_file = scratch.join("aws/credentials");
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            ("HOME", home.display().to_string()),
+            ("AWS_ROLE_ARN", ROLE_ARN.to_string()),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ENDPOINT_URL_STS", sts.url()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                cred_file.display().to_string(),
+            ),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        let harness = Harness {
+            sts,
+            scratch,
+            home,
+            token_file,
+            cred_file,
+            env,
+            secrets: Mutex::new(Vec::new()),
+            token: Mutex::new(String::new()),
+            next_output: AtomicUsize::new(0),
+        };
+        harness.set_token(&jwt_like(name));
+        harness
+    }
+
+    /// The identity token the file holds now.
+    pub fn token(&self) -> String {
+        self.token.lock().expect("token lock").clone()
+    }
+
+    /// Replaces the token file atomically, as the kubelet does.
+    pub fn set_token(&self, token: &str) {
+        self.set_token_file_contents(token, token);
+    }
+
+    /// Writes `contents` to the token file; `token` is what the binary
+    /// should send (the contents trimmed).
+    pub fn set_token_file_contents(&self, contents: &str, token: &str) {
+        self.add_secret(token);
+        *self.token.lock().expect("token lock") = token.to_string();
+        let tmp = self.scratch.write("token/.token.tmp", contents);
+        fs::rename(&tmp, &self.token_file).expect("rename the token file into place");
+    }
+
+    /// Registers a value that must never appear in the binary's output.
+    pub fn add_secret(&self, secret: &str) {
+        if !secret.trim().is_empty() {
+            self.secrets
+                .lock()
+                .expect("secrets lock")
+                .push(secret.to_string());
+        }
+    }
+
+    /// Every secret known so far: identity tokens, everything the fake
+    /// issued, and what the test added.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all = self.secrets.lock().expect("secrets lock").clone();
+        for issued in self.sts.issued() {
+            all.push(issued.secret_access_key);
+            all.push(issued.session_token);
+        }
+        all
+    }
+
+    /// Fails the test if `text` holds any known secret, whole, encoded, or
+    /// a distinctive piece of one.
+    pub fn assert_no_secrets(&self, what: &str, text: &str) {
+        for secret in self.secrets() {
+            for form in secret_forms(&secret) {
+                assert!(
+                    !text.contains(&form),
+                    "{what} leaks a secret (it contains {form:?}, part of a secret):\n{text}"
+                );
+            }
+        }
+    }
+
+    /// Writes the credentials file before a run; its secrets join the
+    /// secret list.
+    pub fn write_cred_file(&self, contents: &str) {
+        for (_, v) in ini::sections(contents).iter().flat_map(|s| s.pairs()) {
+            if v.len() >= 16 && !v.starts_with("AKIA") && !v.starts_with("arn:") {
+                self.add_secret(&v);
+            }
+        }
+        self.scratch.write(
+            self.cred_file
+                .strip_prefix(self.scratch.path())
+                .expect("the credentials file is in the scratch directory"),
+            contents,
+        );
+    }
+
+    pub fn read_cred_file(&self) -> String {
+        fs::read_to_string(&self.cred_file).unwrap_or_else(|e| {
+            panic!("read {}: {e}", self.cred_file.display());
+        })
+    }
+
+    /// A run of the binary with these arguments and the harness's
+    /// environment (and nothing else from this process's environment).
+    pub fn cmd(&self, args: &[&str]) -> Invocation<'_> {
+        Invocation {
+            harness: self,
+            args: args.iter().map(OsString::from).collect(),
+            env: self.env.clone(),
+            timeout: DEFAULT_RUN_TIMEOUT,
+        }
+    }
+
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(String::as_str)
+    }
+
+    fn output_paths(&self) -> (PathBuf, PathBuf) {
+        let n = self.next_output.fetch_add(1, Ordering::Relaxed);
+        let dir = self.scratch.join("output");
+        fs::create_dir_all(&dir).expect("create the output directory");
+        (
+            dir.join(format!("{n}.stdout")),
+            dir.join(format!("{n}.stderr")),
+        )
+    }
+}
+
+/// The whole secret, its percent-encoded form, and every piece of it
+/// between separators long enough to be unmistakable: a log line printing
+/// half a token leaks it too.
+fn secret_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string(), fake_sts::percent_encode(secret)];
+    for piece in secret.split(['.', '/', '+', '=', '&', '%', ' ']) {
+        if piece.len() >= 16 {
+            forms.push(piece.to_string());
+        }
+    }
+    forms
+}
+
+/// An identity token shaped like a projected service-account JWT, unique
+/// to this test.
+fn jwt_like(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let unique: String = format!("{name}{nanos}")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!(
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6Iml0ZXN0In0.eyJpdGVzdCI6{unique}In0.c2lnbmF0dXJl{unique}_-Zz"
+    )
+}
+
+/// A run being prepared: arguments, environment, deadline.
+pub struct Invocation<'h> {
+    harness: &'h Harness,
+    args: Vec<OsString>,
+    env: BTreeMap<String, String>,
+    timeout: Duration,
+}
+
+impl<'h> Invocation<'h> {
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Nothing at all in the environment.
+    pub fn env_empty(mut self) -> Self {
+        self.env.clear();
+        self
+    }
+
+    /// A backstop: past it the run is killed and the test fails.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn command(&self, stdout: &Path, stderr: &Path) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.harness.scratch.path())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(stdout).expect("create the stdout file"))
+            .stderr(fs::File::create(stderr).expect("create the stderr file"));
+        cmd
+    }
+
+    /// Runs to completion (or the backstop), then checks the output for
+    /// secrets.
+    pub fn run(self) -> Outcome {
+        let (stdout, stderr) = self.harness.output_paths();
+        let started = Instant::now();
+        let mut child = self
+            .command(&stdout, &stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        let status = wait_child(&mut child, self.timeout);
+        let outcome = Outcome {
+            status,
+            stdout: read_lossy(&stdout),
+            stderr: read_lossy(&stderr),
+            elapsed: started.elapsed(),
+            args: self.args.clone(),
+        };
+        let Some(_) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the binary did not finish within {:?}\n{}",
+                self.timeout,
+                outcome.describe()
+            );
+        };
+        outcome.check_secrets(self.harness);
+        outcome
+    }
+
+    /// Starts the binary in the background (the daemon).
+    pub fn spawn(self) -> Daemon<'h> {
+        let (stdout, stderr) = self.harness.output_paths();
+        let child = self
+            .command(&stdout, &stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        Daemon {
+            harness: self.harness,
+            child,
+            stdout,
+            stderr,
+            started: Instant::now(),
+            exited: None,
+            checked: false,
+            args: self.args,
+        }
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned()
+}
+
+/// Polls the child until it exits or the deadline passes (None).
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How a finished run went.
+pub struct Outcome {
+    /// None only when a daemon had to be killed.
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub args: Vec<OsString>,
+}
+
+impl Outcome {
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// Everything worth seeing when an assertion fails.
+    pub fn describe(&self) -> String {
+        format!(
+            "args {:?}: exit {:?} after {:.1?}\n--- stdout\n{}--- stderr\n{}---",
+            self.args, self.status, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "{}", self.describe());
+        self
+    }
+
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr should mention {needle:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The lines of stderr that hold anything.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    fn check_secrets(&self, harness: &Harness) {
+        harness.assert_no_secrets("stdout", &self.stdout);
+        harness.assert_no_secrets("stderr", &self.stderr);
+    }
+}
+
+/// The binary running in the background. Dropping it kills the process if
+/// it is still running and checks its output for secrets.
+pub struct Daemon<'h> {
+    harness: &'h Harness,
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    started: Instant,
+    exited: Option<ExitStatus>,
+    checked: bool,
+    args: Vec<OsString>,
+}
+
+impl Daemon<'_> {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal; the process must still be running (or at least not
+    /// yet reaped, so its pid cannot belong to anyone else).
+    pub fn signal(&mut self, sig: libc::c_int) {
+        assert!(
+            self.exited.is_none(),
+            "signal {sig} to a daemon that already exited\n{}",
+            self.snapshot().describe()
+        );
+        send_signal(self.child.id(), sig);
+    }
+
+    /// The exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("wait for the daemon");
+        }
+        self.exited
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Fails the test if the daemon has exited.
+    pub fn assert_running(&mut self) {
+        if self.try_exit().is_some() {
+            panic!("the daemon exited early\n{}", self.snapshot().describe());
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        read_lossy(&self.stderr)
+    }
+
+    /// The output so far, and the status if it has exited.
+    pub fn snapshot(&self) -> Outcome {
+        Outcome {
+            status: self.exited,
+            stdout: read_lossy(&self.stdout),
+            stderr: read_lossy(&self.stderr),
+            elapsed: self.started.elapsed(),
+            args: self.args.clone(),
+        }
+    }
+
+    /// SIGTERM, wait (generously) for the exit, check the output.
+    pub fn stop(mut self) -> Outcome {
+        if self.try_exit().is_none() {
+            self.signal(libc::SIGTERM);
+        }
+        if self.wait_exit(Duration::from_secs(10)).is_none() {
+            self.kill();
+            panic!(
+                "the daemon ignored SIGTERM for 10 s\n{}",
+                self.snapshot().describe()
+            );
+        }
+        self.outcome()
+    }
+
+    /// The output of an exited daemon, checked for secrets.
+    pub fn outcome(&mut self) -> Outcome {
+        let outcome = self.snapshot();
+        self.checked = true;
+        outcome.check_secrets(self.harness);
+        outcome
+    }
+
+    fn kill(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        self.kill();
+        if !self.checked && !thread::panicking() {
+            self.snapshot().check_secrets(self.harness);
+        }
+    }
+}
+
+/// Sends `sig` to a child process of this test.
+pub fn send_signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid fits pid_t");
+    // SAFETY: kill(2) takes two integers and touches none of our memory.
+    // The pid is our own child that has not been reaped yet (callers check),
+    // so it cannot have been reused for another process.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}): {}", io::Error::last_os_error());
+}
+
+/// Polls `cond` until it holds (true) or the deadline passes (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the file exists and contains `needle`; its text then.
+pub fn wait_for_file_containing(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
+    let mut text = None;
+    wait_until(timeout, || {
+        text = fs::read_to_string(path).ok().filter(|t| t.contains(needle));
+        text.is_some()
+    })
+    .then(|| text.expect("set when the wait succeeded"))
+}
+
+/// Permission bits of a path.
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Names in a directory, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("list {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `name` is a valid STS RoleSessionName: 2-64 of `[\w+=,.@-]`.
+pub fn is_valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
