@@ -8,8 +8,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
-use util::ini::{self, EXPIRY_COMMENT};
-use util::{dir_names, mode, Answer, FakeSts, Harness, Profile, HOUR, ROLE_ARN};
+use util::ini::{self, Profile, EXPIRY_COMMENT};
+use util::{dir_names, mode, Answer, FakeSts, Harness, HOUR, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
 /// whatever a request in flight costs. Not a timing test; a hang guard.

@@ -23,7 +23,6 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fake_sts::{Answer, FakeSts, Issued, Request};
-pub use ini::Profile;
 
 /// The binary under test, as cargo built it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
