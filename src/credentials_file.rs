@@ -148,15 +148,33 @@ fn temp_name(file_name: &std::ffi::OsStr) -> OsString {
 /// section would be appended every refresh. The configuration may call this
 /// to reject `--profile` early; `write` calls it as a last line of defence.
 pub fn validate_profile(name: &str) -> Result<(), Error> {
-    let bad = name.is_empty()
-        || name != name.trim()
-        || name.chars().any(|c| c == '[' || c == ']' || c.is_control());
-    if bad {
-        return Err(Error::Config(format!(
-            "--profile {name:?} cannot be a section name in a credentials file; use a name without brackets, control characters or surrounding spaces, such as default"
-        )));
+    let why = if name.is_empty() {
+        Some("it is empty".to_string())
+    } else if name.len() > 128 {
+        Some("it is longer than 128 characters".to_string())
+    } else if name != name.trim() {
+        Some("it starts or ends with whitespace".to_string())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '[' | ']' | '#' | ';' | '='))
+    {
+        // Brackets end the header early; '#' and ';' start comments in some
+        // parsers; '=' makes some read the line as a key.
+        Some(format!("it contains {c:?}"))
+    } else if name.starts_with("profile ") || name.starts_with("sso-session ") {
+        Some(
+            "the credentials file does not use the \"profile \" or \"sso-session \" prefixes"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::Config(format!(
+            "--profile {name:?} cannot be a section name in a credentials file: {why}; use a plain name such as default"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Refuses credentials the file cannot hold faithfully. Parsers trim values
@@ -583,7 +601,7 @@ pub fn check(
         };
         return Err(missing(why));
     };
-    if expires < now.add(min_valid) {
+    if expires < now.plus(min_valid) {
         let when = if expires <= now {
             format!(
                 "expired at {expires}, {} ago",
@@ -623,7 +641,7 @@ mod tests {
             access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: Secret::new(SECRET),
             session_token: token.map(Secret::new),
-            expiration: now().add(Duration::from_secs(3600)),
+            expiration: now().plus(Duration::from_secs(3600)),
             account_id: None,
             role_arn: None,
         }
@@ -703,7 +721,7 @@ mod tests {
         assert_eq!(classify(marker), Line::Marker);
         assert_eq!(
             parse_marker(marker),
-            Some(now().add(Duration::from_secs(3600)))
+            Some(now().plus(Duration::from_secs(3600)))
         );
     }
 
@@ -1026,7 +1044,7 @@ mod tests {
             let found = inspect(&out, "default");
             assert_eq!(found.sections, 1, "round {round}: {out:?}");
             assert!(found.access_key_id && found.secret_access_key);
-            assert_eq!(found.expires, Some(now().add(Duration::from_secs(3600))));
+            assert_eq!(found.expires, Some(now().plus(Duration::from_secs(3600))));
             assert_eq!(
                 merge(&out, "default", &new_section),
                 out,
@@ -1276,7 +1294,19 @@ mod tests {
     fn write_refuses_profile_names_that_would_not_read_back() {
         let tmp = TempDir::new("names");
         let path = tmp.join("credentials");
-        for bad in ["", " default", "default ", "a]b", "[a", "a\nb", "a\u{0}b"] {
+        for bad in [
+            "",
+            " default",
+            "default ",
+            "a]b",
+            "[a",
+            "a\nb",
+            "a\u{0}b",
+            "#x",
+            "a;b",
+            "a=b",
+            "profile x",
+        ] {
             let err = FileSink::new(&path, bad)
                 .write(&creds(Some(TOKEN)), now())
                 .expect_err(bad);
@@ -1289,8 +1319,7 @@ mod tests {
             "my profile",
             "prod-eu.west_1",
             "\u{e9}t\u{e9}",
-            "#x",
-            "profile x",
+            "team+x@corp",
         ] {
             validate_profile(good).expect(good);
             let rendered = render_section(good, &creds(None), now());
@@ -1317,7 +1346,7 @@ mod tests {
 
     #[test]
     fn check_fresh_file() {
-        let expiry = now().add(Duration::from_secs(3600));
+        let expiry = now().plus(Duration::from_secs(3600));
         assert_eq!(checked(&section("default"), 300).expect("fresh"), expiry);
         // Exactly min_valid left is still enough.
         assert_eq!(checked(&section("default"), 3600).expect("fresh"), expiry);
@@ -1340,7 +1369,7 @@ mod tests {
                     \taws_access_key_id=ASIA\r\n  AWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
         assert_eq!(
             checked(text, 300).expect("fresh"),
-            now().add(Duration::from_secs(3600))
+            now().plus(Duration::from_secs(3600))
         );
     }
 
@@ -1355,7 +1384,7 @@ mod tests {
         let tmp = TempDir::new("expired");
         let path = tmp.join("credentials");
         fs::write(&path, section("default")).expect("seed");
-        let later = now().add(Duration::from_secs(3600 + 120));
+        let later = now().plus(Duration::from_secs(3600 + 120));
         let msg = stale_message(check(&path, "default", later, Duration::from_secs(300)));
         assert!(
             msg.contains("expired at 2024-01-01T01:00:00Z, 2m ago"),
