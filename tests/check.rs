@@ -1,0 +1,104 @@
+//! `--check`, the exec probe: exit 0 iff the file holds the profile with
+//! credentials valid for at least `--min-valid`, from the file alone.
+
+mod util;
+
+use std::time::Duration;
+
+use util::{Answer, Harness, HOUR};
+
+#[test]
+fn check_passes_on_fresh_credentials_and_fails_past_min_valid() {
+    let h = Harness::new("check_fresh", |_, _| Answer::issue(HOUR));
+    h.cmd(&["--once"]).run().assert_code(0);
+    let requests = h.sts.request_count();
+
+    h.cmd(&["--check"]).run().assert_code(0);
+    h.cmd(&["--check", "--min-valid", "30m"])
+        .run()
+        .assert_code(0);
+    h.cmd(&["--check", "--min-valid", "2h"])
+        .run()
+        .assert_code(1);
+    h.cmd(&["--check", "--min-valid", "1h1m"])
+        .run()
+        .assert_code(1);
+    assert_eq!(
+        h.sts.request_count(),
+        requests,
+        "--check reads only the file"
+    );
+}
+
+#[test]
+fn check_fails_on_nearly_expired_credentials() {
+    let h = Harness::new("check_nearly_expired", |_, _| {
+        Answer::issue(Duration::from_secs(120))
+    });
+    h.cmd(&["--once"]).run().assert_code(0);
+    h.cmd(&["--check"]).run().assert_code(1);
+    h.cmd(&["--check", "--min-valid", "30"])
+        .run()
+        .assert_code(0);
+}
+
+#[test]
+fn check_fails_on_a_missing_file() {
+    let h = Harness::new("check_missing_file", |_, _| Answer::issue(HOUR));
+    h.cmd(&["--check"]).run().assert_code(1);
+    assert_eq!(h.sts.request_count(), 0, "--check never calls STS");
+    assert!(!h.cred_file.exists(), "--check never writes");
+}
+
+#[test]
+fn check_fails_when_the_profile_is_missing() {
+    let h = Harness::new("check_missing_profile", |_, _| Answer::issue(HOUR));
+    h.write_cred_file(
+        "[dev]\naws_access_key_id = AKIADEVEXAMPLE000005\n\
+         aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000005\n",
+    );
+    h.cmd(&["--check"]).run().assert_code(1);
+    assert_eq!(h.sts.request_count(), 0);
+}
+
+#[test]
+fn check_fails_on_a_profile_without_a_recorded_expiry() {
+    // Hand-written keys: nothing says how long they stay valid.
+    let h = Harness::new("check_no_expiry", |_, _| Answer::issue(HOUR));
+    h.write_cred_file(
+        "[default]\naws_access_key_id = AKIADEVEXAMPLE000006\n\
+         aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000006\n\
+         aws_session_token = devTokenEXAMPLE00000/0000000000000000000006\n",
+    );
+    h.cmd(&["--check"]).run().assert_code(1);
+}
+
+#[test]
+fn check_uses_the_file_and_profile_flags() {
+    let h = Harness::new("check_flags", |_, _| Answer::issue(HOUR));
+    let path = h.scratch.join("other/creds");
+    let file = path.display().to_string();
+    h.cmd(&["--once", "--file", &file, "--profile", "app"])
+        .run()
+        .assert_code(0);
+    h.cmd(&["--check", "--file", &file, "--profile", "app"])
+        .run()
+        .assert_code(0);
+    h.cmd(&["--check", "--file", &file]).run().assert_code(1);
+    h.cmd(&["--check", "--profile", "app"]).run().assert_code(1);
+}
+
+#[test]
+fn check_follows_a_daemon_written_file() {
+    let h = Harness::new("check_daemon", |_, _| Answer::issue(HOUR));
+    let d = h.cmd(&[]).spawn();
+    assert!(
+        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
+            .is_some(),
+        "the daemon writes the file\n{}",
+        d.snapshot().describe()
+    );
+    h.cmd(&["--check"]).run().assert_code(0);
+    assert_eq!(d.stop().code(), Some(0));
+    h.cmd(&["--check"]).run().assert_code(0);
+}

@@ -1,0 +1,390 @@
+//! The daemon against a fake STS: it refreshes short-lived credentials
+//! over and over, re-reads the token file, answers SIGHUP/SIGTERM/SIGINT,
+//! survives failures without touching the file, and never lets a reader see
+//! half a file.
+//!
+//! No test here measures time tightly: each waits for what it expects with a
+//! generous deadline and polls.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use util::ini::{self, Profile};
+use util::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR};
+
+/// Credentials that live only seconds: the daemon must refresh them every
+/// second or three, without spinning.
+const SHORT: Duration = Duration::from_secs(4);
+
+/// Deadline for the first write after start (generous; it should take
+/// milliseconds).
+const FIRST_WRITE: Duration = Duration::from_secs(15);
+
+/// How long SIGTERM/SIGINT may take to end the daemon (the contract says
+/// about a second).
+const EXIT_WITHIN: Duration = Duration::from_secs(5);
+
+const OTHERS_BEFORE: &str = "# hand-written, keep\n[dev]\n\
+    aws_access_key_id = AKIADEVEXAMPLE000009\n\
+    aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000009\n\n";
+const OTHERS_AFTER: &str = "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00009\n\
+    aws_secret_access_key = prodSecretEXAMPLE000/0000000000000000009\n";
+
+/// The profile in the file now, if the file holds a complete one.
+fn current(h: &Harness) -> Option<Profile> {
+    let text = fs::read_to_string(&h.cred_file).ok()?;
+    ini::profile(&text, "default").ok()
+}
+
+/// Waits for the file to hold the credentials the fake issued
+/// `issued_index`-th (zero-based).
+fn wait_for_issued(h: &Harness, d: &mut Daemon, issued_index: usize, timeout: Duration) {
+    let ok = wait_until(timeout, || {
+        let issued = h.sts.issued();
+        issued.len() > issued_index && current(h) == Some(Profile::from(&issued[issued_index]))
+    });
+    if !ok {
+        panic!(
+            "the file never held credentials #{issued_index} within {timeout:?} \
+             ({} requests, {} issued)\nfile: {:?}\n{}",
+            h.sts.request_count(),
+            h.sts.issued().len(),
+            fs::read_to_string(&h.cred_file).ok(),
+            d.snapshot().describe()
+        );
+    }
+}
+
+fn assert_exits_0_within(d: &mut Daemon, timeout: Duration, after: &str) {
+    let asked = Instant::now();
+    match d.wait_exit(timeout) {
+        Some(status) => assert_eq!(
+            status.code(),
+            Some(0),
+            "exit status after {after}\n{}",
+            d.snapshot().describe()
+        ),
+        None => panic!(
+            "still running {:?} after {after}\n{}",
+            asked.elapsed(),
+            d.snapshot().describe()
+        ),
+    }
+    d.outcome();
+}
+
+#[test]
+fn daemon_refreshes_short_lived_credentials_repeatedly() {
+    let h = Harness::new("daemon_refreshes", |_, _| Answer::issue(SHORT));
+    let started = Instant::now();
+    let mut d = h.cmd(&[]).spawn();
+
+    let mut seen = BTreeSet::new();
+    let ok = wait_until(Duration::from_secs(20), || {
+        if let Some(p) = current(&h) {
+            seen.insert(p.access_key_id);
+        }
+        seen.len() >= 3
+    });
+    d.assert_running();
+    assert!(
+        ok,
+        "only {} distinct keys in 20 s ({} requests)\n{}",
+        seen.len(),
+        h.sts.request_count(),
+        d.snapshot().describe()
+    );
+    let issued: BTreeSet<String> = h
+        .sts
+        .issued()
+        .into_iter()
+        .map(|i| i.access_key_id)
+        .collect();
+    assert!(seen.is_subset(&issued), "only issued keys are written");
+
+    // Spinning would be hundreds of requests a second; a sane floor is
+    // well under a few.
+    let secs = started.elapsed().as_secs_f64();
+    let requests = h.sts.request_count();
+    assert!(
+        (requests as f64) < 5.0 * secs + 5.0,
+        "{requests} requests in {secs:.1} s: the daemon spins"
+    );
+    assert_eq!(d.stop().code(), Some(0));
+    assert_eq!(mode(&h.cred_file), 0o600);
+}
+
+#[test]
+fn daemon_reads_the_token_file_fresh_at_each_refresh() {
+    let h = Harness::new("daemon_token_rotation", |_, _| Answer::issue(SHORT));
+    let old = h.token();
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+
+    let new = format!("{old}Rotated7Q");
+    h.set_token(&new);
+    let carried_new = |r: &util::Request| r.param("WebIdentityToken").as_deref() == Some(&new);
+    let ok = wait_until(Duration::from_secs(20), || {
+        h.sts.requests().iter().any(carried_new)
+    });
+    assert!(
+        ok,
+        "no request carried the rotated token\n{}",
+        d.snapshot().describe()
+    );
+    let requests = h.sts.requests();
+    let first_new = requests
+        .iter()
+        .position(carried_new)
+        .expect("found just now");
+    assert_eq!(
+        requests[0].param("WebIdentityToken").as_deref(),
+        Some(old.as_str())
+    );
+    for r in &requests[first_new..] {
+        assert!(
+            carried_new(r),
+            "after the rotation every request carries the new token"
+        );
+    }
+    wait_for_issued(&h, &mut d, first_new, Duration::from_secs(10));
+    assert_eq!(d.stop().code(), Some(0));
+}
+
+#[test]
+fn daemon_refreshes_at_once_on_sighup() {
+    let h = Harness::new("daemon_sighup", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+
+    for n in 1..=2 {
+        d.signal(libc::SIGHUP);
+        wait_for_issued(&h, &mut d, n, Duration::from_secs(10));
+        d.assert_running();
+    }
+    // Hour-long credentials: nothing else should happen for a while.
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        h.sts.request_count(),
+        3,
+        "an idle daemon stays idle\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
+#[test]
+fn daemon_exits_0_on_sigterm() {
+    let h = Harness::new("daemon_sigterm", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    d.signal(libc::SIGTERM);
+    assert_exits_0_within(&mut d, EXIT_WITHIN, "SIGTERM");
+    assert!(current(&h).is_some(), "the file stays");
+}
+
+#[test]
+fn daemon_exits_0_on_sigint() {
+    let h = Harness::new("daemon_sigint", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    d.signal(libc::SIGINT);
+    assert_exits_0_within(&mut d, EXIT_WITHIN, "SIGINT");
+}
+
+#[test]
+fn daemon_exits_0_on_sigterm_while_retrying() {
+    let h = Harness::new("daemon_sigterm_backoff", |_, _| {
+        Answer::error(503, "ServiceUnavailable", "Service is unavailable")
+    });
+    let mut d = h.cmd(&[]).spawn();
+    assert!(
+        h.sts.wait_for_requests(2, Duration::from_secs(20)),
+        "the daemon retries a failing STS\n{}",
+        d.snapshot().describe()
+    );
+    d.signal(libc::SIGTERM);
+    assert_exits_0_within(&mut d, EXIT_WITHIN, "SIGTERM during backoff");
+}
+
+#[test]
+fn daemon_exits_0_on_sigterm_while_sts_hangs() {
+    let h = Harness::new("daemon_sigterm_hang", |_, _| Answer::Hang);
+    let mut d = h.cmd(&[]).spawn();
+    assert!(
+        h.sts.wait_for_requests(1, FIRST_WRITE),
+        "the daemon asks STS\n{}",
+        d.snapshot().describe()
+    );
+    thread::sleep(Duration::from_millis(300));
+    d.signal(libc::SIGTERM);
+    assert_exits_0_within(&mut d, EXIT_WITHIN, "SIGTERM while a request hangs");
+}
+
+#[test]
+fn daemon_keeps_the_file_through_failures_and_recovers() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let script_failing = Arc::clone(&failing);
+    let h = Harness::new("daemon_failures", move |_, _| {
+        if script_failing.load(Ordering::SeqCst) {
+            Answer::error(503, "ServiceUnavailable", "Service is unavailable")
+        } else {
+            Answer::issue(SHORT)
+        }
+    });
+    h.write_cred_file(&format!("{OTHERS_BEFORE}{OTHERS_AFTER}"));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+
+    failing.store(true, Ordering::SeqCst);
+    let failed_from = h.sts.request_count();
+    assert!(
+        h.sts
+            .wait_for_requests(failed_from + 2, Duration::from_secs(20)),
+        "the daemon keeps trying\n{}",
+        d.snapshot().describe()
+    );
+    // Whatever was written last before the failures stays, byte for byte.
+    let text = h.read_cred_file();
+    let inode = fs::metadata(&h.cred_file).expect("stat").ino();
+    let last = h
+        .sts
+        .issued()
+        .last()
+        .cloned()
+        .expect("issued at least once");
+    assert_eq!(ini::profile(&text, "default"), Ok(Profile::from(&last)));
+    let quiet_from = h.sts.request_count();
+    thread::sleep(Duration::from_secs(3));
+    d.assert_running();
+    assert_eq!(
+        h.read_cred_file(),
+        text,
+        "a failure must not touch the file"
+    );
+    assert_eq!(fs::metadata(&h.cred_file).expect("stat").ino(), inode);
+    let retries = h.sts.request_count() - quiet_from;
+    assert!(retries < 20, "{retries} retries in 3 s: no backoff");
+    assert!(
+        d.stderr().contains("ServiceUnavailable"),
+        "each failure is logged with the STS code\n{}",
+        d.snapshot().describe()
+    );
+
+    failing.store(false, Ordering::SeqCst);
+    let issued_before = h.sts.issued().len();
+    d.signal(libc::SIGHUP);
+    wait_for_issued(&h, &mut d, issued_before, Duration::from_secs(20));
+    let text = h.read_cred_file();
+    assert!(
+        text.starts_with(OTHERS_BEFORE) && text.ends_with(OTHERS_AFTER),
+        "{text}"
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
+#[test]
+fn daemon_survives_an_empty_token_file_and_recovers() {
+    let h = Harness::new("daemon_empty_token", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    let written = h.read_cred_file();
+
+    h.set_token_file_contents(" \n", "");
+    d.signal(libc::SIGHUP);
+    let token_path = h.token_file.display().to_string();
+    assert!(
+        wait_until(Duration::from_secs(10), || d.stderr().contains(&token_path)),
+        "the failed refresh is logged naming the token file\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    assert_eq!(h.sts.request_count(), 1, "an empty token is never sent");
+    assert_eq!(h.read_cred_file(), written, "the file is kept");
+
+    let token = format!("{}Renewed3K", h.token().len());
+    let token = format!("eyJhbGciOiJSUzI1NiJ9.{token}AfterEmptyFile.c2ln");
+    h.set_token(&token);
+    d.signal(libc::SIGHUP);
+    wait_for_issued(&h, &mut d, 1, Duration::from_secs(30));
+    let requests = h.sts.requests();
+    assert_eq!(
+        requests
+            .last()
+            .and_then(|r| r.param("WebIdentityToken"))
+            .as_deref(),
+        Some(token.as_str())
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
+#[test]
+fn readers_never_see_a_partial_file() {
+    let h = Harness::new("daemon_readers", |_, _| Answer::issue(SHORT));
+    h.write_cred_file(&format!("{OTHERS_BEFORE}{OTHERS_AFTER}"));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+
+    let stop = AtomicBool::new(false);
+    let (reads, seen) = thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0u64;
+            let mut seen = BTreeSet::new();
+            while !stop.load(Ordering::SeqCst) {
+                let bytes = fs::read(&h.cred_file)
+                    .unwrap_or_else(|e| panic!("the file vanished during a rewrite: {e}"));
+                let text = String::from_utf8(bytes).expect("the file is text");
+                assert!(
+                    text.starts_with(OTHERS_BEFORE) && text.ends_with(OTHERS_AFTER),
+                    "read {reads}: other profiles damaged:\n{text}"
+                );
+                let p = ini::profile(&text, "default")
+                    .unwrap_or_else(|e| panic!("read {reads}: partial file: {e}"));
+                let issued = h.sts.issued();
+                assert!(
+                    issued.iter().any(|i| Profile::from(i) == p),
+                    "read {reads}: keys that were never issued together:\n{text}"
+                );
+                let m = mode(&h.cred_file);
+                assert_eq!(m, 0o600, "read {reads}: mode {m:o}");
+                seen.insert(p.access_key_id);
+                reads += 1;
+            }
+            (reads, seen)
+        });
+        // Rewrite as fast as the daemon lets us: SIGHUP on top of the
+        // short lifetime.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while h.sts.issued().len() < 12 && Instant::now() < deadline && !reader.is_finished() {
+            d.signal(libc::SIGHUP);
+            thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::SeqCst);
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    d.assert_running();
+    let issued = h.sts.issued().len();
+    assert!(
+        issued >= 5,
+        "only {issued} rewrites\n{}",
+        d.snapshot().describe()
+    );
+    assert!(seen.len() >= 2, "the reader saw {} versions", seen.len());
+    assert!(reads >= 100, "only {reads} reads");
+    assert_eq!(d.stop().code(), Some(0));
+    let dir = h.cred_file.parent().expect("the file has a directory");
+    assert_eq!(
+        dir_names(dir),
+        vec!["credentials".to_string()],
+        "no temporary files pile up"
+    );
+}
