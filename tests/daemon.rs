@@ -34,6 +34,11 @@ const EXIT_WITHIN: Duration = Duration::from_secs(5);
 const OTHERS_BEFORE: &str = "# hand-written, keep\n[dev]\n\
     aws_access_key_id = AKIADEVEXAMPLE000009\n\
     aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000009\n\n";
+/// Our profile sits between the others, so a rewrite must keep both sides.
+const OLD_DEFAULT: &str = "[default]\n\
+    aws_access_key_id = AKIAOLDEXAMPLE000009\n\
+    aws_secret_access_key = oldSecretEXAMPLE0000/0000000000000000009\n\
+    aws_session_token = oldTokenEXAMPLE00000/000000000000000000000000000009\n\n";
 const OTHERS_AFTER: &str = "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00009\n\
     aws_secret_access_key = prodSecretEXAMPLE000/0000000000000000009\n";
 
@@ -239,7 +244,7 @@ fn daemon_keeps_the_file_through_failures_and_recovers() {
             Answer::issue(SHORT)
         }
     });
-    h.write_cred_file(&format!("{OTHERS_BEFORE}{OTHERS_AFTER}"));
+    h.write_cred_file(&format!("{OTHERS_BEFORE}{OLD_DEFAULT}{OTHERS_AFTER}"));
     let mut d = h.cmd(&[]).spawn();
     wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
 
@@ -328,7 +333,7 @@ fn daemon_survives_an_empty_token_file_and_recovers() {
 #[test]
 fn readers_never_see_a_partial_file() {
     let h = Harness::new("daemon_readers", |_, _| Answer::issue(SHORT));
-    h.write_cred_file(&format!("{OTHERS_BEFORE}{OTHERS_AFTER}"));
+    h.write_cred_file(&format!("{OTHERS_BEFORE}{OLD_DEFAULT}{OTHERS_AFTER}"));
     let mut d = h.cmd(&[]).spawn();
     wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
 
