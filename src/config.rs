@@ -65,11 +65,6 @@ pub const DEFAULT_PROFILE: &str = "default";
 pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(300);
 /// Defaults to one minute of retrying transient failures in `--once`.
 pub const DEFAULT_ONCE_TIMEOUT: Duration = Duration::from_secs(60);
-/// STS's bounds on `DurationSeconds` for AssumeRoleWithWebIdentity.
-pub const MIN_DURATION: Duration = Duration::from_secs(900);
-pub const MAX_DURATION: Duration = Duration::from_secs(43_200);
-/// AWS caps a role-chained session at one hour.
-pub const MAX_CHAINED_DURATION: Duration = Duration::from_secs(3600);
 
 /// What the process does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -404,7 +399,7 @@ fn web_identity(args: &Args, env: Env, chained: bool) -> Result<WebIdentity, Err
     } else {
         (
             args.session_name.as_deref(),
-            role_duration(args, MAX_DURATION)?,
+            role_duration(args, sts::MAX_DURATION)?,
         )
     };
     Ok(WebIdentity {
@@ -475,7 +470,7 @@ fn chain(args: &Args, env: Env) -> Result<Option<Chain>, Error> {
         role_arn: role_arn.to_string(),
         external_id: args.external_id.clone(),
         session_name: session_name(args.session_name.as_deref(), env)?,
-        duration: role_duration(args, MAX_CHAINED_DURATION)?,
+        duration: role_duration(args, sts::MAX_CHAINED_DURATION)?,
         sts: sts_endpoint(args, env)?,
     }))
 }
@@ -501,19 +496,14 @@ fn session_name(flag: Option<&str>, env: Env) -> Result<String, Error> {
 fn role_duration(args: &Args, max: Duration) -> Result<Option<Duration>, Error> {
     let duration = duration_flag(args.duration.as_deref(), "--duration")?;
     if let Some(d) = duration {
-        if d < MIN_DURATION || d > max {
-            let chained = if max == MAX_CHAINED_DURATION {
-                " for a chained --role-arn session"
+        sts::validate_duration(d, max).map_err(|e| {
+            let chained = if max == sts::MAX_CHAINED_DURATION {
+                " (AWS caps a chained --role-arn session at 1h)"
             } else {
                 ""
             };
-            return Err(Error::Usage(format!(
-                "--duration {}: STS accepts {} to {}{chained}",
-                format_duration(d),
-                format_duration(MIN_DURATION),
-                format_duration(max)
-            )));
-        }
+            Error::Usage(format!("--duration {}: {e}{chained}", format_duration(d)))
+        })?;
     }
     Ok(duration)
 }
@@ -704,7 +694,7 @@ mod tests {
         vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:1"));
         let sts = |c: Config| match c.source {
             Some(Source::WebIdentity(w)) => w.sts.url,
-            None => panic!(),
+            other => panic!("{other:?}"),
         };
         assert_eq!(sts(build_with(&[], &vars).unwrap()), "http://127.0.0.1:1");
         vars.push(("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"));

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
 use crate::config::Network;
@@ -57,7 +57,7 @@ impl Client {
             .proxy(proxy)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
-            .tls_config(TlsConfig::builder().root_certs(RootCerts::WebPki).build())
+            .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
         Ok(Client {
             agent: Agent::new_with_config(config),
@@ -143,6 +143,31 @@ impl Client {
     }
 }
 
+/// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
+/// (for TLS-inspecting corporate proxies) when it is set.
+fn roots(net: &Network) -> Result<RootCerts, Error> {
+    let Some(path) = &net.ca_bundle else {
+        return Ok(RootCerts::WebPki);
+    };
+    let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    let embedded = certs.len();
+    for item in ureq::tls::parse_pem(&pem) {
+        // Keys and other blocks have no business here; skip them.
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            certs.push(cert);
+        }
+    }
+    if certs.len() == embedded {
+        return Err(bad("it holds no PEM certificate".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
 /// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
 /// is loopback or listed in `NO_PROXY` (exact, or a domain suffix, or `*`).
 pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
@@ -168,6 +193,7 @@ mod tests {
         let net = Network {
             https_proxy: Some("http://proxy:3128".into()),
             no_proxy: vec!["internal.example".into(), ".corp".into()],
+            ca_bundle: None,
         };
         assert_eq!(
             proxy_for("https://sts.amazonaws.com", &net).as_deref(),
@@ -180,8 +206,8 @@ mod tests {
         assert_eq!(proxy_for("https://localhost", &net), None);
         assert_eq!(proxy_for("http://sts.amazonaws.com", &net), None);
         let all = Network {
-            https_proxy: net.https_proxy.clone(),
             no_proxy: vec!["*".into()],
+            ..net.clone()
         };
         assert_eq!(proxy_for("https://sts.amazonaws.com", &all), None);
         assert_eq!(

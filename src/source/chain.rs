@@ -18,7 +18,7 @@ pub struct ChainProvider {
 
 impl ChainProvider {
     pub fn new(cfg: Chain, net: &Network) -> Result<Self, Error> {
-        let client = Client::new(&cfg.sts.url, net)?;
+        let client = Client::new(&cfg.sts.post_url(), net)?;
         Ok(ChainProvider { cfg, client })
     }
 

@@ -226,7 +226,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
-        assert!(e.is_transient() == false);
+        assert!(!e.is_transient());
         let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
         assert!(e.to_string().contains("HTTP 500: agent exploded"), "{e}");
         assert!(e.is_transient());
