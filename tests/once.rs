@@ -737,3 +737,66 @@ fn once_logs_json_failures_with_the_sts_code() {
         assert!(value.is_object(), "one object per line: {line}");
     }
 }
+
+#[test]
+fn once_debug_logs_hold_no_secrets() {
+    // `--log-level debug` is the most talkative the binary gets; the harness
+    // checks every run's output against the token and everything issued.
+    let h = Harness::new("once_debug", |n, _| {
+        if n == 0 {
+            Answer::throttling()
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    h.cmd(&["--once", "--log-level", "debug"])
+        .run()
+        .assert_code(0);
+    h.cmd(&["--once", "--log-level", "debug", "--log-format", "json"])
+        .run()
+        .assert_code(0);
+    assert_eq!(h.sts.issued().len(), 2);
+}
+
+#[test]
+fn once_rejects_a_bad_expiration_without_echoing_the_answer() {
+    // A success-shaped answer the binary cannot use: its error message must
+    // not quote the body, which holds a secret key and a session token.
+    let secret = "leakCheckSecretKey0001/K7MDENG+bPxRfiCYEXAMPLE";
+    let token = "leakCheckSessionToken0001/IQoJb3JpZ2luX2VjEXAMPLE==";
+    let body = format!(
+        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>\
+         <Credentials><AccessKeyId>ASIALEAKCHECK0000001</AccessKeyId>\
+         <SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken>\
+         <Expiration>tomorrow-ish</Expiration></Credentials>\
+         </AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+    );
+    let h = Harness::new("once_bad_expiration", move |_, _| {
+        Answer::raw(200, "text/xml", body.clone())
+    });
+    h.add_secret(secret);
+    h.add_secret(token);
+    let (before, inode) = with_existing_file(&h);
+    let out = h
+        .cmd(&["--once", "--once-timeout", "3s", "--log-level", "debug"])
+        .run();
+    out.assert_code(1);
+    assert!(out.elapsed < GIVES_UP_WITHIN, "{}", out.describe());
+    assert_untouched(&h, &before, inode);
+}
+
+#[test]
+fn once_final_error_does_not_promise_a_retry() {
+    // The last line is what a person reads after `--once` gave up; it must
+    // not say more attempts are coming.
+    let h = Harness::new("once_final_line", |_, _| Answer::throttling());
+    let out = h.cmd(&["--once", "--once-timeout", "2s"]).run();
+    out.assert_code(1);
+    let last = out.stderr_lines().last().copied().unwrap_or_default();
+    assert!(last.contains("Throttling"), "{}", out.describe());
+    assert!(
+        !last.contains("will retry"),
+        "the final error says it will retry, but the process is exiting\n{}",
+        out.describe()
+    );
+}
