@@ -61,13 +61,13 @@ fn options() -> Options {
     o.optopt(
         "",
         "session-name",
-        "Role session name. Default: $AWS_ROLE_SESSION_NAME, else aws-credfile-$HOSTNAME.",
+        "Role session name of the last hop (the chained role with --role-arn). Default: $AWS_ROLE_SESSION_NAME, else aws-credfile-$HOSTNAME.",
         "NAME",
     );
     o.optopt(
         "",
         "duration",
-        "Session duration to ask STS for (900s..12h). Default: the role's default (1h).",
+        "Session duration to ask STS for: 900s to 12h, at most 1h with --role-arn. Default: the role's default (1h).",
         "D",
     );
     o.optopt(
