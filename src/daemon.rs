@@ -27,8 +27,10 @@ pub struct Refresher<'a> {
 
 impl Refresher<'_> {
     /// Fetches and writes once. A failure at any step leaves the file as it was.
-    fn refresh(&self) -> Result<Credentials, Error> {
-        let creds = self.signals.interruptible(|| self.provider.fetch())?;
+    fn refresh(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
+        let creds = self
+            .signals
+            .interruptible(|| self.provider.fetch(deadline))?;
         let now = Timestamp::now();
         if creds.expiration <= now {
             return Err(Error::ExpiredOnArrival {
@@ -94,7 +96,7 @@ impl Refresher<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.refresh() {
+            let err = match self.refresh(Some(deadline)) {
                 Ok(creds) => {
                     self.log_written(&creds, None);
                     return Ok(());
@@ -129,7 +131,7 @@ impl Refresher<'_> {
         // The last good credentials, which the endpoint serves.
         let mut current: Option<Credentials> = None;
         loop {
-            let wait = match self.refresh() {
+            let wait = match self.refresh(None) {
                 Ok(creds) => {
                     failures = 0;
                     let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());

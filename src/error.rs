@@ -128,7 +128,8 @@ fn is_transient_sts_code(code: &str) -> bool {
     )
 }
 
-/// What a person can do about an STS error code.
+/// What a person can do about an STS error code. Worded to read right both
+/// in a retry's log line and in the final error after retries ran out.
 fn sts_hint(code: &str) -> &'static str {
     match code {
         "AccessDenied" => "check the role's trust policy allows this identity (and, for --role-arn, that the source role may sts:AssumeRole it)",
@@ -138,7 +139,8 @@ fn sts_hint(code: &str) -> &'static str {
         "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
         "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
         "RegionDisabledException" => "activate STS in this region in the IAM console, or set AWS_REGION to another",
-        _ if is_transient_sts_code(code) => "will retry",
+        "IDPCommunicationError" => "STS could not reach the cluster's OIDC provider; this is usually temporary",
+        _ if is_transient_sts_code(code) => "STS is throttling or briefly unavailable; this is usually temporary",
         _ => "see the STS documentation for this code",
     }
 }

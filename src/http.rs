@@ -6,7 +6,7 @@
 //! `ErrorResponse`, the agent's JSON) into better messages than a status.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
@@ -65,9 +65,20 @@ impl Client {
         })
     }
 
-    /// `POST` an `application/x-www-form-urlencoded` body.
-    pub fn post_form(&self, headers: &[(String, String)], body: &str) -> Result<Response, Error> {
-        let mut req = self.agent.post(&self.url);
+    /// `POST` an `application/x-www-form-urlencoded` body, giving up at
+    /// `deadline` (or after [`REQUEST_TIMEOUT`], whichever is sooner).
+    pub fn post_form(
+        &self,
+        headers: &[(String, String)],
+        body: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Response, Error> {
+        let mut req = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(timeout_until(deadline)))
+            .build();
         let mut has_content_type = false;
         for (name, value) in headers {
             has_content_type |= name.eq_ignore_ascii_case("content-type");
@@ -82,9 +93,19 @@ impl Client {
         self.finish(req.send(body.as_bytes()))
     }
 
-    /// `GET` with extra headers.
-    pub fn get(&self, headers: &[(&str, &str)]) -> Result<Response, Error> {
-        let mut req = self.agent.get(&self.url);
+    /// `GET` with extra headers, giving up at `deadline` (or after
+    /// [`REQUEST_TIMEOUT`], whichever is sooner).
+    pub fn get(
+        &self,
+        headers: &[(&str, &str)],
+        deadline: Option<Instant>,
+    ) -> Result<Response, Error> {
+        let mut req = self
+            .agent
+            .get(&self.url)
+            .config()
+            .timeout_global(Some(timeout_until(deadline)))
+            .build();
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
@@ -140,6 +161,18 @@ impl Client {
             url: self.url.clone(),
             detail,
         }
+    }
+}
+
+/// The time one exchange may take: [`REQUEST_TIMEOUT`], cut to what is left
+/// before `deadline` (`--once-timeout`), but never below a second, so a
+/// nearly spent budget still allows one real attempt.
+fn timeout_until(deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(d) => d
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_secs(1), REQUEST_TIMEOUT),
+        None => REQUEST_TIMEOUT,
     }
 }
 

@@ -43,6 +43,10 @@ impl Logger {
         Logger { format, level }
     }
 
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     pub fn enabled(&self, level: Level) -> bool {
         level >= self.level
     }

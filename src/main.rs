@@ -13,18 +13,25 @@ use aws_credfile::time::Timestamp;
 use aws_credfile::{cli, log, serve};
 
 fn main() -> ExitCode {
-    match run() {
+    // Until the configuration is read, errors are plain lines; after, they
+    // follow --log-format so a JSON log pipeline sees every line as JSON.
+    let mut json_errors = false;
+    match run(&mut json_errors) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // Before the configuration is known the log format is too; a
-            // plain line is what a person running it by hand needs anyway.
-            eprintln!("aws-credfile: error: {err}");
-            ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
+            let code = err.exit_code();
+            if json_errors {
+                log::Logger::new(log::Format::Json, log::Level::Error)
+                    .error("exiting", &[("error", &err), ("exit_code", &code)]);
+            } else {
+                eprintln!("aws-credfile: error: {err}");
+            }
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }
 
-fn run() -> Result<(), Error> {
+fn run(json_errors: &mut bool) -> Result<(), Error> {
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<String> = std::env::args_os()
@@ -45,6 +52,7 @@ fn run() -> Result<(), Error> {
     }
     let cfg = config::build(&args, &|name| std::env::var(name).ok())?;
     let log: &log::Logger = &cfg.logger;
+    *json_errors = log.format() == log::Format::Json;
 
     if let Mode::Check { min_valid } = cfg.mode {
         let sink = cfg

@@ -744,7 +744,7 @@ mod tests {
                 assert!(e.is_transient());
                 assert_eq!(
                     e.to_string(),
-                    "STS refused: Throttling: Rate exceeded (HTTP 400); will retry"
+                    "STS refused: Throttling: Rate exceeded (HTTP 400); STS is throttling or briefly unavailable; this is usually temporary"
                 );
             }
             other => panic!("{other:?}"),

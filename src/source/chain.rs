@@ -1,7 +1,7 @@
 //! `--role-arn`: a second hop that signs sts:AssumeRole (SigV4) with the
 //! source's credentials, session token included, on top of any source.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::config::{Chain, Network};
 use crate::credentials::Credentials;
@@ -23,7 +23,11 @@ impl ChainProvider {
     }
 
     /// Assumes the chained role with `base`.
-    pub fn fetch(&self, base: &Credentials) -> Result<Credentials, Error> {
+    pub fn fetch(
+        &self,
+        base: &Credentials,
+        deadline: Option<Instant>,
+    ) -> Result<Credentials, Error> {
         let body = sts::assume_role_body(&AssumeRoleParams {
             role_arn: &self.cfg.role_arn,
             session_name: &self.cfg.session_name,
@@ -31,7 +35,7 @@ impl ChainProvider {
             duration: self.cfg.duration,
         });
         let headers = sts::sign(&self.cfg.sts, &body, base, SystemTime::now())?;
-        let resp = self.client.post_form(&headers, &body)?;
+        let resp = self.client.post_form(&headers, &body, deadline)?;
         sts::parse_response(
             ACTION,
             &self.cfg.sts.url,

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::Instant;
 
 use serde::Deserialize;
 
@@ -71,7 +72,7 @@ impl ContainerProvider {
         }
     }
 
-    pub fn fetch(&self) -> Result<Credentials, Error> {
+    pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = match &token {
             Some(t) => vec![
@@ -80,7 +81,7 @@ impl ContainerProvider {
             ],
             None => vec![("accept", "application/json")],
         };
-        let resp = self.client.get(&headers)?;
+        let resp = self.client.get(&headers, deadline)?;
         parse_answer(
             &self.cfg.url,
             resp.status,

@@ -6,6 +6,8 @@ pub mod chain;
 pub mod container;
 pub mod web_identity;
 
+use std::time::Instant;
+
 use crate::config::{Chain, Network, Source};
 use crate::credentials::Credentials;
 use crate::error::Error;
@@ -49,14 +51,14 @@ impl Provider {
         }
     }
 
-    /// One fresh set of credentials.
-    pub fn fetch(&self) -> Result<Credentials, Error> {
+    /// One fresh set of credentials, giving up at `deadline` if there is one.
+    pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
         let base = match &self.base {
-            Base::WebIdentity(p) => p.fetch()?,
-            Base::Container(p) => p.fetch()?,
+            Base::WebIdentity(p) => p.fetch(deadline)?,
+            Base::Container(p) => p.fetch(deadline)?,
         };
         match &self.chain {
-            Some(chain) => chain.fetch(&base),
+            Some(chain) => chain.fetch(&base, deadline),
             None => Ok(base),
         }
     }

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::Instant;
 
 use crate::config::{Network, WebIdentity, ENV_WEB_IDENTITY_TOKEN_FILE};
 use crate::credentials::{Credentials, Secret};
@@ -38,7 +39,7 @@ impl WebIdentityProvider {
         })
     }
 
-    pub fn fetch(&self) -> Result<Credentials, Error> {
+    pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
         let token = read_token(&self.cfg.token_file)?;
         let body = sts::web_identity_body(&WebIdentityParams {
             role_arn: &self.cfg.role_arn,
@@ -46,7 +47,7 @@ impl WebIdentityProvider {
             token: &token,
             duration: self.cfg.duration,
         });
-        let resp = self.client.post_form(&[], &body)?;
+        let resp = self.client.post_form(&[], &body, deadline)?;
         sts::parse_response(
             ACTION,
             &self.cfg.sts.url,
