@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::time::Timestamp;
+
 /// Everything that can go wrong. Each `Display` is one line for a person;
 /// none of them may contain a secret.
 #[non_exhaustive]
@@ -59,6 +61,14 @@ pub enum Error {
     },
     /// `--check` found the profile missing, incomplete or about to expire.
     Stale(String),
+    /// Credentials arrived already expired by the local clock: the clock is
+    /// wrong, or the source is. Retried, and never written.
+    ExpiredOnArrival {
+        /// Who issued them.
+        from: String,
+        expiration: Timestamp,
+        now: Timestamp,
+    },
 }
 
 impl Error {
@@ -82,7 +92,7 @@ impl Error {
             Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
                 *status == 429 || *status >= 500
             }
-            Error::Network { .. } => true,
+            Error::Network { .. } | Error::ExpiredOnArrival { .. } => true,
             _ => false,
         }
     }
@@ -175,6 +185,14 @@ impl fmt::Display for Error {
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             Error::Stale(msg) => f.write_str(msg),
+            Error::ExpiredOnArrival {
+                from,
+                expiration,
+                now,
+            } => write!(
+                f,
+                "credentials from {from} expire at {expiration}, which is not after the local time {now}; check the clock (NTP) on this node"
+            ),
         }
     }
 }
@@ -202,7 +220,9 @@ pub fn one_line(s: &str) -> String {
         out.truncate(cut);
         out.push('…');
     }
-    out.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    out.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,12 +3,23 @@
 //! Identity), for applications whose AWS SDK predates them.
 //!
 //! The modules are listed in the order data flows through them; each depends
-//! only on the ones above it.
+//! only on the ones above it (`cli` and `config` read the command line and
+//! environment; `daemon` at the bottom runs the loop).
+// Unsafe code is denied everywhere; the one `poll(2)` call that needs it
+// carries its own allow and SAFETY note.
 #![deny(unsafe_code)]
 
-pub mod error;
-pub mod time;
+pub mod cli;
+pub mod config;
 pub mod credentials;
-pub mod endpoint;
-pub mod sts;
 pub mod credentials_file;
+pub mod daemon;
+pub mod endpoint;
+pub mod error;
+pub mod http;
+pub mod log;
+pub mod schedule;
+pub mod signals;
+pub mod source;
+pub mod sts;
+pub mod time;

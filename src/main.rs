@@ -1,3 +1,83 @@
-//! The aws-credfile command: runs, prints an error once, and exits with its code.
+//! The aws-credfile command: `main` only runs `run`, prints the error once,
+//! and exits with the code the error maps to (see `Error::exit_code`).
 
-fn main() {}
+use std::process::ExitCode;
+
+use aws_credfile::config::{self, Mode};
+use aws_credfile::credentials_file;
+use aws_credfile::daemon::Refresher;
+use aws_credfile::error::Error;
+use aws_credfile::signals::Signals;
+use aws_credfile::source::Provider;
+use aws_credfile::time::Timestamp;
+use aws_credfile::{cli, log};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Before the configuration is known the log format is too; a
+            // plain line is what a person running it by hand needs anyway.
+            eprintln!("aws-credfile: error: {err}");
+            ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
+    // Signals first, so a stop during start-up is handled, not fatal.
+    let signals = Signals::install()?;
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| Error::Usage(format!("argument {a:?} is not valid UTF-8")))
+        })
+        .collect::<Result<_, _>>()?;
+    let args = cli::parse(&argv)?;
+    if args.help {
+        print!("{}", cli::help());
+        return Ok(());
+    }
+    if args.version {
+        println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let cfg = config::build(&args, &|name| std::env::var(name).ok())?;
+    let log: &log::Logger = &cfg.logger;
+
+    if let Mode::Check { min_valid } = cfg.mode {
+        let expires = credentials_file::check(
+            &cfg.sink.path,
+            &cfg.sink.profile,
+            Timestamp::now(),
+            min_valid,
+        )?;
+        log.info(
+            "check_passed",
+            &[
+                ("profile", &cfg.sink.profile),
+                ("file", &cfg.sink.path.display()),
+                ("expires", &expires),
+            ],
+        );
+        return Ok(());
+    }
+
+    let source = cfg
+        .source
+        .as_ref()
+        .expect("config always sets a source outside --check");
+    let provider = Provider::new(source, &cfg.network)?;
+    provider.preflight()?;
+    let refresher = Refresher {
+        provider: &provider,
+        sink: &cfg.sink,
+        signals: &signals,
+        log,
+    };
+    match cfg.mode {
+        Mode::Once { timeout } => refresher.once(timeout),
+        _ => refresher.run(),
+    }
+}

@@ -42,7 +42,7 @@ impl Timestamp {
     }
 
     /// This instant plus a duration (saturating).
-    pub fn add(self, d: Duration) -> Self {
+    pub fn plus(self, d: Duration) -> Self {
         let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(secs))
     }
@@ -63,7 +63,9 @@ impl Timestamp {
         let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
             let part = &b[range];
             if part.iter().all(u8::is_ascii_digit) {
-                Ok(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+                Ok(part
+                    .iter()
+                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
             } else {
                 Err(bad())
             }
@@ -183,7 +185,8 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// Parses a duration: plain seconds (`900`) or numbers with `h`, `m`, `s`
 /// suffixes, alone or combined (`15m`, `1h30m`, `90s`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration; use seconds (900) or a suffix: 30s, 15m, 1h, 1h30m");
+    let bad =
+        || format!("{s:?} is not a duration; use seconds (900) or a suffix: 30s, 15m, 1h, 1h30m");
     let s = s.trim();
     if s.is_empty() {
         return Err(bad());
@@ -256,7 +259,12 @@ mod tests {
         assert_eq!(nanos, t);
         let offset = Timestamp::parse_rfc3339("2024-02-29T14:34:56+02:00").unwrap();
         assert_eq!(offset, t);
-        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:00Z").unwrap().unix(), 0);
+        assert_eq!(
+            Timestamp::parse_rfc3339("1970-01-01T00:00:00Z")
+                .unwrap()
+                .unix(),
+            0
+        );
         assert_eq!(
             Timestamp::from_unix(-1).to_rfc3339(),
             "1969-12-31T23:59:59Z"
@@ -298,7 +306,18 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        for bad in ["", "m", "1x", "1.5h", "-5", "30m1h", "1h1h", "5 m", "99999999999999999999", "h1"] {
+        for bad in [
+            "",
+            "m",
+            "1x",
+            "1.5h",
+            "-5",
+            "30m1h",
+            "1h1h",
+            "5 m",
+            "99999999999999999999",
+            "h1",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");

@@ -1,0 +1,229 @@
+//! The command line, close to how it was typed: getopts flags into `Args`,
+//! with no validation beyond "is this flag known and does it have a value".
+//! `config` turns `Args` plus the environment into the validated `Config`.
+
+use getopts::Options;
+
+use crate::error::Error;
+
+/// The flags as given; every value still unvalidated text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Args {
+    pub help: bool,
+    pub version: bool,
+    pub once: bool,
+    pub check: bool,
+    pub file: Option<String>,
+    pub profile: Option<String>,
+    pub source: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    pub duration: Option<String>,
+    pub min_valid: Option<String>,
+    pub once_timeout: Option<String>,
+    pub sts_endpoint: Option<String>,
+    pub owner: Option<String>,
+    pub mode: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// Every flag, with the help text `--help` shows. Defaults are stated here
+/// and enforced in `config`; keep the two in step.
+fn options() -> Options {
+    let mut o = Options::new();
+    o.optflag("", "once", "Obtain and write the credentials once, then exit (retries transient failures for up to --once-timeout).");
+    o.optflag("", "check", "Probe: exit 0 iff the file holds the profile with credentials valid for at least --min-valid. Reads only the file.");
+    o.optopt("", "file", "Credentials file to keep fresh. Default: $AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials.", "PATH");
+    o.optopt(
+        "",
+        "profile",
+        "Profile (section) to write. Default: default.",
+        "NAME",
+    );
+    o.optopt("", "source", "Where the source identity comes from: web-identity (IRSA). Default: detected from the environment.", "KIND");
+    o.optopt(
+        "",
+        "role-arn",
+        "Chain: assume this role with the source credentials (sts:AssumeRole, SigV4).",
+        "ARN",
+    );
+    o.optopt(
+        "",
+        "external-id",
+        "External id for the chained --role-arn.",
+        "ID",
+    );
+    o.optopt(
+        "",
+        "session-name",
+        "Role session name. Default: $AWS_ROLE_SESSION_NAME, else aws-credfile-$HOSTNAME.",
+        "NAME",
+    );
+    o.optopt(
+        "",
+        "duration",
+        "Session duration to ask STS for (900s..12h). Default: the role's default (1h).",
+        "D",
+    );
+    o.optopt(
+        "",
+        "min-valid",
+        "With --check: how long the credentials must still be valid. Default: 5m.",
+        "D",
+    );
+    o.optopt(
+        "",
+        "once-timeout",
+        "With --once: give up retrying after this long. Default: 1m.",
+        "D",
+    );
+    o.optopt("", "sts-endpoint", "STS endpoint URL. Default: $AWS_ENDPOINT_URL_STS, else $AWS_ENDPOINT_URL, else the regional endpoint.", "URL");
+    o.optopt(
+        "",
+        "owner",
+        "chown the written file to this numeric user (and group). Default: the running user.",
+        "UID[:GID]",
+    );
+    o.optopt(
+        "",
+        "mode",
+        "Permissions of the written file, in octal. Default: 0600.",
+        "OCTAL",
+    );
+    o.optopt(
+        "",
+        "log-format",
+        "Log line format on stderr: text or json. Default: text.",
+        "FORMAT",
+    );
+    o.optopt(
+        "",
+        "log-level",
+        "Least severe level logged: debug, info, warn or error. Default: info.",
+        "LEVEL",
+    );
+    o.optflag("h", "help", "Print this help and exit.");
+    o.optflag("V", "version", "Print the version and exit.");
+    o
+}
+
+/// Parses the command line (without the program name).
+pub fn parse(argv: &[String]) -> Result<Args, Error> {
+    let m = options()
+        .parse(argv)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(extra) = m.free.first() {
+        return Err(Error::Usage(format!(
+            "unexpected argument {extra:?}; aws-credfile takes only flags"
+        )));
+    }
+    Ok(Args {
+        help: m.opt_present("help"),
+        version: m.opt_present("version"),
+        once: m.opt_present("once"),
+        check: m.opt_present("check"),
+        file: m.opt_str("file"),
+        profile: m.opt_str("profile"),
+        source: m.opt_str("source"),
+        role_arn: m.opt_str("role-arn"),
+        external_id: m.opt_str("external-id"),
+        session_name: m.opt_str("session-name"),
+        duration: m.opt_str("duration"),
+        min_valid: m.opt_str("min-valid"),
+        once_timeout: m.opt_str("once-timeout"),
+        sts_endpoint: m.opt_str("sts-endpoint"),
+        owner: m.opt_str("owner"),
+        mode: m.opt_str("mode"),
+        log_format: m.opt_str("log-format"),
+        log_level: m.opt_str("log-level"),
+    })
+}
+
+/// The `--help` text: usage, every flag with its default, every environment
+/// variable read, exit codes and signals.
+pub fn help() -> String {
+    let brief = "\
+aws-credfile keeps an AWS shared credentials file fresh from IRSA (web identity),
+for applications whose AWS SDK cannot use it directly.
+
+Usage: aws-credfile [--once | --check] [options]
+
+With neither --once nor --check it runs as a daemon: writes the credentials at
+once, then refreshes them well before they expire, until SIGTERM or SIGINT.";
+    format!(
+        "{}\n{}",
+        options().usage(brief),
+        "\
+Environment (the AWS SDKs' names):
+  AWS_ROLE_ARN                 IRSA: the role to assume with the web identity token
+  AWS_WEB_IDENTITY_TOKEN_FILE  IRSA: the projected service-account token, re-read at every refresh
+  AWS_ROLE_SESSION_NAME        session name when --session-name is not given
+  AWS_REGION, AWS_DEFAULT_REGION   region of the STS endpoint (none: the global endpoint)
+  AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL   STS endpoint override (http allowed)
+  AWS_STS_REGIONAL_ENDPOINTS   legacy: the 16 legacy regions use https://sts.amazonaws.com
+  AWS_USE_FIPS_ENDPOINT        true: the FIPS STS endpoint
+  AWS_SHARED_CREDENTIALS_FILE, HOME   default --file
+  HTTPS_PROXY, NO_PROXY        proxy for STS (lowercase names too)
+  HOSTNAME                     part of the default session name
+
+Exit codes: 0 success; 1 credentials could not be obtained or written (or
+--check found them missing or stale); 2 usage or configuration error.
+Signals: SIGTERM and SIGINT exit 0 promptly; SIGHUP refreshes now.
+"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, Error> {
+        parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_flags() {
+        let a = args(&["--once", "--file", "/x", "--profile=p", "--duration", "15m"]).unwrap();
+        assert!(a.once && !a.check);
+        assert_eq!(a.file.as_deref(), Some("/x"));
+        assert_eq!(a.profile.as_deref(), Some("p"));
+        assert_eq!(a.duration.as_deref(), Some("15m"));
+    }
+
+    #[test]
+    fn rejects_unknown_and_free_arguments() {
+        assert_eq!(args(&["--nope"]).unwrap_err().exit_code(), 2);
+        assert_eq!(args(&["stray"]).unwrap_err().exit_code(), 2);
+        assert_eq!(args(&["--file"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn help_mentions_every_flag() {
+        let h = help();
+        for flag in [
+            "--once",
+            "--check",
+            "--file",
+            "--profile",
+            "--source",
+            "--role-arn",
+            "--external-id",
+            "--session-name",
+            "--duration",
+            "--min-valid",
+            "--once-timeout",
+            "--sts-endpoint",
+            "--owner",
+            "--mode",
+            "--log-format",
+            "--log-level",
+            "--help",
+            "--version",
+        ] {
+            assert!(h.contains(flag), "{flag} missing from help");
+        }
+        assert!(h.contains("AWS_WEB_IDENTITY_TOKEN_FILE"));
+    }
+}

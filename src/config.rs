@@ -1,0 +1,552 @@
+//! Flags plus environment into one validated, immutable `Config`.
+//!
+//! This is the only place that reads environment variables, and it gets them
+//! through a lookup function so tests can pass exactly the environment they
+//! mean. Everything below receives values that cannot be wrong.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Args;
+use crate::credentials_file::{self, FileSink, Owner};
+use crate::endpoint::{self, EndpointInputs, StsEndpoint};
+use crate::error::Error;
+use crate::log::{Format, Level, Logger};
+use crate::sts;
+use crate::time::{format_duration, parse_duration};
+
+/// IRSA: the role to assume with the web identity token.
+pub const ENV_ROLE_ARN: &str = "AWS_ROLE_ARN";
+/// IRSA: path of the projected service-account token (the kubelet rotates it).
+pub const ENV_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+/// Session name when `--session-name` is absent. EKS does not set it.
+pub const ENV_ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+/// Region, then the older fallback name.
+pub const ENV_REGION: &str = "AWS_REGION";
+pub const ENV_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// Endpoint overrides, service-specific first.
+pub const ENV_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+pub const ENV_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// `regional` (default) or `legacy`.
+pub const ENV_STS_REGIONAL_ENDPOINTS: &str = "AWS_STS_REGIONAL_ENDPOINTS";
+/// `true` selects the FIPS endpoint.
+pub const ENV_USE_FIPS_ENDPOINT: &str = "AWS_USE_FIPS_ENDPOINT";
+/// The credentials file when `--file` is absent.
+pub const ENV_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+pub const ENV_HOME: &str = "HOME";
+/// The pod name on Kubernetes; part of the default session name.
+pub const ENV_HOSTNAME: &str = "HOSTNAME";
+/// Proxy settings, each checked in upper then lower case as curl does.
+pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+pub const ENV_NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];
+
+/// Defaults to the `default` profile, as every SDK does.
+pub const DEFAULT_PROFILE: &str = "default";
+/// Defaults to 5 minutes: long enough for an app that caches credentials to
+/// use them, short enough that a probe does not fail on a healthy refresh.
+pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(300);
+/// Defaults to one minute of retrying transient failures in `--once`.
+pub const DEFAULT_ONCE_TIMEOUT: Duration = Duration::from_secs(60);
+/// STS's bounds on `DurationSeconds` for AssumeRoleWithWebIdentity.
+pub const MIN_DURATION: Duration = Duration::from_secs(900);
+pub const MAX_DURATION: Duration = Duration::from_secs(43_200);
+
+/// What the process does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Refresh forever.
+    Daemon,
+    /// Refresh once, retrying transient failures for at most `timeout`.
+    Once { timeout: Duration },
+    /// Read the file and say whether it is good for `min_valid` more.
+    Check { min_valid: Duration },
+}
+
+/// Where the source credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    WebIdentity(WebIdentity),
+}
+
+/// IRSA: a token file exchanged with STS AssumeRoleWithWebIdentity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub token_file: PathBuf,
+    pub session_name: String,
+    pub duration: Option<Duration>,
+    pub sts: StsEndpoint,
+}
+
+/// How to reach servers beyond the pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    /// `HTTPS_PROXY`, used for STS.
+    pub https_proxy: Option<String>,
+    /// `NO_PROXY` entries, lowercased, spaces trimmed.
+    pub no_proxy: Vec<String>,
+}
+
+/// Everything the program needs, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub sink: FileSink,
+    /// Absent only for `--check`, which reads nothing but the file.
+    pub source: Option<Source>,
+    pub network: Network,
+    pub logger: Logger,
+}
+
+/// A lookup in the environment; empty values count as unset, as in the SDKs.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn var(env: Env, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
+}
+
+fn first_var(env: Env, names: &[&str]) -> Option<(String, String)> {
+    names
+        .iter()
+        .find_map(|n| var(env, n).map(|v| (n.to_string(), v)))
+}
+
+/// Builds the validated configuration. `args.help`/`args.version` are the
+/// caller's business and ignored here.
+pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
+    let logger = Logger::new(
+        parse_choice(
+            args.log_format.as_deref(),
+            "--log-format",
+            &[("text", Format::Text), ("json", Format::Json)],
+            Format::Text,
+        )?,
+        parse_choice(
+            args.log_level.as_deref(),
+            "--log-level",
+            &[
+                ("debug", Level::Debug),
+                ("info", Level::Info),
+                ("warn", Level::Warn),
+                ("error", Level::Error),
+            ],
+            Level::Info,
+        )?,
+    );
+    if args.once && args.check {
+        return Err(Error::Usage("--once and --check cannot be combined".into()));
+    }
+    let mode = if args.check {
+        Mode::Check {
+            min_valid: duration_flag(args.min_valid.as_deref(), "--min-valid")?
+                .unwrap_or(DEFAULT_MIN_VALID),
+        }
+    } else if args.once {
+        Mode::Once {
+            timeout: duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
+                .unwrap_or(DEFAULT_ONCE_TIMEOUT),
+        }
+    } else {
+        Mode::Daemon
+    };
+    let sink = sink(args, env)?;
+    let source = match mode {
+        Mode::Check { .. } => None,
+        _ => Some(source(args, env)?),
+    };
+    Ok(Config {
+        mode,
+        sink,
+        source,
+        network: network(env),
+        logger,
+    })
+}
+
+fn parse_choice<T: Copy>(
+    value: Option<&str>,
+    flag: &str,
+    choices: &[(&str, T)],
+    default: T,
+) -> Result<T, Error> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    choices
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value))
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            Error::Usage(format!(
+                "{flag} {value:?} is not one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+fn duration_flag(value: Option<&str>, flag: &str) -> Result<Option<Duration>, Error> {
+    value
+        .map(|v| parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}"))))
+        .transpose()
+}
+
+fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {
+    let path = match (&args.file, var(env, ENV_SHARED_CREDENTIALS_FILE)) {
+        (Some(f), _) if f.trim().is_empty() => return Err(Error::Usage("--file is empty".into())),
+        (Some(f), _) => expand_home(f, env, "--file")?,
+        (None, Some(f)) => expand_home(&f, env, ENV_SHARED_CREDENTIALS_FILE)?,
+        (None, None) => match var(env, ENV_HOME) {
+            Some(home) => PathBuf::from(home).join(".aws").join("credentials"),
+            None => {
+                return Err(Error::Config(format!(
+                    "no credentials file: set --file, {ENV_SHARED_CREDENTIALS_FILE} or {ENV_HOME}"
+                )))
+            }
+        },
+    };
+    let profile = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PROFILE.into());
+    credentials_file::validate_profile(&profile)?;
+    let mode = match &args.mode {
+        None => credentials_file::DEFAULT_MODE,
+        Some(m) => parse_mode(m).map_err(|e| Error::Usage(format!("--mode {m:?}: {e}")))?,
+    };
+    let owner = args
+        .owner
+        .as_deref()
+        .map(|o| parse_owner(o).map_err(|e| Error::Usage(format!("--owner {o:?}: {e}"))))
+        .transpose()?;
+    Ok(FileSink {
+        path,
+        profile,
+        mode,
+        owner,
+    })
+}
+
+/// `~/x` means `$HOME/x`, as the SDKs read `AWS_SHARED_CREDENTIALS_FILE`.
+fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
+    match path.strip_prefix("~/") {
+        None => Ok(PathBuf::from(path)),
+        Some(rest) => var(env, ENV_HOME)
+            .map(|home| PathBuf::from(home).join(rest))
+            .ok_or_else(|| {
+                Error::Config(format!("{name} starts with ~/ but {ENV_HOME} is not set"))
+            }),
+    }
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| "not an octal mode like 0600 or 0640".to_string())?;
+    if mode > 0o777 {
+        return Err("only permission bits (at most 0777) are allowed".into());
+    }
+    if mode & 0o600 != 0o600 {
+        return Err("the owner needs read and write permission (0600 at least)".into());
+    }
+    Ok(mode)
+}
+
+fn parse_owner(text: &str) -> Result<Owner, String> {
+    let num = |s: &str| {
+        s.parse::<u32>()
+            .map_err(|_| format!("{s:?} is not a numeric id"))
+    };
+    match text.split_once(':') {
+        None => Ok(Owner {
+            uid: num(text)?,
+            gid: None,
+        }),
+        Some((u, g)) => Ok(Owner {
+            uid: num(u)?,
+            gid: Some(num(g)?),
+        }),
+    }
+}
+
+fn network(env: Env) -> Network {
+    Network {
+        https_proxy: first_var(env, &ENV_HTTPS_PROXY).map(|(_, v)| v.trim().to_string()),
+        no_proxy: first_var(env, &ENV_NO_PROXY)
+            .map(|(_, v)| {
+                v.split(',')
+                    .map(|e| e.trim().to_ascii_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn source(args: &Args, env: Env) -> Result<Source, Error> {
+    match args.source.as_deref() {
+        None | Some("web-identity") => {}
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "--source {other:?} is not one of web-identity"
+            )))
+        }
+    }
+    let token_file = var(env, ENV_WEB_IDENTITY_TOKEN_FILE);
+    let role_arn = var(env, ENV_ROLE_ARN);
+    let (role_arn, token_file) = match (role_arn, token_file) {
+        (Some(r), Some(t)) => (r, t),
+        (None, Some(_)) => {
+            return Err(Error::Config(format!(
+                "{ENV_WEB_IDENTITY_TOKEN_FILE} is set but {ENV_ROLE_ARN} is not: set {ENV_ROLE_ARN} to the IAM role to assume (on EKS, annotate the service account with eks.amazonaws.com/role-arn)"
+            )))
+        }
+        (Some(_), None) => {
+            return Err(Error::Config(format!(
+                "{ENV_ROLE_ARN} is set but {ENV_WEB_IDENTITY_TOKEN_FILE} is not: set it to the projected service-account token's path"
+            )))
+        }
+        (None, None) => {
+            return Err(Error::Config(format!(
+                "no identity configured: looked for IRSA ({ENV_ROLE_ARN} and {ENV_WEB_IDENTITY_TOKEN_FILE}); on EKS, annotate the pod's service account with eks.amazonaws.com/role-arn"
+            )))
+        }
+    };
+    sts::validate_role_arn(role_arn.trim())
+        .map_err(|e| Error::Config(format!("{ENV_ROLE_ARN} {role_arn:?}: {e}")))?;
+    let session_name = match (&args.session_name, var(env, ENV_ROLE_SESSION_NAME)) {
+        (Some(s), _) => {
+            sts::validate_session_name(s)
+                .map_err(|e| Error::Usage(format!("--session-name {s:?}: {e}")))?;
+            s.clone()
+        }
+        (None, Some(s)) => {
+            sts::validate_session_name(&s)
+                .map_err(|e| Error::Config(format!("{ENV_ROLE_SESSION_NAME} {s:?}: {e}")))?;
+            s
+        }
+        (None, None) => default_session_name(var(env, ENV_HOSTNAME).as_deref()),
+    };
+    let duration = duration_flag(args.duration.as_deref(), "--duration")?;
+    if let Some(d) = duration {
+        if d < MIN_DURATION || d > MAX_DURATION {
+            return Err(Error::Usage(format!(
+                "--duration {}: STS accepts {} to {}",
+                format_duration(d),
+                format_duration(MIN_DURATION),
+                format_duration(MAX_DURATION)
+            )));
+        }
+    }
+    Ok(Source::WebIdentity(WebIdentity {
+        role_arn: role_arn.trim().to_string(),
+        token_file: PathBuf::from(token_file),
+        session_name,
+        duration,
+        sts: sts_endpoint(args, env)?,
+    }))
+}
+
+fn sts_endpoint(args: &Args, env: Env) -> Result<StsEndpoint, Error> {
+    let region = first_var(env, &[ENV_REGION, ENV_DEFAULT_REGION]);
+    if let Some((name, region)) = &region {
+        endpoint::validate_region(region)
+            .map_err(|e| Error::Config(format!("{name} {region:?}: {e}")))?;
+    }
+    let override_url = match &args.sts_endpoint {
+        Some(url) => Some(url.clone()),
+        None => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]).map(|(_, v)| v),
+    };
+    let mode = match var(env, ENV_STS_REGIONAL_ENDPOINTS) {
+        Some(v) => endpoint::parse_regional_mode(&v)
+            .map_err(|e| Error::Config(format!("{ENV_STS_REGIONAL_ENDPOINTS} {v:?}: {e}")))?,
+        None => Default::default(),
+    };
+    let fips = match var(env, ENV_USE_FIPS_ENDPOINT) {
+        Some(v) => endpoint::parse_bool(&v)
+            .map_err(|e| Error::Config(format!("{ENV_USE_FIPS_ENDPOINT} {v:?}: {e}")))?,
+        None => false,
+    };
+    endpoint::resolve(&EndpointInputs {
+        region: region.as_ref().map(|(_, r)| r.as_str()),
+        override_url: override_url.as_deref(),
+        mode,
+        fips,
+    })
+}
+
+/// `aws-credfile-<pod name>`, cut to STS's 64 characters and to the
+/// characters it accepts; the pod name makes CloudTrail entries traceable.
+pub fn default_session_name(hostname: Option<&str>) -> String {
+    let mut name = String::from("aws-credfile");
+    if let Some(host) = hostname {
+        let cleaned: String = host
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+            .collect();
+        if !cleaned.is_empty() {
+            name.push('-');
+            name.push_str(&cleaned);
+        }
+    }
+    name.truncate(64);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn build_with(argv: &[&str], vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let args = crate::cli::parse(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        build(&args, &|name| map.get(name).cloned())
+    }
+
+    const IRSA: [(&str, &str); 4] = [
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+        ),
+        ("AWS_REGION", "eu-west-1"),
+        ("HOME", "/home/app"),
+    ];
+
+    #[test]
+    fn irsa_defaults() {
+        let c = build_with(&[], &IRSA).unwrap();
+        assert_eq!(c.mode, Mode::Daemon);
+        assert_eq!(c.sink.path, PathBuf::from("/home/app/.aws/credentials"));
+        assert_eq!(c.sink.profile, "default");
+        assert_eq!(c.sink.mode, 0o600);
+        let Some(Source::WebIdentity(w)) = c.source else {
+            panic!("no source")
+        };
+        assert_eq!(w.session_name, "aws-credfile");
+        assert_eq!(w.sts.url, "https://sts.eu-west-1.amazonaws.com");
+        assert_eq!(w.duration, None);
+    }
+
+    #[test]
+    fn file_precedence() {
+        let mut vars = IRSA.to_vec();
+        vars.push(("AWS_SHARED_CREDENTIALS_FILE", "~/creds"));
+        assert_eq!(
+            build_with(&[], &vars).unwrap().sink.path,
+            PathBuf::from("/home/app/creds")
+        );
+        assert_eq!(
+            build_with(&["--file", "/x/y"], &vars).unwrap().sink.path,
+            PathBuf::from("/x/y")
+        );
+    }
+
+    #[test]
+    fn endpoint_override_precedence() {
+        let mut vars = IRSA.to_vec();
+        vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:1"));
+        let sts = |c: Config| match c.source {
+            Some(Source::WebIdentity(w)) => w.sts.url,
+            None => panic!(),
+        };
+        assert_eq!(sts(build_with(&[], &vars).unwrap()), "http://127.0.0.1:1");
+        vars.push(("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"));
+        assert_eq!(sts(build_with(&[], &vars).unwrap()), "http://127.0.0.1:2");
+        assert_eq!(
+            sts(build_with(&["--sts-endpoint", "http://127.0.0.1:3"], &vars).unwrap()),
+            "http://127.0.0.1:3"
+        );
+    }
+
+    #[test]
+    fn check_needs_no_identity() {
+        let c = build_with(&["--check", "--min-valid", "10m"], &[("HOME", "/h")]).unwrap();
+        assert_eq!(
+            c.mode,
+            Mode::Check {
+                min_valid: Duration::from_secs(600)
+            }
+        );
+        assert!(c.source.is_none());
+    }
+
+    #[test]
+    fn configuration_errors_exit_2_and_name_the_culprit() {
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![("HOME", "/h")], "AWS_ROLE_ARN"),
+            (
+                vec![],
+                vec![("HOME", "/h"), ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")],
+                "AWS_ROLE_ARN",
+            ),
+            (
+                vec![],
+                vec![
+                    ("HOME", "/h"),
+                    ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/x"),
+                ],
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+            ),
+            (vec!["--duration", "5x"], IRSA.to_vec(), "--duration"),
+            (vec!["--duration", "60"], IRSA.to_vec(), "--duration"),
+            (vec!["--once", "--check"], IRSA.to_vec(), "--check"),
+            (vec!["--profile", "a]b"], IRSA.to_vec(), "--profile"),
+            (vec!["--profile", "a\nb"], IRSA.to_vec(), "--profile"),
+            (vec!["--mode", "0644x"], IRSA.to_vec(), "--mode"),
+            (vec!["--mode", "0400"], IRSA.to_vec(), "--mode"),
+            (vec!["--owner", "app"], IRSA.to_vec(), "--owner"),
+            (vec!["--log-format", "xml"], IRSA.to_vec(), "--log-format"),
+            (
+                vec!["--session-name", "a b"],
+                IRSA.to_vec(),
+                "--session-name",
+            ),
+            (vec!["--sts-endpoint", "ftp://x"], IRSA.to_vec(), "ftp://x"),
+            (
+                vec![],
+                [IRSA.to_vec(), vec![("AWS_ROLE_ARN", "not-an-arn")]].concat(),
+                "AWS_ROLE_ARN",
+            ),
+            (
+                vec![],
+                [IRSA.to_vec(), vec![("AWS_REGION", "EU WEST")]].concat(),
+                "AWS_REGION",
+            ),
+            (
+                vec![],
+                vec![
+                    ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/x"),
+                    ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+                ],
+                "HOME",
+            ),
+        ];
+        for (argv, vars, culprit) in cases {
+            let err = build_with(&argv, &vars).expect_err(culprit);
+            assert_eq!(err.exit_code(), 2, "{err}");
+            let shown = err.to_string();
+            assert!(shown.contains(culprit), "{shown:?} should name {culprit}");
+            assert!(!shown.contains('\n'), "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn session_name_defaults_to_the_pod() {
+        assert_eq!(
+            default_session_name(Some("harbor-registry-7d9f-x2x")),
+            "aws-credfile-harbor-registry-7d9f-x2x"
+        );
+        assert_eq!(
+            default_session_name(Some("weird host!")),
+            "aws-credfile-weirdhost"
+        );
+        assert_eq!(default_session_name(Some(&"h".repeat(100))).len(), 64);
+        assert_eq!(default_session_name(None), "aws-credfile");
+    }
+}

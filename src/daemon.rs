@@ -1,0 +1,142 @@
+//! The refresh loop: obtain credentials, write them, and wait for the next
+//! refresh, a signal, or a retry. `--once` is the same refresh with a
+//! bounded retry budget instead of a loop.
+
+use std::time::{Duration, Instant};
+
+use crate::credentials::Credentials;
+use crate::credentials_file::FileSink;
+use crate::error::Error;
+use crate::log::Logger;
+use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::signals::{Signals, Wake};
+use crate::source::Provider;
+use crate::time::{format_duration, Timestamp};
+
+/// Everything one refresh needs.
+pub struct Refresher<'a> {
+    pub provider: &'a Provider,
+    pub sink: &'a FileSink,
+    pub signals: &'a Signals,
+    pub log: &'a Logger,
+}
+
+impl Refresher<'_> {
+    /// Fetches and writes once. A failure at any step leaves the file as it was.
+    fn refresh(&self) -> Result<Credentials, Error> {
+        let creds = self.signals.interruptible(|| self.provider.fetch())?;
+        let now = Timestamp::now();
+        if creds.expiration <= now {
+            return Err(Error::ExpiredOnArrival {
+                from: self.provider.describe(),
+                expiration: creds.expiration,
+                now,
+            });
+        }
+        self.sink.write(&creds, now)?;
+        Ok(creds)
+    }
+
+    fn log_written(&self, creds: &Credentials, next: Option<Duration>) {
+        let next = next
+            .map(format_duration_ms)
+            .unwrap_or_else(|| "none".into());
+        self.log.info(
+            "credentials_written",
+            &[
+                ("profile", &self.sink.profile),
+                ("file", &self.sink.path.display()),
+                ("access_key_id", &creds.access_key_id),
+                ("expires", &creds.expiration),
+                ("next_refresh_in", &next),
+            ],
+        );
+    }
+
+    fn log_failure(&self, err: &Error, attempt: u32, retry_in: Duration) {
+        self.log.warn(
+            "refresh_failed",
+            &[
+                ("profile", &self.sink.profile),
+                ("attempt", &attempt),
+                ("retry_in", &format_duration_ms(retry_in)),
+                ("error", err),
+            ],
+        );
+    }
+
+    /// `--once`: one refresh, retrying transient failures until `budget` is
+    /// spent. A stop signal ends it with success, as in the daemon.
+    pub fn once(&self, budget: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + budget;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.refresh() {
+                Ok(creds) => {
+                    self.log_written(&creds, None);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !err.is_transient() || wait >= left {
+                return Err(err);
+            }
+            self.log_failure(&err, attempt, wait);
+            if self.signals.wait(wait) == Wake::Terminate {
+                self.log.info("stopping", &[("reason", &"signal")]);
+                return Ok(());
+            }
+        }
+    }
+
+    /// The daemon: refresh now, then before every expiry, forever. Failures
+    /// are logged and retried with backoff; the file keeps the last good
+    /// credentials meanwhile.
+    pub fn run(&self) -> Result<(), Error> {
+        self.log.info(
+            "started",
+            &[
+                ("source", &self.provider.describe()),
+                ("profile", &self.sink.profile),
+                ("file", &self.sink.path.display()),
+            ],
+        );
+        let mut failures = 0;
+        loop {
+            let wait = match self.refresh() {
+                Ok(creds) => {
+                    failures = 0;
+                    let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
+                    self.log_written(&creds, Some(next));
+                    next
+                }
+                Err(err) => {
+                    failures += 1;
+                    let wait = backoff(failures, schedule::BACKOFF_CAP, random_unit());
+                    self.log_failure(&err, failures, wait);
+                    wait
+                }
+            };
+            match self.signals.wait(wait) {
+                Wake::Timeout => {}
+                Wake::Refresh => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
+                Wake::Terminate => {
+                    self.log.info("stopping", &[("reason", &"signal")]);
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Sub-second precision for retry waits, which are often below a second.
+fn format_duration_ms(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format_duration(d)
+    }
+}

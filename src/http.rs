@@ -1,0 +1,264 @@
+//! Blocking HTTP for the STS and container endpoints: one ureq agent per
+//! destination with timeouts, a capped body, proxy rules, and transport
+//! failures mapped onto `Error`.
+//!
+//! Status codes are not errors here: the callers parse error bodies (STS's
+//! `ErrorResponse`, the agent's JSON) into better messages than a status.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::config::Network;
+use crate::error::Error;
+
+/// Defaults to 1 MiB: an STS answer is a few KiB; anything near this is not
+/// STS, and reading it would only cost memory.
+pub const MAX_BODY: u64 = 1024 * 1024;
+/// Defaults to 5 seconds to set up a connection (DNS, TCP, TLS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Defaults to 20 seconds for one whole exchange, body included, so a server
+/// that trickles bytes cannot hold a refresh forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+const USER_AGENT: &str = concat!("aws-credfile/", env!("CARGO_PKG_VERSION"));
+
+/// An answer with any status.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A client for one destination.
+pub struct Client {
+    agent: Agent,
+    /// Used in messages; URLs here never hold secrets.
+    url: String,
+}
+
+impl Client {
+    /// A client for `url`, proxied per `net` unless the host is exempt.
+    pub fn new(url: &str, net: &Network) -> Result<Client, Error> {
+        let proxy = match proxy_for(url, net) {
+            Some(p) => Some(ureq::Proxy::new(&p).map_err(|e| {
+                Error::Config(format!("HTTPS_PROXY {p:?} is not a usable proxy URL: {e}"))
+            })?),
+            None => None,
+        };
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(USER_AGENT)
+            .max_redirects(0)
+            .proxy(proxy)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .tls_config(TlsConfig::builder().root_certs(RootCerts::WebPki).build())
+            .build();
+        Ok(Client {
+            agent: Agent::new_with_config(config),
+            url: url.to_string(),
+        })
+    }
+
+    /// `POST` an `application/x-www-form-urlencoded` body.
+    pub fn post_form(&self, headers: &[(String, String)], body: &str) -> Result<Response, Error> {
+        let mut req = self.agent.post(&self.url);
+        let mut has_content_type = false;
+        for (name, value) in headers {
+            has_content_type |= name.eq_ignore_ascii_case("content-type");
+            req = req.header(name.as_str(), value.as_str());
+        }
+        if !has_content_type {
+            req = req.header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            );
+        }
+        self.finish(req.send(body.as_bytes()))
+    }
+
+    /// `GET` with extra headers.
+    pub fn get(&self, headers: &[(&str, &str)]) -> Result<Response, Error> {
+        let mut req = self.agent.get(&self.url);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.finish(req.call())
+    }
+
+    fn finish(
+        &self,
+        result: Result<http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Response, Error> {
+        let mut resp = result.map_err(|e| self.transport_error(e))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // Read one byte past the cap so "exactly at the cap" and "over it"
+        // can be told apart without trusting Content-Length.
+        let mut body = Vec::new();
+        resp.body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(MAX_BODY + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| Error::Network {
+                url: self.url.clone(),
+                detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
+            })?;
+        if body.len() as u64 > MAX_BODY {
+            return Err(Error::BadResponse {
+                from: self.url.clone(),
+                status,
+                detail: format!("the answer is larger than {MAX_BODY} bytes; this is not an AWS credentials answer"),
+            });
+        }
+        Ok(Response {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    fn transport_error(&self, e: ureq::Error) -> Error {
+        let detail = match e {
+            ureq::Error::Timeout(t) => format!("timed out ({t})"),
+            ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
+            ureq::Error::ConnectionFailed => "connection failed".to_string(),
+            other => other.to_string(),
+        };
+        Error::Network {
+            url: self.url.clone(),
+            detail,
+        }
+    }
+}
+
+/// The parts of a URL this program needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlParts {
+    pub scheme: String,
+    /// Lowercase; IPv6 without brackets.
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// Splits `scheme://host[:port][/path]`; `None` if it is not that shape.
+pub fn url_parts(url: &str) -> Option<UrlParts> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?.parse().ok()?),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse().ok()?)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(UrlParts {
+        scheme: scheme.to_ascii_lowercase(),
+        host: host.to_ascii_lowercase(),
+        port,
+    })
+}
+
+/// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
+/// is loopback or listed in `NO_PROXY` (exact, or a domain suffix, or `*`).
+pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
+    let proxy = net.https_proxy.as_ref()?;
+    let parts = url_parts(url)?;
+    if parts.scheme != "https" || is_loopback(&parts.host) {
+        return None;
+    }
+    let exempt = net.no_proxy.iter().any(|entry| {
+        let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+        let entry = entry.split(':').next().unwrap_or(entry);
+        entry == "*" || parts.host == entry || parts.host.ends_with(&format!(".{entry}"))
+    });
+    (!exempt).then(|| proxy.clone())
+}
+
+/// Loopback names and addresses, which a proxy must never see.
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts_shapes() {
+        let p = url_parts("https://sts.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(
+            (p.scheme.as_str(), p.host.as_str(), p.port),
+            ("https", "sts.eu-west-1.amazonaws.com", None)
+        );
+        let p = url_parts("http://127.0.0.1:8080/v1/credentials").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", Some(8080)));
+        let p = url_parts("http://[fd00:ec2::23]/v1/credentials").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("fd00:ec2::23", None));
+        let p = url_parts("http://[::1]:99").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", Some(99)));
+        for bad in [
+            "",
+            "nohost",
+            "http://",
+            "http://u:p@host",
+            "http://h:notaport",
+            "http://[::1",
+        ] {
+            assert!(url_parts(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxy_rules() {
+        let net = Network {
+            https_proxy: Some("http://proxy:3128".into()),
+            no_proxy: vec!["internal.example".into(), ".corp".into()],
+        };
+        assert_eq!(
+            proxy_for("https://sts.amazonaws.com", &net).as_deref(),
+            Some("http://proxy:3128")
+        );
+        assert_eq!(proxy_for("https://sts.internal.example", &net), None);
+        assert_eq!(proxy_for("https://internal.example", &net), None);
+        assert_eq!(proxy_for("https://x.corp", &net), None);
+        assert_eq!(proxy_for("http://127.0.0.1:9", &net), None);
+        assert_eq!(proxy_for("https://localhost", &net), None);
+        assert_eq!(proxy_for("http://sts.amazonaws.com", &net), None);
+        let all = Network {
+            https_proxy: net.https_proxy.clone(),
+            no_proxy: vec!["*".into()],
+        };
+        assert_eq!(proxy_for("https://sts.amazonaws.com", &all), None);
+        assert_eq!(
+            proxy_for("https://sts.amazonaws.com", &Network::default()),
+            None
+        );
+    }
+}

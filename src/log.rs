@@ -1,0 +1,178 @@
+//! One line per event on stderr, as text (`time level event key=value ...`)
+//! or JSON. Fields are plain strings chosen by the caller; secrets are never
+//! passed in, and `Secret` values print as `** redacted **` even if they were.
+
+use std::io::Write;
+
+use crate::time::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Writes events at or above `level` in `format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logger {
+    format: Format,
+    level: Level,
+}
+
+impl Logger {
+    pub fn new(format: Format, level: Level) -> Self {
+        Logger { format, level }
+    }
+
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.level
+    }
+
+    pub fn debug(&self, event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+        self.log(Level::Debug, event, fields);
+    }
+
+    pub fn info(&self, event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+        self.log(Level::Info, event, fields);
+    }
+
+    pub fn warn(&self, event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+        self.log(Level::Warn, event, fields);
+    }
+
+    pub fn error(&self, event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+        self.log(Level::Error, event, fields);
+    }
+
+    pub fn log(&self, level: Level, event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+        if !self.enabled(level) {
+            return;
+        }
+        let line = self.render(Timestamp::now(), level, event, fields);
+        // A closed stderr must not stop credential refreshes.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    /// The line for one event, newline included.
+    pub fn render(
+        &self,
+        time: Timestamp,
+        level: Level,
+        event: &str,
+        fields: &[(&str, &dyn std::fmt::Display)],
+    ) -> String {
+        match self.format {
+            Format::Text => {
+                let mut line = format!("{time} {:<5} {event}", level.name().to_uppercase());
+                for (key, value) in fields {
+                    line.push(' ');
+                    line.push_str(key);
+                    line.push('=');
+                    line.push_str(&text_value(&value.to_string()));
+                }
+                line.push('\n');
+                line
+            }
+            Format::Json => {
+                let mut map = serde_json::Map::new();
+                map.insert("time".into(), time.to_rfc3339().into());
+                map.insert("level".into(), level.name().into());
+                map.insert("event".into(), event.into());
+                for (key, value) in fields {
+                    map.insert((*key).into(), value.to_string().into());
+                }
+                let mut line = serde_json::Value::Object(map).to_string();
+                line.push('\n');
+                line
+            }
+        }
+    }
+}
+
+/// Quotes a value when it would otherwise be ambiguous to split on spaces,
+/// and keeps it on one line.
+fn text_value(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
+    if plain {
+        v.to_string()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Secret;
+
+    #[test]
+    fn text_lines() {
+        let l = Logger::new(Format::Text, Level::Info);
+        let line = l.render(
+            Timestamp::from_unix(0),
+            Level::Info,
+            "refreshed",
+            &[("profile", &"default"), ("error", &"STS said: no\nway")],
+        );
+        assert_eq!(
+            line,
+            "1970-01-01T00:00:00Z INFO  refreshed profile=default error=\"STS said: no\\nway\"\n"
+        );
+    }
+
+    #[test]
+    fn json_lines() {
+        let l = Logger::new(Format::Json, Level::Info);
+        let line = l.render(
+            Timestamp::from_unix(0),
+            Level::Warn,
+            "retry",
+            &[("attempt", &3)],
+        );
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["level"], "warn");
+        assert_eq!(v["event"], "retry");
+        assert_eq!(v["attempt"], "3");
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+    }
+
+    #[test]
+    fn secrets_stay_redacted() {
+        let l = Logger::new(Format::Text, Level::Info);
+        let line = l.render(
+            Timestamp::from_unix(0),
+            Level::Info,
+            "x",
+            &[("token", &Secret::new("abc123"))],
+        );
+        assert!(!line.contains("abc123"));
+    }
+
+    #[test]
+    fn levels_filter() {
+        let l = Logger::new(Format::Text, Level::Warn);
+        assert!(!l.enabled(Level::Info));
+        assert!(l.enabled(Level::Error));
+    }
+}

@@ -1,0 +1,135 @@
+//! When to refresh: the next refresh time from an expiry, retry backoff with
+//! full jitter, and the random numbers both use. Pure arithmetic with the
+//! clock and the randomness passed in, so tests are exact.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use crate::time::Timestamp;
+
+/// Defaults to 10 minutes: a refresh is never planned later than this before
+/// expiry, so retries have time before a `--check --min-valid 5m` probe
+/// sees the file as stale.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(600);
+/// Defaults to 1 second: the shortest wait between refreshes, so that
+/// credentials living only seconds (test fakes, a skewed clock) cannot make
+/// the loop spin.
+pub const MIN_WAIT: Duration = Duration::from_secs(1);
+/// At most this share of a planned wait is taken off at random, so a fleet
+/// started together spreads out.
+pub const REFRESH_JITTER: f64 = 0.1;
+/// Defaults to 1 second: the first retry's upper bound.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Defaults to 1 minute: the daemon's largest retry wait.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// Defaults to 10 seconds: `--once` has a bounded budget, so its waits stay shorter.
+pub const ONCE_BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// Even full jitter waits this long, so a retry is never immediate.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long to wait before refreshing credentials that expire at
+/// `expiration`: half the remaining lifetime, but no later than
+/// [`SAFETY_MARGIN`] before expiry, minus up to [`REFRESH_JITTER`] of it
+/// (`jitter` in `[0, 1)`), and never less than [`MIN_WAIT`].
+pub fn refresh_delay(now: Timestamp, expiration: Timestamp, jitter: f64) -> Duration {
+    let remaining = now.until(expiration);
+    let half = remaining / 2;
+    let planned = match remaining.checked_sub(SAFETY_MARGIN) {
+        Some(before_margin) if !before_margin.is_zero() => half.min(before_margin),
+        _ => half,
+    };
+    let cut = planned.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0));
+    planned.saturating_sub(cut).max(MIN_WAIT)
+}
+
+/// The wait before retry number `attempt` (1 for the first retry):
+/// uniformly random up to `min(cap, base * 2^(attempt-1))` ("full jitter"),
+/// so that many sidecars failing together do not retry together.
+pub fn backoff(attempt: u32, cap: Duration, jitter: f64) -> Duration {
+    let exp = BACKOFF_BASE
+        .checked_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .unwrap_or(cap)
+        .min(cap);
+    exp.mul_f64(jitter.clamp(0.0, 1.0)).max(MIN_BACKOFF)
+}
+
+/// A random number in `[0, 1)`. `RandomState` is seeded from the operating
+/// system's randomness per process and mixed per call; that is plenty for
+/// spreading retries and needs no extra crate or device file.
+pub fn random_unit() -> f64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_unix(secs)
+    }
+
+    #[test]
+    fn one_hour_credentials_refresh_at_half_life() {
+        assert_eq!(
+            refresh_delay(at(0), at(3600), 0.0),
+            Duration::from_secs(1800)
+        );
+        let jittered = refresh_delay(at(0), at(3600), 0.999);
+        assert!(jittered < Duration::from_secs(1800) && jittered > Duration::from_secs(1619));
+    }
+
+    #[test]
+    fn fifteen_minute_credentials_keep_the_safety_margin() {
+        // half would be 450 s; the margin says no later than 300 s.
+        assert_eq!(refresh_delay(at(0), at(900), 0.0), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn twelve_hour_credentials() {
+        assert_eq!(
+            refresh_delay(at(100), at(100 + 43_200), 0.0),
+            Duration::from_secs(21_600)
+        );
+    }
+
+    #[test]
+    fn short_lived_credentials_never_spin() {
+        assert_eq!(refresh_delay(at(0), at(4), 0.0), Duration::from_secs(2));
+        assert_eq!(refresh_delay(at(0), at(1), 0.0), MIN_WAIT);
+        assert_eq!(refresh_delay(at(10), at(0), 0.5), MIN_WAIT);
+        assert_eq!(refresh_delay(at(0), at(601), 0.0), MIN_WAIT);
+        assert_eq!(refresh_delay(at(0), at(600), 0.0), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_full_jitter() {
+        assert_eq!(
+            backoff(1, BACKOFF_CAP, 0.999_999),
+            Duration::from_nanos(999_999_000)
+        );
+        assert_eq!(backoff(3, BACKOFF_CAP, 0.5), Duration::from_secs(2));
+        assert_eq!(backoff(7, BACKOFF_CAP, 1.0), BACKOFF_CAP);
+        assert_eq!(backoff(100, BACKOFF_CAP, 1.0), BACKOFF_CAP);
+        assert_eq!(backoff(u32::MAX, ONCE_BACKOFF_CAP, 1.0), ONCE_BACKOFF_CAP);
+        assert_eq!(backoff(5, BACKOFF_CAP, 0.0), MIN_BACKOFF);
+    }
+
+    #[test]
+    fn random_unit_is_in_range_and_varies() {
+        let draws: Vec<f64> = (0..1000).map(|_| random_unit()).collect();
+        assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((0.4..0.6).contains(&mean), "mean {mean}");
+    }
+}

@@ -1,0 +1,121 @@
+//! SIGTERM, SIGINT and SIGHUP for a single-threaded program: handlers write
+//! into a socket pair the main loop blocks on with a timeout, so an idle
+//! daemon sleeps in one `recv` and wakes for a signal or its next refresh.
+
+use std::io::{ErrorKind, Read};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::{flag, low_level::pipe};
+
+use crate::error::Error;
+
+/// What ended a wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The time ran out.
+    Timeout,
+    /// SIGHUP: refresh now.
+    Refresh,
+    /// SIGTERM or SIGINT: stop.
+    Terminate,
+}
+
+/// The installed handlers and the read end of their pipe.
+pub struct Signals {
+    reader: UnixStream,
+    terminate: Arc<AtomicBool>,
+    refresh: Arc<AtomicBool>,
+    /// While set, SIGTERM/SIGINT end the process at once with status 0: set
+    /// around network calls (which can take many seconds) and never around
+    /// file writes, so a stop is prompt but never lands mid-rename.
+    exit_at_once: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Installs the handlers. Call before anything else, so that a signal
+    /// arriving during start-up is not lost or fatal.
+    pub fn install() -> Result<Signals, Error> {
+        let setup =
+            |e: std::io::Error| Error::Config(format!("could not install signal handlers: {e}"));
+        let (reader, writer) = UnixStream::pair().map_err(setup)?;
+        let terminate = Arc::new(AtomicBool::new(false));
+        let refresh = Arc::new(AtomicBool::new(false));
+        let exit_at_once = Arc::new(AtomicBool::new(false));
+        for sig in [SIGTERM, SIGINT] {
+            // Order matters: handlers run in registration order. A stop
+            // during a network call, or a second stop while one is pending,
+            // exits right away; otherwise the flag and a wake-up byte.
+            flag::register_conditional_shutdown(sig, 0, Arc::clone(&exit_at_once))
+                .map_err(setup)?;
+            flag::register_conditional_shutdown(sig, 1, Arc::clone(&terminate)).map_err(setup)?;
+            flag::register(sig, Arc::clone(&terminate)).map_err(setup)?;
+            pipe::register(sig, writer.try_clone().map_err(setup)?).map_err(setup)?;
+        }
+        flag::register(SIGHUP, Arc::clone(&refresh)).map_err(setup)?;
+        pipe::register(SIGHUP, writer).map_err(setup)?;
+        Ok(Signals {
+            reader,
+            terminate,
+            refresh,
+            exit_at_once,
+        })
+    }
+
+    /// Blocks until a signal arrives or `timeout` passes. A pending stop
+    /// wins over a pending refresh.
+    pub fn wait(&self, timeout: Duration) -> Wake {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(wake) = self.pending() {
+                return wake;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Wake::Timeout;
+            }
+            // A zero timeout would mean "block forever" to the OS.
+            let _ = self
+                .reader
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            let mut buf = [0u8; 64];
+            match (&self.reader).read(&mut buf) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                // The socket pair cannot fail while both ends live; sleep
+                // out the time rather than spin.
+                Err(_) => std::thread::sleep(left),
+            }
+        }
+    }
+
+    /// A signal that arrived and has not been acted on.
+    pub fn pending(&self) -> Option<Wake> {
+        if self.terminate.load(Ordering::SeqCst) {
+            Some(Wake::Terminate)
+        } else if self.refresh.swap(false, Ordering::SeqCst) {
+            Some(Wake::Refresh)
+        } else {
+            None
+        }
+    }
+
+    /// Runs `f` (a network call) so that SIGTERM/SIGINT during it exit the
+    /// process at once with status 0 instead of waiting for timeouts.
+    pub fn interruptible<T>(&self, f: impl FnOnce() -> T) -> T {
+        if self.terminate.load(Ordering::SeqCst) {
+            signal_hook::low_level::exit(0);
+        }
+        self.exit_at_once.store(true, Ordering::SeqCst);
+        let out = f();
+        self.exit_at_once.store(false, Ordering::SeqCst);
+        out
+    }
+}
