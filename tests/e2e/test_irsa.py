@@ -104,12 +104,6 @@ def test_daemon_writes_refreshes_on_sighup_and_exits_zero_on_sigterm(moto_server
         assert boto3_profile_credentials(path, "default") == first
         assert daemon.alive(), daemon.output()
 
-        # --check is the exec probe: the file alone says whether the credentials are fresh.
-        check = run_credfile(["--check", "--file", str(path)], env)
-        assert check.returncode == 0, describe(check)
-        stale = run_credfile(["--check", "--file", str(path), "--min-valid", "1h"], env)
-        assert stale.returncode == 1, describe(stale)  # 15-minute credentials, 1 h asked
-
         daemon.signal(signal.SIGHUP)
         second = eventually(
             "a new access key after SIGHUP",
@@ -127,3 +121,23 @@ def test_daemon_writes_refreshes_on_sighup_and_exits_zero_on_sigterm(moto_server
     # The file outlives the daemon and still works.
     moto.set_auth(True)
     assert caller_arn(moto.url, second).startswith(f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/app/")
+
+
+def test_check_judges_the_file_alone_against_min_valid(moto_server, tmp_path, home, token_file):
+    moto = moto_server(auth=False)
+    role_arn = moto.create_role("app")
+    path = tmp_path / "credentials"
+    env = irsa_env(home, moto, role_arn, token_file)
+
+    once = run_credfile(["--once", "--file", str(path), "--duration", "15m"], env)
+    assert once.returncode == 0, describe(once)
+
+    # --check is the exec probe of a scratch image: it reads only the file, so it gives the
+    # same answers with STS gone.
+    moto.stop()
+    check = run_credfile(["--check", "--file", str(path)], env)
+    assert check.returncode == 0, describe(check)  # 15 minutes left, 5 asked by default
+    stale = run_credfile(["--check", "--file", str(path), "--min-valid", "1h"], env)
+    assert stale.returncode == 1, describe(stale)  # 15 minutes left, 1 hour asked
+    other = run_credfile(["--check", "--file", str(path), "--profile", "absent"], env)
+    assert other.returncode == 1, describe(other)

@@ -4,6 +4,9 @@ instead of somewhere confusing."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +44,10 @@ def test_without_auth_moto_answers_unsigned_web_identity_and_checks_signatures_o
     status, body = assume_role_with_web_identity(moto.url, role_arn)
     assert status == 200, body
     assert "<AssumeRoleWithWebIdentityResponse" in body and "<SessionToken>" in body
+    # moto honours DurationSeconds (900 asked; its default would be 3600).
+    expiration = re.search(r"<Expiration>([^<.]+)", body).group(1).rstrip("Z")
+    left = datetime.fromisoformat(expiration).replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)
+    assert 0 < left.total_seconds() <= 900, expiration
     (creds,) = moto.issued_credentials()
     assert creds.access_key in body and creds.secret_key in body
 
