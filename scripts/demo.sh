@@ -142,11 +142,12 @@ show_log
 say "access key ${first} -> ${G}$(access_key)${R}"
 
 step "aws-credfile --check (the exec probe: reads only the file)"
-if env -i PATH=/usr/bin:/bin HOME="$work" "$BIN" --check --file "$creds"; then
-	say "${G}exit 0${R}: the credentials are valid for at least 5 more minutes"
-else
-	die "--check failed with exit $?"
-fi
+say "\$ aws-credfile --check --file $creds"
+check=0
+out=$(env -i PATH=/usr/bin:/bin HOME="$work" "$BIN" --check --file "$creds" 2>&1) || check=$?
+printf '%s\n' "$out" | sed "s/^/    ${D}log:${R} /"
+[ "$check" -eq 0 ] || die "--check failed with exit $check"
+say "${G}exit 0${R}: the credentials are valid for at least 5 more minutes"
 
 step "kill -TERM: stop"
 kill -TERM "$daemon_pid"
