@@ -41,7 +41,10 @@ all: lint test
 build:
 	$(CARGO) build --locked --release
 
-test: deps venv test-rust e2e
+# Sequential on purpose, also under make -j: the Rust tests first, then end to end.
+test: deps venv
+	@$(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory e2e
 
 # Unit tests beside the code and the integration tests under tests/.
 test-rust:
@@ -64,6 +67,11 @@ fmt:
 	$(CARGO) fmt --all
 
 venv: $(VENV_STAMP)
+
+# A venv whose interpreter is gone (python3 upgraded or removed) is rebuilt, not trusted.
+ifneq ($(shell $(VENV_PY) -c 'print("ok")' 2>/dev/null),ok)
+.PHONY: $(VENV_STAMP)
+endif
 
 # Created from scratch when the requirements change, so removed pins don't linger.
 $(VENV_STAMP): $(REQUIREMENTS)
