@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
+use crate::credentials::Secret;
 use crate::credentials_file::{self, FileSink, Owner};
 use crate::endpoint::{self, EndpointInputs, StsEndpoint};
 use crate::error::Error;
 use crate::log::{Format, Level, Logger};
 use crate::sts;
 use crate::time::{format_duration, parse_duration};
+use crate::url::{is_loopback, url_parts};
+use std::net::IpAddr;
 
 /// IRSA: the role to assume with the web identity token.
 pub const ENV_ROLE_ARN: &str = "AWS_ROLE_ARN";
@@ -36,6 +39,21 @@ pub const ENV_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
 pub const ENV_HOME: &str = "HOME";
 /// The pod name on Kubernetes; part of the default session name.
 pub const ENV_HOSTNAME: &str = "HOSTNAME";
+/// Container credentials (EKS Pod Identity, ECS): a full URL ...
+pub const ENV_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// ... or a path on the ECS agent's address.
+pub const ENV_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+/// The `Authorization` value for the container endpoint, from a file
+/// (re-read at every refresh; wins) or the variable itself.
+pub const ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+pub const ENV_CONTAINER_AUTHORIZATION_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+/// The ECS agent's address, to which a relative URI is appended.
+pub const ECS_AGENT_ORIGIN: &str = "http://169.254.170.2";
+/// The hosts the AWS SDKs accept over plain http besides loopback: the ECS
+/// agent and the EKS Pod Identity agent (IPv4 and IPv6).
+pub const ALLOWED_HTTP_HOSTS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
+/// Extra trusted CA certificates (PEM), on top of the embedded Mozilla roots.
+pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 /// Proxy settings, each checked in upper then lower case as curl does.
 pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
 pub const ENV_NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];
@@ -47,9 +65,6 @@ pub const DEFAULT_PROFILE: &str = "default";
 pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(300);
 /// Defaults to one minute of retrying transient failures in `--once`.
 pub const DEFAULT_ONCE_TIMEOUT: Duration = Duration::from_secs(60);
-/// STS's bounds on `DurationSeconds` for AssumeRoleWithWebIdentity.
-pub const MIN_DURATION: Duration = Duration::from_secs(900);
-pub const MAX_DURATION: Duration = Duration::from_secs(43_200);
 
 /// What the process does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +81,35 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     WebIdentity(WebIdentity),
+    Container(Container),
+}
+
+/// EKS Pod Identity or ECS: a credentials endpoint answering JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    /// Checked against the SDKs' rules (plain http only to loopback and the agents).
+    pub url: String,
+    pub token: ContainerToken,
+}
+
+/// Where the container endpoint's `Authorization` value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerToken {
+    None,
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, checked for line breaks.
+    Value(Secret),
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, read at every refresh.
+    File(PathBuf),
+}
+
+/// `--role-arn`: a second hop, sts:AssumeRole signed with the source's credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    pub duration: Option<Duration>,
+    pub sts: StsEndpoint,
 }
 
 /// IRSA: a token file exchanged with STS AssumeRoleWithWebIdentity.
@@ -85,6 +129,8 @@ pub struct Network {
     pub https_proxy: Option<String>,
     /// `NO_PROXY` entries, lowercased, spaces trimmed.
     pub no_proxy: Vec<String>,
+    /// `AWS_CA_BUNDLE`: more roots to trust, beside the embedded ones.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Everything the program needs, validated.
@@ -94,6 +140,8 @@ pub struct Config {
     pub sink: FileSink,
     /// Absent only for `--check`, which reads nothing but the file.
     pub source: Option<Source>,
+    /// `--role-arn`, on top of the source.
+    pub chain: Option<Chain>,
     pub network: Network,
     pub logger: Logger,
 }
@@ -150,14 +198,18 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
         Mode::Daemon
     };
     let sink = sink(args, env)?;
-    let source = match mode {
-        Mode::Check { .. } => None,
-        _ => Some(source(args, env)?),
+    let (source, chain) = match mode {
+        Mode::Check { .. } => (None, None),
+        _ => {
+            let chain = chain(args, env)?;
+            (Some(source(args, env, chain.is_some())?), chain)
+        }
     };
     Ok(Config {
         mode,
         sink,
         source,
+        chain,
         network: network(env),
         logger,
     })
@@ -280,25 +332,57 @@ fn network(env: Env) -> Network {
                     .collect()
             })
             .unwrap_or_default(),
+        ca_bundle: var(env, ENV_CA_BUNDLE).map(PathBuf::from),
     }
 }
 
-fn source(args: &Args, env: Env) -> Result<Source, Error> {
-    match args.source.as_deref() {
-        None | Some("web-identity") => {}
+/// Which kind of source: `--source`, else detected in the SDKs' order (web
+/// identity before container).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    WebIdentity,
+    Container,
+}
+
+fn source(args: &Args, env: Env, chained: bool) -> Result<Source, Error> {
+    let kind = match args.source.as_deref() {
+        Some("web-identity") => Kind::WebIdentity,
+        Some("container") => Kind::Container,
         Some(other) => {
             return Err(Error::Usage(format!(
-                "--source {other:?} is not one of web-identity"
+                "--source {other:?} is not one of web-identity, container"
             )))
         }
+        None if var(env, ENV_ROLE_ARN).is_some() || var(env, ENV_WEB_IDENTITY_TOKEN_FILE).is_some() => {
+            Kind::WebIdentity
+        }
+        None if var(env, ENV_CONTAINER_CREDENTIALS_FULL_URI).is_some()
+            || var(env, ENV_CONTAINER_CREDENTIALS_RELATIVE_URI).is_some() =>
+        {
+            Kind::Container
+        }
+        None => {
+            return Err(Error::Config(format!(
+                "no identity configured: looked for IRSA ({ENV_ROLE_ARN} and {ENV_WEB_IDENTITY_TOKEN_FILE}) and a container endpoint ({ENV_CONTAINER_CREDENTIALS_FULL_URI} or {ENV_CONTAINER_CREDENTIALS_RELATIVE_URI}); on EKS, annotate the service account with eks.amazonaws.com/role-arn or create a Pod Identity association"
+            )))
+        }
+    };
+    match kind {
+        Kind::WebIdentity => web_identity(args, env, chained).map(Source::WebIdentity),
+        Kind::Container => container(env).map(Source::Container),
     }
+}
+
+/// With `--role-arn`, `--session-name` and `--duration` belong to the
+/// chained hop, and the web identity hop uses its own defaults.
+fn web_identity(args: &Args, env: Env, chained: bool) -> Result<WebIdentity, Error> {
     let token_file = var(env, ENV_WEB_IDENTITY_TOKEN_FILE);
     let role_arn = var(env, ENV_ROLE_ARN);
     let (role_arn, token_file) = match (role_arn, token_file) {
         (Some(r), Some(t)) => (r, t),
-        (None, Some(_)) => {
+        (None, _) => {
             return Err(Error::Config(format!(
-                "{ENV_WEB_IDENTITY_TOKEN_FILE} is set but {ENV_ROLE_ARN} is not: set {ENV_ROLE_ARN} to the IAM role to assume (on EKS, annotate the service account with eks.amazonaws.com/role-arn)"
+                "{ENV_ROLE_ARN} is not set: set it to the IAM role to assume with the web identity token (on EKS, annotate the service account with eks.amazonaws.com/role-arn)"
             )))
         }
         (Some(_), None) => {
@@ -306,45 +390,122 @@ fn source(args: &Args, env: Env) -> Result<Source, Error> {
                 "{ENV_ROLE_ARN} is set but {ENV_WEB_IDENTITY_TOKEN_FILE} is not: set it to the projected service-account token's path"
             )))
         }
+    };
+    let role_arn = role_arn.trim().to_string();
+    sts::validate_role_arn(&role_arn)
+        .map_err(|e| Error::Config(format!("{ENV_ROLE_ARN} {role_arn:?}: {e}")))?;
+    let (session_flag, duration) = if chained {
+        (None, None)
+    } else {
+        (
+            args.session_name.as_deref(),
+            role_duration(args, sts::MAX_DURATION)?,
+        )
+    };
+    Ok(WebIdentity {
+        role_arn,
+        token_file: PathBuf::from(token_file),
+        session_name: session_name(session_flag, env)?,
+        duration,
+        sts: sts_endpoint(args, env)?,
+    })
+}
+
+fn container(env: Env) -> Result<Container, Error> {
+    let url = match (
+        var(env, ENV_CONTAINER_CREDENTIALS_FULL_URI),
+        var(env, ENV_CONTAINER_CREDENTIALS_RELATIVE_URI),
+    ) {
+        // The SDKs prefer the relative URI when both are set.
+        (_, Some(rel)) => {
+            let rel = rel.trim();
+            if !rel.starts_with('/') {
+                return Err(Error::Config(format!(
+                    "{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {rel:?} must start with /"
+                )));
+            }
+            format!("{ECS_AGENT_ORIGIN}{rel}")
+        }
+        (Some(full), None) => {
+            let full = full.trim().to_string();
+            validate_container_url(&full)
+                .map_err(|e| Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI} {full:?}: {e}")))?;
+            full
+        }
         (None, None) => {
             return Err(Error::Config(format!(
-                "no identity configured: looked for IRSA ({ENV_ROLE_ARN} and {ENV_WEB_IDENTITY_TOKEN_FILE}); on EKS, annotate the pod's service account with eks.amazonaws.com/role-arn"
+                "--source container needs {ENV_CONTAINER_CREDENTIALS_FULL_URI} or {ENV_CONTAINER_CREDENTIALS_RELATIVE_URI}"
             )))
         }
     };
-    sts::validate_role_arn(role_arn.trim())
-        .map_err(|e| Error::Config(format!("{ENV_ROLE_ARN} {role_arn:?}: {e}")))?;
-    let session_name = match (&args.session_name, var(env, ENV_ROLE_SESSION_NAME)) {
+    let token = match (
+        var(env, ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE),
+        env(ENV_CONTAINER_AUTHORIZATION_TOKEN).filter(|v| !v.is_empty()),
+    ) {
+        (Some(file), _) => ContainerToken::File(PathBuf::from(file)),
+        (None, Some(value)) => {
+            let secret = Secret::new(value);
+            validate_container_token(&secret)
+                .map_err(|e| Error::Config(format!("{ENV_CONTAINER_AUTHORIZATION_TOKEN}: {e}")))?;
+            ContainerToken::Value(secret)
+        }
+        (None, None) => ContainerToken::None,
+    };
+    Ok(Container { url, token })
+}
+
+fn chain(args: &Args, env: Env) -> Result<Option<Chain>, Error> {
+    let Some(role_arn) = args.role_arn.as_deref() else {
+        if args.external_id.is_some() {
+            return Err(Error::Usage("--external-id needs --role-arn".into()));
+        }
+        return Ok(None);
+    };
+    sts::validate_role_arn(role_arn)
+        .map_err(|e| Error::Usage(format!("--role-arn {role_arn:?}: {e}")))?;
+    if let Some(id) = args.external_id.as_deref() {
+        sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
+    }
+    Ok(Some(Chain {
+        role_arn: role_arn.to_string(),
+        external_id: args.external_id.clone(),
+        session_name: session_name(args.session_name.as_deref(), env)?,
+        duration: role_duration(args, sts::MAX_CHAINED_DURATION)?,
+        sts: sts_endpoint(args, env)?,
+    }))
+}
+
+/// `--session-name`, else `AWS_ROLE_SESSION_NAME`, else `aws-credfile-<pod>`.
+fn session_name(flag: Option<&str>, env: Env) -> Result<String, Error> {
+    match (flag, var(env, ENV_ROLE_SESSION_NAME)) {
         (Some(s), _) => {
             sts::validate_session_name(s)
                 .map_err(|e| Error::Usage(format!("--session-name {s:?}: {e}")))?;
-            s.clone()
+            Ok(s.to_string())
         }
         (None, Some(s)) => {
             sts::validate_session_name(&s)
                 .map_err(|e| Error::Config(format!("{ENV_ROLE_SESSION_NAME} {s:?}: {e}")))?;
-            s
+            Ok(s)
         }
-        (None, None) => default_session_name(var(env, ENV_HOSTNAME).as_deref()),
-    };
+        (None, None) => Ok(default_session_name(var(env, ENV_HOSTNAME).as_deref())),
+    }
+}
+
+/// `--duration`, within STS's bounds for this hop.
+fn role_duration(args: &Args, max: Duration) -> Result<Option<Duration>, Error> {
     let duration = duration_flag(args.duration.as_deref(), "--duration")?;
     if let Some(d) = duration {
-        if d < MIN_DURATION || d > MAX_DURATION {
-            return Err(Error::Usage(format!(
-                "--duration {}: STS accepts {} to {}",
-                format_duration(d),
-                format_duration(MIN_DURATION),
-                format_duration(MAX_DURATION)
-            )));
-        }
+        sts::validate_duration(d, max).map_err(|e| {
+            let chained = if max == sts::MAX_CHAINED_DURATION {
+                " (AWS caps a chained --role-arn session at 1h)"
+            } else {
+                ""
+            };
+            Error::Usage(format!("--duration {}: {e}{chained}", format_duration(d)))
+        })?;
     }
-    Ok(Source::WebIdentity(WebIdentity {
-        role_arn: role_arn.trim().to_string(),
-        token_file: PathBuf::from(token_file),
-        session_name,
-        duration,
-        sts: sts_endpoint(args, env)?,
-    }))
+    Ok(duration)
 }
 
 fn sts_endpoint(args: &Args, env: Env) -> Result<StsEndpoint, Error> {
@@ -375,6 +536,51 @@ fn sts_endpoint(args: &Args, env: Env) -> Result<StsEndpoint, Error> {
     })
 }
 
+/// A token goes into a header verbatim: it must be non-empty and free of
+/// line breaks and other control characters.
+pub fn validate_container_token(token: &Secret) -> Result<(), String> {
+    let t = token.expose();
+    if t.is_empty() {
+        return Err("the token is empty".into());
+    }
+    if t.contains(['\r', '\n']) {
+        return Err("the token contains a line break (CR or LF), which would inject HTTP headers; refusing to send it".into());
+    }
+    if t.chars().any(|c| c.is_control()) {
+        return Err("the token contains control characters".into());
+    }
+    Ok(())
+}
+
+/// Checks a container endpoint URL as the SDKs do: https may go anywhere;
+/// plain http only to loopback or the ECS/EKS agent addresses.
+pub fn validate_container_url(url: &str) -> Result<(), String> {
+    let parts = url_parts(url).ok_or_else(|| "not an absolute http(s) URL".to_string())?;
+    match parts.scheme.as_str() {
+        "https" => Ok(()),
+        "http" => {
+            let host = parts.host.as_str();
+            let loopback = is_loopback(host);
+            let agent = host
+                .parse::<IpAddr>()
+                .map(|ip| {
+                    ALLOWED_HTTP_HOSTS
+                        .iter()
+                        .any(|a| a.parse::<IpAddr>() == Ok(ip))
+                })
+                .unwrap_or(false);
+            if loopback || agent {
+                Ok(())
+            } else {
+                Err(format!(
+                    "plain http is allowed only to loopback, 169.254.170.2, 169.254.170.23 and fd00:ec2::23, not {host}; use https"
+                ))
+            }
+        }
+        other => Err(format!("scheme {other} is not http or https")),
+    }
+}
+
 /// `aws-credfile-<pod name>`, cut to STS's 64 characters and to the
 /// characters it accepts; the pod name makes CloudTrail entries traceable.
 pub fn default_session_name(hostname: Option<&str>) -> String {
@@ -397,6 +603,42 @@ pub fn default_session_name(hostname: Option<&str>) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn http_hosts_follow_the_sdks() {
+        for ok in [
+            "http://169.254.170.2/v2/credentials/abc",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials",
+            "http://127.0.0.1:9911/v1/credentials",
+            "http://127.1.2.3/x",
+            "http://[::1]:80/x",
+            "http://localhost:8080/creds",
+            "https://creds.example.com/v1",
+        ] {
+            assert!(validate_container_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://169.254.169.254/latest",
+            "http://10.0.0.1/creds",
+            "http://example.com/creds",
+            "http://[fd00:ec2::24]/x",
+            "ftp://127.0.0.1/x",
+            "169.254.170.2/v1",
+        ] {
+            assert!(validate_container_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_with_line_breaks_are_refused() {
+        assert!(validate_container_token(&Secret::new("abc")).is_ok());
+        assert!(validate_container_token(&Secret::new("abc\r\nX-Evil: 1")).is_err());
+        assert!(validate_container_token(&Secret::new("abc\n")).is_err());
+        assert!(validate_container_token(&Secret::new("")).is_err());
+        let msg = validate_container_token(&Secret::new("secret-part\nx")).unwrap_err();
+        assert!(!msg.contains("secret-part"));
+    }
 
     fn build_with(argv: &[&str], vars: &[(&str, &str)]) -> Result<Config, Error> {
         let args = crate::cli::parse(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
@@ -452,7 +694,7 @@ mod tests {
         vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:1"));
         let sts = |c: Config| match c.source {
             Some(Source::WebIdentity(w)) => w.sts.url,
-            None => panic!(),
+            other => panic!("{other:?}"),
         };
         assert_eq!(sts(build_with(&[], &vars).unwrap()), "http://127.0.0.1:1");
         vars.push(("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"));

@@ -8,11 +8,12 @@
 use std::io::Read;
 use std::time::Duration;
 
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
 use crate::config::Network;
 use crate::error::Error;
+use crate::url::{is_loopback, url_parts};
 
 /// Defaults to 1 MiB: an STS answer is a few KiB; anything near this is not
 /// STS, and reading it would only cost memory.
@@ -56,7 +57,7 @@ impl Client {
             .proxy(proxy)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
-            .tls_config(TlsConfig::builder().root_certs(RootCerts::WebPki).build())
+            .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
         Ok(Client {
             agent: Agent::new_with_config(config),
@@ -142,43 +143,29 @@ impl Client {
     }
 }
 
-/// The parts of a URL this program needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UrlParts {
-    pub scheme: String,
-    /// Lowercase; IPv6 without brackets.
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-/// Splits `scheme://host[:port][/path]`; `None` if it is not that shape.
-pub fn url_parts(url: &str) -> Option<UrlParts> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
-        return None;
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?.parse().ok()?),
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse().ok()?)),
-            None => (authority, None),
-        }
+/// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
+/// (for TLS-inspecting corporate proxies) when it is set.
+fn roots(net: &Network) -> Result<RootCerts, Error> {
+    let Some(path) = &net.ca_bundle else {
+        return Ok(RootCerts::WebPki);
     };
-    if host.is_empty() {
-        return None;
+    let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    let embedded = certs.len();
+    for item in ureq::tls::parse_pem(&pem) {
+        // Keys and other blocks have no business here; skip them.
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            certs.push(cert);
+        }
     }
-    Some(UrlParts {
-        scheme: scheme.to_ascii_lowercase(),
-        host: host.to_ascii_lowercase(),
-        port,
-    })
+    if certs.len() == embedded {
+        return Err(bad("it holds no PEM certificate".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
 }
 
 /// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
@@ -197,49 +184,16 @@ pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
     (!exempt).then(|| proxy.clone())
 }
 
-/// Loopback names and addresses, which a proxy must never see.
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_parts_shapes() {
-        let p = url_parts("https://sts.eu-west-1.amazonaws.com").unwrap();
-        assert_eq!(
-            (p.scheme.as_str(), p.host.as_str(), p.port),
-            ("https", "sts.eu-west-1.amazonaws.com", None)
-        );
-        let p = url_parts("http://127.0.0.1:8080/v1/credentials").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", Some(8080)));
-        let p = url_parts("http://[fd00:ec2::23]/v1/credentials").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("fd00:ec2::23", None));
-        let p = url_parts("http://[::1]:99").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("::1", Some(99)));
-        for bad in [
-            "",
-            "nohost",
-            "http://",
-            "http://u:p@host",
-            "http://h:notaport",
-            "http://[::1",
-        ] {
-            assert!(url_parts(bad).is_none(), "{bad}");
-        }
-    }
 
     #[test]
     fn proxy_rules() {
         let net = Network {
             https_proxy: Some("http://proxy:3128".into()),
             no_proxy: vec!["internal.example".into(), ".corp".into()],
+            ca_bundle: None,
         };
         assert_eq!(
             proxy_for("https://sts.amazonaws.com", &net).as_deref(),
@@ -252,8 +206,8 @@ mod tests {
         assert_eq!(proxy_for("https://localhost", &net), None);
         assert_eq!(proxy_for("http://sts.amazonaws.com", &net), None);
         let all = Network {
-            https_proxy: net.https_proxy.clone(),
             no_proxy: vec!["*".into()],
+            ..net.clone()
         };
         assert_eq!(proxy_for("https://sts.amazonaws.com", &all), None);
         assert_eq!(

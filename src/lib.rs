@@ -23,3 +23,4 @@ pub mod signals;
 pub mod source;
 pub mod sts;
 pub mod time;
+pub mod url;

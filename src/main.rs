@@ -68,7 +68,7 @@ fn run() -> Result<(), Error> {
         .source
         .as_ref()
         .expect("config always sets a source outside --check");
-    let provider = Provider::new(source, &cfg.network)?;
+    let provider = Provider::new(source, cfg.chain.as_ref(), &cfg.network)?;
     provider.preflight()?;
     let refresher = Refresher {
         provider: &provider,

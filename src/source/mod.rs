@@ -1,46 +1,75 @@
-//! Where the source credentials come from, behind one `Provider` the daemon
-//! calls without knowing which kind it is.
+//! Where the credentials come from: one base source (web identity or a
+//! container endpoint), optionally followed by a chained sts:AssumeRole,
+//! behind one `Provider` the daemon calls without knowing which it is.
 
+pub mod chain;
+pub mod container;
 pub mod web_identity;
 
-use crate::config::{Network, Source};
+use crate::config::{Chain, Network, Source};
 use crate::credentials::Credentials;
 use crate::error::Error;
 
+use self::chain::ChainProvider;
+use self::container::ContainerProvider;
+use self::web_identity::WebIdentityProvider;
+
+enum Base {
+    WebIdentity(WebIdentityProvider),
+    Container(ContainerProvider),
+}
+
 /// A configured credential source, ready to fetch.
-pub enum Provider {
-    WebIdentity(web_identity::WebIdentityProvider),
+pub struct Provider {
+    base: Base,
+    chain: Option<ChainProvider>,
 }
 
 impl Provider {
-    pub fn new(source: &Source, net: &Network) -> Result<Provider, Error> {
-        match source {
-            Source::WebIdentity(cfg) => Ok(Provider::WebIdentity(
-                web_identity::WebIdentityProvider::new(cfg.clone(), net)?,
-            )),
-        }
+    pub fn new(source: &Source, chain: Option<&Chain>, net: &Network) -> Result<Provider, Error> {
+        let base = match source {
+            Source::WebIdentity(cfg) => {
+                Base::WebIdentity(WebIdentityProvider::new(cfg.clone(), net)?)
+            }
+            Source::Container(cfg) => Base::Container(ContainerProvider::new(cfg.clone())?),
+        };
+        let chain = chain
+            .map(|c| ChainProvider::new(c.clone(), net))
+            .transpose()?;
+        Ok(Provider { base, chain })
     }
 
-    /// Start-up checks of local inputs (such as the token file being
-    /// readable), so that a misconfigured pod fails with exit code 2 instead
-    /// of retrying forever.
+    /// Start-up checks of local inputs (such as token files being readable),
+    /// so that a misconfigured pod fails with exit code 2 instead of retrying
+    /// forever.
     pub fn preflight(&self) -> Result<(), Error> {
-        match self {
-            Provider::WebIdentity(p) => p.preflight(),
+        match &self.base {
+            Base::WebIdentity(p) => p.preflight(),
+            Base::Container(p) => p.preflight(),
         }
     }
 
     /// One fresh set of credentials.
     pub fn fetch(&self) -> Result<Credentials, Error> {
-        match self {
-            Provider::WebIdentity(p) => p.fetch(),
+        let base = match &self.base {
+            Base::WebIdentity(p) => p.fetch()?,
+            Base::Container(p) => p.fetch()?,
+        };
+        match &self.chain {
+            Some(chain) => chain.fetch(&base),
+            None => Ok(base),
         }
     }
 
     /// What to call the source in logs.
     pub fn describe(&self) -> String {
-        match self {
-            Provider::WebIdentity(p) => p.describe(),
+        let base = match &self.base {
+            Base::WebIdentity(p) => p.describe(),
+            Base::Container(p) => p.describe(),
+        };
+        match &self.chain {
+            Some(chain) => format!("{base}, {}", chain.describe()),
+            None => base,
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct WebIdentityProvider {
 
 impl WebIdentityProvider {
     pub fn new(cfg: WebIdentity, net: &Network) -> Result<Self, Error> {
-        let client = Client::new(&cfg.sts.url, net)?;
+        let client = Client::new(&cfg.sts.post_url(), net)?;
         Ok(WebIdentityProvider { cfg, client })
     }
 

@@ -1,0 +1,47 @@
+//! `--role-arn`: a second hop that signs sts:AssumeRole (SigV4) with the
+//! source's credentials, session token included, on top of any source.
+
+use std::time::SystemTime;
+
+use crate::config::{Chain, Network};
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::http::Client;
+use crate::sts::{self, AssumeRoleParams};
+
+const ACTION: &str = "AssumeRole";
+
+pub struct ChainProvider {
+    cfg: Chain,
+    client: Client,
+}
+
+impl ChainProvider {
+    pub fn new(cfg: Chain, net: &Network) -> Result<Self, Error> {
+        let client = Client::new(&cfg.sts.post_url(), net)?;
+        Ok(ChainProvider { cfg, client })
+    }
+
+    /// Assumes the chained role with `base`.
+    pub fn fetch(&self, base: &Credentials) -> Result<Credentials, Error> {
+        let body = sts::assume_role_body(&AssumeRoleParams {
+            role_arn: &self.cfg.role_arn,
+            session_name: &self.cfg.session_name,
+            external_id: self.cfg.external_id.as_deref(),
+            duration: self.cfg.duration,
+        });
+        let headers = sts::sign(&self.cfg.sts, &body, base, SystemTime::now())?;
+        let resp = self.client.post_form(&headers, &body)?;
+        sts::parse_response(
+            ACTION,
+            &self.cfg.sts.url,
+            resp.status,
+            resp.content_type.as_deref(),
+            &resp.body,
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        format!("then {} via {}", self.cfg.role_arn, self.cfg.sts.url)
+    }
+}

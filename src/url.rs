@@ -1,0 +1,81 @@
+//! The few facts this program needs from a URL (scheme, host, port), and
+//! which hosts are loopback. Hand-written: full URL parsing is not needed to
+//! apply the SDKs' host rules, and the http crate's parser is laxer.
+
+/// The parts of a URL this program needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlParts {
+    pub scheme: String,
+    /// Lowercase; IPv6 without brackets.
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// Splits `scheme://host[:port][/path]`; `None` if it is not that shape.
+pub fn url_parts(url: &str) -> Option<UrlParts> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?.parse().ok()?),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse().ok()?)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(UrlParts {
+        scheme: scheme.to_ascii_lowercase(),
+        host: host.to_ascii_lowercase(),
+        port,
+    })
+}
+
+/// Loopback names and addresses, which a proxy must never see.
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts_shapes() {
+        let p = url_parts("https://sts.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(
+            (p.scheme.as_str(), p.host.as_str(), p.port),
+            ("https", "sts.eu-west-1.amazonaws.com", None)
+        );
+        let p = url_parts("http://127.0.0.1:8080/v1/credentials").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", Some(8080)));
+        let p = url_parts("http://[fd00:ec2::23]/v1/credentials").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("fd00:ec2::23", None));
+        let p = url_parts("http://[::1]:99").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", Some(99)));
+        for bad in [
+            "",
+            "nohost",
+            "http://",
+            "http://u:p@host",
+            "http://h:notaport",
+            "http://[::1",
+        ] {
+            assert!(url_parts(bad).is_none(), "{bad}");
+        }
+    }
+}
