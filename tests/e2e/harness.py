@@ -160,7 +160,18 @@ class MotoServer:
 
     def set_auth(self, enabled: bool) -> None:
         """Turns SigV4 checking on (from the next call) or off, and resets moto's call count."""
-        body = b"0" if enabled else b"inf"
+        self._reset_auth(b"0" if enabled else b"inf")
+
+    def require_signatures_after(self, unsigned_calls: int) -> None:
+        """Lets the next unsigned_calls AWS calls through unchecked, then verifies SigV4.
+
+        moto counts only the calls it let through, so with 1 the unsigned web identity call
+        passes and every call after it (a chained sts:AssumeRole, say) must be signed right.
+        Only deterministic while nothing else talks to this server in between.
+        """
+        self._reset_auth(str(unsigned_calls).encode())
+
+    def _reset_auth(self, body: bytes) -> None:
         # text/plain: moto reads the raw body; a form content type would leave it empty.
         req = urllib.request.Request(
             f"{self.url}/moto-api/reset-auth",
@@ -198,14 +209,22 @@ class MotoServer:
         return aws_client(service, self.url, creds)
 
     def create_role(self, name: str = "app", policy_actions: str = "*") -> str:
-        """A role the web identity can assume, allowed to do policy_actions; returns its ARN."""
+        """A role the web identity or any principal can assume, allowed to do policy_actions;
+        returns its ARN.
+
+        With signature checks on, moto checks an AssumeRole against the trust policy and
+        crashes (500) on a statement without an "AWS" principal; it also compares that
+        principal with the caller's assumed-role ARN literally, so "*" is what works for a
+        chained role.
+        """
         trust = {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
                     "Principal": {
-                        "Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.e2e.example"
+                        "Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.e2e.example",
+                        "AWS": "*",
                     },
                     "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRole"],
                 }

@@ -70,3 +70,17 @@ def test_with_auth_moto_fails_unsigned_web_identity_with_500(moto_server):
 
     status, _ = assume_role_with_web_identity(moto.url, role_arn)
     assert status == 500
+
+
+def test_require_signatures_after_lets_exactly_that_many_unsigned_calls_through(moto_server):
+    moto = moto_server(auth=False)
+    role_arn = moto.create_role("facts")
+
+    moto.require_signatures_after(1)
+    assert assume_role_with_web_identity(moto.url, role_arn)[0] == 200
+    assert assume_role_with_web_identity(moto.url, role_arn)[0] == 500
+    # Signed calls with keys moto issued still work, and are checked.
+    (creds,) = moto.issued_credentials()
+    assert caller_arn(moto.url, creds).endswith(":assumed-role/facts/facts")
+    with pytest.raises(ClientError):
+        caller_arn(moto.url, Creds(creds.access_key, "wrong-secret", creds.token))
