@@ -118,6 +118,10 @@ def test_daemon_writes_refreshes_on_sighup_and_exits_zero_on_sigterm(moto_server
     finally:
         daemon.stop()
 
+    log = daemon.output()
+    for secret in (first.secret_key, first.token, second.secret_key, second.token, token_file.read_text().strip()):
+        assert secret not in log
+
     # The file outlives the daemon and still works.
     moto.set_auth(True)
     assert caller_arn(moto.url, second).startswith(f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/app/")
