@@ -27,6 +27,9 @@ pub struct Args {
     pub mode: Option<String>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub serve: Option<String>,
+    pub serve_token_file: Option<String>,
+    pub serve_any_address: bool,
 }
 
 /// Every flag, with the help text `--help` shows. Defaults are stated here
@@ -42,7 +45,7 @@ fn options() -> Options {
         "Profile (section) to write. Default: default.",
         "NAME",
     );
-    o.optopt("", "source", "Where the source identity comes from: web-identity (IRSA). Default: detected from the environment.", "KIND");
+    o.optopt("", "source", "Where the source identity comes from: web-identity (IRSA) or container (Pod Identity, ECS). Default: detected from the environment, web identity first.", "KIND");
     o.optopt(
         "",
         "role-arn",
@@ -58,13 +61,13 @@ fn options() -> Options {
     o.optopt(
         "",
         "session-name",
-        "Role session name. Default: $AWS_ROLE_SESSION_NAME, else aws-credfile-$HOSTNAME.",
+        "Role session name of the last hop (the chained role with --role-arn). Default: $AWS_ROLE_SESSION_NAME, else aws-credfile-$HOSTNAME.",
         "NAME",
     );
     o.optopt(
         "",
         "duration",
-        "Session duration to ask STS for (900s..12h). Default: the role's default (1h).",
+        "Session duration to ask STS for: 900s to 12h, at most 1h with --role-arn. Default: the role's default (1h).",
         "D",
     );
     o.optopt(
@@ -92,6 +95,9 @@ fn options() -> Options {
         "Permissions of the written file, in octal. Default: 0600.",
         "OCTAL",
     );
+    o.optopt("", "serve", "Also serve the credentials at http://ADDR:PORT/v1/credentials (container-credentials JSON) for SDKs that never re-read the file. With --serve the file is written only if --file is given.", "ADDR:PORT");
+    o.optopt("", "serve-token-file", "With --serve: require this file's content as the Authorization header (the app sets AWS_CONTAINER_AUTHORIZATION_TOKEN to it).", "PATH");
+    o.optflag("", "serve-any-address", "With --serve: allow binding a non-loopback address (the credentials become reachable from the network; avoid).");
     o.optopt(
         "",
         "log-format",
@@ -138,6 +144,9 @@ pub fn parse(argv: &[String]) -> Result<Args, Error> {
         mode: m.opt_str("mode"),
         log_format: m.opt_str("log-format"),
         log_level: m.opt_str("log-level"),
+        serve: m.opt_str("serve"),
+        serve_token_file: m.opt_str("serve-token-file"),
+        serve_any_address: m.opt_present("serve-any-address"),
     })
 }
 
@@ -145,8 +154,9 @@ pub fn parse(argv: &[String]) -> Result<Args, Error> {
 /// variable read, exit codes and signals.
 pub fn help() -> String {
     let brief = "\
-aws-credfile keeps an AWS shared credentials file fresh from IRSA (web identity),
-for applications whose AWS SDK cannot use it directly.
+aws-credfile keeps an AWS shared credentials file fresh from IRSA (web identity)
+or EKS Pod Identity / ECS (container endpoint), optionally chaining
+sts:AssumeRole, for applications whose AWS SDK cannot use them directly.
 
 Usage: aws-credfile [--once | --check] [options]
 
@@ -160,6 +170,11 @@ Environment (the AWS SDKs' names):
   AWS_ROLE_ARN                 IRSA: the role to assume with the web identity token
   AWS_WEB_IDENTITY_TOKEN_FILE  IRSA: the projected service-account token, re-read at every refresh
   AWS_ROLE_SESSION_NAME        session name when --session-name is not given
+  AWS_CONTAINER_CREDENTIALS_FULL_URI       Pod Identity/ECS endpoint (http only to loopback and the agents)
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI   ECS: path on http://169.254.170.2
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE   Authorization for it, re-read at every refresh (wins)
+  AWS_CONTAINER_AUTHORIZATION_TOKEN        Authorization for it
+  AWS_CA_BUNDLE                PEM roots to trust besides the embedded Mozilla roots
   AWS_REGION, AWS_DEFAULT_REGION   region of the STS endpoint (none: the global endpoint)
   AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL   STS endpoint override (http allowed)
   AWS_STS_REGIONAL_ENDPOINTS   legacy: the 16 legacy regions use https://sts.amazonaws.com
@@ -221,6 +236,9 @@ mod tests {
             "--log-level",
             "--help",
             "--version",
+            "--serve",
+            "--serve-token-file",
+            "--serve-any-address",
         ] {
             assert!(h.contains(flag), "{flag} missing from help");
         }

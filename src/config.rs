@@ -4,6 +4,7 @@
 //! through a lookup function so tests can pass exactly the environment they
 //! mean. Everything below receives values that cannot be wrong.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -133,11 +134,21 @@ pub struct Network {
     pub ca_bundle: Option<PathBuf>,
 }
 
+/// `--serve`: the loopback credentials endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serve {
+    pub addr: SocketAddr,
+    /// Read at start; its content is the required `Authorization` value.
+    pub token_file: Option<PathBuf>,
+}
+
 /// Everything the program needs, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub mode: Mode,
-    pub sink: FileSink,
+    /// Absent only with `--serve` and no `--file`.
+    pub sink: Option<FileSink>,
+    pub serve: Option<Serve>,
     /// Absent only for `--check`, which reads nothing but the file.
     pub source: Option<Source>,
     /// `--role-arn`, on top of the source.
@@ -197,7 +208,13 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     } else {
         Mode::Daemon
     };
-    let sink = sink(args, env)?;
+    let serve = serve(args, &mode)?;
+    // With --serve alone nothing is written: an app pointed at the endpoint
+    // must not find a stale file first (the SDKs try the file before it).
+    let sink = match (&serve, &args.file) {
+        (Some(_), None) => None,
+        _ => Some(sink(args, env)?),
+    };
     let (source, chain) = match mode {
         Mode::Check { .. } => (None, None),
         _ => {
@@ -208,11 +225,42 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     Ok(Config {
         mode,
         sink,
+        serve,
         source,
         chain,
         network: network(env),
         logger,
     })
+}
+
+fn serve(args: &Args, mode: &Mode) -> Result<Option<Serve>, Error> {
+    let Some(text) = args.serve.as_deref() else {
+        if args.serve_token_file.is_some() || args.serve_any_address {
+            return Err(Error::Usage(
+                "--serve-token-file and --serve-any-address need --serve".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if *mode != Mode::Daemon {
+        return Err(Error::Usage(
+            "--serve runs with the daemon, not with --once or --check".into(),
+        ));
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        Error::Usage(format!(
+            "--serve {text:?} is not ADDR:PORT, such as 127.0.0.1:9911 or [::1]:9911"
+        ))
+    })?;
+    if !addr.ip().is_loopback() && !args.serve_any_address {
+        return Err(Error::Usage(format!(
+            "--serve {addr}: not a loopback address; the app in the same pod reaches 127.0.0.1, and anything else exposes the credentials to the network (--serve-any-address overrides)"
+        )));
+    }
+    Ok(Some(Serve {
+        addr,
+        token_file: args.serve_token_file.as_ref().map(PathBuf::from),
+    }))
 }
 
 fn parse_choice<T: Copy>(
@@ -663,9 +711,10 @@ mod tests {
     fn irsa_defaults() {
         let c = build_with(&[], &IRSA).unwrap();
         assert_eq!(c.mode, Mode::Daemon);
-        assert_eq!(c.sink.path, PathBuf::from("/home/app/.aws/credentials"));
-        assert_eq!(c.sink.profile, "default");
-        assert_eq!(c.sink.mode, 0o600);
+        let sink = c.sink.unwrap();
+        assert_eq!(sink.path, PathBuf::from("/home/app/.aws/credentials"));
+        assert_eq!(sink.profile, "default");
+        assert_eq!(sink.mode, 0o600);
         let Some(Source::WebIdentity(w)) = c.source else {
             panic!("no source")
         };
@@ -679,11 +728,15 @@ mod tests {
         let mut vars = IRSA.to_vec();
         vars.push(("AWS_SHARED_CREDENTIALS_FILE", "~/creds"));
         assert_eq!(
-            build_with(&[], &vars).unwrap().sink.path,
+            build_with(&[], &vars).unwrap().sink.unwrap().path,
             PathBuf::from("/home/app/creds")
         );
         assert_eq!(
-            build_with(&["--file", "/x/y"], &vars).unwrap().sink.path,
+            build_with(&["--file", "/x/y"], &vars)
+                .unwrap()
+                .sink
+                .unwrap()
+                .path,
             PathBuf::from("/x/y")
         );
     }

@@ -9,6 +9,7 @@ use crate::credentials_file::FileSink;
 use crate::error::Error;
 use crate::log::Logger;
 use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::serve::{Server, CREDENTIALS_PATH};
 use crate::signals::{Signals, Wake};
 use crate::source::Provider;
 use crate::time::{format_duration, Timestamp};
@@ -16,7 +17,10 @@ use crate::time::{format_duration, Timestamp};
 /// Everything one refresh needs.
 pub struct Refresher<'a> {
     pub provider: &'a Provider,
-    pub sink: &'a FileSink,
+    /// The file; absent when only serving.
+    pub sink: Option<&'a FileSink>,
+    /// The loopback endpoint, when `--serve` is on.
+    pub server: Option<Server>,
     pub signals: &'a Signals,
     pub log: &'a Logger,
 }
@@ -33,8 +37,28 @@ impl Refresher<'_> {
                 now,
             });
         }
-        self.sink.write(&creds, now)?;
+        if let Some(sink) = self.sink {
+            sink.write(&creds, now)?;
+        }
         Ok(creds)
+    }
+
+    /// Where the credentials go, for log lines.
+    fn destination(&self) -> String {
+        let file = self
+            .sink
+            .map(|s| format!("{} [{}]", s.path.display(), s.profile));
+        let serve = self
+            .server
+            .as_ref()
+            .and_then(Server::local_addr)
+            .map(|a| format!("http://{a}{CREDENTIALS_PATH}"));
+        match (file, serve) {
+            (Some(f), Some(s)) => format!("{f} and {s}"),
+            (Some(f), None) => f,
+            (None, Some(s)) => s,
+            (None, None) => "nowhere".into(),
+        }
     }
 
     fn log_written(&self, creds: &Credentials, next: Option<Duration>) {
@@ -42,10 +66,9 @@ impl Refresher<'_> {
             .map(format_duration_ms)
             .unwrap_or_else(|| "none".into());
         self.log.info(
-            "credentials_written",
+            "credentials_refreshed",
             &[
-                ("profile", &self.sink.profile),
-                ("file", &self.sink.path.display()),
+                ("to", &self.destination()),
                 ("access_key_id", &creds.access_key_id),
                 ("expires", &creds.expiration),
                 ("next_refresh_in", &next),
@@ -57,7 +80,6 @@ impl Refresher<'_> {
         self.log.warn(
             "refresh_failed",
             &[
-                ("profile", &self.sink.profile),
                 ("attempt", &attempt),
                 ("retry_in", &format_duration_ms(retry_in)),
                 ("error", err),
@@ -95,22 +117,24 @@ impl Refresher<'_> {
     /// The daemon: refresh now, then before every expiry, forever. Failures
     /// are logged and retried with backoff; the file keeps the last good
     /// credentials meanwhile.
-    pub fn run(&self) -> Result<(), Error> {
+    pub fn run(&mut self) -> Result<(), Error> {
         self.log.info(
             "started",
             &[
                 ("source", &self.provider.describe()),
-                ("profile", &self.sink.profile),
-                ("file", &self.sink.path.display()),
+                ("to", &self.destination()),
             ],
         );
         let mut failures = 0;
+        // The last good credentials, which the endpoint serves.
+        let mut current: Option<Credentials> = None;
         loop {
             let wait = match self.refresh() {
                 Ok(creds) => {
                     failures = 0;
                     let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
                     self.log_written(&creds, Some(next));
+                    current = Some(creds);
                     next
                 }
                 Err(err) => {
@@ -120,7 +144,11 @@ impl Refresher<'_> {
                     wait
                 }
             };
-            match self.signals.wait(wait) {
+            let wake = match &mut self.server {
+                Some(server) => server.wait(self.signals, wait, current.as_ref()),
+                None => self.signals.wait(wait),
+            };
+            match wake {
                 Wake::Timeout => {}
                 Wake::Refresh => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
                 Wake::Terminate => {

@@ -10,7 +10,7 @@ use aws_credfile::error::Error;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
 use aws_credfile::time::Timestamp;
-use aws_credfile::{cli, log};
+use aws_credfile::{cli, log, serve};
 
 fn main() -> ExitCode {
     match run() {
@@ -47,17 +47,17 @@ fn run() -> Result<(), Error> {
     let log: &log::Logger = &cfg.logger;
 
     if let Mode::Check { min_valid } = cfg.mode {
-        let expires = credentials_file::check(
-            &cfg.sink.path,
-            &cfg.sink.profile,
-            Timestamp::now(),
-            min_valid,
-        )?;
+        let sink = cfg
+            .sink
+            .as_ref()
+            .expect("config always sets the file for --check");
+        let expires =
+            credentials_file::check(&sink.path, &sink.profile, Timestamp::now(), min_valid)?;
         log.info(
             "check_passed",
             &[
-                ("profile", &cfg.sink.profile),
-                ("file", &cfg.sink.path.display()),
+                ("profile", &sink.profile),
+                ("file", &sink.path.display()),
                 ("expires", &expires),
             ],
         );
@@ -70,9 +70,15 @@ fn run() -> Result<(), Error> {
         .expect("config always sets a source outside --check");
     let provider = Provider::new(source, cfg.chain.as_ref(), &cfg.network)?;
     provider.preflight()?;
-    let refresher = Refresher {
+    let server = cfg
+        .serve
+        .as_ref()
+        .map(|s| serve::start(s, *log))
+        .transpose()?;
+    let mut refresher = Refresher {
         provider: &provider,
-        sink: &cfg.sink,
+        sink: cfg.sink.as_ref(),
+        server,
         signals: &signals,
         log,
     };

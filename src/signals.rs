@@ -1,8 +1,9 @@
 //! SIGTERM, SIGINT and SIGHUP for a single-threaded program: handlers write
-//! into a socket pair the main loop blocks on with a timeout, so an idle
-//! daemon sleeps in one `recv` and wakes for a signal or its next refresh.
+//! into a socket pair the main loop polls with a timeout, so an idle daemon
+//! sleeps in one `poll` and wakes only for a signal or its next refresh.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::{flag, low_level::pipe};
 
 use crate::error::Error;
+use crate::poll::{poll, Interest};
 
 /// What ended a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,7 @@ impl Signals {
         let setup =
             |e: std::io::Error| Error::Config(format!("could not install signal handlers: {e}"));
         let (reader, writer) = UnixStream::pair().map_err(setup)?;
+        reader.set_nonblocking(true).map_err(setup)?;
         let terminate = Arc::new(AtomicBool::new(false));
         let refresh = Arc::new(AtomicBool::new(false));
         let exit_at_once = Arc::new(AtomicBool::new(false));
@@ -77,23 +80,23 @@ impl Signals {
             if left.is_zero() {
                 return Wake::Timeout;
             }
-            // A zero timeout would mean "block forever" to the OS.
-            let _ = self
-                .reader
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
-            let mut buf = [0u8; 64];
-            match (&self.reader).read(&mut buf) {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
-                // The socket pair cannot fail while both ends live; sleep
-                // out the time rather than spin.
-                Err(_) => std::thread::sleep(left),
+            if poll(&[(self.fd(), Interest::Read)], left)[0] {
+                self.drain();
             }
         }
+    }
+
+    /// The descriptor that becomes readable when a signal arrives, for
+    /// callers that wait on more than signals.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.reader.as_fd()
+    }
+
+    /// Empties the wake-up pipe after `fd` was readable; the flags, not the
+    /// bytes, say which signal came.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!((&self.reader).read(&mut buf), Ok(n) if n > 0) {}
     }
 
     /// A signal that arrived and has not been acted on.

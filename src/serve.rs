@@ -1,0 +1,658 @@
+//! `--serve`: the loopback credentials endpoint for SDKs that read the
+//! shared file once and never again. `GET /v1/credentials` answers the
+//! container-credentials JSON from memory; the SDKs call it again before
+//! expiry by themselves.
+//!
+//! Still one thread: the listener, every open connection and the signal
+//! pipe are polled together, and each connection has a deadline and a size
+//! cap, so a silent or slow client can delay no one. The HTTP/1.1 handling
+//! is deliberately minimal and strict: one GET per connection, then close.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use crate::credentials::{Credentials, Secret};
+use crate::error::Error;
+use crate::log::Logger;
+use crate::poll::{poll, Interest};
+use crate::signals::{Signals, Wake};
+use crate::time::Timestamp;
+
+/// The path the SDKs are pointed at.
+pub const CREDENTIALS_PATH: &str = "/v1/credentials";
+/// Defaults to 8 KiB for the request line and headers; an SDK sends a few
+/// hundred bytes.
+pub const MAX_REQUEST: usize = 8 * 1024;
+/// Defaults to 2 seconds for a client to send its request and take the
+/// answer; a slower one is cut off.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+/// Defaults to 64 connections open at once; more wait in the kernel's
+/// accept queue until one finishes or times out.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Binds the endpoint `--serve` asked for, reading the required token.
+pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
+    let token = match &cfg.token_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::Config(format!(
+                    "--serve-token-file {}: cannot read it: {e}",
+                    path.display()
+                ))
+            })?;
+            let token = Secret::new(text.trim());
+            crate::config::validate_container_token(&token).map_err(|why| {
+                Error::Config(format!("--serve-token-file {}: {why}", path.display()))
+            })?;
+            Some(token)
+        }
+    };
+    if !cfg.addr.ip().is_loopback() {
+        log.warn(
+            "serve_not_loopback",
+            &[
+                ("addr", &cfg.addr),
+                ("risk", &"the credentials are reachable from the network"),
+            ],
+        );
+    }
+    Server::bind(cfg.addr, token, log)
+}
+
+/// A parsed request: only what routing needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// The `Authorization` header; compared, never logged.
+    pub authorization: Option<Secret>,
+}
+
+/// The result of looking at the bytes received so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// The headers have not ended yet.
+    Incomplete,
+    Request(Request),
+    /// A malformed request, with the status to answer and why.
+    Bad(u16, &'static str),
+}
+
+/// Parses a request head strictly: `METHOD SP target SP HTTP/1.x CRLF`,
+/// header lines with a colon, an empty line. Anything else is a 4xx.
+pub fn parse_request(buf: &[u8]) -> Parsed {
+    let Some(end) = find(buf, b"\r\n\r\n") else {
+        if buf.len() >= MAX_REQUEST {
+            return Parsed::Bad(431, "request headers too large");
+        }
+        // A request line without a version (HTTP/0.9) ends at the first
+        // line break; refuse it then rather than wait for headers.
+        if let Some(line_end) = find(buf, b"\r\n") {
+            if let Parsed::Bad(s, why) = parse_request_line(&buf[..line_end])
+                .err()
+                .unwrap_or(Parsed::Incomplete)
+            {
+                return Parsed::Bad(s, why);
+            }
+        }
+        return Parsed::Incomplete;
+    };
+    if end + 4 > MAX_REQUEST {
+        return Parsed::Bad(431, "request headers too large");
+    }
+    let Ok(head) = std::str::from_utf8(&buf[..end]) else {
+        return Parsed::Bad(400, "request head is not UTF-8");
+    };
+    let mut lines = head.split("\r\n");
+    let (method, path) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
+        Ok(v) => v,
+        Err(p) => return p,
+    };
+    let mut authorization = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return Parsed::Bad(400, "header line without a colon");
+        };
+        if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Parsed::Bad(400, "malformed header name");
+        }
+        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Parsed::Bad(400, "control character in a header value");
+        }
+        if name.eq_ignore_ascii_case("authorization") {
+            if authorization.is_some() {
+                return Parsed::Bad(400, "more than one Authorization header");
+            }
+            authorization = Some(Secret::new(value.trim()));
+        }
+    }
+    Parsed::Request(Request {
+        method,
+        path,
+        authorization,
+    })
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(String, String), Parsed> {
+    let line =
+        std::str::from_utf8(line).map_err(|_| Parsed::Bad(400, "request line is not UTF-8"))?;
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Parsed::Bad(400, "malformed request line"));
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Parsed::Bad(400, "malformed method"));
+    }
+    if !target.starts_with('/') || target.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err(Parsed::Bad(400, "malformed request target"));
+    }
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served"));
+    }
+    let path = target.split(['?', '#']).next().unwrap_or(target);
+    Ok((method.to_string(), path.to_string()))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// An answer: status and JSON body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Decides the answer to a well-formed request. Pure: the credentials, the
+/// required token and the time are passed in.
+pub fn answer(
+    req: &Request,
+    creds: Option<&Credentials>,
+    token: Option<&Secret>,
+    now: Timestamp,
+) -> Answer {
+    if req.path != CREDENTIALS_PATH {
+        return error_answer(
+            404,
+            "NotFound",
+            "the credentials are served at /v1/credentials",
+        );
+    }
+    if req.method != "GET" {
+        return error_answer(405, "MethodNotAllowed", "only GET is served");
+    }
+    if let Some(required) = token {
+        let given = req.authorization.as_ref().map(Secret::expose).unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), required.expose().as_bytes()) {
+            return error_answer(401, "Unauthorized", "missing or wrong Authorization header");
+        }
+    }
+    match creds {
+        None => error_answer(
+            503,
+            "CredentialsNotReady",
+            "no credentials obtained yet; retry shortly",
+        ),
+        Some(c) if c.expiration <= now => error_answer(
+            503,
+            "CredentialsExpired",
+            "the last credentials expired and refreshing is failing; see aws-credfile's log",
+        ),
+        Some(c) => Answer {
+            status: 200,
+            body: credentials_json(c),
+        },
+    }
+}
+
+/// The container-credentials JSON the SDKs parse.
+pub fn credentials_json(c: &Credentials) -> String {
+    let mut map = serde_json::Map::new();
+    map.insert("AccessKeyId".into(), c.access_key_id.clone().into());
+    map.insert(
+        "SecretAccessKey".into(),
+        c.secret_access_key.expose().into(),
+    );
+    if let Some(token) = &c.session_token {
+        map.insert("Token".into(), token.expose().into());
+    }
+    map.insert("Expiration".into(), c.expiration.to_rfc3339().into());
+    if let Some(account) = &c.account_id {
+        map.insert("AccountId".into(), account.clone().into());
+    }
+    if let Some(arn) = &c.role_arn {
+        map.insert("RoleArn".into(), arn.clone().into());
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+fn error_answer(status: u16, code: &str, message: &str) -> Answer {
+    Answer {
+        status,
+        body: serde_json::json!({ "code": code, "message": message }).to_string(),
+    }
+}
+
+/// Compares without stopping at the first difference, so response time
+/// does not reveal how much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff));
+    }
+    diff == 0
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// The bytes on the wire for an answer.
+pub fn render(a: &Answer) -> Vec<u8> {
+    let allow = if a.status == 405 {
+        "Allow: GET\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\n{allow}Connection: close\r\n\r\n{}",
+        a.status,
+        reason(a.status),
+        a.body.len(),
+        a.body
+    )
+    .into_bytes()
+}
+
+/// One client connection, reading its request or writing its answer.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    written: usize,
+}
+
+impl Conn {
+    fn writing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+}
+
+/// The endpoint: a listener and the connections in flight.
+pub struct Server {
+    listener: TcpListener,
+    conns: Vec<Conn>,
+    token: Option<Secret>,
+    log: Logger,
+}
+
+impl Server {
+    /// Binds `addr`. `token`, when set, is the `Authorization` value every
+    /// request must carry.
+    pub fn bind(addr: SocketAddr, token: Option<Secret>, log: Logger) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| Error::Config(format!("--serve {addr}: cannot listen there: {e}")))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Config(format!("--serve {addr}: {e}")))?;
+        Ok(Server {
+            listener,
+            conns: Vec::new(),
+            token,
+            log,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves clients until a signal arrives or `timeout` passes; the
+    /// caller's replacement for `Signals::wait`.
+    pub fn wait(
+        &mut self,
+        signals: &Signals,
+        timeout: Duration,
+        creds: Option<&Credentials>,
+    ) -> Wake {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(wake) = signals.pending() {
+                return wake;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Wake::Timeout;
+            }
+            self.expire(now);
+            let until = self
+                .conns
+                .iter()
+                .map(|c| c.deadline)
+                .fold(deadline, Instant::min);
+            let mut fds = vec![(signals.fd(), Interest::Read)];
+            if self.conns.len() < MAX_CONNECTIONS {
+                fds.push((self.listener.as_fd(), Interest::Read));
+            }
+            let listening = fds.len() == 2;
+            for c in &self.conns {
+                let interest = if c.writing() {
+                    Interest::Write
+                } else {
+                    Interest::Read
+                };
+                fds.push((c.stream.as_fd(), interest));
+            }
+            let ready = poll(&fds, until.saturating_duration_since(now));
+            drop(fds);
+            if ready[0] {
+                signals.drain();
+            }
+            let first_conn = if listening { 2 } else { 1 };
+            let ready_conns: Vec<bool> = ready[first_conn..].to_vec();
+            // Connections first, by index, before accepting changes the list.
+            for (i, is_ready) in ready_conns.iter().enumerate().rev() {
+                if *is_ready {
+                    self.service(i, creds);
+                }
+            }
+            if listening && ready[1] {
+                self.accept();
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        while self.conns.len() < MAX_CONNECTIONS {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    self.conns.push(Conn {
+                        stream,
+                        peer,
+                        deadline: Instant::now() + CONNECTION_DEADLINE,
+                        inbox: Vec::new(),
+                        outbox: Vec::new(),
+                        written: 0,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: log and let poll try again later.
+                    self.log.warn("serve_accept_failed", &[("error", &e)]);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drops connections past their deadline (a `408` is not worth a write
+    /// to a client that is not reading).
+    fn expire(&mut self, now: Instant) {
+        let log = self.log;
+        self.conns.retain(|c| {
+            let alive = c.deadline > now;
+            if !alive {
+                log.debug("serve_timeout", &[("peer", &c.peer)]);
+            }
+            alive
+        });
+    }
+
+    fn service(&mut self, i: usize, creds: Option<&Credentials>) {
+        let done = if self.conns[i].writing() {
+            self.write_some(i)
+        } else {
+            self.read_some(i, creds)
+        };
+        if done {
+            self.conns.swap_remove(i);
+        }
+    }
+
+    /// Reads what is there; returns true when the connection is finished.
+    fn read_some(&mut self, i: usize, creds: Option<&Credentials>) -> bool {
+        let conn = &mut self.conns[i];
+        let mut buf = [0u8; 2048];
+        let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
+        match conn.stream.read(&mut buf[..room.min(2048)]) {
+            Ok(0) => return true,
+            Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+        let answer = match parse_request(&conn.inbox) {
+            Parsed::Incomplete => return false,
+            Parsed::Bad(status, why) => {
+                self.log.debug(
+                    "serve_bad_request",
+                    &[("peer", &conn.peer), ("status", &status), ("why", &why)],
+                );
+                error_answer(status, "BadRequest", why)
+            }
+            Parsed::Request(req) => {
+                let a = answer(&req, creds, self.token.as_ref(), Timestamp::now());
+                self.log.debug(
+                    "serve_request",
+                    &[
+                        ("peer", &conn.peer),
+                        ("method", &req.method),
+                        ("path", &req.path),
+                        ("status", &a.status),
+                    ],
+                );
+                a
+            }
+        };
+        conn.outbox = render(&answer);
+        conn.inbox = Vec::new();
+        self.write_some(i)
+    }
+
+    /// Writes what the socket takes; returns true when done or broken.
+    fn write_some(&mut self, i: usize) -> bool {
+        let conn = &mut self.conns[i];
+        while conn.written < conn.outbox.len() {
+            match conn.stream.write(&conn.outbox[conn.written..]) {
+                Ok(0) => return true,
+                Ok(n) => conn.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+        // Half-close so the client sees the end before the reset a close
+        // with unread input could cause.
+        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, path: &str, auth: Option<&str>) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            authorization: auth.map(Secret::new),
+        }
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key_id: "ASIASERVE".into(),
+            secret_access_key: Secret::new("serve-secret"),
+            session_token: Some(Secret::new("serve-token")),
+            expiration: Timestamp::from_unix(2_000_000_000),
+            account_id: Some("123456789012".into()),
+            role_arn: Some("arn:aws:sts::123456789012:assumed-role/r/s".into()),
+        }
+    }
+
+    #[test]
+    fn parses_sdk_requests() {
+        let r = b"GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nAuthorization: tok\r\nUser-Agent: aws-sdk-go/1.44\r\n\r\n";
+        assert_eq!(
+            parse_request(r),
+            Parsed::Request(req("GET", "/v1/credentials", Some("tok")))
+        );
+        let q = b"GET /v1/credentials?x=1 HTTP/1.0\r\n\r\n";
+        assert_eq!(
+            parse_request(q),
+            Parsed::Request(req("GET", "/v1/credentials", None))
+        );
+        assert_eq!(
+            parse_request(b"GET /v1/credentials HTTP/1.1\r\nHost: x\r\n"),
+            Parsed::Incomplete
+        );
+        assert_eq!(parse_request(b""), Parsed::Incomplete);
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        let cases: [&[u8]; 11] = [
+            b"GET /v1/credentials\r\n",
+            b"GET /v1/credentials HTTP/2.0\r\n\r\n",
+            b"get /v1/credentials HTTP/1.1\r\n\r\n",
+            b"GET v1/credentials HTTP/1.1\r\n\r\n",
+            b"GET  /v1/credentials HTTP/1.1\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nNoColon\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nA: 1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n",
+            b"\r\n\r\n",
+            b"\xff\xfe / HTTP/1.1\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        ];
+        for c in cases {
+            match parse_request(c) {
+                Parsed::Bad(status, _) => assert!((400..506).contains(&status), "{c:?}"),
+                other => panic!("{c:?} gave {other:?}"),
+            }
+        }
+        let huge = [
+            b"GET /v1/credentials HTTP/1.1\r\nX: ".as_slice(),
+            &vec![b'a'; MAX_REQUEST],
+        ]
+        .concat();
+        assert_eq!(
+            parse_request(&huge),
+            Parsed::Bad(431, "request headers too large")
+        );
+    }
+
+    #[test]
+    fn routes_and_authorizes() {
+        let now = Timestamp::from_unix(1_000);
+        let c = creds();
+        let ok = answer(&req("GET", "/v1/credentials", None), Some(&c), None, now);
+        assert_eq!(ok.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+        assert_eq!(v["AccessKeyId"], "ASIASERVE");
+        assert_eq!(v["SecretAccessKey"], "serve-secret");
+        assert_eq!(v["Token"], "serve-token");
+        assert_eq!(v["Expiration"], "2033-05-18T03:33:20Z");
+        assert_eq!(v["AccountId"], "123456789012");
+        assert_eq!(
+            answer(&req("GET", "/", None), Some(&c), None, now).status,
+            404
+        );
+        assert_eq!(
+            answer(&req("POST", "/v1/credentials", None), Some(&c), None, now).status,
+            405
+        );
+        assert_eq!(
+            answer(&req("GET", "/v1/credentials", None), None, None, now).status,
+            503
+        );
+        let late = Timestamp::from_unix(2_000_000_000);
+        assert_eq!(
+            answer(&req("GET", "/v1/credentials", None), Some(&c), None, late).status,
+            503
+        );
+        let tok = Secret::new("sekrit");
+        assert_eq!(
+            answer(
+                &req("GET", "/v1/credentials", None),
+                Some(&c),
+                Some(&tok),
+                now
+            )
+            .status,
+            401
+        );
+        assert_eq!(
+            answer(
+                &req("GET", "/v1/credentials", Some("sekri")),
+                Some(&c),
+                Some(&tok),
+                now
+            )
+            .status,
+            401
+        );
+        assert_eq!(
+            answer(
+                &req("GET", "/v1/credentials", Some("sekrit")),
+                Some(&c),
+                Some(&tok),
+                now
+            )
+            .status,
+            200
+        );
+        let denied = answer(
+            &req("GET", "/v1/credentials", Some("x")),
+            Some(&c),
+            Some(&tok),
+            now,
+        );
+        assert!(!denied.body.contains("serve-secret") && !denied.body.contains("sekrit"));
+    }
+
+    #[test]
+    fn renders_http() {
+        let wire =
+            String::from_utf8(render(&error_answer(405, "MethodNotAllowed", "only GET"))).unwrap();
+        assert!(wire.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(wire.contains("Allow: GET\r\n"));
+        assert!(wire.contains("Connection: close\r\n"));
+        let body = wire.split("\r\n\r\n").nth(1).unwrap();
+        assert!(wire.contains(&format!("Content-Length: {}\r\n", body.len())));
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
