@@ -1,0 +1,90 @@
+# aws-credfile: build, test, lint and demo.
+#
+#   make build   release binary (cargo build --locked --release)
+#   make test    Debian packages and the Python venv if missing, then cargo test, then the
+#                end-to-end suite against a local moto server
+#   make demo    watch aws-credfile write and refresh a credentials file against moto
+#   make lint    cargo fmt --check and clippy with warnings as errors
+#   make venv    .venv with requirements-test.txt (instant when already up to date)
+#   make deps    Debian packages the build and tests need (apt only when one is missing)
+#   make clean   cargo clean and remove .venv
+#
+# Works from a fresh clone on Debian 12 with Rust (rustup) and python3. Every variable
+# below can be overridden on the command line, e.g. `make test PYTHON=/usr/bin/python3`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+# The interpreter the venv is made from: whatever python3 is first on PATH (pyenv's or Debian's).
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PY := $(VENV)/bin/python
+# Touched after a successful install; newer than requirements-test.txt means nothing to do.
+VENV_STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements-test.txt
+# Debian packages every target may need; python3-venv is added by the script only when
+# python3 lacks ensurepip. Later issues append here (musl-tools, buildah, ...).
+APT_PACKAGES ?=
+PYTEST_ARGS ?=
+
+# Where cargo puts binaries, honouring CARGO_TARGET_DIR and .cargo/config; asked lazily so
+# targets that don't need it don't pay for it.
+TARGET_DIR = $(shell $(CARGO) metadata --no-deps --format-version 1 \
+	| $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+DEBUG_BIN = $(TARGET_DIR)/debug/aws-credfile
+
+.PHONY: all build test test-rust e2e demo lint fmt venv deps clean
+
+all: lint test
+
+build:
+	$(CARGO) build --locked --release
+
+# Sequential on purpose, also under make -j: the Rust tests first, then end to end.
+test: deps venv
+	@$(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory e2e
+
+# Unit tests beside the code and the integration tests under tests/.
+test-rust:
+	$(CARGO) test --locked
+
+# End-to-end: the debug binary against moto's server, read back by boto3.
+e2e: venv
+	$(CARGO) build --locked
+	AWS_CREDFILE_BIN="$(DEBUG_BIN)" $(VENV_PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+demo: deps venv
+	$(CARGO) build --locked
+	AWS_CREDFILE_BIN="$(DEBUG_BIN)" VENV="$(VENV)" scripts/demo.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+venv: $(VENV_STAMP)
+
+# A venv whose interpreter is gone (python3 upgraded or removed) is rebuilt, not trusted.
+ifneq ($(shell $(VENV_PY) -c 'print("ok")' 2>/dev/null),ok)
+.PHONY: $(VENV_STAMP)
+endif
+
+# Created from scratch when the requirements change, so removed pins don't linger.
+$(VENV_STAMP): $(REQUIREMENTS)
+	@$(MAKE) --no-print-directory deps
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	$(VENV_PY) -m pip check
+	touch $@
+
+deps:
+	PYTHON="$(PYTHON)" scripts/deps.sh $(APT_PACKAGES)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
