@@ -88,3 +88,7 @@ deps:
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+# Further targets live in fragments, one file per concern (packaging, fuzzing and stress
+# runs, benchmarks), so each can grow without touching this file.
+include $(sort $(wildcard mk/*.mk))
