@@ -65,6 +65,11 @@ impl Client {
         })
     }
 
+    /// The URL this client talks to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// `POST` an `application/x-www-form-urlencoded` body, giving up at
     /// `deadline` (or after [`REQUEST_TIMEOUT`], whichever is sooner).
     pub fn post_form(

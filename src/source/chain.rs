@@ -9,8 +9,6 @@ use crate::error::Error;
 use crate::http::Client;
 use crate::sts::{self, AssumeRoleParams};
 
-const ACTION: &str = "AssumeRole";
-
 pub struct ChainProvider {
     cfg: Chain,
     client: Client,
@@ -35,13 +33,12 @@ impl ChainProvider {
             duration: self.cfg.duration,
         });
         let headers = sts::sign(&self.cfg.sts, &body, base, SystemTime::now())?;
-        let resp = self.client.post_form(&headers, &body, deadline)?;
-        sts::parse_response(
-            ACTION,
-            &self.cfg.sts.url,
-            resp.status,
-            resp.content_type.as_deref(),
-            &resp.body,
+        super::call_sts(
+            &self.client,
+            sts::ACTION_ASSUME_ROLE,
+            &headers,
+            &body,
+            deadline,
         )
     }
 

@@ -11,6 +11,8 @@ use std::time::Instant;
 use crate::config::{Chain, Network, Source};
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::http::Client;
+use crate::sts;
 
 use self::chain::ChainProvider;
 use self::container::ContainerProvider;
@@ -74,4 +76,23 @@ impl Provider {
             None => base,
         }
     }
+}
+
+/// One STS Query API call: post `body` (with `headers`, if signed) and
+/// parse the answer to `action`. Both STS hops go through here.
+fn call_sts(
+    client: &Client,
+    action: &str,
+    headers: &[(String, String)],
+    body: &str,
+    deadline: Option<Instant>,
+) -> Result<Credentials, Error> {
+    let resp = client.post_form(headers, body, deadline)?;
+    sts::parse_response(
+        action,
+        client.url(),
+        resp.status,
+        resp.content_type.as_deref(),
+        &resp.body,
+    )
 }

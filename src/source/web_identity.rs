@@ -16,8 +16,6 @@ use crate::sts::{self, WebIdentityParams};
 /// file is the wrong file.
 pub const MAX_TOKEN_BYTES: u64 = 64 * 1024;
 
-const ACTION: &str = "AssumeRoleWithWebIdentity";
-
 pub struct WebIdentityProvider {
     cfg: WebIdentity,
     client: Client,
@@ -47,14 +45,7 @@ impl WebIdentityProvider {
             token: &token,
             duration: self.cfg.duration,
         });
-        let resp = self.client.post_form(&[], &body, deadline)?;
-        sts::parse_response(
-            ACTION,
-            &self.cfg.sts.url,
-            resp.status,
-            resp.content_type.as_deref(),
-            &resp.body,
-        )
+        super::call_sts(&self.client, sts::ACTION_WEB_IDENTITY, &[], &body, deadline)
     }
 
     pub fn describe(&self) -> String {
