@@ -213,35 +213,4 @@ mod tests {
         assert_eq!(args(&["stray"]).unwrap_err().exit_code(), 2);
         assert_eq!(args(&["--file"]).unwrap_err().exit_code(), 2);
     }
-
-    #[test]
-    fn help_mentions_every_flag() {
-        let h = help();
-        for flag in [
-            "--once",
-            "--check",
-            "--file",
-            "--profile",
-            "--source",
-            "--role-arn",
-            "--external-id",
-            "--session-name",
-            "--duration",
-            "--min-valid",
-            "--once-timeout",
-            "--sts-endpoint",
-            "--owner",
-            "--mode",
-            "--log-format",
-            "--log-level",
-            "--help",
-            "--version",
-            "--serve",
-            "--serve-token-file",
-            "--serve-any-address",
-        ] {
-            assert!(h.contains(flag), "{flag} missing from help");
-        }
-        assert!(h.contains("AWS_WEB_IDENTITY_TOKEN_FILE"));
-    }
 }
