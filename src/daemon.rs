@@ -45,32 +45,38 @@ impl Refresher<'_> {
         Ok(creds)
     }
 
-    /// Where the credentials go, for log lines.
-    fn destination(&self) -> String {
-        let file = self
-            .sink
-            .map(|s| format!("{} [{}]", s.path.display(), s.profile));
-        let serve = self
-            .server
-            .as_ref()
-            .and_then(Server::local_addr)
-            .map(|a| format!("http://{a}{CREDENTIALS_PATH}"));
-        match (file, serve) {
-            (Some(f), Some(s)) => format!("{f} and {s}"),
-            (Some(f), None) => f,
-            (None, Some(s)) => s,
-            (None, None) => "nowhere".into(),
+    /// Where the credentials go, as log fields: `profile` and `file` when
+    /// writing the file, `endpoint` when serving.
+    fn destination(&self) -> Vec<(&'static str, String)> {
+        let mut fields = Vec::new();
+        if let Some(sink) = self.sink {
+            fields.push(("profile", sink.profile.clone()));
+            fields.push(("file", sink.path.display().to_string()));
         }
+        if let Some(addr) = self.server.as_ref().and_then(Server::local_addr) {
+            fields.push(("endpoint", format!("http://{addr}{CREDENTIALS_PATH}")));
+        }
+        fields
+    }
+
+    /// Logs `event` with the destination fields followed by `extra`.
+    fn log_with_destination(&self, event: &str, extra: &[(&str, &dyn std::fmt::Display)]) {
+        let dest = self.destination();
+        let mut fields: Vec<(&str, &dyn std::fmt::Display)> = dest
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
+            .collect();
+        fields.extend_from_slice(extra);
+        self.log.info(event, &fields);
     }
 
     fn log_written(&self, creds: &Credentials, next: Option<Duration>) {
         let next = next
             .map(format_duration_ms)
             .unwrap_or_else(|| "none".into());
-        self.log.info(
+        self.log_with_destination(
             "credentials_refreshed",
             &[
-                ("to", &self.destination()),
                 ("access_key_id", &creds.access_key_id),
                 ("expires", &creds.expiration),
                 ("next_refresh_in", &next),
@@ -120,11 +126,11 @@ impl Refresher<'_> {
     /// are logged and retried with backoff; the file keeps the last good
     /// credentials meanwhile.
     pub fn run(&mut self) -> Result<(), Error> {
-        self.log.info(
+        self.log_with_destination(
             "started",
             &[
+                ("version", &env!("CARGO_PKG_VERSION")),
                 ("source", &self.provider.describe()),
-                ("to", &self.destination()),
             ],
         );
         let mut failures = 0;

@@ -97,19 +97,34 @@ impl Logger {
                 line
             }
             Format::Json => {
-                let mut map = serde_json::Map::new();
-                map.insert("time".into(), time.to_rfc3339().into());
-                map.insert("level".into(), level.name().into());
-                map.insert("event".into(), event.into());
+                // Written by hand so time, level and event come first, in
+                // the order people read them; serde_json escapes each string.
+                let mut line = String::from("{");
+                let mut first = true;
+                let mut push = |key: &str, value: &str| {
+                    if !first {
+                        line.push(',');
+                    }
+                    first = false;
+                    line.push_str(&json_string(key));
+                    line.push(':');
+                    line.push_str(&json_string(value));
+                };
+                push("time", &time.to_rfc3339());
+                push("level", level.name());
+                push("event", event);
                 for (key, value) in fields {
-                    map.insert((*key).into(), value.to_string().into());
+                    push(key, &value.to_string());
                 }
-                let mut line = serde_json::Value::Object(map).to_string();
-                line.push('\n');
+                line.push_str("}\n");
                 line
             }
         }
     }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
 }
 
 /// Quotes a value when it would otherwise be ambiguous to split on spaces,
@@ -159,6 +174,9 @@ mod tests {
         assert_eq!(v["event"], "retry");
         assert_eq!(v["attempt"], "3");
         assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        assert!(
+            line.starts_with(r#"{"time":"1970-01-01T00:00:00Z","level":"warn","event":"retry""#)
+        );
     }
 
     #[test]
