@@ -277,3 +277,31 @@ fn external_id_without_role_arn_exits_2() {
         .assert_stderr_contains("--role-arn");
     assert_eq!(h.sts.request_count(), 0);
 }
+
+/// Long-term keys from the agent (no `Token`) sign without a security
+/// token header: an empty one would be refused by STS.
+#[test]
+fn chain_on_long_term_keys_sends_no_security_token() {
+    let agent = FakeSts::start(|_, _| {
+        Answer::json(
+            200,
+            r#"{"AccessKeyId":"AKIALONGTERMEXAMPLE2","SecretAccessKey":"longTermSecretEXAMPLE/000000000000000002","Expiration":"2099-01-01T00:00:00Z"}"#,
+        )
+    });
+    let h = Harness::with_agent("chain_long_term", issue_both, agent);
+    h.add_secret("longTermSecretEXAMPLE/000000000000000002");
+    h.cmd(&["--once", "--role-arn", CHAINED_ROLE])
+        .run()
+        .assert_code(0);
+    let requests = h.sts.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.header("X-Amz-Security-Token"), None, "{r:?}");
+    let auth = r.header("Authorization").expect("signed");
+    assert!(
+        auth.contains("Credential=AKIALONGTERMEXAMPLE2/"),
+        "signed with the long-term key: {auth}"
+    );
+    assert!(!auth.contains("x-amz-security-token"), "{auth}");
+    assert_eq!(profile(&h), Profile::from(&h.sts.issued()[0]));
+}

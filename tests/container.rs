@@ -580,3 +580,77 @@ fn daemon_keeps_the_file_through_agent_failures() {
     let out = d.stop();
     out.assert_code(0).assert_stderr_contains("500");
 }
+
+/// Long-term keys come without a `Token`: the profile must lose the old
+/// session token too, or the SDK would send it with keys it does not
+/// belong to and every request would fail.
+#[test]
+fn keys_without_a_token_replace_an_old_session_token() {
+    let h = container_harness("ctr_no_session_token", |_, _| {
+        Answer::json(
+            200,
+            r#"{"AccessKeyId":"AKIALONGTERMEXAMPLE1","SecretAccessKey":"longTermSecretEXAMPLE/000000000000000001","Expiration":"2099-01-01T00:00:00.000000001Z"}"#,
+        )
+    });
+    h.add_secret("longTermSecretEXAMPLE/000000000000000001");
+    write_previous(&h);
+    h.cmd(&["--once"]).run().assert_code(0);
+    let text = h.read_cred_file();
+    let values = ini::values(&text, "default").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        values.get("aws_access_key_id").map(String::as_str),
+        Some("AKIALONGTERMEXAMPLE1")
+    );
+    assert_eq!(
+        values.get("aws_secret_access_key").map(String::as_str),
+        Some("longTermSecretEXAMPLE/000000000000000001")
+    );
+    assert_eq!(
+        values.get("aws_session_token"),
+        None,
+        "the old session token must go:\n{text}"
+    );
+}
+
+#[test]
+fn a_missing_token_file_at_start_exits_2_without_a_request() {
+    let h = container_harness("ctr_token_missing", |_, _| Answer::issue_json(HOUR));
+    let missing = h.scratch.join("eks-pod-identity-token/absent");
+    let out = h
+        .cmd(&["--once"])
+        .env(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            missing.display().to_string(),
+        )
+        .timeout(Duration::from_secs(30))
+        .run();
+    out.assert_code(2)
+        .assert_stderr_contains("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    assert_eq!(h.agent().connection_count(), 0);
+}
+
+/// Debug logging shows the most; none of it may be a token, key or secret
+/// (the harness scans every output for them).
+#[test]
+fn debug_logs_leak_no_token_or_secret() {
+    let h = container_harness("ctr_debug_log", |n, _| {
+        if n == 0 {
+            Answer::json(
+                500,
+                r#"{"code":"InternalError","message":"agent restarting"}"#,
+            )
+        } else {
+            Answer::issue_json(HOUR)
+        }
+    });
+    let token = agent_token("ZGVidWc");
+    let path = write_agent_token(&h, &token);
+    for format in ["text", "json"] {
+        let out = h
+            .cmd(&["--once", "--log-level", "debug", "--log-format", format])
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path.clone())
+            .run();
+        out.assert_code(0);
+        assert!(!out.stderr.is_empty(), "debug logging says something");
+    }
+}

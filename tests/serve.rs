@@ -707,3 +707,53 @@ fn served_answers_are_not_cached_and_close_the_connection() {
     assert!(fs::metadata(&h.cred_file).is_err());
     d.stop().assert_code(0);
 }
+
+/// Requests are logged at debug level only, and never with a secret: not
+/// the credentials served, not the required token, not a wrong one.
+#[test]
+fn requests_are_logged_at_debug_level_only_and_without_secrets() {
+    let h = Harness::new("serve_logs", |_, _| Answer::issue(HOUR));
+    let token = "c2VydmUtbG9nLXRva2VuLTAxMjM0NTY3ODk";
+    let wrong = "d3JvbmctdG9rZW4tZ3Vlc3NlZC0wMTIzNDU2Nzg5";
+    h.add_secret(token);
+    h.add_secret(wrong);
+    let token_path = h.scratch.write("serve-token", token);
+    let token_arg = token_path.display().to_string();
+    for level in ["info", "debug"] {
+        let (d, addr) = serving(
+            &h,
+            &[
+                "--serve-token-file",
+                token_arg.as_str(),
+                "--log-level",
+                level,
+            ],
+        );
+        wait_for_200(&d, addr, &[("Authorization", token)]);
+        let reply = get(addr, PATH, &[("Authorization", wrong)]).expect("an answer");
+        assert_eq!(reply.status, Some(401));
+        exchange(addr, b"GARBAGE\r\n\r\n").expect("an answer");
+        // Stopping waits for the exit, so every log line is written.
+        let out = d.stop();
+        out.assert_code(0);
+        let per_request = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("serve_request"))
+            .count();
+        if level == "info" {
+            assert_eq!(
+                per_request,
+                0,
+                "requests logged at info:\n{}",
+                out.describe()
+            );
+        } else {
+            assert!(
+                per_request >= 2,
+                "requests not logged at debug:\n{}",
+                out.describe()
+            );
+        }
+    }
+}
