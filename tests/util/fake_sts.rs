@@ -76,6 +76,11 @@ pub enum Answer {
     Hang,
     /// Wait, then answer.
     Delayed(Duration, Box<Answer>),
+    /// A container credentials endpoint's success: JSON with fresh, unique
+    /// credentials that expire after this long, the expiry written with
+    /// nanoseconds as the EKS Pod Identity agent does (recorded in
+    /// [`FakeSts::issued`] with the expiry truncated to whole seconds).
+    IssueJson(Duration),
 }
 
 impl Answer {
@@ -108,6 +113,15 @@ impl Answer {
         }
     }
 
+    pub fn issue_json(lifetime: Duration) -> Answer {
+        Answer::IssueJson(lifetime)
+    }
+
+    /// A JSON answer, as a container credentials endpoint sends errors.
+    pub fn json(status: u16, body: &str) -> Answer {
+        Answer::raw(status, "application/json", body)
+    }
+
     pub fn after(self, delay: Duration) -> Answer {
         Answer::Delayed(delay, Box::new(self))
     }
@@ -129,6 +143,8 @@ struct Shared {
     script: Box<Script>,
     requests: Mutex<Vec<Request>>,
     issued: Mutex<Vec<Issued>>,
+    /// Connections accepted, whether or not a request followed.
+    connections: AtomicUsize,
     stop: AtomicBool,
     /// Makes every value this fake issues unique among all fakes of the run.
     tag: String,
@@ -145,8 +161,17 @@ impl FakeSts {
     /// Starts a server whose answers come from `script`, called with the
     /// zero-based index of the request and the request itself.
     pub fn start(script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static) -> FakeSts {
+        FakeSts::start_on("127.0.0.1:0", script).expect("bind 127.0.0.1:0")
+    }
+
+    /// Like [`FakeSts::start`], on another loopback address such as
+    /// `[::1]:0`; an error if it cannot be bound (no IPv6 here).
+    pub fn start_on(
+        bind: &str,
+        script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
+    ) -> io::Result<FakeSts> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind(bind)?;
         let addr = listener
             .local_addr()
             .expect("local address of a bound socket");
@@ -160,21 +185,27 @@ impl FakeSts {
             script: Box::new(script),
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             tag,
         });
         let accept_shared = Arc::clone(&shared);
         let acceptor = thread::spawn(move || accept_loop(listener, accept_shared));
-        FakeSts {
+        Ok(FakeSts {
             addr,
             shared,
             acceptor: Some(acceptor),
-        }
+        })
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_STS`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far, including any that sent no request.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -219,6 +250,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        shared.connections.fetch_add(1, Ordering::SeqCst);
         let shared = Arc::clone(&shared);
         thread::spawn(move || serve(&shared, stream));
     }
@@ -235,14 +267,18 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
         requests.len() - 1
     };
     let answer = (shared.script)(index, &request);
-    respond(shared, &mut stream, answer);
+    let action = request
+        .param("Action")
+        .unwrap_or_else(|| "AssumeRoleWithWebIdentity".to_string());
+    respond(shared, &mut stream, &action, answer);
 }
 
-fn respond(shared: &Shared, stream: &mut TcpStream, answer: Answer) {
+/// `action` names the STS document a success is wrapped in.
+fn respond(shared: &Shared, stream: &mut TcpStream, action: &str, answer: Answer) {
     match answer {
         Answer::Delayed(delay, inner) => {
             if sleep_unless_stopped(shared, delay) {
-                respond(shared, stream, *inner);
+                respond(shared, stream, action, *inner);
             }
             return;
         }
@@ -251,8 +287,18 @@ fn respond(shared: &Shared, stream: &mut TcpStream, answer: Answer) {
             return;
         }
         Answer::Issue(lifetime) => {
-            let body = success_xml(&shared.issue(lifetime));
+            let issued = shared.issue(lifetime);
+            let body = if action == "AssumeRole" {
+                assume_role_xml(&issued)
+            } else {
+                success_xml(&issued)
+            };
             write_head(stream, 200, "text/xml", body.len());
+            let _ = stream.write_all(body.as_bytes());
+        }
+        Answer::IssueJson(lifetime) => {
+            let body = container_json(&shared.issue(lifetime));
+            write_head(stream, 200, "application/json", body.len());
             let _ = stream.write_all(body.as_bytes());
         }
         Answer::Raw {
@@ -317,6 +363,7 @@ fn write_head(stream: &mut TcpStream, status: u16, content_type: &str, len: usiz
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         429 => "Too Many Requests",
@@ -509,6 +556,52 @@ pub fn success_xml(c: &Issued) -> String {
         secret = c.secret_access_key,
         expiration = c.expiration,
         akid = c.access_key_id,
+    )
+}
+
+/// The `AssumeRole` success, as real STS sends it for a chained role.
+pub fn assume_role_xml(c: &Issued) -> String {
+    format!(
+        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <SourceIdentity>itest</SourceIdentity>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::210987654321:assumed-role/chained/itest</Arn>
+      <AssumedRoleId>AROA3XFRBF535CHAINED01:itest</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>{akid}</AccessKeyId>
+      <SecretAccessKey>{secret}</SecretAccessKey>
+      <SessionToken>{token}</SessionToken>
+      <Expiration>{expiration}</Expiration>
+    </Credentials>
+    <PackedPolicySize>6</PackedPolicySize>
+  </AssumeRoleResult>
+  <ResponseMetadata>
+    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>
+  </ResponseMetadata>
+</AssumeRoleResponse>
+"#,
+        token = c.session_token,
+        secret = c.secret_access_key,
+        expiration = c.expiration,
+        akid = c.access_key_id,
+    )
+}
+
+/// The EKS Pod Identity agent's answer: `Expiration` with nanoseconds,
+/// `AccountId`, and a field no parser knows.
+pub fn container_json(c: &Issued) -> String {
+    let expiration = c
+        .expiration
+        .strip_suffix('Z')
+        .map(|whole| format!("{whole}.123456789Z"))
+        .unwrap_or_else(|| c.expiration.clone());
+    format!(
+        r#"{{"AccessKeyId":"{akid}","SecretAccessKey":"{secret}","Token":"{token}","AccountId":"123456789012","Expiration":"{expiration}","Unknown":{{"x":[1,2]}}}}"#,
+        akid = c.access_key_id,
+        secret = c.secret_access_key,
+        token = c.session_token,
     )
 }
 

@@ -6,6 +6,7 @@
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod fake_sts;
 pub mod ini;
 pub mod time;
@@ -90,8 +91,10 @@ impl Drop for Scratch {
 /// file, a fake STS, the environment that points the binary at them, and
 /// every secret the binary must never print.
 pub struct Harness {
-    // Declared before `scratch` so the fake stops before the directory goes.
+    // Declared before `scratch` so the fakes stop before the directory goes.
     pub sts: FakeSts,
+    /// A fake container credentials endpoint, for the tests that use one.
+    pub agent: Option<FakeSts>,
     pub scratch: Scratch,
     pub home: PathBuf,
     pub token_file: PathBuf,
@@ -135,6 +138,7 @@ impl Harness {
         }
         let harness = Harness {
             sts,
+            agent: None,
             scratch,
             home,
             token_file,
@@ -146,6 +150,32 @@ impl Harness {
         };
         harness.set_token(&jwt_like(name));
         harness
+    }
+
+    /// A harness whose source is the container endpoint `agent` (at
+    /// `/v1/credentials`): the IRSA variables are left out (see
+    /// [`Invocation::with_irsa`]); the fake STS is there for `--role-arn`.
+    pub fn with_agent(
+        name: &str,
+        sts_script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
+        agent: FakeSts,
+    ) -> Harness {
+        let mut h = Harness::new(name, sts_script);
+        h.env.remove("AWS_ROLE_ARN");
+        h.env.remove("AWS_WEB_IDENTITY_TOKEN_FILE");
+        h.env.insert(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_string(),
+            format!("{}/v1/credentials", agent.url()),
+        );
+        h.agent = Some(agent);
+        h
+    }
+
+    /// The fake container endpoint; the harness must have one.
+    pub fn agent(&self) -> &FakeSts {
+        self.agent
+            .as_ref()
+            .expect("this harness was made with_agent")
     }
 
     /// The identity token the file holds now.
@@ -181,7 +211,8 @@ impl Harness {
     /// issued, and what the test added.
     pub fn secrets(&self) -> Vec<String> {
         let mut all = self.secrets.lock().expect("secrets lock").clone();
-        for issued in self.sts.issued() {
+        let agent_issued = self.agent.iter().flat_map(FakeSts::issued);
+        for issued in self.sts.issued().into_iter().chain(agent_issued) {
             all.push(issued.secret_access_key);
             all.push(issued.session_token);
         }
@@ -295,6 +326,14 @@ impl<'h> Invocation<'h> {
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.insert(key.to_string(), value.into());
         self
+    }
+
+    /// Adds the IRSA variables (role and token file) to a harness made
+    /// `with_agent`, so both sources are configured.
+    pub fn with_irsa(self) -> Self {
+        let token_file = self.harness.token_file.display().to_string();
+        self.env("AWS_ROLE_ARN", ROLE_ARN)
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
     }
 
     pub fn env_remove(mut self, key: &str) -> Self {

@@ -1,0 +1,307 @@
+//! `--role-arn` chaining on top of each source, against one fake STS that
+//! answers both actions: the second request is a SigV4-signed AssumeRole
+//! made with the source's credentials (session token included), and the
+//! file ends up holding the chained credentials, never the source's.
+//!
+//! Only the signature's structure is checked here; its correctness is
+//! checked against moto and a botocore vector elsewhere.
+
+mod util;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use util::ini::{self, Profile};
+use util::{Answer, FakeSts, Harness, Issued, Request, HOUR};
+
+const CHAINED_ROLE: &str = "arn:aws:iam::210987654321:role/chained";
+
+/// A fake STS that issues an hour for both actions.
+fn issue_both(_: usize, _: &Request) -> Answer {
+    Answer::issue(HOUR)
+}
+
+fn profile(h: &Harness) -> Profile {
+    ini::profile(&h.read_cred_file(), "default").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Checks one AssumeRole request: form parameters and the SigV4 headers
+/// made with `source`'s credentials.
+fn assert_signed_assume_role(
+    r: &Request,
+    source: &Issued,
+    session_name: &str,
+    duration: Option<&str>,
+) {
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.target, "/");
+    assert_eq!(r.param("Action").as_deref(), Some("AssumeRole"), "{r:?}");
+    assert_eq!(r.param("Version").as_deref(), Some("2011-06-15"));
+    assert_eq!(r.param("RoleArn").as_deref(), Some(CHAINED_ROLE));
+    assert_eq!(r.param("RoleSessionName").as_deref(), Some(session_name));
+    assert_eq!(r.param("ExternalId").as_deref(), Some("xyz"));
+    assert_eq!(r.param("DurationSeconds").as_deref(), duration);
+    assert_eq!(r.param("WebIdentityToken"), None);
+    assert!(
+        r.header("Content-Type")
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded")),
+        "{r:?}"
+    );
+
+    let amz_date = r.header("X-Amz-Date").expect("an x-amz-date header");
+    assert!(
+        amz_date.len() == 16
+            && amz_date.as_bytes()[8] == b'T'
+            && amz_date.ends_with('Z')
+            && amz_date[..8].bytes().all(|b| b.is_ascii_digit())
+            && amz_date[9..15].bytes().all(|b| b.is_ascii_digit()),
+        "x-amz-date is YYYYMMDDTHHMMSSZ: {amz_date}"
+    );
+    assert_eq!(
+        r.header("X-Amz-Security-Token"),
+        Some(source.session_token.as_str()),
+        "the source's session token is sent"
+    );
+
+    let auth = r.header("Authorization").expect("an Authorization header");
+    let rest = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .unwrap_or_else(|| panic!("not SigV4: {auth}"));
+    let parts: Vec<&str> = rest.split(", ").collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "Credential, SignedHeaders, Signature: {auth}"
+    );
+    let scope = format!(
+        "Credential={}/{}/us-east-1/sts/aws4_request",
+        source.access_key_id,
+        &amz_date[..8]
+    );
+    assert_eq!(
+        parts[0], scope,
+        "signed with the source's key, for sts in us-east-1"
+    );
+    let signed = parts[1]
+        .strip_prefix("SignedHeaders=")
+        .unwrap_or_else(|| panic!("no SignedHeaders: {auth}"));
+    let signed: Vec<&str> = signed.split(';').collect();
+    for needed in ["host", "x-amz-date", "x-amz-security-token"] {
+        assert!(
+            signed.contains(&needed),
+            "{needed} must be signed: {signed:?}"
+        );
+    }
+    let mut sorted = signed.clone();
+    sorted.sort_unstable();
+    assert_eq!(signed, sorted, "SigV4 lists signed headers sorted");
+    let signature = parts[2]
+        .strip_prefix("Signature=")
+        .unwrap_or_else(|| panic!("no Signature: {auth}"));
+    assert!(
+        signature.len() == 64
+            && signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "a hex SHA-256 signature: {signature}"
+    );
+    assert!(
+        !auth.contains(&source.secret_access_key),
+        "the secret itself is never sent"
+    );
+}
+
+#[test]
+fn chain_on_web_identity_writes_the_chained_credentials() {
+    let h = Harness::new("chain_irsa", issue_both);
+    h.cmd(&[
+        "--once",
+        "--role-arn",
+        CHAINED_ROLE,
+        "--external-id",
+        "xyz",
+        "--session-name",
+        "itest-chain",
+        "--duration",
+        "15m",
+    ])
+    .run()
+    .assert_code(0);
+
+    let requests = h.sts.requests();
+    assert_eq!(requests.len(), 2, "web identity, then AssumeRole");
+    let first = &requests[0];
+    assert_eq!(
+        first.param("Action").as_deref(),
+        Some("AssumeRoleWithWebIdentity")
+    );
+    assert_eq!(
+        first.header("Authorization"),
+        None,
+        "the first hop is unsigned"
+    );
+    assert_eq!(first.param("RoleArn").as_deref(), Some(util::ROLE_ARN));
+    assert_eq!(
+        first.param("WebIdentityToken").as_deref(),
+        Some(h.token().as_str())
+    );
+
+    let issued = h.sts.issued();
+    assert_eq!(issued.len(), 2);
+    assert_signed_assume_role(&requests[1], &issued[0], "itest-chain", Some("900"));
+    assert_eq!(
+        profile(&h),
+        Profile::from(&issued[1]),
+        "the file holds the chained credentials"
+    );
+    let text = h.read_cred_file();
+    assert!(
+        !text.contains(&issued[0].access_key_id) && !text.contains(&issued[0].secret_access_key),
+        "the source credentials must not be written:\n{text}"
+    );
+}
+
+#[test]
+fn chain_on_the_container_source_writes_the_chained_credentials() {
+    let agent = FakeSts::start(|_, _| Answer::issue_json(HOUR));
+    let h = Harness::with_agent("chain_container", issue_both, agent);
+    h.cmd(&["--once", "--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
+        .run()
+        .assert_code(0);
+
+    assert_eq!(h.agent().request_count(), 1);
+    let source = &h.agent().issued()[0];
+    let requests = h.sts.requests();
+    assert_eq!(requests.len(), 1, "only the AssumeRole goes to STS");
+    // No --session-name, no AWS_ROLE_SESSION_NAME, no HOSTNAME: the default.
+    let session = requests[0]
+        .param("RoleSessionName")
+        .expect("a RoleSessionName");
+    assert!(util::is_valid_session_name(&session), "{session}");
+    assert_signed_assume_role(&requests[0], source, &session, None);
+    let chained = &h.sts.issued()[0];
+    assert_eq!(profile(&h), Profile::from(chained));
+    let text = h.read_cred_file();
+    assert!(
+        !text.contains(&source.access_key_id),
+        "the agent's credentials must not be written:\n{text}"
+    );
+}
+
+#[test]
+fn chain_refreshes_both_hops_each_time() {
+    // Short chained credentials: each refresh fetches the source again and
+    // signs with the fresh one.
+    let h = Harness::new("chain_refresh", |_, r| {
+        if r.param("Action").as_deref() == Some("AssumeRole") {
+            Answer::issue(Duration::from_secs(4))
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    let mut d = h
+        .cmd(&["--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
+        .spawn();
+    assert!(
+        h.sts.wait_for_requests(4, Duration::from_secs(30)),
+        "two refreshes of both hops within 30 s\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    let requests = h.sts.requests();
+    let issued = h.sts.issued();
+    for pair in 0..2 {
+        let (source, chained) = (&requests[2 * pair], &requests[2 * pair + 1]);
+        assert_eq!(
+            source.param("Action").as_deref(),
+            Some("AssumeRoleWithWebIdentity")
+        );
+        let session = chained.param("RoleSessionName").unwrap_or_default();
+        assert_signed_assume_role(chained, &issued[2 * pair], &session, None);
+    }
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn chain_duration_over_an_hour_exits_2() {
+    let h = Harness::new("chain_2h", issue_both);
+    let out = h
+        .cmd(&["--once", "--role-arn", CHAINED_ROLE, "--duration", "2h"])
+        .timeout(Duration::from_secs(30))
+        .run();
+    out.assert_code(2).assert_stderr_contains("--duration");
+    assert_eq!(h.sts.request_count(), 0);
+    assert!(!h.cred_file.exists());
+}
+
+#[test]
+fn chain_access_denied_exits_1_with_the_code_and_keeps_the_file() {
+    let h = Harness::new("chain_denied", |_, r| {
+        if r.param("Action").as_deref() == Some("AssumeRole") {
+            Answer::error(
+                403,
+                "AccessDenied",
+                "User: arn:aws:sts::123456789012:assumed-role/aws-credfile-test/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/chained",
+            )
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    let before = "[default]\n\
+        aws_access_key_id = AKIAPREVEXAMPLE00004\n\
+        aws_secret_access_key = prevSecretEXAMPLE000/0000000000000000004\n";
+    h.write_cred_file(before);
+    let inode = fs::metadata(&h.cred_file).expect("stat").ino();
+    let out = h
+        .cmd(&["--once", "--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
+        .run();
+    out.assert_code(1).assert_stderr_contains("AccessDenied");
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "AccessDenied is not retried for the whole budget\n{}",
+        out.describe()
+    );
+    assert_eq!(h.sts.request_count(), 2, "one of each, no retry");
+    assert_eq!(h.read_cred_file(), before, "the old file must be untouched");
+    assert_eq!(fs::metadata(&h.cred_file).expect("stat").ino(), inode);
+}
+
+#[test]
+fn external_id_without_role_arn_exits_2() {
+    let h = Harness::new("chain_external_only", issue_both);
+    h.cmd(&["--once", "--external-id", "xyz"])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--role-arn");
+    assert_eq!(h.sts.request_count(), 0);
+}
+
+/// Long-term keys from the agent (no `Token`) sign without a security
+/// token header: an empty one would be refused by STS.
+#[test]
+fn chain_on_long_term_keys_sends_no_security_token() {
+    let agent = FakeSts::start(|_, _| {
+        Answer::json(
+            200,
+            r#"{"AccessKeyId":"AKIALONGTERMEXAMPLE2","SecretAccessKey":"longTermSecretEXAMPLE/000000000000000002","Expiration":"2099-01-01T00:00:00Z"}"#,
+        )
+    });
+    let h = Harness::with_agent("chain_long_term", issue_both, agent);
+    h.add_secret("longTermSecretEXAMPLE/000000000000000002");
+    h.cmd(&["--once", "--role-arn", CHAINED_ROLE])
+        .run()
+        .assert_code(0);
+    let requests = h.sts.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.header("X-Amz-Security-Token"), None, "{r:?}");
+    let auth = r.header("Authorization").expect("signed");
+    assert!(
+        auth.contains("Credential=AKIALONGTERMEXAMPLE2/"),
+        "signed with the long-term key: {auth}"
+    );
+    assert!(!auth.contains("x-amz-security-token"), "{auth}");
+    assert_eq!(profile(&h), Profile::from(&h.sts.issued()[0]));
+}

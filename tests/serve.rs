@@ -1,0 +1,759 @@
+//! `--serve`: the loopback container-credentials endpoint of the daemon,
+//! driven by a hand-written client. What SDKs get (503 until credentials
+//! exist, then the JSON, then newer credentials after a refresh), what
+//! everything else gets (404, 405, 401), and that no client, silent,
+//! slow, malformed or numerous, can stall the one thread for others.
+//!
+//! The only tight timing bound is the issue's own: a silent client delays
+//! another by well under a second. Everything else waits with deadlines.
+
+mod util;
+
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use util::client::{self, exchange, exchange_within, free_port, get, rss_kib, Reply};
+use util::ini::{self, Profile};
+use util::{wait_until, Answer, Daemon, Harness, Issued, HOUR};
+
+const PATH: &str = "/v1/credentials";
+
+/// Credentials that live seconds, so the daemon refreshes every few.
+const SHORT: Duration = Duration::from_secs(4);
+
+/// The issue's bound: a silent client delays another by well under this.
+const DELAY_BOUND: Duration = Duration::from_secs(1);
+
+/// Deadline for the endpoint to come up and serve the first credentials
+/// (generous; it takes milliseconds).
+const FIRST_ANSWER: Duration = Duration::from_secs(15);
+
+/// Starts the daemon with `--serve 127.0.0.1:PORT` on a port that was free
+/// a moment ago, and waits until the port accepts connections. Retries once
+/// with another port if the binary could not bind (someone took it).
+fn serving<'h>(h: &'h Harness, args: &[&str]) -> (Daemon<'h>, SocketAddr) {
+    for attempt in 0..2 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let serve = addr.to_string();
+        let mut all = vec!["--serve", serve.as_str()];
+        all.extend_from_slice(args);
+        let mut d = h.cmd(&all).spawn();
+        let up = wait_until(FIRST_ANSWER, || {
+            d.try_exit().is_some()
+                || TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        });
+        if d.try_exit().is_some() {
+            let out = d.outcome();
+            if attempt == 0 && out.stderr.contains("cannot listen") {
+                continue;
+            }
+            panic!("the daemon exited instead of serving\n{}", out.describe());
+        }
+        assert!(
+            up,
+            "{addr} never accepted a connection\n{}",
+            d.snapshot().describe()
+        );
+        return (d, addr);
+    }
+    unreachable!("the loop returns or panics")
+}
+
+/// Polls GETs until one answers 200 (or the deadline fails the test).
+fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
+    let mut last = None;
+    let ok = wait_until(FIRST_ANSWER, || {
+        last = get(addr, PATH, headers).ok();
+        last.as_ref().and_then(|r| r.status) == Some(200)
+    });
+    assert!(
+        ok,
+        "no 200 within {FIRST_ANSWER:?}; last answer {last:?}\n{}",
+        d.snapshot().describe()
+    );
+    last.expect("set when the wait succeeded")
+}
+
+/// Asserts the served JSON is exactly one set the fake issued, and returns
+/// which.
+fn assert_serves_issued(reply: &Reply, issued: &[Issued]) -> usize {
+    let akid = reply.field("AccessKeyId").expect("an AccessKeyId");
+    let index = issued
+        .iter()
+        .position(|i| i.access_key_id == akid)
+        .unwrap_or_else(|| panic!("{akid} was never issued: {reply:?}"));
+    let c = &issued[index];
+    assert_eq!(
+        reply.field("SecretAccessKey").as_deref(),
+        Some(c.secret_access_key.as_str())
+    );
+    assert_eq!(
+        reply.field("Token").as_deref(),
+        Some(c.session_token.as_str())
+    );
+    assert_eq!(
+        reply.field("Expiration").as_deref(),
+        Some(c.expiration.as_str()),
+        "Expiration in RFC 3339, as STS sent it"
+    );
+    assert!(
+        reply
+            .header("Content-Type")
+            .is_some_and(|ct| ct.starts_with("application/json")),
+        "{reply:?}"
+    );
+    index
+}
+
+/// An error answer: the status, and a JSON body with a code and message.
+fn assert_json_error(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, Some(status), "{reply:?}");
+    let json = reply.json();
+    assert!(
+        json.get("code").and_then(|v| v.as_str()).is_some()
+            && json.get("message").and_then(|v| v.as_str()).is_some(),
+        "an error body with code and message: {reply:?}"
+    );
+    assert!(json.get("SecretAccessKey").is_none(), "{reply:?}");
+}
+
+#[test]
+fn serves_the_json_and_new_credentials_after_a_refresh() {
+    let h = Harness::new("serve_refresh", |_, _| Answer::issue(SHORT));
+    let (mut d, addr) = serving(&h, &[]);
+    let first = wait_for_200(&d, addr, &[]);
+    let first_index = assert_serves_issued(&first, &h.sts.issued());
+    let first_akid = first.field("AccessKeyId");
+
+    let mut later = None;
+    let changed = wait_until(Duration::from_secs(30), || {
+        later = get(addr, PATH, &[]).ok();
+        later
+            .as_ref()
+            .is_some_and(|r| r.status == Some(200) && r.field("AccessKeyId") != first_akid)
+    });
+    assert!(
+        changed,
+        "the served AccessKeyId never changed; last {later:?}\n{}",
+        d.snapshot().describe()
+    );
+    let later = later.expect("set when the wait succeeded");
+    let later_index = assert_serves_issued(&later, &h.sts.issued());
+    assert!(later_index > first_index, "newer credentials, not older");
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn answers_503_json_while_there_are_no_credentials_yet() {
+    // STS refuses until the test lets it succeed; the daemon keeps retrying.
+    let allow = Arc::new(AtomicBool::new(false));
+    let allowed = Arc::clone(&allow);
+    let h = Harness::new("serve_503_refused", move |_, _| {
+        if allowed.load(Ordering::SeqCst) {
+            Answer::issue(HOUR)
+        } else {
+            Answer::access_denied()
+        }
+    });
+    let (mut d, addr) = serving(&h, &[]);
+    assert!(
+        h.sts.wait_for_requests(1, FIRST_ANSWER),
+        "{}",
+        d.snapshot().describe()
+    );
+    let reply = get(addr, PATH, &[]).expect("an answer");
+    assert_json_error(&reply, 503);
+    assert!(reply
+        .header("Content-Type")
+        .is_some_and(|ct| ct.starts_with("application/json")));
+
+    allow.store(true, Ordering::SeqCst);
+    let ok = wait_for_200(&d, addr, &[]);
+    assert_serves_issued(&ok, &h.sts.issued());
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+/// The issue: "503 with a JSON error until the first credentials exist".
+/// While the first STS call is in flight there are none, so a client must
+/// get the 503 then, not wait for STS.
+#[test]
+fn answers_503_while_the_first_fetch_is_in_flight() {
+    let sts_delay = Duration::from_secs(6);
+    let h = Harness::new("serve_503_slow_sts", move |n, _| {
+        if n == 0 {
+            Answer::issue(HOUR).after(sts_delay)
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    let (d, addr) = serving(&h, &[]);
+    assert!(
+        h.sts.wait_for_requests(1, FIRST_ANSWER),
+        "{}",
+        d.snapshot().describe()
+    );
+    let reply = get(addr, PATH, &[]).expect("an answer");
+    assert!(
+        reply.status == Some(503) && reply.elapsed < sts_delay / 2,
+        "expected a 503 at once while STS takes {sts_delay:?}; got HTTP {:?} after {:?}\n{}",
+        reply.status,
+        reply.elapsed,
+        d.snapshot().describe()
+    );
+    assert_json_error(&reply, 503);
+    let ok = wait_for_200(&d, addr, &[]);
+    assert_serves_issued(&ok, &h.sts.issued());
+    d.stop().assert_code(0);
+}
+
+/// Same single thread, later refreshes: a slow STS during a refresh must
+/// not stop the endpoint from serving the still valid credentials.
+#[test]
+fn serves_the_current_credentials_while_a_refresh_is_in_flight() {
+    let sts_delay = Duration::from_secs(6);
+    let h = Harness::new("serve_refresh_in_flight", move |n, _| {
+        if n == 0 {
+            Answer::issue(HOUR)
+        } else {
+            Answer::issue(HOUR).after(sts_delay)
+        }
+    });
+    let (mut d, addr) = serving(&h, &[]);
+    let before = wait_for_200(&d, addr, &[]);
+    d.signal(libc::SIGHUP);
+    assert!(
+        h.sts.wait_for_requests(2, FIRST_ANSWER),
+        "SIGHUP did not start a refresh\n{}",
+        d.snapshot().describe()
+    );
+    let reply = get(addr, PATH, &[]).expect("an answer");
+    assert!(
+        reply.status == Some(200) && reply.elapsed < sts_delay / 2,
+        "expected the current credentials at once while STS takes {sts_delay:?}; \
+         got HTTP {:?} after {:?}\n{}",
+        reply.status,
+        reply.elapsed,
+        d.snapshot().describe()
+    );
+    assert_eq!(reply.field("AccessKeyId"), before.field("AccessKeyId"));
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn other_paths_get_404_and_other_methods_405() {
+    let h = Harness::new("serve_404_405", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    for path in [
+        "/",
+        "/v1/credentials/",
+        "/v2/credentials",
+        "/v1/credentialsX",
+        "/latest/meta-data/",
+    ] {
+        let reply = get(addr, path, &[]).expect("an answer");
+        assert_json_error(&reply, 404);
+        assert!(!reply.body.contains("ASIA"), "{path}: {reply:?}");
+    }
+    for method in ["POST", "PUT", "DELETE"] {
+        let req =
+            format!("{method} {PATH} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\n\r\n{{}}");
+        let reply = exchange(addr, req.as_bytes()).expect("an answer");
+        assert_json_error(&reply, 405);
+        assert_eq!(reply.header("Allow"), Some("GET"), "{method}: {reply:?}");
+    }
+    // The query string is not part of the path.
+    let reply = get(addr, "/v1/credentials?sdk=1", &[]).expect("an answer");
+    assert_eq!(reply.status, Some(200), "{reply:?}");
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn serve_token_file_requires_the_authorization_header() {
+    let h = Harness::new("serve_token", |_, _| Answer::issue(HOUR));
+    let token = "c2VydmUtdG9rZW4tMDEyMzQ1Njc4OWFiY2RlZg";
+    h.add_secret(token);
+    let token_path = h.scratch.write("serve-token", format!("{token}\n"));
+    let token_arg = token_path.display().to_string();
+    let (mut d, addr) = serving(&h, &["--serve-token-file", token_arg.as_str()]);
+    let ok = wait_for_200(&d, addr, &[("Authorization", token)]);
+    assert_serves_issued(&ok, &h.sts.issued());
+
+    let wrong = format!("{token}x");
+    let prefix = &token[..token.len() - 1];
+    for headers in [
+        vec![],
+        vec![("Authorization", "wrong")],
+        vec![("Authorization", wrong.as_str())],
+        vec![("Authorization", prefix)],
+        vec![("Authorization", "")],
+        vec![("X-Authorization", token)],
+    ] {
+        let reply = get(addr, PATH, &headers).expect("an answer");
+        assert_json_error(&reply, 401);
+        assert!(!reply.body.contains(token), "{reply:?}");
+    }
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn serve_alone_writes_no_file() {
+    let h = Harness::new("serve_no_file", |_, _| Answer::issue(HOUR));
+    let (d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    assert!(
+        !h.cred_file.exists(),
+        "AWS_SHARED_CREDENTIALS_FILE was written with --serve alone"
+    );
+    assert!(!h.home.join(".aws/credentials").exists());
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn serve_with_file_writes_both() {
+    let h = Harness::new("serve_and_file", |_, _| Answer::issue(HOUR));
+    let file = h.scratch.join("shared/credentials");
+    let file_arg = file.display().to_string();
+    let (d, addr) = serving(&h, &["--file", file_arg.as_str()]);
+    let reply = wait_for_200(&d, addr, &[]);
+    let index = assert_serves_issued(&reply, &h.sts.issued());
+    let text =
+        util::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).unwrap_or_else(|| {
+            panic!(
+                "{} never written\n{}",
+                file.display(),
+                d.snapshot().describe()
+            )
+        });
+    assert_eq!(
+        ini::profile(&text, "default"),
+        Ok(Profile::from(&h.sts.issued()[index])),
+        "the file and the endpoint hold the same credentials"
+    );
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn non_loopback_addresses_and_once_are_refused() {
+    let h = Harness::new("serve_refused", |_, _| Answer::issue(HOUR));
+    let port = free_port().to_string();
+    for (args, needle) in [
+        (
+            vec!["--serve".to_string(), format!("0.0.0.0:{port}")],
+            "--serve-any-address",
+        ),
+        (
+            vec!["--serve".to_string(), format!("[::]:{port}")],
+            "--serve-any-address",
+        ),
+        (
+            vec![
+                "--serve".to_string(),
+                format!("127.0.0.1:{port}"),
+                "--once".to_string(),
+            ],
+            "--once",
+        ),
+        (
+            vec!["--serve".to_string(), "localhost".to_string()],
+            "--serve",
+        ),
+        (
+            vec!["--serve-token-file".to_string(), "/nonexistent".to_string()],
+            "--serve",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = h.cmd(&args).timeout(Duration::from_secs(30)).run();
+        assert_eq!(out.code(), Some(2), "{}", out.describe());
+        out.assert_stderr_contains(needle);
+    }
+    assert_eq!(h.sts.request_count(), 0, "refused before fetching anything");
+}
+
+#[test]
+fn a_silent_client_delays_others_well_under_a_second() {
+    let h = Harness::new("serve_silent", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    let silent: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(addr).expect("connect a silent client"))
+        .collect();
+    // One that sends half a request line and then nothing.
+    let mut half = TcpStream::connect(addr).expect("connect");
+    half.write_all(b"GET /v1/cre").expect("write");
+    thread::sleep(Duration::from_millis(100));
+
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        let reply = get(addr, PATH, &[]).expect("an answer");
+        assert_eq!(reply.status, Some(200), "{reply:?}");
+        worst = worst.max(reply.elapsed);
+    }
+    assert!(
+        worst < DELAY_BOUND,
+        "with silent clients connected, a request took {worst:?}"
+    );
+
+    // The silent ones are cut off by the connection deadline (~2 s).
+    for mut s in silent.into_iter().chain([half]) {
+        s.set_read_timeout(Some(Duration::from_secs(15)))
+            .expect("set a read timeout");
+        let started = Instant::now();
+        let mut buf = [0u8; 256];
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("the server never closed a silent connection: {e}"),
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a silent connection was held too long"
+        );
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            !text.contains(" 200 "),
+            "a silent client got credentials: {text}"
+        );
+    }
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn many_silent_clients_delay_others_only_until_their_deadline() {
+    // More than the endpoint keeps open at once (64): the rest wait in the
+    // accept queue, but never longer than the connection deadline allows.
+    let h = Harness::new("serve_many_silent", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    let silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(addr).expect("connect a silent client"))
+        .collect();
+    let reply = exchange_within(
+        addr,
+        format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+        Duration::from_secs(15),
+    )
+    .expect("an answer while 100 silent clients are connected");
+    eprintln!(
+        "with 100 silent clients connected, a GET took {:?}",
+        reply.elapsed
+    );
+    assert_eq!(reply.status, Some(200), "{reply:?}");
+    drop(silent);
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn a_thousand_sequential_requests_with_flat_memory() {
+    let h = Harness::new("serve_thousand", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    let mut rss_after_100 = 0;
+    for i in 1..=1000 {
+        let reply = get(addr, PATH, &[]).unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(reply.status, Some(200), "request {i}: {reply:?}");
+        if i == 100 {
+            rss_after_100 = rss_kib(d.pid()).expect("VmRSS of the daemon");
+        }
+    }
+    let rss_after_1000 = rss_kib(d.pid()).expect("VmRSS of the daemon");
+    eprintln!("VmRSS: {rss_after_100} KiB after 100 requests, {rss_after_1000} KiB after 1000");
+    assert!(
+        rss_after_1000 <= rss_after_100 + 1024,
+        "memory grew from {rss_after_100} KiB after 100 requests to {rss_after_1000} KiB after 1000"
+    );
+    assert_eq!(h.sts.request_count(), 1, "serving never calls STS");
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+/// Each malformed request, and what it must get: a status in 400..=499, or
+/// (for the request cut off by the client) a closed connection.
+#[test]
+fn malformed_requests_get_4xx_and_never_stall_the_loop() {
+    let h = Harness::new("serve_malformed", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+
+    let mut huge_headers = format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
+    for i in 0..1024 {
+        huge_headers.extend_from_slice(format!("X-Pad-{i:04}: {}\r\n", "a".repeat(88)).as_bytes());
+    }
+    huge_headers.extend_from_slice(b"\r\n");
+    assert!(huge_headers.len() >= 100 * 1024);
+    let mut one_huge_line = format!("GET {PATH} HTTP/1.1\r\nX-Big: ").into_bytes();
+    one_huge_line.extend(std::iter::repeat_n(b'b', 100 * 1024));
+    one_huge_line.extend_from_slice(b"\r\n\r\n");
+    let mut garbage: Vec<u8> = (0u8..=255).cycle().take(3000).collect();
+    garbage.extend_from_slice(b"\r\n\r\n");
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage bytes", garbage),
+        ("100 KiB of headers", huge_headers),
+        ("one 100 KiB header line", one_huge_line),
+        ("just CRLFs", b"\r\n\r\n".to_vec()),
+        ("one CRLF", b"\r\n".to_vec()),
+        (
+            "headers without a request line",
+            b"Host: x\r\nAccept: */*\r\n\r\n".to_vec(),
+        ),
+        ("HTTP/0.9", b"GET /v1/credentials\r\n".to_vec()),
+        (
+            "lowercase method",
+            b"get /v1/credentials HTTP/1.1\r\n\r\n".to_vec(),
+        ),
+        (
+            "wrong method",
+            b"DELETE /v1/credentials HTTP/1.1\r\n\r\n".to_vec(),
+        ),
+        (
+            "HTTP/2.0 version",
+            b"GET /v1/credentials HTTP/2.0\r\n\r\n".to_vec(),
+        ),
+        (
+            "HTTP/2 preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+        ),
+        (
+            "NUL in the target",
+            b"GET /v1/cred\0entials HTTP/1.1\r\n\r\n".to_vec(),
+        ),
+        (
+            "extra spaces",
+            b"GET  /v1/credentials  HTTP/1.1\r\n\r\n".to_vec(),
+        ),
+        (
+            "header without a colon",
+            b"GET /v1/credentials HTTP/1.1\r\nNoColonHere\r\n\r\n".to_vec(),
+        ),
+        (
+            "two Authorization headers",
+            b"GET /v1/credentials HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n"
+                .to_vec(),
+        ),
+        (
+            "bare LF line ends",
+            b"GET /v1/credentials HTTP/1.1\nHost: x\n\n\r\n\r\n".to_vec(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, bytes) in &cases {
+        match exchange_within(addr, bytes, Duration::from_secs(10)) {
+            Ok(reply) => {
+                let status = reply.status;
+                let is_4xx = status.is_some_and(|s| (400..500).contains(&s));
+                // 505 is the status RFC 9110 gives an unsupported version.
+                let version_505 = name.contains("2.0") && status == Some(505);
+                if !(is_4xx || version_505) {
+                    failures.push(format!(
+                        "{name}: got {status:?} after {:?}, expected a 4xx: {reply:?}",
+                        reply.elapsed
+                    ));
+                } else if reply.elapsed >= client::EXCHANGE_TIMEOUT / 2 {
+                    failures.push(format!("{name}: the 4xx took {:?}", reply.elapsed));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+        d.assert_running();
+    }
+
+    // Half a request, then the client closes its side.
+    let mut half = TcpStream::connect(addr).expect("connect");
+    half.write_all(format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .expect("write half a request");
+    half.shutdown(Shutdown::Write).expect("half-close");
+    half.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    let mut rest = Vec::new();
+    match half.read_to_end(&mut rest) {
+        Ok(_) => {
+            let reply = client::parse_reply(&rest, Duration::ZERO);
+            if !(rest.is_empty() || reply.status.is_some_and(|s| (400..500).contains(&s))) {
+                failures.push(format!("half a request: got {reply:?}"));
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => failures.push(format!("half a request: no close: {e}")),
+    }
+
+    d.assert_running();
+    let reply = get(addr, PATH, &[]).expect("an answer after the malformed ones");
+    assert_eq!(reply.status, Some(200), "{reply:?}");
+    assert!(
+        reply.elapsed < DELAY_BOUND,
+        "a normal request after the malformed ones took {:?}",
+        reply.elapsed
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    d.stop().assert_code(0);
+}
+
+/// What an SDK configured for https sends to an http port: a TLS
+/// ClientHello, binary and without a line end. It can never become a valid
+/// request, so it should get a 400 at once rather than silence until the
+/// connection deadline.
+#[test]
+fn a_tls_client_hello_gets_400_at_once() {
+    let h = Harness::new("serve_tls_hello", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03,
+    ];
+    hello.extend((0u8..32).map(|i| i.wrapping_mul(37)));
+    hello.extend_from_slice(&[0x00, 0x02, 0x13, 0x01, 0x01, 0x00]);
+    let reply = exchange_within(addr, &hello, Duration::from_secs(10)).expect("an answer or close");
+    assert!(
+        reply.status.is_some_and(|s| (400..500).contains(&s)),
+        "a TLS ClientHello got {:?} after {:?} (expected a 400 at once)",
+        reply.status,
+        reply.elapsed
+    );
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn a_slow_drip_client_is_cut_off_and_blocks_no_one() {
+    let h = Harness::new("serve_drip", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+
+    let request = format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: drip\r\n\r\n");
+    let drip = thread::spawn(move || -> (Option<Duration>, Vec<u8>) {
+        let mut s = TcpStream::connect(addr).expect("connect the drip client");
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("set a read timeout");
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        for byte in request.as_bytes() {
+            if s.write_all(std::slice::from_ref(byte)).is_err() {
+                return (Some(started.elapsed()), got);
+            }
+            // The read doubles as the 300 ms pause between bytes.
+            match s.read(&mut buf) {
+                Ok(0) => return (Some(started.elapsed()), got),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return (Some(started.elapsed()), got),
+            }
+        }
+        (None, got)
+    });
+
+    // Meanwhile others are served as usual.
+    let mut worst = Duration::ZERO;
+    for _ in 0..10 {
+        let reply = get(addr, PATH, &[]).expect("an answer during the drip");
+        assert_eq!(reply.status, Some(200), "{reply:?}");
+        worst = worst.max(reply.elapsed);
+        thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        worst < DELAY_BOUND,
+        "a request during the drip took {worst:?}"
+    );
+
+    let (cut_after, got) = drip.join().expect("the drip thread");
+    let cut_after = cut_after.unwrap_or_else(|| {
+        panic!(
+            "the drip client sent its whole request ({} bytes over ~{:?}) without being cut off; got {:?}",
+            got.len(),
+            Duration::from_millis(300) * 50,
+            String::from_utf8_lossy(&got)
+        )
+    });
+    assert!(
+        cut_after < Duration::from_secs(8),
+        "cut off only after {cut_after:?} (deadline ~2 s)"
+    );
+    assert!(
+        !String::from_utf8_lossy(&got).contains(" 200 "),
+        "the drip client got credentials"
+    );
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+#[test]
+fn served_answers_are_not_cached_and_close_the_connection() {
+    let h = Harness::new("serve_headers", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    let reply = wait_for_200(&d, addr, &[]);
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"), "{reply:?}");
+    assert_eq!(reply.header("Connection"), Some("close"), "{reply:?}");
+    assert_eq!(
+        reply
+            .header("Content-Length")
+            .and_then(|l| l.parse::<usize>().ok()),
+        Some(reply.body.len())
+    );
+    d.assert_running();
+    // A stale file must not shadow the endpoint: nothing at the default path.
+    assert!(fs::metadata(&h.cred_file).is_err());
+    d.stop().assert_code(0);
+}
+
+/// Requests are logged at debug level only, and never with a secret: not
+/// the credentials served, not the required token, not a wrong one.
+#[test]
+fn requests_are_logged_at_debug_level_only_and_without_secrets() {
+    let h = Harness::new("serve_logs", |_, _| Answer::issue(HOUR));
+    let token = "c2VydmUtbG9nLXRva2VuLTAxMjM0NTY3ODk";
+    let wrong = "d3JvbmctdG9rZW4tZ3Vlc3NlZC0wMTIzNDU2Nzg5";
+    h.add_secret(token);
+    h.add_secret(wrong);
+    let token_path = h.scratch.write("serve-token", token);
+    let token_arg = token_path.display().to_string();
+    for level in ["info", "debug"] {
+        let (d, addr) = serving(
+            &h,
+            &[
+                "--serve-token-file",
+                token_arg.as_str(),
+                "--log-level",
+                level,
+            ],
+        );
+        wait_for_200(&d, addr, &[("Authorization", token)]);
+        let reply = get(addr, PATH, &[("Authorization", wrong)]).expect("an answer");
+        assert_eq!(reply.status, Some(401));
+        exchange(addr, b"GARBAGE\r\n\r\n").expect("an answer");
+        // Stopping waits for the exit, so every log line is written.
+        let out = d.stop();
+        out.assert_code(0);
+        let per_request = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("serve_request"))
+            .count();
+        if level == "info" {
+            assert_eq!(
+                per_request,
+                0,
+                "requests logged at info:\n{}",
+                out.describe()
+            );
+        } else {
+            assert!(
+                per_request >= 2,
+                "requests not logged at debug:\n{}",
+                out.describe()
+            );
+        }
+    }
+}

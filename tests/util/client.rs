@@ -1,0 +1,138 @@
+//! A hand-written HTTP client for the binary's `--serve` endpoint: well
+//! formed GETs for the happy paths, and raw bytes for everything an SDK
+//! would never send. Plus the two things a server test needs from the
+//! system: a free loopback port and a process's resident memory.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How long one exchange may take before the client gives up: a stalled
+/// server fails the test instead of hanging it.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An answer as it came off the wire.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// None when the connection closed before a status line.
+    pub status: Option<u16>,
+    /// The header lines, names as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// From the first byte sent to the end of the answer.
+    pub elapsed: Duration,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; fails the test when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("the body is not JSON ({e}):\n{self:?}"))
+    }
+
+    /// A string field of the JSON body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.json()
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    }
+}
+
+/// A free port on 127.0.0.1: bound, noted, released. Another process may
+/// take it meanwhile; callers retry once when the bind fails.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Sends `request` as is, then reads the answer to the end of the
+/// connection (the endpoint closes after one answer).
+pub fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Reply> {
+    exchange_within(addr, request, EXCHANGE_TIMEOUT)
+}
+
+pub fn exchange_within(addr: SocketAddr, request: &[u8], timeout: Duration) -> io::Result<Reply> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    // The server may answer (and close) before it has read everything, as
+    // it does for oversized headers; a failed write is not the answer.
+    let _ = stream.write_all(request);
+    let raw = read_to_end(&mut stream)?;
+    Ok(parse_reply(&raw, started.elapsed()))
+}
+
+/// Reads until EOF; a reset after some bytes counts as the end, since the
+/// server may close with unread input.
+pub fn read_to_end(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !raw.is_empty() => {
+                return Ok(raw)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A GET as an SDK sends it, with extra headers.
+pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> io::Result<Reply> {
+    let mut req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: itest\r\nAccept: application/json\r\n"
+    );
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    exchange(addr, req.as_bytes())
+}
+
+/// Splits an answer into status, headers and body; a status of None if it
+/// does not start with a status line.
+pub fn parse_reply(raw: &[u8], elapsed: Duration) -> Reply {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|line| {
+        let mut parts = line.split(' ');
+        match (parts.next(), parts.next()) {
+            (Some(v), Some(code)) if v.starts_with("HTTP/") => code.parse().ok(),
+            _ => None,
+        }
+    });
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+        elapsed,
+    }
+}
+
+/// Resident memory of a process in KiB, from `/proc/PID/status`.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
