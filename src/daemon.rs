@@ -2,6 +2,9 @@
 //! refresh, a signal, or a retry. `--once` is the same refresh with a
 //! bounded retry budget instead of a loop.
 
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
@@ -31,6 +34,12 @@ impl Refresher<'_> {
         let creds = self
             .signals
             .interruptible(|| self.provider.fetch(deadline))?;
+        self.store(creds)
+    }
+
+    /// Checks fetched credentials and writes them; the part of a refresh
+    /// that never runs off the main thread.
+    fn store(&self, creds: Credentials) -> Result<Credentials, Error> {
         let now = Timestamp::now();
         if creds.expiration <= now {
             return Err(Error::ExpiredOnArrival {
@@ -137,7 +146,11 @@ impl Refresher<'_> {
         // The last good credentials, which the endpoint serves.
         let mut current: Option<Credentials> = None;
         loop {
-            let wait = match self.refresh(None) {
+            let result = match self.server.is_some() {
+                true => self.refresh_while_serving(current.as_ref()),
+                false => self.refresh(None),
+            };
+            let wait = match result {
                 Ok(creds) => {
                     failures = 0;
                     let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
@@ -164,6 +177,58 @@ impl Refresher<'_> {
                     return Ok(());
                 }
             }
+        }
+    }
+}
+
+impl Refresher<'_> {
+    /// A refresh that keeps the endpoint answering meanwhile: the fetch (the
+    /// only step that can take seconds) runs on a short-lived worker thread
+    /// while this thread keeps serving the current credentials and watching
+    /// signals. Nothing else ever leaves this thread, and an idle daemon
+    /// still has only the one.
+    fn refresh_while_serving(
+        &mut self,
+        current: Option<&Credentials>,
+    ) -> Result<Credentials, Error> {
+        let Ok((done_reader, done_writer)) = UnixStream::pair() else {
+            return self.refresh(None);
+        };
+        let provider = self.provider;
+        let fetched = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let result = provider.fetch(None);
+                // Wakes the poll below; if this fails, the join still works
+                // once the wait's timeout comes round.
+                let _ = (&done_writer).write_all(b"!");
+                result
+            });
+            let server = self.server.as_mut().expect("called only when serving");
+            let _ = done_reader.set_nonblocking(true);
+            loop {
+                // The minute is only a backstop: the worker's byte ends the wait.
+                let wake = server.wait_or(
+                    self.signals,
+                    Some(done_reader.as_fd()),
+                    Duration::from_secs(60),
+                    current,
+                );
+                if wake == Wake::Terminate {
+                    // The worker holds no file or lock; ending the process
+                    // now is the prompt stop the signal asks for.
+                    self.log.info("stopping", &[("reason", &"signal")]);
+                    std::process::exit(0);
+                }
+                let done = matches!((&done_reader).read(&mut [0u8; 1]), Ok(1));
+                if done || worker.is_finished() {
+                    break;
+                }
+            }
+            worker.join()
+        });
+        match fetched {
+            Ok(result) => self.store(result?),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 }

@@ -3,14 +3,16 @@
 //! container-credentials JSON from memory; the SDKs call it again before
 //! expiry by themselves.
 //!
-//! Still one thread: the listener, every open connection and the signal
+//! One thread serves: the listener, every open connection and the signal
 //! pipe are polled together, and each connection has a deadline and a size
-//! cap, so a silent or slow client can delay no one. The HTTP/1.1 handling
+//! cap, so a silent or slow client can delay no one. (While a refresh's
+//! network call is in flight, it runs on a short-lived worker so the
+//! endpoint keeps answering; see `daemon`.) The HTTP/1.1 handling
 //! is deliberately minimal and strict: one GET per connection, then close.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use crate::credentials::{Credentials, Secret};
@@ -62,6 +64,9 @@ pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
     Server::bind(cfg.addr, token, log)
 }
 
+/// No method is longer (`OPTIONS`, `CONNECT`, with room to spare).
+const MAX_METHOD: usize = 16;
+
 /// A parsed request: only what routing needs.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
@@ -84,6 +89,13 @@ pub enum Parsed {
 /// Parses a request head strictly: `METHOD SP target SP HTTP/1.x CRLF`,
 /// header lines with a colon, an empty line. Anything else is a 4xx.
 pub fn parse_request(buf: &[u8]) -> Parsed {
+    // Refuse at the first byte that cannot begin a request (a TLS
+    // ClientHello, binary noise) instead of waiting for a line end that
+    // may never come.
+    let method_len = buf.iter().position(|&b| b == b' ').unwrap_or(buf.len());
+    if method_len > MAX_METHOD || !buf[..method_len].iter().all(u8::is_ascii_uppercase) {
+        return Parsed::Bad(400, "not an HTTP request");
+    }
     let Some(end) = find(buf, b"\r\n\r\n") else {
         if buf.len() >= MAX_REQUEST {
             return Parsed::Bad(431, "request headers too large");
@@ -335,6 +347,18 @@ impl Server {
         timeout: Duration,
         creds: Option<&Credentials>,
     ) -> Wake {
+        self.wait_or(signals, None, timeout, creds)
+    }
+
+    /// As [`Server::wait`], but also returns (as `Wake::Timeout`) as soon as
+    /// `extra` becomes readable.
+    pub fn wait_or(
+        &mut self,
+        signals: &Signals,
+        extra: Option<BorrowedFd<'_>>,
+        timeout: Duration,
+        creds: Option<&Credentials>,
+    ) -> Wake {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(wake) = signals.pending() {
@@ -350,11 +374,12 @@ impl Server {
                 .iter()
                 .map(|c| c.deadline)
                 .fold(deadline, Instant::min);
+            // Fixed slots first: the signal pipe, the caller's extra fd (if
+            // any), the listener; then one per connection.
             let mut fds = vec![(signals.fd(), Interest::Read)];
-            if self.conns.len() < MAX_CONNECTIONS {
-                fds.push((self.listener.as_fd(), Interest::Read));
-            }
-            let listening = fds.len() == 2;
+            fds.extend(extra.map(|fd| (fd, Interest::Read)));
+            fds.push((self.listener.as_fd(), Interest::Read));
+            let fixed = fds.len();
             for c in &self.conns {
                 let interest = if c.writing() {
                     Interest::Write
@@ -368,26 +393,31 @@ impl Server {
             if ready[0] {
                 signals.drain();
             }
-            let first_conn = if listening { 2 } else { 1 };
-            let ready_conns: Vec<bool> = ready[first_conn..].to_vec();
-            // Connections first, by index, before accepting changes the list.
-            for (i, is_ready) in ready_conns.iter().enumerate().rev() {
-                if *is_ready {
+            // Connections first, in reverse so that swap_remove only moves
+            // ones already handled, then new ones.
+            for i in (0..ready.len() - fixed).rev() {
+                if ready[fixed + i] {
                     self.service(i, creds);
                 }
             }
-            if listening && ready[1] {
+            if ready[fixed - 1] {
                 self.accept();
+            }
+            if extra.is_some() && ready[1] {
+                return Wake::Timeout;
             }
         }
     }
 
     fn accept(&mut self) {
-        while self.conns.len() < MAX_CONNECTIONS {
+        loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
+                    }
+                    if self.conns.len() >= MAX_CONNECTIONS {
+                        self.evict_oldest();
                     }
                     self.conns.push(Conn {
                         stream,
@@ -406,6 +436,23 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    /// Makes room for a new client by closing the connection that has been
+    /// open longest. A real SDK request completes in milliseconds, so the
+    /// oldest is almost surely one of many silent ones; closing it, rather
+    /// than leaving newcomers in the accept queue, means silent clients
+    /// cannot lock everyone else out until their deadlines pass.
+    fn evict_oldest(&mut self) {
+        if let Some((i, _)) = self
+            .conns
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| c.deadline)
+        {
+            let gone = self.conns.swap_remove(i);
+            self.log.debug("serve_evicted", &[("peer", &gone.peer)]);
         }
     }
 
@@ -522,6 +569,11 @@ mod tests {
         assert_eq!(
             parse_request(r),
             Parsed::Request(req("GET", "/v1/credentials", Some("tok")))
+        );
+        assert_eq!(parse_request(b"GE"), Parsed::Incomplete);
+        assert_eq!(
+            parse_request(b"\x16\x03\x01\x02\x00"),
+            Parsed::Bad(400, "not an HTTP request")
         );
         let q = b"GET /v1/credentials?x=1 HTTP/1.0\r\n\r\n";
         assert_eq!(
