@@ -130,6 +130,7 @@ def test_wrong_secret_from_agent_exits_1_and_leaves_files_alone(
 
     assert result.returncode == 1, describe(result)
     assert "403" in result.stderr, describe(result)  # the code itself: see the xfail below
+    assert agent.authorized_requests() >= 1  # the agent answered; STS refused
     assert not absent.exists()
     assert not absent.parent.exists() or not any(absent.parent.iterdir()), list(absent.parent.iterdir())
     assert moto.issued_credentials() == []
