@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from harness import MotoServer
+from harness import Daemon, FakeContainerEndpoint, FakeSts, MotoServer
 
 # boto3 in this process reads os.environ, so scrub it before any test (or import) can make a
 # client: no AWS_* from the machine (this one has AWS_CA_BUNDLE and more), no proxies, no
@@ -61,3 +61,52 @@ def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "token"
     path.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZTJlIn0.e2e-signature\n")
     return path
+
+
+@pytest.fixture
+def container_token_file(tmp_path: Path) -> Path:
+    """The Pod Identity agent's token as EKS projects it. No trailing newline: the fake agent
+    compares Authorization with the file's exact content."""
+    path = tmp_path / "eks-pod-identity-token"
+    path.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwb2QtaWRlbnRpdHkifQ.e2e-agent-signature")
+    return path
+
+
+@pytest.fixture
+def fake_container_endpoint(container_token_file: Path) -> Iterator[FakeContainerEndpoint]:
+    """A fake Pod Identity agent on 127.0.0.1; stopped when the test ends."""
+    endpoint = FakeContainerEndpoint(container_token_file)
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def fake_sts() -> Iterator[Callable[..., FakeSts]]:
+    """Factory: fake_sts(lifetime=4) issues web identity credentials living that many
+    seconds; every server is stopped when the test ends."""
+    servers: list[FakeSts] = []
+
+    def start(lifetime: float = 4) -> FakeSts:
+        server = FakeSts(lifetime)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def credfile_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Factory: credfile_daemon(args, env) starts aws-credfile as a daemon logging to a file
+    of the test's own; every one still running is stopped when the test ends."""
+    daemons: list[Daemon] = []
+
+    def start(args: list[str], env: dict[str, str]) -> Daemon:
+        daemon = Daemon(args, env, tmp_path / f"daemon-{len(daemons)}.log")
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()

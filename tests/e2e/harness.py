@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import http.server
+import itertools
 import json
+import math
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import Message
 from pathlib import Path
 from typing import Callable, Iterator, Optional, TypeVar
 
@@ -208,9 +216,9 @@ class MotoServer:
         creds = creds or Creds(SETUP_ACCESS_KEY, SETUP_SECRET_KEY, None)
         return aws_client(service, self.url, creds)
 
-    def create_role(self, name: str = "app", policy_actions: str = "*") -> str:
-        """A role the web identity or any principal can assume, allowed to do policy_actions;
-        returns its ARN.
+    def create_role(self, name: str = "app", policy_actions: str = "*", trusted: str = "*") -> str:
+        """A role the web identity or the AWS principal `trusted` (any, by default) can assume,
+        allowed to do policy_actions; returns its ARN.
 
         With signature checks on, moto checks an AssumeRole against the trust policy and
         crashes (500) on a statement without an "AWS" principal; it also compares that
@@ -224,7 +232,7 @@ class MotoServer:
                     "Effect": "Allow",
                     "Principal": {
                         "Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.e2e.example",
-                        "AWS": "*",
+                        "AWS": trusted,
                     },
                     "Action": ["sts:AssumeRoleWithWebIdentity", "sts:AssumeRole"],
                 }
@@ -241,6 +249,21 @@ class MotoServer:
             ]["Arn"]
             iam.put_role_policy(RoleName=name, PolicyName="e2e", PolicyDocument=json.dumps(policy))
         return arn
+
+    def create_user(self, name: str, policy_actions: str = "*") -> "Creds":
+        """An IAM user allowed to do policy_actions, with a long-term access key (AKIA…, no
+        session token); returns the key. With signature checks on, moto checks the user's
+        policy too: without one, its sts:AssumeRole is denied."""
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": policy_actions, "Resource": "*"}],
+        }
+        with self.unauthenticated():
+            iam = self.client("iam")
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName="e2e", PolicyDocument=json.dumps(policy))
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+        return Creds(key["AccessKeyId"], key["SecretAccessKey"], None)
 
 
 @dataclass(frozen=True)
@@ -295,6 +318,35 @@ def boto3_profile_credentials(path: Path, profile: str) -> Creds:
         else:
             os.environ["AWS_SHARED_CREDENTIALS_FILE"] = old
     return Creds(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def boto3_profile_client(path: Path, profile: str, service: str, endpoint_url: str):
+    """A boto3 client an application would make from the shared credentials file: the
+    profile's keys are loaded while AWS_SHARED_CREDENTIALS_FILE points at path, and the
+    client can only reach endpoint_url on 127.0.0.1."""
+    assert endpoint_url.startswith("http://127.0.0.1:"), endpoint_url
+    old = os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(path)
+    try:
+        session = boto3.Session(profile_name=profile, region_name=REGION)
+        creds = session.get_credentials()
+        assert creds is not None, f"boto3 found no credentials for profile {profile} in {path}"
+        assert creds.method == "shared-credentials-file", creds.method
+        return session.client(
+            service,
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"max_attempts": 2, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=60,
+                s3={"addressing_style": "path"},
+            ),
+        )
+    finally:
+        if old is None:
+            del os.environ["AWS_SHARED_CREDENTIALS_FILE"]
+        else:
+            os.environ["AWS_SHARED_CREDENTIALS_FILE"] = old
 
 
 def ini_profile(path: Path, profile: str) -> Optional[Creds]:
@@ -389,3 +441,185 @@ class Daemon:
 
     def stop(self) -> None:
         _stop(self.proc)
+
+
+# --- small fakes on 127.0.0.1 -------------------------------------------------------------
+
+
+class _LoopbackServer:
+    """An http.server on 127.0.0.1:0 answering from threads; subclasses implement handle()
+    and guard what they record with `lock`.
+
+    A thread per connection, because the binary's HTTP client keeps connections alive: with
+    one thread an idle kept-alive connection would stall the next one.
+    """
+
+    def __init__(self) -> None:
+        owner = self
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                owner._dispatch(self)
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass  # the tests look at what was recorded, not at a log
+
+            # An idle client must not hold a handler thread past the test.
+            timeout = 30
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def _dispatch(self, req: http.server.BaseHTTPRequestHandler) -> None:
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        # req.headers looks names up case-insensitively (the binary sends them lowercase).
+        status, content_type, answer = self.handle(req.command, req.path, req.headers, body)
+        data = answer.encode()
+        req.send_response(status)
+        req.send_header("Content-Type", content_type)
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)
+
+    def handle(self, method: str, path: str, headers: Message, body: bytes) -> tuple[int, str, str]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(EXIT_TIMEOUT)
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeContainerEndpoint(_LoopbackServer):
+    """The EKS Pod Identity agent (or ECS's) as aws-credfile sees it: GET /v1/credentials
+    answers `answer` as JSON only when the Authorization header equals the token file's
+    content, read at every request like the agent's rotating token.
+
+    `answer` is the container-credentials JSON to serve; set it before the binary runs.
+    """
+
+    PATH = "/v1/credentials"
+
+    def __init__(self, token_file: Path):
+        self.token_file = token_file
+        self.answer: dict[str, str] = {}
+        self.requests: list[tuple[str, str, bool]] = []  # method, path, authorized
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}{self.PATH}"
+
+    def serve(self, creds: Creds, lifetime: float = 3600) -> None:
+        """Serve creds (Token only when they have one, as for a long-term IAM user key)."""
+        answer = {
+            "AccessKeyId": creds.access_key,
+            "SecretAccessKey": creds.secret_key,
+            "Expiration": rfc3339(datetime.fromtimestamp(time.time() + lifetime, timezone.utc)),
+        }
+        if creds.token:
+            answer["Token"] = creds.token
+        self.answer = answer
+
+    def handle(self, method, path, headers, body):
+        authorized = headers.get("Authorization") == self.token_file.read_text()
+        with self.lock:
+            self.requests.append((method, path, authorized))
+        if method != "GET" or path != self.PATH:
+            return 404, "text/plain", "not found"
+        if not authorized:
+            return 401, "application/json", json.dumps({"code": "AccessDenied", "message": "bad token"})
+        return 200, "application/json", json.dumps(self.answer)
+
+    def authorized_requests(self) -> int:
+        with self.lock:
+            return sum(1 for _, _, ok in self.requests if ok)
+
+
+class FakeSts(_LoopbackServer):
+    """An STS that answers AssumeRoleWithWebIdentity with new credentials living `lifetime`
+    seconds whatever DurationSeconds asks (aws-credfile refuses --duration under 900 s, and
+    real STS too, so only a fake gives credentials that expire within a test).
+
+    Every answer has a new AccessKeyId; `issued` lists them oldest first.
+    """
+
+    def __init__(self, lifetime: float = 4, account_id: str = ACCOUNT_ID):
+        self.lifetime = lifetime
+        self.account_id = account_id
+        self.issued: list[Creds] = []
+        self.expirations: list[datetime] = []
+        self._serial = itertools.count(1)
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def handle(self, method, path, headers, body):
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        action = form.get("Action", [""])[0]
+        if method != "POST" or action != "AssumeRoleWithWebIdentity":
+            return 400, "text/xml", self._error("InvalidAction", f"fake STS answers only AssumeRoleWithWebIdentity, not {action!r}")
+        role_arn = form.get("RoleArn", [""])[0]
+        session = form.get("RoleSessionName", ["fake"])[0]
+        serial = next(self._serial)
+        creds = Creds(f"ASIAFAKESTS{serial:09d}", secrets.token_urlsafe(30), "FAKESTSTOKEN" + secrets.token_urlsafe(60))
+        # Whole seconds, as STS writes them, rounded up so the lifetime is never shorter.
+        expiration = datetime.fromtimestamp(math.ceil(time.time() + self.lifetime), timezone.utc)
+        with self.lock:
+            self.issued.append(creds)
+            self.expirations.append(expiration)
+        role_name = role_arn.rsplit("/", 1)[-1]
+        xml = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>system:serviceaccount:e2e:app</SubjectFromWebIdentityToken>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::{self.account_id}:assumed-role/{role_name}/{session}</Arn>
+      <AssumedRoleId>AROAFAKESTS000000000:{session}</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <SessionToken>{creds.token}</SessionToken>
+      <SecretAccessKey>{creds.secret_key}</SecretAccessKey>
+      <Expiration>{rfc3339(expiration)}</Expiration>
+      <AccessKeyId>{creds.access_key}</AccessKeyId>
+    </Credentials>
+    <Provider>oidc.e2e.example</Provider>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>fake-{serial}</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+"""
+        return 200, "text/xml", xml
+
+    @staticmethod
+    def _error(code: str, message: str) -> str:
+        return (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{code}</Code><Message>{message}</Message></Error>"
+            "<RequestId>fake</RequestId></ErrorResponse>"
+        )
+
+    def snapshot(self) -> list[Creds]:
+        with self.lock:
+            return list(self.issued)
+
+
+def http_get_json(url: str, headers: Optional[dict[str, str]] = None, timeout: float = 10) -> tuple[int, dict]:
+    """A plain GET of a loopback JSON endpoint: (status, parsed body or {})."""
+    assert url.startswith("http://127.0.0.1:"), url
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read() or b"{}")
+        except ValueError:
+            return e.code, {}
