@@ -231,9 +231,10 @@ pub fn credentials_json(c: &Credentials) -> String {
         "SecretAccessKey".into(),
         c.secret_access_key.expose().into(),
     );
-    if let Some(token) = &c.session_token {
-        map.insert("Token".into(), token.expose().into());
-    }
+    // Always present: botocore fails with a KeyError when `Token` is
+    // missing, and treats an empty one as "no session token".
+    let token = c.session_token.as_ref().map(Secret::expose).unwrap_or("");
+    map.insert("Token".into(), token.into());
     map.insert("Expiration".into(), c.expiration.to_rfc3339().into());
     if let Some(account) = &c.account_id {
         map.insert("AccountId".into(), account.clone().into());

@@ -241,8 +241,18 @@ struct AssumedRoleUserXml {
 struct ErrorResponseXml {
     #[serde(rename = "Error")]
     error: Option<ErrorXml>,
+    /// Some servers (moto's auth layer, some proxies) wrap the error one
+    /// level deeper, as `<Errors><Error>`; botocore reads both shapes.
+    #[serde(rename = "Errors")]
+    errors: Option<ErrorsXml>,
     #[serde(rename = "RequestId")]
     request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorsXml {
+    #[serde(rename = "Error")]
+    error: Option<ErrorXml>,
 }
 
 #[derive(Deserialize)]
@@ -406,7 +416,11 @@ fn root_element(text: &str) -> Option<String> {
 /// AWS support asks for) appended to the message.
 fn sts_error(text: &str, status: u16) -> Result<Error, String> {
     let doc: ErrorResponseXml = quick_xml::de::from_str(text).map_err(|e| describe_de_error(&e))?;
-    let (code, message) = doc.error.map(|e| (e.code, e.message)).unwrap_or_default();
+    let (code, message) = doc
+        .error
+        .or(doc.errors.and_then(|e| e.error))
+        .map(|e| (e.code, e.message))
+        .unwrap_or_default();
     let code = code
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
@@ -732,6 +746,18 @@ mod tests {
                     "Not authorized to perform sts:AssumeRoleWithWebIdentity \
                      (request id 8d8a6e4e-1c37-4c84-9f2b-0example)"
                 );
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // One level deeper, as moto's signature checks answer.
+        let nested = "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code>\
+                      <Message>The request signature we calculated does not match</Message>\
+                      </Error></Errors><RequestId>r-1</RequestId></ErrorResponse>";
+        match parse(ACTION_ASSUME_ROLE, 403, nested) {
+            Err(Error::Sts { code, message, .. }) => {
+                assert_eq!(code, "SignatureDoesNotMatch");
+                assert!(message.starts_with("The request signature"), "{message}");
             }
             other => panic!("{other:?}"),
         }

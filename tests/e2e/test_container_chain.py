@@ -129,7 +129,7 @@ def test_wrong_secret_from_agent_exits_1_and_leaves_files_alone(
     result = run_credfile(chain(absent, target), env)
 
     assert result.returncode == 1, describe(result)
-    assert "403" in result.stderr, describe(result)  # the code itself: see the xfail below
+    assert "403" in result.stderr, describe(result)  # the code itself: see the next test
     assert agent.authorized_requests() >= 1  # the agent answered; STS refused
     assert not absent.exists()
     assert not absent.parent.exists() or not any(absent.parent.iterdir()), list(absent.parent.iterdir())
@@ -221,13 +221,7 @@ def test_session_credentials_with_a_wrong_token_are_refused(
 
 
 # moto's signature and token errors come as <ErrorResponse><Errors><Error><Code>… (an extra
-# <Errors> level; real STS has none). botocore reads both; aws-credfile reads only the one
-# without <Errors> and reports "STS refused: Unknown: no message (HTTP 403)", so the code the
-# issue asks for is lost. Strict: this starts failing (XPASS) once the binary parses by name.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: aws-credfile ignores <ErrorResponse><Errors><Error> and reports 'Unknown: no message'",
-)
+# <Errors> level; real STS has none). botocore reads both, and so does aws-credfile.
 @pytest.mark.parametrize("wrong, code", [("secret", "SignatureDoesNotMatch"), ("token", "InvalidClientTokenId")])
 def test_a_refused_chained_assume_role_names_the_sts_error_code(
     moto_server, fake_container_endpoint, tmp_path, home, wrong, code

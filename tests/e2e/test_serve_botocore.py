@@ -206,10 +206,8 @@ def test_boto3_calls_moto_with_served_credentials_signature_checked(
 
 
 # A long-term key (Pod Identity agents never serve one, a custom https endpoint may) has no
-# session token, so aws-credfile leaves "Token" out of the served JSON; botocore 1.44.8 then
-# fails with KeyError('Token') (test_botocore_facts.py). Issue 5 lists Token among the served
-# fields; serving "Token": "" would keep botocore working (it signs without a token when empty).
-@pytest.mark.xfail(strict=True, reason="bug: the served JSON has no Token for a long-term key; botocore raises KeyError('Token')")
+# session token. botocore 1.44.8 fails with KeyError('Token') when "Token" is missing
+# (test_botocore_facts.py), so aws-credfile always serves it, empty for such a key.
 def test_botocore_reads_a_served_long_term_key(fake_container_endpoint, credfile_daemon, monkeypatch, home):
     agent = fake_container_endpoint
     key = Creds("AKIASERVEDUSERKEY000", "served-user-secret-0000000000000000000000", None)
