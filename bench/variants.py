@@ -12,6 +12,7 @@ Slow on purpose (one full LTO build per variant, ~3 min each on 2 cores), so it
 is `make bench-variants`, not part of `make bench`.
 
 Usage: bench/variants.py [--only NAME[,NAME...]] [--out PATH] [--test]
+  --only keeps the other rows of an earlier run (bench/variants-results.json)
   --test also runs `cargo test --lib sts::` in the variants that replace source
   code, so a size win that broke the request signing cannot pass unnoticed.
 """
@@ -91,6 +92,11 @@ def combined(tree):
     sigv4_ring(tree)
 
 
+def combined_z(tree):
+    combined(tree)
+    profile('"z"')(tree)
+
+
 def no_pie(tree):
     cfg = tree / ".cargo"
     cfg.mkdir(exist_ok=True)
@@ -119,6 +125,7 @@ VARIANTS = [
         True,
     ),
     ("both", "one-root-store + sigv4-by-hand", combined, True),
+    ("both-opt-z", 'one-root-store + sigv4-by-hand + `opt-level = "z"`', combined_z, True),
     (
         "no-pie",
         "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary)",
@@ -201,6 +208,15 @@ def main():
         if not os.environ.get("BENCH_KEEP_SCRATCH"):
             shutil.rmtree(scratch, ignore_errors=True)
 
+    # Rows of an earlier run that were not rebuilt now are kept, in the list's order.
+    store = pathlib.Path(args.out).with_suffix(".json")
+    if args.only and store.exists():
+        import json
+        old = {r[0]: r for r in json.loads(store.read_text())}
+        new = {r[0]: r for r in results}
+        results = [tuple(new.get(v[0]) or old[v[0]]) for v in VARIANTS if v[0] in new or v[0] in old]
+    import json
+    store.write_text(json.dumps(results, indent=1) + "\n")
     base = next((r[2] for r in results if r[0] == "baseline"), None)
     rustc = subprocess.run(["rustc", "-V"], capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(
