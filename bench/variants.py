@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Find the fat: what each build option and dependency costs in static binary size.
+
+Copies the tracked files of the working tree into a scratch directory once per
+variant, applies one edit there (Cargo.toml, or a source file where an option
+needs one), builds the static musl release binary, and records its size. The
+repository itself is never touched, and no variant is ever committed: the point
+is the numbers, written to bench/variants-results.md, which `make bench` includes
+in BENCHMARKS.md.
+
+Slow on purpose (one full LTO build per variant, ~3 min each on 2 cores), so it
+is `make bench-variants`, not part of `make bench`.
+
+Usage: bench/variants.py [--only NAME[,NAME...]] [--out PATH] [--test]
+  --only keeps the other rows of an earlier run (bench/variants-results.json)
+  --test also runs `cargo test --lib sts::` in the variants that replace source
+  code, so a size win that broke the request signing cannot pass unnoticed.
+"""
+
+import argparse
+import datetime
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HERE = ROOT / "bench"
+TARGET = "x86_64-unknown-linux-musl"
+
+UREQ_OLD = 'ureq = { version = "3.1", default-features = false, features = ["rustls"] }'
+# ureq's `rustls` feature is rustls-no-provider + ring + webpki-roots; the last
+# is a second copy of the Mozilla roots (as trust anchors) next to
+# webpki-root-certs (as certificates), which AWS_CA_BUNDLE needs anyway.
+UREQ_NEW = 'ureq = { version = "3.1", default-features = false, features = ["rustls-no-provider", "_ring"] }'
+ROOTS_OLD = """    let Some(path) = &net.ca_bundle else {
+        return Ok(RootCerts::WebPki);
+    };"""
+ROOTS_NEW = """    let Some(path) = &net.ca_bundle else {
+        let certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        return Ok(RootCerts::new_with_certs(&certs));
+    };"""
+
+SIGV4_DEPS_RE = re.compile(
+    r"^aws-sigv4 = .*\n(?:#.*\n)*aws-credential-types = .*\n", re.MULTILINE
+)
+RING_DEP = 'ring = { version = "0.17", default-features = false }\n'
+
+
+def edit(path, old, new, count=1):
+    text = path.read_text()
+    if text.count(old) != count:
+        sys.exit(f"variants: {path.name} no longer contains the text this variant edits:\n{old}")
+    path.write_text(text.replace(old, new))
+
+
+def profile(opt):
+    def apply(tree):
+        edit(tree / "Cargo.toml", 'opt-level = "s"', f"opt-level = {opt}")
+
+    return apply
+
+
+def roots_once(tree):
+    edit(tree / "Cargo.toml", UREQ_OLD, UREQ_NEW)
+    edit(tree / "src/http.rs", ROOTS_OLD, ROOTS_NEW)
+
+
+def sigv4_ring(tree):
+    cargo = tree / "Cargo.toml"
+    text = cargo.read_text()
+    if not SIGV4_DEPS_RE.search(text):
+        sys.exit("variants: Cargo.toml no longer lists aws-sigv4 then aws-credential-types")
+    cargo.write_text(SIGV4_DEPS_RE.sub(RING_DEP, text, count=1))
+    sts = tree / "src/sts.rs"
+    src = sts.read_text()
+    start = src.index("pub fn sign(\n")
+    end = src.index("\n}\n", start) + 3
+    src = src[:start] + (HERE / "variants/sigv4_ring.rs").read_text() + src[end:]
+    sts.write_text(src)
+
+
+def combined(tree):
+    roots_once(tree)
+    sigv4_ring(tree)
+
+
+def combined_z(tree):
+    combined(tree)
+    profile('"z"')(tree)
+
+
+def no_pie(tree):
+    cfg = tree / ".cargo"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "config.toml").write_text(
+        f'[target.{TARGET}]\nrustflags = ["-C", "relocation-model=static"]\n'
+    )
+
+
+# name, what it changes, edit, touches source (so --test runs its tests)
+VARIANTS = [
+    ("baseline", "Cargo.toml as committed", lambda tree: None, False),
+    ("opt-z", '`opt-level = "z"`', profile('"z"'), False),
+    ("opt-3", "`opt-level = 3`", profile("3"), False),
+    (
+        "one-root-store",
+        "ureq features `rustls-no-provider` + `_ring` (drops `webpki-roots`); "
+        "src/http.rs builds the default roots from `webpki-root-certs` too",
+        roots_once,
+        True,
+    ),
+    (
+        "sigv4-by-hand",
+        "drop `aws-sigv4` + `aws-credential-types`; a 60-line SigV4 in src/sts.rs "
+        "with `ring`'s SHA-256/HMAC (already linked for TLS)",
+        sigv4_ring,
+        True,
+    ),
+    ("both", "one-root-store + sigv4-by-hand", combined, True),
+    ("both-opt-z", 'one-root-store + sigv4-by-hand + `opt-level = "z"`', combined_z, True),
+    (
+        "no-pie",
+        "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary)",
+        no_pie,
+        False,
+    ),
+]
+
+
+def copy_tree(dest):
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.split(b"\0")
+    for f in filter(None, files):
+        src = ROOT / os.fsdecode(f)
+        if src.is_file():
+            (dest / os.fsdecode(f)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / os.fsdecode(f))
+
+
+def build(tree, target_dir, log):
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
+    t0 = time.monotonic()
+    r = subprocess.run(
+        ["cargo", "build", "--release", "--target", TARGET],
+        cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    if r.returncode != 0:
+        return None, time.monotonic() - t0
+    binary = target_dir / TARGET / "release" / "aws-credfile"
+    return binary.stat().st_size, time.monotonic() - t0
+
+
+def run_tests(tree, target_dir, log):
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
+    r = subprocess.run(
+        ["cargo", "test", "--lib", "sts::"], cwd=tree, env=env,
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    return r.returncode == 0
+
+
+def mib(n):
+    return f"{n / 1048576:.2f} MiB"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only")
+    ap.add_argument("--out", default=str(HERE / "variants-results.md"))
+    ap.add_argument("--target-dir", default=os.environ.get("BENCH_VARIANTS_TARGET_DIR"))
+    ap.add_argument("--test", action="store_true")
+    args = ap.parse_args()
+    chosen = VARIANTS
+    if args.only:
+        names = args.only.split(",")
+        chosen = [v for v in VARIANTS if v[0] in names]
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="aws-credfile-variants."))
+    target_dir = pathlib.Path(args.target_dir or scratch / "target")
+    results = []
+    try:
+        for name, what, apply, touches_src in chosen:
+            tree = scratch / name
+            tree.mkdir()
+            copy_tree(tree)
+            apply(tree)
+            log_path = scratch / f"{name}.log"
+            with open(log_path, "w") as log:
+                size, secs = build(tree, target_dir, log)
+                tests = None
+                if size is not None and args.test and touches_src:
+                    tests = run_tests(tree, target_dir, log)
+            status = mib(size) if size else "build failed"
+            print(f"variants: {name}: {status} ({secs:.0f} s)", flush=True)
+            if size is None:
+                print(log_path.read_text()[-3000:], file=sys.stderr)
+            results.append((name, what, size, tests))
+    finally:
+        shutil.rmtree(scratch / "target", ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP_SCRATCH"):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    # Rows of an earlier run that were not rebuilt now are kept, in the list's order.
+    store = pathlib.Path(args.out).with_suffix(".json")
+    if args.only and store.exists():
+        import json
+        old = {r[0]: r for r in json.loads(store.read_text())}
+        new = {r[0]: r for r in results}
+        results = [tuple(new.get(v[0]) or old[v[0]]) for v in VARIANTS if v[0] in new or v[0] in old]
+    import json
+    store.write_text(json.dumps(results, indent=1) + "\n")
+    base = next((r[2] for r in results if r[0] == "baseline"), None)
+    rustc = subprocess.run(["rustc", "-V"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    lines = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at `{commit}` "
+        f"with {rustc}, `cargo build --release --target {TARGET}` in a scratch copy per variant "
+        "(rerun: `make bench-variants`).",
+        "",
+        "| variant | change | static binary | vs baseline |",
+        "|---|---|---:|---:|",
+    ]
+    for name, what, size, tests in results:
+        delta = ""
+        if size and base:
+            d = size - base
+            delta = f"{d:+,} B ({d / base:+.1%})"
+        note = {None: "", True: " (sts unit tests pass)", False: " (**sts unit tests FAIL**)"}[tests]
+        lines.append(
+            f"| {name} | {what}{note} | {f'{size:,} B ({mib(size)})' if size else 'build failed'} | {delta} |"
+        )
+    pathlib.Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"variants: wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
