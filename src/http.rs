@@ -184,15 +184,16 @@ fn timeout_until(deadline: Option<Instant>) -> Duration {
 /// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
 /// (for TLS-inspecting corporate proxies) when it is set.
 fn roots(net: &Network) -> Result<RootCerts, Error> {
+    // Borrowed from the binary's read-only data, not copied.
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()))
+        .collect();
     let Some(path) = &net.ca_bundle else {
-        return Ok(RootCerts::WebPki);
+        return Ok(RootCerts::new_with_certs(&certs));
     };
     let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
     let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
     let embedded = certs.len();
     for item in ureq::tls::parse_pem(&pem) {
         // Keys and other blocks have no business here; skip them.

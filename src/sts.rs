@@ -16,7 +16,9 @@ use serde::Deserialize;
 use crate::credentials::{Credentials, Secret};
 use crate::endpoint::StsEndpoint;
 use crate::error::Error;
+use crate::sigv4;
 use crate::time::Timestamp;
+use crate::url::url_parts;
 
 /// The STS API version every request names.
 pub const STS_VERSION: &str = "2011-06-15";
@@ -149,52 +151,36 @@ pub fn sign(
     creds: &Credentials,
     now: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
-    use aws_sigv4::http_request::{self, SignableBody, SignableRequest, SigningSettings};
-
     let url = endpoint.post_url();
-    // The signer's own errors name no values, but say nothing useful either;
-    // this says what was being signed and what can be wrong with it.
-    let failed = |what: &dyn std::fmt::Display| {
+    let failed = |what: &str| {
         Error::Config(format!(
             "cannot sign the sts:AssumeRole request to {url}: {what} (the endpoint URL or the \
              source credentials contain characters that cannot be sent)"
         ))
     };
-
-    let identity = aws_credential_types::Credentials::new(
-        creds.access_key_id.clone(),
-        creds.secret_access_key.expose(),
-        creds.session_token.as_ref().map(|t| t.expose().to_owned()),
-        Some(creds.expiration.to_system_time()),
-        "aws-credfile",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&endpoint.signing_region)
-        .name(SIGNING_NAME)
-        .time(now)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| failed(&e))?
-        .into();
-    let request = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        [("content-type", CONTENT_TYPE)].into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|e| failed(&e))?;
-    let (instructions, _signature) = http_request::sign(request, &params)
-        .map_err(|e| failed(&e))?
-        .into_parts();
-
+    let parts = url_parts(&url).ok_or_else(|| failed("not an http(s) URL"))?;
+    let default_port = if parts.scheme == "https" { 443 } else { 80 };
+    let host = if parts.host.contains(':') {
+        format!("[{}]", parts.host)
+    } else {
+        parts.host.clone()
+    };
+    let host = match parts.port {
+        Some(p) if p != default_port => format!("{host}:{p}"),
+        _ => host,
+    };
+    let request = sigv4::Request {
+        host: &host,
+        path: "/",
+        content_type: CONTENT_TYPE,
+        body,
+        region: &endpoint.signing_region,
+        service: SIGNING_NAME,
+    };
+    let signed =
+        sigv4::sign(&request, creds, Timestamp::from_system_time(now)).map_err(|e| failed(&e))?;
     let mut headers = vec![("content-type".to_owned(), CONTENT_TYPE.to_owned())];
-    headers.extend(
-        instructions
-            .headers()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned())),
-    );
+    headers.extend(signed);
     Ok(headers)
 }
 
