@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import shutil
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -207,6 +208,39 @@ def fake_sts():
     """A fake STS answering AssumeRoleWithWebIdentity for ROLE_ARN and TOKEN."""
     server = _FakeServer(_sts_answer)
     yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_sts_tls(tmp_path):
+    """The fake STS over https, with a certificate for IP 127.0.0.1 signed
+    by a throwaway CA; yields (server, CA bundle path) for AWS_CA_BUNDLE.
+    Exercises the static binary's TLS stack (ring's C and assembly, rustls)."""
+    d = tmp_path / "pki"
+    d.mkdir()
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=aws-credfile packaging test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (d / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    server = _FakeServer(_sts_answer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(d / "server.pem", d / "server.key")
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    server.url = server.url.replace("http://", "https://")
+    yield server, d / "ca.pem"
     server.close()
 
 

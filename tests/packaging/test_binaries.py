@@ -162,13 +162,40 @@ def test_x86_64_daemon_memory_fits_the_manifests_request(
     assert_credentials_file(creds)
 
 
+def qemu_aarch64():
+    qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
+    if qemu is None:
+        missing("qemu-aarch64 (Debian's qemu-user)", "make test-packaging")
+    return qemu
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_binary_once_over_tls(arch, fake_sts_tls, token_file, tmp_path):
+    """Over https, trusting a local CA through AWS_CA_BUNDLE: the static
+    build's TLS stack (rustls with ring's C and assembly) really works, on
+    both architectures."""
+    if arch == "x86_64":
+        prefix = [require_file(STATIC_BIN, "make static")]
+    else:
+        prefix = [qemu_aarch64(), require_file(ARM64_BIN, "make static-arm64")]
+    sts, ca_bundle = fake_sts_tls
+    creds = tmp_path / "credentials"
+    env = {**irsa_env(sts.url, token_file), "AWS_CA_BUNDLE": str(ca_bundle)}
+    proc = run([*prefix, "--once", "--file", creds], env)
+    assert proc.returncode == 0, explain(proc)
+    assert_credentials_file(creds)
+    # Without the CA the handshake must fail: the certificate is checked.
+    env.pop("AWS_CA_BUNDLE")
+    proc = run([*prefix, "--once", "--once-timeout", "2s", "--file", tmp_path / "x"], env)
+    assert proc.returncode == 1, explain(proc)
+    assert "certificate" in proc.stderr.lower(), proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_arm64_binary_is_static_stripped_and_within_budget():
     check_static(require_file(ARM64_BIN, "make static-arm64"), EM_AARCH64)
 
 
 def test_arm64_binary_once_under_qemu(fake_sts, token_file, tmp_path):
     binary = require_file(ARM64_BIN, "make static-arm64")
-    qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
-    if qemu is None:
-        missing("qemu-aarch64 (Debian's qemu-user)", "make test-packaging")
-    once_and_check([qemu, binary], fake_sts, token_file, tmp_path)
+    once_and_check([qemu_aarch64(), binary], fake_sts, token_file, tmp_path)
