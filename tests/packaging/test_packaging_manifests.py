@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import (
+from packaging_support import (
     IRSA_TOKEN_PATH,
     POD_IDENTITY_TOKEN_PATH,
     ROOT,

@@ -4,7 +4,7 @@ build .` and the prebuilt one `make image` uses must produce the same image
 
 import re
 
-from conftest import ROOT, cargo_version
+from packaging_support import ROOT, cargo_version
 
 
 def instructions(text):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (
+from packaging_support import (
     ARM64_BIN,
     BINARY_BUDGET,
     STATIC_BIN,

@@ -7,7 +7,7 @@ another empty root filesystem, as users of other base images do."""
 import shutil
 import tarfile
 
-from conftest import (
+from packaging_support import (
     IMAGE_BUDGET,
     IRSA_TOKEN_PATH,
     STATIC_BIN,
