@@ -1,0 +1,342 @@
+"""The Kubernetes manifests in deploy/ and the IAM policies in docs/iam/:
+valid against the Kubernetes schemas, shaped as the issue asks (native
+sidecar, probes, non-root, read-only root, no capabilities, shared
+directory), and run: each aws-credfile container is executed as its manifest
+says (image entrypoint + args, as the manifest's uid) in the unpacked image
+with chroot, against a fake STS or a fake Pod Identity agent, and its probes
+are executed too."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from packaging_support import (
+    IRSA_TOKEN_PATH,
+    POD_IDENTITY_TOKEN_PATH,
+    ROOT,
+    assert_credentials_file,
+    cargo_version,
+    chroot_cmd,
+    explain,
+    irsa_env,
+    make_dir,
+    pod_identity_env,
+    put_token,
+    run,
+)
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+yaml = pytest.importorskip("yaml")
+
+DEPLOY = ROOT / "deploy"
+MANIFESTS = sorted(DEPLOY.rglob("*.yaml"))
+# Native sidecars (initContainers with restartPolicy: Always) are on by
+# default from 1.29; check the oldest such version and the newest schemas.
+KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
+SIDECAR = "aws-credfile"
+HARBOR_UID = 10000
+CHECK_COMMAND_HEAD = ["/aws-credfile", "--check", "--file"]
+
+
+def documents(path):
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def pod_spec(doc):
+    if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        return doc["spec"]["template"]["spec"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    if doc["kind"] == "Pod":
+        return doc["spec"]
+    return None
+
+
+def workloads():
+    for path in MANIFESTS:
+        for doc in documents(path):
+            spec = pod_spec(doc)
+            if spec is not None:
+                yield path, doc, spec
+
+
+def aws_credfile_container(spec):
+    [container] = [c for c in spec.get("initContainers", []) if c["name"] == SIDECAR]
+    return container
+
+
+def manifest_id(path):
+    return str(path.relative_to(ROOT))
+
+
+def test_there_are_manifests():
+    names = {manifest_id(p) for p in MANIFESTS}
+    assert "deploy/irsa/harbor-registry.yaml" in names
+    assert "deploy/pod-identity/harbor-registry.yaml" in names
+    assert "deploy/batch-job-once.yaml" in names
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("path", MANIFESTS, ids=manifest_id)
+def test_manifest_is_valid_against_the_kubernetes_schemas(path, version):
+    """Strict: an unknown or misspelt field fails too."""
+    for doc in documents(path):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MANIFESTS if "harbor" in p.name],
+    ids=manifest_id,
+)
+def test_harbor_sidecar_shape(path):
+    [(_, _, spec)] = [w for w in workloads() if w[0] == path]
+    sidecar = aws_credfile_container(spec)
+    [registry] = [c for c in spec["containers"] if c["name"] == "registry"]
+
+    # A native sidecar: keeps running beside the registry, started first.
+    assert sidecar["restartPolicy"] == "Always"
+    assert "command" not in sidecar, "use the image's entrypoint"
+    args = sidecar["args"]
+    cred_file = args[args.index("--file") + 1]
+    assert cred_file == "/home/harbor/.aws/credentials"
+    assert "--once" not in args
+
+    # Probes run the binary's own --check on the same file (no shell).
+    for probe in ("startupProbe", "livenessProbe"):
+        command = sidecar[probe]["exec"]["command"]
+        assert command == CHECK_COMMAND_HEAD + [cred_file], command
+    # The first STS call gets time, with its retries, before the kubelet
+    # gives up: at least a minute.
+    startup = sidecar["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
+    # --check needs --min-valid (5m) left; the daemon refreshes no later than
+    # 10 minutes before expiry. The liveness probe may restart the sidecar
+    # only after several minutes of failed refreshes, not on one blip.
+    live = sidecar["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 120
+
+    # Least privilege, as the registry's own user.
+    ctx = sidecar["securityContext"]
+    assert ctx["runAsNonRoot"] is True
+    assert ctx["runAsUser"] == HARBOR_UID and ctx["runAsGroup"] == HARBOR_UID
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"]["drop"] == ["ALL"]
+    assert sidecar["resources"]["requests"] == {"cpu": "5m", "memory": "8Mi"}
+
+    # One shared directory, never the file through subPath.
+    [mount] = sidecar["volumeMounts"]
+    assert mount["mountPath"] == os.path.dirname(cred_file)
+    assert "subPath" not in mount
+    [app_mount] = [m for m in registry["volumeMounts"] if m["name"] == mount["name"]]
+    assert app_mount["mountPath"] == "/home/harbor/.aws"
+    assert "subPath" not in app_mount and "subPathExpr" not in app_mount
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume
+
+    # The registry needs no environment change to find the file.
+    env_names = {e["name"] for e in registry.get("env", [])}
+    assert not env_names & {"AWS_SHARED_CREDENTIALS_FILE", "HOME"}
+
+
+def test_irsa_manifest_annotates_the_service_account():
+    docs = documents(DEPLOY / "irsa/harbor-registry.yaml")
+    [sa] = [d for d in docs if d["kind"] == "ServiceAccount"]
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    role = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.startswith("arn:aws:iam::") and ":role/" in role
+    assert pod_spec(deployment)["serviceAccountName"] == sa["metadata"]["name"]
+
+
+def test_pod_identity_manifest_needs_no_annotation():
+    docs = documents(DEPLOY / "pod-identity/harbor-registry.yaml")
+    [sa] = [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert "eks.amazonaws.com/role-arn" not in (sa["metadata"].get("annotations") or {})
+
+
+def test_batch_job_uses_a_one_shot_init_container():
+    [(_, job, spec)] = [w for w in workloads() if w[1]["kind"] == "Job"]
+    init = aws_credfile_container(spec)
+    assert "restartPolicy" not in init, "a one-shot init container, not a sidecar"
+    assert "--once" in init["args"]
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    assert init["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    cred_file = init["args"][init["args"].index("--file") + 1]
+    [app] = spec["containers"]
+    app_dirs = {m["mountPath"] for m in app["volumeMounts"]}
+    assert os.path.dirname(cred_file) in app_dirs
+    home = {e["name"]: e.get("value") for e in app.get("env", [])}.get("HOME")
+    assert cred_file == f"{home}/.aws/credentials"
+
+
+def test_every_manifest_uses_the_released_image_version():
+    for path, _doc, spec in workloads():
+        image = aws_credfile_container(spec)["image"]
+        assert image.endswith(f"/aws-credfile:{cargo_version()}"), (path, image)
+
+
+# -- Running the manifests' containers ------------------------------------
+
+
+def container_argv(container, oci_image):
+    """What the container runtime executes: the image's entrypoint (unless
+    the manifest sets command) followed by args."""
+    command = container.get("command") or oci_image.config["config"]["Entrypoint"]
+    return list(command) + list(container.get("args", []))
+
+
+def user_of(container, spec):
+    ctx = {**spec.get("securityContext", {}), **container.get("securityContext", {})}
+    return ctx["runAsUser"], ctx["runAsGroup"]
+
+
+def prepare_pod_rootfs(rootfs, container, spec, token_path):
+    """The container's view: its volume mounts as directories owned by the
+    pod's fsGroup (as the kubelet prepares an emptyDir), the projected token."""
+    uid, gid = user_of(container, spec)
+    fs_group = spec.get("securityContext", {}).get("fsGroup", gid)
+    for mount in container.get("volumeMounts", []):
+        make_dir(rootfs, mount["mountPath"], 0, fs_group, mode=0o2777)
+    put_token(rootfs, token_path, uid, gid)
+    return uid, gid
+
+
+def wait_for_probe(rootfs, uid, gid, probe, env, deadline_s):
+    command = probe["exec"]["command"]
+    deadline = time.monotonic() + deadline_s
+    while True:
+        proc = run(chroot_cmd(rootfs, uid, gid, command), env)
+        if proc.returncode == 0:
+            return
+        assert time.monotonic() < deadline, explain(proc)
+        time.sleep(0.2)
+
+
+def run_sidecar_as_in_manifest(path, image_rootfs, oci_image, env, token_path, fake):
+    [(_, _, spec)] = [w for w in workloads() if w[0] == path]
+    sidecar = aws_credfile_container(spec)
+    uid, gid = prepare_pod_rootfs(image_rootfs, sidecar, spec, token_path)
+    argv = container_argv(sidecar, oci_image)
+    daemon = subprocess.Popen(
+        chroot_cmd(image_rootfs, uid, gid, argv),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The kubelet runs the probes in the container, as its user, with
+        # the container's environment.
+        wait_for_probe(image_rootfs, uid, gid, sidecar["startupProbe"], env, 30)
+        wait_for_probe(image_rootfs, uid, gid, sidecar["livenessProbe"], env, 0)
+        assert daemon.poll() is None, daemon.communicate()
+    finally:
+        # What the kubelet sends when the pod stops.
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=10)
+    assert daemon.returncode == 0, err
+    assert fake.requests, "the fake endpoint was never asked"
+    cred_file = sidecar["args"][sidecar["args"].index("--file") + 1]
+    written = image_rootfs / cred_file.lstrip("/")
+    assert_credentials_file(written)
+    assert (written.stat().st_uid, written.stat().st_gid) == (uid, gid)
+
+
+def test_irsa_harbor_sidecar_runs_as_written(image_rootfs, oci_image, fake_sts):
+    env = irsa_env(fake_sts.url, IRSA_TOKEN_PATH)
+    run_sidecar_as_in_manifest(
+        DEPLOY / "irsa/harbor-registry.yaml",
+        image_rootfs, oci_image, env, IRSA_TOKEN_PATH, fake_sts,
+    )
+
+
+def test_pod_identity_harbor_sidecar_runs_as_written(
+    image_rootfs, oci_image, fake_pod_identity_agent
+):
+    env = pod_identity_env(fake_pod_identity_agent.url, POD_IDENTITY_TOKEN_PATH)
+    run_sidecar_as_in_manifest(
+        DEPLOY / "pod-identity/harbor-registry.yaml",
+        image_rootfs, oci_image, env, POD_IDENTITY_TOKEN_PATH, fake_pod_identity_agent,
+    )
+    [request] = fake_pod_identity_agent.requests[:1]
+    assert request["headers"]["authorization"] != ""
+
+
+def test_batch_job_init_container_runs_as_written(image_rootfs, oci_image, fake_sts):
+    [(_, _, spec)] = [w for w in workloads() if w[1]["kind"] == "Job"]
+    init = aws_credfile_container(spec)
+    uid, gid = prepare_pod_rootfs(image_rootfs, init, spec, IRSA_TOKEN_PATH)
+    env = irsa_env(fake_sts.url, IRSA_TOKEN_PATH)
+    proc = run(chroot_cmd(image_rootfs, uid, gid, container_argv(init, oci_image)), env)
+    assert proc.returncode == 0, explain(proc)
+    cred_file = init["args"][init["args"].index("--file") + 1]
+    assert_credentials_file(image_rootfs / cred_file.lstrip("/"))
+
+
+# -- IAM policies ----------------------------------------------------------
+
+IAM = ROOT / "docs/iam"
+
+
+def statements(name):
+    policy = json.loads((IAM / name).read_text())
+    assert policy["Version"] == "2012-10-17"
+    return policy["Statement"]
+
+
+def actions(statement):
+    a = statement["Action"]
+    return {a} if isinstance(a, str) else set(a)
+
+
+def test_no_policy_needs_the_role_to_trust_itself():
+    """The blog sidecar's self-assume statement is not needed: no trust
+    policy names an AWS principal."""
+    for path in IAM.glob("*trust*.json"):
+        for statement in statements(path.name):
+            assert "AWS" not in statement["Principal"], path
+
+
+def test_irsa_trust_policy_matches_the_manifest_service_account():
+    [statement] = statements("irsa-trust-policy.json")
+    assert statement["Effect"] == "Allow"
+    assert actions(statement) == {"sts:AssumeRoleWithWebIdentity"}
+    provider = statement["Principal"]["Federated"]
+    assert ":oidc-provider/" in provider
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    conditions = statement["Condition"]["StringEquals"]
+    assert conditions[f"{issuer}:aud"] == "sts.amazonaws.com"
+    [sa] = [
+        d for d in documents(DEPLOY / "irsa/harbor-registry.yaml")
+        if d["kind"] == "ServiceAccount"
+    ]
+    expected = (
+        f"system:serviceaccount:{sa['metadata']['namespace']}:{sa['metadata']['name']}"
+    )
+    assert conditions[f"{issuer}:sub"] == expected
+
+
+def test_pod_identity_trust_policy():
+    [statement] = statements("pod-identity-trust-policy.json")
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert actions(statement) == {"sts:AssumeRole", "sts:TagSession"}
+
+
+def test_permission_policy_is_scoped_to_one_bucket():
+    for statement in statements("harbor-registry-s3-policy.json"):
+        assert all(a.startswith("s3:") and "*" not in a for a in actions(statement))
+        assert statement["Resource"].startswith("arn:aws:s3:::")
+        assert statement["Resource"] not in ("*", "arn:aws:s3:::*")
+
+
+def test_docs_name_every_manifest_and_policy():
+    text = (ROOT / "docs/deploying.md").read_text()
+    for path in [*MANIFESTS, *IAM.glob("*.json")]:
+        assert manifest_id(path) in text, f"docs/deploying.md does not mention {path}"
+    assert "subPath" in text
