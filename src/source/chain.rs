@@ -11,13 +11,17 @@ use crate::sts::{self, AssumeRoleParams};
 
 pub struct ChainProvider {
     cfg: Chain,
-    client: Client,
+    net: Network,
 }
 
 impl ChainProvider {
     pub fn new(cfg: Chain, net: &Network) -> Result<Self, Error> {
-        let client = Client::new(&cfg.sts.post_url(), net)?;
-        Ok(ChainProvider { cfg, client })
+        // Built once here only to fail at start on a bad proxy or CA bundle.
+        Client::new(&cfg.sts.post_url(), net)?;
+        Ok(ChainProvider {
+            cfg,
+            net: net.clone(),
+        })
     }
 
     /// Assumes the chained role with `base`.
@@ -34,7 +38,7 @@ impl ChainProvider {
         });
         let headers = sts::sign(&self.cfg.sts, &body, base, SystemTime::now())?;
         super::call_sts(
-            &self.client,
+            &Client::new(&self.cfg.sts.post_url(), &self.net)?,
             sts::ACTION_ASSUME_ROLE,
             &headers,
             &body,

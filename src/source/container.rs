@@ -23,7 +23,7 @@ pub const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
 pub struct ContainerProvider {
     cfg: Container,
-    client: Client,
+    net: Network,
 }
 
 /// The endpoint's JSON. Unknown fields are ignored; `Token` is absent for
@@ -47,11 +47,16 @@ struct ErrorAnswer {
 }
 
 impl ContainerProvider {
-    pub fn new(cfg: Container) -> Result<Self, Error> {
-        // Never through a proxy: the agents are link-local or loopback, and
-        // an https endpoint elsewhere is the user's explicit choice.
-        let client = Client::new(&cfg.url, &Network::default())?;
-        Ok(ContainerProvider { cfg, client })
+    pub fn new(cfg: Container, net: &Network) -> Result<Self, Error> {
+        // Never through a proxy (the agents are link-local or loopback), but
+        // an https endpoint may need the extra roots.
+        let net = Network {
+            ca_bundle: net.ca_bundle.clone(),
+            ..Network::default()
+        };
+        // Built once here only to fail at start on a bad CA bundle.
+        Client::new(&cfg.url, &net)?;
+        Ok(ContainerProvider { cfg, net })
     }
 
     /// The token must be usable at start.
@@ -81,7 +86,7 @@ impl ContainerProvider {
             ],
             None => vec![("accept", "application/json")],
         };
-        let resp = self.client.get(&headers, deadline)?;
+        let resp = Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?;
         parse_answer(
             &self.cfg.url,
             resp.status,

@@ -35,7 +35,7 @@ impl Provider {
             Source::WebIdentity(cfg) => {
                 Base::WebIdentity(WebIdentityProvider::new(cfg.clone(), net)?)
             }
-            Source::Container(cfg) => Base::Container(ContainerProvider::new(cfg.clone())?),
+            Source::Container(cfg) => Base::Container(ContainerProvider::new(cfg.clone(), net)?),
         };
         let chain = chain
             .map(|c| ChainProvider::new(c.clone(), net))

@@ -18,13 +18,17 @@ pub const MAX_TOKEN_BYTES: u64 = 64 * 1024;
 
 pub struct WebIdentityProvider {
     cfg: WebIdentity,
-    client: Client,
+    net: Network,
 }
 
 impl WebIdentityProvider {
     pub fn new(cfg: WebIdentity, net: &Network) -> Result<Self, Error> {
-        let client = Client::new(&cfg.sts.post_url(), net)?;
-        Ok(WebIdentityProvider { cfg, client })
+        // Built once here only to fail at start on a bad proxy or CA bundle.
+        Client::new(&cfg.sts.post_url(), net)?;
+        Ok(WebIdentityProvider {
+            cfg,
+            net: net.clone(),
+        })
     }
 
     /// The token file must be usable at start; after that, a failure to
@@ -45,7 +49,13 @@ impl WebIdentityProvider {
             token: &token,
             duration: self.cfg.duration,
         });
-        super::call_sts(&self.client, sts::ACTION_WEB_IDENTITY, &[], &body, deadline)
+        super::call_sts(
+            &Client::new(&self.cfg.sts.post_url(), &self.net)?,
+            sts::ACTION_WEB_IDENTITY,
+            &[],
+            &body,
+            deadline,
+        )
     }
 
     pub fn describe(&self) -> String {
