@@ -2,12 +2,19 @@
 #
 #   make build   release binary (cargo build --locked --release)
 #   make test    Debian packages and the Python venv if missing, then cargo test, then the
-#                end-to-end suite against a local moto server
+#                end-to-end suite against a local moto server, then the packaging tests
+#                (static x86_64 and arm64 binaries, the FROM-scratch image, the manifests)
 #   make demo    watch aws-credfile write and refresh a credentials file against moto
 #   make lint    cargo fmt --check and clippy with warnings as errors
 #   make venv    .venv with requirements-test.txt (instant when already up to date)
 #   make deps    Debian packages the build and tests need (apt only when one is missing)
 #   make clean   cargo clean and remove .venv
+#
+# From the mk/*.mk fragments:
+#   make static, make static-arm64   the static musl release binaries (mk/release.mk)
+#   make image                       the FROM-scratch image as target/aws-credfile.oci.tar
+#   make bench                       figures and budgets into BENCHMARKS.md (mk/bench.mk)
+#   make stress, make fuzz           the long robustness runs (mk/stress.mk)
 #
 # Works from a fresh clone on Debian 12 with Rust (rustup) and python3. Every variable
 # below can be overridden on the command line, e.g. `make test PYTHON=/usr/bin/python3`.
@@ -41,10 +48,12 @@ all: lint test
 build:
 	$(CARGO) build --locked --release
 
-# Sequential on purpose, also under make -j: the Rust tests first, then end to end.
+# Sequential on purpose, also under make -j: the Rust tests first, then end to end, then
+# what users receive (static binaries, the image, the manifests; mk/release.mk).
 test: deps venv
 	@$(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory test-packaging
 
 # Unit tests beside the code and the integration tests under tests/.
 test-rust:
