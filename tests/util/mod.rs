@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fake_sts;
+pub mod faulty;
 pub mod ini;
 pub mod time;
 
