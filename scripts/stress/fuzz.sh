@@ -51,40 +51,39 @@ for t in "${targets[@]}"; do
     fi
     seeds=()
     [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
-    # libFuzzer stops at the first crash: save it and go on with the rest
-    # of the time, at most three crashes per target.
-    runs=0; speed=""; crashes=0; findings="none"; left=$SECONDS_PER_TARGET
-    : >"$log"
-    while [ "$left" -gt 0 ] && [ $crashes -lt 3 ]; do
-        started=$SECONDS
-        before=$(ls fuzz/artifacts/"$t" 2>/dev/null | wc -l)
-        cargo +nightly fuzz run --fuzz-dir fuzz -O "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
-            -max_total_time="$left" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-            >"$log.part" 2>&1
-        rc=$?
-        cat "$log.part" >>"$log"
-        n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log.part" | grep -o '[0-9]*$' | tail -1)
-        runs=$((runs + ${n:-0}))
-        s=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log.part" | grep -o '[0-9]*$' | tail -1)
-        [ -n "$s" ] && [ "$rc" -eq 0 ] && speed=$s
-        [ -z "$speed" ] && speed=$s
-        left=$((left - (SECONDS - started)))
-        [ $rc -eq 0 ] && break
+    # Fork mode with crashes ignored: one known crash must not end the run
+    # and hide everything else. Each crash input lands in fuzz/artifacts/.
+    before=$(ls fuzz/artifacts/"$t" 2>/dev/null | wc -l)
+    cargo +nightly fuzz run --fuzz-dir fuzz -O "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
+        -ignore_ooms=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1
+    last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
+    runs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
+    # Fork mode's own exec/s column stays 0; the average is what counts.
+    speed=$(( ${runs:-0} / SECONDS_PER_TARGET ))
+    total=$(ls fuzz/artifacts/"$t" 2>/dev/null | wc -l)
+    findings="none"
+    if [ "$total" -gt "$before" ]; then
         status=1
-        crashes=$((crashes + 1))
-        total=$(ls fuzz/artifacts/"$t" 2>/dev/null | wc -l)
-        for a in $(ls -t fuzz/artifacts/"$t" 2>/dev/null | head -n $((total - before))); do
+        # Fork mode keeps the children's output to itself: replay each
+        # new crash once to learn what failed.
+        # At most three (the smallest) are kept as reproducers: one bug
+        # tends to be found many times over.
+        : >"$log.crashes"
+        new=$(ls -t fuzz/artifacts/"$t" | head -n $((total - before)))
+        for a in $(cd fuzz/artifacts/"$t" && ls -S -r $new | head -3); do
             cp "fuzz/artifacts/$t/$a" "fuzz/regressions/$t/"
         done
-        what=$(grep -m1 -A1 -E 'panicked at' "$log.part" | tail -1 | sed 's/|/\\|/g' | cut -c1-100)
-        where=$(grep -m1 -oE 'panicked at [^ ]*' "$log.part" | sed 's/panicked at //; s/:$//')
-        [ "$findings" = none ] && findings=""
-        findings="${findings}**crash** at ${where:-?}: ${what:-exit $rc}; "
-    done
-    rm -f "$log.part"
+        for a in $new; do
+            cargo +nightly fuzz run --fuzz-dir fuzz -O "$t" "fuzz/artifacts/$t/$a" -- -runs=1 2>&1 \
+                | grep -A1 -E 'panicked at' | grep -vE '^(--|thread)' | head -1 >>"$log.crashes"
+        done
+        kinds=$(sort "$log.crashes" | uniq -c | sort -rn | head -3 \
+            | sed -E 's/^ *([0-9]+) (.*)/\2 (x\1)/' | cut -c1-120 | sed 's/|/\\|/g' | paste -sd';' -)
+        findings="**$((total - before)) crash inputs**: ${kinds:-see $log}; saved in \`fuzz/regressions/$t/\`"
+    fi
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     corpus=$(ls "fuzz/corpus/$t" | wc -l)
-    [ "$findings" != none ] && findings="${findings}reproducers in \`fuzz/regressions/$t/\`"
     rows+=("| \`$t\` | ${SECONDS_PER_TARGET} s | ${runs:-?} | ${speed:-?} | ${cov:-?} | $corpus | $findings | $replay |")
     echo "$t: runs=${runs:-?} exec/s=${speed:-?} findings=$findings" >&2
 done
