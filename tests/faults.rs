@@ -84,9 +84,9 @@ struct Row {
     name: &'static str,
     fault: Fault,
     expect: Expect,
-    /// A known bug: the row is skipped in the normal run and run by the
-    /// `#[ignore]`d `known_bugs` test instead.
-    bug: Option<&'static str>,
+    /// A known bug for one source: that (row, source) pair is skipped in
+    /// the normal run and run by the `#[ignore]`d `known_bugs` test instead.
+    bug: Option<(Src, &'static str)>,
 }
 
 const fn row(name: &'static str, fault: Fault, expect: Expect) -> Row {
@@ -297,6 +297,22 @@ fn rows() -> Vec<Row> {
             R(|_| Reply::Issue { expires_in: 30 }),
             Ok,
         ),
+        // Real-looking credentials with an error status: never used, and
+        // never quoted (the secret scan would catch the key).
+        Row {
+            bug: Some((
+                Src::Container,
+                "the container source quotes a non-2xx body verbatim, secrets included",
+            )),
+            ..row(
+                "credentials_with_error_status",
+                R(|p| {
+                    let (content_type, body) = good_body(p);
+                    Reply::raw(403, &content_type, body)
+                }),
+                Fails(&["403"]),
+            )
+        },
     ]
 }
 
@@ -549,7 +565,7 @@ fn run_daemon(w: &World, row: &Row) {
 fn matrix(mode: Mode, src: Src, only_bugs: bool) {
     let rows: Vec<Row> = rows()
         .into_iter()
-        .filter(|r| r.bug.is_some() == only_bugs)
+        .filter(|r| r.bug.is_some_and(|(s, _)| s == src) == only_bugs)
         .collect();
     let failures: Vec<String> = thread::scope(|s| {
         let handles: Vec<_> = rows
@@ -617,4 +633,13 @@ fn daemon_container() {
 #[test]
 fn daemon_chained() {
     matrix(Mode::Daemon, Src::Chain, false);
+}
+
+/// Rows that fail for a known bug; `#[ignore]`d until it is fixed.
+#[test]
+#[ignore = "bug: the container source quotes a non-2xx answer body verbatim (src/source/container.rs error_message), so credentials sent with an error status reach the log"]
+fn known_bugs() {
+    for mode in [Mode::Once, Mode::Daemon] {
+        matrix(mode, Src::Container, true);
+    }
 }
