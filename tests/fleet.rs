@@ -70,6 +70,8 @@ struct Run {
     /// The same, leaving out the first second (the restart itself, which
     /// no client-side jitter can spread).
     peak_later: usize,
+    /// Requests that arrived in each second after the start.
+    by_second: Vec<usize>,
     failed: usize,
 }
 
@@ -212,6 +214,10 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
         }
         from += 100;
     }
+    let mut by_second = vec![0; (last / 1000) as usize + 1];
+    for a in &arrivals {
+        by_second[(a / 1000) as usize] += 1;
+    }
     let per_sidecar: Vec<usize> = (0..sidecars)
         .map(|i| per.get(&format!("fleet-{i}")).copied().unwrap_or(0))
         .collect();
@@ -234,6 +240,7 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
         total: requests.len(),
         peak_rate,
         peak_later,
+        by_second,
         failed,
     }
 }
@@ -312,27 +319,44 @@ fn report(runs: &[Run], rate: usize) -> String {
     let _ = writeln!(
         md,
         "\nThe floor is {ideal:.1} s: {n} sidecars at {rate}/s after a burst of {rate}, with one \
-         request each. The first-second peak is the restart itself (every sidecar's first \
-         request); the later peak is what retries add."
+         request each. The first second holds every sidecar's first request plus the first \
+         retries of those throttled (the first backoff is 0.1-1 s); the later peak is the \
+         retries that follow."
     );
+    for r in runs {
+        let seconds: Vec<String> = r.by_second.iter().take(25).map(|n| n.to_string()).collect();
+        let _ = writeln!(
+            md,
+            "\n{}: requests arriving in each second from the start: {}{}.",
+            r.label,
+            seconds.join(", "),
+            if r.by_second.len() > 25 { ", …" } else { "" }
+        );
+    }
+    // A storm is retries multiplying the load: many requests per sidecar,
+    // or an offered rate that does not fall back towards what STS admits.
     let verdict = runs
         .iter()
         .map(|r| {
             let per = r.total as f64 / r.sidecars.max(1) as f64;
-            let storm = r.peak_later as f64 > 3.0 * rate as f64 || per > 6.0;
+            let tail = r.by_second.iter().skip(3).copied().max().unwrap_or(0);
+            let storm = per > 6.0 || tail as f64 > 2.0 * rate as f64;
             format!(
-                "{}: {per:.1} requests per sidecar, retries peaking at {} req/s against {rate}/s admitted — {}",
+                "{}: {per:.1} requests per sidecar; after the first second the offered rate peaks at {} req/s \
+                 (the first retry wave: the first backoff is at most 1 s) and from the fourth second on \
+                 stays at or below {tail} req/s — {}",
                 r.label,
                 r.peak_later,
                 if storm {
-                    "**a retry storm**: retries pile up far above what STS admits"
+                    "**a retry storm**: retries keep the load far above what STS admits"
                 } else {
-                    "no retry storm: full jitter spreads the retries"
+                    "no retry storm: full jitter spreads the retries and the load decays to the admitted rate"
                 }
             )
         })
         .collect::<Vec<_>>()
-        .join("; ");
+        .join(". ");
+    let _ = writeln!(md);
     let _ = writeln!(md, "{verdict}.\n");
     let _ = writeln!(
         md,
