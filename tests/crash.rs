@@ -99,6 +99,21 @@ fn check_after_kill(h: &Harness, round: usize) {
     }
 }
 
+/// The file holds a set issued at index `since` or later: this run wrote.
+fn written_since(h: &Harness, since: usize) -> bool {
+    let Some(p) = fs::read_to_string(&h.cred_file)
+        .ok()
+        .and_then(|t| ini::profile(&t, "default").ok())
+    else {
+        return false;
+    };
+    h.sts
+        .issued()
+        .iter()
+        .skip(since)
+        .any(|i| Profile::from(i) == p)
+}
+
 fn crash_loop(name: &str, rounds: usize) {
     let seed = seed();
     eprintln!("{name}: CRASH_SEED={seed}");
@@ -112,13 +127,7 @@ fn crash_loop(name: &str, rounds: usize) {
         let mut d = h.cmd(&[]).spawn();
         // The first write of this run: whatever the last kill left, a
         // successful write must have replaced the file and cleared the temp.
-        let wrote = wait_until(Duration::from_secs(15), || {
-            h.sts.issued().len() > issued_before
-                && fs::read_to_string(&h.cred_file).ok().is_some_and(|t| {
-                    ini::profile(&t, "default").ok()
-                        == h.sts.issued().get(issued_before).map(Profile::from)
-                })
-        });
+        let wrote = wait_until(Duration::from_secs(15), || written_since(&h, issued_before));
         assert!(
             wrote,
             "round {round}: no write after restart\n{}",
@@ -147,17 +156,9 @@ fn crash_loop(name: &str, rounds: usize) {
         drop(d);
     }
     // A clean stop after a write leaves no temporary file at all.
-    let d = h.cmd(&[]).spawn();
     let n = h.sts.issued().len();
-    assert!(h
-        .sts
-        .wait_for_requests(h.sts.request_count() + 1, Duration::from_secs(15)));
-    assert!(wait_until(Duration::from_secs(15), || {
-        fs::read_to_string(&h.cred_file)
-            .ok()
-            .and_then(|t| ini::profile(&t, "default").ok())
-            == h.sts.issued().get(n).map(Profile::from)
-    }));
+    let d = h.cmd(&[]).spawn();
+    assert!(wait_until(Duration::from_secs(15), || written_since(&h, n)));
     assert_eq!(d.stop().code(), Some(0));
     check_after_kill(&h, rounds);
     assert_eq!(
