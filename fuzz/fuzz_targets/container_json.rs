@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         let shown = e.to_string();
         assert!(!shown.contains('\n'));
         for secret in secrets(data) {
-            assert!(!shown.contains(&secret), "the error quotes a secret: {shown:?}");
+            assert!(
+                !shown.contains(&secret),
+                "the error quotes a secret: {shown:?}"
+            );
         }
     }
 });

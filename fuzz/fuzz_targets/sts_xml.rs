@@ -33,14 +33,25 @@ fn errors(data: &[u8], status: u16) -> Vec<String> {
     [ACTION_WEB_IDENTITY, ACTION_ASSUME_ROLE]
         .iter()
         .filter_map(|action| {
-            parse_response(action, "https://sts.example", status, Some("text/xml"), data).err()
+            parse_response(
+                action,
+                "https://sts.example",
+                status,
+                Some("text/xml"),
+                data,
+            )
+            .err()
         })
         .map(|e| e.to_string())
         .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
-    let status = if data.first().is_some_and(|b| b & 1 == 1) { 200 } else { 400 };
+    let status = if data.first().is_some_and(|b| b & 1 == 1) {
+        200
+    } else {
+        400
+    };
     for shown in errors(data, status) {
         assert!(!shown.contains('\n'), "multi-line error: {shown:?}");
     }
@@ -57,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
             if shown.contains("STS refused") {
                 continue;
             }
-            assert!(!shown.contains(needle), "the error quotes a secret: {shown:?}");
+            assert!(
+                !shown.contains(needle),
+                "the error quotes a secret: {shown:?}"
+            );
         }
     }
 });
