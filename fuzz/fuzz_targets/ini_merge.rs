@@ -17,10 +17,20 @@ fn header_name(line: &str) -> Option<&str> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(existing) = std::str::from_utf8(data) else { return };
+    let Ok(existing) = std::str::from_utf8(data) else {
+        return;
+    };
     let once = merge(existing, PROFILE, SECTION);
-    assert_eq!(merge(&once, PROFILE, SECTION), once, "merge is not idempotent");
-    assert!(once.contains(SECTION.trim_end()), "our section is missing");
+    assert_eq!(
+        merge(&once, PROFILE, SECTION),
+        once,
+        "merge is not idempotent"
+    );
+    // A CRLF file gets our section in CRLF too.
+    assert!(
+        once.replace("\r\n", "\n").contains(SECTION.trim_end()),
+        "our section is missing"
+    );
 
     // Headers and key lines of other sections, in order, must all be kept.
     let mut ours = false;

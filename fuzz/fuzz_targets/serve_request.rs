@@ -8,7 +8,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     match parse_request(data) {
         Parsed::Bad(status, _) => assert!((400..600).contains(&status)),
-        Parsed::Incomplete => assert!(data.len() < MAX_REQUEST, "an oversized head must be refused"),
+        Parsed::Incomplete => assert!(
+            data.len() < MAX_REQUEST,
+            "an oversized head must be refused"
+        ),
         Parsed::Request(r) => assert!(r.path.starts_with('/')),
     }
 });

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod fake_sts;
+pub mod faulty;
 pub mod ini;
 pub mod time;
 

@@ -1,0 +1,362 @@
+//! Filesystem faults: a read-only directory, a full disk, a directory where
+//! the file belongs, symlinks planted at the target or the temporary path,
+//! permissions changed under a running daemon. For each: a clear error,
+//! nothing lost, nothing written through a symlink, recovery once fixed.
+//!
+//! Root ignores permission bits, so the permission cases run the binary as
+//! `nobody` (a `setuid` before exec) and are skipped when the tests do not
+//! run as root. The read-only and disk-full cases mount a small tmpfs and
+//! are skipped, saying so, where mounting is not allowed.
+
+mod util;
+
+use std::fs;
+use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use util::ini::{self, Profile};
+use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR};
+
+const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
+    aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000031\n\n\
+    [default]\naws_access_key_id = AKIAOLDEXAMPLE000031\n\
+    aws_secret_access_key = oldSecretEXAMPLE0000/0000000000000000031\n";
+
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn harness(name: &str) -> Harness {
+    Harness::new(name, |_, _| Answer::issue(HOUR))
+}
+
+fn assert_sane(out: &Outcome) {
+    assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+    assert!(matches!(out.code(), Some(0..=2)), "{}", out.describe());
+}
+
+fn snapshot(path: &Path) -> (Vec<u8>, u64) {
+    (
+        fs::read(path).expect("read"),
+        fs::metadata(path).expect("stat").ino(),
+    )
+}
+
+/// The file holds the last issued credentials and the `[dev]` profile.
+fn assert_fresh(h: &Harness, path: &Path) {
+    let text = fs::read_to_string(path).expect("read the credentials file");
+    let last = h.sts.issued().last().map(Profile::from);
+    assert_eq!(ini::profile(&text, "default").ok(), last, "{text}");
+    assert_eq!(
+        ini::values(&text, "dev").expect("dev kept")["aws_access_key_id"],
+        "AKIADEVEXAMPLE000031"
+    );
+}
+
+/// A tmpfs mounted for one test, unmounted (lazily) when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
+        fs::create_dir_all(at).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Mount(at.to_path_buf()))
+    }
+
+    fn remount(&self, options: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount {} {options}", self.0.display());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn target_is_a_directory() {
+    let h = harness("fs_isdir");
+    fs::create_dir_all(h.cred_file.join("inside")).expect("make a directory at the target");
+    let out = h.cmd(&["--once", "--once-timeout", "3s"]).run();
+    assert_sane(&out);
+    assert_ne!(out.code(), Some(0), "{}", out.describe());
+    out.assert_stderr_contains("is a directory");
+    out.assert_stderr_contains(&h.cred_file.display().to_string());
+    assert!(h.cred_file.join("inside").is_dir(), "the directory is kept");
+    assert_eq!(
+        dir_names(h.cred_file.parent().expect("dir")),
+        ["credentials"],
+        "no temporary file is left behind"
+    );
+}
+
+#[test]
+fn symlink_at_the_target_is_replaced_not_written_through() {
+    let h = harness("fs_link_target");
+    let victim = h.scratch.write("elsewhere/real-credentials", EXISTING);
+    fs::create_dir_all(h.cred_file.parent().expect("dir")).expect("dir");
+    symlink(&victim, &h.cred_file).expect("plant a symlink");
+    let before = snapshot(&victim);
+    let out = h.cmd(&["--once"]).run();
+    assert_sane(&out);
+    out.assert_code(0);
+    assert_eq!(snapshot(&victim), before, "written through the symlink");
+    let meta = fs::symlink_metadata(&h.cred_file).expect("stat");
+    assert!(meta.is_file(), "the link is replaced by a regular file");
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert_fresh(&h, &h.cred_file);
+}
+
+#[test]
+fn symlink_at_the_temp_path_is_not_followed() {
+    for (case, target_is_dir) in [("file", false), ("dir", true)] {
+        let h = harness(&format!("fs_link_temp_{case}"));
+        h.write_cred_file(EXISTING);
+        let victim = if target_is_dir {
+            let d = h.scratch.join("victim-dir");
+            fs::create_dir_all(&d).expect("dir");
+            d
+        } else {
+            h.scratch.write("victim", "do not overwrite\n")
+        };
+        let temp = h.cred_file.with_file_name(".credentials.aws-credfile.tmp");
+        symlink(&victim, &temp).expect("plant a symlink at the temp path");
+        let out = h.cmd(&["--once"]).run();
+        assert_sane(&out);
+        out.assert_code(0);
+        if target_is_dir {
+            assert!(dir_names(&victim).is_empty(), "written into the linked dir");
+        } else {
+            assert_eq!(
+                fs::read_to_string(&victim).expect("victim"),
+                "do not overwrite\n"
+            );
+        }
+        assert!(
+            fs::symlink_metadata(&temp).is_err(),
+            "the planted link is gone"
+        );
+        assert_fresh(&h, &h.cred_file);
+    }
+}
+
+#[test]
+fn read_only_filesystem() {
+    let h = harness("fs_readonly");
+    let dir = h.scratch.join("ro");
+    let Some(mount) = Mount::tmpfs(&dir, "size=256k,mode=0755") else {
+        eprintln!("skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        return;
+    };
+    let path = dir.join("credentials");
+    fs::write(&path, EXISTING).expect("seed the file");
+    mount.remount("ro");
+    let before = snapshot(&path);
+    let out = h
+        .cmd(&["--once", "--once-timeout", "3s", "--file"])
+        .arg(&path)
+        .run();
+    assert_sane(&out);
+    out.assert_code(1);
+    out.assert_stderr_contains("Read-only file system");
+    assert_eq!(snapshot(&path), before);
+    mount.remount("rw");
+    h.cmd(&["--once", "--file"]).arg(&path).run().assert_code(0);
+    assert_fresh(&h, &path);
+    assert_eq!(dir_names(&dir), ["credentials"]);
+}
+
+#[test]
+fn disk_full() {
+    let h = harness("fs_full");
+    let dir = h.scratch.join("full");
+    let Some(_mount) = Mount::tmpfs(&dir, "size=64k,mode=0755") else {
+        eprintln!("skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        return;
+    };
+    let path = dir.join("credentials");
+    fs::write(&path, EXISTING).expect("seed the file");
+    // Fill the rest, a page at a time, until the filesystem refuses.
+    let filler = dir.join("filler");
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&filler).expect("filler");
+        while f
+            .write_all(&[b'x'; 4096])
+            .and_then(|()| f.sync_all())
+            .is_ok()
+        {}
+    }
+    let before = snapshot(&path);
+    let out = h
+        .cmd(&["--once", "--once-timeout", "3s", "--file"])
+        .arg(&path)
+        .run();
+    assert_sane(&out);
+    out.assert_code(1);
+    out.assert_stderr_contains("No space left");
+    assert_eq!(
+        snapshot(&path),
+        before,
+        "a full disk must not cost the old file"
+    );
+    assert_eq!(
+        dir_names(&dir),
+        ["credentials", "filler"],
+        "the partial temporary file is removed"
+    );
+    fs::remove_file(&filler).expect("free the space");
+    h.cmd(&["--once", "--file"]).arg(&path).run().assert_code(0);
+    assert_fresh(&h, &path);
+}
+
+/// The binary as `nobody`, with the harness's environment.
+fn as_nobody(h: &Harness, args: &[&str], out: &Path) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear();
+    for key in [
+        "HOME",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ] {
+        if let Some(v) = h.env_value(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(out).expect("stderr file"));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let gid = NOBODY as libc::gid_t;
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(NOBODY as libc::uid_t) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("spawn as nobody")
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn permissions_changed_under_a_running_daemon() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run the binary as another user");
+        return;
+    }
+    let h = harness("fs_perms");
+    h.write_cred_file(EXISTING);
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    for p in [&dir, &h.cred_file] {
+        chown(p, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+    }
+    let err = h.scratch.join("daemon.stderr");
+    let mut d = as_nobody(&h, &[], &err);
+    let stderr = || fs::read_to_string(&err).unwrap_or_default();
+    let h = &h;
+    let fresh = |n: usize| {
+        fs::read_to_string(&h.cred_file)
+            .ok()
+            .and_then(|t| ini::profile(&t, "default").ok())
+            .is_some_and(|p| h.sts.issued().get(n).map(Profile::from) == Some(p))
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || fresh(0)),
+        "no first write as nobody: {}",
+        stderr()
+    );
+
+    // The directory turns read-only under it.
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).expect("chmod");
+    let before = snapshot(&h.cred_file);
+    let issued = h.sts.issued().len();
+    send(&d, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || stderr()
+            .contains("Permission denied")),
+        "the refusal is reported: {}",
+        stderr()
+    );
+    assert!(
+        d.try_wait().expect("wait").is_none(),
+        "the daemon keeps running"
+    );
+    assert_eq!(snapshot(&h.cred_file), before, "nothing lost");
+
+    // The file itself becomes unreadable: it cannot be merged, so it must
+    // not be replaced (that would drop [dev]).
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+    chown(&h.cred_file, Some(0), Some(0)).expect("chown to root");
+    fs::set_permissions(&h.cred_file, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let seen = stderr().matches("Permission denied").count();
+    send(&d, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            stderr().matches("Permission denied").count() > seen
+        }),
+        "an unreadable file is reported: {}",
+        stderr()
+    );
+    assert_eq!(
+        snapshot(&h.cred_file),
+        before,
+        "an unreadable file is not replaced"
+    );
+
+    // Fixed: the next refresh writes.
+    chown(&h.cred_file, Some(NOBODY), Some(NOBODY)).expect("chown back");
+    send(&d, libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let n = h.sts.issued().len();
+            n > issued && fresh(n - 1)
+        }),
+        "no recovery: {}",
+        stderr()
+    );
+    assert_fresh(h, &h.cred_file);
+    send(&d, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut d, Duration::from_secs(10)), Some(0));
+    let text = stderr();
+    assert!(!text.contains("panicked"), "{text}");
+    h.assert_no_secrets("stderr", &text);
+}
+
+fn send(child: &Child, sig: libc::c_int) {
+    util::send_signal(child.id(), sig);
+}
