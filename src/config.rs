@@ -285,10 +285,20 @@ fn parse_choice<T: Copy>(
         })
 }
 
+/// Defaults to a day: no setting here means anything beyond that (STS
+/// sessions last at most 12 h), and a bound keeps deadline arithmetic sane.
+pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(86_400);
+
 fn duration_flag(value: Option<&str>, flag: &str) -> Result<Option<Duration>, Error> {
-    value
-        .map(|v| parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}"))))
-        .transpose()
+    let Some(v) = value else { return Ok(None) };
+    let d = parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+    if d > MAX_SETTING_DURATION {
+        return Err(Error::Usage(format!(
+            "{flag} {v:?}: at most {}",
+            format_duration(MAX_SETTING_DURATION)
+        )));
+    }
+    Ok(Some(d))
 }
 
 fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {
@@ -562,9 +572,10 @@ fn sts_endpoint(args: &Args, env: Env) -> Result<StsEndpoint, Error> {
         endpoint::validate_region(region)
             .map_err(|e| Error::Config(format!("{name} {region:?}: {e}")))?;
     }
+    // Which setting the override came from, so an error can name it.
     let override_url = match &args.sts_endpoint {
-        Some(url) => Some(url.clone()),
-        None => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]).map(|(_, v)| v),
+        Some(url) => Some(("--sts-endpoint".to_string(), url.clone())),
+        None => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]),
     };
     let mode = match var(env, ENV_STS_REGIONAL_ENDPOINTS) {
         Some(v) => endpoint::parse_regional_mode(&v)
@@ -578,9 +589,13 @@ fn sts_endpoint(args: &Args, env: Env) -> Result<StsEndpoint, Error> {
     };
     endpoint::resolve(&EndpointInputs {
         region: region.as_ref().map(|(_, r)| r.as_str()),
-        override_url: override_url.as_deref(),
+        override_url: override_url.as_ref().map(|(_, url)| url.as_str()),
         mode,
         fips,
+    })
+    .map_err(|e| match (&override_url, e) {
+        (Some((name, _)), Error::Config(msg)) => Error::Config(format!("{name}: {msg}")),
+        (_, e) => e,
     })
 }
 

@@ -456,10 +456,12 @@ fn find_sections(lines: &[&str], profile: &str) -> Vec<Span> {
 /// sections with later keys winning, so a stale duplicate would shadow the
 /// fresh keys, and botocore refuses a file with duplicate sections outright.
 pub fn merge(existing: &str, profile: &str, section: &str) -> String {
+    // A file of one unterminated line ending in CR counts as CRLF: the LF
+    // added to end it makes that line CRLF, and the next merge must agree.
     let crlf = existing
         .split_inclusive('\n')
         .next()
-        .is_some_and(|first| first.ends_with("\r\n"));
+        .is_some_and(|first| first.ends_with('\r') || first.ends_with("\r\n"));
     let eol = if crlf { "\r\n" } else { "\n" };
     let mut section = section.replace("\r\n", "\n");
     if !section.ends_with('\n') {
@@ -486,19 +488,23 @@ pub fn merge(existing: &str, profile: &str, section: &str) -> String {
         i += 1;
     }
 
+    // Ends the last line; a trailing CR only lacks its LF.
+    let terminate = |out: &mut String| {
+        if !out.ends_with('\n') {
+            out.push_str(if out.ends_with('\r') { "\n" } else { eol });
+        }
+    };
     if spans.is_empty() {
         if !out.is_empty() {
-            if !out.ends_with('\n') {
-                out.push_str(eol);
-            }
+            terminate(&mut out);
             // A blank line between sections, as people write them.
             if classify(lines.last().copied().unwrap_or_default()) != Line::Blank {
                 out.push_str(eol);
             }
         }
         out.push_str(&section);
-    } else if !out.ends_with('\n') {
-        out.push_str(eol);
+    } else {
+        terminate(&mut out);
     }
     out
 }

@@ -11,7 +11,7 @@ use crate::credentials::Credentials;
 use crate::credentials_file::FileSink;
 use crate::error::Error;
 use crate::log::Logger;
-use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::schedule::{self, backoff, deadline_after, random_unit, refresh_delay};
 use crate::serve::{Server, CREDENTIALS_PATH};
 use crate::signals::{Signals, Wake};
 use crate::source::Provider;
@@ -107,7 +107,7 @@ impl Refresher<'_> {
     /// `--once`: one refresh, retrying transient failures until `budget` is
     /// spent. A stop signal ends it with success, as in the daemon.
     pub fn once(&self, budget: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + budget;
+        let deadline = deadline_after(budget);
         let mut attempt = 0;
         loop {
             attempt += 1;

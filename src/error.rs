@@ -203,6 +203,31 @@ impl fmt::Display for Error {
 /// already includes the inner error, and printing a chain would repeat it.
 impl std::error::Error for Error {}
 
+/// Defaults to 100 characters of a body quoted in an error message.
+pub const BODY_PREFIX_CHARS: usize = 100;
+
+/// `: "<first 100 characters>"` of an unexpected answer's body for an error
+/// message, with control characters blanked; or a note that it was withheld
+/// when the body mentions a secret, key or token, since an answer that does
+/// may carry credentials.
+pub fn quote_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    if ["secret", "token", "accesskey", "access_key"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return " (body not quoted: it may hold credentials)".into();
+    }
+    let shown: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(BODY_PREFIX_CHARS)
+        .collect();
+    let cut = text.chars().nth(BODY_PREFIX_CHARS).is_some();
+    format!(": {:?}{}", shown.trim(), if cut { "…" } else { "" })
+}
+
 /// Collapses whitespace (including newlines from remote messages) so every
 /// error stays on one log line, and caps its length.
 pub fn one_line(s: &str) -> String {

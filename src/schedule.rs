@@ -4,7 +4,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::time::Timestamp;
 
@@ -55,6 +55,15 @@ pub fn backoff(attempt: u32, cap: Duration, jitter: f64) -> Duration {
         .unwrap_or(cap)
         .min(cap);
     exp.mul_f64(jitter.clamp(0.0, 1.0)).max(MIN_BACKOFF)
+}
+
+/// `now + d` as a monotonic deadline, saturating far in the future instead
+/// of overflowing (an expiry in year 9999 must not crash the daemon).
+pub fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 /// A random number in `[0, 1)`. `RandomState` is seeded from the operating
@@ -123,6 +132,12 @@ mod tests {
         assert_eq!(backoff(100, BACKOFF_CAP, 1.0), BACKOFF_CAP);
         assert_eq!(backoff(u32::MAX, ONCE_BACKOFF_CAP, 1.0), ONCE_BACKOFF_CAP);
         assert_eq!(backoff(5, BACKOFF_CAP, 0.0), MIN_BACKOFF);
+    }
+
+    #[test]
+    fn deadlines_saturate() {
+        assert!(deadline_after(Duration::MAX) > Instant::now());
+        assert!(deadline_after(Duration::from_secs(5)) > Instant::now());
     }
 
     #[test]

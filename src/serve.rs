@@ -19,6 +19,7 @@ use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::poll::{poll, Interest};
+use crate::schedule::deadline_after;
 use crate::signals::{Signals, Wake};
 use crate::time::Timestamp;
 
@@ -360,7 +361,7 @@ impl Server {
         timeout: Duration,
         creds: Option<&Credentials>,
     ) -> Wake {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             if let Some(wake) = signals.pending() {
                 return wake;

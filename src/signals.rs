@@ -14,6 +14,7 @@ use signal_hook::{flag, low_level::pipe};
 
 use crate::error::Error;
 use crate::poll::{poll, Interest};
+use crate::schedule::deadline_after;
 
 /// What ended a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl Signals {
     /// Blocks until a signal arrives or `timeout` passes. A pending stop
     /// wins over a pending refresh.
     pub fn wait(&self, timeout: Duration) -> Wake {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             if let Some(wake) = self.pending() {
                 return wake;

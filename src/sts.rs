@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::credentials::{Credentials, Secret};
 use crate::endpoint::StsEndpoint;
-use crate::error::Error;
+use crate::error::{quote_body as quote, Error};
 use crate::sigv4;
 use crate::time::Timestamp;
 use crate::url::url_parts;
@@ -43,9 +43,6 @@ pub const MAX_DURATION: Duration = Duration::from_secs(43_200);
 /// are themselves a role session, which both IRSA and Pod Identity give).
 /// STS refuses more with a `ValidationError`.
 pub const MAX_CHAINED_DURATION: Duration = Duration::from_secs(3_600);
-
-/// How much of an unexpected answer body an error message may quote.
-const BODY_PREFIX_CHARS: usize = 100;
 
 /// Parameters of `AssumeRoleWithWebIdentity`.
 #[derive(Debug)]
@@ -438,29 +435,11 @@ fn describe_de_error(e: &quick_xml::DeError) -> String {
         DeError::UnexpectedEof => "the document ends early (truncated?)".into(),
         DeError::InvalidXml(quick_xml::Error::Escape(_)) => "an invalid character escape".into(),
         DeError::InvalidXml(quick_xml::Error::Encoding(_)) => "text that is not UTF-8".into(),
-        other => {
-            let mut s = other.to_string();
-            truncate_chars(&mut s, BODY_PREFIX_CHARS);
-            s
-        }
+        // quick-xml's and serde's own messages quote the input around the
+        // fault ("start tag not closed: `<SessionToken>…`", "invalid type:
+        // string \"…\""), which may be a secret, so none of them is shown.
+        _ => "malformed XML".into(),
     }
-}
-
-/// `: "<first 100 characters>"` of a body for an error message, with control
-/// characters blanked; or a note that it was withheld when the body mentions
-/// a secret or token, since an answer that does may carry one.
-fn quote(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("secret") || lower.contains("token") {
-        return " (body not quoted: it may hold credentials)".into();
-    }
-    let mut prefix: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let cut = truncate_chars(&mut prefix, BODY_PREFIX_CHARS);
-    format!(": {:?}{}", prefix.trim(), if cut { "…" } else { "" })
 }
 
 /// A content type as a message may show it: without parameters or control

@@ -35,8 +35,6 @@ struct Case {
     args: Vec<OsString>,
     env: Vec<(&'static str, Option<String>)>,
     expect: Expect,
-    /// A known bug: run only by the `#[ignore]`d `known_bugs` test.
-    bug: Option<&'static str>,
 }
 
 fn case(name: &str, args: &[&str], expect: Expect) -> Case {
@@ -45,7 +43,6 @@ fn case(name: &str, args: &[&str], expect: Expect) -> Case {
         args: args.iter().map(OsString::from).collect(),
         env: Vec::new(),
         expect,
-        bug: None,
     }
 }
 
@@ -175,24 +172,22 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--once-timeout", "18446744073709551615"],
         C(vec!["--once-timeout"]),
     ));
-    v.last_mut().expect("just pushed").bug =
-        Some("Instant + --once-timeout overflows in Refresher::once and panics");
     // The endpoint errors should say which flag or variable held the value.
     for (name, args, var, culprit) in [
         (
-            "bug_sts_endpoint_flag_named",
+            "sts_endpoint_flag_named",
             vec!["--once", "--sts-endpoint", "http://"],
             None,
             "--sts-endpoint",
         ),
         (
-            "bug_sts_endpoint_env_named",
+            "sts_endpoint_env_named",
             vec!["--once"],
             Some("AWS_ENDPOINT_URL_STS"),
             "AWS_ENDPOINT_URL_STS",
         ),
         (
-            "bug_endpoint_url_env_named",
+            "endpoint_url_env_named",
             vec!["--once"],
             Some("AWS_ENDPOINT_URL"),
             "AWS_ENDPOINT_URL",
@@ -205,7 +200,6 @@ fn cases(f: &Files) -> Vec<Case> {
                 (var, Some("http://".into())),
             ];
         }
-        c.bug = Some("endpoint override errors do not name the flag or variable");
         v.push(c);
     }
     v.push(case(
@@ -299,9 +293,7 @@ fn cases(f: &Files) -> Vec<Case> {
     .iter()
     .enumerate()
     {
-        // The line quotes the value but says only "STS endpoint
-        // override", not which flag or variable held it: accepted here,
-        // the stricter rows below are a known bug.
+        // The rows above check the flag or variable is named too.
         v.push(case(
             &format!("sts_endpoint_flag_{i}"),
             &["--once", "--sts-endpoint", u],
@@ -642,23 +634,14 @@ fn cases(f: &Files) -> Vec<Case> {
 
 #[test]
 fn every_malformed_flag_and_variable_is_a_config_error() {
-    run_table(false);
+    run_table();
 }
 
-#[test]
-#[ignore = "bug: --once-timeout 18446744073709551615 panics (Instant overflow in Refresher::once); endpoint override errors do not name --sts-endpoint/AWS_ENDPOINT_URL_STS/AWS_ENDPOINT_URL"]
-fn known_bugs() {
-    run_table(true);
-}
-
-fn run_table(bugs: bool) {
+fn run_table() {
     let h = Harness::new("bad_input", |_, _| Answer::issue(HOUR));
     h.add_secret(CONTAINER_TOKEN);
     let f = files(&h);
-    let rows: Vec<Case> = cases(&f)
-        .into_iter()
-        .filter(|c| c.bug.is_some() == bugs)
-        .collect();
+    let rows: Vec<Case> = cases(&f);
     let mut failures = Vec::new();
     for c in &rows {
         let mut inv = h.cmd(&[]).timeout(WITHIN);
@@ -690,11 +673,7 @@ fn run_table(bugs: bool) {
             }
         };
         if let Some(problem) = problem {
-            let bug = c
-                .bug
-                .map(|b| format!(" [known bug: {b}]"))
-                .unwrap_or_default();
-            failures.push(format!("{}{bug}: {problem}\n{}", c.name, out.describe()));
+            failures.push(format!("{}: {problem}\n{}", c.name, out.describe()));
         }
     }
     assert_eq!(

@@ -84,9 +84,6 @@ struct Row {
     name: &'static str,
     fault: Fault,
     expect: Expect,
-    /// A known bug for one source: that (row, source) pair is skipped in
-    /// the normal run and run by the `#[ignore]`d `known_bugs` test instead.
-    bug: Option<(Src, &'static str)>,
 }
 
 const fn row(name: &'static str, fault: Fault, expect: Expect) -> Row {
@@ -94,7 +91,6 @@ const fn row(name: &'static str, fault: Fault, expect: Expect) -> Row {
         name,
         fault,
         expect,
-        bug: None,
     }
 }
 
@@ -299,20 +295,14 @@ fn rows() -> Vec<Row> {
         ),
         // Real-looking credentials with an error status: never used, and
         // never quoted (the secret scan would catch the key).
-        Row {
-            bug: Some((
-                Src::Container,
-                "the container source quotes a non-2xx body verbatim, secrets included",
-            )),
-            ..row(
-                "credentials_with_error_status",
-                R(|p| {
-                    let (content_type, body) = good_body(p);
-                    Reply::raw(403, &content_type, body)
-                }),
-                Fails(&["403"]),
-            )
-        },
+        row(
+            "credentials_with_error_status",
+            R(|p| {
+                let (content_type, body) = good_body(p);
+                Reply::raw(403, &content_type, body)
+            }),
+            Fails(&["403"]),
+        ),
     ]
 }
 
@@ -562,11 +552,8 @@ fn run_daemon(w: &World, row: &Row) {
 }
 
 /// Runs the rows concurrently and fails with every failing row listed.
-fn matrix(mode: Mode, src: Src, only_bugs: bool) {
-    let rows: Vec<Row> = rows()
-        .into_iter()
-        .filter(|r| r.bug.is_some_and(|(s, _)| s == src) == only_bugs)
-        .collect();
+fn matrix(mode: Mode, src: Src) {
+    let rows: Vec<Row> = rows().into_iter().collect();
     let failures: Vec<String> = thread::scope(|s| {
         let handles: Vec<_> = rows
             .iter()
@@ -607,39 +594,30 @@ fn matrix(mode: Mode, src: Src, only_bugs: bool) {
 
 #[test]
 fn once_web_identity() {
-    matrix(Mode::Once, Src::WebIdentity, false);
+    matrix(Mode::Once, Src::WebIdentity);
 }
 
 #[test]
 fn once_container() {
-    matrix(Mode::Once, Src::Container, false);
+    matrix(Mode::Once, Src::Container);
 }
 
 #[test]
 fn once_chained() {
-    matrix(Mode::Once, Src::Chain, false);
+    matrix(Mode::Once, Src::Chain);
 }
 
 #[test]
 fn daemon_web_identity() {
-    matrix(Mode::Daemon, Src::WebIdentity, false);
+    matrix(Mode::Daemon, Src::WebIdentity);
 }
 
 #[test]
 fn daemon_container() {
-    matrix(Mode::Daemon, Src::Container, false);
+    matrix(Mode::Daemon, Src::Container);
 }
 
 #[test]
 fn daemon_chained() {
-    matrix(Mode::Daemon, Src::Chain, false);
-}
-
-/// Rows that fail for a known bug; `#[ignore]`d until it is fixed.
-#[test]
-#[ignore = "bug: the container source quotes a non-2xx answer body verbatim (src/source/container.rs error_message), so credentials sent with an error status reach the log"]
-fn known_bugs() {
-    for mode in [Mode::Once, Mode::Daemon] {
-        matrix(mode, Src::Container, true);
-    }
+    matrix(Mode::Daemon, Src::Chain);
 }

@@ -14,7 +14,7 @@ use crate::config::{
     ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
 };
 use crate::credentials::{Credentials, Secret};
-use crate::error::{one_line, Error};
+use crate::error::{one_line, quote_body, Error};
 use crate::http::Client;
 use crate::time::Timestamp;
 
@@ -173,7 +173,8 @@ pub fn parse_answer(
     })
 }
 
-/// `{"code": .., "message": ..}` as `code: message`; otherwise the text.
+/// `{"code": .., "message": ..}` as `code: message`; otherwise a quote of
+/// the body, withheld if it could hold credentials.
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {
         if code.is_some() || message.is_some() {
@@ -184,11 +185,10 @@ fn error_message(body: &[u8]) -> String {
             ));
         }
     }
-    let text = String::from_utf8_lossy(body);
-    match one_line(&text) {
-        t if t.is_empty() => "(empty body)".into(),
-        t => t.chars().take(200).collect(),
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "(empty body)".into();
     }
+    one_line(quote_body(body).trim_start_matches(": "))
 }
 
 #[cfg(test)]
@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
         assert!(!e.is_transient());
         let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
-        assert!(e.to_string().contains("HTTP 500: agent exploded"), "{e}");
+        assert!(
+            e.to_string().contains(r#"HTTP 500: "agent exploded""#),
+            "{e}"
+        );
         assert!(e.is_transient());
         assert!(parse_answer(URL, 429, None, b"")
             .unwrap_err()
