@@ -146,9 +146,10 @@ impl Refresher<'_> {
         // The last good credentials, which the endpoint serves.
         let mut current: Option<Credentials> = None;
         loop {
-            let result = match self.server.is_some() {
-                true => self.refresh_while_serving(current.as_ref()),
-                false => self.refresh(None),
+            let result = if self.server.is_some() {
+                self.refresh_while_serving(current.as_ref())
+            } else {
+                self.refresh(None)
             };
             let wait = match result {
                 Ok(creds) => {
@@ -179,9 +180,7 @@ impl Refresher<'_> {
             }
         }
     }
-}
 
-impl Refresher<'_> {
     /// A refresh that keeps the endpoint answering meanwhile: the fetch (the
     /// only step that can take seconds) runs on a short-lived worker thread
     /// while this thread keeps serving the current credentials and watching
