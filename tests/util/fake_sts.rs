@@ -240,7 +240,7 @@ impl Drop for FakeSts {
 
 /// Locks, ignoring poisoning: a panicking script must not hide the
 /// requests that were recorded before it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -277,13 +277,13 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
 fn respond(shared: &Shared, stream: &mut TcpStream, action: &str, answer: Answer) {
     match answer {
         Answer::Delayed(delay, inner) => {
-            if sleep_unless_stopped(shared, delay) {
+            if sleep_unless_stopped(&shared.stop, delay) {
                 respond(shared, stream, action, *inner);
             }
             return;
         }
         Answer::Hang => {
-            sleep_unless_stopped(shared, Duration::from_secs(600));
+            sleep_unless_stopped(&shared.stop, Duration::from_secs(600));
             return;
         }
         Answer::Issue(lifetime) => {
@@ -348,10 +348,11 @@ impl Shared {
 }
 
 /// Sleeps for `d` in small steps; false if the fake was stopped meanwhile.
-fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
+/// Sleeps for `d` unless `stop` is raised first; false if it was.
+pub fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) -> bool {
     let deadline = Instant::now() + d;
     while Instant::now() < deadline {
-        if shared.stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
             return false;
         }
         thread::sleep(Duration::from_millis(20).min(deadline - Instant::now()));
@@ -380,7 +381,7 @@ fn write_head(stream: &mut TcpStream, status: u16, content_type: &str, len: usiz
 }
 
 /// Closes with RST instead of FIN, as a crashing proxy would.
-fn reset(stream: &TcpStream) {
+pub fn reset(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -402,7 +403,7 @@ fn reset(stream: &TcpStream) {
     // The RST goes out when `stream` is closed by the caller's drop.
 }
 
-fn read_request(stream: &TcpStream) -> io::Result<Request> {
+pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
     let mut reader = BufReader::new(stream);
     let mut line = String::new();

@@ -4,19 +4,19 @@
 //! level: trickled headers or body, resets mid-answer, 40 MiB bodies,
 //! answers that never come.
 //!
-//! Separate from [`super::fake_sts`] because that fake speaks only the web
+//! Separate from [`super::fake_sts`] (whose request reader, locking and reset
+//! it shares) because that fake speaks only the web
 //! identity action and cannot trickle; this one serves the fault matrix,
 //! the crash loop and the fleet run.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::fake_sts::parse_form;
+use super::fake_sts::{self, lock, parse_form, reset, sleep_unless_stopped};
 use super::time::rfc3339;
 use super::Issued;
 
@@ -200,10 +200,6 @@ impl Drop for Faulty {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn serve(shared: &Shared, mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(req) = read_request(&stream) else {
@@ -253,7 +249,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
             pause,
             reset_after,
         } => {
-            if !sleep_unless_stopped(shared, head_delay) {
+            if !sleep_unless_stopped(&shared.stop, head_delay) {
                 return;
             }
             let head = head(status, &content_type, body.len());
@@ -268,7 +264,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
                         return;
                     }
                     let _ = stream.flush();
-                    if !pause.is_zero() && !sleep_unless_stopped(shared, pause) {
+                    if !pause.is_zero() && !sleep_unless_stopped(&shared.stop, pause) {
                         return;
                     }
                 }
@@ -281,7 +277,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
         }
         Reply::ResetAtOnce => reset(&stream),
         Reply::Hang => {
-            sleep_unless_stopped(shared, Duration::from_secs(600));
+            sleep_unless_stopped(&shared.stop, Duration::from_secs(600));
         }
     }
 }
@@ -294,7 +290,7 @@ fn write_all(
     body: &[u8],
     delay: Duration,
 ) {
-    if !sleep_unless_stopped(shared, delay) {
+    if !sleep_unless_stopped(&shared.stop, delay) {
         return;
     }
     let _ = stream.write_all(head(status, ct, body.len()).as_bytes());
@@ -354,81 +350,19 @@ fn head(status: u16, content_type: &str, len: usize) -> String {
     )
 }
 
-fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
-    let deadline = Instant::now() + d;
-    while Instant::now() < deadline {
-        if shared.stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20).min(deadline - Instant::now()));
-    }
-    true
-}
-
-/// Closes with RST instead of FIN.
-fn reset(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::linger>())
-        .expect("struct linger fits socklen_t");
-    // SAFETY: the descriptor belongs to `stream`, alive for the call; the
-    // option value points to a live `linger` of the length passed.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            std::ptr::addr_of!(linger).cast(),
-            len,
-        );
-    }
-}
-
+/// Reads a request with the STS fake's reader, keeping what the fault
+/// tests look at.
 fn read_request(stream: &TcpStream) -> io::Result<Req> {
-    let bad = |w: &str| io::Error::new(io::ErrorKind::InvalidData, w.to_string());
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(bad("closed before a request"));
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or_else(|| bad("no method"))?.to_string();
-    let target = parts.next().ok_or_else(|| bad("no target"))?.to_string();
-    let mut len = 0usize;
-    let mut authorization = None;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(bad("closed inside the headers"));
-        }
-        let h = line.trim_end_matches(['\r', '\n']);
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().map_err(|_| bad("content-length"))?;
-            } else if k.trim().eq_ignore_ascii_case("authorization") {
-                authorization = Some(v.trim().to_string());
-            }
-        }
-    }
-    if len > 1 << 20 {
-        return Err(bad("body too large"));
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
-    let action = parse_form(&String::from_utf8_lossy(&body))
+    let req = fake_sts::read_request(stream)?;
+    let action = parse_form(&String::from_utf8_lossy(&req.body))
         .into_iter()
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v);
     Ok(Req {
-        method,
-        target,
+        authorization: req.header("authorization").map(str::to_string),
+        method: req.method,
+        target: req.target,
         action,
-        authorization,
-        received: Instant::now(),
+        received: req.received,
     })
 }
