@@ -5,9 +5,8 @@
 //! answers that never come.
 //!
 //! Separate from [`super::fake_sts`] (whose request reader, locking and reset
-//! it shares) because that fake speaks only the web
-//! identity action and cannot trickle; this one serves the fault matrix,
-//! the crash loop and the fleet run.
+//! it shares) because that fake cannot trickle bytes or mix protocols per
+//! request; this one serves the fault matrix, the crash loop and the fleet run.
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
