@@ -50,7 +50,11 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
         println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    let cfg = config::build(&args, &|name| std::env::var(name).ok())?;
+    // A value that is not UTF-8 is passed on lossily rather than dropped, so
+    // validation names the variable instead of claiming it is not set.
+    let cfg = config::build(&args, &|name| {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    })?;
     let log: &log::Logger = &cfg.logger;
     *json_errors = log.format() == log::Format::Json;
 

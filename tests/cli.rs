@@ -250,3 +250,25 @@ fn non_http_endpoint_flag_is_a_usage_error() {
         &["sts-endpoint", "ftp://x"],
     );
 }
+
+/// A variable that is not UTF-8 is named with what is wrong with it, not
+/// reported as unset.
+#[test]
+fn a_non_utf8_variable_is_named_not_called_unset() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aws-credfile"))
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .env(
+            "AWS_ROLE_ARN",
+            std::ffi::OsStr::from_bytes(b"arn:aws:iam::123456789012:role/\xff"),
+        )
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token")
+        .arg("--once")
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("AWS_ROLE_ARN"), "{err}");
+    assert!(!err.contains("not set"), "{err}");
+}
