@@ -21,6 +21,8 @@ use crate::log::Logger;
 use crate::poll::{poll, Interest};
 use crate::schedule::deadline_after;
 use crate::signals::{Signals, Wake};
+use crate::source::container::MAX_TOKEN_BYTES;
+use crate::source::{read_token_text, TokenFileError};
 use crate::time::Timestamp;
 
 /// The path the SDKs are pointed at.
@@ -40,16 +42,16 @@ pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
     let token = match &cfg.token_file {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::Config(format!(
-                    "--serve-token-file {}: cannot read it: {e}",
-                    path.display()
-                ))
-            })?;
-            let token = Secret::new(text.trim());
-            crate::config::validate_container_token(&token).map_err(|why| {
+            let invalid = |why: String| {
                 Error::Config(format!("--serve-token-file {}: {why}", path.display()))
+            };
+            let text = read_token_text(path, MAX_TOKEN_BYTES).map_err(|e| match e {
+                TokenFileError::Io(e) => invalid(format!("cannot read it: {e}")),
+                TokenFileError::TooLarge => invalid("larger than 16 KiB, which no token is".into()),
+                TokenFileError::NotText => invalid("cannot read it: not UTF-8 text".into()),
             })?;
+            let token = Secret::new(text);
+            crate::config::validate_container_token(&token).map_err(invalid)?;
             Some(token)
         }
     };
@@ -104,11 +106,8 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         // A request line without a version (HTTP/0.9) ends at the first
         // line break; refuse it then rather than wait for headers.
         if let Some(line_end) = find(buf, b"\r\n") {
-            if let Parsed::Bad(s, why) = parse_request_line(&buf[..line_end])
-                .err()
-                .unwrap_or(Parsed::Incomplete)
-            {
-                return Parsed::Bad(s, why);
+            if let Err(bad) = parse_request_line(&buf[..line_end]) {
+                return bad;
             }
         }
         return Parsed::Incomplete;

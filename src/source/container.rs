@@ -2,8 +2,6 @@
 //! endpoint, as JSON, with the authorization token read fresh at every
 //! refresh (the agent rotates it).
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
@@ -17,6 +15,8 @@ use crate::credentials::{Credentials, Secret};
 use crate::error::{one_line, quote_body, Error};
 use crate::http::Client;
 use crate::time::Timestamp;
+
+use super::{read_token_text, TokenFileError};
 
 /// Defaults to 16 KiB: agent tokens are a few hundred bytes.
 pub const MAX_TOKEN_BYTES: u64 = 16 * 1024;
@@ -104,23 +104,18 @@ impl ContainerProvider {
 /// trailing newline from an editor is harmless), then refused if a CR or LF
 /// remains, because it would end the header and inject another.
 pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
-    let file = File::open(path)
-        .map_err(|e| Error::io("open the container authorization token file", path, e))?;
-    let mut raw = Vec::new();
-    file.take(MAX_TOKEN_BYTES + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::io("read the container authorization token file", path, e))?;
     let invalid = |why: &str| {
         Error::Config(format!(
             "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE} {}: {why}",
             path.display()
         ))
     };
-    if raw.len() as u64 > MAX_TOKEN_BYTES {
-        return Err(invalid("larger than 16 KiB, which no agent token is"));
-    }
-    let text = String::from_utf8(raw).map_err(|_| invalid("not text"))?;
-    let token = Secret::new(text.trim());
+    let text = read_token_text(path, MAX_TOKEN_BYTES).map_err(|e| match e {
+        TokenFileError::Io(e) => Error::io("read the container authorization token file", path, e),
+        TokenFileError::TooLarge => invalid("larger than 16 KiB, which no agent token is"),
+        TokenFileError::NotText => invalid("not text"),
+    })?;
+    let token = Secret::new(text);
     validate_container_token(&token).map_err(|why| invalid(&why))?;
     Ok(token)
 }

@@ -6,6 +6,9 @@ pub mod chain;
 pub mod container;
 pub mod web_identity;
 
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 use std::time::Instant;
 
 use crate::config::{Chain, Network, Source};
@@ -76,6 +79,32 @@ impl Provider {
             None => base,
         }
     }
+}
+
+/// Why a token file could not be read as text.
+pub enum TokenFileError {
+    /// Opening or reading failed.
+    Io(std::io::Error),
+    /// Larger than the cap given: not the file it should be.
+    TooLarge,
+    /// Not UTF-8.
+    NotText,
+}
+
+/// Reads a small token file (the web identity token, the agent's token,
+/// `--serve-token-file`) as text with surrounding whitespace trimmed,
+/// refusing anything over `max` bytes without reading it all.
+pub fn read_token_text(path: &Path, max: u64) -> Result<String, TokenFileError> {
+    let file = File::open(path).map_err(TokenFileError::Io)?;
+    let mut raw = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut raw)
+        .map_err(TokenFileError::Io)?;
+    if raw.len() as u64 > max {
+        return Err(TokenFileError::TooLarge);
+    }
+    let text = String::from_utf8(raw).map_err(|_| TokenFileError::NotText)?;
+    Ok(text.trim().to_string())
 }
 
 /// One STS Query API call: post `body` (with `headers`, if signed) and

@@ -1,8 +1,6 @@
 //! IRSA: the projected service-account token, read fresh at every refresh
 //! (the kubelet rotates it), exchanged with STS AssumeRoleWithWebIdentity.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,6 +9,8 @@ use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::http::Client;
 use crate::sts::{self, WebIdentityParams};
+
+use super::{read_token_text, TokenFileError};
 
 /// Defaults to 64 KiB: service-account JWTs are one or two KiB; a larger
 /// file is the wrong file.
@@ -75,19 +75,13 @@ pub fn read_token(path: &Path) -> Result<Secret, Error> {
             std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
         )
     };
-    let file =
-        File::open(path).map_err(|e| Error::io("open the web identity token file", path, e))?;
-    let mut raw = Vec::new();
-    file.take(MAX_TOKEN_BYTES + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| Error::io("read the web identity token file", path, e))?;
-    if raw.len() as u64 > MAX_TOKEN_BYTES {
-        return Err(invalid(
-            "it is larger than 64 KiB, which no service-account token is",
-        ));
-    }
-    let text = String::from_utf8(raw).map_err(|_| invalid("it is not text"))?;
-    let token = text.trim();
+    let token = read_token_text(path, MAX_TOKEN_BYTES).map_err(|e| match e {
+        TokenFileError::Io(e) => Error::io("read the web identity token file", path, e),
+        TokenFileError::TooLarge => {
+            invalid("it is larger than 64 KiB, which no service-account token is")
+        }
+        TokenFileError::NotText => invalid("it is not text"),
+    })?;
     if token.is_empty() {
         return Err(invalid("it is empty"));
     }
