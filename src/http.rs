@@ -44,6 +44,7 @@ pub struct Client {
 impl Client {
     /// A client for `url`, proxied per `net` unless the host is exempt.
     pub fn new(url: &str, net: &Network) -> Result<Client, Error> {
+        install_crypto_provider();
         let proxy = match proxy_for(url, net) {
             Some(p) => Some(ureq::Proxy::new(&p).map_err(|e| {
                 Error::Config(format!("HTTPS_PROXY {p:?} is not a usable proxy URL: {e}"))
@@ -166,6 +167,16 @@ impl Client {
             url: self.url.clone(),
             detail,
         }
+    }
+}
+
+/// Gives rustls ring as the process's crypto provider, which ureq (built
+/// without a provider of its own) picks up for every TLS connection. The
+/// first call installs it; later calls find it there.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

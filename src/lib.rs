@@ -22,7 +22,6 @@ pub mod poll;
 pub mod schedule;
 pub mod serve;
 pub mod signals;
-pub mod sigv4;
 pub mod source;
 pub mod sts;
 pub mod time;

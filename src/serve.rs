@@ -15,6 +15,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
+use subtle::ConstantTimeEq;
+
 use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::log::Logger;
@@ -253,13 +255,10 @@ fn error_answer(status: u16, code: &str, message: &str) -> Answer {
 }
 
 /// Compares without stopping at the first difference, so response time
-/// does not reveal how much of a guessed token was right.
+/// does not reveal how much of a guessed token was right (only whether its
+/// length was).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff));
-    }
-    diff == 0
+    a.ct_eq(b).into()
 }
 
 fn reason(status: u16) -> &'static str {

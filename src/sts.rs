@@ -11,12 +11,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use crate::credentials::{Credentials, Secret};
 use crate::endpoint::StsEndpoint;
 use crate::error::{quote_body as quote, Error};
-use crate::sigv4;
 use crate::time::Timestamp;
 use crate::url::url_parts;
 
@@ -115,39 +115,39 @@ impl Form {
     }
 }
 
-/// Percent-encodes everything outside RFC 3986's unreserved set
-/// (`A-Z a-z 0-9 - . _ ~`), byte by byte in UTF-8, with uppercase hex. This
-/// is what the SDKs send; it is also valid form encoding, where `%20` for a
-/// space decodes the same as `+`.
+/// Everything outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`) is
+/// percent-encoded, byte by byte in UTF-8, with uppercase hex. This is what
+/// the SDKs send; it is also valid form encoding, where `%20` for a space
+/// decodes the same as `+`.
+const FORM_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-    }
+    out.extend(utf8_percent_encode(s, FORM_ENCODE));
 }
 
 /// The headers for a SigV4-signed `POST` of `body` to
-/// [`StsEndpoint::post_url`], signed for service `sts` in
+/// [`StsEndpoint::post_url`], signed by aws-sigv4 for service `sts` in
 /// `endpoint.signing_region` with `creds` at `now`.
 ///
-/// Returns lowercase `(name, value)` pairs: `content-type`, `x-amz-date`,
-/// `authorization` and, when the credentials have one,
-/// `x-amz-security-token` (signed, as STS requires). The caller sends exactly
-/// these. `host` is signed but not returned: it is the URL's host, with the
-/// port when it is not the scheme's default, which is what HTTP clients send
-/// by themselves.
+/// Returns lowercase `(name, value)` pairs: `host`, `content-type`,
+/// `x-amz-date`, `x-amz-security-token` (when the credentials have one;
+/// signed, as STS requires) and `authorization`. The caller sends exactly
+/// these, `host` included, so what is sent is what was signed: the host from
+/// the URL (lowercase, IPv6 in brackets, the port unless it is the scheme's
+/// default), and the URL's own path.
 pub fn sign(
     endpoint: &StsEndpoint,
     body: &str,
     creds: &Credentials,
     now: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
+    use aws_sigv4::http_request::{self, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+
     let url = endpoint.post_url();
     let failed = |what: &str| {
         Error::Config(format!(
@@ -155,29 +155,60 @@ pub fn sign(
              source credentials contain characters that cannot be sent)"
         ))
     };
-    let parts = url_parts(&url).ok_or_else(|| failed("not an http(s) URL"))?;
-    let default_port = if parts.scheme == "https" { 443 } else { 80 };
-    let host = if parts.host.contains(':') {
-        format!("[{}]", parts.host)
-    } else {
-        parts.host.clone()
-    };
-    let host = match parts.port {
-        Some(p) if p != default_port => format!("{host}:{p}"),
-        _ => host,
-    };
-    let request = sigv4::Request {
-        host: &host,
-        path: "/",
-        content_type: CONTENT_TYPE,
-        body,
-        region: &endpoint.signing_region,
-        service: SIGNING_NAME,
-    };
-    let signed =
-        sigv4::sign(&request, creds, Timestamp::from_system_time(now)).map_err(|e| failed(&e))?;
-    let mut headers = vec![("content-type".to_owned(), CONTENT_TYPE.to_owned())];
-    headers.extend(signed);
+    // Header values with control characters cannot be sent; the message
+    // names which value, never its content.
+    let token = creds.session_token.as_ref().map(Secret::expose);
+    for (what, value) in [
+        ("session token", token),
+        ("access key id", Some(creds.access_key_id.as_str())),
+    ] {
+        if value.is_some_and(|v| v.bytes().any(|b| b.is_ascii_control())) {
+            return Err(failed(&format!("the {what} contains a control character")));
+        }
+    }
+    let host = url_parts(&url)
+        .ok_or_else(|| failed("not an http(s) URL"))?
+        .host_header();
+
+    let identity = aws_credential_types::Credentials::new(
+        &creds.access_key_id,
+        creds.secret_access_key.expose(),
+        token.map(str::to_owned),
+        None,
+        "aws-credfile",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&endpoint.signing_region)
+        .name(SIGNING_NAME)
+        .time(now)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| failed(&e.to_string()))?
+        .into();
+    let unsigned = [("host", host.as_str()), ("content-type", CONTENT_TYPE)];
+    let request = SignableRequest::new(
+        "POST",
+        url.as_str(),
+        unsigned.iter().copied(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    // aws-sigv4's errors name what was wrong with the request, not the keys.
+    .map_err(|e| failed(&e.to_string()))?;
+    let (instructions, _signature) = http_request::sign(request, &params)
+        .map_err(|e| failed(&e.to_string()))?
+        .into_parts();
+
+    let mut headers: Vec<(String, String)> = unsigned
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    headers.extend(
+        instructions
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned())),
+    );
     Ok(headers)
 }
 
@@ -1072,65 +1103,107 @@ mod tests {
     ///         SigV4Auth(Credentials("AKIDEXAMPLE",
     ///                               "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token),
     ///                   "sts", region).add_auth(req)
-    ///     for k in ("X-Amz-Date", "X-Amz-Security-Token", "Authorization"):
-    ///         print(k, "=", req.headers.get(k))
+    ///     print(req.headers.get("Authorization"))
     ///
     /// body = ("Action=AssumeRole&Version=2011-06-15"
     ///         "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo"
     ///         "&RoleSessionName=aws-credfile-test&ExternalId=ext-id%2F1&DurationSeconds=3600")
-    /// sign("https://sts.eu-west-1.amazonaws.com/", "eu-west-1", body,
-    ///      "FwoGZXIvYXdzEXAMPLE//token+with/slash=")
+    /// token = "FwoGZXIvYXdzEXAMPLE//token+with/slash="
+    /// sign("https://sts.eu-west-1.amazonaws.com/", "eu-west-1", body, token)
     /// sign("http://127.0.0.1:8080/", "us-east-1", body, None)
+    /// sign("https://proxy.internal/sts/", "eu-west-1", body, token)
+    /// sign("http://[::1]:8443/", "us-east-1", body, token)
+    /// sign("https://[fd00:ec2::5]/sts/", "us-east-1", body, None)
+    /// sign("https://sts.example.com:8443/a/b/", "us-east-1", body, None)
     /// ```
+    ///
+    /// Each endpoint URL below is what config stores (no trailing slash);
+    /// `post_url` adds the `/` botocore was given.
     #[test]
     fn signature_matches_botocore() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_979_289);
         let token = "FwoGZXIvYXdzEXAMPLE//token+with/slash=";
-        let endpoint = StsEndpoint {
-            url: "https://sts.eu-west-1.amazonaws.com".into(),
-            signing_region: "eu-west-1".into(),
-        };
-        let mut headers =
-            sign(&endpoint, SIGNED_BODY, &signing_creds(Some(token)), now).expect("valid request");
-        headers.sort();
-        assert_eq!(
-            headers,
-            vec![
+        // (endpoint URL, signing region, session token, Host sent, signature)
+        let cases = [
+            // The regional endpoint, with a session token (signed too).
+            (
+                "https://sts.eu-west-1.amazonaws.com",
+                "eu-west-1",
+                Some(token),
+                "sts.eu-west-1.amazonaws.com",
+                "769f70e52e031d8e7176657575961a3d37ff13e46623a0f0326501631d59fa08",
+            ),
+            // Plain http on a non-default port: the port is part of the host.
+            (
+                "http://127.0.0.1:8080",
+                "us-east-1",
+                None,
+                "127.0.0.1:8080",
+                "edebdbf07f0914ef69a6e37b51fc57377ce81f5bd8d575774b9495510e6cb0f6",
+            ),
+            // An override with a path: signed for /sts/, where it is sent.
+            (
+                "https://proxy.internal/sts",
+                "eu-west-1",
+                Some(token),
+                "proxy.internal",
+                "070e038d00cb87c80092eef83332657d7a287b03a90b2ccc6f582c55001d430d",
+            ),
+            // IPv6 with a port: brackets in the host.
+            (
+                "http://[::1]:8443",
+                "us-east-1",
+                Some(token),
+                "[::1]:8443",
+                "0c401c836e11697b9bc1aa7c0b1099ff6cf052a99c0c2fe44cf9846aa50aeec7",
+            ),
+            // IPv6 on the default port, with a path.
+            (
+                "https://[fd00:ec2::5]/sts",
+                "us-east-1",
+                None,
+                "[fd00:ec2::5]",
+                "8d10557ebe696eba9304dcf6971140acab58b3c4e6302db726600a6794303313",
+            ),
+            // A non-default https port and a deeper path.
+            (
+                "https://sts.example.com:8443/a/b",
+                "us-east-1",
+                None,
+                "sts.example.com:8443",
+                "51652c9aa05ac0812dd93bf537142b1adbc24e41460cdab52f7f8e8da6ce5c26",
+            ),
+        ];
+        for (url, region, token, host, signature) in cases {
+            let endpoint = StsEndpoint {
+                url: url.into(),
+                signing_region: region.into(),
+            };
+            let mut headers = sign(&endpoint, SIGNED_BODY, &signing_creds(token), now)
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            headers.sort();
+            let signed = if token.is_some() {
+                "content-type;host;x-amz-date;x-amz-security-token"
+            } else {
+                "content-type;host;x-amz-date"
+            };
+            let mut expected = vec![
                 (
                     "authorization".to_owned(),
-                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240506/eu-west-1/sts/aws4_request, \
-                     SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, \
-                     Signature=769f70e52e031d8e7176657575961a3d37ff13e46623a0f0326501631d59fa08"
-                        .to_owned()
+                    format!(
+                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240506/{region}/sts/aws4_request, \
+                         SignedHeaders={signed}, Signature={signature}"
+                    ),
                 ),
                 ("content-type".to_owned(), CONTENT_TYPE.to_owned()),
+                ("host".to_owned(), host.to_owned()),
                 ("x-amz-date".to_owned(), "20240506T070809Z".to_owned()),
-                ("x-amz-security-token".to_owned(), token.to_owned()),
-            ]
-        );
-
-        // Plain http on a non-default port: the port is part of the signed host.
-        let local = StsEndpoint {
-            url: "http://127.0.0.1:8080".into(),
-            signing_region: "us-east-1".into(),
-        };
-        let mut headers =
-            sign(&local, SIGNED_BODY, &signing_creds(None), now).expect("valid request");
-        headers.sort();
-        assert_eq!(
-            headers,
-            vec![
-                (
-                    "authorization".to_owned(),
-                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240506/us-east-1/sts/aws4_request, \
-                     SignedHeaders=content-type;host;x-amz-date, \
-                     Signature=edebdbf07f0914ef69a6e37b51fc57377ce81f5bd8d575774b9495510e6cb0f6"
-                        .to_owned()
-                ),
-                ("content-type".to_owned(), CONTENT_TYPE.to_owned()),
-                ("x-amz-date".to_owned(), "20240506T070809Z".to_owned()),
-            ]
-        );
+            ];
+            if let Some(t) = token {
+                expected.push(("x-amz-security-token".to_owned(), t.to_owned()));
+            }
+            assert_eq!(headers, expected, "{url}");
+        }
     }
 
     #[test]

@@ -41,6 +41,23 @@ pub fn url_parts(url: &str) -> Option<UrlParts> {
     })
 }
 
+impl UrlParts {
+    /// The `Host` header a request to this URL carries: the host (IPv6 in
+    /// brackets), plus `:port` unless it is the scheme's default.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default_port = if self.scheme == "https" { 443 } else { 80 };
+        match self.port {
+            Some(p) if p != default_port => format!("{host}:{p}"),
+            _ => host,
+        }
+    }
+}
+
 /// Loopback names and addresses, which a proxy must never see.
 pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
