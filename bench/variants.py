@@ -1,24 +1,22 @@
 #!/usr/bin/env python3
-"""Find the fat: what each build option and dependency costs in static binary size.
+"""Find the fat: what each build option and dependency setting costs in static binary size.
 
 Copies the tracked files of the working tree into a scratch directory once per
-variant, applies one edit there (Cargo.toml, or a source file where an option
-needs one), builds the static musl release binary, and records its size. The
-repository itself is never touched, and no variant is ever committed: the point
-is the numbers, written to bench/variants-results.md, which `make bench` includes
-in BENCHMARKS.md.
+variant, applies one change there (extra rustc flags, or an edit to Cargo.toml or
+a source file), builds the static musl release binary exactly as `make static`
+does (scripts/packaging/build-static.sh, so packed relocations included), and
+records its size. The repository itself is never touched, and no variant is ever
+committed: the point is the numbers, written to bench/variants-results.md, which
+`make bench` includes in BENCHMARKS.md.
 
-Slow on purpose (one full LTO build per variant, ~3 min each on 2 cores), so it
-is `make bench-variants`, not part of `make bench`.
-
-The dependency variants that led to the current choices (one root store,
-SigV4 by hand over ring) were measured against the earlier tree and adopted;
-their figures stay in bench/notes.md. What remains here are the build options.
+Slow on purpose (one full LTO build per variant, 1.5 to 3 min each on 2 cores), so
+it is `make bench-variants`, not part of `make bench`.
 
 Usage: bench/variants.py [--only NAME[,NAME...]] [--out PATH] [--test]
   --only keeps the other rows of an earlier run (bench/variants-results.json)
-  --test also runs `cargo test --lib sts::` in the variants that replace source
-  code, so a size win that broke the request signing cannot pass unnoticed.
+  --test also runs the unit tests (`cargo test --lib`) in the variants that
+  change the code or its dependencies, so a size win that broke something (the
+  request signing, say) cannot pass unnoticed.
 """
 
 import argparse
@@ -34,6 +32,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench"
 TARGET = "x86_64-unknown-linux-musl"
+# What build-static.sh passes by default; a variant's flags come after these.
+DEFAULT_RUSTFLAGS = "-C link-arg=-Wl,-z,pack-relative-relocs"
+
 
 def edit(path, old, new, count=1):
     text = path.read_text()
@@ -49,23 +50,79 @@ def profile(opt):
     return apply
 
 
-def no_pie(tree):
-    cfg = tree / ".cargo"
-    cfg.mkdir(exist_ok=True)
-    (cfg / "config.toml").write_text(
-        f'[target.{TARGET}]\nrustflags = ["-C", "relocation-model=static"]\n'
-    )
+def add_dependencies(lines):
+    """Appends lines to [dependencies] (just before [profile.release])."""
+
+    def apply(tree):
+        edit(tree / "Cargo.toml", "\n[profile.release]", "\n" + "\n".join(lines) + "\n\n[profile.release]")
+
+    return apply
 
 
-# name, what it changes, edit, touches source (so --test runs its tests)
+def without(line):
+    """Drops one line of Cargo.toml, such as a logging feature pin."""
+
+    def apply(tree):
+        edit(tree / "Cargo.toml", line + "\n", "")
+
+    return apply
+
+
+def both(*applies):
+    def apply(tree):
+        for a in applies:
+            a(tree)
+
+    return apply
+
+
+def nothing(tree):
+    pass
+
+
+NO_UNWIND = "-C force-unwind-tables=no"
+NO_EH_HDR = "-C link-arg=-Wl,--no-eh-frame-hdr"
+LOG_LINE = 'log = { version = "0.4", default-features = false, features = ["max_level_off", "release_max_level_off"] }'
+TRACING_LINE = 'tracing = { version = "0.1", default-features = false, features = ["max_level_off", "release_max_level_off"] }'
+
+# name, what it changes, extra rustflags, edit, changes code or dependencies (--test runs the unit tests)
 VARIANTS = [
-    ("baseline", "Cargo.toml as committed", lambda tree: None, False),
-    ("opt-s", '`opt-level = "s"`', profile('"s"'), False),
-    ("opt-3", "`opt-level = 3`", profile("3"), False),
+    ("baseline", "as committed", "", nothing, False),
+    ("opt-s", '`opt-level = "s"`', "", profile('"s"'), False),
+    ("opt-3", "`opt-level = 3`", "", profile("3"), False),
+    (
+        "no-unwind-tables",
+        f"`{NO_UNWIND}`: no unwind tables for the code compiled here (every crate but the prebuilt std)",
+        NO_UNWIND,
+        nothing,
+        True,
+    ),
+    (
+        "no-eh-frame-hdr",
+        f"`{NO_EH_HDR}`: no binary-search index over `.eh_frame`",
+        NO_EH_HDR,
+        nothing,
+        False,
+    ),
+    (
+        "no-unwind-no-hdr",
+        "both of the above",
+        f"{NO_UNWIND} {NO_EH_HDR}",
+        nothing,
+        True,
+    ),
+    (
+        "logging-kept",
+        "`log` and `tracing` call sites of ureq, rustls and aws-sigv4 compiled in (without the `max_level_off` pins)",
+        "",
+        both(without(LOG_LINE), without(TRACING_LINE)),
+        True,
+    ),
     (
         "no-pie",
-        "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary)",
-        no_pie,
+        "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary; not acceptable)",
+        "-C relocation-model=static",
+        nothing,
         False,
     ),
 ]
@@ -82,11 +139,16 @@ def copy_tree(dest):
             shutil.copy2(src, dest / os.fsdecode(f))
 
 
-def build(tree, target_dir, log):
-    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
+def build(tree, target_dir, rustflags, log):
+    env = dict(
+        os.environ,
+        CARGO_TARGET_DIR=str(target_dir),
+        PACKAGING_RUSTFLAGS=f"{DEFAULT_RUSTFLAGS} {rustflags}".strip(),
+    )
+    env.pop("RUSTFLAGS", None)
     t0 = time.monotonic()
     r = subprocess.run(
-        ["cargo", "build", "--release", "--target", TARGET],
+        ["scripts/packaging/build-static.sh", TARGET],
         cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     if r.returncode != 0:
@@ -98,7 +160,7 @@ def build(tree, target_dir, log):
 def run_tests(tree, target_dir, log):
     env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
     r = subprocess.run(
-        ["cargo", "test", "--lib", "sts::"], cwd=tree, env=env,
+        ["cargo", "test", "--lib"], cwd=tree, env=env,
         stdout=log, stderr=subprocess.STDOUT,
     )
     return r.returncode == 0
@@ -123,14 +185,14 @@ def main():
     target_dir = pathlib.Path(args.target_dir or scratch / "target")
     results = []
     try:
-        for name, what, apply, touches_src in chosen:
+        for name, what, rustflags, apply, touches_src in chosen:
             tree = scratch / name
             tree.mkdir()
             copy_tree(tree)
             apply(tree)
             log_path = scratch / f"{name}.log"
             with open(log_path, "w") as log:
-                size, secs = build(tree, target_dir, log)
+                size, secs = build(tree, target_dir, rustflags, log)
                 tests = None
                 if size is not None and args.test and touches_src:
                     tests = run_tests(tree, target_dir, log)
@@ -160,8 +222,8 @@ def main():
     ).stdout.strip()
     lines = [
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at `{commit}` "
-        f"with {rustc}, `cargo build --release --target {TARGET}` in a scratch copy per variant "
-        "(rerun: `make bench-variants`).",
+        f"with {rustc}, built as `make static` does (`scripts/packaging/build-static.sh {TARGET}`) "
+        "in a scratch copy per variant (rerun: `make bench-variants`).",
         "",
         "| variant | change | static binary | vs baseline |",
         "|---|---|---:|---:|",
@@ -171,7 +233,7 @@ def main():
         if size and base:
             d = size - base
             delta = f"{d:+,} B ({d / base:+.1%})"
-        note = {None: "", True: " (sts unit tests pass)", False: " (**sts unit tests FAIL**)"}[tests]
+        note = {None: "", True: " (unit tests pass)", False: " (**unit tests FAIL**)"}[tests]
         lines.append(
             f"| {name} | {what}{note} | {f'{size:,} B ({mib(size)})' if size else 'build failed'} | {delta} |"
         )
