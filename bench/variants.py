@@ -32,8 +32,12 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench"
 TARGET = "x86_64-unknown-linux-musl"
-# What build-static.sh passes by default; a variant's flags come after these.
-DEFAULT_RUSTFLAGS = "-C link-arg=-Wl,-z,pack-relative-relocs"
+# The flags build-static.sh passes by default (`make static`), spelled out so a variant can
+# drop one; `{tree}` is the variant's scratch copy, where the linker script lives.
+PACK_RELOCS = "-C link-arg=-Wl,-z,pack-relative-relocs"
+NO_EH_HDR = "-C link-arg=-Wl,--no-eh-frame-hdr"
+NO_UNWIND_LD = "-C link-arg=-Wl,-T,{tree}/scripts/packaging/no-unwind-tables.ld"
+SHIPPED = f"{PACK_RELOCS} {NO_EH_HDR} {NO_UNWIND_LD}"
 
 
 def edit(path, old, new, count=1):
@@ -51,27 +55,12 @@ def profile(opt):
 
 
 def add_dependencies(lines):
-    """Appends lines to [dependencies] (just before [profile.release])."""
+    """Appends lines to [dependencies] (just before the release profile's comment) and
+    updates Cargo.lock offline (the crates are in the tree already)."""
 
     def apply(tree):
-        edit(tree / "Cargo.toml", "\n[profile.release]", "\n" + "\n".join(lines) + "\n\n[profile.release]")
-
-    return apply
-
-
-def without(line):
-    """Drops one line of Cargo.toml, such as a logging feature pin."""
-
-    def apply(tree):
-        edit(tree / "Cargo.toml", line + "\n", "")
-
-    return apply
-
-
-def both(*applies):
-    def apply(tree):
-        for a in applies:
-            a(tree)
+        edit(tree / "Cargo.toml", "\n# Tuned for size", "\n" + "\n".join(lines) + "\n\n# Tuned for size")
+        subprocess.run(["cargo", "update", "--workspace", "--offline", "-q"], cwd=tree, check=True)
 
     return apply
 
@@ -80,48 +69,58 @@ def nothing(tree):
     pass
 
 
-NO_UNWIND = "-C force-unwind-tables=no"
-NO_EH_HDR = "-C link-arg=-Wl,--no-eh-frame-hdr"
 LOG_LINE = 'log = { version = "0.4", default-features = false, features = ["max_level_off", "release_max_level_off"] }'
 TRACING_LINE = 'tracing = { version = "0.1", default-features = false, features = ["max_level_off", "release_max_level_off"] }'
 
-# name, what it changes, extra rustflags, edit, changes code or dependencies (--test runs the unit tests)
+# name, what it changes, rustflags (None: as shipped), edit, changes code or dependencies
+# (--test runs the unit tests)
 VARIANTS = [
-    ("baseline", "as committed", "", nothing, False),
-    ("opt-s", '`opt-level = "s"`', "", profile('"s"'), False),
-    ("opt-3", "`opt-level = 3`", "", profile("3"), False),
+    ("baseline", "as shipped (`make static`)", None, nothing, False),
     (
-        "no-unwind-tables",
-        f"`{NO_UNWIND}`: no unwind tables for the code compiled here (every crate but the prebuilt std)",
-        NO_UNWIND,
-        nothing,
-        True,
-    ),
-    (
-        "no-eh-frame-hdr",
-        f"`{NO_EH_HDR}`: no binary-search index over `.eh_frame`",
-        NO_EH_HDR,
+        "unwind-tables-kept",
+        "without `no-unwind-tables.ld` and `--no-eh-frame-hdr`: `.eh_frame`, its index and "
+        "`.gcc_except_table` shipped",
+        PACK_RELOCS,
         nothing,
         False,
     ),
     (
-        "no-unwind-no-hdr",
-        "both of the above",
-        f"{NO_UNWIND} {NO_EH_HDR}",
+        "eh-frame-hdr-only",
+        "without `no-unwind-tables.ld`: only the index over `.eh_frame` dropped",
+        f"{PACK_RELOCS} {NO_EH_HDR}",
+        nothing,
+        False,
+    ),
+    (
+        "force-unwind-tables-no",
+        "`-C force-unwind-tables=no` instead of the linker script (it cannot reach the prebuilt "
+        "std or the C objects)",
+        f"{PACK_RELOCS} {NO_EH_HDR} -C force-unwind-tables=no",
         nothing,
         True,
     ),
     (
-        "logging-kept",
-        "`log` and `tracing` call sites of ureq, rustls and aws-sigv4 compiled in (without the `max_level_off` pins)",
-        "",
-        both(without(LOG_LINE), without(TRACING_LINE)),
+        "log-tracing-off",
+        "`log` and `tracing` pinned to `max_level_off` (call sites of ureq, rustls, aws-sigv4 "
+        "compiled out)",
+        None,
+        add_dependencies([LOG_LINE, TRACING_LINE]),
         True,
+    ),
+    ("opt-s", '`opt-level = "s"`', None, profile('"s"'), False),
+    ("opt-3", "`opt-level = 3`", None, profile("3"), False),
+    (
+        "relocs-unpacked",
+        "without `-z pack-relative-relocs` (classic RELA relocations)",
+        f"{NO_EH_HDR} {NO_UNWIND_LD}",
+        nothing,
+        False,
     ),
     (
         "no-pie",
-        "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary; not acceptable)",
-        "-C relocation-model=static",
+        "`-C relocation-model=static` (static, not static-pie: no ASLR for the binary; not "
+        "acceptable)",
+        f"{SHIPPED} -C relocation-model=static",
         nothing,
         False,
     ),
@@ -140,11 +139,9 @@ def copy_tree(dest):
 
 
 def build(tree, target_dir, rustflags, log):
-    env = dict(
-        os.environ,
-        CARGO_TARGET_DIR=str(target_dir),
-        PACKAGING_RUSTFLAGS=f"{DEFAULT_RUSTFLAGS} {rustflags}".strip(),
-    )
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
+    if rustflags is not None:
+        env["PACKAGING_RUSTFLAGS"] = rustflags.format(tree=tree)
     env.pop("RUSTFLAGS", None)
     t0 = time.monotonic()
     r = subprocess.run(

@@ -46,15 +46,21 @@ else
     export "CARGO_TARGET_${target_var}_LINKER=$arch-linux-gnu-gcc"
 fi
 
-# Pack the relative relocations of the static-pie binary into DT_RELR (binutils
-# >= 2.38, understood by the musl >= 1.2.4 that Rust bundles): it keeps the
-# binary position independent, so ASLR still applies, and is 73 KB smaller on
-# x86_64 than the classic RELA table. `-C relocation-model=static` would save
-# about as much but give up ASLR. RUSTFLAGS, when set, overrides this.
+# Size, without giving up anything that protects the running program (budget: 2 MiB for
+# the x86_64 binary; every option is measured in bench/variants-results.md):
+# - Pack the relative relocations of the static-pie binary into DT_RELR (binutils >= 2.38,
+#   understood by the musl >= 1.2.4 that Rust bundles): the binary stays position
+#   independent, so ASLR still applies, and is 73 KB smaller on x86_64 than with the classic
+#   RELA table. `-C relocation-model=static` would save about as much but give up ASLR.
+# - No unwind tables (no-unwind-tables.ld) and no index over them (--no-eh-frame-hdr):
+#   the program is built with panic = "abort" and never unwinds; see the .ld file for what
+#   is lost (panic backtrace addresses, DWARF unwinding in gdb/perf).
+# PACKAGING_RUSTFLAGS replaces these flags; RUSTFLAGS, when set, overrides them all.
 if [ -n "${RUSTFLAGS:-}" ]; then
-    echo "build-static: RUSTFLAGS is set; the packed relocations flag is not applied" >&2
+    echo "build-static: RUSTFLAGS is set; the size flags are not applied" >&2
 fi
-export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:--C link-arg=-Wl,-z,pack-relative-relocs}"
+size_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$here/no-unwind-tables.ld"
+export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:-$size_flags}"
 
 if ! rustup target list --installed | grep -qx "$target"; then
     echo "build-static: adding Rust target $target" >&2
