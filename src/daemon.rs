@@ -194,6 +194,7 @@ impl Refresher<'_> {
             return self.refresh(None);
         };
         let provider = self.provider;
+        let mut again = false;
         let fetched = std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
                 let result = provider.fetch(None);
@@ -212,11 +213,17 @@ impl Refresher<'_> {
                     Duration::from_secs(60),
                     current,
                 );
-                if wake == Wake::Terminate {
-                    // The worker holds no file or lock; ending the process
-                    // now is the prompt stop the signal asks for.
-                    self.log.info("stopping", &[("reason", &"signal")]);
-                    std::process::exit(0);
+                match wake {
+                    Wake::Terminate => {
+                        // The worker holds no file or lock; ending the
+                        // process now is the prompt stop the signal asks for.
+                        self.log.info("stopping", &[("reason", &"signal")]);
+                        std::process::exit(0);
+                    }
+                    // This fetch may have read the token before whatever
+                    // the SIGHUP is about; refresh once more after it.
+                    Wake::Refresh => again = true,
+                    Wake::Timeout => {}
                 }
                 let done = matches!((&done_reader).read(&mut [0u8; 1]), Ok(1));
                 if done || worker.is_finished() {
@@ -225,6 +232,9 @@ impl Refresher<'_> {
             }
             worker.join()
         });
+        if again {
+            self.signals.refresh_again();
+        }
         match fetched {
             Ok(result) => self.store(result?),
             Err(panic) => std::panic::resume_unwind(panic),

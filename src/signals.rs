@@ -51,11 +51,12 @@ impl Signals {
         let exit_at_once = Arc::new(AtomicBool::new(false));
         for sig in [SIGTERM, SIGINT] {
             // Order matters: handlers run in registration order. A stop
-            // during a network call, or a second stop while one is pending,
-            // exits right away; otherwise the flag and a wake-up byte.
+            // during a network call exits right away with 0; otherwise the
+            // flag and a wake-up byte, however many stops arrive: a second
+            // one must not cut short a file write (which is bounded and
+            // short) and leave its temporary file behind.
             flag::register_conditional_shutdown(sig, 0, Arc::clone(&exit_at_once))
                 .map_err(setup)?;
-            flag::register_conditional_shutdown(sig, 1, Arc::clone(&terminate)).map_err(setup)?;
             flag::register(sig, Arc::clone(&terminate)).map_err(setup)?;
             pipe::register(sig, writer.try_clone().map_err(setup)?).map_err(setup)?;
         }
@@ -109,6 +110,13 @@ impl Signals {
         } else {
             None
         }
+    }
+
+    /// Puts back a SIGHUP that was taken by [`Signals::pending`] while a
+    /// refresh was already under way, so the next wait returns it at once:
+    /// a refresh asked for mid-refresh causes one more, never none.
+    pub fn refresh_again(&self) {
+        self.refresh.store(true, Ordering::SeqCst);
     }
 
     /// Runs `f` (a network call) so that SIGTERM/SIGINT during it exit the

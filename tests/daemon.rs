@@ -393,3 +393,133 @@ fn readers_never_see_a_partial_file() {
         "no temporary files pile up"
     );
 }
+
+/// Whether `pid` has a temporary file of ours open right now (it is between
+/// creating the temporary file and renaming it over the target).
+fn writing_temp_file(pid: u32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten().any(|fd| {
+                fs::read_link(fd.path())
+                    .map(|target| target.to_string_lossy().contains(".aws-credfile."))
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Stops arriving in the middle of a file write: the daemon is caught with
+/// its temporary file open (frozen with SIGSTOP so the moment is certain),
+/// handed SIGTERM and SIGINT together, and resumed. It must finish the write,
+/// exit 0, and leave no temporary file; the target stays whole.
+#[test]
+fn stops_during_a_file_write_exit_0_without_a_temporary_file() {
+    let h = Harness::new("daemon_stop_mid_write", |_, _| Answer::issue(HOUR));
+    // Other profiles worth ~900 KB make each write take long enough to catch.
+    let mut others = String::new();
+    for i in 0..6_000 {
+        others.push_str(&format!(
+            "[other{i}]\naws_access_key_id = AKIAOTHER{i:011}\naws_secret_access_key = {}\n\n",
+            "s".repeat(60)
+        ));
+    }
+    // Written directly: these are not secrets the output check should know.
+    fs::create_dir_all(h.cred_file.parent().expect("a directory")).expect("create it");
+    fs::write(&h.cred_file, &others).expect("write the other profiles");
+    let mut caught = 0;
+    for attempt in 0..40 {
+        let mut d = h.cmd(&[]).spawn();
+        wait_for_issued(&h, &mut d, h.sts.issued().len(), FIRST_WRITE);
+        let pid = d.pid();
+        // Rewrite again and again until a write is caught in the act.
+        let mut in_write = false;
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while !in_write && Instant::now() < give_up {
+            d.signal(libc::SIGHUP);
+            let asked = h.sts.request_count();
+            let wrote_by = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < wrote_by && h.sts.request_count() == asked {
+                std::hint::spin_loop();
+            }
+            while Instant::now() < wrote_by {
+                if writing_temp_file(pid) {
+                    d.signal(libc::SIGSTOP);
+                    if writing_temp_file(pid) {
+                        in_write = true;
+                        break;
+                    }
+                    d.signal(libc::SIGCONT);
+                }
+            }
+        }
+        if !in_write {
+            assert_eq!(d.stop().code(), Some(0));
+            continue;
+        }
+        caught += 1;
+        // Both stops land while it is frozen mid-write, then it resumes.
+        d.signal(libc::SIGTERM);
+        d.signal(libc::SIGINT);
+        d.signal(libc::SIGCONT);
+        assert_exits_0_within(
+            &mut d,
+            EXIT_WITHIN,
+            &format!("SIGTERM+SIGINT mid-write (attempt {attempt})"),
+        );
+        let dir = h.cred_file.parent().expect("the file has a directory");
+        let left: Vec<String> = dir_names(dir)
+            .into_iter()
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left behind: {left:?}");
+        let text = fs::read_to_string(&h.cred_file).expect("the file is there");
+        assert!(
+            ini::profile(&text, "default").is_ok(),
+            "the target is whole"
+        );
+        assert!(text.contains("[other5999]"), "the other profiles are kept");
+        if caught == 3 {
+            break;
+        }
+    }
+    assert!(
+        caught > 0,
+        "never caught the daemon in the middle of a write"
+    );
+}
+
+/// A SIGHUP while a refresh is already under way (here: STS answering slowly,
+/// with the endpoint serving meanwhile) causes one more refresh after it; it
+/// is never swallowed.
+#[test]
+fn sighup_during_a_refresh_in_flight_causes_another() {
+    let h = Harness::new("daemon_sighup_in_flight", |n, _| {
+        if n == 0 {
+            Answer::issue(HOUR)
+        } else {
+            Answer::issue(HOUR).after(Duration::from_millis(1500))
+        }
+    });
+    let port = util::client::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let file = h.cred_file.display().to_string();
+    let mut d = h.cmd(&["--serve", &addr, "--file", &file]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    d.signal(libc::SIGHUP);
+    assert!(
+        h.sts.wait_for_requests(2, Duration::from_secs(10)),
+        "SIGHUP starts a refresh\n{}",
+        d.snapshot().describe()
+    );
+    // The second refresh is waiting for its slow answer; ask again now.
+    d.signal(libc::SIGHUP);
+    assert!(
+        h.sts.wait_for_requests(3, Duration::from_secs(15)),
+        "the SIGHUP sent during the refresh was dropped\n{}",
+        d.snapshot().describe()
+    );
+    wait_for_issued(&h, &mut d, 2, Duration::from_secs(15));
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(h.sts.request_count(), 3, "one SIGHUP, one more refresh");
+    assert_eq!(d.stop().code(), Some(0));
+}
