@@ -25,4 +25,5 @@ pub mod signals;
 pub mod source;
 pub mod sts;
 pub mod time;
+pub mod timer;
 pub mod url;

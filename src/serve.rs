@@ -21,7 +21,6 @@ use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::poll::{poll, Interest};
-use crate::schedule::deadline_after;
 use crate::signals::{Signals, Wake};
 use crate::source::container::MAX_TOKEN_BYTES;
 use crate::source::{read_token_text, TokenFileError};
@@ -359,13 +358,13 @@ impl Server {
         timeout: Duration,
         creds: Option<&Credentials>,
     ) -> Wake {
-        let deadline = deadline_after(timeout);
+        let deadline = signals.start_timeout(timeout);
         loop {
             if let Some(wake) = signals.pending() {
                 return wake;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || signals.timed_out() {
                 return Wake::Timeout;
             }
             self.expire(now);
@@ -375,9 +374,11 @@ impl Server {
                 .map(|c| c.deadline)
                 .fold(deadline, Instant::min);
             // Fixed slots first: the signal pipe, the caller's extra fd (if
-            // any), the listener; then one per connection.
+            // any), the wait's timer (checked above, not by index), the
+            // listener; then one per connection.
             let mut fds = vec![(signals.fd(), Interest::Read)];
             fds.extend(extra.map(|fd| (fd, Interest::Read)));
+            fds.extend(signals.timer_fd().map(|fd| (fd, Interest::Read)));
             fds.push((self.listener.as_fd(), Interest::Read));
             let fixed = fds.len();
             for c in &self.conns {

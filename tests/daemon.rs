@@ -523,3 +523,68 @@ fn sighup_during_a_refresh_in_flight_causes_another() {
     assert_eq!(h.sts.request_count(), 3, "one SIGHUP, one more refresh");
     assert_eq!(d.stop().code(), Some(0));
 }
+
+/// The `(seconds, clock id)` of every armed timerfd `pid` holds, from
+/// /proc/<pid>/fdinfo.
+fn armed_timers(pid: u32) -> Vec<(u64, u32)> {
+    let mut timers = Vec::new();
+    for entry in fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let info = fs::read_to_string(entry.path()).unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+        };
+        let (Some(clock), Some(value)) = (field("clockid:"), field("it_value:")) else {
+            continue;
+        };
+        let secs = value
+            .trim_start_matches('(')
+            .split(',')
+            .next()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let (Ok(clock), Some(secs)) = (clock.parse::<u32>(), secs) {
+            if secs > 0 {
+                timers.push((secs, clock));
+            }
+        }
+    }
+    timers
+}
+
+/// The idle daemon waits for its next refresh on the boot clock
+/// (CLOCK_BOOTTIME, id 7), which keeps counting while a VM or laptop is
+/// suspended, so a refresh that fell due meanwhile happens at once on
+/// resume; poll's own timeout (CLOCK_MONOTONIC) stops during a suspend and
+/// would come late by the whole sleep. Hour-long credentials are refreshed
+/// at about half-life: 27 to 30 minutes from now. Both ways of waiting: plain,
+/// and serving the endpoint.
+#[test]
+fn the_next_refresh_is_timed_on_the_boot_clock() {
+    const CLOCK_BOOTTIME: u32 = 7;
+    let h = Harness::new("daemon_boottime", |_, _| Answer::issue(HOUR));
+    let port = util::client::free_port().to_string();
+    let file = h.cred_file.display().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    for args in [vec![], vec!["--serve", &addr, "--file", &file]] {
+        let mut d = h.cmd(&args).spawn();
+        wait_for_issued(&h, &mut d, h.sts.issued().len(), FIRST_WRITE);
+        let mut timers = Vec::new();
+        let found = wait_until(Duration::from_secs(10), || {
+            timers = armed_timers(d.pid());
+            timers
+                .iter()
+                .any(|&(secs, clock)| clock == CLOCK_BOOTTIME && (1_600..=1_800).contains(&secs))
+        });
+        assert!(
+            found,
+            "{args:?}: no boot-clock timer due in ~30 min; armed timers (secs, clock): {timers:?}\n{}",
+            d.snapshot().describe()
+        );
+        assert_eq!(d.stop().code(), Some(0));
+    }
+}
