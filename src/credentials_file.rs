@@ -10,6 +10,11 @@
 //!
 //! One writer per file is assumed: two aws-credfile processes writing the
 //! same path would share the temporary name and fight over it.
+//!
+//! A symbolic link at the file itself is refused, never read, written
+//! through or replaced: reading through it would copy whatever it points at
+//! into a file the app (or `--owner`) can read. Directories above the file
+//! may be links (Kubernetes mounts are).
 
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -41,6 +46,10 @@ const MARKER: &str = "aws-credfile:";
 /// Appended to the file name (after a leading dot) to name the temporary file.
 const TEMP_SUFFIX: &str = ".aws-credfile.tmp";
 
+/// What to do about a symbolic link at the target, after "is a symbolic
+/// link; ".
+const LINK_ADVICE: &str = "aws-credfile never reads or writes through one: point --file at the real file or remove the link";
+
 const ACCESS_KEY_ID: &str = "aws_access_key_id";
 const SECRET_ACCESS_KEY: &str = "aws_secret_access_key";
 const SESSION_TOKEN: &str = "aws_session_token";
@@ -56,9 +65,8 @@ pub struct Owner {
 /// Where and how to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSink {
-    /// The credentials file. When it is a symlink, the link is read through
-    /// for the merge but replaced by a regular file on write (see
-    /// [`FileSink::write`]).
+    /// The credentials file. A symbolic link here is refused (see
+    /// [`FileSink::write`]); its directories may be links.
     pub path: PathBuf,
     /// The section to own, `[profile]` (no `profile ` prefix: this is the
     /// credentials file, not the config file).
@@ -80,14 +88,25 @@ impl FileSink {
         }
     }
 
+    /// Start-up checks that need no network: a symbolic link at the target
+    /// is a configuration mistake, refused before anything is fetched.
+    /// Everything else is left to the first write, which reports it.
+    pub fn preflight(&self) -> Result<(), Error> {
+        if is_symlink(&self.path) {
+            return Err(Error::Config(format!(
+                "--file {} is a symbolic link; {LINK_ADVICE}",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Replace `profile`'s section in the file with `creds`, atomically,
     /// keeping every other byte.
     ///
-    /// A missing parent directory is created (mode 0700). When the target is
-    /// a symlink, its target is read for the merge but the rename replaces
-    /// the link itself with a regular file: following it to write would let
-    /// whoever can plant a link choose where the keys land, and a rename is
-    /// the only way to replace a file atomically anyway.
+    /// A missing parent directory is created (mode 0700). A symbolic link
+    /// at the target is refused: it is opened with `O_NOFOLLOW`, so there is
+    /// no window between a check and the open.
     pub fn write(&self, creds: &Credentials, now: Timestamp) -> Result<(), Error> {
         validate_profile(&self.profile)?;
         validate(creds)?;
@@ -131,6 +150,11 @@ fn parent_dir(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
+}
+
+/// Whether `path` itself (not what it points to) is a symbolic link.
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// `.<name>.aws-credfile.tmp`: fixed, so a crash leaves at most one behind
@@ -276,19 +300,30 @@ fn create_exclusive(temp: &Path) -> Result<File, Error> {
     }
 }
 
-/// The file's text, `None` if it does not exist. Refuses directories and
-/// other non-regular files, files over [`MAX_FILE_SIZE`] and text that is
-/// not UTF-8 (merging into bytes we do not understand could mangle them).
+/// The file's text, `None` if it does not exist. Refuses a symbolic link,
+/// directories and other non-regular files, files over [`MAX_FILE_SIZE`]
+/// and text that is not UTF-8 (merging into bytes we do not understand
+/// could mangle them).
 fn read_text(path: &Path) -> Result<Option<String>, Error> {
-    // O_NONBLOCK so that a FIFO at the path cannot hang us in open(); it has
-    // no effect on the regular files we go on to read.
+    // O_NOFOLLOW: the link is refused by the open itself, so nothing can be
+    // swapped in between a check and the read. O_NONBLOCK so that a FIFO at
+    // the path cannot hang us in open(); it has no effect on the regular
+    // files we go on to read.
     let file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
     {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP alone reads "too many levels of symbolic links".
+        Err(_) if is_symlink(path) => {
+            return Err(Error::io(
+                "use",
+                path,
+                io::Error::other(format!("it is a symbolic link; {LINK_ADVICE}")),
+            ))
+        }
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
@@ -1181,22 +1216,49 @@ mod tests {
     }
 
     #[test]
-    fn write_replaces_a_symlinked_target_with_a_file() {
+    fn a_symlinked_target_is_refused_never_read_or_replaced() {
         let tmp = TempDir::new("linked");
         let real = tmp.join("real");
         fs::write(&real, OTHER).expect("seed");
         let path = tmp.join("credentials");
         std::os::unix::fs::symlink(&real, &path).expect("link");
-        FileSink::new(&path, "default")
+        let link_message = format!(
+            "{} is a symbolic link; aws-credfile never reads or writes through one: point --file at the real file or remove the link",
+            path.display()
+        );
+
+        let err = FileSink::new(&path, "default")
+            .preflight()
+            .expect_err("refused at start-up");
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert_eq!(err.to_string(), format!("--file {link_message}"));
+
+        let err = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now())
+            .expect_err("refused when writing");
+        assert_eq!(err.exit_code(), 1, "at run time a refresh fails: {err:?}");
+        assert!(
+            err.to_string()
+                .contains("is a symbolic link; aws-credfile never"),
+            "{err}"
+        );
+        let err = check(&path, "default", now(), Duration::ZERO).expect_err("refused by check");
+        assert_eq!(err.exit_code(), 1, "{err:?}");
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+
+        assert_eq!(fs::read_link(&path).expect("still a link"), real);
+        assert_eq!(read(&real), OTHER);
+        // A link in a directory component is fine: only the last one counts.
+        let dir_link = tmp.join("dir-link");
+        std::os::unix::fs::symlink(&tmp.0, &dir_link).expect("link");
+        let through = dir_link.join("through");
+        FileSink::new(&through, "default")
+            .preflight()
+            .expect("a plain file");
+        FileSink::new(&through, "default")
             .write(&creds(Some(TOKEN)), now())
             .expect("write succeeds");
-        // Read through the link for the merge; the link itself is replaced.
-        assert_eq!(read(&path), format!("{OTHER}\n{}", section("default")));
-        assert!(fs::symlink_metadata(&path)
-            .expect("exists")
-            .file_type()
-            .is_file());
-        assert_eq!(read(&real), OTHER);
+        assert_eq!(read(&tmp.join("through")), section("default"));
     }
 
     #[test]

@@ -107,21 +107,107 @@ fn target_is_a_directory() {
     );
 }
 
+/// Every regular file under `dir` but `except`, for "it never landed anywhere".
+fn files_under(dir: &Path, except: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("list").map(|e| e.expect("entry")) {
+        let path = entry.path();
+        let kind = entry.file_type().expect("type");
+        if kind.is_dir() {
+            out.extend(files_under(&path, except));
+        } else if kind.is_file() && path != except {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[test]
-fn symlink_at_the_target_is_replaced_not_written_through() {
+fn symlink_at_the_target_is_refused() {
     let h = harness("fs_link_target");
     let victim = h.scratch.write("elsewhere/real-credentials", EXISTING);
-    fs::create_dir_all(h.cred_file.parent().expect("dir")).expect("dir");
+    let dir = h.cred_file.parent().expect("dir");
+    fs::create_dir_all(dir).expect("dir");
     symlink(&victim, &h.cred_file).expect("plant a symlink");
     let before = snapshot(&victim);
-    let out = h.cmd(&["--once"]).run();
-    assert_sane(&out);
-    out.assert_code(0);
+    let shown = h.cred_file.display().to_string();
+
+    // At start-up: a configuration error, before any request.
+    for args in [&["--once"][..], &[]] {
+        let out = h.cmd(args).run();
+        assert_sane(&out);
+        out.assert_code(2);
+        out.assert_stderr_contains(&format!("--file {shown} is a symbolic link"));
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    }
+    assert_eq!(h.sts.request_count(), 0, "refused before any request");
+
+    // --check refuses it as well: the probe fails.
+    let out = h.cmd(&["--check"]).run();
+    out.assert_code(1);
+    out.assert_stderr_contains(&shown);
+    out.assert_stderr_contains("is a symbolic link");
+
     assert_eq!(snapshot(&victim), before, "written through the symlink");
-    let meta = fs::symlink_metadata(&h.cred_file).expect("stat");
-    assert!(meta.is_file(), "the link is replaced by a regular file");
-    assert_eq!(meta.mode() & 0o777, 0o600);
-    assert_fresh(&h, &h.cred_file);
+    assert_eq!(fs::read_link(&h.cred_file).expect("still a link"), victim);
+    assert_eq!(dir_names(dir), ["credentials"], "nothing else created");
+}
+
+#[test]
+fn symlink_to_a_secret_is_never_read() {
+    let h = harness("fs_link_secret");
+    let secret = "dbPassword-NEVERCOPY-4f9a2c71e0b35d86";
+    h.add_secret(secret);
+    let secret_file = h
+        .scratch
+        .write("private/app.env", format!("DB_PASSWORD={secret}\n"));
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("dir");
+
+    // Planted before start: refused by every mode.
+    symlink(&secret_file, &h.cred_file).expect("plant a symlink");
+    h.cmd(&["--once"]).run().assert_code(2);
+    h.cmd(&["--check"]).run().assert_code(1);
+    fs::remove_file(&h.cred_file).expect("remove the link");
+
+    // Planted under a running daemon (atomically, as an attacker would):
+    // that refresh fails, the daemon carries on, the link stays a link.
+    let mut d = h.cmd(&[]).spawn();
+    assert!(
+        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
+            .is_some(),
+        "no first write\n{}",
+        d.snapshot().describe()
+    );
+    let staged = dir.join("staged-link");
+    symlink(&secret_file, &staged).expect("stage a link");
+    fs::rename(&staged, &h.cred_file).expect("swap the link in");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("is a symbolic link")),
+        "the refusal is logged\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    d.signal(libc::SIGHUP);
+    h.cmd(&["--check"]).run().assert_code(1);
+    assert_eq!(d.stop().code(), Some(0));
+    assert_eq!(
+        fs::read_link(&h.cred_file).expect("still a link"),
+        secret_file
+    );
+
+    // Not in any output (the harness checks those) nor in any file.
+    for path in files_under(h.scratch.path(), &secret_file) {
+        let text = String::from_utf8_lossy(&fs::read(&path).expect("read")).into_owned();
+        assert!(
+            !text.contains(secret),
+            "{} holds the secret",
+            path.display()
+        );
+    }
 }
 
 #[test]
