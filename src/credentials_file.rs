@@ -8,20 +8,30 @@
 //! a whole-line `#` comment inside the section, which every parser skips, so
 //! `--check` can answer from the file alone.
 //!
-//! One writer per file is assumed: two aws-credfile processes writing the
-//! same path would share the temporary name and fight over it.
+//! Several aws-credfile processes may write one file (two sidecars with
+//! different profiles, a hand-run `--once` beside the sidecar). Each
+//! read-merge-rename holds an advisory lock (`flock`) on a sibling lock file,
+//! `.<name>.aws-credfile.lock`, so no writer merges into a file another is
+//! about to replace. The lock file is never deleted: a writer still holding
+//! or waiting on the deleted one and a newcomer creating a new one would
+//! each hold "the" lock at once. Temporary files carry the process id,
+//! and whatever temporary files are present while the lock is held are crash
+//! leftovers, removed. A section that already records a later expiry than the
+//! credentials about to be written was written by another process that
+//! fetched after us: it is kept, so no profile ever goes back to older keys.
 //!
 //! A symbolic link at the file itself is refused, never read, written
 //! through or replaced: reading through it would copy whatever it points at
 //! into a file the app (or `--owner`) can read. Directories above the file
 //! may be links (Kubernetes mounts are).
 
-use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
@@ -40,11 +50,17 @@ const DIR_MODE: u32 = 0o700;
 /// memory on every refresh would be a mistake.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
 
+/// How long a write waits for another aws-credfile process to finish its
+/// own. A write holds the lock for milliseconds; a holder that takes this
+/// long is stuck, and failing (the daemon retries) is better than hanging.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Starts the comment that records the expiry, and marks the lines we own.
 const MARKER: &str = "aws-credfile:";
 
-/// Appended to the file name (after a leading dot) to name the temporary file.
-const TEMP_SUFFIX: &str = ".aws-credfile.tmp";
+/// After the file name (and a leading dot), names the lock, temporary and
+/// leftover files: `.<name>.aws-credfile.lock`, `.<name>.aws-credfile.<pid>.tmp`.
+const OUR_SUFFIX: &str = ".aws-credfile";
 
 /// What to do about a symbolic link at the target, after "is a symbolic
 /// link; ".
@@ -77,6 +93,17 @@ pub struct FileSink {
     pub owner: Option<Owner>,
 }
 
+/// What [`FileSink::write`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The profile's section now holds the new credentials.
+    Replaced,
+    /// The section already held credentials expiring at `expires`, later
+    /// than the new ones (another aws-credfile process fetched after us and
+    /// wrote first); the file was left exactly as it was.
+    KeptNewer { expires: Timestamp },
+}
+
 impl FileSink {
     /// A sink with the default mode and no owner change.
     pub fn new(path: impl Into<PathBuf>, profile: impl Into<String>) -> Self {
@@ -102,12 +129,15 @@ impl FileSink {
     }
 
     /// Replace `profile`'s section in the file with `creds`, atomically,
-    /// keeping every other byte.
+    /// keeping every other byte; or keep the file as it is when the section
+    /// already holds credentials expiring later (see [`Written`]).
     ///
-    /// A missing parent directory is created (mode 0700). A symbolic link
-    /// at the target is refused: it is opened with `O_NOFOLLOW`, so there is
-    /// no window between a check and the open.
-    pub fn write(&self, creds: &Credentials, now: Timestamp) -> Result<(), Error> {
+    /// A missing parent directory is created (mode 0700).
+    /// The whole read-merge-rename holds the file's lock, waiting at most
+    /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
+    /// opened with `O_NOFOLLOW`, so there is no window between a check and
+    /// the open.
+    pub fn write(&self, creds: &Credentials, now: Timestamp) -> Result<Written, Error> {
         validate_profile(&self.profile)?;
         validate(creds)?;
         let file_name = self.path.file_name().ok_or_else(|| {
@@ -122,13 +152,24 @@ impl FileSink {
             .mode(DIR_MODE)
             .create(dir)
             .map_err(|e| Error::io("create the directory", dir, e))?;
+        // Held until this function returns: closing it releases the lock.
+        let _lock = lock(&dir.join(our_name(file_name, ".lock")), LOCK_WAIT)?;
+        remove_leftovers(dir, file_name);
+
         let existing = read_text(&self.path)?.unwrap_or_default();
+        let found = inspect(&existing, &self.profile);
+        // Another writer fetched after us and got here first: theirs stay.
+        if let Some(expires) = found.expires {
+            if found.access_key_id && found.secret_access_key && expires > creds.expiration {
+                return Ok(Written::KeptNewer { expires });
+            }
+        }
         let merged = merge(
             &existing,
             &self.profile,
             &render_section(&self.profile, creds, now),
         );
-        let temp = dir.join(temp_name(file_name));
+        let temp = dir.join(our_name(file_name, &format!(".{}.tmp", std::process::id())));
         write_temp(&temp, |f| fill(f, merged.as_bytes(), self.mode, self.owner))?;
         if let Err(e) = fs::rename(&temp, &self.path) {
             // The target is untouched; do not leave the keys lying around
@@ -140,7 +181,8 @@ impl FileSink {
         // reboot the app would find the old credentials or none.
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("flush the directory", dir, e))
+            .map_err(|e| Error::io("flush the directory", dir, e))?;
+        Ok(Written::Replaced)
     }
 }
 
@@ -152,18 +194,118 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// `.<name>.aws-credfile<tail>`: hidden, so directory listings stay tidy.
+fn our_name(file_name: &OsStr, tail: &str) -> OsString {
+    let mut name = OsString::from(".");
+    name.push(file_name);
+    name.push(OUR_SUFFIX);
+    name.push(tail);
+    name
+}
+
+/// Whether `name` is one of our temporary files for `file_name`:
+/// `.<name>.aws-credfile.<digits>.tmp`, or `.<name>.aws-credfile.tmp` as
+/// versions before the lock named it.
+fn is_our_temp(name: &OsStr, file_name: &OsStr) -> bool {
+    let prefix = our_name(file_name, "");
+    let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+        return false;
+    };
+    match rest.strip_suffix(b".tmp") {
+        Some(b"") => true,
+        Some(middle) => middle
+            .strip_prefix(b".")
+            .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit)),
+        None => false,
+    }
+}
+
+/// Removes our temporary files next to the target. Called with the lock
+/// held, when no other writer is between creating its temporary file and
+/// renaming it, so any found are what a killed writer left. Best effort: a
+/// leftover that cannot be removed is in nobody's way, since every writer
+/// uses its own name.
+fn remove_leftovers(dir: &Path, file_name: &OsStr) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_our_temp(&entry.file_name(), file_name) {
+            // Unlinking a planted symlink removes the link, never its target.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Whether `path` itself (not what it points to) is a symbolic link.
 fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// `.<name>.aws-credfile.tmp`: fixed, so a crash leaves at most one behind
-/// and the next write clears it; hidden, so directory listings stay tidy.
-fn temp_name(file_name: &std::ffi::OsStr) -> OsString {
-    let mut name = OsString::from(".");
-    name.push(file_name);
-    name.push(TEMP_SUFFIX);
-    name
+/// Opens (creating it 0600 if needed) the lock file at `path` and takes an
+/// exclusive `flock` on it, waiting at most `wait`. The lock goes with the
+/// returned file: it is released when the file is dropped, or when the
+/// process dies, so a killed writer never leaves it held.
+fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
+    // O_NOFOLLOW: a planted link would make us create or lock a file of the
+    // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
+    // open(); it is refused below.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let e = if is_symlink(path) {
+                io::Error::other(
+                    "it is a symbolic link, which aws-credfile never follows; remove it",
+                )
+            } else {
+                e
+            };
+            Error::io("open the lock file", path, e)
+        })?;
+    let regular = file
+        .metadata()
+        .map_err(|e| Error::io("inspect the lock file", path, e))?
+        .is_file();
+    if !regular {
+        return Err(Error::io(
+            "use the lock file",
+            path,
+            io::Error::other("it is not a regular file; remove it"),
+        ));
+    }
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            // Polled often: a writer releases the lock for only as long as
+            // it takes to fetch its next credentials, and one polling slowly
+            // could miss every such gap. Waits are rare and short, so the
+            // wake-ups cost nothing that matters.
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::io(
+                    "lock",
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another process has held it for over {}; is another aws-credfile for this file stuck?",
+                            format_duration(wait)
+                        ),
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+        }
+    }
 }
 
 /// Refuses a profile name that would not read back as its own `[name]`
@@ -260,7 +402,6 @@ fn fill(
     mode: u32,
     owner: Option<Owner>,
 ) -> Result<(), (&'static str, io::Error)> {
-    use std::os::unix::fs::PermissionsExt;
     // Only permission bits: set-id or sticky bits on a credentials file
     // would only ever be a mistake.
     file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
@@ -274,10 +415,11 @@ fn fill(
 }
 
 /// Opens `temp` with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode 0600. If
-/// something is already there (a crash leftover, or a planted symlink), it
-/// is unlinked, which removes a link itself and never its target, and the
-/// exclusive create is tried once more. A second collision means someone is
-/// racing us, and we give up rather than loop.
+/// something is already there (planted after the leftovers were cleared,
+/// since no writer of ours holds this name now), it is unlinked, which
+/// removes a link itself and never its target, and the exclusive create is
+/// tried once more. A second collision means someone is racing us, and we
+/// give up rather than loop.
 fn create_exclusive(temp: &Path) -> Result<File, Error> {
     let open = || {
         OpenOptions::new()
@@ -688,6 +830,13 @@ mod tests {
         }
     }
 
+    fn creds_expiring(secs: u64) -> Credentials {
+        Credentials {
+            expiration: now().plus(Duration::from_secs(secs)),
+            ..creds(Some(TOKEN))
+        }
+    }
+
     fn section(profile: &str) -> String {
         render_section(profile, &creds(Some(TOKEN)), now())
     }
@@ -729,6 +878,23 @@ mod tests {
 
     fn read(path: &Path) -> String {
         fs::read_to_string(path).expect("file is readable")
+    }
+
+    /// Names in a directory, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    const LOCK: &str = ".credentials.aws-credfile.lock";
+
+    /// This process's temporary file name for `credentials`.
+    fn our_temp() -> String {
+        format!(".credentials.aws-credfile.{}.tmp", std::process::id())
     }
 
     // ---- render ----
@@ -1107,7 +1273,8 @@ mod tests {
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(mode_of(&tmp.join("home/.aws")), 0o700);
         assert_eq!(mode_of(&tmp.join("home")), 0o700);
-        assert!(!tmp.join("home/.aws/.credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.join("home/.aws")), [LOCK, "credentials"]);
+        assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o600);
     }
 
     #[test]
@@ -1170,31 +1337,74 @@ mod tests {
         let path = tmp.join("credentials");
         let victim = tmp.join("victim");
         fs::write(&victim, "precious\n").expect("seed victim");
-        std::os::unix::fs::symlink(&victim, tmp.join(".credentials.aws-credfile.tmp"))
-            .expect("plant link");
+        for name in [our_temp(), ".credentials.aws-credfile.tmp".into()] {
+            std::os::unix::fs::symlink(&victim, tmp.join(&name)).expect("plant link");
+        }
         FileSink::new(&path, "default")
             .write(&creds(Some(TOKEN)), now())
             .expect("write succeeds");
         assert_eq!(read(&victim), "precious\n");
         assert_eq!(read(&path), section("default"));
-        assert!(fs::symlink_metadata(tmp.join(".credentials.aws-credfile.tmp")).is_err());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials", "victim"]);
     }
 
     #[test]
-    fn write_replaces_leftover_temp_file() {
+    fn write_removes_leftover_temp_files() {
         let tmp = TempDir::new("leftover");
         let path = tmp.join("credentials");
-        let temp = tmp.join(".credentials.aws-credfile.tmp");
-        fs::write(&temp, "half-written junk from a crash").expect("seed leftover");
-        fs::set_permissions(&temp, fs::Permissions::from_mode(0o444)).expect("chmod");
+        // Left by killed writers: this process, another, an older version.
+        let leftovers = [
+            our_temp(),
+            ".credentials.aws-credfile.1.tmp".into(),
+            ".credentials.aws-credfile.tmp".into(),
+        ];
+        for name in &leftovers {
+            let temp = tmp.join(name);
+            fs::write(&temp, "half-written junk from a crash").expect("seed leftover");
+            fs::set_permissions(&temp, fs::Permissions::from_mode(0o444)).expect("chmod");
+        }
+        // Not ours, or not for this file: kept.
+        let others = [
+            ".credentials.aws-credfile.x1.tmp",
+            ".credentials.aws-credfile..tmp",
+            ".other.aws-credfile.1.tmp",
+            "credentials.aws-credfile.1.tmp",
+        ];
+        for name in others {
+            fs::write(tmp.join(name), "not ours").expect("seed");
+        }
         FileSink::new(&path, "default")
             .write(&creds(Some(TOKEN)), now())
             .expect("write succeeds");
         assert_eq!(read(&path), section("default"));
         assert_eq!(mode_of(&path), 0o600);
-        assert!(!temp.exists());
-        let names: Vec<_> = fs::read_dir(&tmp.0).expect("list").collect();
-        assert_eq!(names.len(), 1, "only the credentials file remains");
+        let mut expected: Vec<&str> = [LOCK, "credentials"].into_iter().chain(others).collect();
+        expected.sort();
+        assert_eq!(names(&tmp.0), expected);
+    }
+
+    #[test]
+    fn recognises_only_our_temporary_names() {
+        let ours = OsStr::new("credentials");
+        for name in [
+            ".credentials.aws-credfile.tmp",
+            ".credentials.aws-credfile.1.tmp",
+            ".credentials.aws-credfile.4194304.tmp",
+        ] {
+            assert!(is_our_temp(OsStr::new(name), ours), "{name}");
+        }
+        for name in [
+            "credentials",
+            ".credentials.aws-credfile.lock",
+            ".credentials.aws-credfile..tmp",
+            ".credentials.aws-credfile.-1.tmp",
+            ".credentials.aws-credfile.1.tmp.x",
+            ".credentials.aws-credfile1.tmp",
+            ".credentialsx.aws-credfile.1.tmp",
+            ".x.aws-credfile.1.tmp",
+        ] {
+            assert!(!is_our_temp(OsStr::new(name), ours), "{name}");
+        }
     }
 
     #[test]
@@ -1212,7 +1422,7 @@ mod tests {
             "{shown}"
         );
         assert!(fs::metadata(&path).expect("still there").is_dir());
-        assert!(!tmp.join(".credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]
@@ -1262,6 +1472,79 @@ mod tests {
     }
 
     #[test]
+    fn a_symlink_at_the_lock_file_is_refused() {
+        let tmp = TempDir::new("locklink");
+        let victim = tmp.join("victim");
+        std::os::unix::fs::symlink(&victim, tmp.join(LOCK)).expect("link");
+        let err = FileSink::new(tmp.join("credentials"), "default")
+            .write(&creds(Some(TOKEN)), now())
+            .expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!victim.exists(), "nothing created through the link");
+    }
+
+    #[test]
+    fn the_lock_is_waited_for_then_given_up_naming_it() {
+        let tmp = TempDir::new("lockwait");
+        let path = tmp.join(LOCK);
+        let held = lock(&path, Duration::ZERO).expect("free at first");
+        // flock locks belong to an open file, so a second open conflicts
+        // even in this process.
+        let err = lock(&path, Duration::from_millis(50)).expect_err("held");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("could not lock {}: ", path.display()))
+                && shown.contains("held it for over"),
+            "{shown}"
+        );
+        assert_eq!(err.exit_code(), 1);
+        drop(held);
+        lock(&path, Duration::ZERO).expect("released with the file");
+        assert_eq!(mode_of(&path), 0o600);
+    }
+
+    #[test]
+    fn write_keeps_a_section_that_expires_later() {
+        let tmp = TempDir::new("newer");
+        let path = tmp.join("credentials");
+        let later = creds_expiring(7200);
+        FileSink::new(&path, "default")
+            .write(&later, now())
+            .expect("write succeeds");
+        let before = read(&path);
+        let kept = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now())
+            .expect("not an error");
+        assert_eq!(
+            kept,
+            Written::KeptNewer {
+                expires: later.expiration
+            }
+        );
+        assert_eq!(read(&path), before);
+        // The same expiry, or a later one, is written.
+        for secs in [7200, 7201] {
+            let next = creds_expiring(secs);
+            assert_eq!(
+                FileSink::new(&path, "default")
+                    .write(&next, now())
+                    .expect("write"),
+                Written::Replaced
+            );
+            assert_eq!(read(&path), render_section("default", &next, now()));
+        }
+        // A later expiry in a section without its keys is no reason to keep it.
+        let keyless = "[default]\n# aws-credfile: expires 2099-01-01T00:00:00Z\n";
+        fs::write(&path, keyless).expect("seed");
+        assert_eq!(
+            FileSink::new(&path, "default")
+                .write(&creds(Some(TOKEN)), now())
+                .expect("write"),
+            Written::Replaced
+        );
+    }
+
+    #[test]
     fn write_refuses_a_fifo_without_hanging() {
         let tmp = TempDir::new("fifo");
         let path = tmp.join("credentials");
@@ -1294,7 +1577,7 @@ mod tests {
             .expect_err("too large");
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
         assert_eq!(read(&path), big);
-        assert!(!tmp.join(".credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]
@@ -1302,8 +1585,8 @@ mod tests {
         let tmp = TempDir::new("fail");
         let path = tmp.join("credentials");
         fs::write(&path, OTHER).expect("seed");
-        // Something at the temp path that cannot be unlinked as a file.
-        let temp = tmp.join(".credentials.aws-credfile.tmp");
+        // Something at our temp path that cannot be unlinked as a file.
+        let temp = tmp.join(&our_temp());
         fs::create_dir(&temp).expect("mkdir");
         fs::write(temp.join("x"), "x").expect("fill");
         let err = FileSink::new(&path, "default")

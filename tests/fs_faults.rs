@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use util::ini::{self, Profile};
-use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR};
+use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR, LOCK_FILE};
 
 const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000031\n\n\
@@ -102,7 +102,7 @@ fn target_is_a_directory() {
     assert!(h.cred_file.join("inside").is_dir(), "the directory is kept");
     assert_eq!(
         dir_names(h.cred_file.parent().expect("dir")),
-        ["credentials"],
+        [LOCK_FILE, "credentials"],
         "no temporary file is left behind"
     );
 }
@@ -222,6 +222,9 @@ fn symlink_at_the_temp_path_is_not_followed() {
         } else {
             h.scratch.write("victim", "do not overwrite\n")
         };
+        // The fixed name of versions before the lock: cleared as a leftover,
+        // which must unlink the link, not follow it. (The name a process
+        // writes under carries its pid; a unit test plants a link there.)
         let temp = h.cred_file.with_file_name(".credentials.aws-credfile.tmp");
         symlink(&victim, &temp).expect("plant a symlink at the temp path");
         let out = h.cmd(&["--once"]).run();
@@ -266,7 +269,7 @@ fn read_only_filesystem() {
     mount.remount("rw");
     h.cmd(&["--once", "--file"]).arg(&path).run().assert_code(0);
     assert_fresh(&h, &path);
-    assert_eq!(dir_names(&dir), ["credentials"]);
+    assert_eq!(dir_names(&dir), [LOCK_FILE, "credentials"]);
 }
 
 #[test]
@@ -305,7 +308,7 @@ fn disk_full() {
     );
     assert_eq!(
         dir_names(&dir),
-        ["credentials", "filler"],
+        [LOCK_FILE, "credentials", "filler"],
         "the partial temporary file is removed"
     );
     fs::remove_file(&filler).expect("free the space");
