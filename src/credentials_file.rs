@@ -24,6 +24,9 @@
 //! through or replaced: reading through it would copy whatever it points at
 //! into a file the app (or `--owner`) can read. Directories above the file
 //! may be links (Kubernetes mounts are).
+//!
+//! Reads and writes share one size cap, [`MAX_FILE_SIZE`]: a merge that
+//! would exceed it is refused, since the next read would refuse the result.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
@@ -45,10 +48,13 @@ pub const DEFAULT_MODE: u32 = 0o600;
 /// nobody else's business, not even their names.
 const DIR_MODE: u32 = 0o700;
 
-/// The largest file we are willing to read and merge. A real credentials file
-/// is a few KiB; anything near this is not one, and reading it whole into
-/// memory on every refresh would be a mistake.
+/// The largest file we are willing to read, and so to write. A real
+/// credentials file is a few KiB; anything near this is not one, and reading
+/// it whole into memory on every refresh would be a mistake.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// [`MAX_FILE_SIZE`] in words, for messages.
+const MAX_FILE_SIZE_SHOWN: &str = "1 MiB";
 
 /// How long a write waits for another aws-credfile process to finish its
 /// own. A write holds the lock for milliseconds; a holder that takes this
@@ -169,6 +175,20 @@ impl FileSink {
             &self.profile,
             &render_section(&self.profile, creds, now),
         );
+        // Never write what the next read would refuse.
+        if merged.len() as u64 > MAX_FILE_SIZE {
+            return Err(Error::io(
+                "update",
+                &self.path,
+                io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "with profile [{}] it would grow past {MAX_FILE_SIZE_SHOWN}, more than aws-credfile reads back; remove profiles or comments it does not need, or give this profile a --file of its own",
+                        self.profile
+                    ),
+                ),
+            ));
+        }
         let temp = dir.join(our_name(file_name, &format!(".{}.tmp", std::process::id())));
         write_temp(&temp, |f| fill(f, merged.as_bytes(), self.mode, self.owner))?;
         if let Err(e) = fs::rename(&temp, &self.path) {
@@ -500,7 +520,7 @@ fn read_text(path: &Path) -> Result<Option<String>, Error> {
             path,
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                "it is larger than 1 MiB, far too large for a credentials file; move it away or point --file elsewhere",
+                format!("it is larger than {MAX_FILE_SIZE_SHOWN}, far too large for a credentials file; move it away or point --file elsewhere"),
             ),
         ));
     }
@@ -1542,6 +1562,43 @@ mod tests {
                 .expect("write"),
             Written::Replaced
         );
+    }
+
+    #[test]
+    fn write_never_produces_what_read_refuses() {
+        let tmp = TempDir::new("cap");
+        let path = tmp.join("credentials");
+        let ours = section("default");
+        // Padding so the merged file is exactly the cap: accepted, and read back.
+        let pad = |len: usize| {
+            let mut text = "#".repeat(len - 1);
+            text.push('\n');
+            text
+        };
+        let exactly = pad(MAX_FILE_SIZE as usize - ours.len() - 1);
+        fs::write(&path, &exactly).expect("seed");
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now())
+            .expect("exactly the cap is fine");
+        assert_eq!(fs::metadata(&path).expect("stat").len(), MAX_FILE_SIZE);
+        check(&path, "default", now(), Duration::ZERO).expect("reads back");
+
+        // One byte more is refused, the file untouched, no temporary left.
+        let over = pad(MAX_FILE_SIZE as usize - ours.len());
+        fs::write(&path, &over).expect("seed");
+        let err = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now())
+            .expect_err("past the cap");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("could not update {}: ", path.display()))
+                && shown.contains("past 1 MiB")
+                && !shown.contains('\n'),
+            "{shown}"
+        );
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(read(&path), over);
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]

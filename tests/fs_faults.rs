@@ -210,6 +210,47 @@ fn symlink_to_a_secret_is_never_read() {
     }
 }
 
+/// The size the reader accepts (MAX_FILE_SIZE).
+const MAX_FILE_SIZE: usize = 1024 * 1024;
+
+#[test]
+fn a_merge_past_the_size_cap_is_refused() {
+    let h = harness("fs_size_cap");
+    // A file just under the cap that our new section would push over it.
+    let line = "# padding that makes this file nearly as large as aws-credfile reads\n";
+    let mut text = format!("{EXISTING}\n");
+    while text.len() + line.len() < MAX_FILE_SIZE - 64 {
+        text.push_str(line);
+    }
+    text.push_str("[big]\nx = 1\n");
+    h.write_cred_file(&text);
+    let before = snapshot(&h.cred_file);
+    let out = h.cmd(&["--once", "--once-timeout", "3s"]).run();
+    assert_sane(&out);
+    out.assert_code(1);
+    out.assert_stderr_contains(&h.cred_file.display().to_string());
+    out.assert_stderr_contains("1 MiB");
+    assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    assert_eq!(snapshot(&h.cred_file), before, "the old file is untouched");
+    let dir = h.cred_file.parent().expect("dir");
+    assert_eq!(
+        dir_names(dir),
+        [LOCK_FILE, "credentials"],
+        "no temporary file left"
+    );
+
+    // With room made, the file is written and reads back.
+    let cut = text.len() - 64 * line.len();
+    let smaller = format!(
+        "{}[big]\nx = 1\n",
+        &text[..text[..cut].rfind('\n').expect("a line") + 1]
+    );
+    h.write_cred_file(&smaller);
+    h.cmd(&["--once"]).run().assert_code(0);
+    h.cmd(&["--check"]).run().assert_code(0);
+    assert_fresh(&h, &h.cred_file);
+}
+
 #[test]
 fn symlink_at_the_temp_path_is_not_followed() {
     for (case, target_is_dir) in [("file", false), ("dir", true)] {
