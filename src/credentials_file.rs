@@ -48,6 +48,12 @@ pub const DEFAULT_MODE: u32 = 0o600;
 /// nobody else's business, not even their names.
 const DIR_MODE: u32 = 0o700;
 
+/// The mode of a parent directory we have to create when `--owner` names
+/// another user: that user must be able to walk through it to its file (by
+/// path), but still cannot list it or add anything to it. Making the user
+/// the directory's owner instead would let it swap our files.
+const DIR_MODE_FOR_OWNER: u32 = 0o711;
+
 /// The largest file we are willing to read, and so to write. A real
 /// credentials file is a few KiB; anything near this is not one, and reading
 /// it whole into memory on every refresh would be a mistake.
@@ -138,7 +144,7 @@ impl FileSink {
     /// keeping every other byte; or keep the file as it is when the section
     /// already holds credentials expiring later (see [`Written`]).
     ///
-    /// A missing parent directory is created (mode 0700).
+    /// Missing parent directories are created, 0700 (0711 with an owner).
     /// The whole read-merge-rename holds the file's lock, waiting at most
     /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
     /// opened with `O_NOFOLLOW`, so there is no window between a check and
@@ -153,11 +159,11 @@ impl FileSink {
             ))
         })?;
         let dir = parent_dir(&self.path);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(dir)
-            .map_err(|e| Error::io("create the directory", dir, e))?;
+        let dir_mode = match self.owner {
+            Some(_) => DIR_MODE_FOR_OWNER,
+            None => DIR_MODE,
+        };
+        create_dirs(dir, dir_mode)?;
         // Held until this function returns: closing it releases the lock.
         let _lock = lock(&dir.join(our_name(file_name, ".lock")), LOCK_WAIT)?;
         remove_leftovers(dir, file_name);
@@ -260,6 +266,36 @@ fn remove_leftovers(dir: &Path, file_name: &OsStr) {
 /// Whether `path` itself (not what it points to) is a symbolic link.
 fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Creates the missing directories leading to `dir`, each with exactly
+/// `mode`; directories that exist are never changed. The umask would narrow
+/// `mode` (0711 under umask 077 is 0700, which locks the --owner user out
+/// again), so it is set once more on the new directory itself, opened with
+/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
+fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(
+            |p| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
+        )
+        .collect();
+    for new in missing.into_iter().rev() {
+        match DirBuilder::new().mode(mode).create(new) {
+            Ok(()) => {}
+            // Made by someone else meanwhile: theirs, so left alone.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create the directory", new, e)),
+        }
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(new)
+            .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
+            .map_err(|e| Error::io("set the mode of the directory", new, e))?;
+    }
+    Ok(())
 }
 
 /// Opens (creating it 0600 if needed) the lock file at `path` and takes an
@@ -1295,6 +1331,28 @@ mod tests {
         assert_eq!(mode_of(&tmp.join("home")), 0o700);
         assert_eq!(names(&tmp.join("home/.aws")), [LOCK, "credentials"]);
         assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o600);
+    }
+
+    #[test]
+    fn write_with_owner_creates_traversable_directories() {
+        let tmp = TempDir::new("ownerdirs");
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o750)).expect("chmod");
+        let me = fs::metadata(&tmp.0).expect("dir exists");
+        let sink = FileSink {
+            owner: Some(Owner {
+                uid: me.uid(),
+                gid: None,
+            }),
+            ..FileSink::new(tmp.join("a/b/credentials"), "default")
+        };
+        sink.write(&creds(None), now()).expect("write succeeds");
+        assert_eq!(mode_of(&tmp.join("a")), 0o711);
+        assert_eq!(mode_of(&tmp.join("a/b")), 0o711);
+        assert_eq!(
+            mode_of(&tmp.0),
+            0o750,
+            "an existing directory is not changed"
+        );
     }
 
     #[test]

@@ -487,6 +487,53 @@ fn permissions_changed_under_a_running_daemon() {
     h.assert_no_secrets("stderr", &text);
 }
 
+/// `--owner` names a user the sidecar is not: the directories aws-credfile
+/// creates on the way to the file must let that user reach it by path.
+#[test]
+fn owner_reaches_its_file_through_created_directories() {
+    if !is_root() {
+        eprintln!("skipped: needs root to chown to another user and run as it");
+        return;
+    }
+    const OWNER: u32 = 12345;
+    let h = harness("fs_owner_dirs");
+    // The way down to the new directories must be open to that user.
+    fs::set_permissions(h.scratch.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = h.scratch.join("a/b/credentials");
+    h.cmd(&["--once", "--owner", "12345:12345", "--file"])
+        .arg(&path)
+        .run()
+        .assert_code(0);
+    let out = Command::new(BIN)
+        .args(["--check", "--file"])
+        .arg(&path)
+        .env_clear()
+        .current_dir("/")
+        .uid(OWNER)
+        .gid(OWNER)
+        .output()
+        .expect("run as the owner");
+    assert!(
+        out.status.success(),
+        "--check as uid {OWNER}: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.assert_no_secrets("stderr", &String::from_utf8_lossy(&out.stderr));
+    for dir in [h.scratch.join("a"), h.scratch.join("a/b")] {
+        let meta = fs::metadata(&dir).expect("created");
+        assert_eq!(meta.mode() & 0o7777, 0o711, "{}", dir.display());
+        assert_eq!(meta.uid(), 0, "owned by the sidecar: {}", dir.display());
+    }
+    let meta = fs::metadata(&path).expect("written");
+    assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
+    assert_eq!(
+        util::mode(h.scratch.path()),
+        0o755,
+        "existing ones unchanged"
+    );
+}
+
 fn send(child: &Child, sig: libc::c_int) {
     util::send_signal(child.id(), sig);
 }
