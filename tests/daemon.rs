@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use util::ini::{self, Profile};
-use util::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR};
+use util::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR, LOCK_FILE};
 
 /// Credentials that live only seconds: the daemon must refresh them every
 /// second or three, without spinning.
@@ -389,7 +389,7 @@ fn readers_never_see_a_partial_file() {
     let dir = h.cred_file.parent().expect("the file has a directory");
     assert_eq!(
         dir_names(dir),
-        vec!["credentials".to_string()],
+        [LOCK_FILE, "credentials"],
         "no temporary files pile up"
     );
 }
@@ -587,4 +587,112 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
         );
         assert_eq!(d.stop().code(), Some(0));
     }
+}
+
+/// The fake's serial number for the keys `p` holds: their place among all
+/// it issued, `None` if it never issued them together.
+fn serial(issued: &[util::Issued], p: &Profile) -> Option<usize> {
+    issued.iter().position(|i| Profile::from(i) == *p)
+}
+
+/// A thread's result, its panic passed on.
+fn joined<T>(t: thread::ScopedJoinHandle<'_, T>) -> T {
+    t.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Two daemons on two profiles rewriting as fast as SIGHUP drives them, and
+/// `--once` runs one after another on a third, all on one file: no write
+/// fails, every read finds all three profiles complete, and no profile ever
+/// goes back to an older key.
+#[test]
+fn concurrent_writers_share_one_file() {
+    const PROFILES: [&str; 3] = ["alpha", "beta", "gamma"];
+    let h = Harness::new("daemon_writers", |_, _| Answer::issue(SHORT));
+    h.write_cred_file(OTHERS_BEFORE);
+    let mut daemons = [
+        h.cmd(&["--profile", "alpha"]).spawn(),
+        h.cmd(&["--profile", "beta"]).spawn(),
+    ];
+    h.cmd(&["--once", "--profile", "gamma"])
+        .run()
+        .assert_code(0);
+    let complete = |text: &str| PROFILES.iter().all(|p| ini::profile(text, p).is_ok());
+    assert!(
+        wait_until(FIRST_WRITE, || fs::read_to_string(&h.cred_file)
+            .is_ok_and(|t| complete(&t))),
+        "the three profiles never appeared together:\n{}",
+        fs::read_to_string(&h.cred_file).unwrap_or_default()
+    );
+
+    let stop = AtomicBool::new(false);
+    let (reads, onces) = thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut last = [0usize; PROFILES.len()];
+            let mut reads = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let text = fs::read_to_string(&h.cred_file)
+                    .unwrap_or_else(|e| panic!("read {reads}: the file vanished: {e}"));
+                assert!(
+                    text.starts_with(OTHERS_BEFORE),
+                    "read {reads}: the hand-written profile is damaged:\n{text}"
+                );
+                let issued = h.sts.issued();
+                for (last, name) in last.iter_mut().zip(PROFILES) {
+                    let p = ini::profile(&text, name)
+                        .unwrap_or_else(|e| panic!("read {reads}: [{name}] incomplete: {e}"));
+                    let n = serial(&issued, &p).unwrap_or_else(|| {
+                        panic!("read {reads}: [{name}] holds keys never issued together:\n{text}")
+                    });
+                    assert!(
+                        n >= *last,
+                        "read {reads}: [{name}] went back from key #{last} to #{n}:\n{text}"
+                    );
+                    *last = n;
+                }
+                reads += 1;
+            }
+            reads
+        });
+        let onces = s.spawn(|| {
+            let mut runs = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                let out = h.cmd(&["--once", "--profile", "gamma"]).run();
+                assert_eq!(out.code(), Some(0), "--once run {runs}\n{}", out.describe());
+                runs += 1;
+            }
+            runs
+        });
+        // Every SIGHUP that lands between two writes starts another. (Not
+        // faster: checking every issued secret against the output at the
+        // end grows with the square of the number of writes.)
+        let deadline = Instant::now() + Duration::from_secs(6);
+        while Instant::now() < deadline && !reader.is_finished() && !onces.is_finished() {
+            for d in &mut daemons {
+                d.signal(libc::SIGHUP);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::SeqCst);
+        (joined(reader), joined(onces))
+    });
+
+    let mut writes = Vec::new();
+    for d in daemons {
+        let out = d.stop();
+        assert_eq!(out.code(), Some(0), "{}", out.describe());
+        assert!(!out.stderr.contains("refresh_failed"), "{}", out.describe());
+        let written = out.stderr.matches("credentials_refreshed").count();
+        assert!(written >= 5, "only {written} writes\n{}", out.describe());
+        writes.push(written);
+    }
+    eprintln!("daemon writes {writes:?}, {onces} --once runs, {reads} reads");
+    assert!(onces >= 3, "only {onces} --once runs");
+    assert!(reads >= 100, "only {reads} reads");
+    let dir = h.cred_file.parent().expect("the file has a directory");
+    assert_eq!(
+        dir_names(dir),
+        [LOCK_FILE, "credentials"],
+        "no temporary files left"
+    );
 }

@@ -26,6 +26,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fake_sts::{Answer, FakeSts, Issued, Request};
 
+/// The lock file aws-credfile keeps (and never deletes) beside a file
+/// named `credentials`.
+pub const LOCK_FILE: &str = ".credentials.aws-credfile.lock";
+
 /// The binary under test, as cargo built it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
 
