@@ -16,9 +16,9 @@
 //! or waiting on the deleted one and a newcomer creating a new one would
 //! each hold "the" lock at once. Temporary files carry the process id,
 //! and whatever temporary files are present while the lock is held are crash
-//! leftovers, removed. A section that already records a later expiry than the
-//! credentials about to be written was written by another process that
-//! fetched after us: it is kept, so no profile ever goes back to older keys.
+//! leftovers, removed. A section another process wrote while our credentials
+//! were being fetched, with a later expiry than ours, is kept, so no profile
+//! ever goes back to older keys.
 //!
 //! A symbolic link at the file itself is refused, never read, written
 //! through or replaced: reading through it would copy whatever it points at
@@ -110,9 +110,9 @@ pub struct FileSink {
 pub enum Written {
     /// The profile's section now holds the new credentials.
     Replaced,
-    /// The section already held credentials expiring at `expires`, later
-    /// than the new ones (another aws-credfile process fetched after us and
-    /// wrote first); the file was left exactly as it was.
+    /// While the new credentials were being fetched, another aws-credfile
+    /// process wrote this section with credentials expiring at `expires`,
+    /// later than the new ones; the file was left exactly as it was.
     KeptNewer { expires: Timestamp },
 }
 
@@ -141,15 +141,21 @@ impl FileSink {
     }
 
     /// Replace `profile`'s section in the file with `creds`, atomically,
-    /// keeping every other byte; or keep the file as it is when the section
-    /// already holds credentials expiring later (see [`Written`]).
+    /// keeping every other byte; or keep the file as it is when, while these
+    /// credentials were being fetched (from `fetch_began` on), another writer
+    /// put credentials there that expire later (see [`Written`]).
     ///
     /// Missing parent directories are created, 0700 (0711 with an owner).
     /// The whole read-merge-rename holds the file's lock, waiting at most
     /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
     /// opened with `O_NOFOLLOW`, so there is no window between a check and
     /// the open.
-    pub fn write(&self, creds: &Credentials, now: Timestamp) -> Result<Written, Error> {
+    pub fn write(
+        &self,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+    ) -> Result<Written, Error> {
         validate_profile(&self.profile)?;
         validate(creds)?;
         let file_name = self.path.file_name().ok_or_else(|| {
@@ -170,9 +176,17 @@ impl FileSink {
 
         let existing = read_text(&self.path)?.unwrap_or_default();
         let found = inspect(&existing, &self.profile);
-        // Another writer fetched after us and got here first: theirs stay.
+        // Another writer wrote while we were fetching, keys that outlive
+        // ours: theirs stay, so the profile never goes back to older keys. A
+        // section written before our fetch began is replaced whatever its
+        // expiry: it may be another role's, or from a longer --duration.
+        let written_meanwhile = found.refreshed.is_some_and(|r| r >= fetch_began);
         if let Some(expires) = found.expires {
-            if found.access_key_id && found.secret_access_key && expires > creds.expiration {
+            if written_meanwhile
+                && found.access_key_id
+                && found.secret_access_key
+                && expires > creds.expiration
+            {
                 return Ok(Written::KeptNewer { expires });
             }
         }
@@ -749,6 +763,8 @@ struct Found {
     access_key_id: bool,
     secret_access_key: bool,
     expires: Option<Timestamp>,
+    /// When the section was last written, from the same marker.
+    refreshed: Option<Timestamp>,
     /// A marker line was there but its timestamp did not parse (only
     /// reported when no other marker did).
     bad_marker: bool,
@@ -768,7 +784,10 @@ fn inspect(text: &str, profile: &str) -> Found {
             }
             _ if !inside => {}
             Line::Marker => match parse_marker(line) {
-                Some(t) => found.expires = Some(t),
+                Some(t) => {
+                    found.expires = Some(t);
+                    found.refreshed = marker_time(line, "refreshed");
+                }
                 None => found.bad_marker = true,
             },
             Line::Entry => {
@@ -792,10 +811,15 @@ fn inspect(text: &str, profile: &str) -> Found {
 /// `# aws-credfile: expires 2024-01-01T00:00:00Z, refreshed ...`. Tolerates
 /// any spacing and punctuation around the words.
 fn parse_marker(line: &str) -> Option<Timestamp> {
+    marker_time(line, "expires")
+}
+
+/// The time after the word `word` (`expires`, `refreshed`) in a marker line.
+fn marker_time(line: &str, word: &str) -> Option<Timestamp> {
     let mut words = line
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
         .filter(|w| !w.is_empty());
-    words.find(|w| w.eq_ignore_ascii_case("expires"))?;
+    words.find(|w| w.eq_ignore_ascii_case(word))?;
     Timestamp::parse_rfc3339(words.next()?).ok()
 }
 
@@ -1323,7 +1347,7 @@ mod tests {
         let tmp = TempDir::new("create");
         let path = tmp.join("home/.aws/credentials");
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&path), section("default"));
         assert_eq!(mode_of(&path), 0o600);
@@ -1345,7 +1369,8 @@ mod tests {
             }),
             ..FileSink::new(tmp.join("a/b/credentials"), "default")
         };
-        sink.write(&creds(None), now()).expect("write succeeds");
+        sink.write(&creds(None), now(), now())
+            .expect("write succeeds");
         assert_eq!(mode_of(&tmp.join("a")), 0o711);
         assert_eq!(mode_of(&tmp.join("a/b")), 0o711);
         assert_eq!(
@@ -1368,7 +1393,7 @@ mod tests {
             mode: 0o640,
             ..FileSink::new(&path, "default")
         };
-        sink.write(&creds(Some(TOKEN)), now())
+        sink.write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(
             read(&path),
@@ -1383,7 +1408,7 @@ mod tests {
             mode: 0o4755,
             ..sink
         };
-        sink.write(&creds(Some(TOKEN)), now())
+        sink.write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(
             fs::metadata(&path).expect("exists").permissions().mode() & 0o7777,
@@ -1403,7 +1428,7 @@ mod tests {
             }),
             ..FileSink::new(&path, "default")
         };
-        sink.write(&creds(None), now())
+        sink.write(&creds(None), now(), now())
             .expect("chown to ourselves succeeds");
         let meta = fs::metadata(&path).expect("written");
         assert_eq!((meta.uid(), meta.gid()), (me.uid(), me.gid()));
@@ -1419,7 +1444,7 @@ mod tests {
             std::os::unix::fs::symlink(&victim, tmp.join(&name)).expect("plant link");
         }
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&victim), "precious\n");
         assert_eq!(read(&path), section("default"));
@@ -1452,7 +1477,7 @@ mod tests {
             fs::write(tmp.join(name), "not ours").expect("seed");
         }
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&path), section("default"));
         assert_eq!(mode_of(&path), 0o600);
@@ -1491,7 +1516,7 @@ mod tests {
         let path = tmp.join("credentials");
         fs::create_dir(&path).expect("mkdir");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("a directory is not a file");
         assert!(matches!(err, Error::Config(_)), "{err:?}");
         let shown = err.to_string();
@@ -1522,7 +1547,7 @@ mod tests {
         assert_eq!(err.to_string(), format!("--file {link_message}"));
 
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("refused when writing");
         assert_eq!(err.exit_code(), 1, "at run time a refresh fails: {err:?}");
         assert!(
@@ -1544,7 +1569,7 @@ mod tests {
             .preflight()
             .expect("a plain file");
         FileSink::new(&through, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&tmp.join("through")), section("default"));
     }
@@ -1555,7 +1580,7 @@ mod tests {
         let victim = tmp.join("victim");
         std::os::unix::fs::symlink(&victim, tmp.join(LOCK)).expect("link");
         let err = FileSink::new(tmp.join("credentials"), "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("refused");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(!victim.exists(), "nothing created through the link");
@@ -1581,17 +1606,21 @@ mod tests {
         assert_eq!(mode_of(&path), 0o600);
     }
 
+    /// A section written while our fetch was under way (refreshed at or
+    /// after `fetch_began`) that outlives our credentials is kept; written
+    /// before, it is replaced whatever its expiry (another role's keys, a
+    /// longer --duration).
     #[test]
     fn write_keeps_a_section_that_expires_later() {
         let tmp = TempDir::new("newer");
         let path = tmp.join("credentials");
         let later = creds_expiring(7200);
         FileSink::new(&path, "default")
-            .write(&later, now())
+            .write(&later, now(), now())
             .expect("write succeeds");
         let before = read(&path);
         let kept = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("not an error");
         assert_eq!(
             kept,
@@ -1605,18 +1634,33 @@ mod tests {
             let next = creds_expiring(secs);
             assert_eq!(
                 FileSink::new(&path, "default")
-                    .write(&next, now())
+                    .write(&next, now(), now())
                     .expect("write"),
                 Written::Replaced
             );
             assert_eq!(read(&path), render_section("default", &next, now()));
         }
+        // Written before this fetch began: replaced, though it outlives ours.
+        FileSink::new(&path, "default")
+            .write(&later, now(), now())
+            .expect("write succeeds");
+        let after_it = now().plus(Duration::from_secs(1));
+        assert_eq!(
+            FileSink::new(&path, "default")
+                .write(&creds(Some(TOKEN)), after_it, after_it)
+                .expect("write"),
+            Written::Replaced
+        );
+        assert_eq!(
+            read(&path),
+            render_section("default", &creds(Some(TOKEN)), after_it)
+        );
         // A later expiry in a section without its keys is no reason to keep it.
         let keyless = "[default]\n# aws-credfile: expires 2099-01-01T00:00:00Z\n";
         fs::write(&path, keyless).expect("seed");
         assert_eq!(
             FileSink::new(&path, "default")
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect("write"),
             Written::Replaced
         );
@@ -1636,7 +1680,7 @@ mod tests {
         let exactly = pad(MAX_FILE_SIZE as usize - ours.len() - 1);
         fs::write(&path, &exactly).expect("seed");
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("exactly the cap is fine");
         assert_eq!(fs::metadata(&path).expect("stat").len(), MAX_FILE_SIZE);
         check(&path, "default", now(), Duration::ZERO).expect("reads back");
@@ -1645,7 +1689,7 @@ mod tests {
         let over = pad(MAX_FILE_SIZE as usize - ours.len());
         fs::write(&path, &over).expect("seed");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("past the cap");
         let shown = err.to_string();
         assert!(
@@ -1668,7 +1712,7 @@ mod tests {
             return; // no mkfifo here; nothing to prove
         }
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("a FIFO is not a file");
         assert!(err.to_string().contains("named pipe"), "{err}");
     }
@@ -1680,7 +1724,7 @@ mod tests {
         let binary = b"[other]\nx = \xff\xfe\n".to_vec();
         fs::write(&path, &binary).expect("seed");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("not UTF-8");
         assert!(err.to_string().contains("not UTF-8"), "{err}");
         assert_eq!(fs::read(&path).expect("still there"), binary);
@@ -1688,7 +1732,7 @@ mod tests {
         let big = "# padding\n".repeat(110_000);
         fs::write(&path, &big).expect("seed");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("too large");
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
         assert_eq!(read(&path), big);
@@ -1705,7 +1749,7 @@ mod tests {
         fs::create_dir(&temp).expect("mkdir");
         fs::write(temp.join("x"), "x").expect("fill");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("temp path blocked");
         assert!(
             err.to_string()
@@ -1735,7 +1779,7 @@ mod tests {
         let mut bad = creds(Some(TOKEN));
         bad.secret_access_key = Secret::new(format!("{SECRET}\n[evil]"));
         let err = FileSink::new(&path, "default")
-            .write(&bad, now())
+            .write(&bad, now(), now())
             .expect_err("newline in secret");
         assert!(
             err.to_string()
@@ -1745,13 +1789,17 @@ mod tests {
         assert!(!path.exists());
         let mut bad = creds(Some(TOKEN));
         bad.access_key_id = String::new();
-        assert!(FileSink::new(&path, "default").write(&bad, now()).is_err());
+        assert!(FileSink::new(&path, "default")
+            .write(&bad, now(), now())
+            .is_err());
         let mut bad = creds(Some(" padded"));
         bad.access_key_id = "ASIA".into();
-        assert!(FileSink::new(&path, "default").write(&bad, now()).is_err());
+        assert!(FileSink::new(&path, "default")
+            .write(&bad, now(), now())
+            .is_err());
         // An empty token means long-term keys: written without a token line.
         FileSink::new(&path, "default")
-            .write(&creds(Some("")), now())
+            .write(&creds(Some("")), now(), now())
             .expect("empty token is no token");
         assert!(!read(&path).contains(SESSION_TOKEN));
     }
@@ -1774,7 +1822,7 @@ mod tests {
             "profile x",
         ] {
             let err = FileSink::new(&path, bad)
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err(bad);
             assert!(matches!(err, Error::Config(_)), "{err:?}");
             assert!(!err.to_string().contains('\n'), "{err}");
@@ -1820,7 +1868,7 @@ mod tests {
         let tmp = TempDir::new("roundtrip");
         let path = tmp.join("credentials");
         FileSink::new(&path, "default")
-            .write(&creds(None), now())
+            .write(&creds(None), now(), now())
             .expect("write succeeds");
         assert_eq!(
             check(&path, "default", now(), Duration::from_secs(300)).expect("fresh"),
@@ -1926,7 +1974,7 @@ mod tests {
         errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("binary"));
         errors.push(
             FileSink::new(&path, "default")
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err("binary"),
         );
         // Bad values.
@@ -1934,19 +1982,19 @@ mod tests {
         bad.secret_access_key = Secret::new(format!("{SECRET}\t"));
         errors.push(
             FileSink::new(tmp.join("new"), "default")
-                .write(&bad, now())
+                .write(&bad, now(), now())
                 .expect_err("tab"),
         );
         let bad = creds(Some(&format!("{TOKEN}\r\n")));
         errors.push(
             FileSink::new(tmp.join("new"), "default")
-                .write(&bad, now())
+                .write(&bad, now(), now())
                 .expect_err("crlf"),
         );
         // A directory target.
         errors.push(
             FileSink::new(&tmp.0, "default")
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err("dir"),
         );
         for err in &errors {

@@ -31,16 +31,18 @@ pub struct Refresher<'a> {
 impl Refresher<'_> {
     /// Fetches and writes once. A failure at any step leaves the file as it was.
     fn refresh(&self, deadline: Option<Instant>) -> Result<(Credentials, Written), Error> {
+        let began = Timestamp::now();
         let creds = self
             .signals
             .interruptible(|| self.provider.fetch(deadline))?;
-        self.store(creds)
+        self.store(creds, began)
     }
 
     /// Checks fetched credentials and writes them; the part of a refresh
-    /// that never runs off the main thread. Without a file there is nothing
-    /// to keep, so that counts as written.
-    fn store(&self, creds: Credentials) -> Result<(Credentials, Written), Error> {
+    /// that never runs off the main thread. `began` is when their fetch
+    /// began (see `FileSink::write`). Without a file there is nothing to
+    /// keep, so that counts as written.
+    fn store(&self, creds: Credentials, began: Timestamp) -> Result<(Credentials, Written), Error> {
         let now = Timestamp::now();
         if creds.expiration <= now {
             return Err(Error::ExpiredOnArrival {
@@ -50,7 +52,7 @@ impl Refresher<'_> {
             });
         }
         let written = match self.sink {
-            Some(sink) => sink.write(&creds, now)?,
+            Some(sink) => sink.write(&creds, now, began)?,
             None => Written::Replaced,
         };
         Ok((creds, written))
@@ -211,6 +213,7 @@ impl Refresher<'_> {
             return self.refresh(None);
         };
         let provider = self.provider;
+        let began = Timestamp::now();
         let mut again = false;
         let fetched = std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
@@ -253,7 +256,7 @@ impl Refresher<'_> {
             self.signals.refresh_again();
         }
         match fetched {
-            Ok(result) => self.store(result?),
+            Ok(result) => self.store(result?, began),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }

@@ -401,7 +401,7 @@ fn writing_temp_file(pid: u32) -> bool {
         .map(|fds| {
             fds.flatten().any(|fd| {
                 fs::read_link(fd.path())
-                    .map(|target| target.to_string_lossy().contains(".aws-credfile."))
+                    .map(|target| target.to_string_lossy().ends_with(".tmp"))
                     .unwrap_or(false)
             })
         })

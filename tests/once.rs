@@ -801,36 +801,53 @@ fn once_final_error_does_not_promise_a_retry() {
     );
 }
 
-/// Another aws-credfile process already wrote keys for this profile that
-/// expire later than the ones just fetched: they are kept, and `--once`
-/// still succeeds. Once they are the older ones, they are replaced.
+/// Another aws-credfile process writes keys for this profile that expire
+/// later than the ones being fetched, while the fetch is under way: they are
+/// kept, and `--once` still succeeds. Keys that were there before the fetch
+/// began are replaced, whatever their expiry (another role's, or from a
+/// longer --duration): only a write that raced ours can be newer.
 #[test]
 fn once_keeps_newer_credentials_another_writer_left() {
-    let h = Harness::new("once_keeps_newer", |_, _| Answer::issue(HOUR));
-    let newer = |expires: &str| {
+    // Slow enough that the test writes while the fetch is in flight.
+    let h = Harness::new("once_keeps_newer", |_, _| {
+        Answer::issue(HOUR).after(Duration::from_millis(1500))
+    });
+    let newer = |expires: &str, refreshed: &str| {
         format!(
-            "[default]\n{EXPIRY_COMMENT} expires {expires}, refreshed 2024-01-01T00:00:00Z; edits to this section are overwritten\n\
+            "[default]\n{EXPIRY_COMMENT} expires {expires}, refreshed {refreshed}; edits to this section are overwritten\n\
              aws_access_key_id = ASIANEWEREXAMPLE0001\n\
              aws_secret_access_key = newerSecretEXAMPLE00/0000000000000000001\n\
              aws_session_token = newerTokenEXAMPLE000/000000000000000000000000000001\n\n"
         )
     };
-    let before = format!(
+    let (old, _) = with_existing_file(&h);
+    let mut run = h.cmd(&["--once"]).spawn();
+    assert!(h.sts.wait_for_requests(1, Duration::from_secs(15)));
+    let raced = format!(
         "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
-        newer("2099-01-01T00:00:00Z")
+        newer(
+            "2099-01-01T00:00:00Z",
+            &util::time::rfc3339(std::time::SystemTime::now())
+        )
     );
-    h.write_cred_file(&before);
+    h.write_cred_file(&raced);
     let inode = fs::metadata(&h.cred_file).expect("stat").ino();
-    let out = h.cmd(&["--once"]).run();
-    out.assert_code(0)
+    assert!(
+        run.wait_exit(Duration::from_secs(30)).is_some(),
+        "--once did not finish\n{}",
+        run.snapshot().describe()
+    );
+    run.outcome()
+        .assert_code(0)
         .assert_stderr_contains("newer_credentials_kept")
         .assert_stderr_contains("2099-01-01T00:00:00Z");
-    assert_eq!(h.sts.request_count(), 1);
-    assert_untouched(&h, &before, inode);
+    assert_untouched(&h, &raced, inode);
+    assert_ne!(old, raced);
 
+    // Written long before this fetch: replaced, though it outlives ours.
     h.write_cred_file(&format!(
         "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
-        newer("2000-01-01T00:00:00Z")
+        newer("2099-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
     ));
     h.cmd(&["--once"]).run().assert_code(0);
     let issued = Profile::from(h.sts.issued().last().expect("issued"));
