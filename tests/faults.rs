@@ -76,11 +76,6 @@ enum Fault {
 enum Expect {
     /// Survivable slowness or skew: the credentials are written.
     Ok,
-    /// Survivable, but the credentials expire before the ones the daemon
-    /// wrote first: `--once` (over a file without an expiry) writes them;
-    /// the daemon keeps the later-expiring ones already in the file, and
-    /// says so, since no profile may go back to older keys.
-    OkUnlessLaterInFile,
     /// A failure, with stderr naming one of these.
     Fails(&'static [&'static str]),
 }
@@ -164,7 +159,7 @@ fn missing(proto: Proto) -> Reply {
 }
 
 fn rows() -> Vec<Row> {
-    use Expect::{Fails, Ok, OkUnlessLaterInFile};
+    use Expect::{Fails, Ok};
     use Fault::Reply as R;
     const NET: &[&str] = &["could not reach"];
     vec![
@@ -292,12 +287,11 @@ fn rows() -> Vec<Row> {
             Ok,
         ),
         // The local clock 59.5 minutes ahead: one-hour credentials look
-        // valid for 30 s; still usable, so written (unless the file holds
-        // some that stay valid longer).
+        // valid for 30 s; still usable, so written.
         row(
             "clock_ahead_nearly_expired",
             R(|_| Reply::Issue { expires_in: 30 }),
-            OkUnlessLaterInFile,
+            Ok,
         ),
         // Real-looking credentials with an error status: never used, and
         // never quoted (the secret scan would catch the key).
@@ -474,7 +468,7 @@ fn run_once(w: &World, row: &Row) {
     let out = w.cmd(&["--once", "--once-timeout", ONCE_TIMEOUT]).run();
     assert_sane(&out);
     match row.expect {
-        Expect::Ok | Expect::OkUnlessLaterInFile => {
+        Expect::Ok => {
             out.assert_code(0);
             assert!(w.holds_latest(), "not written\n{}", out.describe());
         }
@@ -520,19 +514,6 @@ fn run_daemon(w: &World, row: &Row) {
                 "the tolerable fault was not tolerated\n{}",
                 d.snapshot().describe()
             );
-        }
-        Expect::OkUnlessLaterInFile => {
-            let kept = wait_until(DAEMON_RECOVERS_WITHIN, || {
-                d.stderr()[stderr_len..].contains("newer_credentials_kept")
-            });
-            assert!(
-                kept,
-                "the credentials that expire later were not kept\n{}",
-                d.snapshot().describe()
-            );
-            let tail = d.stderr()[stderr_len..].to_string();
-            assert!(!tail.contains("refresh_failed"), "{tail}");
-            w.assert_untouched(&before, &d.snapshot().describe());
         }
         Expect::Fails(needles) => {
             let reported = wait_until(DAEMON_REPORTS_WITHIN, || {
