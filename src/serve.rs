@@ -8,10 +8,11 @@
 //! cap, so a silent or slow client can delay no one. (While a refresh's
 //! network call is in flight, it runs on a short-lived worker so the
 //! endpoint keeps answering; see `daemon`.) The HTTP/1.1 handling
-//! is deliberately minimal and strict: one GET per connection, then close.
+//! is deliberately minimal and strict: one GET per connection, then close,
+//! and only for a `Host` that names this machine (see [`Hosts`]).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,12 @@ pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
             ],
         );
     }
-    Server::bind(cfg.addr, token, log)
+    let hosts = if cfg.any_address {
+        Hosts::AnyIp
+    } else {
+        Hosts::Loopback
+    };
+    Server::bind(cfg.addr, token, hosts, log)
 }
 
 /// No method is longer (`OPTIONS`, `CONNECT`, with room to spare).
@@ -77,6 +83,9 @@ const MAX_METHOD: usize = 16;
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// The `Host` header, trimmed; absent only in HTTP/1.0, where it is
+    /// optional.
+    pub host: Option<String>,
     /// The `Authorization` header; compared, never logged.
     pub authorization: Option<Secret>,
 }
@@ -121,10 +130,11 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         return Parsed::Bad(400, "request head is not UTF-8");
     };
     let mut lines = head.split("\r\n");
-    let (method, path) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
+    let (method, path, version) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
         Ok(v) => v,
         Err(p) => return p,
     };
+    let mut host = None;
     let mut authorization = None;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -141,16 +151,33 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
                 return Parsed::Bad(400, "more than one Authorization header");
             }
             authorization = Some(Secret::new(value.trim()));
+        } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 section 3.2: more than one is a 400, as is none in
+            // HTTP/1.1 (below).
+            if host.is_some() {
+                return Parsed::Bad(400, "more than one Host header");
+            }
+            host = Some(value.trim().to_string());
         }
+    }
+    if host.is_none() && version == HttpVersion::Http11 {
+        return Parsed::Bad(400, "HTTP/1.1 requires a Host header");
     }
     Parsed::Request(Request {
         method,
         path,
+        host,
         authorization,
     })
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(String, String), Parsed> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HttpVersion {
+    Http10,
+    Http11,
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(String, String, HttpVersion), Parsed> {
     let line =
         std::str::from_utf8(line).map_err(|_| Parsed::Bad(400, "request line is not UTF-8"))?;
     let mut parts = line.split(' ');
@@ -165,15 +192,74 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String), Parsed> {
     if !target.starts_with('/') || target.bytes().any(|b| !b.is_ascii_graphic()) {
         return Err(Parsed::Bad(400, "malformed request target"));
     }
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served"));
-    }
+    let version = match version {
+        "HTTP/1.1" => HttpVersion::Http11,
+        "HTTP/1.0" => HttpVersion::Http10,
+        _ => return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served")),
+    };
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    Ok((method.to_string(), path.to_string()))
+    Ok((method.to_string(), path.to_string(), version))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Which `Host` values are answered. This is the defence against DNS
+/// rebinding: a web page on `attacker.example` makes its own name resolve to
+/// 127.0.0.1, and the browser on this machine then sends the page's
+/// requests here, with `Host: attacker.example`, and lets the page read the
+/// answers. A rebinding attack always uses a DNS name the attacker controls,
+/// never an IP literal or `localhost`; the SDKs send the host of the URI
+/// they were given, which names this endpoint as one of those.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hosts {
+    /// `localhost` (any case) and loopback literals (`127.0.0.0/8`,
+    /// `[::1]`), with any port or none. The default.
+    Loopback,
+    /// Also any other IP literal, for `--serve-any-address`: clients on
+    /// other machines name the address they connect to.
+    AnyIp,
+}
+
+/// Whether a request with `Host: value` is answered under `hosts`.
+pub fn host_allowed(value: &str, hosts: Hosts) -> bool {
+    match parse_host(value) {
+        Some(Host::Name(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ip(ip)) => ip.is_loopback() || hosts == Hosts::AnyIp,
+        None => false,
+    }
+}
+
+/// The host part of a `Host` value (RFC 9110 section 7.2: `uri-host [ ":"
+/// port ]`).
+enum Host<'a> {
+    Ip(IpAddr),
+    Name(&'a str),
+}
+
+/// Splits off the port and tells IP literals from names; None for what is
+/// neither (a bad port, an unbracketed or malformed IPv6 address).
+fn parse_host(value: &str) -> Option<Host<'_>> {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => {
+            let (inner, after) = rest.split_once(']')?;
+            let port = match after {
+                "" => "",
+                _ => after.strip_prefix(':')?,
+            };
+            (Host::Ip(IpAddr::V6(inner.parse::<Ipv6Addr>().ok()?)), port)
+        }
+        None => {
+            let (name, port) = value.split_once(':').unwrap_or((value, ""));
+            match name.parse::<Ipv4Addr>() {
+                Ok(ip) => (Host::Ip(IpAddr::V4(ip)), port),
+                Err(_) => (Host::Name(name), port),
+            }
+        }
+    };
+    // RFC 3986: `port = *DIGIT`; no port is five digits or more than that.
+    (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())).then_some(host)
 }
 
 /// An answer: status and JSON body.
@@ -184,13 +270,25 @@ pub struct Answer {
 }
 
 /// Decides the answer to a well-formed request. Pure: the credentials, the
-/// required token and the time are passed in.
+/// required token, the `Host` rule and the time are passed in.
 pub fn answer(
     req: &Request,
     creds: Option<&Credentials>,
     token: Option<&Secret>,
+    hosts: Hosts,
     now: Timestamp,
 ) -> Answer {
+    // First, so a page that rebound a name learns nothing, not even which
+    // paths exist.
+    if let Some(host) = &req.host {
+        if !host_allowed(host, hosts) {
+            let message = match hosts {
+                Hosts::Loopback => "the Host must be localhost or a loopback address",
+                Hosts::AnyIp => "the Host must be localhost or an IP address",
+            };
+            return error_answer(403, "InvalidHost", message);
+        }
+    }
     if req.path != CREDENTIALS_PATH {
         return error_answer(
             404,
@@ -266,6 +364,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -314,13 +413,19 @@ pub struct Server {
     listener: TcpListener,
     conns: Vec<Conn>,
     token: Option<Secret>,
+    hosts: Hosts,
     log: Logger,
 }
 
 impl Server {
     /// Binds `addr`. `token`, when set, is the `Authorization` value every
-    /// request must carry.
-    pub fn bind(addr: SocketAddr, token: Option<Secret>, log: Logger) -> Result<Server, Error> {
+    /// request must carry; `hosts` says which `Host` values are answered.
+    pub fn bind(
+        addr: SocketAddr,
+        token: Option<Secret>,
+        hosts: Hosts,
+        log: Logger,
+    ) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr)
             .map_err(|e| Error::Config(format!("--serve {addr}: cannot listen there: {e}")))?;
         listener
@@ -330,6 +435,7 @@ impl Server {
             listener,
             conns: Vec::new(),
             token,
+            hosts,
             log,
         })
     }
@@ -503,11 +609,26 @@ impl Server {
                 error_answer(status, "BadRequest", why)
             }
             Parsed::Request(req) => {
-                let a = answer(&req, creds, self.token.as_ref(), Timestamp::now());
+                let a = answer(
+                    &req,
+                    creds,
+                    self.token.as_ref(),
+                    self.hosts,
+                    Timestamp::now(),
+                );
+                // A refused Host is worth its own event: it is what a
+                // rebinding attempt looks like. The Host is no secret.
+                let event = if a.status == 403 {
+                    "serve_host_refused"
+                } else {
+                    "serve_request"
+                };
+                let host = req.host.as_deref().unwrap_or("");
                 self.log.debug(
-                    "serve_request",
+                    event,
                     &[
                         ("peer", &conn.peer),
+                        ("host", &host),
                         ("method", &req.method),
                         ("path", &req.path),
                         ("status", &a.status),
@@ -548,7 +669,15 @@ mod tests {
         Request {
             method: method.into(),
             path: path.into(),
+            host: Some("127.0.0.1:9911".into()),
             authorization: auth.map(Secret::new),
+        }
+    }
+
+    fn with_host(host: Option<&str>) -> Request {
+        Request {
+            host: host.map(str::to_string),
+            ..req("GET", "/v1/credentials", None)
         }
     }
 
@@ -576,9 +705,11 @@ mod tests {
             Parsed::Bad(400, "not an HTTP request")
         );
         let q = b"GET /v1/credentials?x=1 HTTP/1.0\r\n\r\n";
+        assert_eq!(parse_request(q), Parsed::Request(with_host(None)));
+        let h = b"GET /v1/credentials HTTP/1.1\r\nhOST:  [::1]:9911 \r\n\r\n";
         assert_eq!(
-            parse_request(q),
-            Parsed::Request(req("GET", "/v1/credentials", None))
+            parse_request(h),
+            Parsed::Request(with_host(Some("[::1]:9911")))
         );
         assert_eq!(
             parse_request(b"GET /v1/credentials HTTP/1.1\r\nHost: x\r\n"),
@@ -589,7 +720,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_requests() {
-        let cases: [&[u8]; 11] = [
+        let cases: [&[u8]; 13] = [
             b"GET /v1/credentials\r\n",
             b"GET /v1/credentials HTTP/2.0\r\n\r\n",
             b"get /v1/credentials HTTP/1.1\r\n\r\n",
@@ -601,6 +732,8 @@ mod tests {
             b"\xff\xfe / HTTP/1.1\r\n\r\n",
             b"GET /v1/credentials HTTP/1.1\r\nX: a\x01b\r\n\r\n",
             b"GET /v1/credentials HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n",
         ];
         for c in cases {
             match parse_request(c) {
@@ -623,7 +756,13 @@ mod tests {
     fn routes_and_authorizes() {
         let now = Timestamp::from_unix(1_000);
         let c = creds();
-        let ok = answer(&req("GET", "/v1/credentials", None), Some(&c), None, now);
+        let ok = answer(
+            &req("GET", "/v1/credentials", None),
+            Some(&c),
+            None,
+            Hosts::Loopback,
+            now,
+        );
         assert_eq!(ok.status, 200);
         let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
         assert_eq!(v["AccessKeyId"], "ASIASERVE");
@@ -632,20 +771,41 @@ mod tests {
         assert_eq!(v["Expiration"], "2033-05-18T03:33:20Z");
         assert_eq!(v["AccountId"], "123456789012");
         assert_eq!(
-            answer(&req("GET", "/", None), Some(&c), None, now).status,
+            answer(&req("GET", "/", None), Some(&c), None, Hosts::Loopback, now).status,
             404
         );
         assert_eq!(
-            answer(&req("POST", "/v1/credentials", None), Some(&c), None, now).status,
+            answer(
+                &req("POST", "/v1/credentials", None),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
             405
         );
         assert_eq!(
-            answer(&req("GET", "/v1/credentials", None), None, None, now).status,
+            answer(
+                &req("GET", "/v1/credentials", None),
+                None,
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
             503
         );
         let late = Timestamp::from_unix(2_000_000_000);
         assert_eq!(
-            answer(&req("GET", "/v1/credentials", None), Some(&c), None, late).status,
+            answer(
+                &req("GET", "/v1/credentials", None),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                late
+            )
+            .status,
             503
         );
         let tok = Secret::new("sekrit");
@@ -654,6 +814,7 @@ mod tests {
                 &req("GET", "/v1/credentials", None),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -664,6 +825,7 @@ mod tests {
                 &req("GET", "/v1/credentials", Some("sekri")),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -674,6 +836,7 @@ mod tests {
                 &req("GET", "/v1/credentials", Some("sekrit")),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -683,9 +846,111 @@ mod tests {
             &req("GET", "/v1/credentials", Some("x")),
             Some(&c),
             Some(&tok),
+            Hosts::Loopback,
             now,
         );
         assert!(!denied.body.contains("serve-secret") && !denied.body.contains("sekrit"));
+    }
+
+    #[test]
+    fn answers_only_hosts_that_name_this_machine() {
+        let sdk_hosts = [
+            "127.0.0.1:9911",
+            "127.0.0.1",
+            "127.8.9.10:80",
+            "localhost:9911",
+            "localhost",
+            "LocalHost:9911",
+            "[::1]:9911",
+            "[::1]",
+            "[0:0:0:0:0:0:0:1]:9911",
+        ];
+        for host in sdk_hosts {
+            for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+                assert!(host_allowed(host, hosts), "{host} under {hosts:?}");
+            }
+        }
+        // What DNS rebinding sends (a name the attacker controls), names
+        // made to look local, and what is not a host at all.
+        let never = [
+            "attacker.example:9911",
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io:9911",
+            "localhost.",
+            "localhost:9911:1",
+            "127.0.0.1:99a",
+            "127.0.0.1:123456",
+            "127.1",
+            "::1",
+            "[::1",
+            "[::1]9911",
+            "[::1]:x",
+            "[localhost]:9911",
+            "",
+            ":9911",
+        ];
+        for host in never {
+            for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+                assert!(!host_allowed(host, hosts), "{host:?} under {hosts:?}");
+            }
+        }
+        // Other IP literals only with --serve-any-address.
+        for host in [
+            "10.1.2.3:9911",
+            "169.254.170.2",
+            "[fd00:ec2::23]:80",
+            "[::2]",
+            "0.0.0.0",
+        ] {
+            assert!(!host_allowed(host, Hosts::Loopback), "{host}");
+            assert!(host_allowed(host, Hosts::AnyIp), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_refused_host_gets_403_before_anything_else() {
+        let now = Timestamp::from_unix(1_000);
+        let c = creds();
+        let tok = Secret::new("sekrit");
+        let evil = Request {
+            method: "POST".into(),
+            path: "/nowhere".into(),
+            ..with_host(Some("attacker.example:9911"))
+        };
+        let refused = answer(&evil, Some(&c), Some(&tok), Hosts::Loopback, now);
+        assert_eq!(refused.status, 403);
+        let v: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        assert_eq!(v["code"], "InvalidHost");
+        assert!(!refused.body.contains("serve-secret") && !refused.body.contains("ASIA"));
+        assert_eq!(
+            answer(
+                &with_host(Some("10.0.0.5")),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
+            403
+        );
+        assert_eq!(
+            answer(
+                &with_host(Some("10.0.0.5")),
+                Some(&c),
+                None,
+                Hosts::AnyIp,
+                now
+            )
+            .status,
+            200
+        );
+        // HTTP/1.0 may leave Host out (no browser does).
+        assert_eq!(
+            answer(&with_host(None), Some(&c), None, Hosts::Loopback, now).status,
+            200
+        );
+        assert!(render(&refused).starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
     }
 
     #[test]

@@ -380,6 +380,119 @@ fn non_loopback_addresses_and_once_are_refused() {
     assert_eq!(h.sts.request_count(), 0, "refused before fetching anything");
 }
 
+/// A GET of the credentials with exactly these header lines (no Host
+/// unless given), in the HTTP `version` asked for.
+fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Reply {
+    let mut req = format!("GET {PATH} {version}\r\nUser-Agent: itest\r\n");
+    for line in headers {
+        req.push_str(line);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    exchange(addr, req.as_bytes()).unwrap_or_else(|e| panic!("{headers:?}: {e}"))
+}
+
+/// DNS rebinding: a page on attacker.example makes its own name resolve to
+/// 127.0.0.1, and the browser sends it the endpoint's answer. The Host it
+/// sends is the attacker's name, and that must get a 403 without a key,
+/// while every Host an SDK sends (the URI's host) keeps getting 200.
+#[test]
+fn a_rebinding_host_gets_403_and_no_credentials() {
+    let h = Harness::new("serve_rebinding", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &["--log-level", "debug"]);
+    wait_for_200(&d, addr, &[]);
+    let port = addr.port();
+    let issued = h.sts.issued();
+
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "127.0.0.1".to_string(),
+        "LOCALHOST".to_string(),
+    ] {
+        let reply = get_with(addr, "HTTP/1.1", &[&format!("Host: {host}")]);
+        assert_eq!(reply.status, Some(200), "Host: {host}: {reply:?}");
+        assert_serves_issued(&reply, &issued);
+    }
+    // HTTP/1.0 may leave Host out, and no browser does.
+    let reply = get_with(addr, "HTTP/1.0", &[]);
+    assert_eq!(reply.status, Some(200), "HTTP/1.0 without Host: {reply:?}");
+
+    for host in [
+        format!("attacker.example:{port}"),
+        "attacker.example".to_string(),
+        format!("localhost.attacker.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("10.0.0.1:{port}"),
+        String::new(),
+    ] {
+        for version in ["HTTP/1.1", "HTTP/1.0"] {
+            let reply = get_with(addr, version, &[&format!("Host: {host}")]);
+            assert_json_error(&reply, 403);
+            assert_eq!(reply.field("code").as_deref(), Some("InvalidHost"));
+            assert!(!reply.body.contains("ASIA"), "Host: {host}: {reply:?}");
+            h.assert_no_secrets("the answer to a rebinding Host", &reply.body);
+        }
+    }
+    // HTTP/1.1 requires exactly one Host (RFC 9112 section 3.2).
+    assert_json_error(&get_with(addr, "HTTP/1.1", &[]), 400);
+    let two = [
+        format!("Host: 127.0.0.1:{port}"),
+        format!("Host: attacker.example:{port}"),
+    ];
+    let two: Vec<&str> = two.iter().map(String::as_str).collect();
+    assert_json_error(&get_with(addr, "HTTP/1.1", &two), 400);
+
+    d.assert_running();
+    let out = d.stop();
+    out.assert_code(0);
+    let refused: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("serve_host_refused"))
+        .collect();
+    assert_eq!(
+        refused.len(),
+        12,
+        "one debug line per refused Host\n{}",
+        out.describe()
+    );
+    assert!(
+        refused.iter().all(|l| l.contains("DEBUG")),
+        "{}",
+        out.describe()
+    );
+}
+
+/// With --serve-any-address, clients elsewhere name the endpoint by its IP
+/// address, so any IP literal is answered; a name still is not, since a
+/// rebinding attack needs one.
+#[test]
+fn serve_any_address_also_answers_ip_literals_but_no_names() {
+    let h = Harness::new("serve_any_address_hosts", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &["--serve-any-address"]);
+    wait_for_200(&d, addr, &[]);
+    let port = addr.port();
+    for host in [
+        format!("10.1.2.3:{port}"),
+        format!("[fd00:ec2::23]:{port}"),
+        format!("localhost:{port}"),
+    ] {
+        let reply = get_with(addr, "HTTP/1.1", &[&format!("Host: {host}")]);
+        assert_eq!(reply.status, Some(200), "Host: {host}: {reply:?}");
+    }
+    for host in [
+        format!("attacker.example:{port}"),
+        "pod.cluster.local".into(),
+    ] {
+        let reply = get_with(addr, "HTTP/1.1", &[&format!("Host: {host}")]);
+        assert_json_error(&reply, 403);
+    }
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
 #[test]
 fn a_silent_client_delays_others_well_under_a_second() {
     let h = Harness::new("serve_silent", |_, _| Answer::issue(HOUR));
