@@ -140,6 +140,9 @@ pub struct Serve {
     pub addr: SocketAddr,
     /// Read at start; its content is the required `Authorization` value.
     pub token_file: Option<PathBuf>,
+    /// `--serve-any-address`: clients on other hosts may name the endpoint
+    /// by any IP address in `Host`, not only a loopback one.
+    pub any_address: bool,
 }
 
 /// Everything the program needs, validated.
@@ -260,6 +263,7 @@ fn serve(args: &Args, mode: &Mode) -> Result<Option<Serve>, Error> {
     Ok(Some(Serve {
         addr,
         token_file: args.serve_token_file.as_ref().map(PathBuf::from),
+        any_address: args.serve_any_address,
     }))
 }
 
