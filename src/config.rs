@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::log::{Format, Level, Logger};
 use crate::sts;
 use crate::time::{format_duration, parse_duration};
-use crate::url::{is_loopback, url_parts};
+use crate::url::{is_loopback, redact, url_parts};
 use std::net::IpAddr;
 
 /// IRSA: the role to assume with the web identity token.
@@ -140,6 +140,9 @@ pub struct Serve {
     pub addr: SocketAddr,
     /// Read at start; its content is the required `Authorization` value.
     pub token_file: Option<PathBuf>,
+    /// `--serve-any-address`: clients on other hosts may name the endpoint
+    /// by any IP address in `Host`, not only a loopback one.
+    pub any_address: bool,
 }
 
 /// Everything the program needs, validated.
@@ -260,6 +263,7 @@ fn serve(args: &Args, mode: &Mode) -> Result<Option<Serve>, Error> {
     Ok(Some(Serve {
         addr,
         token_file: args.serve_token_file.as_ref().map(PathBuf::from),
+        any_address: args.serve_any_address,
     }))
 }
 
@@ -487,7 +491,7 @@ fn container(env: Env) -> Result<Container, Error> {
         (Some(full), None) => {
             let full = full.trim().to_string();
             validate_container_url(&full)
-                .map_err(|e| Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI} {full:?}: {e}")))?;
+                .map_err(|e| Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI} {:?}: {e}", redact(&full))))?;
             full
         }
         (None, None) => {
@@ -618,6 +622,12 @@ pub fn validate_container_token(token: &Secret) -> Result<(), String> {
 /// Checks a container endpoint URL as the SDKs do: https may go anywhere;
 /// plain http only to loopback or the ECS/EKS agent addresses.
 pub fn validate_container_url(url: &str) -> Result<(), String> {
+    let authority = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next());
+    if authority.is_some_and(|a| a.contains('@')) {
+        return Err("must not contain a user name or password; the token goes in AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)".into());
+    }
     let parts = url_parts(url).ok_or_else(|| "not an absolute http(s) URL".to_string())?;
     match parts.scheme.as_str() {
         "https" => Ok(()),

@@ -8,15 +8,33 @@
 //! a whole-line `#` comment inside the section, which every parser skips, so
 //! `--check` can answer from the file alone.
 //!
-//! One writer per file is assumed: two aws-credfile processes writing the
-//! same path would share the temporary name and fight over it.
+//! Several aws-credfile processes may write one file (two sidecars with
+//! different profiles, a hand-run `--once` beside the sidecar). Each
+//! read-merge-rename holds an advisory lock (`flock`) on a sibling lock file,
+//! `.<name>.aws-credfile.lock`, so no writer merges into a file another is
+//! about to replace. The lock file is never deleted: a writer still holding
+//! or waiting on the deleted one and a newcomer creating a new one would
+//! each hold "the" lock at once. Temporary files carry the process id,
+//! and whatever temporary files are present while the lock is held are crash
+//! leftovers, removed. A section another process wrote while our credentials
+//! were being fetched, with a later expiry than ours, is kept, so no profile
+//! ever goes back to older keys.
+//!
+//! A symbolic link at the file itself is refused, never read, written
+//! through or replaced: reading through it would copy whatever it points at
+//! into a file the app (or `--owner`) can read. Directories above the file
+//! may be links (Kubernetes mounts are).
+//!
+//! Reads and writes share one size cap, [`MAX_FILE_SIZE`]: a merge that
+//! would exceed it is refused, since the next read would refuse the result.
 
-use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
@@ -30,16 +48,35 @@ pub const DEFAULT_MODE: u32 = 0o600;
 /// nobody else's business, not even their names.
 const DIR_MODE: u32 = 0o700;
 
-/// The largest file we are willing to read and merge. A real credentials file
-/// is a few KiB; anything near this is not one, and reading it whole into
-/// memory on every refresh would be a mistake.
+/// The mode of a parent directory we have to create when `--owner` names
+/// another user: that user must be able to walk through it to its file (by
+/// path), but still cannot list it or add anything to it. Making the user
+/// the directory's owner instead would let it swap our files.
+const DIR_MODE_FOR_OWNER: u32 = 0o711;
+
+/// The largest file we are willing to read, and so to write. A real
+/// credentials file is a few KiB; anything near this is not one, and reading
+/// it whole into memory on every refresh would be a mistake.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// [`MAX_FILE_SIZE`] in words, for messages.
+const MAX_FILE_SIZE_SHOWN: &str = "1 MiB";
+
+/// How long a write waits for another aws-credfile process to finish its
+/// own. A write holds the lock for milliseconds; a holder that takes this
+/// long is stuck, and failing (the daemon retries) is better than hanging.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Starts the comment that records the expiry, and marks the lines we own.
 const MARKER: &str = "aws-credfile:";
 
-/// Appended to the file name (after a leading dot) to name the temporary file.
-const TEMP_SUFFIX: &str = ".aws-credfile.tmp";
+/// After the file name (and a leading dot), names the lock, temporary and
+/// leftover files: `.<name>.aws-credfile.lock`, `.<name>.aws-credfile.<pid>.tmp`.
+const OUR_SUFFIX: &str = ".aws-credfile";
+
+/// What to do about a symbolic link at the target, after "is a symbolic
+/// link; ".
+const LINK_ADVICE: &str = "aws-credfile never reads or writes through one: point --file at the real file or remove the link";
 
 const ACCESS_KEY_ID: &str = "aws_access_key_id";
 const SECRET_ACCESS_KEY: &str = "aws_secret_access_key";
@@ -56,9 +93,8 @@ pub struct Owner {
 /// Where and how to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSink {
-    /// The credentials file. When it is a symlink, the link is read through
-    /// for the merge but replaced by a regular file on write (see
-    /// [`FileSink::write`]).
+    /// The credentials file. A symbolic link here is refused (see
+    /// [`FileSink::write`]); its directories may be links.
     pub path: PathBuf,
     /// The section to own, `[profile]` (no `profile ` prefix: this is the
     /// credentials file, not the config file).
@@ -67,6 +103,17 @@ pub struct FileSink {
     pub mode: u32,
     /// Set with fchown before the file appears; `None` keeps our own uid.
     pub owner: Option<Owner>,
+}
+
+/// What [`FileSink::write`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The profile's section now holds the new credentials.
+    Replaced,
+    /// While the new credentials were being fetched, another aws-credfile
+    /// process wrote this section with credentials expiring at `expires`,
+    /// later than the new ones; the file was left exactly as it was.
+    KeptNewer { expires: Timestamp },
 }
 
 impl FileSink {
@@ -80,15 +127,35 @@ impl FileSink {
         }
     }
 
+    /// Start-up checks that need no network: a symbolic link at the target
+    /// is a configuration mistake, refused before anything is fetched.
+    /// Everything else is left to the first write, which reports it.
+    pub fn preflight(&self) -> Result<(), Error> {
+        if is_symlink(&self.path) {
+            return Err(Error::Config(format!(
+                "--file {} is a symbolic link; {LINK_ADVICE}",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Replace `profile`'s section in the file with `creds`, atomically,
-    /// keeping every other byte.
+    /// keeping every other byte; or keep the file as it is when, while these
+    /// credentials were being fetched (from `fetch_began` on), another writer
+    /// put credentials there that expire later (see [`Written`]).
     ///
-    /// A missing parent directory is created (mode 0700). When the target is
-    /// a symlink, its target is read for the merge but the rename replaces
-    /// the link itself with a regular file: following it to write would let
-    /// whoever can plant a link choose where the keys land, and a rename is
-    /// the only way to replace a file atomically anyway.
-    pub fn write(&self, creds: &Credentials, now: Timestamp) -> Result<(), Error> {
+    /// Missing parent directories are created, 0700 (0711 with an owner).
+    /// The whole read-merge-rename holds the file's lock, waiting at most
+    /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
+    /// opened with `O_NOFOLLOW`, so there is no window between a check and
+    /// the open.
+    pub fn write(
+        &self,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+    ) -> Result<Written, Error> {
         validate_profile(&self.profile)?;
         validate(creds)?;
         let file_name = self.path.file_name().ok_or_else(|| {
@@ -98,18 +165,51 @@ impl FileSink {
             ))
         })?;
         let dir = parent_dir(&self.path);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(dir)
-            .map_err(|e| Error::io("create the directory", dir, e))?;
+        let dir_mode = match self.owner {
+            Some(_) => DIR_MODE_FOR_OWNER,
+            None => DIR_MODE,
+        };
+        create_dirs(dir, dir_mode)?;
+        // Held until this function returns: closing it releases the lock.
+        let _lock = lock(&dir.join(our_name(file_name, ".lock")), LOCK_WAIT)?;
+        remove_leftovers(dir, file_name);
+
         let existing = read_text(&self.path)?.unwrap_or_default();
+        let found = inspect(&existing, &self.profile);
+        // Another writer wrote while we were fetching, keys that outlive
+        // ours: theirs stay, so the profile never goes back to older keys. A
+        // section written before our fetch began is replaced whatever its
+        // expiry: it may be another role's, or from a longer --duration.
+        let written_meanwhile = found.refreshed.is_some_and(|r| r >= fetch_began);
+        if let Some(expires) = found.expires {
+            if written_meanwhile
+                && found.access_key_id
+                && found.secret_access_key
+                && expires > creds.expiration
+            {
+                return Ok(Written::KeptNewer { expires });
+            }
+        }
         let merged = merge(
             &existing,
             &self.profile,
             &render_section(&self.profile, creds, now),
         );
-        let temp = dir.join(temp_name(file_name));
+        // Never write what the next read would refuse.
+        if merged.len() as u64 > MAX_FILE_SIZE {
+            return Err(Error::io(
+                "update",
+                &self.path,
+                io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "with profile [{}] it would grow past {MAX_FILE_SIZE_SHOWN}, more than aws-credfile reads back; remove profiles or comments it does not need, or give this profile a --file of its own",
+                        self.profile
+                    ),
+                ),
+            ));
+        }
+        let temp = dir.join(our_name(file_name, &format!(".{}.tmp", std::process::id())));
         write_temp(&temp, |f| fill(f, merged.as_bytes(), self.mode, self.owner))?;
         if let Err(e) = fs::rename(&temp, &self.path) {
             // The target is untouched; do not leave the keys lying around
@@ -121,7 +221,8 @@ impl FileSink {
         // reboot the app would find the old credentials or none.
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("flush the directory", dir, e))
+            .map_err(|e| Error::io("flush the directory", dir, e))?;
+        Ok(Written::Replaced)
     }
 }
 
@@ -133,13 +234,148 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// `.<name>.aws-credfile.tmp`: fixed, so a crash leaves at most one behind
-/// and the next write clears it; hidden, so directory listings stay tidy.
-fn temp_name(file_name: &std::ffi::OsStr) -> OsString {
+/// `.<name>.aws-credfile<tail>`: hidden, so directory listings stay tidy.
+fn our_name(file_name: &OsStr, tail: &str) -> OsString {
     let mut name = OsString::from(".");
     name.push(file_name);
-    name.push(TEMP_SUFFIX);
+    name.push(OUR_SUFFIX);
+    name.push(tail);
     name
+}
+
+/// Whether `name` is one of our temporary files for `file_name`:
+/// `.<name>.aws-credfile.<digits>.tmp`, or `.<name>.aws-credfile.tmp` as
+/// versions before the lock named it.
+fn is_our_temp(name: &OsStr, file_name: &OsStr) -> bool {
+    let prefix = our_name(file_name, "");
+    let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+        return false;
+    };
+    match rest.strip_suffix(b".tmp") {
+        Some(b"") => true,
+        Some(middle) => middle
+            .strip_prefix(b".")
+            .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit)),
+        None => false,
+    }
+}
+
+/// Removes our temporary files next to the target. Called with the lock
+/// held, when no other writer is between creating its temporary file and
+/// renaming it, so any found are what a killed writer left. Best effort: a
+/// leftover that cannot be removed is in nobody's way, since every writer
+/// uses its own name.
+fn remove_leftovers(dir: &Path, file_name: &OsStr) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_our_temp(&entry.file_name(), file_name) {
+            // Unlinking a planted symlink removes the link, never its target.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `path` itself (not what it points to) is a symbolic link.
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Creates the missing directories leading to `dir`, each with exactly
+/// `mode`; directories that exist are never changed. The umask would narrow
+/// `mode` (0711 under umask 077 is 0700, which locks the --owner user out
+/// again), so it is set once more on the new directory itself, opened with
+/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
+fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(
+            |p| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
+        )
+        .collect();
+    for new in missing.into_iter().rev() {
+        match DirBuilder::new().mode(mode).create(new) {
+            Ok(()) => {}
+            // Made by someone else meanwhile: theirs, so left alone.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create the directory", new, e)),
+        }
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(new)
+            .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
+            .map_err(|e| Error::io("set the mode of the directory", new, e))?;
+    }
+    Ok(())
+}
+
+/// Opens (creating it 0600 if needed) the lock file at `path` and takes an
+/// exclusive `flock` on it, waiting at most `wait`. The lock goes with the
+/// returned file: it is released when the file is dropped, or when the
+/// process dies, so a killed writer never leaves it held.
+fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
+    // O_NOFOLLOW: a planted link would make us create or lock a file of the
+    // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
+    // open(); it is refused below.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let e = if is_symlink(path) {
+                io::Error::other(
+                    "it is a symbolic link, which aws-credfile never follows; remove it",
+                )
+            } else {
+                e
+            };
+            Error::io("open the lock file", path, e)
+        })?;
+    let regular = file
+        .metadata()
+        .map_err(|e| Error::io("inspect the lock file", path, e))?
+        .is_file();
+    if !regular {
+        return Err(Error::io(
+            "use the lock file",
+            path,
+            io::Error::other("it is not a regular file; remove it"),
+        ));
+    }
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            // Polled often: a writer releases the lock for only as long as
+            // it takes to fetch its next credentials, and one polling slowly
+            // could miss every such gap. Waits are rare and short, so the
+            // wake-ups cost nothing that matters.
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::io(
+                    "lock",
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another process has held it for over {}; is another aws-credfile for this file stuck?",
+                            format_duration(wait)
+                        ),
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+        }
+    }
 }
 
 /// Refuses a profile name that would not read back as its own `[name]`
@@ -236,7 +472,6 @@ fn fill(
     mode: u32,
     owner: Option<Owner>,
 ) -> Result<(), (&'static str, io::Error)> {
-    use std::os::unix::fs::PermissionsExt;
     // Only permission bits: set-id or sticky bits on a credentials file
     // would only ever be a mistake.
     file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
@@ -250,10 +485,11 @@ fn fill(
 }
 
 /// Opens `temp` with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode 0600. If
-/// something is already there (a crash leftover, or a planted symlink), it
-/// is unlinked, which removes a link itself and never its target, and the
-/// exclusive create is tried once more. A second collision means someone is
-/// racing us, and we give up rather than loop.
+/// something is already there (planted after the leftovers were cleared,
+/// since no writer of ours holds this name now), it is unlinked, which
+/// removes a link itself and never its target, and the exclusive create is
+/// tried once more. A second collision means someone is racing us, and we
+/// give up rather than loop.
 fn create_exclusive(temp: &Path) -> Result<File, Error> {
     let open = || {
         OpenOptions::new()
@@ -276,19 +512,30 @@ fn create_exclusive(temp: &Path) -> Result<File, Error> {
     }
 }
 
-/// The file's text, `None` if it does not exist. Refuses directories and
-/// other non-regular files, files over [`MAX_FILE_SIZE`] and text that is
-/// not UTF-8 (merging into bytes we do not understand could mangle them).
+/// The file's text, `None` if it does not exist. Refuses a symbolic link,
+/// directories and other non-regular files, files over [`MAX_FILE_SIZE`]
+/// and text that is not UTF-8 (merging into bytes we do not understand
+/// could mangle them).
 fn read_text(path: &Path) -> Result<Option<String>, Error> {
-    // O_NONBLOCK so that a FIFO at the path cannot hang us in open(); it has
-    // no effect on the regular files we go on to read.
+    // O_NOFOLLOW: the link is refused by the open itself, so nothing can be
+    // swapped in between a check and the read. O_NONBLOCK so that a FIFO at
+    // the path cannot hang us in open(); it has no effect on the regular
+    // files we go on to read.
     let file = match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
     {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP alone reads "too many levels of symbolic links".
+        Err(_) if is_symlink(path) => {
+            return Err(Error::io(
+                "use",
+                path,
+                io::Error::other(format!("it is a symbolic link; {LINK_ADVICE}")),
+            ))
+        }
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
@@ -323,7 +570,7 @@ fn read_text(path: &Path) -> Result<Option<String>, Error> {
             path,
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                "it is larger than 1 MiB, far too large for a credentials file; move it away or point --file elsewhere",
+                format!("it is larger than {MAX_FILE_SIZE_SHOWN}, far too large for a credentials file; move it away or point --file elsewhere"),
             ),
         ));
     }
@@ -516,6 +763,8 @@ struct Found {
     access_key_id: bool,
     secret_access_key: bool,
     expires: Option<Timestamp>,
+    /// When the section was last written, from the same marker.
+    refreshed: Option<Timestamp>,
     /// A marker line was there but its timestamp did not parse (only
     /// reported when no other marker did).
     bad_marker: bool,
@@ -535,7 +784,10 @@ fn inspect(text: &str, profile: &str) -> Found {
             }
             _ if !inside => {}
             Line::Marker => match parse_marker(line) {
-                Some(t) => found.expires = Some(t),
+                Some(t) => {
+                    found.expires = Some(t);
+                    found.refreshed = marker_time(line, "refreshed");
+                }
                 None => found.bad_marker = true,
             },
             Line::Entry => {
@@ -559,10 +811,15 @@ fn inspect(text: &str, profile: &str) -> Found {
 /// `# aws-credfile: expires 2024-01-01T00:00:00Z, refreshed ...`. Tolerates
 /// any spacing and punctuation around the words.
 fn parse_marker(line: &str) -> Option<Timestamp> {
+    marker_time(line, "expires")
+}
+
+/// The time after the word `word` (`expires`, `refreshed`) in a marker line.
+fn marker_time(line: &str, word: &str) -> Option<Timestamp> {
     let mut words = line
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
         .filter(|w| !w.is_empty());
-    words.find(|w| w.eq_ignore_ascii_case("expires"))?;
+    words.find(|w| w.eq_ignore_ascii_case(word))?;
     Timestamp::parse_rfc3339(words.next()?).ok()
 }
 
@@ -653,6 +910,13 @@ mod tests {
         }
     }
 
+    fn creds_expiring(secs: u64) -> Credentials {
+        Credentials {
+            expiration: now().plus(Duration::from_secs(secs)),
+            ..creds(Some(TOKEN))
+        }
+    }
+
     fn section(profile: &str) -> String {
         render_section(profile, &creds(Some(TOKEN)), now())
     }
@@ -694,6 +958,23 @@ mod tests {
 
     fn read(path: &Path) -> String {
         fs::read_to_string(path).expect("file is readable")
+    }
+
+    /// Names in a directory, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    const LOCK: &str = ".credentials.aws-credfile.lock";
+
+    /// This process's temporary file name for `credentials`.
+    fn our_temp() -> String {
+        format!(".credentials.aws-credfile.{}.tmp", std::process::id())
     }
 
     // ---- render ----
@@ -1066,13 +1347,37 @@ mod tests {
         let tmp = TempDir::new("create");
         let path = tmp.join("home/.aws/credentials");
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&path), section("default"));
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(mode_of(&tmp.join("home/.aws")), 0o700);
         assert_eq!(mode_of(&tmp.join("home")), 0o700);
-        assert!(!tmp.join("home/.aws/.credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.join("home/.aws")), [LOCK, "credentials"]);
+        assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o600);
+    }
+
+    #[test]
+    fn write_with_owner_creates_traversable_directories() {
+        let tmp = TempDir::new("ownerdirs");
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o750)).expect("chmod");
+        let me = fs::metadata(&tmp.0).expect("dir exists");
+        let sink = FileSink {
+            owner: Some(Owner {
+                uid: me.uid(),
+                gid: None,
+            }),
+            ..FileSink::new(tmp.join("a/b/credentials"), "default")
+        };
+        sink.write(&creds(None), now(), now())
+            .expect("write succeeds");
+        assert_eq!(mode_of(&tmp.join("a")), 0o711);
+        assert_eq!(mode_of(&tmp.join("a/b")), 0o711);
+        assert_eq!(
+            mode_of(&tmp.0),
+            0o750,
+            "an existing directory is not changed"
+        );
     }
 
     #[test]
@@ -1088,7 +1393,7 @@ mod tests {
             mode: 0o640,
             ..FileSink::new(&path, "default")
         };
-        sink.write(&creds(Some(TOKEN)), now())
+        sink.write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(
             read(&path),
@@ -1103,7 +1408,7 @@ mod tests {
             mode: 0o4755,
             ..sink
         };
-        sink.write(&creds(Some(TOKEN)), now())
+        sink.write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(
             fs::metadata(&path).expect("exists").permissions().mode() & 0o7777,
@@ -1123,7 +1428,7 @@ mod tests {
             }),
             ..FileSink::new(&path, "default")
         };
-        sink.write(&creds(None), now())
+        sink.write(&creds(None), now(), now())
             .expect("chown to ourselves succeeds");
         let meta = fs::metadata(&path).expect("written");
         assert_eq!((meta.uid(), meta.gid()), (me.uid(), me.gid()));
@@ -1135,31 +1440,74 @@ mod tests {
         let path = tmp.join("credentials");
         let victim = tmp.join("victim");
         fs::write(&victim, "precious\n").expect("seed victim");
-        std::os::unix::fs::symlink(&victim, tmp.join(".credentials.aws-credfile.tmp"))
-            .expect("plant link");
+        for name in [our_temp(), ".credentials.aws-credfile.tmp".into()] {
+            std::os::unix::fs::symlink(&victim, tmp.join(&name)).expect("plant link");
+        }
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&victim), "precious\n");
         assert_eq!(read(&path), section("default"));
-        assert!(fs::symlink_metadata(tmp.join(".credentials.aws-credfile.tmp")).is_err());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials", "victim"]);
     }
 
     #[test]
-    fn write_replaces_leftover_temp_file() {
+    fn write_removes_leftover_temp_files() {
         let tmp = TempDir::new("leftover");
         let path = tmp.join("credentials");
-        let temp = tmp.join(".credentials.aws-credfile.tmp");
-        fs::write(&temp, "half-written junk from a crash").expect("seed leftover");
-        fs::set_permissions(&temp, fs::Permissions::from_mode(0o444)).expect("chmod");
+        // Left by killed writers: this process, another, an older version.
+        let leftovers = [
+            our_temp(),
+            ".credentials.aws-credfile.1.tmp".into(),
+            ".credentials.aws-credfile.tmp".into(),
+        ];
+        for name in &leftovers {
+            let temp = tmp.join(name);
+            fs::write(&temp, "half-written junk from a crash").expect("seed leftover");
+            fs::set_permissions(&temp, fs::Permissions::from_mode(0o444)).expect("chmod");
+        }
+        // Not ours, or not for this file: kept.
+        let others = [
+            ".credentials.aws-credfile.x1.tmp",
+            ".credentials.aws-credfile..tmp",
+            ".other.aws-credfile.1.tmp",
+            "credentials.aws-credfile.1.tmp",
+        ];
+        for name in others {
+            fs::write(tmp.join(name), "not ours").expect("seed");
+        }
         FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect("write succeeds");
         assert_eq!(read(&path), section("default"));
         assert_eq!(mode_of(&path), 0o600);
-        assert!(!temp.exists());
-        let names: Vec<_> = fs::read_dir(&tmp.0).expect("list").collect();
-        assert_eq!(names.len(), 1, "only the credentials file remains");
+        let mut expected: Vec<&str> = [LOCK, "credentials"].into_iter().chain(others).collect();
+        expected.sort();
+        assert_eq!(names(&tmp.0), expected);
+    }
+
+    #[test]
+    fn recognises_only_our_temporary_names() {
+        let ours = OsStr::new("credentials");
+        for name in [
+            ".credentials.aws-credfile.tmp",
+            ".credentials.aws-credfile.1.tmp",
+            ".credentials.aws-credfile.4194304.tmp",
+        ] {
+            assert!(is_our_temp(OsStr::new(name), ours), "{name}");
+        }
+        for name in [
+            "credentials",
+            ".credentials.aws-credfile.lock",
+            ".credentials.aws-credfile..tmp",
+            ".credentials.aws-credfile.-1.tmp",
+            ".credentials.aws-credfile.1.tmp.x",
+            ".credentials.aws-credfile1.tmp",
+            ".credentialsx.aws-credfile.1.tmp",
+            ".x.aws-credfile.1.tmp",
+        ] {
+            assert!(!is_our_temp(OsStr::new(name), ours), "{name}");
+        }
     }
 
     #[test]
@@ -1168,7 +1516,7 @@ mod tests {
         let path = tmp.join("credentials");
         fs::create_dir(&path).expect("mkdir");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("a directory is not a file");
         assert!(matches!(err, Error::Config(_)), "{err:?}");
         let shown = err.to_string();
@@ -1177,26 +1525,182 @@ mod tests {
             "{shown}"
         );
         assert!(fs::metadata(&path).expect("still there").is_dir());
-        assert!(!tmp.join(".credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]
-    fn write_replaces_a_symlinked_target_with_a_file() {
+    fn a_symlinked_target_is_refused_never_read_or_replaced() {
         let tmp = TempDir::new("linked");
         let real = tmp.join("real");
         fs::write(&real, OTHER).expect("seed");
         let path = tmp.join("credentials");
         std::os::unix::fs::symlink(&real, &path).expect("link");
-        FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
-            .expect("write succeeds");
-        // Read through the link for the merge; the link itself is replaced.
-        assert_eq!(read(&path), format!("{OTHER}\n{}", section("default")));
-        assert!(fs::symlink_metadata(&path)
-            .expect("exists")
-            .file_type()
-            .is_file());
+        let link_message = format!(
+            "{} is a symbolic link; aws-credfile never reads or writes through one: point --file at the real file or remove the link",
+            path.display()
+        );
+
+        let err = FileSink::new(&path, "default")
+            .preflight()
+            .expect_err("refused at start-up");
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert_eq!(err.to_string(), format!("--file {link_message}"));
+
+        let err = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err("refused when writing");
+        assert_eq!(err.exit_code(), 1, "at run time a refresh fails: {err:?}");
+        assert!(
+            err.to_string()
+                .contains("is a symbolic link; aws-credfile never"),
+            "{err}"
+        );
+        let err = check(&path, "default", now(), Duration::ZERO).expect_err("refused by check");
+        assert_eq!(err.exit_code(), 1, "{err:?}");
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+
+        assert_eq!(fs::read_link(&path).expect("still a link"), real);
         assert_eq!(read(&real), OTHER);
+        // A link in a directory component is fine: only the last one counts.
+        let dir_link = tmp.join("dir-link");
+        std::os::unix::fs::symlink(&tmp.0, &dir_link).expect("link");
+        let through = dir_link.join("through");
+        FileSink::new(&through, "default")
+            .preflight()
+            .expect("a plain file");
+        FileSink::new(&through, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("write succeeds");
+        assert_eq!(read(&tmp.join("through")), section("default"));
+    }
+
+    #[test]
+    fn a_symlink_at_the_lock_file_is_refused() {
+        let tmp = TempDir::new("locklink");
+        let victim = tmp.join("victim");
+        std::os::unix::fs::symlink(&victim, tmp.join(LOCK)).expect("link");
+        let err = FileSink::new(tmp.join("credentials"), "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!victim.exists(), "nothing created through the link");
+    }
+
+    #[test]
+    fn the_lock_is_waited_for_then_given_up_naming_it() {
+        let tmp = TempDir::new("lockwait");
+        let path = tmp.join(LOCK);
+        let held = lock(&path, Duration::ZERO).expect("free at first");
+        // flock locks belong to an open file, so a second open conflicts
+        // even in this process.
+        let err = lock(&path, Duration::from_millis(50)).expect_err("held");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("could not lock {}: ", path.display()))
+                && shown.contains("held it for over"),
+            "{shown}"
+        );
+        assert_eq!(err.exit_code(), 1);
+        drop(held);
+        lock(&path, Duration::ZERO).expect("released with the file");
+        assert_eq!(mode_of(&path), 0o600);
+    }
+
+    /// A section written while our fetch was under way (refreshed at or
+    /// after `fetch_began`) that outlives our credentials is kept; written
+    /// before, it is replaced whatever its expiry (another role's keys, a
+    /// longer --duration).
+    #[test]
+    fn write_keeps_a_section_that_expires_later() {
+        let tmp = TempDir::new("newer");
+        let path = tmp.join("credentials");
+        let later = creds_expiring(7200);
+        FileSink::new(&path, "default")
+            .write(&later, now(), now())
+            .expect("write succeeds");
+        let before = read(&path);
+        let kept = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("not an error");
+        assert_eq!(
+            kept,
+            Written::KeptNewer {
+                expires: later.expiration
+            }
+        );
+        assert_eq!(read(&path), before);
+        // The same expiry, or a later one, is written.
+        for secs in [7200, 7201] {
+            let next = creds_expiring(secs);
+            assert_eq!(
+                FileSink::new(&path, "default")
+                    .write(&next, now(), now())
+                    .expect("write"),
+                Written::Replaced
+            );
+            assert_eq!(read(&path), render_section("default", &next, now()));
+        }
+        // Written before this fetch began: replaced, though it outlives ours.
+        FileSink::new(&path, "default")
+            .write(&later, now(), now())
+            .expect("write succeeds");
+        let after_it = now().plus(Duration::from_secs(1));
+        assert_eq!(
+            FileSink::new(&path, "default")
+                .write(&creds(Some(TOKEN)), after_it, after_it)
+                .expect("write"),
+            Written::Replaced
+        );
+        assert_eq!(
+            read(&path),
+            render_section("default", &creds(Some(TOKEN)), after_it)
+        );
+        // A later expiry in a section without its keys is no reason to keep it.
+        let keyless = "[default]\n# aws-credfile: expires 2099-01-01T00:00:00Z\n";
+        fs::write(&path, keyless).expect("seed");
+        assert_eq!(
+            FileSink::new(&path, "default")
+                .write(&creds(Some(TOKEN)), now(), now())
+                .expect("write"),
+            Written::Replaced
+        );
+    }
+
+    #[test]
+    fn write_never_produces_what_read_refuses() {
+        let tmp = TempDir::new("cap");
+        let path = tmp.join("credentials");
+        let ours = section("default");
+        // Padding so the merged file is exactly the cap: accepted, and read back.
+        let pad = |len: usize| {
+            let mut text = "#".repeat(len - 1);
+            text.push('\n');
+            text
+        };
+        let exactly = pad(MAX_FILE_SIZE as usize - ours.len() - 1);
+        fs::write(&path, &exactly).expect("seed");
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("exactly the cap is fine");
+        assert_eq!(fs::metadata(&path).expect("stat").len(), MAX_FILE_SIZE);
+        check(&path, "default", now(), Duration::ZERO).expect("reads back");
+
+        // One byte more is refused, the file untouched, no temporary left.
+        let over = pad(MAX_FILE_SIZE as usize - ours.len());
+        fs::write(&path, &over).expect("seed");
+        let err = FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err("past the cap");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("could not update {}: ", path.display()))
+                && shown.contains("past 1 MiB")
+                && !shown.contains('\n'),
+            "{shown}"
+        );
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(read(&path), over);
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]
@@ -1208,7 +1712,7 @@ mod tests {
             return; // no mkfifo here; nothing to prove
         }
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("a FIFO is not a file");
         assert!(err.to_string().contains("named pipe"), "{err}");
     }
@@ -1220,7 +1724,7 @@ mod tests {
         let binary = b"[other]\nx = \xff\xfe\n".to_vec();
         fs::write(&path, &binary).expect("seed");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("not UTF-8");
         assert!(err.to_string().contains("not UTF-8"), "{err}");
         assert_eq!(fs::read(&path).expect("still there"), binary);
@@ -1228,11 +1732,11 @@ mod tests {
         let big = "# padding\n".repeat(110_000);
         fs::write(&path, &big).expect("seed");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("too large");
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
         assert_eq!(read(&path), big);
-        assert!(!tmp.join(".credentials.aws-credfile.tmp").exists());
+        assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
     }
 
     #[test]
@@ -1240,12 +1744,12 @@ mod tests {
         let tmp = TempDir::new("fail");
         let path = tmp.join("credentials");
         fs::write(&path, OTHER).expect("seed");
-        // Something at the temp path that cannot be unlinked as a file.
-        let temp = tmp.join(".credentials.aws-credfile.tmp");
+        // Something at our temp path that cannot be unlinked as a file.
+        let temp = tmp.join(&our_temp());
         fs::create_dir(&temp).expect("mkdir");
         fs::write(temp.join("x"), "x").expect("fill");
         let err = FileSink::new(&path, "default")
-            .write(&creds(Some(TOKEN)), now())
+            .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("temp path blocked");
         assert!(
             err.to_string()
@@ -1275,7 +1779,7 @@ mod tests {
         let mut bad = creds(Some(TOKEN));
         bad.secret_access_key = Secret::new(format!("{SECRET}\n[evil]"));
         let err = FileSink::new(&path, "default")
-            .write(&bad, now())
+            .write(&bad, now(), now())
             .expect_err("newline in secret");
         assert!(
             err.to_string()
@@ -1285,13 +1789,17 @@ mod tests {
         assert!(!path.exists());
         let mut bad = creds(Some(TOKEN));
         bad.access_key_id = String::new();
-        assert!(FileSink::new(&path, "default").write(&bad, now()).is_err());
+        assert!(FileSink::new(&path, "default")
+            .write(&bad, now(), now())
+            .is_err());
         let mut bad = creds(Some(" padded"));
         bad.access_key_id = "ASIA".into();
-        assert!(FileSink::new(&path, "default").write(&bad, now()).is_err());
+        assert!(FileSink::new(&path, "default")
+            .write(&bad, now(), now())
+            .is_err());
         // An empty token means long-term keys: written without a token line.
         FileSink::new(&path, "default")
-            .write(&creds(Some("")), now())
+            .write(&creds(Some("")), now(), now())
             .expect("empty token is no token");
         assert!(!read(&path).contains(SESSION_TOKEN));
     }
@@ -1314,7 +1822,7 @@ mod tests {
             "profile x",
         ] {
             let err = FileSink::new(&path, bad)
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err(bad);
             assert!(matches!(err, Error::Config(_)), "{err:?}");
             assert!(!err.to_string().contains('\n'), "{err}");
@@ -1360,7 +1868,7 @@ mod tests {
         let tmp = TempDir::new("roundtrip");
         let path = tmp.join("credentials");
         FileSink::new(&path, "default")
-            .write(&creds(None), now())
+            .write(&creds(None), now(), now())
             .expect("write succeeds");
         assert_eq!(
             check(&path, "default", now(), Duration::from_secs(300)).expect("fresh"),
@@ -1466,7 +1974,7 @@ mod tests {
         errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("binary"));
         errors.push(
             FileSink::new(&path, "default")
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err("binary"),
         );
         // Bad values.
@@ -1474,19 +1982,19 @@ mod tests {
         bad.secret_access_key = Secret::new(format!("{SECRET}\t"));
         errors.push(
             FileSink::new(tmp.join("new"), "default")
-                .write(&bad, now())
+                .write(&bad, now(), now())
                 .expect_err("tab"),
         );
         let bad = creds(Some(&format!("{TOKEN}\r\n")));
         errors.push(
             FileSink::new(tmp.join("new"), "default")
-                .write(&bad, now())
+                .write(&bad, now(), now())
                 .expect_err("crlf"),
         );
         // A directory target.
         errors.push(
             FileSink::new(&tmp.0, "default")
-                .write(&creds(Some(TOKEN)), now())
+                .write(&creds(Some(TOKEN)), now(), now())
                 .expect_err("dir"),
         );
         for err in &errors {

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
-use crate::credentials_file::FileSink;
+use crate::credentials_file::{FileSink, Written};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::schedule::{self, backoff, deadline_after, random_unit, refresh_delay};
@@ -30,16 +30,19 @@ pub struct Refresher<'a> {
 
 impl Refresher<'_> {
     /// Fetches and writes once. A failure at any step leaves the file as it was.
-    fn refresh(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
+    fn refresh(&self, deadline: Option<Instant>) -> Result<(Credentials, Written), Error> {
+        let began = Timestamp::now();
         let creds = self
             .signals
             .interruptible(|| self.provider.fetch(deadline))?;
-        self.store(creds)
+        self.store(creds, began)
     }
 
     /// Checks fetched credentials and writes them; the part of a refresh
-    /// that never runs off the main thread.
-    fn store(&self, creds: Credentials) -> Result<Credentials, Error> {
+    /// that never runs off the main thread. `began` is when their fetch
+    /// began (see `FileSink::write`). Without a file there is nothing to
+    /// keep, so that counts as written.
+    fn store(&self, creds: Credentials, began: Timestamp) -> Result<(Credentials, Written), Error> {
         let now = Timestamp::now();
         if creds.expiration <= now {
             return Err(Error::ExpiredOnArrival {
@@ -48,10 +51,11 @@ impl Refresher<'_> {
                 now,
             });
         }
-        if let Some(sink) = self.sink {
-            sink.write(&creds, now)?;
-        }
-        Ok(creds)
+        let written = match self.sink {
+            Some(sink) => sink.write(&creds, now, began)?,
+            None => Written::Replaced,
+        };
+        Ok((creds, written))
     }
 
     /// Where the credentials go, as log fields: `profile` and `file` when
@@ -79,18 +83,31 @@ impl Refresher<'_> {
         self.log.info(event, &fields);
     }
 
-    fn log_written(&self, creds: &Credentials, next: Option<Duration>) {
+    /// Logs a refresh that succeeded: the new credentials written, or the
+    /// newer ones another aws-credfile process wrote kept (not a failure:
+    /// the file is as fresh as it can be).
+    fn log_written(&self, creds: &Credentials, written: Written, next: Option<Duration>) {
         let next = next
             .map(format_duration_ms)
             .unwrap_or_else(|| "none".into());
-        self.log_with_destination(
-            "credentials_refreshed",
-            &[
-                ("access_key_id", &creds.access_key_id),
-                ("expires", &creds.expiration),
-                ("next_refresh_in", &next),
-            ],
-        );
+        match written {
+            Written::Replaced => self.log_with_destination(
+                "credentials_refreshed",
+                &[
+                    ("access_key_id", &creds.access_key_id),
+                    ("expires", &creds.expiration),
+                    ("next_refresh_in", &next),
+                ],
+            ),
+            Written::KeptNewer { expires } => self.log_with_destination(
+                "newer_credentials_kept",
+                &[
+                    ("expires", &expires),
+                    ("fetched_expires", &creds.expiration),
+                    ("next_refresh_in", &next),
+                ],
+            ),
+        }
     }
 
     fn log_failure(&self, err: &Error, attempt: u32, retry_in: Duration) {
@@ -112,8 +129,8 @@ impl Refresher<'_> {
         loop {
             attempt += 1;
             let err = match self.refresh(Some(deadline)) {
-                Ok(creds) => {
-                    self.log_written(&creds, None);
+                Ok((creds, written)) => {
+                    self.log_written(&creds, written, None);
                     return Ok(());
                 }
                 Err(e) => e,
@@ -152,10 +169,12 @@ impl Refresher<'_> {
                 self.refresh(None)
             };
             let wait = match result {
-                Ok(creds) => {
+                Ok((creds, written)) => {
                     failures = 0;
+                    // Scheduled from what we fetched even when newer keys
+                    // were kept: earlier, never later, than needed.
                     let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
-                    self.log_written(&creds, Some(next));
+                    self.log_written(&creds, written, Some(next));
                     current = Some(creds);
                     next
                 }
@@ -189,11 +208,13 @@ impl Refresher<'_> {
     fn refresh_while_serving(
         &mut self,
         current: Option<&Credentials>,
-    ) -> Result<Credentials, Error> {
+    ) -> Result<(Credentials, Written), Error> {
         let Ok((done_reader, done_writer)) = UnixStream::pair() else {
             return self.refresh(None);
         };
         let provider = self.provider;
+        let began = Timestamp::now();
+        let mut again = false;
         let fetched = std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
                 let result = provider.fetch(None);
@@ -212,11 +233,17 @@ impl Refresher<'_> {
                     Duration::from_secs(60),
                     current,
                 );
-                if wake == Wake::Terminate {
-                    // The worker holds no file or lock; ending the process
-                    // now is the prompt stop the signal asks for.
-                    self.log.info("stopping", &[("reason", &"signal")]);
-                    std::process::exit(0);
+                match wake {
+                    Wake::Terminate => {
+                        // The worker holds no file or lock; ending the
+                        // process now is the prompt stop the signal asks for.
+                        self.log.info("stopping", &[("reason", &"signal")]);
+                        std::process::exit(0);
+                    }
+                    // This fetch may have read the token before whatever
+                    // the SIGHUP is about; refresh once more after it.
+                    Wake::Refresh => again = true,
+                    Wake::Timeout => {}
                 }
                 let done = matches!((&done_reader).read(&mut [0u8; 1]), Ok(1));
                 if done || worker.is_finished() {
@@ -225,8 +252,11 @@ impl Refresher<'_> {
             }
             worker.join()
         });
+        if again {
+            self.signals.refresh_again();
+        }
         match fetched {
-            Ok(result) => self.store(result?),
+            Ok(result) => self.store(result?, began),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }

@@ -24,6 +24,7 @@
 //! simply wins, because the person named the exact URL to use.
 
 use crate::error::Error;
+use crate::url::redact;
 
 /// The endpoint every region maps to when the global endpoint is chosen.
 pub const GLOBAL_URL: &str = "https://sts.amazonaws.com";
@@ -114,7 +115,7 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<StsEndpoint, Error> {
 
     if let Some(url) = inputs.override_url.filter(|u| !u.is_empty()) {
         let url = check_override_url(url)
-            .map_err(|e| Error::Config(format!("STS endpoint override {url:?}: {e}")))?;
+            .map_err(|e| Error::Config(format!("STS endpoint override {:?}: {e}", redact(url))))?;
         // The SigV4 scope of an override still needs a region; aws-global is
         // not one a server would accept.
         let signing_region = match region {

@@ -146,8 +146,20 @@ fn sts_hint(code: &str) -> &'static str {
 }
 
 impl fmt::Display for Error {
+    /// The message, with the user info of any URL in it redacted: proxy URLs
+    /// carry passwords, and whatever quoted one (a library's error text
+    /// too) must not show it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        f.write_str(&crate::url::redact_text(&Message(self).to_string()))
+    }
+}
+
+/// The message before redaction.
+struct Message<'a>(&'a Error);
+
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Error::Usage(msg) => write!(f, "{msg} (see --help)"),
             Error::Config(msg) => f.write_str(msg),
             Error::Sts {

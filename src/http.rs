@@ -13,7 +13,7 @@ use ureq::Agent;
 
 use crate::config::Network;
 use crate::error::Error;
-use crate::url::{is_loopback, url_parts};
+use crate::url::{is_loopback, redact, url_parts};
 
 /// Defaults to 1 MiB: an STS answer is a few KiB; anything near this is not
 /// STS, and reading it would only cost memory.
@@ -47,7 +47,10 @@ impl Client {
         install_crypto_provider();
         let proxy = match proxy_for(url, net) {
             Some(p) => Some(ureq::Proxy::new(&p).map_err(|e| {
-                Error::Config(format!("HTTPS_PROXY {p:?} is not a usable proxy URL: {e}"))
+                Error::Config(format!(
+                    "HTTPS_PROXY {:?} is not a usable proxy URL: {e}",
+                    redact(&p)
+                ))
             })?),
             None => None,
         };

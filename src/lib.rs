@@ -5,8 +5,9 @@
 //! The modules are listed in the order data flows through them; each depends
 //! only on the ones above it (`cli` and `config` read the command line and
 //! environment; `daemon` at the bottom runs the loop).
-// Unsafe code is denied everywhere; the one `poll(2)` call that needs it
-// carries its own allow and SAFETY note.
+// Unsafe code is denied everywhere; the two system calls std has no API
+// for (`poll(2)`, and `getrlimit(2)` in `serve`) carry their own allow and
+// SAFETY note.
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -25,4 +26,5 @@ pub mod signals;
 pub mod source;
 pub mod sts;
 pub mod time;
+pub mod timer;
 pub mod url;

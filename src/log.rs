@@ -1,10 +1,12 @@
 //! One line per event on stderr, as text (`time level event key=value ...`)
 //! or JSON. Fields are plain strings chosen by the caller; secrets are never
-//! passed in, and `Secret` values print as `** redacted **` even if they were.
+//! passed in, `Secret` values print as `** redacted **` even if they were, and
+//! the user info of any URL in a field (a proxy password) is redacted.
 
 use std::io::Write;
 
 use crate::time::Timestamp;
+use crate::url::redact_text;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -91,7 +93,7 @@ impl Logger {
                     line.push(' ');
                     line.push_str(key);
                     line.push('=');
-                    line.push_str(&text_value(&value.to_string()));
+                    line.push_str(&text_value(&redact_text(&value.to_string())));
                 }
                 line.push('\n');
                 line
@@ -114,7 +116,7 @@ impl Logger {
                 push("level", level.name());
                 push("event", event);
                 for (key, value) in fields {
-                    push(key, &value.to_string());
+                    push(key, &redact_text(&value.to_string()));
                 }
                 line.push_str("}\n");
                 line

@@ -76,6 +76,10 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
         return Ok(());
     }
 
+    // Before anything is fetched: a link at --file is a configuration error.
+    if let Some(sink) = &cfg.sink {
+        sink.preflight()?;
+    }
     let source = cfg
         .source
         .as_ref()

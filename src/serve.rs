@@ -5,13 +5,18 @@
 //!
 //! One thread serves: the listener, every open connection and the signal
 //! pipe are polled together, and each connection has a deadline and a size
-//! cap, so a silent or slow client can delay no one. (While a refresh's
+//! cap, so a silent or slow client can delay no one. A new connection is
+//! read as soon as it is accepted, so a well-behaved client is answered at
+//! once and hardly holds a slot; at the cap, only a connection still
+//! waiting for its request is ever closed to make room. Running out of
+//! descriptors pauses accepting rather than spinning. (While a refresh's
 //! network call is in flight, it runs on a short-lived worker so the
 //! endpoint keeps answering; see `daemon`.) The HTTP/1.1 handling
-//! is deliberately minimal and strict: one GET per connection, then close.
+//! is deliberately minimal and strict: one GET per connection, then close,
+//! and only for a `Host` that names this machine (see [`Hosts`]).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -21,7 +26,6 @@ use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::poll::{poll, Interest};
-use crate::schedule::deadline_after;
 use crate::signals::{Signals, Wake};
 use crate::source::container::MAX_TOKEN_BYTES;
 use crate::source::{read_token_text, TokenFileError};
@@ -35,9 +39,31 @@ pub const MAX_REQUEST: usize = 8 * 1024;
 /// Defaults to 2 seconds for a client to send its request and take the
 /// answer; a slower one is cut off.
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
-/// Defaults to 64 connections open at once; more wait in the kernel's
-/// accept queue until one finishes or times out.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Defaults to 512 connections open at once, fewer under a low
+/// RLIMIT_NOFILE (see `connection_cap`). A well-behaved client is answered
+/// as soon as it is accepted, so only the idle and the slow add up towards
+/// this; at the cap, the one that has waited longest for its request is
+/// closed to make room (see `Server::make_room`), and when none can be,
+/// new clients wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Descriptors kept out of the connection cap for everything else the
+/// daemon opens: stdio, the signal pipe, the listener, a refresh's
+/// connection to STS or the agent and its worker's pipe, the credentials
+/// file and its temporary file.
+const RESERVED_FDS: u64 = 32;
+/// At most this many connections are accepted per wake-up, so that a flood
+/// of new ones cannot keep the loop from signals and from the connections
+/// already open.
+const ACCEPT_BATCH: usize = 64;
+/// The first pause in accepting after `accept` failed for want of
+/// descriptors or memory and closing an idle connection did not help; it
+/// doubles with each such failure up to [`ACCEPT_PAUSE_MAX`], and is back
+/// to this after a connection is accepted.
+const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(50);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// At most one warning per this period while accepting fails; each says how
+/// many failures there were since the last.
+const ACCEPT_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Binds the endpoint `--serve` asked for, reading the required token.
 pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
@@ -66,7 +92,12 @@ pub fn start(cfg: &crate::config::Serve, log: Logger) -> Result<Server, Error> {
             ],
         );
     }
-    Server::bind(cfg.addr, token, log)
+    let hosts = if cfg.any_address {
+        Hosts::AnyIp
+    } else {
+        Hosts::Loopback
+    };
+    Server::bind(cfg.addr, token, hosts, log)
 }
 
 /// No method is longer (`OPTIONS`, `CONNECT`, with room to spare).
@@ -77,6 +108,9 @@ const MAX_METHOD: usize = 16;
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// The `Host` header, trimmed; absent only in HTTP/1.0, where it is
+    /// optional.
+    pub host: Option<String>,
     /// The `Authorization` header; compared, never logged.
     pub authorization: Option<Secret>,
 }
@@ -121,10 +155,11 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         return Parsed::Bad(400, "request head is not UTF-8");
     };
     let mut lines = head.split("\r\n");
-    let (method, path) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
+    let (method, path, version) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
         Ok(v) => v,
         Err(p) => return p,
     };
+    let mut host = None;
     let mut authorization = None;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -141,16 +176,33 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
                 return Parsed::Bad(400, "more than one Authorization header");
             }
             authorization = Some(Secret::new(value.trim()));
+        } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 section 3.2: more than one is a 400, as is none in
+            // HTTP/1.1 (below).
+            if host.is_some() {
+                return Parsed::Bad(400, "more than one Host header");
+            }
+            host = Some(value.trim().to_string());
         }
+    }
+    if host.is_none() && version == HttpVersion::Http11 {
+        return Parsed::Bad(400, "HTTP/1.1 requires a Host header");
     }
     Parsed::Request(Request {
         method,
         path,
+        host,
         authorization,
     })
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(String, String), Parsed> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HttpVersion {
+    Http10,
+    Http11,
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(String, String, HttpVersion), Parsed> {
     let line =
         std::str::from_utf8(line).map_err(|_| Parsed::Bad(400, "request line is not UTF-8"))?;
     let mut parts = line.split(' ');
@@ -165,15 +217,74 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String), Parsed> {
     if !target.starts_with('/') || target.bytes().any(|b| !b.is_ascii_graphic()) {
         return Err(Parsed::Bad(400, "malformed request target"));
     }
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served"));
-    }
+    let version = match version {
+        "HTTP/1.1" => HttpVersion::Http11,
+        "HTTP/1.0" => HttpVersion::Http10,
+        _ => return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served")),
+    };
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    Ok((method.to_string(), path.to_string()))
+    Ok((method.to_string(), path.to_string(), version))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Which `Host` values are answered. This is the defence against DNS
+/// rebinding: a web page on `attacker.example` makes its own name resolve to
+/// 127.0.0.1, and the browser on this machine then sends the page's
+/// requests here, with `Host: attacker.example`, and lets the page read the
+/// answers. A rebinding attack always uses a DNS name the attacker controls,
+/// never an IP literal or `localhost`; the SDKs send the host of the URI
+/// they were given, which names this endpoint as one of those.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hosts {
+    /// `localhost` (any case) and loopback literals (`127.0.0.0/8`,
+    /// `[::1]`), with any port or none. The default.
+    Loopback,
+    /// Also any other IP literal, for `--serve-any-address`: clients on
+    /// other machines name the address they connect to.
+    AnyIp,
+}
+
+/// Whether a request with `Host: value` is answered under `hosts`.
+pub fn host_allowed(value: &str, hosts: Hosts) -> bool {
+    match parse_host(value) {
+        Some(Host::Name(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ip(ip)) => ip.is_loopback() || hosts == Hosts::AnyIp,
+        None => false,
+    }
+}
+
+/// The host part of a `Host` value (RFC 9110 section 7.2: `uri-host [ ":"
+/// port ]`).
+enum Host<'a> {
+    Ip(IpAddr),
+    Name(&'a str),
+}
+
+/// Splits off the port and tells IP literals from names; None for what is
+/// neither (a bad port, an unbracketed or malformed IPv6 address).
+fn parse_host(value: &str) -> Option<Host<'_>> {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => {
+            let (inner, after) = rest.split_once(']')?;
+            let port = match after {
+                "" => "",
+                _ => after.strip_prefix(':')?,
+            };
+            (Host::Ip(IpAddr::V6(inner.parse::<Ipv6Addr>().ok()?)), port)
+        }
+        None => {
+            let (name, port) = value.split_once(':').unwrap_or((value, ""));
+            match name.parse::<Ipv4Addr>() {
+                Ok(ip) => (Host::Ip(IpAddr::V4(ip)), port),
+                Err(_) => (Host::Name(name), port),
+            }
+        }
+    };
+    // RFC 3986: `port = *DIGIT`; no port is five digits or more than that.
+    (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())).then_some(host)
 }
 
 /// An answer: status and JSON body.
@@ -184,13 +295,25 @@ pub struct Answer {
 }
 
 /// Decides the answer to a well-formed request. Pure: the credentials, the
-/// required token and the time are passed in.
+/// required token, the `Host` rule and the time are passed in.
 pub fn answer(
     req: &Request,
     creds: Option<&Credentials>,
     token: Option<&Secret>,
+    hosts: Hosts,
     now: Timestamp,
 ) -> Answer {
+    // First, so a page that rebound a name learns nothing, not even which
+    // paths exist.
+    if let Some(host) = &req.host {
+        if !host_allowed(host, hosts) {
+            let message = match hosts {
+                Hosts::Loopback => "the Host must be localhost or a loopback address",
+                Hosts::AnyIp => "the Host must be localhost or an IP address",
+            };
+            return error_answer(403, "InvalidHost", message);
+        }
+    }
     if req.path != CREDENTIALS_PATH {
         return error_answer(
             404,
@@ -266,6 +389,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -297,6 +421,8 @@ pub fn render(a: &Answer) -> Vec<u8> {
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Accepted plus [`CONNECTION_DEADLINE`], so also the order in which
+    /// connections came.
     deadline: Instant,
     inbox: Vec<u8>,
     outbox: Vec<u8>,
@@ -307,20 +433,119 @@ impl Conn {
     fn writing(&self) -> bool {
         !self.outbox.is_empty()
     }
+
+    /// Still waiting for (the rest of) its request: the only kind that is
+    /// ever closed to make room.
+    fn reading(&self) -> bool {
+        !self.writing()
+    }
+}
+
+/// How many connections may be open at once under a descriptor limit of
+/// `fd_limit` (None: no limit): [`MAX_CONNECTIONS`], or fewer so that
+/// [`RESERVED_FDS`] stay free for the refresh.
+fn connection_cap(fd_limit: Option<u64>) -> usize {
+    let Some(limit) = fd_limit else {
+        return MAX_CONNECTIONS;
+    };
+    usize::try_from(limit.saturating_sub(RESERVED_FDS))
+        .unwrap_or(MAX_CONNECTIONS)
+        .clamp(1, MAX_CONNECTIONS)
+}
+
+/// This process's soft RLIMIT_NOFILE, or None when it is unlimited.
+fn fd_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes one rlimit into the struct passed by
+    // exclusive reference, which lives across the call.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// `accept` failing for want of descriptors or memory: the connection it
+/// could not take stays queued, so the listener stays readable, and
+/// polling it again at once would spin. Accepting pauses instead, longer
+/// while failures continue, and a warning goes out at most once per
+/// [`ACCEPT_WARNING_INTERVAL`].
+#[derive(Debug)]
+struct AcceptFailures {
+    /// The listener is left out of `poll` until then.
+    paused_until: Option<Instant>,
+    /// The pause the next failure starts.
+    next_pause: Duration,
+    /// Failures since the last warning.
+    unreported: u64,
+    last_warning: Option<Instant>,
+}
+
+impl AcceptFailures {
+    fn new() -> Self {
+        AcceptFailures {
+            paused_until: None,
+            next_pause: ACCEPT_PAUSE_MIN,
+            unreported: 0,
+            last_warning: None,
+        }
+    }
+
+    /// Counts a failure at `now`; returns the number of failures to report
+    /// when a warning is due.
+    fn failed(&mut self, now: Instant) -> Option<u64> {
+        self.unreported += 1;
+        let due = self
+            .last_warning
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_WARNING_INTERVAL);
+        if !due {
+            return None;
+        }
+        self.last_warning = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+
+    /// Pauses accepting from `now`; returns for how long.
+    fn pause(&mut self, now: Instant) -> Duration {
+        let pause = self.next_pause;
+        self.paused_until = Some(now + pause);
+        self.next_pause = (pause * 2).min(ACCEPT_PAUSE_MAX);
+        pause
+    }
+
+    /// A connection was accepted: the next pause is short again.
+    fn succeeded(&mut self) {
+        self.next_pause = ACCEPT_PAUSE_MIN;
+    }
+
+    /// When accepting resumes, if it is paused at `now`.
+    fn paused(&self, now: Instant) -> Option<Instant> {
+        self.paused_until.filter(|&until| until > now)
+    }
 }
 
 /// The endpoint: a listener and the connections in flight.
 pub struct Server {
     listener: TcpListener,
     conns: Vec<Conn>,
+    /// At most this many in `conns`; see [`connection_cap`].
+    cap: usize,
+    accept_failures: AcceptFailures,
     token: Option<Secret>,
+    hosts: Hosts,
     log: Logger,
 }
 
 impl Server {
     /// Binds `addr`. `token`, when set, is the `Authorization` value every
-    /// request must carry.
-    pub fn bind(addr: SocketAddr, token: Option<Secret>, log: Logger) -> Result<Server, Error> {
+    /// request must carry; `hosts` says which `Host` values are answered.
+    pub fn bind(
+        addr: SocketAddr,
+        token: Option<Secret>,
+        hosts: Hosts,
+        log: Logger,
+    ) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr)
             .map_err(|e| Error::Config(format!("--serve {addr}: cannot listen there: {e}")))?;
         listener
@@ -329,7 +554,10 @@ impl Server {
         Ok(Server {
             listener,
             conns: Vec::new(),
+            cap: connection_cap(fd_limit()),
+            accept_failures: AcceptFailures::new(),
             token,
+            hosts,
             log,
         })
     }
@@ -359,27 +587,45 @@ impl Server {
         timeout: Duration,
         creds: Option<&Credentials>,
     ) -> Wake {
-        let deadline = deadline_after(timeout);
+        let deadline = signals.start_timeout(timeout);
         loop {
             if let Some(wake) = signals.pending() {
                 return wake;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || signals.timed_out() {
                 return Wake::Timeout;
             }
             self.expire(now);
+            let paused_until = self.accept_failures.paused(now);
+            // At the cap with no connection that could make room, new
+            // clients wait in the kernel's accept queue until one finishes
+            // or expires: the listener is left out rather than reported
+            // ready again and again.
+            let accepting = paused_until.is_none()
+                && (self.conns.len() < self.cap || self.conns.iter().any(Conn::reading));
+            // No timer of its own while idle: only connection deadlines and
+            // a pause in accepting, which exist only while there is work.
             let until = self
                 .conns
                 .iter()
                 .map(|c| c.deadline)
+                .chain(paused_until)
                 .fold(deadline, Instant::min);
-            // Fixed slots first: the signal pipe, the caller's extra fd (if
-            // any), the listener; then one per connection.
+            // The signal pipe, the caller's extra fd (if any), the wait's
+            // timer (checked above, not by slot), the listener (if
+            // accepting); then one per connection.
             let mut fds = vec![(signals.fd(), Interest::Read)];
-            fds.extend(extra.map(|fd| (fd, Interest::Read)));
-            fds.push((self.listener.as_fd(), Interest::Read));
-            let fixed = fds.len();
+            let extra_slot = extra.map(|fd| {
+                fds.push((fd, Interest::Read));
+                fds.len() - 1
+            });
+            fds.extend(signals.timer_fd().map(|fd| (fd, Interest::Read)));
+            let listener_slot = accepting.then(|| {
+                fds.push((self.listener.as_fd(), Interest::Read));
+                fds.len() - 1
+            });
+            let first_conn = fds.len();
             for c in &self.conns {
                 let interest = if c.writing() {
                     Interest::Write
@@ -395,29 +641,39 @@ impl Server {
             }
             // Connections first, in reverse so that swap_remove only moves
             // ones already handled, then new ones.
-            for i in (0..ready.len() - fixed).rev() {
-                if ready[fixed + i] {
+            for i in (0..ready.len() - first_conn).rev() {
+                if ready[first_conn + i] {
                     self.service(i, creds);
                 }
             }
-            if ready[fixed - 1] {
-                self.accept();
+            if listener_slot.is_some_and(|slot| ready[slot]) {
+                self.accept(creds);
             }
-            if extra.is_some() && ready[1] {
+            if extra_slot.is_some_and(|slot| ready[slot]) {
                 return Wake::Timeout;
             }
         }
     }
 
-    fn accept(&mut self) {
-        loop {
+    /// Takes new connections, answering each one whose request is already
+    /// there at once, so a burst of well-behaved clients is served as it
+    /// arrives without filling the connection set. Past the cap, the
+    /// connection that has waited longest for its request makes room.
+    fn accept(&mut self, creds: Option<&Credentials>) {
+        // Whether the last failure closed a connection to free a descriptor.
+        let mut freed = false;
+        for _ in 0..ACCEPT_BATCH {
+            if self.conns.len() >= self.cap && !self.conns.iter().any(Conn::reading) {
+                // No one could make room: the rest wait in the kernel's
+                // accept queue.
+                return;
+            }
             match self.listener.accept() {
                 Ok((stream, peer)) => {
+                    freed = false;
+                    self.accept_failures.succeeded();
                     if stream.set_nonblocking(true).is_err() {
                         continue;
-                    }
-                    if self.conns.len() >= MAX_CONNECTIONS {
-                        self.evict_oldest();
                     }
                     self.conns.push(Conn {
                         stream,
@@ -427,32 +683,77 @@ impl Server {
                         outbox: Vec::new(),
                         written: 0,
                     });
+                    // A client sends its request as soon as it is
+                    // connected, so it is usually there already.
+                    self.service(self.conns.len() - 1, creds);
+                    if self.conns.len() > self.cap {
+                        self.make_room(creds);
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A signal, or a client that gave up while queued: go on.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => {
-                    // EMFILE and friends: log and let poll try again later.
-                    self.log.warn("serve_accept_failed", &[("error", &e)]);
-                    return;
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM. Closing an idle
+                    // connection frees a descriptor, so the queued client
+                    // can be taken at once; when there is none to close, or
+                    // that did not help (memory, the system's file table),
+                    // accepting pauses.
+                    let now = Instant::now();
+                    let report = self.accept_failures.failed(now);
+                    freed = !freed && self.make_room(creds);
+                    let pause = if freed {
+                        Duration::ZERO
+                    } else {
+                        self.accept_failures.pause(now)
+                    };
+                    if let Some(failures) = report {
+                        self.log.warn(
+                            "serve_accept_failed",
+                            &[
+                                ("error", &e),
+                                ("failures", &failures),
+                                ("accepting_again_in", &format!("{}ms", pause.as_millis())),
+                            ],
+                        );
+                    }
+                    if !freed {
+                        return;
+                    }
                 }
             }
         }
     }
 
-    /// Makes room for a new client by closing the connection that has been
-    /// open longest. A real SDK request completes in milliseconds, so the
-    /// oldest is almost surely one of many silent ones; closing it, rather
-    /// than leaving newcomers in the accept queue, means silent clients
-    /// cannot lock everyone else out until their deadlines pass.
-    fn evict_oldest(&mut self) {
-        if let Some((i, _)) = self
-            .conns
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, c)| c.deadline)
-        {
-            let gone = self.conns.swap_remove(i);
-            self.log.debug("serve_evicted", &[("peer", &gone.peer)]);
+    /// Frees a slot by closing the connection that has waited longest
+    /// without sending a whole request: a real SDK request is complete in
+    /// milliseconds, so that one is idle or slow. It is read once more
+    /// first, and answered instead if its request has arrived meanwhile
+    /// (then the next one is considered, unless answering freed the slot). A
+    /// connection writing its answer is never closed. False when no
+    /// connection could go.
+    fn make_room(&mut self, creds: Option<&Credentials>) -> bool {
+        let open = self.conns.len();
+        loop {
+            let Some(oldest) = (0..self.conns.len())
+                .filter(|&i| self.conns[i].reading())
+                .min_by_key(|&i| self.conns[i].deadline)
+            else {
+                return false;
+            };
+            self.service(oldest, creds);
+            if self.conns.len() < open {
+                return true;
+            }
+            if self.conns[oldest].reading() {
+                let gone = self.conns.swap_remove(oldest);
+                self.log.debug("serve_evicted", &[("peer", &gone.peer)]);
+                return true;
+            }
         }
     }
 
@@ -469,6 +770,8 @@ impl Server {
         });
     }
 
+    /// Moves connection `i` along (reads or writes what it can), and
+    /// removes it when it is finished.
     fn service(&mut self, i: usize, creds: Option<&Credentials>) {
         let done = if self.conns[i].writing() {
             self.write_some(i)
@@ -484,36 +787,55 @@ impl Server {
     fn read_some(&mut self, i: usize, creds: Option<&Credentials>) -> bool {
         let conn = &mut self.conns[i];
         let mut buf = [0u8; 2048];
-        let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
-        match conn.stream.read(&mut buf[..room.min(2048)]) {
-            Ok(0) => return true,
-            Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                return false
+        // Until the request is complete or the socket is empty, so that a
+        // request is never taken for incomplete while its end sits unread.
+        let answer = loop {
+            let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
+            let want = room.min(buf.len());
+            match conn.stream.read(&mut buf[..want]) {
+                Ok(0) => return true,
+                Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return true,
             }
-            Err(_) => return true,
-        }
-        let answer = match parse_request(&conn.inbox) {
-            Parsed::Incomplete => return false,
-            Parsed::Bad(status, why) => {
-                self.log.debug(
-                    "serve_bad_request",
-                    &[("peer", &conn.peer), ("status", &status), ("why", &why)],
-                );
-                error_answer(status, "BadRequest", why)
-            }
-            Parsed::Request(req) => {
-                let a = answer(&req, creds, self.token.as_ref(), Timestamp::now());
-                self.log.debug(
-                    "serve_request",
-                    &[
-                        ("peer", &conn.peer),
-                        ("method", &req.method),
-                        ("path", &req.path),
-                        ("status", &a.status),
-                    ],
-                );
-                a
+            match parse_request(&conn.inbox) {
+                Parsed::Incomplete => {}
+                Parsed::Bad(status, why) => {
+                    self.log.debug(
+                        "serve_bad_request",
+                        &[("peer", &conn.peer), ("status", &status), ("why", &why)],
+                    );
+                    break error_answer(status, "BadRequest", why);
+                }
+                Parsed::Request(req) => {
+                    let a = answer(
+                        &req,
+                        creds,
+                        self.token.as_ref(),
+                        self.hosts,
+                        Timestamp::now(),
+                    );
+                    // A refused Host is worth its own event: it is what a
+                    // rebinding attempt looks like. The Host is no secret.
+                    let event = if a.status == 403 {
+                        "serve_host_refused"
+                    } else {
+                        "serve_request"
+                    };
+                    let host = req.host.as_deref().unwrap_or("");
+                    self.log.debug(
+                        event,
+                        &[
+                            ("peer", &conn.peer),
+                            ("host", &host),
+                            ("method", &req.method),
+                            ("path", &req.path),
+                            ("status", &a.status),
+                        ],
+                    );
+                    break a;
+                }
             }
         };
         conn.outbox = render(&answer);
@@ -548,7 +870,15 @@ mod tests {
         Request {
             method: method.into(),
             path: path.into(),
+            host: Some("127.0.0.1:9911".into()),
             authorization: auth.map(Secret::new),
+        }
+    }
+
+    fn with_host(host: Option<&str>) -> Request {
+        Request {
+            host: host.map(str::to_string),
+            ..req("GET", "/v1/credentials", None)
         }
     }
 
@@ -576,9 +906,11 @@ mod tests {
             Parsed::Bad(400, "not an HTTP request")
         );
         let q = b"GET /v1/credentials?x=1 HTTP/1.0\r\n\r\n";
+        assert_eq!(parse_request(q), Parsed::Request(with_host(None)));
+        let h = b"GET /v1/credentials HTTP/1.1\r\nhOST:  [::1]:9911 \r\n\r\n";
         assert_eq!(
-            parse_request(q),
-            Parsed::Request(req("GET", "/v1/credentials", None))
+            parse_request(h),
+            Parsed::Request(with_host(Some("[::1]:9911")))
         );
         assert_eq!(
             parse_request(b"GET /v1/credentials HTTP/1.1\r\nHost: x\r\n"),
@@ -589,7 +921,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_requests() {
-        let cases: [&[u8]; 11] = [
+        let cases: [&[u8]; 13] = [
             b"GET /v1/credentials\r\n",
             b"GET /v1/credentials HTTP/2.0\r\n\r\n",
             b"get /v1/credentials HTTP/1.1\r\n\r\n",
@@ -601,6 +933,8 @@ mod tests {
             b"\xff\xfe / HTTP/1.1\r\n\r\n",
             b"GET /v1/credentials HTTP/1.1\r\nX: a\x01b\r\n\r\n",
             b"GET /v1/credentials HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n",
+            b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n",
         ];
         for c in cases {
             match parse_request(c) {
@@ -623,7 +957,13 @@ mod tests {
     fn routes_and_authorizes() {
         let now = Timestamp::from_unix(1_000);
         let c = creds();
-        let ok = answer(&req("GET", "/v1/credentials", None), Some(&c), None, now);
+        let ok = answer(
+            &req("GET", "/v1/credentials", None),
+            Some(&c),
+            None,
+            Hosts::Loopback,
+            now,
+        );
         assert_eq!(ok.status, 200);
         let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
         assert_eq!(v["AccessKeyId"], "ASIASERVE");
@@ -632,20 +972,41 @@ mod tests {
         assert_eq!(v["Expiration"], "2033-05-18T03:33:20Z");
         assert_eq!(v["AccountId"], "123456789012");
         assert_eq!(
-            answer(&req("GET", "/", None), Some(&c), None, now).status,
+            answer(&req("GET", "/", None), Some(&c), None, Hosts::Loopback, now).status,
             404
         );
         assert_eq!(
-            answer(&req("POST", "/v1/credentials", None), Some(&c), None, now).status,
+            answer(
+                &req("POST", "/v1/credentials", None),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
             405
         );
         assert_eq!(
-            answer(&req("GET", "/v1/credentials", None), None, None, now).status,
+            answer(
+                &req("GET", "/v1/credentials", None),
+                None,
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
             503
         );
         let late = Timestamp::from_unix(2_000_000_000);
         assert_eq!(
-            answer(&req("GET", "/v1/credentials", None), Some(&c), None, late).status,
+            answer(
+                &req("GET", "/v1/credentials", None),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                late
+            )
+            .status,
             503
         );
         let tok = Secret::new("sekrit");
@@ -654,6 +1015,7 @@ mod tests {
                 &req("GET", "/v1/credentials", None),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -664,6 +1026,7 @@ mod tests {
                 &req("GET", "/v1/credentials", Some("sekri")),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -674,6 +1037,7 @@ mod tests {
                 &req("GET", "/v1/credentials", Some("sekrit")),
                 Some(&c),
                 Some(&tok),
+                Hosts::Loopback,
                 now
             )
             .status,
@@ -683,9 +1047,211 @@ mod tests {
             &req("GET", "/v1/credentials", Some("x")),
             Some(&c),
             Some(&tok),
+            Hosts::Loopback,
             now,
         );
         assert!(!denied.body.contains("serve-secret") && !denied.body.contains("sekrit"));
+    }
+
+    #[test]
+    fn answers_only_hosts_that_name_this_machine() {
+        let sdk_hosts = [
+            "127.0.0.1:9911",
+            "127.0.0.1",
+            "127.8.9.10:80",
+            "localhost:9911",
+            "localhost",
+            "LocalHost:9911",
+            "[::1]:9911",
+            "[::1]",
+            "[0:0:0:0:0:0:0:1]:9911",
+        ];
+        for host in sdk_hosts {
+            for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+                assert!(host_allowed(host, hosts), "{host} under {hosts:?}");
+            }
+        }
+        // What DNS rebinding sends (a name the attacker controls), names
+        // made to look local, and what is not a host at all.
+        let never = [
+            "attacker.example:9911",
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io:9911",
+            "localhost.",
+            "localhost:9911:1",
+            "127.0.0.1:99a",
+            "127.0.0.1:123456",
+            "127.1",
+            "::1",
+            "[::1",
+            "[::1]9911",
+            "[::1]:x",
+            "[localhost]:9911",
+            "",
+            ":9911",
+        ];
+        for host in never {
+            for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+                assert!(!host_allowed(host, hosts), "{host:?} under {hosts:?}");
+            }
+        }
+        // Other IP literals only with --serve-any-address.
+        for host in [
+            "10.1.2.3:9911",
+            "169.254.170.2",
+            "[fd00:ec2::23]:80",
+            "[::2]",
+            "0.0.0.0",
+        ] {
+            assert!(!host_allowed(host, Hosts::Loopback), "{host}");
+            assert!(host_allowed(host, Hosts::AnyIp), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_refused_host_gets_403_before_anything_else() {
+        let now = Timestamp::from_unix(1_000);
+        let c = creds();
+        let tok = Secret::new("sekrit");
+        let evil = Request {
+            method: "POST".into(),
+            path: "/nowhere".into(),
+            ..with_host(Some("attacker.example:9911"))
+        };
+        let refused = answer(&evil, Some(&c), Some(&tok), Hosts::Loopback, now);
+        assert_eq!(refused.status, 403);
+        let v: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        assert_eq!(v["code"], "InvalidHost");
+        assert!(!refused.body.contains("serve-secret") && !refused.body.contains("ASIA"));
+        assert_eq!(
+            answer(
+                &with_host(Some("10.0.0.5")),
+                Some(&c),
+                None,
+                Hosts::Loopback,
+                now
+            )
+            .status,
+            403
+        );
+        assert_eq!(
+            answer(
+                &with_host(Some("10.0.0.5")),
+                Some(&c),
+                None,
+                Hosts::AnyIp,
+                now
+            )
+            .status,
+            200
+        );
+        // HTTP/1.0 may leave Host out (no browser does).
+        assert_eq!(
+            answer(&with_host(None), Some(&c), None, Hosts::Loopback, now).status,
+            200
+        );
+        assert!(render(&refused).starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+    }
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_for_the_rest() {
+        assert_eq!(connection_cap(None), MAX_CONNECTIONS);
+        assert_eq!(connection_cap(Some(1 << 20)), MAX_CONNECTIONS);
+        assert_eq!(connection_cap(Some(1024)), MAX_CONNECTIONS);
+        assert_eq!(connection_cap(Some(128)), 128 - RESERVED_FDS as usize);
+        assert_eq!(connection_cap(Some(RESERVED_FDS)), 1);
+        assert_eq!(connection_cap(Some(0)), 1);
+    }
+
+    #[test]
+    fn accept_failures_pause_longer_and_longer_and_warn_once_per_interval() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut f = AcceptFailures::new();
+        assert_eq!(f.paused(t0), None, "no pause before a failure");
+        assert_eq!(f.failed(t0), Some(1), "the first one is reported");
+        assert_eq!(f.pause(t0), ms(50));
+        assert_eq!(f.paused(t0), Some(t0 + ms(50)));
+        assert_eq!(f.paused(t0 + ms(50)), None, "the pause ends by itself");
+        let mut pauses = Vec::new();
+        for i in 1..=6 {
+            let at = t0 + Duration::from_secs(i);
+            assert_eq!(f.failed(at), None, "within 10 s of the last warning");
+            pauses.push(f.pause(at).as_millis());
+        }
+        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(
+            f.failed(t0 + ACCEPT_WARNING_INTERVAL),
+            Some(7),
+            "the next warning counts every failure since the last"
+        );
+        f.succeeded();
+        assert_eq!(f.pause(t0 + Duration::from_secs(11)), ms(50));
+    }
+
+    /// Connects to `server` and waits until the connection is queued.
+    fn connect(server: &Server) -> TcpStream {
+        let addr = server.local_addr().expect("bound");
+        let client = TcpStream::connect(addr).expect("connect");
+        assert!(readable(server.listener.as_fd()), "never queued");
+        client
+    }
+
+    fn readable(fd: BorrowedFd<'_>) -> bool {
+        poll(&[(fd, Interest::Read)], Duration::from_secs(10))[0]
+    }
+
+    /// What a client received before the server closed the connection.
+    fn received(mut client: TcpStream) -> String {
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("set a timeout");
+        let mut got = Vec::new();
+        match client.read_to_end(&mut got) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("the server never closed the connection: {e}"),
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[test]
+    fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
+        let c = creds();
+        let quiet = Logger::new(crate::log::Format::Text, crate::log::Level::Error);
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut server = Server::bind(loopback, None, Hosts::Loopback, quiet).expect("bind");
+        server.cap = 2;
+        let request = b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+        // Two idle connections fill the set; no one is waiting, so no one
+        // is closed.
+        let mut first = connect(&server);
+        server.accept(Some(&c));
+        let second = connect(&server);
+        server.accept(Some(&c));
+        assert_eq!(server.conns.len(), 2);
+
+        // The oldest has sent its request by the time a third client needs
+        // its slot: it is answered, not closed.
+        first.write_all(request).expect("send");
+        assert!(readable(server.conns[0].stream.as_fd()));
+        let third = connect(&server);
+        server.accept(Some(&c));
+        assert!(received(first).starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(server.conns.len(), 2, "the second and third stay");
+
+        // A fourth, with everyone else idle: the oldest idle one goes.
+        let fourth = connect(&server);
+        server.accept(Some(&c));
+        assert_eq!(
+            received(second),
+            "",
+            "the oldest idle connection was closed"
+        );
+        assert_eq!(server.conns.len(), 2, "the third and fourth stay");
+        drop((third, fourth));
     }
 
     #[test]

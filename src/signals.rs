@@ -15,6 +15,7 @@ use signal_hook::{flag, low_level::pipe};
 use crate::error::Error;
 use crate::poll::{poll, Interest};
 use crate::schedule::deadline_after;
+use crate::timer::Timer;
 
 /// What ended a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,10 @@ pub struct Signals {
     /// around network calls (which can take many seconds) and never around
     /// file writes, so a stop is prompt but never lands mid-rename.
     exit_at_once: Arc<AtomicBool>,
+    /// Ends waits on the boot clock, which keeps counting through a suspend
+    /// (see `timer`); `None` where timerfd is unavailable, and then poll's
+    /// own timeout ends them.
+    timer: Option<Timer>,
 }
 
 impl Signals {
@@ -51,11 +56,12 @@ impl Signals {
         let exit_at_once = Arc::new(AtomicBool::new(false));
         for sig in [SIGTERM, SIGINT] {
             // Order matters: handlers run in registration order. A stop
-            // during a network call, or a second stop while one is pending,
-            // exits right away; otherwise the flag and a wake-up byte.
+            // during a network call exits right away with 0; otherwise the
+            // flag and a wake-up byte, however many stops arrive: a second
+            // one must not cut short a file write (which is bounded and
+            // short) and leave its temporary file behind.
             flag::register_conditional_shutdown(sig, 0, Arc::clone(&exit_at_once))
                 .map_err(setup)?;
-            flag::register_conditional_shutdown(sig, 1, Arc::clone(&terminate)).map_err(setup)?;
             flag::register(sig, Arc::clone(&terminate)).map_err(setup)?;
             pipe::register(sig, writer.try_clone().map_err(setup)?).map_err(setup)?;
         }
@@ -66,25 +72,52 @@ impl Signals {
             terminate,
             refresh,
             exit_at_once,
+            timer: Timer::new().ok(),
         })
     }
 
-    /// Blocks until a signal arrives or `timeout` passes. A pending stop
-    /// wins over a pending refresh.
+    /// Blocks until a signal arrives or `timeout` passes (on the boot clock,
+    /// so time spent suspended counts). A pending stop wins over a pending
+    /// refresh.
     pub fn wait(&self, timeout: Duration) -> Wake {
-        let deadline = deadline_after(timeout);
+        let deadline = self.start_timeout(timeout);
         loop {
             if let Some(wake) = self.pending() {
                 return wake;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || self.timed_out() {
                 return Wake::Timeout;
             }
-            if poll(&[(self.fd(), Interest::Read)], left)[0] {
+            let mut fds = vec![(self.fd(), Interest::Read)];
+            fds.extend(self.timer_fd().map(|fd| (fd, Interest::Read)));
+            if poll(&fds, left)[0] {
                 self.drain();
             }
         }
+    }
+
+    /// Starts a wait of `timeout`: arms the boot-clock timer, and returns
+    /// the monotonic deadline that ends the wait if the timer cannot.
+    pub fn start_timeout(&self, timeout: Duration) -> Instant {
+        if let Some(timer) = &self.timer {
+            if timer.arm(timeout).is_err() {
+                // Never seen; the monotonic deadline still ends the wait.
+            }
+        }
+        deadline_after(timeout)
+    }
+
+    /// Whether the wait started by [`Signals::start_timeout`] is over by the
+    /// boot clock (which also counts time spent suspended).
+    pub fn timed_out(&self) -> bool {
+        self.timer.as_ref().is_some_and(Timer::fired)
+    }
+
+    /// The timer's descriptor, readable when the wait is over, for callers
+    /// that poll more than signals.
+    pub fn timer_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.timer.as_ref().map(Timer::fd)
     }
 
     /// The descriptor that becomes readable when a signal arrives, for
@@ -109,6 +142,13 @@ impl Signals {
         } else {
             None
         }
+    }
+
+    /// Puts back a SIGHUP that was taken by [`Signals::pending`] while a
+    /// refresh was already under way, so the next wait returns it at once:
+    /// a refresh asked for mid-refresh causes one more, never none.
+    pub fn refresh_again(&self) {
+        self.refresh.store(true, Ordering::SeqCst);
     }
 
     /// Runs `f` (a network call) so that SIGTERM/SIGINT during it exit the

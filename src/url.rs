@@ -67,6 +67,52 @@ pub fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// What user info in a URL is shown as.
+const REDACTED: &str = "***";
+
+/// `url` with any user info (`user:password@`) replaced by `***@`, for
+/// messages and logs: proxy URLs legitimately carry a password, and a person
+/// may paste one into any URL setting. Also covers the scheme-less
+/// `user:password@host:port` form curl accepts for proxies.
+pub fn redact(url: &str) -> String {
+    if url.contains("://") {
+        return redact_text(url);
+    }
+    let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+    match url[..authority_end].rfind('@') {
+        Some(at) => format!("{REDACTED}{}", &url[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `text` with the user info of every `scheme://user:password@host` in it
+/// replaced by `***`: the last line of defence for every error message and
+/// log line, whatever quoted a URL (a library's error text included).
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends where a path, query, fragment or the quoting
+        // around the URL begins.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str(REDACTED);
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +140,33 @@ mod tests {
         ] {
             assert!(url_parts(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_info_is_redacted() {
+        for (given, shown) in [
+            ("http://user:pw@proxy:3128", "http://***@proxy:3128"),
+            (
+                "https://user:p%40ss@host/path?q=a@b",
+                "https://***@host/path?q=a@b",
+            ),
+            ("http://a@b@host:1/x", "http://***@host:1/x"),
+            ("user:pw@proxy:3128", "***@proxy:3128"),
+            ("http://proxy:3128", "http://proxy:3128"),
+            ("proxy:3128", "proxy:3128"),
+            ("/v1/creds@x", "/v1/creds@x"),
+        ] {
+            assert_eq!(redact(given), shown, "{given}");
+        }
+        assert_eq!(
+            redact_text(
+                r#"HTTPS_PROXY "http://u:secret@p:1" failed: connect http://v:secret2@q/x, ok"#
+            ),
+            r#"HTTPS_PROXY "http://***@p:1" failed: connect http://***@q/x, ok"#
+        );
+        assert_eq!(
+            redact_text("no urls here @ all://"),
+            "no urls here @ all://"
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! rewrites short-lived credentials (and is prodded with SIGHUP to rewrite
 //! faster), restart it, and after every kill check that the file parses,
 //! holds exactly one complete credential set the fake issued, keeps the
-//! other profiles byte for byte, and that at most the one fixed-name
-//! temporary file exists, which the next successful write clears.
+//! other profiles byte for byte, and that besides the lock file at most the
+//! killed process's temporary file exists, which the next successful write
+//! clears.
 //!
 //! `crash_consistency_fast` (30 kills) runs in `make test`;
 //! `crash_consistency_stress` (300 kills) runs in `make stress`.
@@ -16,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use util::ini::{self, Profile};
-use util::{dir_names, send_signal, wait_until, Answer, Harness};
+use util::{dir_names, send_signal, wait_until, Answer, Harness, LOCK_FILE};
 
 /// Credentials that live two seconds: the daemon rewrites every second on
 /// its own, and on every SIGHUP.
@@ -32,7 +33,12 @@ const OLD: &str = "[default]\n\
 const AFTER: &str = "[prod]\naws_access_key_id = AKIAPRODEXAMPLE00021\n\
     aws_secret_access_key = prodSecretEXAMPLE000/0000000000000000021\n";
 
-const TEMP: &str = ".credentials.aws-credfile.tmp";
+/// `.credentials.aws-credfile.<pid>.tmp`: the temporary file of process `pid`.
+fn is_temp(name: &str) -> bool {
+    name.strip_prefix(".credentials.aws-credfile.")
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// xorshift64*: reproducible kill moments from a printed seed.
 struct Rng(u64);
@@ -81,12 +87,17 @@ fn check_after_kill(h: &Harness, round: usize) {
     );
     let dir = h.cred_file.parent().expect("the file has a directory");
     let names = dir_names(dir);
+    let temps: Vec<&String> = names.iter().filter(|n| is_temp(n)).collect();
     assert!(
-        names == ["credentials"] || names == [TEMP, "credentials"],
-        "round {round}: only the file and at most the one temporary file: {names:?}"
+        temps.len() <= 1 && names.len() == 2 + temps.len(),
+        "round {round}: the file, the lock and at most one temporary file: {names:?}"
     );
-    if names.len() == 2 {
-        let meta = fs::symlink_metadata(dir.join(TEMP)).expect("stat the temp file");
+    assert!(
+        names.iter().any(|n| n == LOCK_FILE) && names.iter().any(|n| n == "credentials"),
+        "round {round}: {names:?}"
+    );
+    if let Some(temp) = temps.first() {
+        let meta = fs::symlink_metadata(dir.join(temp)).expect("stat the temp file");
         assert!(
             meta.is_file(),
             "round {round}: the leftover is a plain file"
@@ -150,7 +161,7 @@ fn crash_loop(name: &str, rounds: usize) {
             d.snapshot().describe()
         );
         check_after_kill(&h, round);
-        if dir_names(h.cred_file.parent().expect("dir")).len() == 2 {
+        if dir_names(h.cred_file.parent().expect("dir")).len() == 3 {
             leftovers += 1;
         }
         drop(d);
@@ -163,7 +174,7 @@ fn crash_loop(name: &str, rounds: usize) {
     check_after_kill(&h, rounds);
     assert_eq!(
         dir_names(h.cred_file.parent().expect("dir")),
-        ["credentials"],
+        [LOCK_FILE, "credentials"],
         "the temporary file is gone after a successful write and a clean stop"
     );
     eprintln!(

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use util::ini::{self, Profile};
-use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR};
+use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR, LOCK_FILE};
 
 const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000031\n\n\
@@ -102,25 +102,152 @@ fn target_is_a_directory() {
     assert!(h.cred_file.join("inside").is_dir(), "the directory is kept");
     assert_eq!(
         dir_names(h.cred_file.parent().expect("dir")),
-        ["credentials"],
+        [LOCK_FILE, "credentials"],
         "no temporary file is left behind"
     );
 }
 
+/// Every regular file under `dir` but `except`, for "it never landed anywhere".
+fn files_under(dir: &Path, except: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("list").map(|e| e.expect("entry")) {
+        let path = entry.path();
+        let kind = entry.file_type().expect("type");
+        if kind.is_dir() {
+            out.extend(files_under(&path, except));
+        } else if kind.is_file() && path != except {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[test]
-fn symlink_at_the_target_is_replaced_not_written_through() {
+fn symlink_at_the_target_is_refused() {
     let h = harness("fs_link_target");
     let victim = h.scratch.write("elsewhere/real-credentials", EXISTING);
-    fs::create_dir_all(h.cred_file.parent().expect("dir")).expect("dir");
+    let dir = h.cred_file.parent().expect("dir");
+    fs::create_dir_all(dir).expect("dir");
     symlink(&victim, &h.cred_file).expect("plant a symlink");
     let before = snapshot(&victim);
-    let out = h.cmd(&["--once"]).run();
-    assert_sane(&out);
-    out.assert_code(0);
+    let shown = h.cred_file.display().to_string();
+
+    // At start-up: a configuration error, before any request.
+    for args in [&["--once"][..], &[]] {
+        let out = h.cmd(args).run();
+        assert_sane(&out);
+        out.assert_code(2);
+        out.assert_stderr_contains(&format!("--file {shown} is a symbolic link"));
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    }
+    assert_eq!(h.sts.request_count(), 0, "refused before any request");
+
+    // --check refuses it as well: the probe fails.
+    let out = h.cmd(&["--check"]).run();
+    out.assert_code(1);
+    out.assert_stderr_contains(&shown);
+    out.assert_stderr_contains("is a symbolic link");
+
     assert_eq!(snapshot(&victim), before, "written through the symlink");
-    let meta = fs::symlink_metadata(&h.cred_file).expect("stat");
-    assert!(meta.is_file(), "the link is replaced by a regular file");
-    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert_eq!(fs::read_link(&h.cred_file).expect("still a link"), victim);
+    assert_eq!(dir_names(dir), ["credentials"], "nothing else created");
+}
+
+#[test]
+fn symlink_to_a_secret_is_never_read() {
+    let h = harness("fs_link_secret");
+    let secret = "dbPassword-NEVERCOPY-4f9a2c71e0b35d86";
+    h.add_secret(secret);
+    let secret_file = h
+        .scratch
+        .write("private/app.env", format!("DB_PASSWORD={secret}\n"));
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("dir");
+
+    // Planted before start: refused by every mode.
+    symlink(&secret_file, &h.cred_file).expect("plant a symlink");
+    h.cmd(&["--once"]).run().assert_code(2);
+    h.cmd(&["--check"]).run().assert_code(1);
+    fs::remove_file(&h.cred_file).expect("remove the link");
+
+    // Planted under a running daemon (atomically, as an attacker would):
+    // that refresh fails, the daemon carries on, the link stays a link.
+    let mut d = h.cmd(&[]).spawn();
+    assert!(
+        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
+            .is_some(),
+        "no first write\n{}",
+        d.snapshot().describe()
+    );
+    let staged = dir.join("staged-link");
+    symlink(&secret_file, &staged).expect("stage a link");
+    fs::rename(&staged, &h.cred_file).expect("swap the link in");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("is a symbolic link")),
+        "the refusal is logged\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    d.signal(libc::SIGHUP);
+    h.cmd(&["--check"]).run().assert_code(1);
+    assert_eq!(d.stop().code(), Some(0));
+    assert_eq!(
+        fs::read_link(&h.cred_file).expect("still a link"),
+        secret_file
+    );
+
+    // Not in any output (the harness checks those) nor in any file.
+    for path in files_under(h.scratch.path(), &secret_file) {
+        let text = String::from_utf8_lossy(&fs::read(&path).expect("read")).into_owned();
+        assert!(
+            !text.contains(secret),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+/// The size the reader accepts (MAX_FILE_SIZE).
+const MAX_FILE_SIZE: usize = 1024 * 1024;
+
+#[test]
+fn a_merge_past_the_size_cap_is_refused() {
+    let h = harness("fs_size_cap");
+    // A file just under the cap that our new section would push over it.
+    let line = "# padding that makes this file nearly as large as aws-credfile reads\n";
+    let mut text = format!("{EXISTING}\n");
+    while text.len() + line.len() < MAX_FILE_SIZE - 64 {
+        text.push_str(line);
+    }
+    text.push_str("[big]\nx = 1\n");
+    h.write_cred_file(&text);
+    let before = snapshot(&h.cred_file);
+    let out = h.cmd(&["--once", "--once-timeout", "3s"]).run();
+    assert_sane(&out);
+    out.assert_code(1);
+    out.assert_stderr_contains(&h.cred_file.display().to_string());
+    out.assert_stderr_contains("1 MiB");
+    assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    assert_eq!(snapshot(&h.cred_file), before, "the old file is untouched");
+    let dir = h.cred_file.parent().expect("dir");
+    assert_eq!(
+        dir_names(dir),
+        [LOCK_FILE, "credentials"],
+        "no temporary file left"
+    );
+
+    // With room made, the file is written and reads back.
+    let cut = text.len() - 64 * line.len();
+    let smaller = format!(
+        "{}[big]\nx = 1\n",
+        &text[..text[..cut].rfind('\n').expect("a line") + 1]
+    );
+    h.write_cred_file(&smaller);
+    h.cmd(&["--once"]).run().assert_code(0);
+    h.cmd(&["--check"]).run().assert_code(0);
     assert_fresh(&h, &h.cred_file);
 }
 
@@ -136,6 +263,9 @@ fn symlink_at_the_temp_path_is_not_followed() {
         } else {
             h.scratch.write("victim", "do not overwrite\n")
         };
+        // The fixed name of versions before the lock: cleared as a leftover,
+        // which must unlink the link, not follow it. (The name a process
+        // writes under carries its pid; a unit test plants a link there.)
         let temp = h.cred_file.with_file_name(".credentials.aws-credfile.tmp");
         symlink(&victim, &temp).expect("plant a symlink at the temp path");
         let out = h.cmd(&["--once"]).run();
@@ -180,7 +310,7 @@ fn read_only_filesystem() {
     mount.remount("rw");
     h.cmd(&["--once", "--file"]).arg(&path).run().assert_code(0);
     assert_fresh(&h, &path);
-    assert_eq!(dir_names(&dir), ["credentials"]);
+    assert_eq!(dir_names(&dir), [LOCK_FILE, "credentials"]);
 }
 
 #[test]
@@ -219,7 +349,7 @@ fn disk_full() {
     );
     assert_eq!(
         dir_names(&dir),
-        ["credentials", "filler"],
+        [LOCK_FILE, "credentials", "filler"],
         "the partial temporary file is removed"
     );
     fs::remove_file(&filler).expect("free the space");
@@ -355,6 +485,53 @@ fn permissions_changed_under_a_running_daemon() {
     let text = stderr();
     assert!(!text.contains("panicked"), "{text}");
     h.assert_no_secrets("stderr", &text);
+}
+
+/// `--owner` names a user the sidecar is not: the directories aws-credfile
+/// creates on the way to the file must let that user reach it by path.
+#[test]
+fn owner_reaches_its_file_through_created_directories() {
+    if !is_root() {
+        eprintln!("skipped: needs root to chown to another user and run as it");
+        return;
+    }
+    const OWNER: u32 = 12345;
+    let h = harness("fs_owner_dirs");
+    // The way down to the new directories must be open to that user.
+    fs::set_permissions(h.scratch.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = h.scratch.join("a/b/credentials");
+    h.cmd(&["--once", "--owner", "12345:12345", "--file"])
+        .arg(&path)
+        .run()
+        .assert_code(0);
+    let out = Command::new(BIN)
+        .args(["--check", "--file"])
+        .arg(&path)
+        .env_clear()
+        .current_dir("/")
+        .uid(OWNER)
+        .gid(OWNER)
+        .output()
+        .expect("run as the owner");
+    assert!(
+        out.status.success(),
+        "--check as uid {OWNER}: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.assert_no_secrets("stderr", &String::from_utf8_lossy(&out.stderr));
+    for dir in [h.scratch.join("a"), h.scratch.join("a/b")] {
+        let meta = fs::metadata(&dir).expect("created");
+        assert_eq!(meta.mode() & 0o7777, 0o711, "{}", dir.display());
+        assert_eq!(meta.uid(), 0, "owned by the sidecar: {}", dir.display());
+    }
+    let meta = fs::metadata(&path).expect("written");
+    assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
+    assert_eq!(
+        util::mode(h.scratch.path()),
+        0o755,
+        "existing ones unchanged"
+    );
 }
 
 fn send(child: &Child, sig: libc::c_int) {

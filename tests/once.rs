@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use util::ini::{self, Profile, EXPIRY_COMMENT};
-use util::{dir_names, mode, Answer, FakeSts, Harness, HOUR, ROLE_ARN};
+use util::{dir_names, mode, Answer, FakeSts, Harness, HOUR, LOCK_FILE, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
 /// whatever a request in flight costs. Not a timing test; a hang guard.
@@ -122,8 +122,8 @@ fn once_writes_exactly_the_profile_with_mode_0600() {
     let dir = h.cred_file.parent().expect("the file has a directory");
     assert_eq!(
         dir_names(dir),
-        vec!["credentials".to_string()],
-        "no temporary file is left next to the credentials"
+        [LOCK_FILE, "credentials"],
+        "no temporary file is left next to the credentials (only the lock file, kept for good)"
     );
 }
 
@@ -798,5 +798,104 @@ fn once_final_error_does_not_promise_a_retry() {
         !last.contains("will retry"),
         "the final error says it will retry, but the process is exiting\n{}",
         out.describe()
+    );
+}
+
+/// Another aws-credfile process writes keys for this profile that expire
+/// later than the ones being fetched, while the fetch is under way: they are
+/// kept, and `--once` still succeeds. Keys that were there before the fetch
+/// began are replaced, whatever their expiry (another role's, or from a
+/// longer --duration): only a write that raced ours can be newer.
+#[test]
+fn once_keeps_newer_credentials_another_writer_left() {
+    // Slow enough that the test writes while the fetch is in flight.
+    let h = Harness::new("once_keeps_newer", |_, _| {
+        Answer::issue(HOUR).after(Duration::from_millis(1500))
+    });
+    let newer = |expires: &str, refreshed: &str| {
+        format!(
+            "[default]\n{EXPIRY_COMMENT} expires {expires}, refreshed {refreshed}; edits to this section are overwritten\n\
+             aws_access_key_id = ASIANEWEREXAMPLE0001\n\
+             aws_secret_access_key = newerSecretEXAMPLE00/0000000000000000001\n\
+             aws_session_token = newerTokenEXAMPLE000/000000000000000000000000000001\n\n"
+        )
+    };
+    let (old, _) = with_existing_file(&h);
+    let mut run = h.cmd(&["--once"]).spawn();
+    assert!(h.sts.wait_for_requests(1, Duration::from_secs(15)));
+    let raced = format!(
+        "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
+        newer(
+            "2099-01-01T00:00:00Z",
+            &util::time::rfc3339(std::time::SystemTime::now())
+        )
+    );
+    h.write_cred_file(&raced);
+    let inode = fs::metadata(&h.cred_file).expect("stat").ino();
+    assert!(
+        run.wait_exit(Duration::from_secs(30)).is_some(),
+        "--once did not finish\n{}",
+        run.snapshot().describe()
+    );
+    run.outcome()
+        .assert_code(0)
+        .assert_stderr_contains("newer_credentials_kept")
+        .assert_stderr_contains("2099-01-01T00:00:00Z");
+    assert_untouched(&h, &raced, inode);
+    assert_ne!(old, raced);
+
+    // Written long before this fetch: replaced, though it outlives ours.
+    h.write_cred_file(&format!(
+        "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
+        newer("2099-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
+    ));
+    h.cmd(&["--once"]).run().assert_code(0);
+    let issued = Profile::from(h.sts.issued().last().expect("issued"));
+    assert_merged(
+        &h.read_cred_file(),
+        OTHERS_BEFORE,
+        OTHERS_AFTER,
+        "default",
+        &issued,
+    );
+}
+
+/// While another aws-credfile process holds the file's lock, a write waits
+/// for it instead of racing it.
+#[test]
+fn once_waits_for_another_writer_to_finish() {
+    let h = Harness::new("once_lock_wait", |_, _| Answer::issue(HOUR));
+    let (before, inode) = with_existing_file(&h);
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(h.cred_file.with_file_name(LOCK_FILE))
+        .expect("open the lock file");
+    lock.lock().expect("take the lock");
+    let mut run = h.cmd(&["--once"]).spawn();
+    assert!(h.sts.wait_for_requests(1, Duration::from_secs(15)));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        run.try_exit().is_none(),
+        "finished while the lock was held\n{}",
+        run.snapshot().describe()
+    );
+    assert_untouched(&h, &before, inode);
+    lock.unlock().expect("release the lock");
+    let status = run.wait_exit(Duration::from_secs(30));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{}",
+        run.snapshot().describe()
+    );
+    let issued = Profile::from(h.sts.issued().last().expect("issued"));
+    assert_merged(
+        &h.read_cred_file(),
+        OTHERS_BEFORE,
+        OTHERS_AFTER,
+        "default",
+        &issued,
     );
 }

@@ -103,13 +103,15 @@ class BotocoreCheckedSts:
         signed_names = given.split("SignedHeaders=")[1].split(",")[0].split(";")
         if "host" not in signed_names:
             return "Host is not signed"
-        # The request as it arrived: the URL from the Host header received and the path.
+        # The request as it arrived: the URL from the Host header received and the path,
+        # and every signed header as received, Host included (botocore then signs its
+        # value as is, as a strict server would, instead of the lowercase host of the URL).
         url = f"http://{headers['Host']}{path}"
         copy = AWSRequest(
             method="POST",
             url=url,
             data=body,
-            headers={name: headers[name] for name in signed_names if name != "host"},
+            headers={name: headers[name] for name in signed_names},
         )
         when = dt.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
         creds = Credentials(SOURCE.access_key, SOURCE.secret_key, SOURCE.token)
@@ -143,15 +145,20 @@ def ipv6_loopback() -> bool:
 
 
 @pytest.mark.parametrize(
-    "host, base_path",
+    "host, base_path, written_as",
     [
-        ("127.0.0.1", "/sts/"),
-        ("127.0.0.1", "/deeper/sts/"),
-        pytest.param("::1", "/", marks=pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")),
+        ("127.0.0.1", "/sts/", None),
+        ("127.0.0.1", "/deeper/sts/", None),
+        # Host names are case-insensitive; the Host sent must be the one signed.
+        ("127.0.0.1", "/", "LOCALHOST"),
+        pytest.param("::1", "/", None, marks=pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")),
     ],
 )
-def test_chained_signature_matches_botocore_through_override(fake_container_endpoint, tmp_path, home, host, base_path):
+def test_chained_signature_matches_botocore_through_override(
+    fake_container_endpoint, tmp_path, home, host, base_path, written_as
+):
     sts = BotocoreCheckedSts(host, base_path)
+    url = sts.url if written_as is None else sts.url.replace(host, written_as, 1)
     try:
         agent = fake_container_endpoint
         agent.serve(SOURCE)
@@ -163,7 +170,7 @@ def test_chained_signature_matches_botocore_through_override(fake_container_endp
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(agent.token_file),
                 "AWS_REGION": REGION,
                 # What a person writes, trailing slash and all.
-                "AWS_ENDPOINT_URL_STS": sts.url,
+                "AWS_ENDPOINT_URL_STS": url,
             }
         )
         result = run_credfile(

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +26,10 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fake_sts::{Answer, FakeSts, Issued, Request};
+
+/// The lock file aws-credfile keeps (and never deletes) beside a file
+/// named `credentials`.
+pub const LOCK_FILE: &str = ".credentials.aws-credfile.lock";
 
 /// The binary under test, as cargo built it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
@@ -263,6 +268,7 @@ impl Harness {
             args: args.iter().map(OsString::from).collect(),
             env: self.env.clone(),
             timeout: DEFAULT_RUN_TIMEOUT,
+            fd_limit: None,
         }
     }
 
@@ -316,6 +322,8 @@ pub struct Invocation<'h> {
     args: Vec<OsString>,
     env: BTreeMap<String, String>,
     timeout: Duration,
+    /// RLIMIT_NOFILE for the binary, when the test sets one.
+    fd_limit: Option<u64>,
 }
 
 impl<'h> Invocation<'h> {
@@ -354,6 +362,13 @@ impl<'h> Invocation<'h> {
         self
     }
 
+    /// Starts the binary with at most `n` open file descriptors (soft and
+    /// hard RLIMIT_NOFILE), as a container's ulimit would.
+    pub fn fd_limit(mut self, n: u64) -> Self {
+        self.fd_limit = Some(n);
+        self
+    }
+
     fn command(&self, stdout: &Path, stderr: &Path) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(&self.args)
@@ -363,6 +378,24 @@ impl<'h> Invocation<'h> {
             .stdin(Stdio::null())
             .stdout(fs::File::create(stdout).expect("create the stdout file"))
             .stderr(fs::File::create(stderr).expect("create the stderr file"));
+        if let Some(n) = self.fd_limit {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: the closure runs in the forked child before exec and
+            // makes one async-signal-safe system call on a value it owns; it
+            // allocates nothing and takes no lock.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         cmd
     }
 
@@ -605,6 +638,33 @@ pub fn send_signal(pid: u32, sig: libc::c_int) {
     // so it cannot have been reused for another process.
     let rc = unsafe { libc::kill(pid, sig) };
     assert_eq!(rc, 0, "kill({pid}, {sig}): {}", io::Error::last_os_error());
+}
+
+/// Sets a running child's soft RLIMIT_NOFILE to `n` (at most its hard
+/// limit, which stays, so the limit can be raised again): how a test runs a
+/// process out of descriptors without the process having sized itself for
+/// the lower limit at start.
+pub fn set_fd_limit(pid: u32, n: u64) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid fits pid_t");
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit(2) with a null new limit only writes the current one
+    // into `limit`, which we own; with a new limit and a null old one it
+    // only reads `limit`. The pid is our own child that has not been
+    // reaped yet (callers check), so it is no one else's.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit) };
+    assert_eq!(rc, 0, "prlimit({pid}): {}", io::Error::last_os_error());
+    limit.rlim_cur = n.min(limit.rlim_max);
+    // SAFETY: as above.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit({pid}, NOFILE, {n}): {}",
+        io::Error::last_os_error()
+    );
 }
 
 /// Polls `cond` until it holds (true) or the deadline passes (false).
