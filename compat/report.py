@@ -92,8 +92,10 @@ def recommend(facts: dict, client_id: str) -> str:
             use += "; the file costs one `ExpiredToken` per rotation"
     elif file == "recovers" or o("exec-file") == "recovers":
         use = "the file (one `ExpiredToken` per rotation: the SDK re-reads it only then)"
+    elif any(o(m["id"]) == "not run" for m in facts["modes"]):
+        return "no mode that ran worked"
     else:
-        return "nothing here worked"
+        return "nothing worked"
     if file in ("works", "recovers") and o("file") != o("file-env"):
         found_by = "`$HOME/.aws/credentials`" if o("file") == file else "`AWS_SHARED_CREDENTIALS_FILE`"
         use += f"; it finds the file only as {found_by}"
@@ -163,7 +165,8 @@ def markdown(facts: dict) -> str:
         "",
         "## The last run",
         "",
-        f"- Date: {facts['date']}; binary: {facts['aws_credfile']}; took {facts['run_minutes']} minutes.",
+        f"- Date: {facts['date']}; binary: {facts['aws_credfile']}; emulator: moto {facts['moto']}; took "
+        f"{facts['run_minutes']} minutes.",
         f"- Network: {facts['network']}. Every client had `AWS_EC2_METADATA_DISABLED=true`, explicit "
         "endpoints on 127.0.0.1, an empty HOME and only the variables its mode sets.",
         f"- Credentials lived {facts['lifetime_seconds']:.0f} s: moto (signature checks on) issued them "

@@ -114,6 +114,7 @@ class Tools:
     node: str
     go_bin: Path  # probe-go-v1, probe-go-v2
     rclone: str
+    ruby: str  # with Debian's aws-sdk-s3
 
     @property
     def aws(self) -> Path:
@@ -210,6 +211,9 @@ CLIENTS = [
            _long(lambda t: [str(t.go_bin / "probe-go-v2")]),
            _missing_exe(lambda t: t.go_bin / "probe-go-v2", "make compat-go"),
            debian_package="golang-github-aws-aws-sdk-go-v2-dev"),
+    Client("ruby", "AWS SDK for Ruby v3", LONG,
+           _long(lambda t: [t.ruby, str(HERE / "ruby" / "probe.rb")]),
+           _missing_exe(lambda t: t.ruby, "Debian package ruby-aws-sdk-s3"), debian_package="ruby-aws-sdk-core"),
     Client("rclone-rcd", "rclone `rcd` (server)", LONG,
            lambda t, c, u: [str(t.python), str(HERE / "clients" / "rclone_rcd.py"), "--rclone", t.rclone,
                             "--bucket", BUCKET, "--prefix", f"{c.tag}/", "--interval", str(INTERVALS["long"]),
@@ -237,6 +241,12 @@ def debian_version(package: str) -> Optional[str]:
     except OSError:
         return None
     return out.stdout.strip() or None
+
+
+def moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
 
 
 def rclone_sdk() -> Optional[str]:
@@ -429,6 +439,7 @@ def main() -> int:
     p.add_argument("--go-bin", type=Path, required=True)
     p.add_argument("--node", default="node")
     p.add_argument("--rclone", default="rclone")
+    p.add_argument("--ruby", default="ruby")
     p.add_argument("--lifetime", type=float, default=120, help="seconds the front lets credentials live")
     p.add_argument("--tail", type=float, default=75, help="seconds clients go on after the first expiry")
     p.add_argument("--interval", type=float, default=5, help="seconds between a long-running client's calls")
@@ -444,7 +455,7 @@ def main() -> int:
     if binary is None or not os.access(binary, os.X_OK):
         log(f"no aws-credfile binary at {args.binary!r}: set AWS_CREDFILE_BIN or --binary")
         return 2
-    tools = Tools(args.python.absolute(), args.node, args.go_bin.resolve(), args.rclone)
+    tools = Tools(args.python.absolute(), args.node, args.go_bin.resolve(), args.rclone, args.ruby)
     only = {c for c in args.only.split(",") if c}
     clients = [c for c in CLIENTS if not only or c.id in only]
 
@@ -627,6 +638,7 @@ def main() -> int:
         "generated_by": "make compat (compat/run.py)",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "aws_credfile": version,
+        "moto": moto_version(),
         "network": network,
         "lifetime_seconds": args.lifetime,
         "window_seconds": round(args.lifetime + args.tail),

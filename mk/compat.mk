@@ -17,9 +17,10 @@
 # COMPAT_ARGS passes options to compat/run.py, e.g. COMPAT_ARGS='--only boto3,go-v2' (a partial
 # run leaves the docs alone) or '--lifetime 180'.
 
-# Debian packages: the Go toolchain and both packaged Go SDKs, rclone, and ip (iproute2) for the
-# namespace's loopback.
-COMPAT_DEBS ?= golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev rclone iproute2
+# Debian packages: the Go toolchain and both packaged Go SDKs, rclone, the AWS SDK for Ruby (with
+# Ruby), and ip (iproute2) for the namespace's loopback.
+COMPAT_DEBS ?= golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev rclone \
+	ruby-aws-sdk-s3 iproute2
 COMPAT_VENV ?= .venv-compat
 COMPAT_VENV_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_REQUIREMENTS := requirements-compat.txt
@@ -37,7 +38,7 @@ compat: compat-deps venv compat-venv compat-npm compat-go
 		$(CARGO) build --locked && export AWS_CREDFILE_BIN="$$td/debug/aws-credfile"; \
 	fi; \
 	compat/netns.sh $(VENV_PY) compat/run.py --work "$$td/compat/run" \
-		--python $(COMPAT_VENV)/bin/python --go-bin "$$gobin" --node node --rclone rclone \
+		--python $(COMPAT_VENV)/bin/python --go-bin "$$gobin" --node node --rclone rclone --ruby ruby \
 		$(if $(COMPAT_STRICT),--strict) $(COMPAT_ARGS)
 
 # No client is run: the pages made from docs/compatibility.json must match it.

@@ -88,7 +88,7 @@ def test_use_follows_from_the_row():
     # Only the home-directory path is read.
     assert report.recommend(_facts({"file": "recovers", "file-env": "fails"}), "c").endswith(
         "it finds the file only as `$HOME/.aws/credentials`")
-    assert report.recommend(_facts({}), "c") == "nothing here worked"
+    assert report.recommend(_facts({}), "c") == "no mode that ran worked"
 
 
 def test_drift_ignores_cells_that_ran_only_once():
