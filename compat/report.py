@@ -197,7 +197,10 @@ def markdown(facts: dict) -> str:
     out += ["", "## Per client", ""]
     for client in facts["clients"]:
         out += [f"### {client['title']}", "", f"{_version(client)}; {client['kind']}. "
-                f"Use: {recommend(facts, client['id'])}.", "", "| mode | outcome | observed |", "|---|---|---|"]
+                f"Use: {recommend(facts, client['id'])}.", ""]
+        if client.get("note"):
+            out += [f"Why, from its source (read, not run): {client['note']}.", ""]
+        out += ["| mode | outcome | observed |", "|---|---|---|"]
         for m in modes:
             c = cells[(client["id"], m["id"])]
             observed = "; ".join(x for x in (c.get("message", ""), c.get("detail", "")) if x)

@@ -149,6 +149,8 @@ class Client:
     missing: Callable[[Tools], Optional[str]]
     debian_package: Optional[str] = None  # its version is added to what the probe reports
     rclone: bool = False
+    # Why it behaves as it does, read from its source: printed as such beside what was observed.
+    note: Optional[str] = None
 
 
 def _probe_args(cell: Cell, until: float, interval: float) -> list[str]:
@@ -195,30 +197,43 @@ CLIENTS = [
            _missing_exe(lambda t: t.aws, "make compat-venv")),
     Client("js-v2", "AWS SDK for JavaScript v2", LONG,
            _long(lambda t: [t.node, str(HERE / "js" / "v2.js")]),
-           _missing_file(HERE / "js" / "node_modules" / "aws-sdk", "make compat-npm")),
+           _missing_file(HERE / "js" / "node_modules" / "aws-sdk", "make compat-npm"),
+           note="its ini loader honours `AWS_SHARED_CREDENTIALS_FILE` only when `AWS_SDK_LOAD_CONFIG` is set "
+           "(lib/util.js, getProfilesFromSharedConfig), else it reads `$HOME/.aws/credentials`"),
     Client("js-v3", "AWS SDK for JavaScript v3", LONG,
            _long(lambda t: [t.node, str(HERE / "js" / "v3.js")]),
            _missing_file(HERE / "js" / "node_modules" / "@aws-sdk" / "client-s3", "make compat-npm")),
     Client("go-v1-session", "aws-sdk-go v1, `session.NewSession`", LONG,
            _long(lambda t: [str(t.go_bin / "probe-go-v1"), "-chain", "session"]),
            _missing_exe(lambda t: t.go_bin / "probe-go-v1", "make compat-go"),
-           debian_package="golang-github-aws-aws-sdk-go-dev"),
+           debian_package="golang-github-aws-aws-sdk-go-dev",
+           note="the session loads the shared file once into static credentials; this version reads "
+           "`AWS_CONTAINER_AUTHORIZATION_TOKEN` but not `_FILE` (aws/defaults/defaults.go)"),
     Client("go-v1-explicit", "aws-sdk-go v1, explicit chain as in Harbor's registry (Docker registry 2.x)", LONG,
            _long(lambda t: [str(t.go_bin / "probe-go-v1"), "-chain", "explicit"]),
            _missing_exe(lambda t: t.go_bin / "probe-go-v1", "make compat-go"),
-           debian_package="golang-github-aws-aws-sdk-go-dev"),
+           debian_package="golang-github-aws-aws-sdk-go-dev",
+           note="the chain (static, environment, shared credentials file, EC2 role) has no container provider; "
+           "on `ExpiredToken` the SDK expires the credentials and retries, and the file provider reads the "
+           "file again"),
     Client("go-v2", "aws-sdk-go-v2, `config.LoadDefaultConfig`", LONG,
            _long(lambda t: [str(t.go_bin / "probe-go-v2")]),
            _missing_exe(lambda t: t.go_bin / "probe-go-v2", "make compat-go"),
-           debian_package="golang-github-aws-aws-sdk-go-v2-dev"),
+           debian_package="golang-github-aws-aws-sdk-go-v2-dev",
+           note="this version's config reads `AWS_CONTAINER_AUTHORIZATION_TOKEN` but not `_FILE` "
+           "(config/env_config.go)"),
     Client("ruby", "AWS SDK for Ruby v3", LONG,
            _long(lambda t: [t.ruby, str(HERE / "ruby" / "probe.rb")]),
-           _missing_exe(lambda t: t.ruby, "Debian package ruby-aws-sdk-s3"), debian_package="ruby-aws-sdk-core"),
+           _missing_exe(lambda t: t.ruby, "Debian package ruby-aws-sdk-s3"), debian_package="ruby-aws-sdk-core",
+           note="this version asks a container endpoint only through `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` "
+           "(169.254.170.2) and never reads `AWS_CONTAINER_CREDENTIALS_FULL_URI` (credential_provider_chain.rb)"),
     Client("rclone-rcd", "rclone `rcd` (server)", LONG,
            lambda t, c, u: [str(t.python), str(HERE / "clients" / "rclone_rcd.py"), "--rclone", t.rclone,
                             "--bucket", BUCKET, "--prefix", f"{c.tag}/", "--interval", str(INTERVALS["long"]),
                             "--until", f"{u:.3f}"],
-           _missing_exe(lambda t: t.rclone, "Debian package rclone"), debian_package="rclone", rclone=True),
+           _missing_exe(lambda t: t.rclone, "Debian package rclone"), debian_package="rclone", rclone=True,
+           note="with env_auth its S3 backend leaves credentials to aws-sdk-go's session chain (backend/s3/s3.go), "
+           "which loads the file once; rcd keeps the backend, and its credentials, for as long as it is used"),
     Client("rclone", "rclone `lsf`", ONESHOT,
            lambda t, c, u: _repeat(t, u, [t.rclone, "version"], [t.rclone, "lsf", f":s3:{BUCKET}/{c.tag}/"]),
            _missing_exe(lambda t: t.rclone, "Debian package rclone"), debian_package="rclone", rclone=True),
@@ -630,7 +645,7 @@ def main() -> int:
                 v = f"{v} (Debian {client.debian_package} {deb}" + (
                     f", built with aws-sdk-go {rclone_sdk()})" if client.rclone and rclone_sdk() else ")")
         client_facts.append({"id": client.id, "title": client.title, "kind": client.kind,
-                             "version": v or "not installed"})
+                             "version": v or "not installed", **({"note": client.note} if client.note else {})})
     for c in facts_cells:
         c.pop("version", None)
 
