@@ -131,7 +131,6 @@ class Cell:
     argv: list[str] = field(default_factory=list)
     skip: Optional[str] = None
     proc: Optional[subprocess.Popen] = None
-    started: float = 0.0
 
     @property
     def tag(self) -> str:
@@ -594,7 +593,6 @@ def main() -> int:
             with open(out / "stdout", "wb") as so, open(out / "stderr", "wb") as se:
                 cell.proc = subprocess.Popen(argv, env=env, cwd=cell.dir, stdin=subprocess.DEVNULL, stdout=so,
                                              stderr=se, start_new_session=True)
-            cell.started = time.time()
 
         for cell in cells:
             if cell.proc is None:
@@ -614,6 +612,9 @@ def main() -> int:
                 "calls": [c.__dict__ for c in front.calls],
                 "issued": [i.__dict__ for i in front.issued.values()],
             }, indent=1))
+        # Everything secret this run handed out, so the published facts can be checked for it.
+        secrets = [SERVE_TOKEN, IRSA_TOKEN, relay.secret_key]
+        secrets += [x for c in moto.issued_credentials() for x in (c.secret_key, c.token) if x]
         facts_cells = []
         for cell in cells:
             if cell.skip:
@@ -665,6 +666,10 @@ def main() -> int:
         "unavailable": UNAVAILABLE,
         "cells": facts_cells,
     }
+    published = json.dumps(facts)
+    if any(secret in published for secret in secrets):
+        log("a secret key, session token or token reached the facts (through a client's message); not writing them")
+        return 1
     (work / "facts.json").write_text(json.dumps(facts, indent=2) + "\n")
     for c in facts_cells:
         log(f"{c['client']:>15} {c['mode']:<19} {c['outcome']:<12} {c.get('message', '')[:110]}")
