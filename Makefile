@@ -2,7 +2,8 @@
 #
 #   make build   release binary (cargo build --locked --release)
 #   make test    Debian packages and the Python venv if missing, then cargo test, then the
-#                end-to-end suite against a local moto server, then the packaging tests
+#                end-to-end suite against a local moto server, then the check that the README's
+#                SDK table agrees with the last `make compat` run, then the packaging tests
 #                (static x86_64 and arm64 binaries, the FROM-scratch image, the manifests)
 #   make demo    watch aws-credfile write and refresh a credentials file against moto
 #   make lint    cargo fmt --check and clippy with warnings as errors
@@ -14,6 +15,7 @@
 #   make static, make static-arm64   the static musl release binaries (mk/release.mk)
 #   make image                       the FROM-scratch image as target/aws-credfile.oci.tar
 #   make bench                       figures and budgets into BENCHMARKS.md (mk/bench.mk)
+#   make compat                      real SDKs against every mode, docs/compatibility.md (mk/compat.mk)
 #   make stress, make fuzz           the long robustness runs (mk/stress.mk)
 #
 # Works from a fresh clone on Debian 12 with Rust (rustup) and python3. Every variable
@@ -53,6 +55,7 @@ build:
 test: deps venv
 	@$(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory compat-check
 	@$(MAKE) --no-print-directory test-packaging
 
 # Unit tests beside the code and the integration tests under tests/.

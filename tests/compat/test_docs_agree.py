@@ -1,0 +1,98 @@
+"""The compatibility matrix as published agrees with what `make compat` last observed.
+
+docs/compatibility.json holds the facts of the last run; README.md's "Which SDK reads what"
+table and docs/compatibility.md are rendered from it by compat/report.py. These tests render
+them again and compare, so a hand edit of the table, or facts committed without their pages,
+fails `make test` without running a single client. The recommendation rules are checked on
+small made-up rows, so "use" can only say what the outcomes support.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "compat"))
+
+import report  # noqa: E402
+
+
+def test_readme_table_and_matrix_page_agree_with_the_last_runs_facts():
+    assert report.problems(REPO) == []
+
+
+def test_every_client_and_mode_has_a_published_outcome_with_its_message():
+    facts = report.load(REPO / "docs" / "compatibility.json")
+    cells = report.cell_map(facts)
+    for client in facts["clients"]:
+        for mode in facts["modes"]:
+            cell = cells[(client["id"], mode["id"])]
+            assert cell["outcome"] in ("works", "recovers", "fails", "not run"), cell
+            if cell["outcome"] != "works":
+                assert cell.get("message"), cell
+
+
+def _copy(tmp_path: Path) -> Path:
+    (tmp_path / "docs").mkdir()
+    for name in ("README.md", "docs/compatibility.json", "docs/compatibility.md"):
+        shutil.copy(REPO / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_hand_edited_readme_table_is_caught(tmp_path):
+    root = _copy(tmp_path)
+    readme = (root / "README.md").read_text()
+    section = report.current_section(readme)
+    first_row = next(line for line in section.splitlines() if line.startswith("| ") and "client |" not in line)
+    edited = first_row.replace("✗", "✓", 1) if "✗" in first_row else first_row.replace("✓", "✗ `Edited`", 1)
+    assert edited != first_row
+    (root / "README.md").write_text(readme.replace(first_row, edited))
+    assert any("README.md's table disagrees" in p for p in report.problems(root))
+
+
+def test_facts_changed_without_their_pages_are_caught(tmp_path):
+    root = _copy(tmp_path)
+    facts = json.loads((root / "docs" / "compatibility.json").read_text())
+    cell = next(c for c in facts["cells"] if c["outcome"] == "works")
+    cell.update(outcome="fails", message="ExpiredToken: The provided token has expired.")
+    (root / "docs" / "compatibility.json").write_text(json.dumps(facts))
+    found = report.problems(root)
+    assert any("README.md" in p for p in found) and any("compatibility.md" in p for p in found)
+
+
+def _facts(row: dict[str, str]) -> dict:
+    modes = ["file", "file-env", "serve", "serve-token", "serve-token-file", "credential-process", "exec", "exec-file"]
+    return {
+        "modes": [{"id": m, "title": m, "setup": ""} for m in modes],
+        "clients": [{"id": "c", "title": "c", "kind": "long-running", "version": "1"}],
+        "cells": [{"client": "c", "mode": m, "outcome": row.get(m, "not run"), "message": "x"} for m in modes],
+    }
+
+
+def test_use_follows_from_the_row():
+    # rclone rcd as the outside check saw it: the file never re-read, the endpoint fine.
+    assert report.recommend(_facts({"file": "fails", "file-env": "fails", "serve": "works", "serve-token": "works",
+                                    "exec": "works"}), "c") == "the endpoint (`--serve`) or `--`, not the file"
+    # Harbor's chain: no container provider, the file re-read after one ExpiredToken.
+    assert report.recommend(_facts({"file": "recovers", "file-env": "recovers", "serve": "fails"}), "c").startswith(
+        "the file (one `ExpiredToken` per rotation")
+    # A short-lived CLI reads the file afresh every run.
+    assert report.recommend(_facts({"file": "works", "file-env": "works", "serve": "works"}), "c") == "the file"
+    # The token-file variable unread: say which token variable to use.
+    assert report.recommend(_facts({"file": "fails", "serve": "works", "serve-token": "works",
+                                    "serve-token-file": "fails"}), "c").endswith(
+        "token as `AWS_CONTAINER_AUTHORIZATION_TOKEN`, not `_FILE`")
+    # Only the home-directory path is read.
+    assert report.recommend(_facts({"file": "recovers", "file-env": "fails"}), "c").endswith(
+        "it finds the file only as `$HOME/.aws/credentials`")
+    assert report.recommend(_facts({}), "c") == "no mode that ran worked"
+
+
+def test_drift_ignores_cells_that_ran_only_once():
+    before = _facts({"file": "fails", "serve": "works"})
+    after = _facts({"file": "fails", "serve": "fails", "exec": "works"})
+    changes, now_runnable = report.drift(before, after)
+    assert changes == ["c / serve: works -> fails"] and now_runnable == 1
