@@ -1,0 +1,349 @@
+//! Crash-safe file I/O for the credentials file: the lock that serialises
+//! writers, the directories, the exclusive temporary file, the rename over
+//! the target and the flushes that make it last, and the capped,
+//! link-refusing read.
+//!
+//! Old SDKs open the file by path and read it whole, so a temporary file in
+//! the same directory renamed over the target is all the atomicity they
+//! need; nothing here ever truncates the file in place.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::time::format_duration;
+
+use super::{Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
+
+/// The mode of a parent directory we have to create: the keys inside are
+/// nobody else's business, not even their names.
+pub(super) const DIR_MODE: u32 = 0o700;
+
+/// The mode of a parent directory we have to create when `--owner` names
+/// another user: that user must be able to walk through it to its file (by
+/// path), but still cannot list it or add anything to it. Making the user
+/// the directory's owner instead would let it swap our files.
+pub(super) const DIR_MODE_FOR_OWNER: u32 = 0o711;
+
+/// How long a write waits for another aws-credfile process to finish its
+/// own. A write holds the lock for milliseconds; a holder that takes this
+/// long is stuck, and failing (the daemon retries) is better than hanging.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// After the file name (and a leading dot), names the lock, temporary and
+/// leftover files: `.<name>.aws-credfile.lock`, `.<name>.aws-credfile.<pid>.tmp`.
+pub(super) const OUR_SUFFIX: &str = ".aws-credfile";
+
+/// `.<name>.aws-credfile<tail>`: hidden, so directory listings stay tidy.
+pub(super) fn our_name(file_name: &OsStr, tail: &str) -> OsString {
+    let mut name = OsString::from(".");
+    name.push(file_name);
+    name.push(OUR_SUFFIX);
+    name.push(tail);
+    name
+}
+
+/// Whether `name` is one of our temporary files for `file_name`:
+/// `.<name>.aws-credfile.<digits>.tmp`, or `.<name>.aws-credfile.tmp` as
+/// versions before the lock named it.
+pub(super) fn is_our_temp(name: &OsStr, file_name: &OsStr) -> bool {
+    let prefix = our_name(file_name, "");
+    let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+        return false;
+    };
+    match rest.strip_suffix(b".tmp") {
+        Some(b"") => true,
+        Some(middle) => middle
+            .strip_prefix(b".")
+            .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit)),
+        None => false,
+    }
+}
+
+/// Removes our temporary files next to the target. Called with the lock
+/// held, when no other writer is between creating its temporary file and
+/// renaming it, so any found are what a killed writer left. Best effort: a
+/// leftover that cannot be removed is in nobody's way, since every writer
+/// uses its own name.
+pub(super) fn remove_leftovers(dir: &Path, file_name: &OsStr) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_our_temp(&entry.file_name(), file_name) {
+            // Unlinking a planted symlink removes the link, never its target.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `path` itself (not what it points to) is a symbolic link.
+pub(super) fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Creates the missing directories leading to `dir`, each with exactly
+/// `mode`; directories that exist are never changed. The umask would narrow
+/// `mode` (0711 under umask 077 is 0700, which locks the --owner user out
+/// again), so it is set once more on the new directory itself, opened with
+/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
+pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(
+            |p| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
+        )
+        .collect();
+    for new in missing.into_iter().rev() {
+        match DirBuilder::new().mode(mode).create(new) {
+            Ok(()) => {}
+            // Made by someone else meanwhile: theirs, so left alone.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create the directory", new, e)),
+        }
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(new)
+            .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
+            .map_err(|e| Error::io("set the mode of the directory", new, e))?;
+    }
+    Ok(())
+}
+
+/// Opens (creating it 0600 if needed) the lock file at `path` and takes an
+/// exclusive `flock` on it, waiting at most `wait`. The lock goes with the
+/// returned file: it is released when the file is dropped, or when the
+/// process dies, so a killed writer never leaves it held.
+pub(super) fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
+    // O_NOFOLLOW: a planted link would make us create or lock a file of the
+    // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
+    // open(); it is refused below.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let e = if is_symlink(path) {
+                io::Error::other(
+                    "it is a symbolic link, which aws-credfile never follows; remove it",
+                )
+            } else {
+                e
+            };
+            Error::io("open the lock file", path, e)
+        })?;
+    let regular = file
+        .metadata()
+        .map_err(|e| Error::io("inspect the lock file", path, e))?
+        .is_file();
+    if !regular {
+        return Err(Error::io(
+            "use the lock file",
+            path,
+            io::Error::other("it is not a regular file; remove it"),
+        ));
+    }
+    let deadline = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            // Polled often: a writer releases the lock for only as long as
+            // it takes to fetch its next credentials, and one polling slowly
+            // could miss every such gap. Waits are rare and short, so the
+            // wake-ups cost nothing that matters.
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::io(
+                    "lock",
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another process has held it for over {}; is another aws-credfile for this file stuck?",
+                            format_duration(wait)
+                        ),
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+        }
+    }
+}
+
+/// Replaces the file at `path` (named `file_name`, in `dir`) with `data`,
+/// atomically: an exclusive temporary file of this process's own beside it,
+/// with `mode` and `owner` set before the data goes in, flushed, renamed
+/// over the target, and the directory flushed so the rename survives a power
+/// cut (after a reboot the app would find the old credentials or none). On
+/// failure the target is untouched and the temporary file removed.
+pub(super) fn replace(
+    path: &Path,
+    dir: &Path,
+    file_name: &OsStr,
+    data: &[u8],
+    mode: u32,
+    owner: Option<Owner>,
+) -> Result<(), Error> {
+    let temp = dir.join(our_name(file_name, &format!(".{}.tmp", std::process::id())));
+    write_temp(&temp, |f| fill(f, data, mode, owner))?;
+    if let Err(e) = fs::rename(&temp, path) {
+        // Do not leave the keys lying around under another name. The
+        // rename error is the one worth telling.
+        let _ = fs::remove_file(&temp);
+        return Err(Error::io("replace", path, e));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("flush the directory", dir, e))
+}
+
+/// Creates `temp` exclusively with mode 0600 (so it is never readable by
+/// others, whatever `mode` ends up being), then lets `fill` set mode and
+/// owner, write and flush. On failure the temporary file is removed.
+pub(super) fn write_temp(
+    temp: &Path,
+    fill: impl FnOnce(&mut File) -> Result<(), (&'static str, io::Error)>,
+) -> Result<(), Error> {
+    let mut file = create_exclusive(temp)?;
+    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, temp, e));
+    drop(file);
+    if result.is_err() {
+        let _ = fs::remove_file(temp);
+    }
+    result
+}
+
+/// Sets mode and owner before the data goes in, so the bytes are never
+/// behind looser permissions than asked for, then writes and flushes.
+pub(super) fn fill(
+    file: &mut File,
+    data: &[u8],
+    mode: u32,
+    owner: Option<Owner>,
+) -> Result<(), (&'static str, io::Error)> {
+    // Only permission bits: set-id or sticky bits on a credentials file
+    // would only ever be a mistake.
+    file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
+        .map_err(|e| ("set the mode of", e))?;
+    if let Some(owner) = owner {
+        std::os::unix::fs::fchown(&*file, Some(owner.uid), owner.gid)
+            .map_err(|e| ("set the owner (--owner) of", e))?;
+    }
+    file.write_all(data).map_err(|e| ("write", e))?;
+    file.sync_all().map_err(|e| ("flush", e))
+}
+
+/// Opens `temp` with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode 0600. If
+/// something is already there (planted after the leftovers were cleared,
+/// since no writer of ours holds this name now), it is unlinked, which
+/// removes a link itself and never its target, and the exclusive create is
+/// tried once more. A second collision means someone is racing us, and we
+/// give up rather than loop.
+pub(super) fn create_exclusive(temp: &Path) -> Result<File, Error> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(temp)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            match fs::remove_file(temp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove the stale temporary file", temp, e)),
+            }
+            open().map_err(|e| Error::io("create the temporary file", temp, e))
+        }
+        other => other.map_err(|e| Error::io("create the temporary file", temp, e)),
+    }
+}
+
+/// The file's text, `None` if it does not exist. Refuses a symbolic link,
+/// directories and other non-regular files, files over [`MAX_FILE_SIZE`]
+/// and text that is not UTF-8 (merging into bytes we do not understand
+/// could mangle them).
+pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
+    // O_NOFOLLOW: the link is refused by the open itself, so nothing can be
+    // swapped in between a check and the read. O_NONBLOCK so that a FIFO at
+    // the path cannot hang us in open(); it has no effect on the regular
+    // files we go on to read.
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP alone reads "too many levels of symbolic links".
+        Err(_) if is_symlink(path) => {
+            return Err(Error::io(
+                "use",
+                path,
+                io::Error::other(format!("it is a symbolic link; {LINK_ADVICE}")),
+            ))
+        }
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(Error::Config(format!(
+            "{} is a directory; --file must name a file, such as {}",
+            path.display(),
+            path.join("credentials").display()
+        )));
+    }
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a named pipe"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(Error::Config(format!(
+            "{} is {what}, not a regular file; point --file at a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(Error::io(
+            "read",
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("it is larger than {MAX_FILE_SIZE_SHOWN}, far too large for a credentials file; move it away or point --file elsewhere"),
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Error::io(
+            "read",
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "it is not UTF-8 text; fix or move it so its profiles are not mangled",
+            ),
+        )
+    })
+}

@@ -1,0 +1,256 @@
+//! The credentials file as text: one profile's section rendered, merged
+//! into the file keeping every other byte, and read back (keys present, the
+//! recorded expiry) the way the SDK parsers read it. Pure string work; the
+//! files themselves are `atomic`'s.
+//!
+//! The expiry is kept in a whole-line `#` comment inside the section, which
+//! every parser skips, so `--check` can answer from the file alone.
+
+use crate::credentials::Credentials;
+use crate::time::Timestamp;
+
+/// Starts the comment that records the expiry, and marks the lines we own.
+pub(super) const MARKER: &str = "aws-credfile:";
+
+pub(super) const ACCESS_KEY_ID: &str = "aws_access_key_id";
+
+pub(super) const SECRET_ACCESS_KEY: &str = "aws_secret_access_key";
+
+pub(super) const SESSION_TOKEN: &str = "aws_session_token";
+
+/// The section text for one profile ("[name]\n...").
+///
+/// The expiry comment comes right after the header, before the keys, so it
+/// is never part of the trailing comments [`merge`] leaves in place. An empty
+/// session token is treated as none, since old parsers reject empty values.
+pub fn render_section(profile: &str, creds: &Credentials, now: Timestamp) -> String {
+    let mut out = format!(
+        "[{profile}]\n# {MARKER} expires {}, refreshed {}; edits to this section are overwritten\n\
+         {ACCESS_KEY_ID} = {}\n{SECRET_ACCESS_KEY} = {}\n",
+        creds.expiration.to_rfc3339(),
+        now.to_rfc3339(),
+        creds.access_key_id,
+        creds.secret_access_key.expose(),
+    );
+    if let Some(token) = creds.session_token.as_ref().filter(|t| !t.is_empty()) {
+        out.push_str(&format!("{SESSION_TOKEN} = {}\n", token.expose()));
+    }
+    out
+}
+
+/// What one line of the file is, as the SDK parsers would see it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Line<'a> {
+    /// `[name]`, surrounding whitespace allowed; `None` for a malformed
+    /// header (no `]`), which still ends the section before it.
+    Header(Option<&'a str>),
+    /// Our own expiry comment.
+    Marker,
+    /// Any other whole-line `#` or `;` comment.
+    Comment,
+    Blank,
+    /// A `key = value` line, or anything else a parser would read.
+    Entry,
+}
+
+/// Whitespace as the parsers trim it, plus a byte-order mark, which
+/// editors on other systems put before the first header.
+pub(super) fn trim_line(line: &str) -> &str {
+    line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
+pub(super) fn classify(line: &str) -> Line<'_> {
+    let t = trim_line(line);
+    if t.is_empty() {
+        Line::Blank
+    } else if let Some(body) = t.strip_prefix(['#', ';']) {
+        if body
+            .trim_start_matches(['#', ';'])
+            .trim_start()
+            .starts_with(MARKER)
+        {
+            Line::Marker
+        } else {
+            Line::Comment
+        }
+    } else if let Some(inner) = t.strip_prefix('[') {
+        Line::Header(inner.find(']').map(|end| inner[..end].trim()))
+    } else {
+        Line::Entry
+    }
+}
+
+/// One occurrence of our profile's section, as line indices: the header is
+/// at `start`, and `start..body_end` is replaced. The comments and blank
+/// lines from `body_end` to the next header are kept.
+#[derive(Debug)]
+pub(super) struct Span {
+    start: usize,
+    body_end: usize,
+}
+
+/// Finds every section named `profile` among `lines`.
+///
+/// Comments and blank lines at the end of a section are treated as
+/// introducing what follows (people write a comment above the header it is
+/// about), so they are left in place. Everything from the header to the
+/// last key or marker is ours and replaced, comments in between included:
+/// the marker says edits to this section are overwritten.
+pub(super) fn find_sections(lines: &[&str], profile: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut current: Option<Span> = None;
+    for (i, line) in lines.iter().enumerate() {
+        match classify(line) {
+            Line::Header(name) => {
+                spans.extend(current.take());
+                if name == Some(profile) {
+                    current = Some(Span {
+                        start: i,
+                        body_end: i + 1,
+                    });
+                }
+            }
+            Line::Entry | Line::Marker => {
+                if let Some(span) = current.as_mut() {
+                    span.body_end = i + 1;
+                }
+            }
+            Line::Comment | Line::Blank => {}
+        }
+    }
+    spans.extend(current);
+    spans
+}
+
+/// `existing` with `profile`'s section replaced by `section` (or appended
+/// when absent).
+///
+/// Every line outside the section is kept byte for byte, including CRLF
+/// endings and a missing final newline (the result always ends in one).
+/// When the file's first line ends in CRLF, `section` is written with CRLF
+/// too, so the file keeps one convention.
+///
+/// When the profile appears more than once, the first occurrence is
+/// replaced and the later ones are dropped: aws-sdk-go merges duplicate
+/// sections with later keys winning, so a stale duplicate would shadow the
+/// fresh keys, and botocore refuses a file with duplicate sections outright.
+pub fn merge(existing: &str, profile: &str, section: &str) -> String {
+    // A file of one unterminated line ending in CR counts as CRLF: the LF
+    // added to end it makes that line CRLF, and the next merge must agree.
+    let crlf = existing
+        .split_inclusive('\n')
+        .next()
+        .is_some_and(|first| first.ends_with('\r') || first.ends_with("\r\n"));
+    let eol = if crlf { "\r\n" } else { "\n" };
+    let mut section = section.replace("\r\n", "\n");
+    if !section.ends_with('\n') {
+        section.push('\n');
+    }
+    if crlf {
+        section = section.replace('\n', "\r\n");
+    }
+
+    let lines: Vec<&str> = existing.split_inclusive('\n').collect();
+    let spans = find_sections(&lines, profile);
+    let mut out = String::with_capacity(existing.len() + section.len() + 2);
+    let mut spans_iter = spans.iter().peekable();
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(span) = spans_iter.next_if(|s| s.start == i) {
+            if span.start == spans[0].start {
+                out.push_str(&section);
+            }
+            i = span.body_end;
+            continue;
+        }
+        out.push_str(lines[i]);
+        i += 1;
+    }
+
+    // Ends the last line; a trailing CR only lacks its LF.
+    let terminate = |out: &mut String| {
+        if !out.ends_with('\n') {
+            out.push_str(if out.ends_with('\r') { "\n" } else { eol });
+        }
+    };
+    if spans.is_empty() {
+        if !out.is_empty() {
+            terminate(&mut out);
+            // A blank line between sections, as people write them.
+            if classify(lines.last().copied().unwrap_or_default()) != Line::Blank {
+                out.push_str(eol);
+            }
+        }
+        out.push_str(&section);
+    } else {
+        terminate(&mut out);
+    }
+    out
+}
+
+/// What `check` found in the profile's section(s).
+#[derive(Default)]
+pub(super) struct Found {
+    pub(super) sections: usize,
+    pub(super) access_key_id: bool,
+    pub(super) secret_access_key: bool,
+    pub(super) expires: Option<Timestamp>,
+    /// When the section was last written, from the same marker.
+    pub(super) refreshed: Option<Timestamp>,
+    /// A marker line was there but its timestamp did not parse (only
+    /// reported when no other marker did).
+    pub(super) bad_marker: bool,
+}
+
+/// Reads `profile` the way aws-sdk-go does: every section of that name,
+/// later keys overriding earlier ones. Values are only tested for presence,
+/// so no secret is ever held here.
+pub(super) fn inspect(text: &str, profile: &str) -> Found {
+    let mut found = Found::default();
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        match classify(line) {
+            Line::Header(name) => {
+                inside = name == Some(profile);
+                found.sections += usize::from(inside);
+            }
+            _ if !inside => {}
+            Line::Marker => match parse_marker(line) {
+                Some(t) => {
+                    found.expires = Some(t);
+                    found.refreshed = marker_time(line, "refreshed");
+                }
+                None => found.bad_marker = true,
+            },
+            Line::Entry => {
+                let Some((key, value)) = trim_line(line).split_once('=') else {
+                    continue;
+                };
+                let (key, present) = (key.trim(), !value.trim().is_empty());
+                if key.eq_ignore_ascii_case(ACCESS_KEY_ID) {
+                    found.access_key_id = present;
+                } else if key.eq_ignore_ascii_case(SECRET_ACCESS_KEY) {
+                    found.secret_access_key = present;
+                }
+            }
+            Line::Comment | Line::Blank => {}
+        }
+    }
+    found
+}
+
+/// The time after `expires` in a marker line, such as
+/// `# aws-credfile: expires 2024-01-01T00:00:00Z, refreshed ...`. Tolerates
+/// any spacing and punctuation around the words.
+pub(super) fn parse_marker(line: &str) -> Option<Timestamp> {
+    marker_time(line, "expires")
+}
+
+/// The time after the word `word` (`expires`, `refreshed`) in a marker line.
+pub(super) fn marker_time(line: &str, word: &str) -> Option<Timestamp> {
+    let mut words = line
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|w| !w.is_empty());
+    words.find(|w| w.eq_ignore_ascii_case(word))?;
+    Timestamp::parse_rfc3339(words.next()?).ok()
+}

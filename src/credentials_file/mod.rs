@@ -1,0 +1,334 @@
+//! The shared credentials file as a sink: one profile's section written
+//! into it, keeping every other byte, and read back for `--check`. The text
+//! work is `ini`'s, the crash-safe I/O `atomic`'s; this module decides.
+//!
+//! Several aws-credfile processes may write one file (two sidecars with
+//! different profiles, a hand-run `--once` beside the sidecar). Each
+//! read-merge-rename holds an advisory lock (`flock`) on a sibling lock file,
+//! `.<name>.aws-credfile.lock`, so no writer merges into a file another is
+//! about to replace. The lock file is never deleted: a writer still holding
+//! or waiting on the deleted one and a newcomer creating a new one would
+//! each hold "the" lock at once. Temporary files carry the process id,
+//! and whatever temporary files are present while the lock is held are crash
+//! leftovers, removed. A section another process wrote while our credentials
+//! were being fetched, with a later expiry than ours, is kept, so no profile
+//! ever goes back to older keys.
+//!
+//! A symbolic link at the file itself is refused, never read, written
+//! through or replaced: reading through it would copy whatever it points at
+//! into a file the app (or `--owner`) can read. Directories above the file
+//! may be links (Kubernetes mounts are).
+//!
+//! Reads and writes share one size cap, [`MAX_FILE_SIZE`]: a merge that
+//! would exceed it is refused, since the next read would refuse the result.
+
+mod atomic;
+mod ini;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::time::{format_duration, Timestamp};
+
+use self::atomic::*;
+use self::ini::*;
+pub use self::ini::{merge, render_section};
+
+/// The mode the file gets unless `--mode` says otherwise: only its owner may
+/// read the keys.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// The largest file we are willing to read, and so to write. A real
+/// credentials file is a few KiB; anything near this is not one, and reading
+/// it whole into memory on every refresh would be a mistake.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// [`MAX_FILE_SIZE`] in words, for messages.
+pub(super) const MAX_FILE_SIZE_SHOWN: &str = "1 MiB";
+
+/// What to do about a symbolic link at the target, after "is a symbolic
+/// link; ".
+pub(super) const LINK_ADVICE: &str = "aws-credfile never reads or writes through one: point --file at the real file or remove the link";
+
+/// Who should own the written file (for --owner UID[:GID]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    /// `None` leaves the group as the file was created with.
+    pub gid: Option<u32>,
+}
+
+/// Where and how to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSink {
+    /// The credentials file. A symbolic link here is refused (see
+    /// [`FileSink::write`]); its directories may be links.
+    pub path: PathBuf,
+    /// The section to own, `[profile]` (no `profile ` prefix: this is the
+    /// credentials file, not the config file).
+    pub profile: String,
+    /// Permission bits of the written file. Defaults to [`DEFAULT_MODE`].
+    pub mode: u32,
+    /// Set with fchown before the file appears; `None` keeps our own uid.
+    pub owner: Option<Owner>,
+}
+
+/// What [`FileSink::write`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The profile's section now holds the new credentials.
+    Replaced,
+    /// While the new credentials were being fetched, another aws-credfile
+    /// process wrote this section with credentials expiring at `expires`,
+    /// later than the new ones; the file was left exactly as it was.
+    KeptNewer { expires: Timestamp },
+}
+
+impl FileSink {
+    /// A sink with the default mode and no owner change.
+    pub fn new(path: impl Into<PathBuf>, profile: impl Into<String>) -> Self {
+        FileSink {
+            path: path.into(),
+            profile: profile.into(),
+            mode: DEFAULT_MODE,
+            owner: None,
+        }
+    }
+
+    /// Start-up checks that need no network: a symbolic link at the target
+    /// is a configuration mistake, refused before anything is fetched.
+    /// Everything else is left to the first write, which reports it.
+    pub fn preflight(&self) -> Result<(), Error> {
+        if is_symlink(&self.path) {
+            return Err(Error::Config(format!(
+                "--file {} is a symbolic link; {LINK_ADVICE}",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Replace `profile`'s section in the file with `creds`, atomically,
+    /// keeping every other byte; or keep the file as it is when, while these
+    /// credentials were being fetched (from `fetch_began` on), another writer
+    /// put credentials there that expire later (see [`Written`]).
+    ///
+    /// Missing parent directories are created, 0700 (0711 with an owner).
+    /// The whole read-merge-rename holds the file's lock, waiting at most
+    /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
+    /// opened with `O_NOFOLLOW`, so there is no window between a check and
+    /// the open.
+    pub fn write(
+        &self,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+    ) -> Result<Written, Error> {
+        validate_profile(&self.profile)?;
+        validate(creds)?;
+        let file_name = self.path.file_name().ok_or_else(|| {
+            Error::Config(format!(
+                "--file {} does not name a file; give a path such as /home/app/.aws/credentials",
+                self.path.display()
+            ))
+        })?;
+        let dir = parent_dir(&self.path);
+        let dir_mode = match self.owner {
+            Some(_) => DIR_MODE_FOR_OWNER,
+            None => DIR_MODE,
+        };
+        create_dirs(dir, dir_mode)?;
+        // Held until this function returns: closing it releases the lock.
+        let _lock = lock(&dir.join(our_name(file_name, ".lock")), LOCK_WAIT)?;
+        remove_leftovers(dir, file_name);
+
+        let existing = read_text(&self.path)?.unwrap_or_default();
+        let found = inspect(&existing, &self.profile);
+        // Another writer wrote while we were fetching, keys that outlive
+        // ours: theirs stay, so the profile never goes back to older keys. A
+        // section written before our fetch began is replaced whatever its
+        // expiry: it may be another role's, or from a longer --duration.
+        let written_meanwhile = found.refreshed.is_some_and(|r| r >= fetch_began);
+        if let Some(expires) = found.expires {
+            if written_meanwhile
+                && found.access_key_id
+                && found.secret_access_key
+                && expires > creds.expiration
+            {
+                return Ok(Written::KeptNewer { expires });
+            }
+        }
+        let merged = merge(
+            &existing,
+            &self.profile,
+            &render_section(&self.profile, creds, now),
+        );
+        // Never write what the next read would refuse.
+        if merged.len() as u64 > MAX_FILE_SIZE {
+            return Err(Error::io(
+                "update",
+                &self.path,
+                io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "with profile [{}] it would grow past {MAX_FILE_SIZE_SHOWN}, more than aws-credfile reads back; remove profiles or comments it does not need, or give this profile a --file of its own",
+                        self.profile
+                    ),
+                ),
+            ));
+        }
+        replace(
+            &self.path,
+            dir,
+            file_name,
+            merged.as_bytes(),
+            self.mode,
+            self.owner,
+        )?;
+        Ok(Written::Replaced)
+    }
+}
+
+/// The directory holding `path`; a bare file name lives in `.`.
+pub(super) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Refuses a profile name that would not read back as its own `[name]`
+/// header: empty, with brackets, control characters or surrounding
+/// whitespace. Such a name would never match on the next write, and a new
+/// section would be appended every refresh. The configuration may call this
+/// to reject `--profile` early; `write` calls it as a last line of defence.
+pub fn validate_profile(name: &str) -> Result<(), Error> {
+    let why = if name.is_empty() {
+        Some("it is empty".to_string())
+    } else if name.len() > 128 {
+        Some("it is longer than 128 characters".to_string())
+    } else if name != name.trim() {
+        Some("it starts or ends with whitespace".to_string())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '[' | ']' | '#' | ';' | '='))
+    {
+        // Brackets end the header early; '#' and ';' start comments in some
+        // parsers; '=' makes some read the line as a key.
+        Some(format!("it contains {c:?}"))
+    } else if name.starts_with("profile ") || name.starts_with("sso-session ") {
+        Some(
+            "the credentials file does not use the \"profile \" or \"sso-session \" prefixes"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::Config(format!(
+            "--profile {name:?} cannot be a section name in a credentials file: {why}; use a plain name such as default"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses credentials the file cannot hold faithfully. Parsers trim values
+/// and end them at a line break, so whitespace or a control character would
+/// change a key or inject lines into the file; an empty value breaks some
+/// old parsers outright. The sources should never produce such values; this
+/// is the last line of defence before they reach the disk.
+pub(super) fn validate(creds: &Credentials) -> Result<(), Error> {
+    check_value("access key id", &creds.access_key_id)?;
+    check_value("secret access key", creds.secret_access_key.expose())?;
+    if let Some(token) = &creds.session_token {
+        // An empty token means "no token" (long-term keys); render omits it.
+        if !token.is_empty() {
+            check_value("session token", token.expose())?;
+        }
+    }
+    Ok(())
+}
+
+/// Never puts `value` in the message: it may be a secret.
+pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
+    let problem = if value.is_empty() {
+        "is empty"
+    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "contains whitespace or a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::BadResponse {
+        from: "the credentials source".into(),
+        status: 200,
+        detail: format!(
+            "the {what} {problem}, which a credentials file cannot hold; not writing it"
+        ),
+    })
+}
+
+/// For `--check`: Ok(expiration) iff the file at `path` has `profile` with
+/// access key, secret key and the recorded expiry at least `min_valid`
+/// after `now`; otherwise `Err(Error::Stale(..))` saying why, or an `Io` error
+/// if unreadable for another reason.
+pub fn check(
+    path: &Path,
+    profile: &str,
+    now: Timestamp,
+    min_valid: Duration,
+) -> Result<Timestamp, Error> {
+    let shown = path.display();
+    let Some(text) = read_text(path)? else {
+        return Err(Error::Stale(format!(
+            "{shown} does not exist yet; aws-credfile has not written it (is it running with this --file?)"
+        )));
+    };
+    let found = inspect(&text, profile);
+    let missing = |what: &str| {
+        Error::Stale(format!(
+            "profile [{profile}] in {shown} has no {what}; aws-credfile rewrites it on its next refresh"
+        ))
+    };
+    if found.sections == 0 {
+        return Err(Error::Stale(format!(
+            "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
+        )));
+    }
+    if !found.access_key_id {
+        return Err(missing(ACCESS_KEY_ID));
+    }
+    if !found.secret_access_key {
+        return Err(missing(SECRET_ACCESS_KEY));
+    }
+    let Some(expires) = found.expires else {
+        let why = if found.bad_marker {
+            "readable expiry in its \"# aws-credfile: expires ...\" comment"
+        } else {
+            "\"# aws-credfile: expires ...\" comment, so its expiry is unknown (was it written by aws-credfile?)"
+        };
+        return Err(missing(why));
+    };
+    if expires < now.plus(min_valid) {
+        let when = if expires <= now {
+            format!(
+                "expired at {expires}, {} ago",
+                format_duration(expires.until(now))
+            )
+        } else {
+            format!(
+                "expire at {expires}, in {}",
+                format_duration(now.until(expires))
+            )
+        };
+        return Err(Error::Stale(format!(
+            "the credentials for profile [{profile}] in {shown} {when}, less than --min-valid {}; is aws-credfile running and refreshing?",
+            format_duration(min_valid)
+        )));
+    }
+    Ok(expires)
+}

@@ -1,0 +1,1126 @@
+//! Unit tests of the credentials file: rendering, merging, writing and
+//! checking, with a fixed clock and scratch directories of their own.
+
+use super::*;
+use crate::credentials::Secret;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+const TOKEN: &str = "FwoGZXIvYXdzEBYaDEXAMPLETOKEN+/=";
+
+/// 2024-01-01T00:00:00Z, the fixed "now" of these tests.
+fn now() -> Timestamp {
+    Timestamp::from_unix(1_704_067_200)
+}
+
+fn creds(token: Option<&str>) -> Credentials {
+    Credentials {
+        access_key_id: "ASIAEXAMPLE".into(),
+        secret_access_key: Secret::new(SECRET),
+        session_token: token.map(Secret::new),
+        expiration: now().plus(Duration::from_secs(3600)),
+        account_id: None,
+        role_arn: None,
+    }
+}
+
+fn creds_expiring(secs: u64) -> Credentials {
+    Credentials {
+        expiration: now().plus(Duration::from_secs(secs)),
+        ..creds(Some(TOKEN))
+    }
+}
+
+fn section(profile: &str) -> String {
+    render_section(profile, &creds(Some(TOKEN)), now())
+}
+
+/// A scratch directory removed when the test ends (no tempfile crate).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "aws-credfile-test-{}-{name}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("the system temp directory is writable");
+        TempDir(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::symlink_metadata(path)
+        .expect("path exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).expect("file is readable")
+}
+
+/// Names in a directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+const LOCK: &str = ".credentials.aws-credfile.lock";
+
+/// This process's temporary file name for `credentials`.
+fn our_temp() -> String {
+    format!(".credentials.aws-credfile.{}.tmp", std::process::id())
+}
+
+// ---- render ----
+
+#[test]
+fn renders_exactly() {
+    assert_eq!(
+        section("default"),
+        "[default]\n\
+         # aws-credfile: expires 2024-01-01T01:00:00Z, refreshed 2024-01-01T00:00:00Z; edits to this section are overwritten\n\
+         aws_access_key_id = ASIAEXAMPLE\n\
+         aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY\n\
+         aws_session_token = FwoGZXIvYXdzEBYaDEXAMPLETOKEN+/=\n"
+    );
+}
+
+#[test]
+fn renders_without_token_when_absent_or_empty() {
+    let expected = "[app]\n\
+         # aws-credfile: expires 2024-01-01T01:00:00Z, refreshed 2024-01-01T00:00:00Z; edits to this section are overwritten\n\
+         aws_access_key_id = ASIAEXAMPLE\n\
+         aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY\n";
+    assert_eq!(render_section("app", &creds(None), now()), expected);
+    assert_eq!(render_section("app", &creds(Some("")), now()), expected);
+}
+
+#[test]
+fn rendered_marker_parses_back() {
+    let text = section("default");
+    let marker = text.lines().nth(1).expect("marker line");
+    assert_eq!(classify(marker), Line::Marker);
+    assert_eq!(
+        parse_marker(marker),
+        Some(now().plus(Duration::from_secs(3600)))
+    );
+}
+
+// ---- merge ----
+
+const OTHER: &str = "[other]\naws_access_key_id = OTHER\naws_secret_access_key = othersecret\n";
+
+#[test]
+fn merge_into_empty_file() {
+    assert_eq!(
+        merge("", "default", &section("default")),
+        section("default")
+    );
+}
+
+#[test]
+fn merge_appends_when_absent() {
+    let out = merge(OTHER, "default", &section("default"));
+    assert_eq!(out, format!("{OTHER}\n{}", section("default")));
+    // A trailing blank line already separates: no second one.
+    let out = merge(&format!("{OTHER}\n"), "default", &section("default"));
+    assert_eq!(out, format!("{OTHER}\n{}", section("default")));
+}
+
+#[test]
+fn merge_profile_first() {
+    let existing =
+        format!("[default]\naws_access_key_id = OLD\naws_secret_access_key = old\n\n{OTHER}");
+    let out = merge(&existing, "default", &section("default"));
+    assert_eq!(out, format!("{}\n{OTHER}", section("default")));
+}
+
+#[test]
+fn merge_profile_middle() {
+    let existing = format!(
+        "# my credentials\n{OTHER}\n[default]\naws_access_key_id = OLD\naws_secret_access_key = old\naws_session_token = oldtoken\n\n[third]\nregion = x\n"
+    );
+    let out = merge(&existing, "default", &section("default"));
+    assert_eq!(
+        out,
+        format!(
+            "# my credentials\n{OTHER}\n{}\n[third]\nregion = x\n",
+            section("default")
+        )
+    );
+}
+
+#[test]
+fn merge_profile_last() {
+    let existing = format!("{OTHER}\n[default]\naws_access_key_id = OLD\n");
+    let out = merge(&existing, "default", &section("default"));
+    assert_eq!(out, format!("{OTHER}\n{}", section("default")));
+}
+
+#[test]
+fn merge_comments() {
+    let existing = "; top of file\n\
+                    [default]\n\
+                    # stale note inside our section\n\
+                    aws_access_key_id = OLD\n\
+                    # between keys\n\
+                    aws_secret_access_key = old\n\
+                    \n\
+                    # this comment introduces [other]\n\
+                    [other]\n\
+                    # other's own comment\n\
+                    aws_access_key_id = OTHER\n";
+    let out = merge(existing, "default", &section("default"));
+    assert_eq!(
+        out,
+        format!(
+            "; top of file\n{}\n# this comment introduces [other]\n[other]\n# other's own comment\naws_access_key_id = OTHER\n",
+            section("default")
+        )
+    );
+}
+
+#[test]
+fn merge_drops_old_marker_even_at_section_end() {
+    // A section left with only our marker (keys deleted by hand): the
+    // marker is ours, not a comment for the next section.
+    let existing = "[default]\n# aws-credfile: expires 2020-01-01T00:00:00Z\n\n[other]\n";
+    let out = merge(existing, "default", &section("default"));
+    assert_eq!(out, format!("{}\n[other]\n", section("default")));
+    assert_eq!(out.matches(MARKER).count(), 1);
+}
+
+#[test]
+fn merge_keeps_crlf_and_writes_crlf_section() {
+    let existing = "[other]\r\naws_access_key_id = OTHER\r\n\r\n[default]\r\naws_access_key_id = OLD\r\n\r\n[third]\r\nx = y\r\n";
+    let out = merge(existing, "default", &section("default"));
+    let ours = section("default").replace('\n', "\r\n");
+    assert_eq!(
+        out,
+        format!("[other]\r\naws_access_key_id = OTHER\r\n\r\n{ours}\r\n[third]\r\nx = y\r\n")
+    );
+    // Mixed endings elsewhere are kept as they are.
+    let mixed = "[other]\nx = 1\r\ny = 2\n";
+    let out = merge(mixed, "default", &section("default"));
+    assert_eq!(out, format!("{mixed}\n{}", section("default")));
+}
+
+#[test]
+fn merge_without_trailing_newline() {
+    let out = merge("[other]\nx = 1", "default", &section("default"));
+    assert_eq!(out, format!("[other]\nx = 1\n\n{}", section("default")));
+    let out = merge("[other]\r\nx = 1", "default", &section("default"));
+    assert!(
+        out.starts_with("[other]\r\nx = 1\r\n\r\n[default]\r\n"),
+        "{out:?}"
+    );
+    let out = merge(
+        "[default]\naws_access_key_id = OLD",
+        "default",
+        &section("default"),
+    );
+    assert_eq!(out, section("default"));
+    let out = merge(
+        "[default]\nx = 1\n# trailing",
+        "default",
+        &section("default"),
+    );
+    assert_eq!(out, format!("{}# trailing\n", section("default")));
+    let out = merge(
+        "[default]\nx = 1\n\n[other]\nx = 2",
+        "default",
+        &section("default"),
+    );
+    assert_eq!(out, format!("{}\n[other]\nx = 2\n", section("default")));
+}
+
+#[test]
+fn merge_duplicates_replaces_first_drops_rest() {
+    let existing = "[default]\naws_access_key_id = ONE\n\n[other]\nx = 1\n\n# about the duplicate\n[default]\naws_access_key_id = TWO\n\n[ default ]\naws_access_key_id = THREE\n";
+    let out = merge(existing, "default", &section("default"));
+    assert_eq!(
+        out,
+        format!(
+            "{}\n[other]\nx = 1\n\n# about the duplicate\n\n",
+            section("default")
+        )
+    );
+    assert!(!out.contains("TWO") && !out.contains("THREE"), "{out}");
+}
+
+#[test]
+fn merge_header_whitespace_and_exact_names() {
+    let existing = "\u{feff}  [ default ]  \r\naws_access_key_id = OLD\r\n";
+    let out = merge(existing, "default", &section("default"));
+    assert_eq!(out, section("default").replace('\n', "\r\n"));
+    // Not ours: other names, another case, the config-file prefix, and a
+    // header without its bracket.
+    for header in ["[profile default]", "[Default]", "[default-2]", "[default"] {
+        let existing = format!("{header}\nkeep = me\n");
+        let out = merge(&existing, "default", &section("default"));
+        assert_eq!(
+            out,
+            format!("{existing}\n{}", section("default")),
+            "{header}"
+        );
+    }
+    // A tab and trailing junk after the bracket still name the section.
+    let out = merge(
+        "\t[default] ; note\nx = 1\n",
+        "default",
+        &section("default"),
+    );
+    assert_eq!(out, section("default"));
+}
+
+#[test]
+fn merge_is_idempotent() {
+    let inputs = [
+        "",
+        OTHER,
+        "# c\n[default]\nx = 1\n# tail\n\n[other]\ny = 2",
+        "[a]\r\nx = 1\r\n[default]\r\n\r\n",
+        "[default]\n[default]\n[default]",
+    ];
+    for input in inputs {
+        let once = merge(input, "default", &section("default"));
+        let twice = merge(&once, "default", &section("default"));
+        assert_eq!(once, twice, "{input:?}");
+    }
+}
+
+#[test]
+fn merge_never_panics_on_odd_input() {
+    let odd = [
+        "",
+        "\n",
+        "\r",
+        "\r\n",
+        "[",
+        "]",
+        "[]",
+        "[[default]]",
+        "[\u{e9}]\n",
+        "\u{feff}",
+        "\0",
+        "a\rb\rc",
+        "[default]\r",
+        "= =\n[default] = x",
+        "\u{1F600}[default]\u{1F600}",
+    ];
+    for existing in odd {
+        for profile in ["default", "", "]", "[", "a]b", "\n", "\u{e9}"] {
+            for section in ["", "x", "[p]\nk = v", "\r\n"] {
+                let out = merge(existing, profile, section);
+                assert!(out.ends_with('\n'), "{existing:?} {profile:?} {section:?}");
+            }
+        }
+    }
+}
+
+/// A small deterministic xorshift generator, enough to vary test input.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Lines "not ours": by a simple independent reading, everything outside
+/// a section headed `[profile]`. Compared without their line endings,
+/// since the last line may gain one.
+fn outside_lines<'a>(text: &'a str, profile: &str) -> Vec<&'a str> {
+    let mut inside = false;
+    let mut kept = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .map(|(n, _)| n.trim())
+                == Some(profile);
+        }
+        if !inside {
+            kept.push(line.trim_end_matches('\n').trim_end_matches('\r'));
+        }
+    }
+    kept
+}
+
+/// Only the headers and `key = value` lines.
+fn entries<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .copied()
+        .filter(|l| matches!(classify(l), Line::Header(_) | Line::Entry))
+        .collect()
+}
+
+#[test]
+fn merge_preserves_every_other_line_for_generated_files() {
+    const PIECES: &[&str] = &[
+        "[default]",
+        " [ default ] ",
+        "[other]",
+        "[profile default]",
+        "[default",
+        "[]",
+        "aws_access_key_id = A",
+        "aws_secret_access_key = B",
+        "region=eu-west-1",
+        "# comment",
+        "; comment",
+        "# aws-credfile: expires 2020-01-01T00:00:00Z",
+        "",
+        "   ",
+        "garbage without equals",
+        "\u{e9}\u{1F600} = \u{feff}",
+    ];
+    const ENDINGS: &[&str] = &["\n", "\r\n", "\n", "\n"];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let new_section = section("default");
+    for round in 0..3000 {
+        let mut existing = String::new();
+        for _ in 0..rng.below(14) {
+            existing.push_str(PIECES[rng.below(PIECES.len())]);
+            existing.push_str(ENDINGS[rng.below(ENDINGS.len())]);
+        }
+        if rng.below(3) == 0 {
+            // Drop the final line ending.
+            let trimmed = existing.trim_end_matches(['\r', '\n']).len();
+            existing.truncate(trimmed);
+        }
+        let out = merge(&existing, "default", &new_section);
+
+        // Headers and entries outside our section: exactly the same.
+        let before = outside_lines(&existing, "default");
+        let after = outside_lines(&out, "default");
+        assert_eq!(
+            entries(&before),
+            entries(&after),
+            "round {round}: {existing:?} -> {out:?}"
+        );
+        // Comments and blank lines too, in order, though the trailing
+        // comments of a dropped duplicate now follow the section before.
+        let mut out_lines = out.lines();
+        for line in &before {
+            assert!(
+                out_lines.any(|l| l.trim_end_matches('\r') == *line),
+                "round {round}: lost {line:?}: {existing:?} -> {out:?}"
+            );
+        }
+
+        assert!(out.ends_with('\n'), "round {round}: {out:?}");
+        let kept_markers = before.iter().filter(|l| l.contains(MARKER)).count();
+        assert_eq!(
+            out.matches(MARKER).count(),
+            kept_markers + 1,
+            "round {round}: {out:?}"
+        );
+        let found = inspect(&out, "default");
+        assert_eq!(found.sections, 1, "round {round}: {out:?}");
+        assert!(found.access_key_id && found.secret_access_key);
+        assert_eq!(found.expires, Some(now().plus(Duration::from_secs(3600))));
+        assert_eq!(
+            merge(&out, "default", &new_section),
+            out,
+            "round {round}: not idempotent"
+        );
+    }
+}
+
+// ---- write ----
+
+#[test]
+fn write_creates_missing_directory_and_file() {
+    let tmp = TempDir::new("create");
+    let path = tmp.join("home/.aws/credentials");
+    FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(read(&path), section("default"));
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(mode_of(&tmp.join("home/.aws")), 0o700);
+    assert_eq!(mode_of(&tmp.join("home")), 0o700);
+    assert_eq!(names(&tmp.join("home/.aws")), [LOCK, "credentials"]);
+    assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o600);
+}
+
+#[test]
+fn write_with_owner_creates_traversable_directories() {
+    let tmp = TempDir::new("ownerdirs");
+    fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o750)).expect("chmod");
+    let me = fs::metadata(&tmp.0).expect("dir exists");
+    let sink = FileSink {
+        owner: Some(Owner {
+            uid: me.uid(),
+            gid: None,
+        }),
+        ..FileSink::new(tmp.join("a/b/credentials"), "default")
+    };
+    sink.write(&creds(None), now(), now())
+        .expect("write succeeds");
+    assert_eq!(mode_of(&tmp.join("a")), 0o711);
+    assert_eq!(mode_of(&tmp.join("a/b")), 0o711);
+    assert_eq!(
+        mode_of(&tmp.0),
+        0o750,
+        "an existing directory is not changed"
+    );
+}
+
+#[test]
+fn write_keeps_other_profiles_and_sets_mode() {
+    let tmp = TempDir::new("keep");
+    let path = tmp.join("credentials");
+    let existing = format!(
+        "# hand-written\n# with a CRLF line\r\n{OTHER}\n[default]\naws_access_key_id = OLD\n"
+    );
+    fs::write(&path, &existing).expect("seed file");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let sink = FileSink {
+        mode: 0o640,
+        ..FileSink::new(&path, "default")
+    };
+    sink.write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(
+        read(&path),
+        merge(&existing, "default", &section("default"))
+    );
+    assert!(read(&path).starts_with(&format!(
+        "# hand-written\n# with a CRLF line\r\n{OTHER}\n[default]\n"
+    )));
+    assert_eq!(mode_of(&path), 0o640);
+    // Set-id bits are never applied.
+    let sink = FileSink {
+        mode: 0o4755,
+        ..sink
+    };
+    sink.write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(
+        fs::metadata(&path).expect("exists").permissions().mode() & 0o7777,
+        0o755
+    );
+}
+
+#[test]
+fn write_sets_owner() {
+    let tmp = TempDir::new("owner");
+    let path = tmp.join("credentials");
+    let me = fs::metadata(&tmp.0).expect("dir exists");
+    let sink = FileSink {
+        owner: Some(Owner {
+            uid: me.uid(),
+            gid: Some(me.gid()),
+        }),
+        ..FileSink::new(&path, "default")
+    };
+    sink.write(&creds(None), now(), now())
+        .expect("chown to ourselves succeeds");
+    let meta = fs::metadata(&path).expect("written");
+    assert_eq!((meta.uid(), meta.gid()), (me.uid(), me.gid()));
+}
+
+#[test]
+fn write_does_not_follow_symlink_at_temp_path() {
+    let tmp = TempDir::new("plant");
+    let path = tmp.join("credentials");
+    let victim = tmp.join("victim");
+    fs::write(&victim, "precious\n").expect("seed victim");
+    for name in [our_temp(), ".credentials.aws-credfile.tmp".into()] {
+        std::os::unix::fs::symlink(&victim, tmp.join(&name)).expect("plant link");
+    }
+    FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(read(&victim), "precious\n");
+    assert_eq!(read(&path), section("default"));
+    assert_eq!(names(&tmp.0), [LOCK, "credentials", "victim"]);
+}
+
+#[test]
+fn write_removes_leftover_temp_files() {
+    let tmp = TempDir::new("leftover");
+    let path = tmp.join("credentials");
+    // Left by killed writers: this process, another, an older version.
+    let leftovers = [
+        our_temp(),
+        ".credentials.aws-credfile.1.tmp".into(),
+        ".credentials.aws-credfile.tmp".into(),
+    ];
+    for name in &leftovers {
+        let temp = tmp.join(name);
+        fs::write(&temp, "half-written junk from a crash").expect("seed leftover");
+        fs::set_permissions(&temp, fs::Permissions::from_mode(0o444)).expect("chmod");
+    }
+    // Not ours, or not for this file: kept.
+    let others = [
+        ".credentials.aws-credfile.x1.tmp",
+        ".credentials.aws-credfile..tmp",
+        ".other.aws-credfile.1.tmp",
+        "credentials.aws-credfile.1.tmp",
+    ];
+    for name in others {
+        fs::write(tmp.join(name), "not ours").expect("seed");
+    }
+    FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(read(&path), section("default"));
+    assert_eq!(mode_of(&path), 0o600);
+    let mut expected: Vec<&str> = [LOCK, "credentials"].into_iter().chain(others).collect();
+    expected.sort();
+    assert_eq!(names(&tmp.0), expected);
+}
+
+#[test]
+fn recognises_only_our_temporary_names() {
+    let ours = OsStr::new("credentials");
+    for name in [
+        ".credentials.aws-credfile.tmp",
+        ".credentials.aws-credfile.1.tmp",
+        ".credentials.aws-credfile.4194304.tmp",
+    ] {
+        assert!(is_our_temp(OsStr::new(name), ours), "{name}");
+    }
+    for name in [
+        "credentials",
+        ".credentials.aws-credfile.lock",
+        ".credentials.aws-credfile..tmp",
+        ".credentials.aws-credfile.-1.tmp",
+        ".credentials.aws-credfile.1.tmp.x",
+        ".credentials.aws-credfile1.tmp",
+        ".credentialsx.aws-credfile.1.tmp",
+        ".x.aws-credfile.1.tmp",
+    ] {
+        assert!(!is_our_temp(OsStr::new(name), ours), "{name}");
+    }
+}
+
+#[test]
+fn write_refuses_a_directory_target() {
+    let tmp = TempDir::new("isdir");
+    let path = tmp.join("credentials");
+    fs::create_dir(&path).expect("mkdir");
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("a directory is not a file");
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("is a directory") && shown.contains("--file"),
+        "{shown}"
+    );
+    assert!(fs::metadata(&path).expect("still there").is_dir());
+    assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
+}
+
+#[test]
+fn a_symlinked_target_is_refused_never_read_or_replaced() {
+    let tmp = TempDir::new("linked");
+    let real = tmp.join("real");
+    fs::write(&real, OTHER).expect("seed");
+    let path = tmp.join("credentials");
+    std::os::unix::fs::symlink(&real, &path).expect("link");
+    let link_message = format!(
+        "{} is a symbolic link; aws-credfile never reads or writes through one: point --file at the real file or remove the link",
+        path.display()
+    );
+
+    let err = FileSink::new(&path, "default")
+        .preflight()
+        .expect_err("refused at start-up");
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert_eq!(err.to_string(), format!("--file {link_message}"));
+
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("refused when writing");
+    assert_eq!(err.exit_code(), 1, "at run time a refresh fails: {err:?}");
+    assert!(
+        err.to_string()
+            .contains("is a symbolic link; aws-credfile never"),
+        "{err}"
+    );
+    let err = check(&path, "default", now(), Duration::ZERO).expect_err("refused by check");
+    assert_eq!(err.exit_code(), 1, "{err:?}");
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+
+    assert_eq!(fs::read_link(&path).expect("still a link"), real);
+    assert_eq!(read(&real), OTHER);
+    // A link in a directory component is fine: only the last one counts.
+    let dir_link = tmp.join("dir-link");
+    std::os::unix::fs::symlink(&tmp.0, &dir_link).expect("link");
+    let through = dir_link.join("through");
+    FileSink::new(&through, "default")
+        .preflight()
+        .expect("a plain file");
+    FileSink::new(&through, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("write succeeds");
+    assert_eq!(read(&tmp.join("through")), section("default"));
+}
+
+#[test]
+fn a_symlink_at_the_lock_file_is_refused() {
+    let tmp = TempDir::new("locklink");
+    let victim = tmp.join("victim");
+    std::os::unix::fs::symlink(&victim, tmp.join(LOCK)).expect("link");
+    let err = FileSink::new(tmp.join("credentials"), "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("refused");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(!victim.exists(), "nothing created through the link");
+}
+
+#[test]
+fn the_lock_is_waited_for_then_given_up_naming_it() {
+    let tmp = TempDir::new("lockwait");
+    let path = tmp.join(LOCK);
+    let held = lock(&path, Duration::ZERO).expect("free at first");
+    // flock locks belong to an open file, so a second open conflicts
+    // even in this process.
+    let err = lock(&path, Duration::from_millis(50)).expect_err("held");
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!("could not lock {}: ", path.display()))
+            && shown.contains("held it for over"),
+        "{shown}"
+    );
+    assert_eq!(err.exit_code(), 1);
+    drop(held);
+    lock(&path, Duration::ZERO).expect("released with the file");
+    assert_eq!(mode_of(&path), 0o600);
+}
+
+/// A section written while our fetch was under way (refreshed at or
+/// after `fetch_began`) that outlives our credentials is kept; written
+/// before, it is replaced whatever its expiry (another role's keys, a
+/// longer --duration).
+#[test]
+fn write_keeps_a_section_that_expires_later() {
+    let tmp = TempDir::new("newer");
+    let path = tmp.join("credentials");
+    let later = creds_expiring(7200);
+    FileSink::new(&path, "default")
+        .write(&later, now(), now())
+        .expect("write succeeds");
+    let before = read(&path);
+    let kept = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("not an error");
+    assert_eq!(
+        kept,
+        Written::KeptNewer {
+            expires: later.expiration
+        }
+    );
+    assert_eq!(read(&path), before);
+    // The same expiry, or a later one, is written.
+    for secs in [7200, 7201] {
+        let next = creds_expiring(secs);
+        assert_eq!(
+            FileSink::new(&path, "default")
+                .write(&next, now(), now())
+                .expect("write"),
+            Written::Replaced
+        );
+        assert_eq!(read(&path), render_section("default", &next, now()));
+    }
+    // Written before this fetch began: replaced, though it outlives ours.
+    FileSink::new(&path, "default")
+        .write(&later, now(), now())
+        .expect("write succeeds");
+    let after_it = now().plus(Duration::from_secs(1));
+    assert_eq!(
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), after_it, after_it)
+            .expect("write"),
+        Written::Replaced
+    );
+    assert_eq!(
+        read(&path),
+        render_section("default", &creds(Some(TOKEN)), after_it)
+    );
+    // A later expiry in a section without its keys is no reason to keep it.
+    let keyless = "[default]\n# aws-credfile: expires 2099-01-01T00:00:00Z\n";
+    fs::write(&path, keyless).expect("seed");
+    assert_eq!(
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("write"),
+        Written::Replaced
+    );
+}
+
+#[test]
+fn write_never_produces_what_read_refuses() {
+    let tmp = TempDir::new("cap");
+    let path = tmp.join("credentials");
+    let ours = section("default");
+    // Padding so the merged file is exactly the cap: accepted, and read back.
+    let pad = |len: usize| {
+        let mut text = "#".repeat(len - 1);
+        text.push('\n');
+        text
+    };
+    let exactly = pad(MAX_FILE_SIZE as usize - ours.len() - 1);
+    fs::write(&path, &exactly).expect("seed");
+    FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("exactly the cap is fine");
+    assert_eq!(fs::metadata(&path).expect("stat").len(), MAX_FILE_SIZE);
+    check(&path, "default", now(), Duration::ZERO).expect("reads back");
+
+    // One byte more is refused, the file untouched, no temporary left.
+    let over = pad(MAX_FILE_SIZE as usize - ours.len());
+    fs::write(&path, &over).expect("seed");
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("past the cap");
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!("could not update {}: ", path.display()))
+            && shown.contains("past 1 MiB")
+            && !shown.contains('\n'),
+        "{shown}"
+    );
+    assert_eq!(err.exit_code(), 1);
+    assert_eq!(read(&path), over);
+    assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
+}
+
+#[test]
+fn write_refuses_a_fifo_without_hanging() {
+    let tmp = TempDir::new("fifo");
+    let path = tmp.join("credentials");
+    let made = std::process::Command::new("mkfifo").arg(&path).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here; nothing to prove
+    }
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("a FIFO is not a file");
+    assert!(err.to_string().contains("named pipe"), "{err}");
+}
+
+#[test]
+fn write_refuses_files_it_cannot_merge() {
+    let tmp = TempDir::new("refuse");
+    let path = tmp.join("credentials");
+    let binary = b"[other]\nx = \xff\xfe\n".to_vec();
+    fs::write(&path, &binary).expect("seed");
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("not UTF-8");
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    assert_eq!(fs::read(&path).expect("still there"), binary);
+
+    let big = "# padding\n".repeat(110_000);
+    fs::write(&path, &big).expect("seed");
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("too large");
+    assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+    assert_eq!(read(&path), big);
+    assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
+}
+
+#[test]
+fn failed_write_leaves_target_and_no_temp() {
+    let tmp = TempDir::new("fail");
+    let path = tmp.join("credentials");
+    fs::write(&path, OTHER).expect("seed");
+    // Something at our temp path that cannot be unlinked as a file.
+    let temp = tmp.join(&our_temp());
+    fs::create_dir(&temp).expect("mkdir");
+    fs::write(temp.join("x"), "x").expect("fill");
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("temp path blocked");
+    assert!(
+        err.to_string()
+            .contains("could not remove the stale temporary file"),
+        "{err}"
+    );
+    assert_eq!(read(&path), OTHER);
+
+    // A failure after the temp file exists removes it again.
+    let temp = tmp.join(".other.aws-credfile.tmp");
+    let err = write_temp(&temp, |f| {
+        f.write_all(b"partial").map_err(|e| ("write", e))?;
+        Err(("flush", io::Error::other("disk on fire")))
+    })
+    .expect_err("fill failed");
+    assert_eq!(
+        err.to_string(),
+        format!("could not flush {}: disk on fire", temp.display())
+    );
+    assert!(fs::symlink_metadata(&temp).is_err());
+}
+
+#[test]
+fn write_refuses_values_the_file_cannot_hold() {
+    let tmp = TempDir::new("values");
+    let path = tmp.join("credentials");
+    let mut bad = creds(Some(TOKEN));
+    bad.secret_access_key = Secret::new(format!("{SECRET}\n[evil]"));
+    let err = FileSink::new(&path, "default")
+        .write(&bad, now(), now())
+        .expect_err("newline in secret");
+    assert!(
+        err.to_string()
+            .contains("secret access key contains whitespace"),
+        "{err}"
+    );
+    assert!(!path.exists());
+    let mut bad = creds(Some(TOKEN));
+    bad.access_key_id = String::new();
+    assert!(FileSink::new(&path, "default")
+        .write(&bad, now(), now())
+        .is_err());
+    let mut bad = creds(Some(" padded"));
+    bad.access_key_id = "ASIA".into();
+    assert!(FileSink::new(&path, "default")
+        .write(&bad, now(), now())
+        .is_err());
+    // An empty token means long-term keys: written without a token line.
+    FileSink::new(&path, "default")
+        .write(&creds(Some("")), now(), now())
+        .expect("empty token is no token");
+    assert!(!read(&path).contains(SESSION_TOKEN));
+}
+
+#[test]
+fn write_refuses_profile_names_that_would_not_read_back() {
+    let tmp = TempDir::new("names");
+    let path = tmp.join("credentials");
+    for bad in [
+        "",
+        " default",
+        "default ",
+        "a]b",
+        "[a",
+        "a\nb",
+        "a\u{0}b",
+        "#x",
+        "a;b",
+        "a=b",
+        "profile x",
+    ] {
+        let err = FileSink::new(&path, bad)
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err(bad);
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+    assert!(!path.exists());
+    for good in [
+        "default",
+        "my profile",
+        "prod-eu.west_1",
+        "\u{e9}t\u{e9}",
+        "team+x@corp",
+    ] {
+        validate_profile(good).expect(good);
+        let rendered = render_section(good, &creds(None), now());
+        let out = merge(&merge("", good, &rendered), good, &rendered);
+        assert_eq!(out, rendered, "{good}");
+    }
+}
+
+// ---- check ----
+
+fn checked(text: &str, min_valid: u64) -> Result<Timestamp, Error> {
+    let tmp = TempDir::new("check");
+    let path = tmp.join("credentials");
+    fs::write(&path, text).expect("seed");
+    check(&path, "default", now(), Duration::from_secs(min_valid))
+}
+
+fn stale_message(result: Result<Timestamp, Error>) -> String {
+    match result {
+        Err(Error::Stale(msg)) => msg,
+        other => panic!("expected Stale, got {other:?}"),
+    }
+}
+
+#[test]
+fn check_fresh_file() {
+    let expiry = now().plus(Duration::from_secs(3600));
+    assert_eq!(checked(&section("default"), 300).expect("fresh"), expiry);
+    // Exactly min_valid left is still enough.
+    assert_eq!(checked(&section("default"), 3600).expect("fresh"), expiry);
+    // Written then checked through the real writer.
+    let tmp = TempDir::new("roundtrip");
+    let path = tmp.join("credentials");
+    FileSink::new(&path, "default")
+        .write(&creds(None), now(), now())
+        .expect("write succeeds");
+    assert_eq!(
+        check(&path, "default", now(), Duration::from_secs(300)).expect("fresh"),
+        expiry
+    );
+}
+
+#[test]
+fn check_is_tolerant() {
+    let text = "[other]\r\naws_access_key_id=X\r\n\r\n  [ default ]  \r\n\
+                ;   aws-credfile:   expires   2024-01-01T03:00:00+02:00 ,refreshed whenever\r\n\
+                \taws_access_key_id=ASIA\r\n  AWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
+    assert_eq!(
+        checked(text, 300).expect("fresh"),
+        now().plus(Duration::from_secs(3600))
+    );
+}
+
+#[test]
+fn check_reports_expiring_and_expired() {
+    let msg = stale_message(checked(&section("default"), 3601));
+    assert!(
+        msg.contains("expire at 2024-01-01T01:00:00Z, in 1h") && msg.contains("--min-valid 1h1s"),
+        "{msg}"
+    );
+    let tmp = TempDir::new("expired");
+    let path = tmp.join("credentials");
+    fs::write(&path, section("default")).expect("seed");
+    let later = now().plus(Duration::from_secs(3600 + 120));
+    let msg = stale_message(check(&path, "default", later, Duration::from_secs(300)));
+    assert!(
+        msg.contains("expired at 2024-01-01T01:00:00Z, 2m ago"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn check_reports_what_is_missing() {
+    let tmp = TempDir::new("missing");
+    let msg = stale_message(check(&tmp.join("nope"), "default", now(), Duration::ZERO));
+    assert!(msg.contains("does not exist"), "{msg}");
+
+    let msg = stale_message(checked(OTHER, 0));
+    assert!(msg.contains("has no [default] profile"), "{msg}");
+
+    let no_secret = section("default").replace(&format!("{SECRET_ACCESS_KEY} = {SECRET}\n"), "");
+    let msg = stale_message(checked(&no_secret, 0));
+    assert!(msg.contains("has no aws_secret_access_key"), "{msg}");
+
+    let empty_key = section("default").replace("= ASIAEXAMPLE", "=");
+    let msg = stale_message(checked(&empty_key, 0));
+    assert!(msg.contains("has no aws_access_key_id"), "{msg}");
+
+    let msg = stale_message(checked(
+        "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
+        0,
+    ));
+    assert!(msg.contains("expiry is unknown"), "{msg}");
+
+    let garbled = section("default").replace("2024-01-01T01:00:00Z", "soon");
+    let msg = stale_message(checked(&garbled, 0));
+    assert!(msg.contains("readable expiry"), "{msg}");
+
+    // Keys in another section do not count for ours.
+    let elsewhere = format!("[default]\n# aws-credfile: expires 2030-01-01T00:00:00Z\n{OTHER}");
+    let msg = stale_message(checked(&elsewhere, 0));
+    assert!(msg.contains("has no aws_access_key_id"), "{msg}");
+}
+
+#[test]
+fn check_other_failures_are_not_stale() {
+    let tmp = TempDir::new("checkdir");
+    let err = check(&tmp.0, "default", now(), Duration::ZERO).expect_err("a directory");
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    let path = tmp.join("bin");
+    fs::write(&path, b"\xff").expect("seed");
+    let err = check(&path, "default", now(), Duration::ZERO).expect_err("binary");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn no_error_shows_a_secret() {
+    let tmp = TempDir::new("secrets");
+    let mut errors = Vec::new();
+    // A file full of our secrets that check still rejects.
+    let path = tmp.join("credentials");
+    let stale = section("default").replace("2024-01-01T01:00:00Z", "2023-01-01T00:00:00Z");
+    fs::write(&path, &stale).expect("seed");
+    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("expired"));
+    fs::write(&path, stale.replace("# aws-credfile", "# x")).expect("seed");
+    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("no marker"));
+    fs::write(
+        &path,
+        format!("{SECRET} {TOKEN}\n\u{0}\u{ff}")
+            .into_bytes()
+            .into_iter()
+            .chain([0xff])
+            .collect::<Vec<u8>>(),
+    )
+    .expect("seed");
+    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("binary"));
+    errors.push(
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err("binary"),
+    );
+    // Bad values.
+    let mut bad = creds(Some(&format!("{TOKEN} {SECRET}")));
+    bad.secret_access_key = Secret::new(format!("{SECRET}\t"));
+    errors.push(
+        FileSink::new(tmp.join("new"), "default")
+            .write(&bad, now(), now())
+            .expect_err("tab"),
+    );
+    let bad = creds(Some(&format!("{TOKEN}\r\n")));
+    errors.push(
+        FileSink::new(tmp.join("new"), "default")
+            .write(&bad, now(), now())
+            .expect_err("crlf"),
+    );
+    // A directory target.
+    errors.push(
+        FileSink::new(&tmp.0, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect_err("dir"),
+    );
+    for err in &errors {
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(SECRET) && !shown.contains(TOKEN), "{shown}");
+            assert!(
+                !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdz"),
+                "{shown}"
+            );
+            assert!(!shown.contains('\n'), "{shown}");
+        }
+    }
+}
