@@ -1,47 +1,196 @@
-//! The refresh loop: obtain credentials, write them, and wait for the next
-//! refresh, a signal, or a retry. `--once` is the same refresh with a
-//! bounded retry budget instead of a loop.
+//! The refresh loop: obtain credentials, deliver them (the file, the
+//! endpoint), and wait for the next refresh, a signal, or a retry; all in
+//! the one wait (see `wait`). `--once` is the same refresh with a bounded
+//! retry budget instead of a loop.
+//!
+//! A fetch (the only step that can take seconds) runs on a short-lived
+//! worker thread while this thread stays in the wait: the endpoint keeps
+//! answering, a SIGHUP is noted, and a stop returns at once, leaving the
+//! worker to end with the process (it holds no file and no lock). Writing
+//! the file happens here, between waits, so no stop ever lands in the middle
+//! of it. While idle there is one thread and one `poll`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written};
 use crate::error::Error;
 use crate::log::Logger;
-use crate::schedule::{self, backoff, deadline_after, random_unit, refresh_delay};
-use crate::serve::{Server, CREDENTIALS_PATH};
-use crate::signals::{Signals, Wake};
+use crate::poll::Interest;
+use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::serve::answer::{Endpoint, CREDENTIALS_PATH};
+use crate::serve::Server;
 use crate::source::Provider;
-use crate::time::{format_duration, Timestamp};
+use crate::time::{deadline_after, format_duration_ms, Timestamp};
+use crate::wait::{Fds, Part, Waiter, Wake};
 
-/// Everything one refresh needs.
-pub struct Refresher<'a> {
-    pub provider: &'a Provider,
-    /// The file; absent when only serving.
-    pub sink: Option<&'a FileSink>,
-    /// The loopback endpoint, when `--serve` is on.
-    pub server: Option<Server>,
-    pub signals: &'a Signals,
-    pub log: &'a Logger,
+/// A minute: how often a wait for a fetch comes round without
+/// the worker's wake-up byte (never seen; the worker always writes it).
+const FETCH_BACKSTOP: Duration = Duration::from_secs(60);
+
+/// How a refresh or run ended when it did not fail.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `--once` wrote the credentials.
+    Done,
+    /// SIGTERM or SIGINT.
+    Stopped,
 }
 
-impl Refresher<'_> {
-    /// Fetches and writes once. A failure at any step leaves the file as it was.
-    fn refresh(&self, deadline: Option<Instant>) -> Result<(Credentials, Written), Error> {
+/// Everything the loop needs.
+pub struct Refresher {
+    provider: Arc<Provider>,
+    /// The file; absent when only serving.
+    sink: Option<FileSink>,
+    /// The loopback endpoint, when `--serve` is on.
+    server: Option<Server<Endpoint>>,
+    waiter: Waiter,
+    log: Logger,
+}
+
+impl Refresher {
+    pub fn new(
+        provider: Provider,
+        sink: Option<FileSink>,
+        server: Option<Server<Endpoint>>,
+        waiter: Waiter,
+        log: Logger,
+    ) -> Refresher {
+        Refresher {
+            provider: Arc::new(provider),
+            sink,
+            server,
+            waiter,
+            log,
+        }
+    }
+
+    /// `--once`: one refresh, retrying transient failures until `budget` is
+    /// spent. A stop signal ends it with success, as in the daemon.
+    pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
+        let deadline = deadline_after(budget);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.refresh(Some(deadline)) {
+                None => return Ok(self.stopping()),
+                Some(Ok((creds, written))) => {
+                    self.log_written(&creds, written, None);
+                    return Ok(Ended::Done);
+                }
+                Some(Err(e)) => e,
+            };
+            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !err.is_transient() || wait >= left {
+                return Err(err);
+            }
+            self.log_failure(&err, attempt, wait);
+            if self.wait(wait) == Wake::Stop {
+                return Ok(self.stopping());
+            }
+        }
+    }
+
+    /// The daemon: refresh now, then before every expiry, until stopped.
+    /// Failures are logged and retried with backoff; the file keeps the last
+    /// good credentials meanwhile.
+    pub fn run(&mut self) -> Result<Ended, Error> {
+        self.log_with_destination(
+            "started",
+            &[
+                ("version", &env!("CARGO_PKG_VERSION")),
+                ("source", &self.provider.describe()),
+            ],
+        );
+        let mut failures = 0;
+        loop {
+            let wait = match self.refresh(None) {
+                None => return Ok(self.stopping()),
+                Some(Ok((creds, written))) => {
+                    failures = 0;
+                    // Scheduled from what we fetched even when newer keys
+                    // were kept: earlier, never later, than needed.
+                    let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
+                    self.log_written(&creds, written, Some(next));
+                    if let Some(server) = &mut self.server {
+                        server.handler_mut().creds = Some(creds);
+                    }
+                    next
+                }
+                Some(Err(err)) => {
+                    failures += 1;
+                    let wait = backoff(failures, schedule::BACKOFF_CAP, random_unit());
+                    self.log_failure(&err, failures, wait);
+                    wait
+                }
+            };
+            match self.wait(wait) {
+                Wake::Stop => return Ok(self.stopping()),
+                Wake::Refresh => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
+                Wake::Timeout | Wake::Done => {}
+            }
+        }
+    }
+
+    /// Waits up to `timeout`, serving meanwhile.
+    fn wait(&mut self, timeout: Duration) -> Wake {
+        self.waiter.wait(&mut [&mut self.server], timeout)
+    }
+
+    fn stopping(&self) -> Ended {
+        self.log.info("stopping", &[("reason", &"signal")]);
+        Ended::Stopped
+    }
+
+    /// Fetches and stores once; `None` when a stop arrived meanwhile. A
+    /// failure at any step leaves the file as it was.
+    fn refresh(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Option<Result<(Credentials, Written), Error>> {
         let began = Timestamp::now();
-        let creds = self
-            .signals
-            .interruptible(|| self.provider.fetch(deadline))?;
-        self.store(creds, began)
+        let fetched = self.fetch(deadline)?;
+        Some(fetched.and_then(|creds| self.store(creds, began)))
+    }
+
+    /// Runs the provider's fetch on a worker while the wait goes on. A
+    /// SIGHUP meanwhile asks for one more refresh after this one (this fetch
+    /// may have read the token before whatever the SIGHUP is about).
+    fn fetch(&mut self, deadline: Option<Instant>) -> Option<Result<Credentials, Error>> {
+        let mut worker = match Worker::start(Arc::clone(&self.provider), deadline) {
+            Ok(worker) => worker,
+            // No thread or socket to spare: fetch here, without serving.
+            Err(_) => return Some(self.provider.fetch(deadline)),
+        };
+        let mut again = false;
+        loop {
+            match self
+                .waiter
+                .wait(&mut [&mut self.server, &mut worker], FETCH_BACKSTOP)
+            {
+                Wake::Stop => return None,
+                Wake::Refresh => again = true,
+                Wake::Done => break,
+                Wake::Timeout if worker.finished() => break,
+                Wake::Timeout => {}
+            }
+        }
+        if again {
+            self.waiter.refresh_again();
+        }
+        Some(worker.result())
     }
 
     /// Checks fetched credentials and writes them; the part of a refresh
-    /// that never runs off the main thread. `began` is when their fetch
-    /// began (see `FileSink::write`). Without a file there is nothing to
-    /// keep, so that counts as written.
+    /// that never runs off this thread. `began` is when their fetch began
+    /// (see `FileSink::write`). Without a file there is nothing to keep, so
+    /// that counts as written.
     fn store(&self, creds: Credentials, began: Timestamp) -> Result<(Credentials, Written), Error> {
         let now = Timestamp::now();
         if creds.expiration <= now {
@@ -51,7 +200,7 @@ impl Refresher<'_> {
                 now,
             });
         }
-        let written = match self.sink {
+        let written = match &self.sink {
             Some(sink) => sink.write(&creds, now, began)?,
             None => Written::Replaced,
         };
@@ -62,7 +211,7 @@ impl Refresher<'_> {
     /// writing the file, `endpoint` when serving.
     fn destination(&self) -> Vec<(&'static str, String)> {
         let mut fields = Vec::new();
-        if let Some(sink) = self.sink {
+        if let Some(sink) = &self.sink {
             fields.push(("profile", sink.profile.clone()));
             fields.push(("file", sink.path.display().to_string()));
         }
@@ -120,153 +269,51 @@ impl Refresher<'_> {
             ],
         );
     }
+}
 
-    /// `--once`: one refresh, retrying transient failures until `budget` is
-    /// spent. A stop signal ends it with success, as in the daemon.
-    pub fn once(&self, budget: Duration) -> Result<(), Error> {
-        let deadline = deadline_after(budget);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let err = match self.refresh(Some(deadline)) {
-                Ok((creds, written)) => {
-                    self.log_written(&creds, written, None);
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !err.is_transient() || wait >= left {
-                return Err(err);
-            }
-            self.log_failure(&err, attempt, wait);
-            if self.signals.wait(wait) == Wake::Terminate {
-                self.log.info("stopping", &[("reason", &"signal")]);
-                return Ok(());
-            }
-        }
-    }
+/// A fetch on its own thread, as a part of the wait: its socket becomes
+/// readable when the result is ready.
+struct Worker {
+    handle: JoinHandle<Result<Credentials, Error>>,
+    done: UnixStream,
+}
 
-    /// The daemon: refresh now, then before every expiry, forever. Failures
-    /// are logged and retried with backoff; the file keeps the last good
-    /// credentials meanwhile.
-    pub fn run(&mut self) -> Result<(), Error> {
-        self.log_with_destination(
-            "started",
-            &[
-                ("version", &env!("CARGO_PKG_VERSION")),
-                ("source", &self.provider.describe()),
-            ],
-        );
-        let mut failures = 0;
-        // The last good credentials, which the endpoint serves.
-        let mut current: Option<Credentials> = None;
-        loop {
-            let result = if self.server.is_some() {
-                self.refresh_while_serving(current.as_ref())
-            } else {
-                self.refresh(None)
-            };
-            let wait = match result {
-                Ok((creds, written)) => {
-                    failures = 0;
-                    // Scheduled from what we fetched even when newer keys
-                    // were kept: earlier, never later, than needed.
-                    let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
-                    self.log_written(&creds, written, Some(next));
-                    current = Some(creds);
-                    next
-                }
-                Err(err) => {
-                    failures += 1;
-                    let wait = backoff(failures, schedule::BACKOFF_CAP, random_unit());
-                    self.log_failure(&err, failures, wait);
-                    wait
-                }
-            };
-            let wake = match &mut self.server {
-                Some(server) => server.wait(self.signals, wait, current.as_ref()),
-                None => self.signals.wait(wait),
-            };
-            match wake {
-                Wake::Timeout => {}
-                Wake::Refresh => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
-                Wake::Terminate => {
-                    self.log.info("stopping", &[("reason", &"signal")]);
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    /// A refresh that keeps the endpoint answering meanwhile: the fetch (the
-    /// only step that can take seconds) runs on a short-lived worker thread
-    /// while this thread keeps serving the current credentials and watching
-    /// signals. Nothing else ever leaves this thread, and an idle daemon
-    /// still has only the one.
-    fn refresh_while_serving(
-        &mut self,
-        current: Option<&Credentials>,
-    ) -> Result<(Credentials, Written), Error> {
-        let Ok((done_reader, done_writer)) = UnixStream::pair() else {
-            return self.refresh(None);
-        };
-        let provider = self.provider;
-        let began = Timestamp::now();
-        let mut again = false;
-        let fetched = std::thread::scope(|scope| {
-            let worker = scope.spawn(move || {
-                let result = provider.fetch(None);
-                // Wakes the poll below; if this fails, the join still works
-                // once the wait's timeout comes round.
-                let _ = (&done_writer).write_all(b"!");
+impl Worker {
+    fn start(provider: Arc<Provider>, deadline: Option<Instant>) -> std::io::Result<Worker> {
+        let (done, mut ring) = UnixStream::pair()?;
+        done.set_nonblocking(true)?;
+        let handle = std::thread::Builder::new()
+            .name("fetch".into())
+            .spawn(move || {
+                let result = provider.fetch(deadline);
+                // Wakes the wait; if this fails, the wait's backstop finds
+                // the thread finished.
+                let _ = ring.write_all(b"!");
                 result
-            });
-            let server = self.server.as_mut().expect("called only when serving");
-            let _ = done_reader.set_nonblocking(true);
-            loop {
-                // The minute is only a backstop: the worker's byte ends the wait.
-                let wake = server.wait_or(
-                    self.signals,
-                    Some(done_reader.as_fd()),
-                    Duration::from_secs(60),
-                    current,
-                );
-                match wake {
-                    Wake::Terminate => {
-                        // The worker holds no file or lock; ending the
-                        // process now is the prompt stop the signal asks for.
-                        self.log.info("stopping", &[("reason", &"signal")]);
-                        std::process::exit(0);
-                    }
-                    // This fetch may have read the token before whatever
-                    // the SIGHUP is about; refresh once more after it.
-                    Wake::Refresh => again = true,
-                    Wake::Timeout => {}
-                }
-                let done = matches!((&done_reader).read(&mut [0u8; 1]), Ok(1));
-                if done || worker.is_finished() {
-                    break;
-                }
-            }
-            worker.join()
-        });
-        if again {
-            self.signals.refresh_again();
-        }
-        match fetched {
-            Ok(result) => self.store(result?, began),
+            })?;
+        Ok(Worker { handle, done })
+    }
+
+    fn finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// The fetch's result; waits for the thread if it is not done yet.
+    fn result(self) -> Result<Credentials, Error> {
+        match self.handle.join() {
+            Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 }
 
-/// Sub-second precision for retry waits, which are often below a second.
-fn format_duration_ms(d: Duration) -> String {
-    if d < Duration::from_secs(10) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format_duration(d)
+impl Part for Worker {
+    fn watch<'a>(&'a self, fds: &mut Fds<'a>) -> Option<Instant> {
+        fds.push((self.done.as_fd(), Interest::Read));
+        None
+    }
+
+    fn ready(&mut self, ready: &[bool], _now: Instant) -> Option<Wake> {
+        ready[0].then_some(Wake::Done)
     }
 }

@@ -215,7 +215,7 @@ impl fmt::Display for Message<'_> {
 /// already includes the inner error, and printing a chain would repeat it.
 impl std::error::Error for Error {}
 
-/// Defaults to 100 characters of a body quoted in an error message.
+/// 100 characters of a body quoted in an error message.
 pub const BODY_PREFIX_CHARS: usize = 100;
 
 /// `: "<first 100 characters>"` of an unexpected answer's body for an error

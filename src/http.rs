@@ -11,18 +11,56 @@ use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
 
-use crate::config::Network;
-use crate::error::Error;
-use crate::url::{is_loopback, redact, url_parts};
+use std::path::PathBuf;
 
-/// Defaults to 1 MiB: an STS answer is a few KiB; anything near this is not
+use crate::env::{first_var, var, Env};
+use crate::error::Error;
+use crate::url::{redact, Url};
+
+/// 1 MiB: an STS answer is a few KiB; anything near this is not
 /// STS, and reading it would only cost memory.
 pub const MAX_BODY: u64 = 1024 * 1024;
-/// Defaults to 5 seconds to set up a connection (DNS, TCP, TLS).
+/// 5 seconds to set up a connection (DNS, TCP, TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Defaults to 20 seconds for one whole exchange, body included, so a server
+/// 20 seconds for one whole exchange, body included, so a server
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Proxy settings, each checked in upper then lower case as curl does.
+pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+pub const ENV_NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];
+/// Extra trusted CA certificates (PEM), on top of the embedded Mozilla roots.
+pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+
+/// How to reach servers beyond the pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Network {
+    /// `HTTPS_PROXY`, used for STS.
+    pub https_proxy: Option<String>,
+    /// `NO_PROXY` entries, lowercased, spaces trimmed.
+    pub no_proxy: Vec<String>,
+    /// `AWS_CA_BUNDLE`: more roots to trust, beside the embedded ones.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Network {
+    /// `HTTPS_PROXY`, `NO_PROXY` and `AWS_CA_BUNDLE`, as the SDKs read them.
+    /// Checked when a client is first built (`Client::new`).
+    pub fn from_env(env: Env) -> Network {
+        Network {
+            https_proxy: first_var(env, &ENV_HTTPS_PROXY).map(|(_, v)| v.trim().to_string()),
+            no_proxy: first_var(env, &ENV_NO_PROXY)
+                .map(|(_, v)| {
+                    v.split(',')
+                        .map(|e| e.trim().to_ascii_lowercase())
+                        .filter(|e| !e.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ca_bundle: var(env, ENV_CA_BUNDLE).map(PathBuf::from),
+        }
+    }
+}
 
 const USER_AGENT: &str = concat!("aws-credfile/", env!("CARGO_PKG_VERSION"));
 
@@ -34,7 +72,11 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// A client for one destination.
+/// A client for one destination, built for one refresh and dropped after
+/// it. Nothing is kept between refreshes on purpose: a connection would not
+/// be reused half an hour later anyway, and an idle daemon that kept its
+/// agent would keep its parsed root store too (a few hundred KiB of the
+/// 2 MiB idle-memory budget, measured in BENCHMARKS.md).
 pub struct Client {
     agent: Agent,
     /// Used in messages; URLs here never hold secrets.
@@ -225,14 +267,14 @@ fn roots(net: &Network) -> Result<RootCerts, Error> {
 /// is loopback or listed in `NO_PROXY` (exact, or a domain suffix, or `*`).
 pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
     let proxy = net.https_proxy.as_ref()?;
-    let parts = url_parts(url)?;
-    if parts.scheme != "https" || is_loopback(&parts.host) {
+    let parts = Url::parse(url).ok()?;
+    if !parts.is_https() || parts.is_loopback() {
         return None;
     }
     let exempt = net.no_proxy.iter().any(|entry| {
         let entry = entry.trim_start_matches("*.").trim_start_matches('.');
         let entry = entry.split(':').next().unwrap_or(entry);
-        entry == "*" || parts.host == entry || parts.host.ends_with(&format!(".{entry}"))
+        entry == "*" || parts.host() == entry || parts.host().ends_with(&format!(".{entry}"))
     });
     (!exempt).then(|| proxy.clone())
 }

@@ -2,12 +2,16 @@
 //! identities Kubernetes on AWS hands a pod (IRSA web identity, EKS Pod
 //! Identity), for applications whose AWS SDK predates them.
 //!
-//! The modules are listed in the order data flows through them; each depends
-//! only on the ones above it (`cli` and `config` read the command line and
-//! environment; `daemon` at the bottom runs the loop).
-// Unsafe code is denied everywhere; the two system calls std has no API
-// for (`poll(2)`, and `getrlimit(2)` in `serve`) carry their own allow and
-// SAFETY note.
+//! Data flows from the command line and environment (`cli`, then `config`,
+//! which reads each part's own settings) to a `Plan`; `daemon` carries it
+//! out: a `source` fetches credentials (over `http`, from `sts` or a
+//! container endpoint), and they are delivered to the `credentials_file`
+//! and the `serve` endpoint, in the one `wait` over every descriptor.
+//! Dependencies point down, from `config` and `daemon` to the leaves
+//! (`error`, `time`, `url`, `env`, `token`, `credentials`); nothing below
+//! `config` imports it. ARCHITECTURE.md has the map.
+// Unsafe code is denied everywhere; the system calls std lacks (poll(2),
+// timerfd, getrlimit) carry their own allow and SAFETY note.
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -15,7 +19,7 @@ pub mod config;
 pub mod credentials;
 pub mod credentials_file;
 pub mod daemon;
-pub mod endpoint;
+pub mod env;
 pub mod error;
 pub mod http;
 pub mod log;
@@ -27,4 +31,6 @@ pub mod source;
 pub mod sts;
 pub mod time;
 pub mod timer;
+pub mod token;
 pub mod url;
+pub mod wait;

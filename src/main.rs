@@ -1,15 +1,17 @@
 //! The aws-credfile command: `main` only runs `run`, prints the error once,
-//! and exits with the code the error maps to (see `Error::exit_code`).
+//! and exits with the code the error maps to (see `Error::exit_code`). The
+//! only place the process exits.
 
 use std::process::ExitCode;
 
-use aws_credfile::config::{self, Mode};
+use aws_credfile::config::{self, Config, Plan, Refresh, Run};
 use aws_credfile::credentials_file;
 use aws_credfile::daemon::Refresher;
 use aws_credfile::error::Error;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
 use aws_credfile::time::Timestamp;
+use aws_credfile::wait::Waiter;
 use aws_credfile::{cli, log, serve};
 
 fn main() -> ExitCode {
@@ -52,54 +54,46 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
     }
     // A value that is not UTF-8 is passed on lossily rather than dropped, so
     // validation names the variable instead of claiming it is not set.
-    let cfg = config::build(&args, &|name| {
+    let Config { logger, plan } = config::build(&args, &|name| {
         std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
     })?;
-    let log: &log::Logger = &cfg.logger;
-    *json_errors = log.format() == log::Format::Json;
-
-    if let Mode::Check { min_valid } = cfg.mode {
-        let sink = cfg
-            .sink
-            .as_ref()
-            .expect("config always sets the file for --check");
-        let expires =
-            credentials_file::check(&sink.path, &sink.profile, Timestamp::now(), min_valid)?;
-        log.info(
-            "check_passed",
-            &[
-                ("profile", &sink.profile),
-                ("file", &sink.path.display()),
-                ("expires", &expires),
-            ],
-        );
-        return Ok(());
+    *json_errors = logger.format() == log::Format::Json;
+    match plan {
+        Plan::Check { file, min_valid } => {
+            let expires =
+                credentials_file::check(&file.path, &file.profile, Timestamp::now(), min_valid)?;
+            logger.info(
+                "check_passed",
+                &[
+                    ("profile", &file.profile),
+                    ("file", &file.path.display()),
+                    ("expires", &expires),
+                ],
+            );
+            Ok(())
+        }
+        Plan::Refresh(plan) => refresh(*plan, signals, logger),
     }
+}
 
-    // Before anything is fetched: a link at --file is a configuration error.
-    if let Some(sink) = &cfg.sink {
+/// Checks what can be checked before anything is fetched (a link at
+/// `--file`, the token files, the proxy and CA bundle), binds the endpoint,
+/// and runs the loop.
+fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<(), Error> {
+    if let Some(sink) = &plan.sink {
         sink.preflight()?;
     }
-    let source = cfg
-        .source
-        .as_ref()
-        .expect("config always sets a source outside --check");
-    let provider = Provider::new(source, cfg.chain.as_ref(), &cfg.network)?;
+    let provider = Provider::new(&plan.source, plan.chain.as_ref(), &plan.network)?;
     provider.preflight()?;
-    let server = cfg
+    let server = plan
         .serve
         .as_ref()
-        .map(|s| serve::start(s, *log))
+        .map(|s| serve::start(s, logger))
         .transpose()?;
-    let mut refresher = Refresher {
-        provider: &provider,
-        sink: cfg.sink.as_ref(),
-        server,
-        signals: &signals,
-        log,
-    };
-    match cfg.mode {
-        Mode::Once { timeout } => refresher.once(timeout),
-        _ => refresher.run(),
+    let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger);
+    match plan.run {
+        Run::Once { timeout } => refresher.once(timeout),
+        Run::Daemon => refresher.run(),
     }
+    .map(drop)
 }

@@ -1,29 +1,29 @@
-//! When to refresh: the next refresh time from an expiry, retry backoff with
-//! full jitter, and the random numbers both use. Pure arithmetic with the
+//! When to refresh: the wait before the next refresh from an expiry, retry
+//! backoff with full jitter, and the random numbers both use. Pure arithmetic with the
 //! clock and the randomness passed in, so tests are exact.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::time::Timestamp;
 
-/// Defaults to 10 minutes: a refresh is never planned later than this before
+/// 10 minutes: a refresh is never planned later than this before
 /// expiry, so retries have time before a `--check --min-valid 5m` probe
 /// sees the file as stale.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(600);
-/// Defaults to 1 second: the shortest wait between refreshes, so that
+/// 1 second: the shortest wait between refreshes, so that
 /// credentials living only seconds (test fakes, a skewed clock) cannot make
 /// the loop spin.
 pub const MIN_WAIT: Duration = Duration::from_secs(1);
 /// At most this share of a planned wait is taken off at random, so a fleet
 /// started together spreads out.
 pub const REFRESH_JITTER: f64 = 0.1;
-/// Defaults to 1 second: the first retry's upper bound.
+/// 1 second: the first retry's upper bound.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// Defaults to 1 minute: the daemon's largest retry wait.
+/// 1 minute: the daemon's largest retry wait.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// Defaults to 10 seconds: `--once` has a bounded budget, so its waits stay shorter.
+/// 10 seconds: `--once` has a bounded budget, so its waits stay shorter.
 pub const ONCE_BACKOFF_CAP: Duration = Duration::from_secs(10);
 /// Even full jitter waits this long, so a retry is never immediate.
 pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -55,15 +55,6 @@ pub fn backoff(attempt: u32, cap: Duration, jitter: f64) -> Duration {
         .unwrap_or(cap)
         .min(cap);
     exp.mul_f64(jitter.clamp(0.0, 1.0)).max(MIN_BACKOFF)
-}
-
-/// `now + d` as a monotonic deadline, saturating far in the future instead
-/// of overflowing (an expiry in year 9999 must not crash the daemon).
-pub fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
-        .unwrap_or(now)
 }
 
 /// A random number in `[0, 1)`. `RandomState` is seeded from the operating
@@ -132,12 +123,6 @@ mod tests {
         assert_eq!(backoff(100, BACKOFF_CAP, 1.0), BACKOFF_CAP);
         assert_eq!(backoff(u32::MAX, ONCE_BACKOFF_CAP, 1.0), ONCE_BACKOFF_CAP);
         assert_eq!(backoff(5, BACKOFF_CAP, 0.0), MIN_BACKOFF);
-    }
-
-    #[test]
-    fn deadlines_saturate() {
-        assert!(deadline_after(Duration::MAX) > Instant::now());
-        assert!(deadline_after(Duration::from_secs(5)) > Instant::now());
     }
 
     #[test]

@@ -1,70 +1,112 @@
-//! The few facts this program needs from a URL (scheme, host, port), and
-//! which hosts are loopback. Hand-written: full URL parsing is not needed to
-//! apply the SDKs' host rules, and the http crate's parser is laxer.
+//! URLs as this program reads them: one strict reader, [`Url::parse`], over
+//! the http crate's `Uri`, for every URL a person configures (the STS
+//! endpoint override, the container endpoint), giving the few facts the
+//! rules need (scheme, host, port) and the `Host` header a request carries;
+//! and the redaction of passwords in URLs for anything printed.
 
-/// The parts of a URL this program needs.
+use std::net::IpAddr;
+
+/// A URL checked to be `http(s)://host[:port][/path][?query]`, without user
+/// info. The text is kept as given; the host is lowercase.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UrlParts {
-    pub scheme: String,
-    /// Lowercase; IPv6 without brackets.
-    pub host: String,
-    pub port: Option<u16>,
+pub struct Url {
+    https: bool,
+    /// Lowercase; an IPv6 address without its brackets.
+    host: String,
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+    query_or_fragment: bool,
 }
 
-/// Splits `scheme://host[:port][/path]`; `None` if it is not that shape.
-pub fn url_parts(url: &str) -> Option<UrlParts> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
-        return None;
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?.parse().ok()?),
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse().ok()?)),
-            None => (authority, None),
+impl Url {
+    /// Reads `text` strictly. The error says what is wrong in a few words,
+    /// for a message that names the setting.
+    pub fn parse(text: &str) -> Result<Url, String> {
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("contains whitespace or control characters".into());
         }
-    };
-    if host.is_empty() {
-        return None;
+        let (scheme, rest) = text.split_once("://").ok_or(
+            "is not a URL; expected something like https://sts.example.com or http://127.0.0.1:8080",
+        )?;
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err(format!("scheme {scheme:?} is not http or https"));
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err("must not contain a user name or password".into());
+        }
+        let uri: http::Uri = text.parse().map_err(|_| "is not a valid URL".to_owned())?;
+        let host = match uri.host() {
+            Some(h) if !h.is_empty() && h != "[]" => {
+                h.trim_start_matches('[').trim_end_matches(']')
+            }
+            _ => return Err("has no host".into()),
+        };
+        // http::Uri neither range-checks a port nor refuses an empty one, so
+        // look at the text after the host (after the brackets of an IPv6 host).
+        let after_host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+            None => authority.rsplit_once(':').map_or("", |(_, port)| port),
+        };
+        let port_text = after_host.strip_prefix(':').unwrap_or(after_host);
+        let port = match port_text {
+            "" if !authority.ends_with(':') => None,
+            p => match p.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err("has an invalid port".into()),
+            },
+        };
+        let host = host.to_ascii_lowercase();
+        Ok(Url {
+            https,
+            ip: host.parse().ok(),
+            host,
+            port,
+            query_or_fragment: rest.contains(['?', '#']),
+        })
     }
-    Some(UrlParts {
-        scheme: scheme.to_ascii_lowercase(),
-        host: host.to_ascii_lowercase(),
-        port,
-    })
-}
 
-impl UrlParts {
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// The host, lowercase; an IPv6 address without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The host as an address, when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
+    /// `localhost` or a loopback address, which a proxy must never see.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost" || self.ip.is_some_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether it has a query or a fragment.
+    pub fn has_query_or_fragment(&self) -> bool {
+        self.query_or_fragment
+    }
+
     /// The `Host` header a request to this URL carries: the host (IPv6 in
     /// brackets), plus `:port` unless it is the scheme's default.
     pub fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
+        let host = match self.ip {
+            Some(IpAddr::V6(_)) => format!("[{}]", self.host),
+            _ => self.host.clone(),
         };
-        let default_port = if self.scheme == "https" { 443 } else { 80 };
+        let default_port = if self.https { 443 } else { 80 };
         match self.port {
             Some(p) if p != default_port => format!("{host}:{p}"),
             _ => host,
         }
     }
-}
-
-/// Loopback names and addresses, which a proxy must never see.
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }
 
 /// What user info in a URL is shown as.
@@ -118,27 +160,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_parts_shapes() {
-        let p = url_parts("https://sts.eu-west-1.amazonaws.com").unwrap();
+    fn strict_reading() {
+        let u = Url::parse("https://STS.eu-west-1.amazonaws.com").unwrap();
+        assert!(u.is_https());
         assert_eq!(
-            (p.scheme.as_str(), p.host.as_str(), p.port),
-            ("https", "sts.eu-west-1.amazonaws.com", None)
+            (u.host(), u.host_header()),
+            (
+                "sts.eu-west-1.amazonaws.com",
+                "sts.eu-west-1.amazonaws.com".to_string()
+            )
         );
-        let p = url_parts("http://127.0.0.1:8080/v1/credentials").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", Some(8080)));
-        let p = url_parts("http://[fd00:ec2::23]/v1/credentials").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("fd00:ec2::23", None));
-        let p = url_parts("http://[::1]:99").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("::1", Some(99)));
+        let u = Url::parse("http://127.0.0.1:8080/v1/credentials?x=1").unwrap();
+        assert!(u.is_loopback() && u.has_query_or_fragment());
+        assert_eq!(u.host_header(), "127.0.0.1:8080");
+        let u = Url::parse("http://[fd00:ec2::23]/v1/credentials").unwrap();
+        assert_eq!(u.ip(), Some("fd00:ec2::23".parse().unwrap()));
+        assert_eq!(u.host_header(), "[fd00:ec2::23]");
+        assert_eq!(
+            Url::parse("http://[::1]:99").unwrap().host_header(),
+            "[::1]:99"
+        );
+        assert_eq!(Url::parse("https://h:443/").unwrap().host_header(), "h");
+        assert!(Url::parse("http://LocalHost:1").unwrap().is_loopback());
         for bad in [
             "",
             "nohost",
             "http://",
             "http://u:p@host",
             "http://h:notaport",
+            "http://h:0",
+            "http://h:",
             "http://[::1",
+            "ftp://h",
+            "http://h /x",
         ] {
-            assert!(url_parts(bad).is_none(), "{bad}");
+            assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -32,12 +32,47 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::credentials::Credentials;
+use crate::env::{var, Env};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
 
 use self::atomic::*;
 use self::ini::*;
 pub use self::ini::{merge, render_section};
+
+/// The credentials file when `--file` is absent ...
+pub const ENV_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+/// ... else `.aws/credentials` in the home directory, as every SDK looks.
+pub const ENV_HOME: &str = "HOME";
+
+/// The file to write, as the SDKs find it: `flag` (`--file`), else
+/// `$AWS_SHARED_CREDENTIALS_FILE`, else `$HOME/.aws/credentials`; `~/` at
+/// the start means `$HOME/`.
+pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
+    match (flag, var(env, ENV_SHARED_CREDENTIALS_FILE)) {
+        (Some(f), _) if f.trim().is_empty() => Err(Error::Usage("--file is empty".into())),
+        (Some(f), _) => expand_home(f, env, "--file"),
+        (None, Some(f)) => expand_home(&f, env, ENV_SHARED_CREDENTIALS_FILE),
+        (None, None) => match var(env, ENV_HOME) {
+            Some(home) => Ok(PathBuf::from(home).join(".aws").join("credentials")),
+            None => Err(Error::Config(format!(
+                "no credentials file: set --file, {ENV_SHARED_CREDENTIALS_FILE} or {ENV_HOME}"
+            ))),
+        },
+    }
+}
+
+/// `~/x` means `$HOME/x`, as the SDKs read `AWS_SHARED_CREDENTIALS_FILE`.
+fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
+    match path.strip_prefix("~/") {
+        None => Ok(PathBuf::from(path)),
+        Some(rest) => var(env, ENV_HOME)
+            .map(|home| PathBuf::from(home).join(rest))
+            .ok_or_else(|| {
+                Error::Config(format!("{name} starts with ~/ but {ENV_HOME} is not set"))
+            }),
+    }
+}
 
 /// The mode the file gets unless `--mode` says otherwise: only its owner may
 /// read the keys.

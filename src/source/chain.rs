@@ -1,21 +1,33 @@
 //! `--role-arn`: a second hop that signs sts:AssumeRole (SigV4) with the
 //! source's credentials, session token included, on top of any source.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Chain, Network};
 use crate::credentials::Credentials;
 use crate::error::Error;
-use crate::http::Client;
+use crate::http::{Client, Network};
+use crate::sts::endpoint::StsEndpoint;
 use crate::sts::{self, AssumeRoleParams};
 
+/// `--role-arn`: a second hop, sts:AssumeRole signed with the source's
+/// credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    /// `None` leaves the choice to STS (one hour, the most for a chain).
+    pub duration: Option<Duration>,
+    pub sts: StsEndpoint,
+}
+
 pub struct ChainProvider {
-    cfg: Chain,
+    cfg: Settings,
     net: Network,
 }
 
 impl ChainProvider {
-    pub fn new(cfg: Chain, net: &Network) -> Result<Self, Error> {
+    pub fn new(cfg: Settings, net: &Network) -> Result<Self, Error> {
         // Built once here only to fail at start on a bad proxy or CA bundle.
         Client::new(&cfg.sts.post_url(), net)?;
         Ok(ChainProvider {

@@ -1,28 +1,138 @@
 //! EKS Pod Identity and ECS: credentials from the container credentials
 //! endpoint, as JSON, with the authorization token read fresh at every
-//! refresh (the agent rotates it).
+//! refresh (the agent rotates it). This module owns the container
+//! environment (`AWS_CONTAINER_*`) and the SDKs' rules for the endpoint URL.
 
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::config::{
-    validate_container_token, Container, ContainerToken, Network,
-    ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-};
 use crate::credentials::{Credentials, Secret};
+use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error};
-use crate::http::Client;
+use crate::http::{Client, Network};
 use crate::time::Timestamp;
+use crate::token::{self, ReadError};
+use crate::url::{redact, Url};
 
-use super::{read_token_text, TokenFileError};
+/// A full URL of the endpoint (EKS Pod Identity: the agent's) ...
+pub const ENV_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// ... or a path on the ECS agent's address.
+pub const ENV_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+/// The `Authorization` value for the endpoint, from a file (re-read at every
+/// refresh; wins) or the variable itself.
+pub const ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+pub const ENV_CONTAINER_AUTHORIZATION_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 
-/// Defaults to 16 KiB: agent tokens are a few hundred bytes.
-pub const MAX_TOKEN_BYTES: u64 = 16 * 1024;
+/// The ECS agent's address, to which a relative URI is appended.
+pub const ECS_AGENT: Ipv4Addr = Ipv4Addr::new(169, 254, 170, 2);
+/// The EKS Pod Identity agent, IPv4 and IPv6.
+pub const EKS_POD_IDENTITY_AGENT: Ipv4Addr = Ipv4Addr::new(169, 254, 170, 23);
+pub const EKS_POD_IDENTITY_AGENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23);
+/// The hosts the AWS SDKs accept over plain http besides loopback.
+pub const ALLOWED_HTTP_HOSTS: [IpAddr; 3] = [
+    IpAddr::V4(ECS_AGENT),
+    IpAddr::V4(EKS_POD_IDENTITY_AGENT),
+    IpAddr::V6(EKS_POD_IDENTITY_AGENT_V6),
+];
+
+/// EKS Pod Identity or ECS: a credentials endpoint answering JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Checked against the SDKs' rules (plain http only to loopback and the
+    /// agents).
+    pub url: String,
+    pub token: TokenSource,
+}
+
+/// Where the endpoint's `Authorization` value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    None,
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, checked for line breaks.
+    Value(Secret),
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, read at every refresh.
+    File(PathBuf),
+}
+
+/// Whether the environment names a container endpoint at all.
+pub fn configured(env: Env) -> bool {
+    var(env, ENV_CONTAINER_CREDENTIALS_FULL_URI).is_some()
+        || var(env, ENV_CONTAINER_CREDENTIALS_RELATIVE_URI).is_some()
+}
+
+/// The endpoint's settings from the container variables, as the SDKs read
+/// them: the relative URI wins over the full one; the token file over the
+/// token.
+pub fn settings(env: Env) -> Result<Settings, Error> {
+    let url = match (
+        var(env, ENV_CONTAINER_CREDENTIALS_FULL_URI),
+        var(env, ENV_CONTAINER_CREDENTIALS_RELATIVE_URI),
+    ) {
+        (_, Some(rel)) => {
+            let rel = rel.trim();
+            if !rel.starts_with('/') {
+                return Err(Error::Config(format!(
+                    "{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {rel:?} must start with /"
+                )));
+            }
+            format!("http://{ECS_AGENT}{rel}")
+        }
+        (Some(full), None) => {
+            let full = full.trim().to_string();
+            validate_url(&full).map_err(|e| {
+                Error::Config(format!(
+                    "{ENV_CONTAINER_CREDENTIALS_FULL_URI} {:?}: {e}",
+                    redact(&full)
+                ))
+            })?;
+            full
+        }
+        (None, None) => {
+            return Err(Error::Config(format!(
+                "--source container needs {ENV_CONTAINER_CREDENTIALS_FULL_URI} or {ENV_CONTAINER_CREDENTIALS_RELATIVE_URI}"
+            )))
+        }
+    };
+    let token = match (
+        var(env, ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE),
+        env(ENV_CONTAINER_AUTHORIZATION_TOKEN).filter(|v| !v.is_empty()),
+    ) {
+        (Some(file), _) => TokenSource::File(PathBuf::from(file)),
+        (None, Some(value)) => {
+            let secret = Secret::new(value);
+            token::check_header_value(&secret)
+                .map_err(|e| Error::Config(format!("{ENV_CONTAINER_AUTHORIZATION_TOKEN}: {e}")))?;
+            TokenSource::Value(secret)
+        }
+        (None, None) => TokenSource::None,
+    };
+    Ok(Settings { url, token })
+}
+
+/// Checks an endpoint URL as the SDKs do: https may go anywhere; plain http
+/// only to loopback or the ECS/EKS agent addresses. No user info: the token
+/// goes in its own variables.
+pub fn validate_url(url: &str) -> Result<(), String> {
+    let url = Url::parse(url)?;
+    if url.is_https() {
+        return Ok(());
+    }
+    let agent = url.ip().is_some_and(|ip| ALLOWED_HTTP_HOSTS.contains(&ip));
+    if url.is_loopback() || agent {
+        Ok(())
+    } else {
+        Err(format!(
+            "plain http is allowed only to loopback, {ECS_AGENT}, {EKS_POD_IDENTITY_AGENT} and {EKS_POD_IDENTITY_AGENT_V6}, not {}; use https",
+            url.host()
+        ))
+    }
+}
 
 pub struct ContainerProvider {
-    cfg: Container,
+    cfg: Settings,
     net: Network,
 }
 
@@ -47,7 +157,7 @@ struct ErrorAnswer {
 }
 
 impl ContainerProvider {
-    pub fn new(cfg: Container, net: &Network) -> Result<Self, Error> {
+    pub fn new(cfg: Settings, net: &Network) -> Result<Self, Error> {
         // Never through a proxy (the agents are link-local or loopback), but
         // an https endpoint may need the extra roots.
         let net = Network {
@@ -71,9 +181,9 @@ impl ContainerProvider {
 
     fn token(&self) -> Result<Option<Secret>, Error> {
         match &self.cfg.token {
-            ContainerToken::None => Ok(None),
-            ContainerToken::Value(secret) => Ok(Some(secret.clone())),
-            ContainerToken::File(path) => read_token_file(path).map(Some),
+            TokenSource::None => Ok(None),
+            TokenSource::Value(secret) => Ok(Some(secret.clone())),
+            TokenSource::File(path) => read_token_file(path).map(Some),
         }
     }
 
@@ -110,13 +220,13 @@ pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
             path.display()
         ))
     };
-    let text = read_token_text(path, MAX_TOKEN_BYTES).map_err(|e| match e {
-        TokenFileError::Io(e) => Error::io("read the container authorization token file", path, e),
-        TokenFileError::TooLarge => invalid("larger than 16 KiB, which no agent token is"),
-        TokenFileError::NotText => invalid("not text"),
+    let text = token::read_text(path, token::MAX_HEADER_TOKEN).map_err(|e| match e {
+        ReadError::Io(e) => Error::io("read the container authorization token file", path, e),
+        ReadError::TooLarge => invalid("larger than 16 KiB, which no agent token is"),
+        ReadError::NotText => invalid("not text"),
     })?;
     let token = Secret::new(text);
-    validate_container_token(&token).map_err(|why| invalid(&why))?;
+    token::check_header_value(&token).map_err(|why| invalid(&why))?;
     Ok(token)
 }
 
@@ -187,69 +297,4 @@ fn error_message(body: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const URL: &str = "http://169.254.170.23/v1/credentials";
-
-    #[test]
-    fn parses_pod_identity_answer() {
-        let body = br#"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken",
-            "AccountId":"123456789012","Expiration":"2026-11-26T16:00:00.123456789Z","Extra":1}"#;
-        let c = parse_answer(URL, 200, Some("application/json"), body).unwrap();
-        assert_eq!(c.access_key_id, "ASIAPOD");
-        assert_eq!(c.secret_access_key.expose(), "podsecret");
-        assert_eq!(
-            c.session_token.as_ref().map(Secret::expose),
-            Some("podtoken")
-        );
-        assert_eq!(c.expiration.to_rfc3339(), "2026-11-26T16:00:00Z");
-        assert_eq!(c.account_id.as_deref(), Some("123456789012"));
-    }
-
-    #[test]
-    fn token_is_optional_for_long_term_keys() {
-        let body =
-            br#"{"AccessKeyId":"AKIA","SecretAccessKey":"s","Expiration":"2026-11-26T16:00:00Z"}"#;
-        assert!(parse_answer(URL, 200, None, body)
-            .unwrap()
-            .session_token
-            .is_none());
-    }
-
-    #[test]
-    fn errors_name_status_and_message_without_secrets() {
-        let e = parse_answer(
-            URL,
-            403,
-            None,
-            br#"{"code":"AccessDeniedException","message":"no association"}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
-        assert!(!e.is_transient());
-        let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
-        assert!(
-            e.to_string().contains(r#"HTTP 500: "agent exploded""#),
-            "{e}"
-        );
-        assert!(e.is_transient());
-        assert!(parse_answer(URL, 429, None, b"")
-            .unwrap_err()
-            .is_transient());
-        for body in [
-            &b"<html>proxy</html>"[..],
-            b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\"}",
-            b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\",\"Expiration\":\"soon\"}",
-            b"{\"AccessKeyId\":\"\",\"SecretAccessKey\":\"topsecret\",\"Expiration\":\"2026-11-26T16:00:00Z\"}",
-            b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\",\"Exp",
-            b"\xff\xfe",
-            b"",
-        ] {
-            let e = parse_answer(URL, 200, Some("text/html"), body).unwrap_err();
-            let shown = format!("{e} {e:?}");
-            assert!(!shown.contains("topsecret"), "{shown}");
-            assert_eq!(e.exit_code(), 1);
-        }
-    }
-}
+mod tests;

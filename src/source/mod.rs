@@ -6,20 +6,87 @@ pub mod chain;
 pub mod container;
 pub mod web_identity;
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
 use std::time::Instant;
 
-use crate::config::{Chain, Network, Source};
 use crate::credentials::Credentials;
+use crate::env::{var, Env};
 use crate::error::Error;
-use crate::http::Client;
+use crate::http::{Client, Network};
 use crate::sts;
 
 use self::chain::ChainProvider;
 use self::container::ContainerProvider;
 use self::web_identity::WebIdentityProvider;
+
+/// Session name when `--session-name` is absent. EKS does not set it.
+pub const ENV_ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+/// The pod name on Kubernetes; part of the default session name.
+pub const ENV_HOSTNAME: &str = "HOSTNAME";
+
+/// Where the source credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    WebIdentity(web_identity::Settings),
+    Container(container::Settings),
+}
+
+/// Which kind of source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    WebIdentity,
+    Container,
+}
+
+impl Kind {
+    /// The kind the environment names, in the SDKs' order: web identity
+    /// before a container endpoint.
+    pub fn detect(env: Env) -> Option<Kind> {
+        if web_identity::configured(env) {
+            Some(Kind::WebIdentity)
+        } else if container::configured(env) {
+            Some(Kind::Container)
+        } else {
+            None
+        }
+    }
+}
+
+/// A role session name: `flag` (`--session-name`), else
+/// `AWS_ROLE_SESSION_NAME`, else `aws-credfile-<pod>`; checked against
+/// STS's rules, the error naming where the bad one came from.
+pub fn session_name(flag: Option<&str>, env: Env) -> Result<String, Error> {
+    match (flag, var(env, ENV_ROLE_SESSION_NAME)) {
+        (Some(s), _) => {
+            sts::validate_session_name(s)
+                .map_err(|e| Error::Usage(format!("--session-name {s:?}: {e}")))?;
+            Ok(s.to_string())
+        }
+        (None, Some(s)) => {
+            sts::validate_session_name(&s)
+                .map_err(|e| Error::Config(format!("{ENV_ROLE_SESSION_NAME} {s:?}: {e}")))?;
+            Ok(s)
+        }
+        (None, None) => Ok(default_session_name(var(env, ENV_HOSTNAME).as_deref())),
+    }
+}
+
+/// `aws-credfile-<pod name>`, cut to STS's 64 characters and to the
+/// characters it accepts; the pod name makes CloudTrail entries traceable.
+pub fn default_session_name(hostname: Option<&str>) -> String {
+    let mut name = String::from("aws-credfile");
+    if let Some(host) = hostname {
+        let cleaned: String = host
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+            .collect();
+        if !cleaned.is_empty() {
+            name.push('-');
+            name.push_str(&cleaned);
+        }
+    }
+    name.truncate(64);
+    name
+}
 
 enum Base {
     WebIdentity(WebIdentityProvider),
@@ -33,7 +100,11 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub fn new(source: &Source, chain: Option<&Chain>, net: &Network) -> Result<Provider, Error> {
+    pub fn new(
+        source: &Source,
+        chain: Option<&chain::Settings>,
+        net: &Network,
+    ) -> Result<Provider, Error> {
         let base = match source {
             Source::WebIdentity(cfg) => {
                 Base::WebIdentity(WebIdentityProvider::new(cfg.clone(), net)?)
@@ -81,32 +152,6 @@ impl Provider {
     }
 }
 
-/// Why a token file could not be read as text.
-pub enum TokenFileError {
-    /// Opening or reading failed.
-    Io(std::io::Error),
-    /// Larger than the cap given: not the file it should be.
-    TooLarge,
-    /// Not UTF-8.
-    NotText,
-}
-
-/// Reads a small token file (the web identity token, the agent's token,
-/// `--serve-token-file`) as text with surrounding whitespace trimmed,
-/// refusing anything over `max` bytes without reading it all.
-pub fn read_token_text(path: &Path, max: u64) -> Result<String, TokenFileError> {
-    let file = File::open(path).map_err(TokenFileError::Io)?;
-    let mut raw = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut raw)
-        .map_err(TokenFileError::Io)?;
-    if raw.len() as u64 > max {
-        return Err(TokenFileError::TooLarge);
-    }
-    let text = String::from_utf8(raw).map_err(|_| TokenFileError::NotText)?;
-    Ok(text.trim().to_string())
-}
-
 /// One STS Query API call: post `body` (with `headers`, if signed) and
 /// parse the answer to `action`. Both STS hops go through here.
 fn call_sts(
@@ -124,4 +169,23 @@ fn call_sts(
         resp.content_type.as_deref(),
         &resp.body,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_name_defaults_to_the_pod() {
+        assert_eq!(
+            default_session_name(Some("harbor-registry-7d9f-x2x")),
+            "aws-credfile-harbor-registry-7d9f-x2x"
+        );
+        assert_eq!(
+            default_session_name(Some("weird host!")),
+            "aws-credfile-weirdhost"
+        );
+        assert_eq!(default_session_name(Some(&"h".repeat(100))).len(), 64);
+        assert_eq!(default_session_name(None), "aws-credfile");
+    }
 }

@@ -1,28 +1,81 @@
 //! IRSA: the projected service-account token, read fresh at every refresh
 //! (the kubelet rotates it), exchanged with STS AssumeRoleWithWebIdentity.
+//! This module owns IRSA's environment (`AWS_ROLE_ARN`,
+//! `AWS_WEB_IDENTITY_TOKEN_FILE`) and its settings.
 
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use crate::config::{Network, WebIdentity, ENV_WEB_IDENTITY_TOKEN_FILE};
 use crate::credentials::{Credentials, Secret};
+use crate::env::{var, Env};
 use crate::error::Error;
-use crate::http::Client;
+use crate::http::{Client, Network};
+use crate::sts::endpoint::StsEndpoint;
 use crate::sts::{self, WebIdentityParams};
+use crate::token::{self, ReadError};
 
-use super::{read_token_text, TokenFileError};
+/// The role to assume with the web identity token.
+pub const ENV_ROLE_ARN: &str = "AWS_ROLE_ARN";
+/// Path of the projected service-account token (the kubelet rotates it).
+pub const ENV_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
 
-/// Defaults to 64 KiB: service-account JWTs are one or two KiB; a larger
-/// file is the wrong file.
-pub const MAX_TOKEN_BYTES: u64 = 64 * 1024;
+/// IRSA: a token file exchanged with STS AssumeRoleWithWebIdentity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub role_arn: String,
+    pub token_file: PathBuf,
+    pub session_name: String,
+    /// `None` leaves the choice to STS (the role's default, one hour).
+    pub duration: Option<Duration>,
+    pub sts: StsEndpoint,
+}
+
+/// Whether the environment names IRSA at all (either variable), which the
+/// SDKs prefer over a container endpoint.
+pub fn configured(env: Env) -> bool {
+    var(env, ENV_ROLE_ARN).is_some() || var(env, ENV_WEB_IDENTITY_TOKEN_FILE).is_some()
+}
+
+/// IRSA's settings from its variables, with the session name, duration and
+/// STS endpoint the caller chose.
+pub fn settings(
+    env: Env,
+    session_name: String,
+    duration: Option<Duration>,
+    sts: StsEndpoint,
+) -> Result<Settings, Error> {
+    let (role_arn, token_file) = match (var(env, ENV_ROLE_ARN), var(env, ENV_WEB_IDENTITY_TOKEN_FILE)) {
+        (Some(r), Some(t)) => (r, t),
+        (None, _) => {
+            return Err(Error::Config(format!(
+                "{ENV_ROLE_ARN} is not set: set it to the IAM role to assume with the web identity token (on EKS, annotate the service account with eks.amazonaws.com/role-arn)"
+            )))
+        }
+        (Some(_), None) => {
+            return Err(Error::Config(format!(
+                "{ENV_ROLE_ARN} is set but {ENV_WEB_IDENTITY_TOKEN_FILE} is not: set it to the projected service-account token's path"
+            )))
+        }
+    };
+    let role_arn = role_arn.trim().to_string();
+    sts::validate_role_arn(&role_arn)
+        .map_err(|e| Error::Config(format!("{ENV_ROLE_ARN} {role_arn:?}: {e}")))?;
+    Ok(Settings {
+        role_arn,
+        token_file: PathBuf::from(token_file),
+        session_name,
+        duration,
+        sts,
+    })
+}
 
 pub struct WebIdentityProvider {
-    cfg: WebIdentity,
+    cfg: Settings,
     net: Network,
 }
 
 impl WebIdentityProvider {
-    pub fn new(cfg: WebIdentity, net: &Network) -> Result<Self, Error> {
+    pub fn new(cfg: Settings, net: &Network) -> Result<Self, Error> {
         // Built once here only to fail at start on a bad proxy or CA bundle.
         Client::new(&cfg.sts.post_url(), net)?;
         Ok(WebIdentityProvider {
@@ -75,21 +128,14 @@ pub fn read_token(path: &Path) -> Result<Secret, Error> {
             std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
         )
     };
-    let token = read_token_text(path, MAX_TOKEN_BYTES).map_err(|e| match e {
-        TokenFileError::Io(e) => Error::io("read the web identity token file", path, e),
-        TokenFileError::TooLarge => {
+    let token = token::read_text(path, token::MAX_WEB_IDENTITY_TOKEN).map_err(|e| match e {
+        ReadError::Io(e) => Error::io("read the web identity token file", path, e),
+        ReadError::TooLarge => {
             invalid("it is larger than 64 KiB, which no service-account token is")
         }
-        TokenFileError::NotText => invalid("it is not text"),
+        ReadError::NotText => invalid("it is not text"),
     })?;
-    if token.is_empty() {
-        return Err(invalid("it is empty"));
-    }
-    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid(
-            "it holds whitespace or control characters inside the token",
-        ));
-    }
+    token::check_web_identity(&token).map_err(invalid)?;
     Ok(Secret::new(token))
 }
 
@@ -97,18 +143,34 @@ pub fn read_token(path: &Path) -> Result<Secret, Error> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str, content: &[u8]) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("aws-credfile-wi-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("token");
-        std::fs::write(&path, content).unwrap();
-        path
+    /// A directory of its own, removed when the test ends.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("aws-credfile-wi-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("the temp directory is writable");
+            Scratch(dir)
+        }
+
+        fn token(&self, content: &[u8]) -> PathBuf {
+            let path = self.0.join("token");
+            std::fs::write(&path, content).expect("write the token");
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn token_is_trimmed() {
-        let p = scratch("trim", b"  eyJhbGciOi.payload.sig\n");
+        let dir = Scratch::new("trim");
+        let p = dir.token(b"  eyJhbGciOi.payload.sig\n");
         assert_eq!(read_token(&p).unwrap().expose(), "eyJhbGciOi.payload.sig");
     }
 
@@ -120,7 +182,8 @@ mod tests {
             ("huge", vec![b'a'; 70_000]),
             ("inner", b"secret-part one\ttwo".to_vec()),
         ] {
-            let p = scratch(name, &content);
+            let dir = Scratch::new(name);
+            let p = dir.token(&content);
             let e = read_token(&p).expect_err(name).to_string();
             assert!(!e.contains("secret-part"), "{e}");
             assert!(e.contains(&p.display().to_string()), "{e}");

@@ -1,0 +1,438 @@
+//! The loopback credentials endpoint (`--serve`) as an HTTP server that
+//! shares the program's one wait (see `wait`): a listener and its
+//! connections are a [`Part`], answered from the same thread between
+//! refreshes and while a refresh's fetch is in flight on its worker. What
+//! is answered is a [`Handler`]'s business (`answer::Endpoint` for the
+//! credentials); the wire format is `http1`'s.
+//!
+//! Each connection has a deadline and a size cap, so a silent or slow
+//! client can delay no one. A new connection is read as soon as it is
+//! accepted, so a well-behaved client is answered at once and hardly holds a
+//! slot; at the cap, only a connection still waiting for its request is
+//! ever closed to make room. Running out of descriptors pauses accepting
+//! rather than spinning. One GET per connection, then close.
+
+pub mod answer;
+pub mod http1;
+mod limits;
+#[cfg(test)]
+mod tests;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::log::Logger;
+use crate::poll::Interest;
+use crate::time::Timestamp;
+use crate::token;
+use crate::wait::{Fds, Part, Wake};
+
+use self::answer::{Endpoint, Hosts};
+use self::http1::{parse_request, render, Answer, Parsed, Request, MAX_REQUEST};
+use self::limits::{connection_cap, fd_limit, AcceptFailures};
+
+/// `--serve`, `--serve-token-file`, `--serve-any-address`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    /// Read at start; its content is the required `Authorization` value.
+    pub token_file: Option<PathBuf>,
+    /// `--serve-any-address`: a non-loopback address was asked for, and
+    /// clients may name any IP address in `Host` (see [`Hosts`]).
+    pub any_address: bool,
+}
+
+/// What a server answers: the credentials endpoint, or (later) the metrics.
+pub trait Handler {
+    /// The answer to a well-formed request at `now`.
+    fn answer(&self, req: &Request, now: Timestamp) -> Answer;
+}
+
+/// Binds the endpoint `--serve` asked for, reading the required token.
+pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
+    let token = cfg
+        .token_file
+        .as_deref()
+        .map(|path| token::read_header_token(path, "--serve-token-file").map_err(Error::Config))
+        .transpose()?;
+    if !cfg.addr.ip().is_loopback() {
+        log.warn(
+            "serve_not_loopback",
+            &[
+                ("addr", &cfg.addr),
+                ("risk", &"the credentials are reachable from the network"),
+            ],
+        );
+    }
+    let hosts = if cfg.any_address {
+        Hosts::AnyIp
+    } else {
+        Hosts::Loopback
+    };
+    let endpoint = Endpoint {
+        token,
+        hosts,
+        creds: None,
+    };
+    Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
+}
+
+/// 2 seconds for a client to send its request and take the
+/// answer; a slower one is cut off.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+
+/// 512 connections open at once, fewer under a low
+/// RLIMIT_NOFILE (see `connection_cap`). A well-behaved client is answered
+/// as soon as it is accepted, so only the idle and the slow add up towards
+/// this; at the cap, the one that has waited longest for its request is
+/// closed to make room (see `Server::make_room`), and when none can be,
+/// new clients wait in the kernel's accept queue.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// At most this many connections are accepted per wake-up, so that a flood
+/// of new ones cannot keep the loop from signals and from the connections
+/// already open.
+const ACCEPT_BATCH: usize = 64;
+
+/// One client connection, reading its request or writing its answer.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Accepted plus [`CONNECTION_DEADLINE`], so also the order in which
+    /// connections came.
+    deadline: Instant,
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    written: usize,
+}
+
+impl Conn {
+    fn writing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// Still waiting for (the rest of) its request: the only kind that is
+    /// ever closed to make room.
+    fn reading(&self) -> bool {
+        !self.writing()
+    }
+}
+
+/// An HTTP server in the one wait: a listener and the connections in flight.
+pub struct Server<H> {
+    listener: TcpListener,
+    conns: Vec<Conn>,
+    /// At most this many in `conns`; see [`connection_cap`].
+    cap: usize,
+    accept_failures: AcceptFailures,
+    handler: H,
+    /// Starts every log event of this server (`serve_request`, ...).
+    events: &'static str,
+    log: Logger,
+}
+
+impl<H: Handler> Server<H> {
+    /// Binds `addr` for `handler`. `flag` names the setting in errors,
+    /// `events` starts the name of every log event.
+    pub fn bind(
+        addr: SocketAddr,
+        flag: &str,
+        events: &'static str,
+        handler: H,
+        log: Logger,
+    ) -> Result<Server<H>, Error> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| Error::Config(format!("{flag} {addr}: cannot listen there: {e}")))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::Config(format!("{flag} {addr}: {e}")))?;
+        Ok(Server {
+            listener,
+            conns: Vec::new(),
+            cap: connection_cap(fd_limit()),
+            accept_failures: AcceptFailures::new(),
+            handler,
+            events,
+            log,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// What answers; the refresh loop updates it.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Whether new connections are taken now: not while accepting is paused,
+    /// and not at the cap with no connection that could make room (new
+    /// clients then wait in the kernel's accept queue until one finishes or
+    /// expires, rather than the listener being reported ready again and
+    /// again).
+    fn accepting(&self, now: Instant) -> bool {
+        self.accept_failures.paused(now).is_none()
+            && (self.conns.len() < self.cap || self.conns.iter().any(Conn::reading))
+    }
+
+    fn event(&self, what: &str) -> String {
+        event(self.events, what)
+    }
+
+    /// Takes new connections, answering each one whose request is already
+    /// there at once, so a burst of well-behaved clients is served as it
+    /// arrives without filling the connection set. Past the cap, the
+    /// connection that has waited longest for its request makes room.
+    fn accept(&mut self) {
+        // Whether the last failure closed a connection to free a descriptor.
+        let mut freed = false;
+        for _ in 0..ACCEPT_BATCH {
+            if self.conns.len() >= self.cap && !self.conns.iter().any(Conn::reading) {
+                // No one could make room: the rest wait in the kernel's
+                // accept queue.
+                return;
+            }
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    freed = false;
+                    self.accept_failures.succeeded();
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    self.conns.push(Conn {
+                        stream,
+                        peer,
+                        deadline: Instant::now() + CONNECTION_DEADLINE,
+                        inbox: Vec::new(),
+                        outbox: Vec::new(),
+                        written: 0,
+                    });
+                    // A client sends its request as soon as it is
+                    // connected, so it is usually there already.
+                    self.service(self.conns.len() - 1);
+                    if self.conns.len() > self.cap {
+                        self.make_room();
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                // A signal, or a client that gave up while queued: go on.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM. Closing an idle
+                    // connection frees a descriptor, so the queued client
+                    // can be taken at once; when there is none to close, or
+                    // that did not help (memory, the system's file table),
+                    // accepting pauses.
+                    let now = Instant::now();
+                    let report = self.accept_failures.failed(now);
+                    freed = !freed && self.make_room();
+                    let pause = if freed {
+                        Duration::ZERO
+                    } else {
+                        self.accept_failures.pause(now)
+                    };
+                    if let Some(failures) = report {
+                        self.log.warn(
+                            &self.event("accept_failed"),
+                            &[
+                                ("error", &e),
+                                ("failures", &failures),
+                                ("accepting_again_in", &format!("{}ms", pause.as_millis())),
+                            ],
+                        );
+                    }
+                    if !freed {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frees a slot by closing the connection that has waited longest
+    /// without sending a whole request: a real SDK request is complete in
+    /// milliseconds, so that one is idle or slow. It is read once more
+    /// first, and answered instead if its request has arrived meanwhile
+    /// (then the next one is considered, unless answering freed the slot). A
+    /// connection writing its answer is never closed. False when no
+    /// connection could go.
+    fn make_room(&mut self) -> bool {
+        let open = self.conns.len();
+        loop {
+            let Some(oldest) = (0..self.conns.len())
+                .filter(|&i| self.conns[i].reading())
+                .min_by_key(|&i| self.conns[i].deadline)
+            else {
+                return false;
+            };
+            self.service(oldest);
+            if self.conns.len() < open {
+                return true;
+            }
+            if self.conns[oldest].reading() {
+                let gone = self.conns.swap_remove(oldest);
+                self.log
+                    .debug(&self.event("evicted"), &[("peer", &gone.peer)]);
+                return true;
+            }
+        }
+    }
+
+    /// Drops connections past their deadline (a `408` is not worth a write
+    /// to a client that is not reading).
+    fn expire(&mut self, now: Instant) {
+        let (log, event) = (self.log, self.event("timeout"));
+        self.conns.retain(|c| {
+            let alive = c.deadline > now;
+            if !alive {
+                log.debug(&event, &[("peer", &c.peer)]);
+            }
+            alive
+        });
+    }
+
+    /// Moves connection `i` along (reads or writes what it can), and
+    /// removes it when it is finished.
+    fn service(&mut self, i: usize) {
+        let done = if self.conns[i].writing() {
+            self.write_some(i)
+        } else {
+            self.read_some(i)
+        };
+        if done {
+            self.conns.swap_remove(i);
+        }
+    }
+
+    /// Reads what is there; returns true when the connection is finished.
+    fn read_some(&mut self, i: usize) -> bool {
+        let conn = &mut self.conns[i];
+        let mut buf = [0u8; 2048];
+        // Until the request is complete or the socket is empty, so that a
+        // request is never taken for incomplete while its end sits unread.
+        let answer = loop {
+            let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
+            let want = room.min(buf.len());
+            match conn.stream.read(&mut buf[..want]) {
+                Ok(0) => return true,
+                Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return true,
+            }
+            match parse_request(&conn.inbox) {
+                Parsed::Incomplete => {}
+                Parsed::Bad(status, why) => {
+                    self.log.debug(
+                        &event(self.events, "bad_request"),
+                        &[("peer", &conn.peer), ("status", &status), ("why", &why)],
+                    );
+                    break Answer::json_error(status, "BadRequest", why);
+                }
+                Parsed::Request(req) => {
+                    let a = self.handler.answer(&req, Timestamp::now());
+                    // A refused Host is worth its own event: it is what a
+                    // rebinding attempt looks like. The Host is no secret.
+                    let what = if a.status == 403 {
+                        "host_refused"
+                    } else {
+                        "request"
+                    };
+                    let host = req.host.as_deref().unwrap_or("");
+                    self.log.debug(
+                        &event(self.events, what),
+                        &[
+                            ("peer", &conn.peer),
+                            ("host", &host),
+                            ("method", &req.method),
+                            ("path", &req.path),
+                            ("status", &a.status),
+                        ],
+                    );
+                    break a;
+                }
+            }
+        };
+        conn.outbox = render(&answer);
+        conn.inbox = Vec::new();
+        self.write_some(i)
+    }
+
+    /// Writes what the socket takes; returns true when done or broken.
+    fn write_some(&mut self, i: usize) -> bool {
+        let conn = &mut self.conns[i];
+        while conn.written < conn.outbox.len() {
+            match conn.stream.write(&conn.outbox[conn.written..]) {
+                Ok(0) => return true,
+                Ok(n) => conn.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+        // Half-close so the client sees the end before the reset a close
+        // with unread input could cause.
+        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        true
+    }
+}
+
+/// A log event's name: `serve_request`, `metrics_timeout`, ...
+fn event(events: &str, what: &str) -> String {
+    format!("{events}_{what}")
+}
+
+impl<H: Handler> Part for Server<H> {
+    /// Each connection (for reading its request or writing its answer),
+    /// then the listener while accepting; until the nearest connection
+    /// deadline or the end of a pause in accepting. No timer of its own
+    /// while idle: both exist only while there is work.
+    fn watch<'a>(&'a self, fds: &mut Fds<'a>) -> Option<Instant> {
+        let now = Instant::now();
+        for c in &self.conns {
+            let interest = if c.writing() {
+                Interest::Write
+            } else {
+                Interest::Read
+            };
+            fds.push((c.stream.as_fd(), interest));
+        }
+        if self.accepting(now) {
+            fds.push((self.listener.as_fd(), Interest::Read));
+        }
+        self.conns
+            .iter()
+            .map(|c| c.deadline)
+            .chain(self.accept_failures.paused(now))
+            .min()
+    }
+
+    /// Serves what is ready (connections first, in reverse so that
+    /// swap_remove only moves ones already handled, then new ones) and
+    /// drops connections past their deadline. Never ends the wait.
+    fn ready(&mut self, ready: &[bool], now: Instant) -> Option<Wake> {
+        // `watch` added one flag per connection, then the listener's if it
+        // was accepting; nothing changed the connections since.
+        let open = self.conns.len();
+        for i in (0..open).rev() {
+            if ready[i] {
+                self.service(i);
+            }
+        }
+        if ready.get(open).copied().unwrap_or(false) {
+            self.accept();
+        }
+        self.expire(now);
+        None
+    }
+}

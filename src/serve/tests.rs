@@ -1,0 +1,428 @@
+//! Unit tests of the endpoint: request parsing, routing and the Host rule,
+//! rendering, the connection cap and the accept policy on real sockets.
+use super::answer::*;
+use super::http1::*;
+use super::limits::*;
+use super::*;
+use crate::credentials::{Credentials, Secret};
+use crate::log::Logger;
+use crate::poll::poll;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+
+fn req(method: &str, path: &str, auth: Option<&str>) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        host: Some("127.0.0.1:9911".into()),
+        authorization: auth.map(Secret::new),
+    }
+}
+
+fn with_host(host: Option<&str>) -> Request {
+    Request {
+        host: host.map(str::to_string),
+        ..req("GET", "/v1/credentials", None)
+    }
+}
+
+fn creds() -> Credentials {
+    Credentials {
+        access_key_id: "ASIASERVE".into(),
+        secret_access_key: Secret::new("serve-secret"),
+        session_token: Some(Secret::new("serve-token")),
+        expiration: Timestamp::from_unix(2_000_000_000),
+        account_id: Some("123456789012".into()),
+        role_arn: Some("arn:aws:sts::123456789012:assumed-role/r/s".into()),
+    }
+}
+
+#[test]
+fn parses_sdk_requests() {
+    let r = b"GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nAuthorization: tok\r\nUser-Agent: aws-sdk-go/1.44\r\n\r\n";
+    assert_eq!(
+        parse_request(r),
+        Parsed::Request(req("GET", "/v1/credentials", Some("tok")))
+    );
+    assert_eq!(parse_request(b"GE"), Parsed::Incomplete);
+    assert_eq!(
+        parse_request(b"\x16\x03\x01\x02\x00"),
+        Parsed::Bad(400, "not an HTTP request")
+    );
+    let q = b"GET /v1/credentials?x=1 HTTP/1.0\r\n\r\n";
+    assert_eq!(parse_request(q), Parsed::Request(with_host(None)));
+    let h = b"GET /v1/credentials HTTP/1.1\r\nhOST:  [::1]:9911 \r\n\r\n";
+    assert_eq!(
+        parse_request(h),
+        Parsed::Request(with_host(Some("[::1]:9911")))
+    );
+    assert_eq!(
+        parse_request(b"GET /v1/credentials HTTP/1.1\r\nHost: x\r\n"),
+        Parsed::Incomplete
+    );
+    assert_eq!(parse_request(b""), Parsed::Incomplete);
+}
+
+#[test]
+fn refuses_malformed_requests() {
+    let cases: [&[u8]; 13] = [
+        b"GET /v1/credentials\r\n",
+        b"GET /v1/credentials HTTP/2.0\r\n\r\n",
+        b"get /v1/credentials HTTP/1.1\r\n\r\n",
+        b"GET v1/credentials HTTP/1.1\r\n\r\n",
+        b"GET  /v1/credentials HTTP/1.1\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nNoColon\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nA: 1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n",
+        b"\r\n\r\n",
+        b"\xff\xfe / HTTP/1.1\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n",
+        b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n",
+    ];
+    for c in cases {
+        match parse_request(c) {
+            Parsed::Bad(status, _) => assert!((400..506).contains(&status), "{c:?}"),
+            other => panic!("{c:?} gave {other:?}"),
+        }
+    }
+    let huge = [
+        b"GET /v1/credentials HTTP/1.1\r\nX: ".as_slice(),
+        &vec![b'a'; MAX_REQUEST],
+    ]
+    .concat();
+    assert_eq!(
+        parse_request(&huge),
+        Parsed::Bad(431, "request headers too large")
+    );
+}
+
+#[test]
+fn routes_and_authorizes() {
+    let now = Timestamp::from_unix(1_000);
+    let c = creds();
+    let ok = answer(
+        &req("GET", "/v1/credentials", None),
+        Some(&c),
+        None,
+        Hosts::Loopback,
+        now,
+    );
+    assert_eq!(ok.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    assert_eq!(v["AccessKeyId"], "ASIASERVE");
+    assert_eq!(v["SecretAccessKey"], "serve-secret");
+    assert_eq!(v["Token"], "serve-token");
+    assert_eq!(v["Expiration"], "2033-05-18T03:33:20Z");
+    assert_eq!(v["AccountId"], "123456789012");
+    assert_eq!(
+        answer(&req("GET", "/", None), Some(&c), None, Hosts::Loopback, now).status,
+        404
+    );
+    assert_eq!(
+        answer(
+            &req("POST", "/v1/credentials", None),
+            Some(&c),
+            None,
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        405
+    );
+    assert_eq!(
+        answer(
+            &req("GET", "/v1/credentials", None),
+            None,
+            None,
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        503
+    );
+    let late = Timestamp::from_unix(2_000_000_000);
+    assert_eq!(
+        answer(
+            &req("GET", "/v1/credentials", None),
+            Some(&c),
+            None,
+            Hosts::Loopback,
+            late
+        )
+        .status,
+        503
+    );
+    let tok = Secret::new("sekrit");
+    assert_eq!(
+        answer(
+            &req("GET", "/v1/credentials", None),
+            Some(&c),
+            Some(&tok),
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        answer(
+            &req("GET", "/v1/credentials", Some("sekri")),
+            Some(&c),
+            Some(&tok),
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        answer(
+            &req("GET", "/v1/credentials", Some("sekrit")),
+            Some(&c),
+            Some(&tok),
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        200
+    );
+    let denied = answer(
+        &req("GET", "/v1/credentials", Some("x")),
+        Some(&c),
+        Some(&tok),
+        Hosts::Loopback,
+        now,
+    );
+    assert!(!denied.body.contains("serve-secret") && !denied.body.contains("sekrit"));
+}
+
+#[test]
+fn answers_only_hosts_that_name_this_machine() {
+    let sdk_hosts = [
+        "127.0.0.1:9911",
+        "127.0.0.1",
+        "127.8.9.10:80",
+        "localhost:9911",
+        "localhost",
+        "LocalHost:9911",
+        "[::1]:9911",
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]:9911",
+    ];
+    for host in sdk_hosts {
+        for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+            assert!(host_allowed(host, hosts), "{host} under {hosts:?}");
+        }
+    }
+    // What DNS rebinding sends (a name the attacker controls), names
+    // made to look local, and what is not a host at all.
+    let never = [
+        "attacker.example:9911",
+        "attacker.example",
+        "localhost.attacker.example",
+        "127.0.0.1.nip.io:9911",
+        "localhost.",
+        "localhost:9911:1",
+        "127.0.0.1:99a",
+        "127.0.0.1:123456",
+        "127.1",
+        "::1",
+        "[::1",
+        "[::1]9911",
+        "[::1]:x",
+        "[localhost]:9911",
+        "",
+        ":9911",
+    ];
+    for host in never {
+        for hosts in [Hosts::Loopback, Hosts::AnyIp] {
+            assert!(!host_allowed(host, hosts), "{host:?} under {hosts:?}");
+        }
+    }
+    // Other IP literals only with --serve-any-address.
+    for host in [
+        "10.1.2.3:9911",
+        "169.254.170.2",
+        "[fd00:ec2::23]:80",
+        "[::2]",
+        "0.0.0.0",
+    ] {
+        assert!(!host_allowed(host, Hosts::Loopback), "{host}");
+        assert!(host_allowed(host, Hosts::AnyIp), "{host}");
+    }
+}
+
+#[test]
+fn a_refused_host_gets_403_before_anything_else() {
+    let now = Timestamp::from_unix(1_000);
+    let c = creds();
+    let tok = Secret::new("sekrit");
+    let evil = Request {
+        method: "POST".into(),
+        path: "/nowhere".into(),
+        ..with_host(Some("attacker.example:9911"))
+    };
+    let refused = answer(&evil, Some(&c), Some(&tok), Hosts::Loopback, now);
+    assert_eq!(refused.status, 403);
+    let v: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(v["code"], "InvalidHost");
+    assert!(!refused.body.contains("serve-secret") && !refused.body.contains("ASIA"));
+    assert_eq!(
+        answer(
+            &with_host(Some("10.0.0.5")),
+            Some(&c),
+            None,
+            Hosts::Loopback,
+            now
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        answer(
+            &with_host(Some("10.0.0.5")),
+            Some(&c),
+            None,
+            Hosts::AnyIp,
+            now
+        )
+        .status,
+        200
+    );
+    // HTTP/1.0 may leave Host out (no browser does).
+    assert_eq!(
+        answer(&with_host(None), Some(&c), None, Hosts::Loopback, now).status,
+        200
+    );
+    assert!(render(&refused).starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+}
+
+#[test]
+fn the_connection_cap_leaves_descriptors_for_the_rest() {
+    assert_eq!(connection_cap(None), MAX_CONNECTIONS);
+    assert_eq!(connection_cap(Some(1 << 20)), MAX_CONNECTIONS);
+    assert_eq!(connection_cap(Some(1024)), MAX_CONNECTIONS);
+    assert_eq!(connection_cap(Some(128)), 128 - RESERVED_FDS as usize);
+    assert_eq!(connection_cap(Some(RESERVED_FDS)), 1);
+    assert_eq!(connection_cap(Some(0)), 1);
+}
+
+#[test]
+fn accept_failures_pause_longer_and_longer_and_warn_once_per_interval() {
+    let ms = Duration::from_millis;
+    let t0 = Instant::now();
+    let mut f = AcceptFailures::new();
+    assert_eq!(f.paused(t0), None, "no pause before a failure");
+    assert_eq!(f.failed(t0), Some(1), "the first one is reported");
+    assert_eq!(f.pause(t0), ms(50));
+    assert_eq!(f.paused(t0), Some(t0 + ms(50)));
+    assert_eq!(f.paused(t0 + ms(50)), None, "the pause ends by itself");
+    let mut pauses = Vec::new();
+    for i in 1..=6 {
+        let at = t0 + Duration::from_secs(i);
+        assert_eq!(f.failed(at), None, "within 10 s of the last warning");
+        pauses.push(f.pause(at).as_millis());
+    }
+    assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000]);
+    assert_eq!(
+        f.failed(t0 + ACCEPT_WARNING_INTERVAL),
+        Some(7),
+        "the next warning counts every failure since the last"
+    );
+    f.succeeded();
+    assert_eq!(f.pause(t0 + Duration::from_secs(11)), ms(50));
+}
+
+/// Connects to `server` and waits until the connection is queued.
+fn connect(server: &Server<Endpoint>) -> TcpStream {
+    let addr = server.local_addr().expect("bound");
+    let client = TcpStream::connect(addr).expect("connect");
+    assert!(readable(server.listener.as_fd()), "never queued");
+    client
+}
+
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    poll(&[(fd, Interest::Read)], Duration::from_secs(10))[0]
+}
+
+/// What a client received before the server closed the connection.
+fn received(mut client: TcpStream) -> String {
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a timeout");
+    let mut got = Vec::new();
+    match client.read_to_end(&mut got) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the server never closed the connection: {e}"),
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
+    let c = creds();
+    let quiet = Logger::new(crate::log::Format::Text, crate::log::Level::Error);
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let endpoint = Endpoint {
+        token: None,
+        hosts: Hosts::Loopback,
+        creds: Some(c),
+    };
+    let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
+    server.cap = 2;
+    let request = b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    // Two idle connections fill the set; no one is waiting, so no one
+    // is closed.
+    let mut first = connect(&server);
+    server.accept();
+    let second = connect(&server);
+    server.accept();
+    assert_eq!(server.conns.len(), 2);
+
+    // The oldest has sent its request by the time a third client needs
+    // its slot: it is answered, not closed.
+    first.write_all(request).expect("send");
+    assert!(readable(server.conns[0].stream.as_fd()));
+    let third = connect(&server);
+    server.accept();
+    assert!(received(first).starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(server.conns.len(), 2, "the second and third stay");
+
+    // A fourth, with everyone else idle: the oldest idle one goes.
+    let fourth = connect(&server);
+    server.accept();
+    assert_eq!(
+        received(second),
+        "",
+        "the oldest idle connection was closed"
+    );
+    assert_eq!(server.conns.len(), 2, "the third and fourth stay");
+    drop((third, fourth));
+}
+
+#[test]
+fn renders_http() {
+    let wire = String::from_utf8(render(&Answer::json_error(
+        405,
+        "MethodNotAllowed",
+        "only GET",
+    )))
+    .unwrap();
+    assert!(wire.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+    assert!(wire.contains("Allow: GET\r\n"));
+    assert!(wire.contains("Connection: close\r\n"));
+    let body = wire.split("\r\n\r\n").nth(1).unwrap();
+    assert!(wire.contains(&format!("Content-Length: {}\r\n", body.len())));
+}
+
+#[test]
+fn constant_time_comparison() {
+    assert!(constant_time_eq(b"abc", b"abc"));
+    assert!(!constant_time_eq(b"abc", b"abd"));
+    assert!(!constant_time_eq(b"abc", b"ab"));
+    assert!(!constant_time_eq(b"", b"a"));
+    assert!(constant_time_eq(b"", b""));
+}

@@ -1,0 +1,93 @@
+//! Unit tests of the container source: the SDKs' URL rules and the
+//! endpoint's answers, good and bad.
+
+use super::*;
+
+#[test]
+fn http_hosts_follow_the_sdks() {
+    for ok in [
+        "http://169.254.170.2/v2/credentials/abc",
+        "http://169.254.170.23/v1/credentials",
+        "http://[fd00:ec2::23]/v1/credentials",
+        "http://127.0.0.1:9911/v1/credentials",
+        "http://127.1.2.3/x",
+        "http://[::1]:80/x",
+        "http://localhost:8080/creds",
+        "https://creds.example.com/v1",
+    ] {
+        assert!(validate_url(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://169.254.169.254/latest",
+        "http://10.0.0.1/creds",
+        "http://example.com/creds",
+        "http://[fd00:ec2::24]/x",
+        "ftp://127.0.0.1/x",
+        "169.254.170.2/v1",
+    ] {
+        assert!(validate_url(bad).is_err(), "{bad}");
+    }
+}
+
+const URL: &str = "http://169.254.170.23/v1/credentials";
+
+#[test]
+fn parses_pod_identity_answer() {
+    let body = br#"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken",
+        "AccountId":"123456789012","Expiration":"2026-11-26T16:00:00.123456789Z","Extra":1}"#;
+    let c = parse_answer(URL, 200, Some("application/json"), body).unwrap();
+    assert_eq!(c.access_key_id, "ASIAPOD");
+    assert_eq!(c.secret_access_key.expose(), "podsecret");
+    assert_eq!(
+        c.session_token.as_ref().map(Secret::expose),
+        Some("podtoken")
+    );
+    assert_eq!(c.expiration.to_rfc3339(), "2026-11-26T16:00:00Z");
+    assert_eq!(c.account_id.as_deref(), Some("123456789012"));
+}
+
+#[test]
+fn token_is_optional_for_long_term_keys() {
+    let body =
+        br#"{"AccessKeyId":"AKIA","SecretAccessKey":"s","Expiration":"2026-11-26T16:00:00Z"}"#;
+    assert!(parse_answer(URL, 200, None, body)
+        .unwrap()
+        .session_token
+        .is_none());
+}
+
+#[test]
+fn errors_name_status_and_message_without_secrets() {
+    let e = parse_answer(
+        URL,
+        403,
+        None,
+        br#"{"code":"AccessDeniedException","message":"no association"}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
+    assert!(!e.is_transient());
+    let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
+    assert!(
+        e.to_string().contains(r#"HTTP 500: "agent exploded""#),
+        "{e}"
+    );
+    assert!(e.is_transient());
+    assert!(parse_answer(URL, 429, None, b"")
+        .unwrap_err()
+        .is_transient());
+    for body in [
+        &b"<html>proxy</html>"[..],
+        b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\"}",
+        b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\",\"Expiration\":\"soon\"}",
+        b"{\"AccessKeyId\":\"\",\"SecretAccessKey\":\"topsecret\",\"Expiration\":\"2026-11-26T16:00:00Z\"}",
+        b"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"topsecret\",\"Exp",
+        b"\xff\xfe",
+        b"",
+    ] {
+        let e = parse_answer(URL, 200, Some("text/html"), body).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert_eq!(e.exit_code(), 1);
+    }
+}

@@ -1,0 +1,114 @@
+//! Reading and checking the tokens this program handles: the web identity
+//! token (IRSA's projected service-account token), the container agent's
+//! authorization token, and the `--serve-token-file` value. Each is a small
+//! file read fresh when needed, trimmed, capped in size, and checked for
+//! what it is about to become (a form field, or a header value). The
+//! callers word the errors for the setting they read.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::credentials::Secret;
+
+/// 64 KiB for the web identity token: service-account JWTs are
+/// one or two KiB; a larger file is the wrong file.
+pub const MAX_WEB_IDENTITY_TOKEN: u64 = 64 * 1024;
+
+/// 16 KiB for a token sent as a header value (the agent's, the
+/// endpoint's own): they are a few hundred bytes.
+pub const MAX_HEADER_TOKEN: u64 = 16 * 1024;
+
+/// Why a token file could not be read as text.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Opening or reading failed.
+    Io(io::Error),
+    /// Larger than the cap given: not the file it should be.
+    TooLarge,
+    /// Not UTF-8.
+    NotText,
+}
+
+/// Reads a token file as text with surrounding whitespace trimmed (a
+/// trailing newline from an editor is harmless), refusing anything over
+/// `max` bytes without reading it all.
+pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
+    let file = File::open(path).map_err(ReadError::Io)?;
+    let mut raw = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut raw)
+        .map_err(ReadError::Io)?;
+    if raw.len() as u64 > max {
+        return Err(ReadError::TooLarge);
+    }
+    let text = String::from_utf8(raw).map_err(|_| ReadError::NotText)?;
+    Ok(text.trim().to_string())
+}
+
+/// A token that goes into a header verbatim must be non-empty and free of
+/// line breaks (which would end the header and inject another) and other
+/// control characters. The message never quotes the token.
+pub fn check_header_value(token: &Secret) -> Result<(), String> {
+    let t = token.expose();
+    if t.is_empty() {
+        return Err("the token is empty".into());
+    }
+    if t.contains(['\r', '\n']) {
+        return Err("the token contains a line break (CR or LF), which would inject HTTP headers; refusing to send it".into());
+    }
+    if t.chars().any(|c| c.is_control()) {
+        return Err("the token contains control characters".into());
+    }
+    Ok(())
+}
+
+/// A web identity token is a JWT: non-empty, without whitespace or control
+/// characters inside. The message never quotes the token.
+pub fn check_web_identity(token: &str) -> Result<(), &'static str> {
+    if token.is_empty() {
+        return Err("it is empty");
+    }
+    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("it holds whitespace or control characters inside the token");
+    }
+    Ok(())
+}
+
+/// Reads and checks a header token whose every problem is a configuration
+/// mistake (`--serve-token-file`): one message naming `setting` and the
+/// path.
+pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, String> {
+    let invalid = |why: &str| format!("{setting} {}: {why}", path.display());
+    let text = read_text(path, MAX_HEADER_TOKEN).map_err(|e| match e {
+        ReadError::Io(e) => invalid(&format!("cannot read it: {e}")),
+        ReadError::TooLarge => invalid("larger than 16 KiB, which no token is"),
+        ReadError::NotText => invalid("cannot read it: not UTF-8 text"),
+    })?;
+    let token = Secret::new(text);
+    check_header_value(&token).map_err(|why| invalid(&why))?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_tokens_with_line_breaks_are_refused() {
+        assert!(check_header_value(&Secret::new("abc")).is_ok());
+        assert!(check_header_value(&Secret::new("abc\r\nX-Evil: 1")).is_err());
+        assert!(check_header_value(&Secret::new("abc\n")).is_err());
+        assert!(check_header_value(&Secret::new("")).is_err());
+        let msg = check_header_value(&Secret::new("secret-part\nx")).unwrap_err();
+        assert!(!msg.contains("secret-part"));
+    }
+
+    #[test]
+    fn web_identity_tokens_are_one_word() {
+        assert!(check_web_identity("eyJhbGciOi.payload.sig").is_ok());
+        for bad in ["", "a b", "a\tb", "a\u{0}b"] {
+            assert!(check_web_identity(bad).is_err(), "{bad:?}");
+        }
+    }
+}
