@@ -10,8 +10,6 @@
 //! `FLEET_RESULTS` so the figures land in `bench/fleet-results.md`.
 //! Only 127.0.0.1; stops by itself within a couple of minutes.
 
-mod util;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
@@ -20,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use util::ini;
-use util::{send_signal, Answer, Harness, BIN, HOUR};
+use crate::harness::ini;
+use crate::harness::{send_signal, Answer, Harness, BIN, HOUR};
 
 /// Everything stops after this, finished or not.
 const BOUND: Duration = Duration::from_secs(110);
@@ -361,7 +359,7 @@ fn report(runs: &[Run], rate: usize) -> String {
     let _ = writeln!(
         md,
         "Machine: {}. Rerun: `make fleet` (or `make stress`; `FLEET_SIDECARS` and `FLEET_RATE` \
-         change the size), which runs `cargo test --release --test fleet -- --ignored` and \
+         change the size), which runs `cargo test --release --test it -- --ignored fleet::` and \
          rewrites this file.",
         machine()
     );

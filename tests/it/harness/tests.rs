@@ -2,14 +2,12 @@
 //! binary and not at the fake: the fake STS speaks enough HTTP, decodes
 //! forms, misbehaves on cue; the secret check catches leaks.
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, UNIX_EPOCH};
 
-use util::fake_sts::{parse_form, percent_encode};
-use util::{ini, Answer, FakeSts, Harness, HOUR};
+use super::fake_sts::{parse_form, percent_encode};
+use super::{ini, Answer, FakeSts, Harness, HOUR};
 
 /// Sends raw bytes and returns everything the fake answered (until it
 /// closes, errors, or the read times out).
@@ -119,7 +117,7 @@ fn form_decoding_handles_plus_and_percent() {
 
 #[test]
 fn timestamps_are_rfc3339_utc() {
-    use util::time::rfc3339;
+    use super::time::rfc3339;
     assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
     assert_eq!(
         rfc3339(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),

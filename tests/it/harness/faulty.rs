@@ -13,7 +13,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::fake_sts::{self, lock, parse_form, reset, sleep_unless_stopped};
 use super::time::rfc3339;
@@ -22,12 +22,8 @@ use super::Issued;
 /// What the server was asked, as far as the tests care.
 #[derive(Clone, Debug)]
 pub struct Req {
-    pub method: String,
-    pub target: String,
     /// `Action` of an STS form post; `None` for the agent's GET.
     pub action: Option<String>,
-    pub authorization: Option<String>,
-    pub received: Instant,
 }
 
 /// Which protocol an answer belongs to.
@@ -162,11 +158,6 @@ impl Faulty {
         }
     }
 
-    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_STS`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -174,14 +165,6 @@ impl Faulty {
     /// The agent URL, for `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
     pub fn agent_url(&self) -> String {
         format!("http://{}/v1/credentials", self.addr)
-    }
-
-    pub fn requests(&self) -> Vec<Req> {
-        lock(&self.shared.requests).clone()
-    }
-
-    pub fn request_count(&self) -> usize {
-        lock(&self.shared.requests).len()
     }
 
     pub fn issued(&self) -> Vec<Issued> {
@@ -357,11 +340,5 @@ fn read_request(stream: &TcpStream) -> io::Result<Req> {
         .into_iter()
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v);
-    Ok(Req {
-        authorization: req.header("authorization").map(str::to_string),
-        method: req.method,
-        target: req.target,
-        action,
-        received: req.received,
-    })
+    Ok(Req { action })
 }

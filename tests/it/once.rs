@@ -2,14 +2,13 @@
 //! which failures it retries, and which it gives up on at once without
 //! touching the file.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
-use util::ini::{self, Profile, EXPIRY_COMMENT};
-use util::{dir_names, mode, Answer, FakeSts, Harness, HOUR, LOCK_FILE, ROLE_ARN};
+use crate::harness;
+use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::{dir_names, mode, Answer, FakeSts, Harness, HOUR, LOCK_FILE, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
 /// whatever a request in flight costs. Not a timing test; a hang guard.
@@ -314,7 +313,7 @@ fn once_sends_the_documented_form_with_the_token_exactly_as_in_the_file() {
     );
     let session = r.param("RoleSessionName").unwrap_or_default();
     assert!(
-        util::is_valid_session_name(&session),
+        harness::is_valid_session_name(&session),
         "default RoleSessionName {session:?} must be 2-64 of [\\w+=,.@-]"
     );
     if let Some(d) = r.param("DurationSeconds") {
@@ -580,7 +579,7 @@ fn once_survives_a_reset_mid_body_then_succeeds() {
 }
 
 fn reset_mid_body() -> Answer {
-    let body = util::fake_sts::error_xml("Throttling", "cut off").into_bytes();
+    let body = harness::fake_sts::error_xml("Throttling", "cut off").into_bytes();
     Answer::ResetMidBody {
         status: 200,
         content_type: "text/xml".into(),
@@ -827,7 +826,7 @@ fn once_keeps_newer_credentials_another_writer_left() {
         "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
         newer(
             "2099-01-01T00:00:00Z",
-            &util::time::rfc3339(std::time::SystemTime::now())
+            &harness::time::rfc3339(std::time::SystemTime::now())
         )
     );
     h.write_cred_file(&raced);

@@ -2,12 +2,10 @@
 //! ending with exit 2 and one stderr line that names the culprit, before any
 //! request is sent.
 
-mod util;
-
 use std::fs;
 use std::time::Duration;
 
-use util::{Answer, Harness, Invocation, HOUR};
+use crate::harness::{Answer, Harness, Invocation, HOUR};
 
 /// A configuration error is found before anything else happens; a run that
 /// takes this long has started working instead.

@@ -6,14 +6,13 @@
 //! Only the signature's structure is checked here; its correctness is
 //! checked against moto and a botocore vector elsewhere.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use util::ini::{self, Profile};
-use util::{Answer, FakeSts, Harness, Issued, Request, HOUR};
+use crate::harness;
+use crate::harness::ini::{self, Profile};
+use crate::harness::{Answer, FakeSts, Harness, Issued, Request, HOUR};
 
 const CHAINED_ROLE: &str = "arn:aws:iam::210987654321:role/chained";
 
@@ -141,7 +140,7 @@ fn chain_on_web_identity_writes_the_chained_credentials() {
         None,
         "the first hop is unsigned"
     );
-    assert_eq!(first.param("RoleArn").as_deref(), Some(util::ROLE_ARN));
+    assert_eq!(first.param("RoleArn").as_deref(), Some(harness::ROLE_ARN));
     assert_eq!(
         first.param("WebIdentityToken").as_deref(),
         Some(h.token().as_str())
@@ -178,7 +177,7 @@ fn chain_on_the_container_source_writes_the_chained_credentials() {
     let session = requests[0]
         .param("RoleSessionName")
         .expect("a RoleSessionName");
-    assert!(util::is_valid_session_name(&session), "{session}");
+    assert!(harness::is_valid_session_name(&session), "{session}");
     assert_signed_assume_role(&requests[0], source, &session, None);
     let chained = &h.sts.issued()[0];
     assert_eq!(profile(&h), Profile::from(chained));

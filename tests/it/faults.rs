@@ -8,8 +8,6 @@
 //! Rows of one (mode, source) pair run concurrently: they mostly wait on
 //! timeouts, so the matrix costs about as long as its slowest row.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::faulty::{Faulty, Proto, Reply, SECRET_PREFIX, TOKEN_PREFIX};
-use util::ini::{self, Profile};
-use util::{wait_until, Answer, Harness, Invocation, Outcome};
+use crate::harness;
+use crate::harness::faulty::{Faulty, Proto, Reply, SECRET_PREFIX, TOKEN_PREFIX};
+use crate::harness::ini::{self, Profile};
+use crate::harness::{wait_until, Answer, Harness, Invocation, Outcome};
 
 /// The chained role.
 const CHAIN_ROLE: &str = "arn:aws:iam::123456789012:role/aws-credfile-chained";
@@ -102,7 +101,11 @@ fn error_for(proto: Proto, status: u16, code: &str, message: &str) -> Reply {
             "application/json",
             format!("{{\"code\":\"{code}\",\"message\":\"{message}\"}}"),
         ),
-        _ => Reply::raw(status, "text/xml", util::fake_sts::error_xml(code, message)),
+        _ => Reply::raw(
+            status,
+            "text/xml",
+            harness::fake_sts::error_xml(code, message),
+        ),
     }
 }
 
@@ -112,24 +115,24 @@ const BODY_KEY_ID: &str = "ASIAFLTBODY000000001";
 /// A complete, valid success body for `proto`, for the faults that cut or
 /// trickle one.
 fn good_body(proto: Proto) -> (String, Vec<u8>) {
-    let c = util::Issued {
+    let c = harness::Issued {
         access_key_id: BODY_KEY_ID.into(),
         secret_access_key: format!("{SECRET_PREFIX}Body/K7MDENG+bPxRfiCY"),
         session_token: format!("{TOKEN_PREFIX}Body/FwoGZXIvYXdzEBYaDHqa0AP1=="),
-        expiration: util::time::rfc3339(std::time::SystemTime::now() + util::HOUR),
+        expiration: harness::time::rfc3339(std::time::SystemTime::now() + harness::HOUR),
     };
     match proto {
         Proto::Container => (
             "application/json".into(),
-            util::faulty::container_json(&c).into_bytes(),
+            harness::faulty::container_json(&c).into_bytes(),
         ),
         Proto::WebIdentity => (
             "text/xml".into(),
-            util::faulty::sts_xml("AssumeRoleWithWebIdentity", &c).into_bytes(),
+            harness::faulty::sts_xml("AssumeRoleWithWebIdentity", &c).into_bytes(),
         ),
         Proto::AssumeRole => (
             "text/xml".into(),
-            util::faulty::sts_xml("AssumeRole", &c).into_bytes(),
+            harness::faulty::sts_xml("AssumeRole", &c).into_bytes(),
         ),
     }
 }
@@ -324,7 +327,7 @@ fn target_script(
     faulty: Arc<AtomicBool>,
     fault: Fault,
     src: Src,
-) -> impl Fn(usize, &util::faulty::Req) -> Reply + Send + Sync + 'static {
+) -> impl Fn(usize, &harness::faulty::Req) -> Reply + Send + Sync + 'static {
     move |_, req| {
         let proto = Proto::of(req);
         let hit = src != Src::Chain || proto == Proto::AssumeRole;
@@ -337,7 +340,7 @@ fn target_script(
 
 impl World {
     fn new(name: &str, src: Src, fault: Fault) -> World {
-        let h = Harness::new(name, |_, _| Answer::issue(util::HOUR));
+        let h = Harness::new(name, |_, _| Answer::issue(harness::HOUR));
         h.add_secret(SECRET_PREFIX);
         h.add_secret(TOKEN_PREFIX);
         h.add_secret(AGENT_TOKEN);

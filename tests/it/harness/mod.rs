@@ -2,15 +2,14 @@
 //! STS per test, running the real binary with a clean environment and a
 //! deadline, signals, polling with deadlines, and the check that no secret
 //! ever reaches the binary's output.
-//!
-//! Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
 
 pub mod client;
 pub mod fake_sts;
 pub mod faulty;
 pub mod ini;
 pub mod time;
+
+mod tests;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -9,15 +9,13 @@
 //! `crash_consistency_fast` (30 kills) runs in `make test`;
 //! `crash_consistency_stress` (300 kills) runs in `make stress`.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use util::ini::{self, Profile};
-use util::{dir_names, send_signal, wait_until, Answer, Harness, LOCK_FILE};
+use crate::harness::ini::{self, Profile};
+use crate::harness::{dir_names, send_signal, wait_until, Answer, Harness, LOCK_FILE};
 
 /// Credentials that live two seconds: the daemon rewrites every second on
 /// its own, and on every SIGHUP.

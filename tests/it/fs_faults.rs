@@ -8,8 +8,6 @@
 //! run as root. The read-only and disk-full cases mount a small tmpfs and
 //! are skipped, saying so, where mounting is not allowed.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -17,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use util::ini::{self, Profile};
-use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR, LOCK_FILE};
+use crate::harness;
+use crate::harness::ini::{self, Profile};
+use crate::harness::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR, LOCK_FILE};
 
 const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000031\n\n\
@@ -174,7 +173,7 @@ fn symlink_to_a_secret_is_never_read() {
     // that refresh fails, the daemon carries on, the link stays a link.
     let mut d = h.cmd(&[]).spawn();
     assert!(
-        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
+        harness::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
             .is_some(),
         "no first write\n{}",
         d.snapshot().describe()
@@ -528,12 +527,12 @@ fn owner_reaches_its_file_through_created_directories() {
     let meta = fs::metadata(&path).expect("written");
     assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
     assert_eq!(
-        util::mode(h.scratch.path()),
+        harness::mode(h.scratch.path()),
         0o755,
         "existing ones unchanged"
     );
 }
 
 fn send(child: &Child, sig: libc::c_int) {
-    util::send_signal(child.id(), sig);
+    harness::send_signal(child.id(), sig);
 }

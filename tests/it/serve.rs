@@ -7,8 +7,6 @@
 //! The only tight timing bound is the issue's own: a silent client delays
 //! another by well under a second. Everything else waits with deadlines.
 
-mod util;
-
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -17,11 +15,12 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::client::{
+use crate::harness;
+use crate::harness::client::{
     self, cpu_time, exchange, exchange_within, free_port, get, open_fds, rss_kib, Reply,
 };
-use util::ini::{self, Profile};
-use util::{set_fd_limit, wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
+use crate::harness::ini::{self, Profile};
+use crate::harness::{set_fd_limit, wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
 
 const PATH: &str = "/v1/credentials";
 
@@ -338,7 +337,7 @@ fn serve_with_file_writes_both() {
     let reply = wait_for_200(&d, addr, &[]);
     let index = assert_serves_issued(&reply, &h.sts.issued());
     let text =
-        util::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).unwrap_or_else(|| {
+        harness::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).unwrap_or_else(|| {
             panic!(
                 "{} never written\n{}",
                 file.display(),
@@ -745,7 +744,7 @@ fn flood_idle(addr: SocketAddr, count: usize, stop: Arc<AtomicBool>) -> thread::
 }
 
 /// The lines of a finished daemon's log that report failing accepts.
-fn accept_failure_lines(out: &util::Outcome) -> usize {
+fn accept_failure_lines(out: &harness::Outcome) -> usize {
     out.stderr
         .lines()
         .filter(|l| l.contains("serve_accept_failed"))

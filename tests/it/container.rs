@@ -8,16 +8,14 @@
 //! tests assert the run ends fast with exit 2. Nothing here connects to the
 //! real agent addresses (169.254.170.2, 169.254.170.23).
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use util::ini::{self, Profile, EXPIRY_COMMENT};
-use util::{wait_until, Answer, FakeSts, Harness, Request, HOUR};
+use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::{wait_until, Answer, FakeSts, Harness, Request, HOUR};
 
 /// Credentials that live seconds, so the daemon refreshes every few.
 const SHORT: Duration = Duration::from_secs(4);
