@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::harness;
 use crate::harness::ini::{self, Profile};
-use crate::harness::{Answer, FakeSts, Harness, Issued, Request, HOUR};
+use crate::harness::{Answer, Fake, Harness, Issued, Request, HOUR};
 
 const CHAINED_ROLE: &str = "arn:aws:iam::210987654321:role/chained";
 
@@ -163,7 +163,7 @@ fn chain_on_web_identity_writes_the_chained_credentials() {
 
 #[test]
 fn chain_on_the_container_source_writes_the_chained_credentials() {
-    let agent = FakeSts::start(|_, _| Answer::issue_json(HOUR));
+    let agent = Fake::start(|_, _| Answer::issue(HOUR));
     let h = Harness::with_agent("chain_container", issue_both, agent);
     h.cmd(&["--once", "--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
         .run()
@@ -281,7 +281,7 @@ fn external_id_without_role_arn_exits_2() {
 /// token header: an empty one would be refused by STS.
 #[test]
 fn chain_on_long_term_keys_sends_no_security_token() {
-    let agent = FakeSts::start(|_, _| {
+    let agent = Fake::start(|_, _| {
         Answer::json(
             200,
             r#"{"AccessKeyId":"AKIALONGTERMEXAMPLE2","SecretAccessKey":"longTermSecretEXAMPLE/000000000000000002","Expiration":"2099-01-01T00:00:00Z"}"#,

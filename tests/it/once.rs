@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::harness;
 use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
-use crate::harness::{dir_names, mode, Answer, FakeSts, Harness, HOUR, LOCK_FILE, ROLE_ARN};
+use crate::harness::{dir_names, mode, Answer, Fake, Harness, HOUR, LOCK_FILE, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
 /// whatever a request in flight costs. Not a timing test; a hang guard.
@@ -378,7 +378,7 @@ fn once_generic_endpoint_variable_is_used() {
 #[test]
 fn once_sts_endpoint_variable_wins_over_the_generic_one() {
     let h = Harness::new("once_endpoint_precedence", |_, _| Answer::issue(HOUR));
-    let wrong = FakeSts::start(|_, _| Answer::access_denied());
+    let wrong = Fake::start(|_, _| Answer::access_denied());
     h.cmd(&["--once"])
         .env("AWS_ENDPOINT_URL", wrong.url())
         .run()
@@ -579,13 +579,9 @@ fn once_survives_a_reset_mid_body_then_succeeds() {
 }
 
 fn reset_mid_body() -> Answer {
-    let body = harness::fake_sts::error_xml("Throttling", "cut off").into_bytes();
-    Answer::ResetMidBody {
-        status: 200,
-        content_type: "text/xml".into(),
-        send: body.len() / 2,
-        body,
-    }
+    let body = harness::fake::error_xml("Throttling", "cut off");
+    let half = body.len() / 2;
+    Answer::raw(200, "text/xml", body).cut_off(half)
 }
 
 #[test]

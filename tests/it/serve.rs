@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness;
 use crate::harness::client::{
-    self, cpu_time, exchange, exchange_within, free_port, get, open_fds, rss_kib, Reply,
+    self, cpu_time, exchange, exchange_within, free_port, get, open_fds, rss_kib, Response,
 };
 use crate::harness::ini::{self, Profile};
 use crate::harness::{set_fd_limit, wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
@@ -75,7 +75,7 @@ fn serving_with<'h>(
 }
 
 /// Polls GETs until one answers 200 (or the deadline fails the test).
-fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
+fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Response {
     let mut last = None;
     let ok = wait_until(FIRST_ANSWER, || {
         last = get(addr, PATH, headers).ok();
@@ -91,7 +91,7 @@ fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Reply
 
 /// Asserts the served JSON is exactly one set the fake issued, and returns
 /// which.
-fn assert_serves_issued(reply: &Reply, issued: &[Issued]) -> usize {
+fn assert_serves_issued(reply: &Response, issued: &[Issued]) -> usize {
     let akid = reply.field("AccessKeyId").expect("an AccessKeyId");
     let index = issued
         .iter()
@@ -121,7 +121,7 @@ fn assert_serves_issued(reply: &Reply, issued: &[Issued]) -> usize {
 }
 
 /// An error answer: the status, and a JSON body with a code and message.
-fn assert_json_error(reply: &Reply, status: u16) {
+fn assert_json_error(reply: &Response, status: u16) {
     assert_eq!(reply.status, Some(status), "{reply:?}");
     let json = reply.json();
     assert!(
@@ -392,7 +392,7 @@ fn non_loopback_addresses_and_once_are_refused() {
 
 /// A GET of the credentials with exactly these header lines (no Host
 /// unless given), in the HTTP `version` asked for.
-fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Reply {
+fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Response {
     let mut req = format!("GET {PATH} {version}\r\nUser-Agent: itest\r\n");
     for line in headers {
         req.push_str(line);
@@ -982,7 +982,7 @@ fn malformed_requests_get_4xx_and_never_stall_the_loop() {
     let mut rest = Vec::new();
     match half.read_to_end(&mut rest) {
         Ok(_) => {
-            let reply = client::parse_reply(&rest, Duration::ZERO);
+            let reply = client::parse_response(&rest, Duration::ZERO);
             if !(rest.is_empty() || reply.status.is_some_and(|s| (400..500).contains(&s))) {
                 failures.push(format!("half a request: got {reply:?}"));
             }

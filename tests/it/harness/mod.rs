@@ -1,11 +1,10 @@
 //! What every integration test shares: a scratch directory per test, a fake
-//! STS per test, running the real binary with a clean environment and a
-//! deadline, signals, polling with deadlines, and the check that no secret
-//! ever reaches the binary's output.
+//! STS (and container agent) per test, running the real binary with a clean
+//! environment and a deadline, signals, polling with deadlines, and the
+//! check that no secret ever reaches the binary's output.
 
 pub mod client;
-pub mod fake_sts;
-pub mod faulty;
+pub mod fake;
 pub mod ini;
 pub mod time;
 
@@ -24,7 +23,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use fake_sts::{Answer, FakeSts, Issued, Request};
+pub use fake::{Answer, Fake, Issued, Request};
 
 /// The lock file aws-credfile keeps (and never deletes) beside a file
 /// named `credentials`.
@@ -97,9 +96,9 @@ impl Drop for Scratch {
 /// every secret the binary must never print.
 pub struct Harness {
     // Declared before `scratch` so the fakes stop before the directory goes.
-    pub sts: FakeSts,
+    pub sts: Fake,
     /// A fake container credentials endpoint, for the tests that use one.
-    pub agent: Option<FakeSts>,
+    pub agent: Option<Fake>,
     pub scratch: Scratch,
     pub home: PathBuf,
     pub token_file: PathBuf,
@@ -119,7 +118,7 @@ impl Harness {
         script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
     ) -> Harness {
         let scratch = Scratch::new(name);
-        let sts = FakeSts::start(script);
+        let sts = Fake::start(script);
         let home = scratch.join("home");
         fs::create_dir_all(&home).expect("create the scratch home");
         let token_file = scratch.join("token/token");
@@ -163,7 +162,7 @@ impl Harness {
     pub fn with_agent(
         name: &str,
         sts_script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
-        agent: FakeSts,
+        agent: Fake,
     ) -> Harness {
         let mut h = Harness::new(name, sts_script);
         h.env.remove("AWS_ROLE_ARN");
@@ -177,7 +176,7 @@ impl Harness {
     }
 
     /// The fake container endpoint; the harness must have one.
-    pub fn agent(&self) -> &FakeSts {
+    pub fn agent(&self) -> &Fake {
         self.agent
             .as_ref()
             .expect("this harness was made with_agent")
@@ -216,7 +215,7 @@ impl Harness {
     /// issued, and what the test added.
     pub fn secrets(&self) -> Vec<String> {
         let mut all = self.secrets.lock().expect("secrets lock").clone();
-        let agent_issued = self.agent.iter().flat_map(FakeSts::issued);
+        let agent_issued = self.agent.iter().flat_map(Fake::issued);
         for issued in self.sts.issued().into_iter().chain(agent_issued) {
             all.push(issued.secret_access_key);
             all.push(issued.session_token);
@@ -290,7 +289,7 @@ impl Harness {
 /// between separators long enough to be unmistakable: a log line printing
 /// half a token leaks it too.
 fn secret_forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_string(), fake_sts::percent_encode(secret)];
+    let mut forms = vec![secret.to_string(), fake::percent_encode(secret)];
     for piece in secret.split(['.', '/', '+', '=', '&', '%', ' ']) {
         if piece.len() >= 16 {
             forms.push(piece.to_string());

@@ -1,17 +1,17 @@
 //! Tests of the test harness itself, so a failure elsewhere points at the
-//! binary and not at the fake: the fake STS speaks enough HTTP, decodes
+//! binary and not at the fake: the fake speaks enough HTTP, decodes
 //! forms, misbehaves on cue; the secret check catches leaks.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::fake_sts::{parse_form, percent_encode};
-use super::{ini, Answer, FakeSts, Harness, HOUR};
+use super::fake::{parse_form, percent_encode};
+use super::{ini, Answer, Fake, Harness, HOUR};
 
 /// Sends raw bytes and returns everything the fake answered (until it
 /// closes, errors, or the read times out).
-fn exchange(sts: &FakeSts, request: &[u8], read_timeout: Duration) -> (Vec<u8>, bool) {
+fn exchange(sts: &Fake, request: &[u8], read_timeout: Duration) -> (Vec<u8>, bool) {
     let mut stream =
         TcpStream::connect(sts.url().trim_start_matches("http://")).expect("connect to the fake");
     stream
@@ -40,7 +40,7 @@ fn form_post(body: &str) -> Vec<u8> {
 
 #[test]
 fn fake_decodes_a_form_and_issues_credentials() {
-    let sts = FakeSts::start(|_, _| Answer::issue(HOUR));
+    let sts = Fake::start(|_, _| Answer::issue(HOUR));
     let token = "abc+/=&%~ x";
     let body = format!(
         "Action=AssumeRoleWithWebIdentity&RoleArn={}&WebIdentityToken={}",
@@ -72,7 +72,7 @@ fn fake_decodes_a_form_and_issues_credentials() {
 
 #[test]
 fn fake_reads_a_chunked_body() {
-    let sts = FakeSts::start(|_, _| Answer::raw(200, "text/plain", "ok"));
+    let sts = Fake::start(|_, _| Answer::raw(200, "text/plain", "ok"));
     let request = b"POST / HTTP/1.1\r\nHost: sts\r\nTransfer-Encoding: chunked\r\n\r\n\
         7\r\nAction=\r\n5\r\nHello\r\n0\r\n\r\n";
     let (answer, _) = exchange(&sts, request, Duration::from_secs(10));
@@ -82,16 +82,11 @@ fn fake_reads_a_chunked_body() {
 
 #[test]
 fn fake_hangs_and_resets_on_cue() {
-    let sts = FakeSts::start(|n, _| {
+    let sts = Fake::start(|n, _| {
         if n == 0 {
             Answer::Hang
         } else {
-            Answer::ResetMidBody {
-                status: 200,
-                content_type: "text/xml".into(),
-                body: vec![b'x'; 1000],
-                send: 10,
-            }
+            Answer::raw(200, "text/xml", vec![b'x'; 1000]).cut_off(10)
         }
     });
     let (answer, closed) = exchange(&sts, &form_post("a=b"), Duration::from_millis(500));
