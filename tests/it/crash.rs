@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::harness::ini::{self, Profile};
-use crate::harness::{dir_names, send_signal, wait_until, Answer, Harness, LOCK_FILE};
+use crate::harness::{dir_names, wait_until, Answer, Harness, LOCK_FILE};
 
 /// Credentials that live two seconds: the daemon rewrites every second on
 /// its own, and on every SIGHUP.
@@ -150,7 +150,7 @@ fn crash_loop(name: &str, rounds: usize) {
             d.signal(libc::SIGHUP);
             thread::sleep(Duration::from_micros(500 + rng.below(3000)));
         }
-        send_signal(d.pid(), libc::SIGKILL);
+        d.signal(libc::SIGKILL);
         let status = d.wait_exit(Duration::from_secs(10));
         assert!(status.is_some(), "round {round}: SIGKILL did not end it");
         assert!(

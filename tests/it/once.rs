@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::harness;
 use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::process;
 use crate::harness::{dir_names, mode, Answer, Fake, Harness, HOUR, LOCK_FILE, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
@@ -262,8 +263,7 @@ fn once_mode_flag_sets_the_file_mode() {
 
 #[test]
 fn once_owner_flag_sets_the_file_owner() {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !process::is_root() {
         eprintln!("skipped: --owner needs root to give a file away");
         return;
     }

@@ -16,11 +16,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness;
-use crate::harness::client::{
-    self, cpu_time, exchange, exchange_within, free_port, get, open_fds, rss_kib, Response,
-};
+use crate::harness::client::{self, exchange, exchange_within, free_port, get, Response};
 use crate::harness::ini::{self, Profile};
-use crate::harness::{set_fd_limit, wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
+use crate::harness::process::{cpu_time, open_fds, rss_kib, set_fd_limit};
+use crate::harness::{wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
 
 const PATH: &str = "/v1/credentials";
 

@@ -1,8 +1,6 @@
 //! A hand-written HTTP client for the binary's `--serve` endpoint: well
 //! formed GETs for the happy paths, and raw bytes for everything an SDK
-//! would never send. Plus what a server test needs from the system: a free
-//! loopback port, and a process's resident memory, CPU time and open
-//! descriptors.
+//! would never send; and a free loopback port to serve on.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -131,34 +129,4 @@ pub fn parse_response(raw: &[u8], elapsed: Duration) -> Response {
         body: body.to_string(),
         elapsed,
     }
-}
-
-/// Resident memory of a process in KiB, from `/proc/PID/status`.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// CPU time (user and system) a process has used so far, from
-/// `/proc/PID/stat`.
-pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; the fields after it don't. utime
-    // and stime are fields 14 and 15, the 12th and 13th after the name.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // SAFETY: sysconf takes an integer and touches none of our memory.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
-    Some(Duration::from_millis((utime + stime) * 1000 / ticks))
-}
-
-/// How many descriptors a process has open, from `/proc/PID/fd`.
-pub fn open_fds(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
