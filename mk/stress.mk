@@ -1,4 +1,4 @@
-# Long-running robustness checks (issue 6), kept out of `make test`:
+# Long-running robustness checks, kept out of `make test`:
 #
 #   make stress   the #[ignore]d long tests: 300 SIGKILLs of a rewriting
 #                 daemon, then the fleet restart (300 sidecars against a

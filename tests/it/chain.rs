@@ -4,7 +4,7 @@
 //! file ends up holding the chained credentials, never the source's.
 //!
 //! Only the signature's structure is checked here; its correctness is
-//! checked against moto and a botocore vector elsewhere.
+//! checked end to end against moto and botocore (`tests/e2e`).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

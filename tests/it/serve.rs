@@ -4,8 +4,9 @@
 //! everything else gets (404, 405, 401), and that no client, silent,
 //! slow, malformed or numerous, can stall the one thread for others.
 //!
-//! The only tight timing bound is the issue's own: a silent client delays
-//! another by well under a second. Everything else waits with deadlines.
+//! The only tight timing bound is the endpoint's promise of a single thread
+//! that never waits on one client: a silent client delays another by well
+//! under a second. Everything else waits with deadlines.
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
@@ -26,7 +27,7 @@ const PATH: &str = "/v1/credentials";
 /// Credentials that live seconds, so the daemon refreshes every few.
 const SHORT: Duration = Duration::from_secs(4);
 
-/// The issue's bound: a silent client delays another by well under this.
+/// A silent client delays another by well under this.
 const DELAY_BOUND: Duration = Duration::from_secs(1);
 
 /// Deadline for the endpoint to come up and serve the first credentials
@@ -189,9 +190,9 @@ fn answers_503_json_while_there_are_no_credentials_yet() {
     d.stop().assert_code(0);
 }
 
-/// The issue: "503 with a JSON error until the first credentials exist".
-/// While the first STS call is in flight there are none, so a client must
-/// get the 503 then, not wait for STS.
+/// The endpoint answers 503 with a JSON error until the first credentials
+/// exist (README, "--serve"). While the first STS call is in flight there
+/// are none, so a client must get the 503 then, not wait for STS.
 #[test]
 fn answers_503_while_the_first_fetch_is_in_flight() {
     let sts_delay = Duration::from_secs(6);
@@ -578,9 +579,9 @@ fn many_silent_clients_delay_others_only_until_their_deadline() {
     d.stop().assert_code(0);
 }
 
-/// The review: in bursts of 200, 14-25% of the clients that had connected
-/// and sent a whole GET were reset, evicted unread to make room for the
-/// next. Every well-behaved client of a burst of several hundred must get
+/// An earlier endpoint reset 14-25% of the clients in bursts of 200 that
+/// had connected and sent a whole GET, evicting them unread to make room
+/// for the next. Every well-behaved client of a burst of several hundred must get
 /// its answer. (The kernel's accept queue holds 128; a client that finds it
 /// full connects a second or more later by SYN retry, which is fine.)
 #[test]
@@ -807,8 +808,8 @@ fn out_of_descriptors_idle_connections_make_room_for_clients() {
 }
 
 /// With no descriptor to spare at all, nothing can be closed to make room:
-/// `poll` would report the queued connections again and again (the review
-/// saw 100% CPU and ~260k log lines a second). Accepting must pause and
+/// `poll` would report the queued connections again and again (an earlier
+/// endpoint spun at 100% CPU, logging ~260k lines a second). Accepting must pause and
 /// back off instead, say so in a bounded number of lines, and resume when
 /// descriptors are back.
 #[test]

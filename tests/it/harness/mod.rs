@@ -1,7 +1,12 @@
-//! What every integration test shares: a scratch directory per test, a fake
-//! STS (and container agent) per test, running the real binary with a clean
-//! environment and a deadline, signals, polling with deadlines, and the
-//! check that no secret ever reaches the binary's output.
+//! What every integration test shares. A [`Harness`] is one test's world:
+//! a scratch directory (`scratch`), a fake STS and, for the container
+//! source, a fake agent (`fake`), the environment that points the binary at
+//! them, and the check that no secret ever reaches the binary's output.
+//! `run` is the one way the tests start the binary, with a clean
+//! environment and a deadline; `process` signals and inspects it; `client`
+//! talks to its `--serve` endpoint; `ini` reads the file it writes; `time`
+//! writes timestamps as STS does. Polling with deadlines is here, and the
+//! tests of the harness itself are in `tests`.
 
 pub mod client;
 pub mod fake;
@@ -36,8 +41,8 @@ pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/aws-credfile-test";
 pub const HOUR: Duration = Duration::from_secs(3600);
 
 /// One test's world: a scratch directory with a home and an identity token
-/// file, a fake STS, the environment that points the binary at them, and
-/// every secret the binary must never print.
+/// file, a fake STS (and maybe a fake agent), the environment that points
+/// the binary at them, and every secret the binary must never print.
 pub struct Harness {
     // Declared before `scratch` so the fakes stop before the directory goes.
     pub sts: Fake,
