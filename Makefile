@@ -32,8 +32,9 @@ VENV_PY := $(VENV)/bin/python
 # Touched after a successful install; newer than requirements-test.txt means nothing to do.
 VENV_STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-test.txt
-# Debian packages every target may need; python3-venv is added by the script only when
-# python3 lacks ensurepip. Later issues append here (musl-tools, buildah, ...).
+# Debian packages `make deps` installs when missing (none beyond what scripts/deps.sh checks
+# itself: python3-venv, only when python3 lacks ensurepip). The mk/*.mk fragments install
+# their own (musl-tools, buildah, ...) when their targets run.
 APT_PACKAGES ?=
 PYTEST_ARGS ?=
 

@@ -1,4 +1,4 @@
-# Benchmarks and budgets (issue 7): aws-credfile next to the shell-loop sidecar it replaces.
+# Benchmarks and budgets: aws-credfile next to the shell-loop sidecar it replaces.
 #
 #   make bench           measure on this machine, write BENCHMARKS.md and bench/chart.svg,
 #                        check the budgets (exit 1 when one is missed, after writing the report)

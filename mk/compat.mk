@@ -1,4 +1,4 @@
-# The SDK compatibility matrix (issue 16): real clients against every mode aws-credfile offers,
+# The SDK compatibility matrix: real clients against every mode aws-credfile offers,
 # through a credential rotation, written down in docs/compatibility.md and README.md's table.
 #
 #   make compat        install what the clients need (below), build the binary, run the matrix

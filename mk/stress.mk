@@ -1,4 +1,4 @@
-# Long-running robustness checks (issue 6), kept out of `make test`:
+# Long-running robustness checks, kept out of `make test`:
 #
 #   make stress   the #[ignore]d long tests: 300 SIGKILLs of a rewriting
 #                 daemon, then the fleet restart (300 sidecars against a
@@ -19,12 +19,12 @@ FLEET_RATE ?= 50
 stress: stress-crash fleet
 
 stress-crash:
-	$(CARGO) test --locked --release --test crash -- --ignored --nocapture
+	$(CARGO) test --locked --release --test it -- --ignored --nocapture crash::
 
 fleet:
 	FLEET_SIDECARS=$(FLEET_SIDECARS) FLEET_RATE=$(FLEET_RATE) \
 	FLEET_RESULTS="$(CURDIR)/bench/fleet-results.md" \
-	$(CARGO) test --locked --release --test fleet -- --ignored --nocapture --test-threads=1
+	$(CARGO) test --locked --release --test it -- --ignored --nocapture --test-threads=1 fleet::
 
 fuzz:
 	FUZZ_TIME=$(FUZZ_TIME) scripts/stress/fuzz.sh $(FUZZ_TIME)

@@ -8,18 +8,17 @@
 //! Rows of one (mode, source) pair run concurrently: they mostly wait on
 //! timeouts, so the matrix costs about as long as its slowest row.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::faulty::{Faulty, Proto, Reply, SECRET_PREFIX, TOKEN_PREFIX};
-use util::ini::{self, Profile};
-use util::{wait_until, Answer, Harness, Invocation, Outcome};
+use crate::harness;
+use crate::harness::fake::{self, Protocol};
+use crate::harness::ini::{self, Profile};
+use crate::harness::{wait_until, Answer, Fake, Harness, Invocation, Issued, Outcome, HOUR};
 
 /// The chained role.
 const CHAIN_ROLE: &str = "arn:aws:iam::123456789012:role/aws-credfile-chained";
@@ -67,8 +66,8 @@ enum Mode {
 enum Fault {
     /// Nothing listens on the port.
     Refused,
-    /// The server answers with this.
-    Reply(fn(Proto) -> Reply),
+    /// The server answers requests in this protocol with this.
+    Answer(fn(Protocol) -> Answer),
 }
 
 /// How the binary must take a fault.
@@ -95,117 +94,94 @@ const fn row(name: &'static str, fault: Fault, expect: Expect) -> Row {
 }
 
 /// An answer in each protocol's own error shape.
-fn error_for(proto: Proto, status: u16, code: &str, message: &str) -> Reply {
-    match proto {
-        Proto::Container => Reply::raw(
+fn error_for(protocol: Protocol, status: u16, code: &str, message: &str) -> Answer {
+    match protocol {
+        Protocol::Container => Answer::json(
             status,
-            "application/json",
-            format!("{{\"code\":\"{code}\",\"message\":\"{message}\"}}"),
+            &format!("{{\"code\":\"{code}\",\"message\":\"{message}\"}}"),
         ),
-        _ => Reply::raw(status, "text/xml", util::fake_sts::error_xml(code, message)),
+        _ => Answer::error(status, code, message),
     }
 }
 
-/// The key id of the fixed credentials in [`good_body`].
+/// The fixed credentials in [`good_body`]: the key id, and the secret and
+/// token the secret scan must know.
 const BODY_KEY_ID: &str = "ASIAFLTBODY000000001";
+const BODY_SECRET: &str = "FaultyBodySecretKeyZq/K7MDENG+bPxRfiCY";
+const BODY_TOKEN: &str = "FaultyBodySessionTokenZq/FwoGZXIvYXdzEBYaDHqa0AP1==";
 
-/// A complete, valid success body for `proto`, for the faults that cut or
-/// trickle one.
-fn good_body(proto: Proto) -> (String, Vec<u8>) {
-    let c = util::Issued {
+/// A complete, valid success body for `protocol`, for the faults that cut,
+/// trickle or alter one.
+fn good_body(protocol: Protocol) -> (&'static str, String) {
+    let c = Issued {
         access_key_id: BODY_KEY_ID.into(),
-        secret_access_key: format!("{SECRET_PREFIX}Body/K7MDENG+bPxRfiCY"),
-        session_token: format!("{TOKEN_PREFIX}Body/FwoGZXIvYXdzEBYaDHqa0AP1=="),
-        expiration: util::time::rfc3339(std::time::SystemTime::now() + util::HOUR),
+        secret_access_key: BODY_SECRET.into(),
+        session_token: BODY_TOKEN.into(),
+        expiration: harness::time::rfc3339(std::time::SystemTime::now() + HOUR),
     };
-    match proto {
-        Proto::Container => (
-            "application/json".into(),
-            util::faulty::container_json(&c).into_bytes(),
-        ),
-        Proto::WebIdentity => (
-            "text/xml".into(),
-            util::faulty::sts_xml("AssumeRoleWithWebIdentity", &c).into_bytes(),
-        ),
-        Proto::AssumeRole => (
-            "text/xml".into(),
-            util::faulty::sts_xml("AssumeRole", &c).into_bytes(),
-        ),
-    }
+    fake::success(protocol, &c)
 }
 
-fn cut(proto: Proto, head_delay: Duration, chunk: usize, pause: Duration) -> Reply {
-    let (content_type, body) = good_body(proto);
-    Reply::Bytes {
-        status: 200,
-        content_type,
-        body,
-        head_delay,
-        chunk,
-        pause,
-        reset_after: None,
-    }
+/// [`good_body`] as a 200 answer.
+fn good(protocol: Protocol) -> Answer {
+    let (content_type, body) = good_body(protocol);
+    Answer::raw(200, content_type, body)
 }
 
-/// A success answer with the key `drop` left out.
-fn missing(proto: Proto) -> Reply {
-    let (content_type, body) = good_body(proto);
-    let body = String::from_utf8(body).expect("utf-8");
-    let body = match proto {
-        Proto::Container => body.replace("\"SecretAccessKey\"", "\"Unrelated\""),
+/// A success answer with the secret key left out.
+fn missing(protocol: Protocol) -> Answer {
+    let (content_type, body) = good_body(protocol);
+    let body = match protocol {
+        Protocol::Container => body.replace("\"SecretAccessKey\"", "\"Unrelated\""),
         _ => body.replace("SecretAccessKey>", "Unrelated>"),
     };
-    Reply::raw(200, &content_type, body)
+    Answer::raw(200, content_type, body)
 }
 
 fn rows() -> Vec<Row> {
     use Expect::{Fails, Ok};
-    use Fault::Reply as R;
+    use Fault::Answer as A;
     const NET: &[&str] = &["could not reach"];
     vec![
         row("connection_refused", Fault::Refused, Fails(NET)),
-        row("reset_before_answer", R(|_| Reply::ResetAtOnce), Fails(NET)),
+        row("reset_before_answer", A(|_| Answer::Reset), Fails(NET)),
         row(
             "reset_mid_body",
-            R(|p| {
-                let (content_type, body) = good_body(p);
-                Reply::Bytes {
-                    status: 200,
-                    content_type,
-                    reset_after: Some(body.len() / 2),
-                    body,
-                    head_delay: Duration::ZERO,
-                    chunk: usize::MAX,
-                    pause: Duration::ZERO,
-                }
+            A(|p| {
+                let half = good_body(p).1.len() / 2;
+                good(p).cut_off(half)
             }),
             Fails(NET),
         ),
         row(
             "slow_headers",
-            R(|p| cut(p, Duration::from_secs(2), usize::MAX, Duration::ZERO)),
+            A(|p| good(p).after(Duration::from_secs(2))),
             Ok,
         ),
         row(
             "slow_body",
-            R(|p| cut(p, Duration::ZERO, 200, Duration::from_millis(150))),
+            A(|p| good(p).trickled(200, Duration::from_millis(150))),
             Ok,
         ),
-        row("stalled_headers", R(|_| Reply::Hang), Fails(&["timed out"])),
+        row(
+            "stalled_headers",
+            A(|_| Answer::Hang),
+            Fails(&["timed out"]),
+        ),
         row(
             "stalled_body",
-            R(|p| cut(p, Duration::ZERO, 1, Duration::from_secs(1))),
+            A(|p| good(p).trickled(1, Duration::from_secs(1))),
             Fails(&["timed out", "broke off"]),
         ),
         row(
             "http_500",
-            R(|p| error_for(p, 500, "InternalFailure", "internal error")),
+            A(|p| error_for(p, 500, "InternalFailure", "internal error")),
             Fails(&["500"]),
         ),
         row(
             "http_502_html",
-            R(|_| {
-                Reply::raw(
+            A(|_| {
+                Answer::raw(
                     502,
                     "text/html",
                     "<html><body>502 Bad Gateway</body></html>",
@@ -215,26 +191,26 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "http_503",
-            R(|p| error_for(p, 503, "ServiceUnavailable", "unavailable")),
+            A(|p| error_for(p, 503, "ServiceUnavailable", "unavailable")),
             Fails(&["503"]),
         ),
         row(
             "throttling",
-            R(|p| match p {
-                Proto::Container => error_for(p, 429, "ThrottlingException", "Rate exceeded"),
+            A(|p| match p {
+                Protocol::Container => error_for(p, 429, "ThrottlingException", "Rate exceeded"),
                 _ => error_for(p, 400, "Throttling", "Rate exceeded"),
             }),
             Fails(&["Throttling"]),
         ),
         row(
             "http_429_plain",
-            R(|_| Reply::raw(429, "text/plain", "Too Many Requests")),
+            A(|_| Answer::raw(429, "text/plain", "Too Many Requests")),
             Fails(&["429"]),
         ),
         row(
             "html_200",
-            R(|_| {
-                Reply::raw(
+            A(|_| {
+                Answer::raw(
                     200,
                     "text/html; charset=utf-8",
                     "<!DOCTYPE html><html><body><h1>Captive portal</h1></body></html>",
@@ -244,165 +220,151 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "truncated",
-            R(|p| {
+            A(|p| {
                 let (content_type, mut body) = good_body(p);
                 body.truncate(body.len() * 2 / 3);
-                Reply::raw(200, &content_type, body)
+                Answer::raw(200, content_type, body)
             }),
             Fails(&["200"]),
         ),
         row(
             "body_40_mib",
-            R(|p| {
+            A(|p| {
                 let (content_type, _) = good_body(p);
-                Reply::raw(200, &content_type, vec![b' '; 40 << 20])
+                Answer::raw(200, content_type, vec![b' '; 40 << 20])
             }),
             Fails(&["larger than"]),
         ),
         row(
             "missing_secret",
-            R(missing),
+            A(missing),
             Fails(&["SecretAccessKey", "200"]),
         ),
         row(
             "expiration_garbage",
-            R(|_| Reply::IssueExpiring("tomorrow-ish".into())),
+            A(|_| Answer::issue_expiring("tomorrow-ish")),
             Fails(&["Expiration", "tomorrow"]),
         ),
         row(
             "expiration_long_past",
-            R(|_| Reply::IssueExpiring("2001-09-09T01:46:40Z".into())),
+            A(|_| Answer::issue_expiring("2001-09-09T01:46:40Z")),
             Fails(&["clock", "expire"]),
         ),
         row(
             "expired_on_arrival",
-            R(|_| Reply::Issue { expires_in: -2 }),
+            A(|_| Answer::issue_expired(Duration::from_secs(2))),
             Fails(&["clock", "expire"]),
         ),
         // The local clock an hour behind the issuer: credentials look valid
         // for 73 years; they must be written, not refused.
         row(
             "clock_behind_far_future",
-            R(|_| Reply::IssueExpiring("2099-01-01T00:00:00Z".into())),
+            A(|_| Answer::issue_expiring("2099-01-01T00:00:00Z")),
             Ok,
         ),
         // The local clock 59.5 minutes ahead: one-hour credentials look
         // valid for 30 s; still usable, so written.
         row(
             "clock_ahead_nearly_expired",
-            R(|_| Reply::Issue { expires_in: 30 }),
+            A(|_| Answer::issue(Duration::from_secs(30))),
             Ok,
         ),
         // Real-looking credentials with an error status: never used, and
         // never quoted (the secret scan would catch the key).
         row(
             "credentials_with_error_status",
-            R(|p| {
+            A(|p| {
                 let (content_type, body) = good_body(p);
-                Reply::raw(403, &content_type, body)
+                Answer::raw(403, content_type, body)
             }),
             Fails(&["403"]),
         ),
     ]
 }
 
-/// One row's world: a harness (for the scratch directory, the identity
-/// token and the secret scan), the server under test (`target`), and for
-/// the chain the agent the first hop talks to.
+/// One row's world: a harness whose fake STS or agent is the server under
+/// test (the target), its scratch directory, identity token and secret
+/// scan; for the chain the agent the first hop talks to is the harness's
+/// too, and the target is its STS.
 struct World {
     h: Harness,
     src: Src,
     /// Whether the target answers with the fault now.
     faulty: Arc<AtomicBool>,
     fault: Fault,
-    target: Mutex<Option<Faulty>>,
-    target_addr: std::net::SocketAddr,
-    _agent: Option<Faulty>,
 }
 
 fn target_script(
     faulty: Arc<AtomicBool>,
     fault: Fault,
     src: Src,
-) -> impl Fn(usize, &util::faulty::Req) -> Reply + Send + Sync + 'static {
+) -> impl Fn(usize, &harness::Request) -> Answer + Send + Sync + 'static {
     move |_, req| {
-        let proto = Proto::of(req);
-        let hit = src != Src::Chain || proto == Proto::AssumeRole;
+        let protocol = req.protocol();
+        let hit = src != Src::Chain || protocol == Protocol::AssumeRole;
         match fault {
-            Fault::Reply(f) if hit && faulty.load(Ordering::SeqCst) => f(proto),
-            _ => Reply::Issue { expires_in: 3600 },
+            Fault::Answer(f) if hit && faulty.load(Ordering::SeqCst) => f(protocol),
+            _ => Answer::issue(HOUR),
         }
     }
 }
 
 impl World {
     fn new(name: &str, src: Src, fault: Fault) -> World {
-        let h = Harness::new(name, |_, _| Answer::issue(util::HOUR));
-        h.add_secret(SECRET_PREFIX);
-        h.add_secret(TOKEN_PREFIX);
-        h.add_secret(AGENT_TOKEN);
         let faulty = Arc::new(AtomicBool::new(false));
-        let target = Faulty::start(target_script(Arc::clone(&faulty), fault, src));
-        let agent =
-            (src == Src::Chain).then(|| Faulty::start(|_, _| Reply::Issue { expires_in: 3600 }));
+        let target = target_script(Arc::clone(&faulty), fault, src);
+        let issue = |_: usize, _: &harness::Request| Answer::issue(HOUR);
+        let h = match src {
+            Src::WebIdentity => Harness::new(name, target),
+            Src::Container => Harness::with_agent(name, issue, Fake::start(target)),
+            Src::Chain => Harness::with_agent(name, target, Fake::start(issue)),
+        };
+        for secret in [AGENT_TOKEN, BODY_SECRET, BODY_TOKEN] {
+            h.add_secret(secret);
+        }
         World {
             h,
             src,
             faulty,
             fault,
-            target_addr: target.addr(),
-            target: Mutex::new(Some(target)),
-            _agent: agent,
+        }
+    }
+
+    /// The server under test.
+    fn target(&self) -> &Fake {
+        match self.src {
+            Src::Container => self.h.agent(),
+            Src::WebIdentity | Src::Chain => &self.h.sts,
         }
     }
 
     /// The binary pointed at this world's servers.
     fn cmd(&self, args: &[&str]) -> Invocation<'_> {
-        let url = format!("http://{}", self.target_addr);
         let inv = self.h.cmd(args);
         match self.src {
-            Src::WebIdentity => inv.env("AWS_ENDPOINT_URL_STS", url),
-            Src::Container => inv
-                .env_remove("AWS_ROLE_ARN")
-                .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-                .env(
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    format!("{url}/v1/credentials"),
-                )
-                .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", AGENT_TOKEN),
-            Src::Chain => {
-                let agent = self._agent.as_ref().expect("the chain has an agent");
-                inv.env_remove("AWS_ROLE_ARN")
-                    .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-                    .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", agent.agent_url())
-                    .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", AGENT_TOKEN)
-                    .env("AWS_ENDPOINT_URL_STS", url)
-                    .arg("--role-arn")
-                    .arg(CHAIN_ROLE)
-            }
+            Src::WebIdentity => inv,
+            Src::Container => inv.env("AWS_CONTAINER_AUTHORIZATION_TOKEN", AGENT_TOKEN),
+            Src::Chain => inv
+                .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", AGENT_TOKEN)
+                .arg("--role-arn")
+                .arg(CHAIN_ROLE),
         }
     }
 
     fn set_fault(&self, on: bool) {
         self.faulty.store(on, Ordering::SeqCst);
         if let Fault::Refused = self.fault {
-            let mut slot = self.target.lock().expect("target lock");
             if on {
-                // Dropping the server closes its port: connections are refused.
-                *slot = None;
-            } else if slot.is_none() {
-                *slot = Some(Faulty::start_at(
-                    self.target_addr,
-                    target_script(Arc::clone(&self.faulty), self.fault, self.src),
-                ));
+                self.target().refuse_connections();
+            } else {
+                self.target().listen_again();
             }
         }
     }
 
     /// The last credentials the target issued.
     fn last_issued(&self) -> Option<Profile> {
-        let slot = self.target.lock().expect("target lock");
-        slot.as_ref()?.issued().last().map(Profile::from)
+        self.target().issued().last().map(Profile::from)
     }
 
     fn snapshot(&self) -> (Vec<u8>, u64) {

@@ -4,10 +4,9 @@
 //! everything else gets (404, 405, 401), and that no client, silent,
 //! slow, malformed or numerous, can stall the one thread for others.
 //!
-//! The only tight timing bound is the issue's own: a silent client delays
-//! another by well under a second. Everything else waits with deadlines.
-
-mod util;
+//! The only tight timing bound is the endpoint's promise of a single thread
+//! that never waits on one client: a silent client delays another by well
+//! under a second. Everything else waits with deadlines.
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
@@ -17,18 +16,18 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::client::{
-    self, cpu_time, exchange, exchange_within, free_port, get, open_fds, rss_kib, Reply,
-};
-use util::ini::{self, Profile};
-use util::{set_fd_limit, wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
+use crate::harness;
+use crate::harness::client::{self, exchange, exchange_within, free_port, get, Response};
+use crate::harness::ini::{self, Profile};
+use crate::harness::process::{cpu_time, open_fds, rss_kib, set_fd_limit};
+use crate::harness::{wait_until, Answer, Daemon, Harness, Invocation, Issued, HOUR};
 
 const PATH: &str = "/v1/credentials";
 
 /// Credentials that live seconds, so the daemon refreshes every few.
 const SHORT: Duration = Duration::from_secs(4);
 
-/// The issue's bound: a silent client delays another by well under this.
+/// A silent client delays another by well under this.
 const DELAY_BOUND: Duration = Duration::from_secs(1);
 
 /// Deadline for the endpoint to come up and serve the first credentials
@@ -76,7 +75,7 @@ fn serving_with<'h>(
 }
 
 /// Polls GETs until one answers 200 (or the deadline fails the test).
-fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
+fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Response {
     let mut last = None;
     let ok = wait_until(FIRST_ANSWER, || {
         last = get(addr, PATH, headers).ok();
@@ -92,7 +91,7 @@ fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Reply
 
 /// Asserts the served JSON is exactly one set the fake issued, and returns
 /// which.
-fn assert_serves_issued(reply: &Reply, issued: &[Issued]) -> usize {
+fn assert_serves_issued(reply: &Response, issued: &[Issued]) -> usize {
     let akid = reply.field("AccessKeyId").expect("an AccessKeyId");
     let index = issued
         .iter()
@@ -122,7 +121,7 @@ fn assert_serves_issued(reply: &Reply, issued: &[Issued]) -> usize {
 }
 
 /// An error answer: the status, and a JSON body with a code and message.
-fn assert_json_error(reply: &Reply, status: u16) {
+fn assert_json_error(reply: &Response, status: u16) {
     assert_eq!(reply.status, Some(status), "{reply:?}");
     let json = reply.json();
     assert!(
@@ -191,9 +190,9 @@ fn answers_503_json_while_there_are_no_credentials_yet() {
     d.stop().assert_code(0);
 }
 
-/// The issue: "503 with a JSON error until the first credentials exist".
-/// While the first STS call is in flight there are none, so a client must
-/// get the 503 then, not wait for STS.
+/// The endpoint answers 503 with a JSON error until the first credentials
+/// exist (README, "--serve"). While the first STS call is in flight there
+/// are none, so a client must get the 503 then, not wait for STS.
 #[test]
 fn answers_503_while_the_first_fetch_is_in_flight() {
     let sts_delay = Duration::from_secs(6);
@@ -338,7 +337,7 @@ fn serve_with_file_writes_both() {
     let reply = wait_for_200(&d, addr, &[]);
     let index = assert_serves_issued(&reply, &h.sts.issued());
     let text =
-        util::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).unwrap_or_else(|| {
+        harness::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).unwrap_or_else(|| {
             panic!(
                 "{} never written\n{}",
                 file.display(),
@@ -393,7 +392,7 @@ fn non_loopback_addresses_and_once_are_refused() {
 
 /// A GET of the credentials with exactly these header lines (no Host
 /// unless given), in the HTTP `version` asked for.
-fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Reply {
+fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Response {
     let mut req = format!("GET {PATH} {version}\r\nUser-Agent: itest\r\n");
     for line in headers {
         req.push_str(line);
@@ -580,9 +579,9 @@ fn many_silent_clients_delay_others_only_until_their_deadline() {
     d.stop().assert_code(0);
 }
 
-/// The review: in bursts of 200, 14-25% of the clients that had connected
-/// and sent a whole GET were reset, evicted unread to make room for the
-/// next. Every well-behaved client of a burst of several hundred must get
+/// An earlier endpoint reset 14-25% of the clients in bursts of 200 that
+/// had connected and sent a whole GET, evicting them unread to make room
+/// for the next. Every well-behaved client of a burst of several hundred must get
 /// its answer. (The kernel's accept queue holds 128; a client that finds it
 /// full connects a second or more later by SYN retry, which is fine.)
 #[test]
@@ -745,7 +744,7 @@ fn flood_idle(addr: SocketAddr, count: usize, stop: Arc<AtomicBool>) -> thread::
 }
 
 /// The lines of a finished daemon's log that report failing accepts.
-fn accept_failure_lines(out: &util::Outcome) -> usize {
+fn accept_failure_lines(out: &harness::Outcome) -> usize {
     out.stderr
         .lines()
         .filter(|l| l.contains("serve_accept_failed"))
@@ -809,8 +808,8 @@ fn out_of_descriptors_idle_connections_make_room_for_clients() {
 }
 
 /// With no descriptor to spare at all, nothing can be closed to make room:
-/// `poll` would report the queued connections again and again (the review
-/// saw 100% CPU and ~260k log lines a second). Accepting must pause and
+/// `poll` would report the queued connections again and again (an earlier
+/// endpoint spun at 100% CPU, logging ~260k lines a second). Accepting must pause and
 /// back off instead, say so in a bounded number of lines, and resume when
 /// descriptors are back.
 #[test]
@@ -983,7 +982,7 @@ fn malformed_requests_get_4xx_and_never_stall_the_loop() {
     let mut rest = Vec::new();
     match half.read_to_end(&mut rest) {
         Ok(_) => {
-            let reply = client::parse_reply(&rest, Duration::ZERO);
+            let reply = client::parse_response(&rest, Duration::ZERO);
             if !(rest.is_empty() || reply.status.is_some_and(|s| (400..500).contains(&s))) {
                 failures.push(format!("half a request: got {reply:?}"));
             }

@@ -6,8 +6,6 @@
 //! No test here measures time tightly: each waits for what it expects with a
 //! generous deadline and polls.
 
-mod util;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -16,8 +14,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::ini::{self, Profile};
-use util::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR, LOCK_FILE};
+use crate::harness;
+use crate::harness::ini::{self, Profile};
+use crate::harness::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR, LOCK_FILE};
 
 /// Credentials that live only seconds: the daemon must refresh them every
 /// second or three, without spinning.
@@ -135,7 +134,7 @@ fn daemon_reads_the_token_file_fresh_at_each_refresh() {
 
     let new = format!("{old}Rotated7Q");
     h.set_token(&new);
-    let carried_new = |r: &util::Request| r.param("WebIdentityToken").as_deref() == Some(&new);
+    let carried_new = |r: &harness::Request| r.param("WebIdentityToken").as_deref() == Some(&new);
     let ok = wait_until(Duration::from_secs(20), || {
         h.sts.requests().iter().any(carried_new)
     });
@@ -500,7 +499,7 @@ fn sighup_during_a_refresh_in_flight_causes_another() {
             Answer::issue(HOUR).after(Duration::from_millis(1500))
         }
     });
-    let port = util::client::free_port();
+    let port = harness::client::free_port();
     let addr = format!("127.0.0.1:{port}");
     let file = h.cred_file.display().to_string();
     let mut d = h.cmd(&["--serve", &addr, "--file", &file]).spawn();
@@ -567,7 +566,7 @@ fn armed_timers(pid: u32) -> Vec<(u64, u32)> {
 fn the_next_refresh_is_timed_on_the_boot_clock() {
     const CLOCK_BOOTTIME: u32 = 7;
     let h = Harness::new("daemon_boottime", |_, _| Answer::issue(HOUR));
-    let port = util::client::free_port().to_string();
+    let port = harness::client::free_port().to_string();
     let file = h.cred_file.display().to_string();
     let addr = format!("127.0.0.1:{port}");
     for args in [vec![], vec!["--serve", &addr, "--file", &file]] {
@@ -591,7 +590,7 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
 
 /// The fake's serial number for the keys `p` holds: their place among all
 /// it issued, `None` if it never issued them together.
-fn serial(issued: &[util::Issued], p: &Profile) -> Option<usize> {
+fn serial(issued: &[harness::Issued], p: &Profile) -> Option<usize> {
     issued.iter().position(|i| Profile::from(i) == *p)
 }
 

@@ -2,14 +2,14 @@
 //! which failures it retries, and which it gives up on at once without
 //! touching the file.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
-use util::ini::{self, Profile, EXPIRY_COMMENT};
-use util::{dir_names, mode, Answer, FakeSts, Harness, HOUR, LOCK_FILE, ROLE_ARN};
+use crate::harness;
+use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::process;
+use crate::harness::{dir_names, mode, Answer, Fake, Harness, HOUR, LOCK_FILE, ROLE_ARN};
 
 /// Generous bound for runs that must give up: `--once-timeout 3s` plus
 /// whatever a request in flight costs. Not a timing test; a hang guard.
@@ -263,8 +263,7 @@ fn once_mode_flag_sets_the_file_mode() {
 
 #[test]
 fn once_owner_flag_sets_the_file_owner() {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !process::is_root() {
         eprintln!("skipped: --owner needs root to give a file away");
         return;
     }
@@ -314,7 +313,7 @@ fn once_sends_the_documented_form_with_the_token_exactly_as_in_the_file() {
     );
     let session = r.param("RoleSessionName").unwrap_or_default();
     assert!(
-        util::is_valid_session_name(&session),
+        harness::is_valid_session_name(&session),
         "default RoleSessionName {session:?} must be 2-64 of [\\w+=,.@-]"
     );
     if let Some(d) = r.param("DurationSeconds") {
@@ -379,7 +378,7 @@ fn once_generic_endpoint_variable_is_used() {
 #[test]
 fn once_sts_endpoint_variable_wins_over_the_generic_one() {
     let h = Harness::new("once_endpoint_precedence", |_, _| Answer::issue(HOUR));
-    let wrong = FakeSts::start(|_, _| Answer::access_denied());
+    let wrong = Fake::start(|_, _| Answer::access_denied());
     h.cmd(&["--once"])
         .env("AWS_ENDPOINT_URL", wrong.url())
         .run()
@@ -580,13 +579,9 @@ fn once_survives_a_reset_mid_body_then_succeeds() {
 }
 
 fn reset_mid_body() -> Answer {
-    let body = util::fake_sts::error_xml("Throttling", "cut off").into_bytes();
-    Answer::ResetMidBody {
-        status: 200,
-        content_type: "text/xml".into(),
-        send: body.len() / 2,
-        body,
-    }
+    let body = harness::fake::error_xml("Throttling", "cut off");
+    let half = body.len() / 2;
+    Answer::raw(200, "text/xml", body).cut_off(half)
 }
 
 #[test]
@@ -827,7 +822,7 @@ fn once_keeps_newer_credentials_another_writer_left() {
         "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
         newer(
             "2099-01-01T00:00:00Z",
-            &util::time::rfc3339(std::time::SystemTime::now())
+            &harness::time::rfc3339(std::time::SystemTime::now())
         )
     );
     h.write_cred_file(&raced);

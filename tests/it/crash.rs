@@ -9,15 +9,13 @@
 //! `crash_consistency_fast` (30 kills) runs in `make test`;
 //! `crash_consistency_stress` (300 kills) runs in `make stress`.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use util::ini::{self, Profile};
-use util::{dir_names, send_signal, wait_until, Answer, Harness, LOCK_FILE};
+use crate::harness::ini::{self, Profile};
+use crate::harness::{dir_names, wait_until, Answer, Harness, LOCK_FILE};
 
 /// Credentials that live two seconds: the daemon rewrites every second on
 /// its own, and on every SIGHUP.
@@ -152,7 +150,7 @@ fn crash_loop(name: &str, rounds: usize) {
             d.signal(libc::SIGHUP);
             thread::sleep(Duration::from_micros(500 + rng.below(3000)));
         }
-        send_signal(d.pid(), libc::SIGKILL);
+        d.signal(libc::SIGKILL);
         let status = d.wait_exit(Duration::from_secs(10));
         assert!(status.is_some(), "round {round}: SIGKILL did not end it");
         assert!(

@@ -3,11 +3,9 @@
 //! Proxy URLs legitimately carry one (`http://user:password@proxy:3128`), and
 //! a person may paste one into any URL setting by mistake.
 
-mod util;
-
 use std::time::Duration;
 
-use util::{Answer, Harness, HOUR};
+use crate::harness::{Answer, Harness, HOUR};
 
 /// One setting with a password in it, and what the run must still name.
 struct Row {

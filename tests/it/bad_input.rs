@@ -2,17 +2,15 @@
 //! malformed values, and token, CA bundle and agent token files that are
 //! empty, binary, huge or of the wrong kind. Each must end with exit 2 and
 //! one stderr line naming the culprit, before any request, without a panic,
-//! and without echoing a secret. `tests/cli.rs` has the first few of each
+//! and without echoing a secret. The `cli` module has the first few of each
 //! kind; this table covers the rest.
-
-mod util;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use util::{Answer, Harness, HOUR};
+use crate::harness::{Answer, Harness, HOUR};
 
 /// A config error is found before anything else happens.
 const WITHIN: Duration = Duration::from_secs(15);

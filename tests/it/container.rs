@@ -8,16 +8,14 @@
 //! tests assert the run ends fast with exit 2. Nothing here connects to the
 //! real agent addresses (169.254.170.2, 169.254.170.23).
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use util::ini::{self, Profile, EXPIRY_COMMENT};
-use util::{wait_until, Answer, FakeSts, Harness, Request, HOUR};
+use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::{wait_until, Answer, Fake, Harness, Request, HOUR};
 
 /// Credentials that live seconds, so the daemon refreshes every few.
 const SHORT: Duration = Duration::from_secs(4);
@@ -41,11 +39,7 @@ fn container_harness(
     name: &str,
     agent_script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
 ) -> Harness {
-    Harness::with_agent(
-        name,
-        |_, _| Answer::issue(HOUR),
-        FakeSts::start(agent_script),
-    )
+    Harness::with_agent(name, |_, _| Answer::issue(HOUR), Fake::start(agent_script))
 }
 
 /// Writes an agent token file (as the Pod Identity webhook mounts it) and
@@ -82,7 +76,7 @@ fn write_previous(h: &Harness) -> u64 {
 
 #[test]
 fn token_file_is_sent_as_authorization_on_a_get() {
-    let h = container_harness("ctr_token_file", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_token_file", |_, _| Answer::issue(HOUR));
     let token = agent_token("Zmlyc3Q");
     // A trailing newline, as editors and `echo` leave: trimmed, not sent.
     let path = write_agent_token(&h, &format!("{token}\n"));
@@ -115,7 +109,7 @@ fn token_file_is_sent_as_authorization_on_a_get() {
 
 #[test]
 fn a_rotated_token_file_is_read_at_the_next_refresh() {
-    let h = container_harness("ctr_token_rotation", |_, _| Answer::issue_json(SHORT));
+    let h = container_harness("ctr_token_rotation", |_, _| Answer::issue(SHORT));
     let first = agent_token("Zmlyc3Q");
     let second = agent_token("c2Vjb25k");
     let path = write_agent_token(&h, &first);
@@ -161,7 +155,7 @@ fn a_rotated_token_file_is_read_at_the_next_refresh() {
 
 #[test]
 fn token_variable_is_used_when_there_is_no_file() {
-    let h = container_harness("ctr_token_var", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_token_var", |_, _| Answer::issue(HOUR));
     let token = agent_token("dmFyaWFibGU");
     h.add_secret(&token);
     h.cmd(&["--once"])
@@ -176,7 +170,7 @@ fn token_variable_is_used_when_there_is_no_file() {
 
 #[test]
 fn token_file_wins_over_the_variable() {
-    let h = container_harness("ctr_token_both", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_token_both", |_, _| Answer::issue(HOUR));
     let from_file = agent_token("ZmlsZQ");
     let from_var = agent_token("dmFyaWFibGU");
     h.add_secret(&from_var);
@@ -196,7 +190,7 @@ fn token_file_wins_over_the_variable() {
 
 #[test]
 fn no_token_means_no_authorization_header() {
-    let h = container_harness("ctr_no_token", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_no_token", |_, _| Answer::issue(HOUR));
     h.cmd(&["--once"]).run().assert_code(0);
     let requests = h.agent().requests();
     assert_eq!(requests.len(), 1);
@@ -213,7 +207,7 @@ fn a_token_variable_with_a_line_break_exits_2_without_a_request() {
     .into_iter()
     .enumerate()
     {
-        let h = container_harness(&format!("ctr_crlf_var{i}"), |_, _| Answer::issue_json(HOUR));
+        let h = container_harness(&format!("ctr_crlf_var{i}"), |_, _| Answer::issue(HOUR));
         let out = h
             .cmd(&["--once"])
             .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", bad)
@@ -245,9 +239,7 @@ fn a_token_file_with_a_line_break_exits_2_without_a_request() {
     .into_iter()
     .enumerate()
     {
-        let h = container_harness(&format!("ctr_crlf_file{i}"), |_, _| {
-            Answer::issue_json(HOUR)
-        });
+        let h = container_harness(&format!("ctr_crlf_file{i}"), |_, _| Answer::issue(HOUR));
         let path = write_agent_token(&h, bad);
         let out = h
             .cmd(&["--once"])
@@ -269,7 +261,7 @@ fn a_token_file_with_a_line_break_exits_2_without_a_request() {
 /// file that turns bad later must not reach a header either.
 #[test]
 fn a_token_file_that_gains_a_line_break_later_is_never_sent() {
-    let h = container_harness("ctr_crlf_later", |_, _| Answer::issue_json(SHORT));
+    let h = container_harness("ctr_crlf_later", |_, _| Answer::issue(SHORT));
     let good = agent_token("Z29vZA");
     let path = write_agent_token(&h, &good);
     let mut d = h
@@ -346,7 +338,7 @@ fn throttling_and_server_errors_are_retried() {
             if n == 0 {
                 Answer::json(status, body)
             } else {
-                Answer::issue_json(HOUR)
+                Answer::issue(HOUR)
             }
         });
         let out = h.cmd(&["--once"]).run();
@@ -412,7 +404,7 @@ fn unusable_answers_exit_1_naming_the_status_and_keep_the_file() {
 
 #[test]
 fn an_ipv6_loopback_url_works() {
-    let agent = match FakeSts::start_on("[::1]:0", |_, _| Answer::issue_json(HOUR)) {
+    let agent = match Fake::start_on("[::1]:0", |_, _| Answer::issue(HOUR)) {
         Ok(agent) => agent,
         Err(e) => {
             eprintln!("skipped: IPv6 loopback is unavailable here ({e})");
@@ -442,7 +434,7 @@ fn disallowed_http_hosts_exit_2_before_any_connection() {
         "ftp://127.0.0.1/v1/credentials",
         "http://user@127.0.0.1@example.com/v1/credentials",
     ] {
-        let h = container_harness("ctr_disallowed", |_, _| Answer::issue_json(HOUR));
+        let h = container_harness("ctr_disallowed", |_, _| Answer::issue(HOUR));
         let out = h
             .cmd(&["--once", "--once-timeout", "2s"])
             .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", url)
@@ -463,7 +455,7 @@ fn disallowed_http_hosts_exit_2_before_any_connection() {
 fn a_relative_uri_without_a_leading_slash_exits_2() {
     // Only the refusal is tested: an accepted relative URI would be fetched
     // from 169.254.170.2, which no test may contact.
-    let h = container_harness("ctr_relative", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_relative", |_, _| Answer::issue(HOUR));
     let out = h
         .cmd(&["--once", "--once-timeout", "1s"])
         .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
@@ -480,7 +472,7 @@ fn a_relative_uri_without_a_leading_slash_exits_2() {
 
 #[test]
 fn web_identity_is_preferred_when_both_are_configured() {
-    let h = container_harness("ctr_prefer_irsa", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_prefer_irsa", |_, _| Answer::issue(HOUR));
     h.cmd(&["--once"]).with_irsa().run().assert_code(0);
     let requests = h.sts.requests();
     assert_eq!(requests.len(), 1, "the fake STS gets the request");
@@ -494,7 +486,7 @@ fn web_identity_is_preferred_when_both_are_configured() {
 
 #[test]
 fn source_container_forces_the_container_endpoint() {
-    let h = container_harness("ctr_force", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_force", |_, _| Answer::issue(HOUR));
     h.cmd(&["--once", "--source", "container"])
         .with_irsa()
         .run()
@@ -506,7 +498,7 @@ fn source_container_forces_the_container_endpoint() {
 
 #[test]
 fn source_web_identity_without_irsa_variables_exits_2() {
-    let h = container_harness("ctr_force_irsa", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_force_irsa", |_, _| Answer::issue(HOUR));
     let out = h
         .cmd(&["--once", "--source", "web-identity"])
         .timeout(Duration::from_secs(30))
@@ -517,7 +509,7 @@ fn source_web_identity_without_irsa_variables_exits_2() {
 
 #[test]
 fn nothing_configured_exits_2_listing_both_sources() {
-    let h = container_harness("ctr_nothing", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_nothing", |_, _| Answer::issue(HOUR));
     let out = h
         .cmd(&["--once"])
         .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
@@ -556,9 +548,9 @@ fn daemon_keeps_the_file_through_agent_failures() {
     let h = container_harness("ctr_daemon_failures", move |n, _| {
         *counter.lock().expect("counter") += 1;
         match n {
-            0 => Answer::issue_json(SHORT),
+            0 => Answer::issue(SHORT),
             1 | 2 => Answer::json(500, r#"{"code":"InternalError","message":"boom"}"#),
-            _ => Answer::issue_json(HOUR),
+            _ => Answer::issue(HOUR),
         }
     });
     let mut d = h.cmd(&[]).spawn();
@@ -614,7 +606,7 @@ fn keys_without_a_token_replace_an_old_session_token() {
 
 #[test]
 fn a_missing_token_file_at_start_exits_2_without_a_request() {
-    let h = container_harness("ctr_token_missing", |_, _| Answer::issue_json(HOUR));
+    let h = container_harness("ctr_token_missing", |_, _| Answer::issue(HOUR));
     let missing = h.scratch.join("eks-pod-identity-token/absent");
     let out = h
         .cmd(&["--once"])
@@ -640,7 +632,7 @@ fn debug_logs_leak_no_token_or_secret() {
                 r#"{"code":"InternalError","message":"agent restarting"}"#,
             )
         } else {
-            Answer::issue_json(HOUR)
+            Answer::issue(HOUR)
         }
     });
     let token = agent_token("ZGVidWc");

@@ -1,11 +1,10 @@
 //! `--check`, the exec probe: exit 0 iff the file holds the profile with
 //! credentials valid for at least `--min-valid`, from the file alone.
 
-mod util;
-
 use std::time::Duration;
 
-use util::{Answer, Harness, HOUR};
+use crate::harness;
+use crate::harness::{Answer, Harness, HOUR};
 
 #[test]
 fn check_passes_on_fresh_credentials_and_fails_past_min_valid() {
@@ -93,7 +92,7 @@ fn check_follows_a_daemon_written_file() {
     let h = Harness::new("check_daemon", |_, _| Answer::issue(HOUR));
     let d = h.cmd(&[]).spawn();
     assert!(
-        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
+        harness::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
             .is_some(),
         "the daemon writes the file\n{}",
         d.snapshot().describe()

@@ -4,16 +4,15 @@
 //! file ends up holding the chained credentials, never the source's.
 //!
 //! Only the signature's structure is checked here; its correctness is
-//! checked against moto and a botocore vector elsewhere.
-
-mod util;
+//! checked end to end against moto and botocore (`tests/e2e`).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use util::ini::{self, Profile};
-use util::{Answer, FakeSts, Harness, Issued, Request, HOUR};
+use crate::harness;
+use crate::harness::ini::{self, Profile};
+use crate::harness::{Answer, Fake, Harness, Issued, Request, HOUR};
 
 const CHAINED_ROLE: &str = "arn:aws:iam::210987654321:role/chained";
 
@@ -141,7 +140,7 @@ fn chain_on_web_identity_writes_the_chained_credentials() {
         None,
         "the first hop is unsigned"
     );
-    assert_eq!(first.param("RoleArn").as_deref(), Some(util::ROLE_ARN));
+    assert_eq!(first.param("RoleArn").as_deref(), Some(harness::ROLE_ARN));
     assert_eq!(
         first.param("WebIdentityToken").as_deref(),
         Some(h.token().as_str())
@@ -164,7 +163,7 @@ fn chain_on_web_identity_writes_the_chained_credentials() {
 
 #[test]
 fn chain_on_the_container_source_writes_the_chained_credentials() {
-    let agent = FakeSts::start(|_, _| Answer::issue_json(HOUR));
+    let agent = Fake::start(|_, _| Answer::issue(HOUR));
     let h = Harness::with_agent("chain_container", issue_both, agent);
     h.cmd(&["--once", "--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
         .run()
@@ -178,7 +177,7 @@ fn chain_on_the_container_source_writes_the_chained_credentials() {
     let session = requests[0]
         .param("RoleSessionName")
         .expect("a RoleSessionName");
-    assert!(util::is_valid_session_name(&session), "{session}");
+    assert!(harness::is_valid_session_name(&session), "{session}");
     assert_signed_assume_role(&requests[0], source, &session, None);
     let chained = &h.sts.issued()[0];
     assert_eq!(profile(&h), Profile::from(chained));
@@ -282,7 +281,7 @@ fn external_id_without_role_arn_exits_2() {
 /// token header: an empty one would be refused by STS.
 #[test]
 fn chain_on_long_term_keys_sends_no_security_token() {
-    let agent = FakeSts::start(|_, _| {
+    let agent = Fake::start(|_, _| {
         Answer::json(
             200,
             r#"{"AccessKeyId":"AKIALONGTERMEXAMPLE2","SecretAccessKey":"longTermSecretEXAMPLE/000000000000000002","Expiration":"2099-01-01T00:00:00Z"}"#,

@@ -10,18 +10,15 @@
 //! `FLEET_RESULTS` so the figures land in `bench/fleet-results.md`.
 //! Only 127.0.0.1; stops by itself within a couple of minutes.
 
-mod util;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use util::ini;
-use util::{send_signal, Answer, Harness, BIN, HOUR};
+use crate::harness::ini;
+use crate::harness::{Answer, Daemon, Harness, HOUR};
 
 /// Everything stops after this, finished or not.
 const BOUND: Duration = Duration::from_secs(110);
@@ -107,7 +104,6 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
     let files: Vec<PathBuf> = (0..sidecars)
         .map(|i| h.scratch.join(format!("pod-{i}/credentials")))
         .collect();
-    let null = || Stdio::null();
     // The bucket starts full at the first request, as after a quiet night.
     {
         let mut bk = bucket.lock().expect("bucket");
@@ -115,33 +111,18 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
         bk.last = Instant::now();
     }
     let started = Instant::now();
-    let mut children: Vec<Child> = files
+    let mode: &[&str] = if daemon { &[] } else { &["--once"] };
+    let mut children: Vec<Daemon> = files
         .iter()
         .enumerate()
         .map(|(i, file)| {
-            let mut cmd = Command::new(BIN);
-            cmd.env_clear();
-            for key in [
-                "HOME",
-                "AWS_ROLE_ARN",
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                "AWS_REGION",
-                "AWS_ENDPOINT_URL_STS",
-            ] {
-                if let Some(v) = h.env_value(key) {
-                    cmd.env(key, v);
-                }
-            }
-            if !daemon {
-                cmd.arg("--once");
-            }
-            cmd.arg("--file")
+            h.cmd(mode)
+                .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+                .arg("--file")
                 .arg(file)
-                .args(["--session-name", &format!("fleet-{i}")])
-                .stdin(null())
-                .stdout(null())
-                .stderr(null());
-            cmd.spawn().expect("spawn a sidecar")
+                .arg("--session-name")
+                .arg(format!("fleet-{i}"))
+                .spawn()
         })
         .collect();
     let mut done_at: Vec<Option<f64>> = vec![None; sidecars];
@@ -159,7 +140,7 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
                 if ok {
                     done_at[i] = Some(started.elapsed().as_secs_f64());
                 }
-            } else if let Some(status) = children[i].try_wait().expect("wait") {
+            } else if let Some(status) = children[i].try_exit() {
                 exited[i] = true;
                 if status.success() {
                     done_at[i] = Some(started.elapsed().as_secs_f64());
@@ -177,17 +158,14 @@ fn fleet(daemon: bool, sidecars: usize, rate: usize) -> Run {
     // Requests counted up to the moment the last sidecar was done.
     let requests = h.sts.requests();
     for c in &mut children {
-        if c.try_wait().expect("wait").is_none() {
-            send_signal(c.id(), libc::SIGTERM);
+        if c.try_exit().is_none() {
+            c.signal(libc::SIGTERM);
         }
     }
-    for c in &mut children {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while c.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
+    // Ten seconds each to stop; dropping a sidecar kills it if it has not,
+    // and checks its output for secrets.
+    for mut c in children {
+        c.wait_exit(Duration::from_secs(10));
     }
     let mut per: BTreeMap<String, usize> = BTreeMap::new();
     for r in &requests {
@@ -361,7 +339,7 @@ fn report(runs: &[Run], rate: usize) -> String {
     let _ = writeln!(
         md,
         "Machine: {}. Rerun: `make fleet` (or `make stress`; `FLEET_SIDECARS` and `FLEET_RATE` \
-         change the size), which runs `cargo test --release --test fleet -- --ignored` and \
+         change the size), which runs `cargo test --release --test it -- --ignored fleet::` and \
          rewrites this file.",
         machine()
     );

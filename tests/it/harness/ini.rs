@@ -25,14 +25,6 @@ impl Section {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect()
     }
-
-    pub fn comments(&self) -> Vec<String> {
-        self.lines
-            .iter()
-            .filter(|l| l.trim_start().starts_with('#'))
-            .cloned()
-            .collect()
-    }
 }
 
 /// Every section, in order; lines before the first header are dropped.

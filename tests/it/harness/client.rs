@@ -1,8 +1,6 @@
 //! A hand-written HTTP client for the binary's `--serve` endpoint: well
 //! formed GETs for the happy paths, and raw bytes for everything an SDK
-//! would never send. Plus what a server test needs from the system: a free
-//! loopback port, and a process's resident memory, CPU time and open
-//! descriptors.
+//! would never send; and a free loopback port to serve on.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,7 +12,7 @@ pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An answer as it came off the wire.
 #[derive(Clone, Debug)]
-pub struct Reply {
+pub struct Response {
     /// None when the connection closed before a status line.
     pub status: Option<u16>,
     /// The header lines, names as sent.
@@ -24,7 +22,7 @@ pub struct Reply {
     pub elapsed: Duration,
 }
 
-impl Reply {
+impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -58,11 +56,15 @@ pub fn free_port() -> u16 {
 
 /// Sends `request` as is, then reads the answer to the end of the
 /// connection (the endpoint closes after one answer).
-pub fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Reply> {
+pub fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Response> {
     exchange_within(addr, request, EXCHANGE_TIMEOUT)
 }
 
-pub fn exchange_within(addr: SocketAddr, request: &[u8], timeout: Duration) -> io::Result<Reply> {
+pub fn exchange_within(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
     let started = Instant::now();
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
@@ -71,12 +73,12 @@ pub fn exchange_within(addr: SocketAddr, request: &[u8], timeout: Duration) -> i
     // it does for oversized headers; a failed write is not the answer.
     let _ = stream.write_all(request);
     let raw = read_to_end(&mut stream)?;
-    Ok(parse_reply(&raw, started.elapsed()))
+    Ok(parse_response(&raw, started.elapsed()))
 }
 
 /// Reads until EOF; a reset after some bytes counts as the end, since the
 /// server may close with unread input.
-pub fn read_to_end(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+fn read_to_end(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -93,7 +95,7 @@ pub fn read_to_end(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
 }
 
 /// A GET as an SDK sends it, with extra headers.
-pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> io::Result<Reply> {
+pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> io::Result<Response> {
     let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: itest\r\nAccept: application/json\r\n"
     );
@@ -106,7 +108,7 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> io::Result
 
 /// Splits an answer into status, headers and body; a status of None if it
 /// does not start with a status line.
-pub fn parse_reply(raw: &[u8], elapsed: Duration) -> Reply {
+pub fn parse_response(raw: &[u8], elapsed: Duration) -> Response {
     let text = String::from_utf8_lossy(raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.split("\r\n");
@@ -121,40 +123,10 @@ pub fn parse_reply(raw: &[u8], elapsed: Duration) -> Reply {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Reply {
+    Response {
         status,
         headers,
         body: body.to_string(),
         elapsed,
     }
-}
-
-/// Resident memory of a process in KiB, from `/proc/PID/status`.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// CPU time (user and system) a process has used so far, from
-/// `/proc/PID/stat`.
-pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; the fields after it don't. utime
-    // and stime are fields 14 and 15, the 12th and 13th after the name.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // SAFETY: sysconf takes an integer and touches none of our memory.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
-    Some(Duration::from_millis((utime + stime) * 1000 / ticks))
-}
-
-/// How many descriptors a process has open, from `/proc/PID/fd`.
-pub fn open_fds(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }

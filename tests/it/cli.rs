@@ -2,12 +2,10 @@
 //! ending with exit 2 and one stderr line that names the culprit, before any
 //! request is sent.
 
-mod util;
-
 use std::fs;
 use std::time::Duration;
 
-use util::{Answer, Harness, Invocation, HOUR};
+use crate::harness::{Answer, Harness, Invocation, HOUR};
 
 /// A configuration error is found before anything else happens; a run that
 /// takes this long has started working instead.
@@ -256,19 +254,18 @@ fn non_http_endpoint_flag_is_a_usage_error() {
 #[test]
 fn a_non_utf8_variable_is_named_not_called_unset() {
     use std::os::unix::ffi::OsStrExt;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aws-credfile"))
-        .env_clear()
-        .env("HOME", std::env::temp_dir())
+    let h = harness("cli_non_utf8_var");
+    let home = h.home.display().to_string();
+    let out = h
+        .cmd(&["--once"])
+        .env_empty()
+        .env("HOME", home)
         .env(
             "AWS_ROLE_ARN",
             std::ffi::OsStr::from_bytes(b"arn:aws:iam::123456789012:role/\xff"),
         )
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token")
-        .arg("--once")
-        .output()
-        .expect("the binary runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("AWS_ROLE_ARN"), "{err}");
-    assert!(!err.contains("not set"), "{err}");
+        .run();
+    out.assert_code(2).assert_stderr_contains("AWS_ROLE_ARN");
+    assert!(!out.stderr.contains("not set"), "{}", out.describe());
 }

@@ -8,17 +8,18 @@
 //! run as root. The read-only and disk-full cases mount a small tmpfs and
 //! are skipped, saying so, where mounting is not allowed.
 
-mod util;
-
 use std::fs;
 use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use util::ini::{self, Profile};
-use util::{dir_names, wait_until, Answer, Harness, Outcome, BIN, HOUR, LOCK_FILE};
+use crate::harness::ini::{self, Profile};
+use crate::harness::process::is_root;
+use crate::harness::{
+    dir_names, mode, wait_for_file_containing, wait_until, Answer, Harness, Outcome, HOUR,
+    LOCK_FILE,
+};
 
 const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     aws_secret_access_key = devSecretEXAMPLE0000/0000000000000000031\n\n\
@@ -26,11 +27,6 @@ const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     aws_secret_access_key = oldSecretEXAMPLE0000/0000000000000000031\n";
 
 const NOBODY: u32 = 65534;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
 
 fn harness(name: &str) -> Harness {
     Harness::new(name, |_, _| Answer::issue(HOUR))
@@ -174,8 +170,7 @@ fn symlink_to_a_secret_is_never_read() {
     // that refresh fails, the daemon carries on, the link stays a link.
     let mut d = h.cmd(&[]).spawn();
     assert!(
-        util::wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15))
-            .is_some(),
+        wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15)).is_some(),
         "no first write\n{}",
         d.snapshot().describe()
     );
@@ -357,52 +352,6 @@ fn disk_full() {
     assert_fresh(&h, &path);
 }
 
-/// The binary as `nobody`, with the harness's environment.
-fn as_nobody(h: &Harness, args: &[&str], out: &Path) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_clear();
-    for key in [
-        "HOME",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_SHARED_CREDENTIALS_FILE",
-    ] {
-        if let Some(v) = h.env_value(key) {
-            cmd.env(key, v);
-        }
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(out).expect("stderr file"));
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let gid = NOBODY as libc::gid_t;
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(NOBODY as libc::uid_t) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().expect("spawn as nobody")
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 #[test]
 fn permissions_changed_under_a_running_daemon() {
     if !is_root() {
@@ -415,9 +364,7 @@ fn permissions_changed_under_a_running_daemon() {
     for p in [&dir, &h.cred_file] {
         chown(p, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
     }
-    let err = h.scratch.join("daemon.stderr");
-    let mut d = as_nobody(&h, &[], &err);
-    let stderr = || fs::read_to_string(&err).unwrap_or_default();
+    let mut d = h.cmd(&[]).user(NOBODY, NOBODY).spawn();
     let h = &h;
     let fresh = |n: usize| {
         fs::read_to_string(&h.cred_file)
@@ -428,24 +375,22 @@ fn permissions_changed_under_a_running_daemon() {
     assert!(
         wait_until(Duration::from_secs(15), || fresh(0)),
         "no first write as nobody: {}",
-        stderr()
+        d.stderr()
     );
 
     // The directory turns read-only under it.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).expect("chmod");
     let before = snapshot(&h.cred_file);
     let issued = h.sts.issued().len();
-    send(&d, libc::SIGHUP);
+    d.signal(libc::SIGHUP);
     assert!(
-        wait_until(Duration::from_secs(15), || stderr()
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
             .contains("Permission denied")),
         "the refusal is reported: {}",
-        stderr()
+        d.stderr()
     );
-    assert!(
-        d.try_wait().expect("wait").is_none(),
-        "the daemon keeps running"
-    );
+    d.assert_running();
     assert_eq!(snapshot(&h.cred_file), before, "nothing lost");
 
     // The file itself becomes unreadable: it cannot be merged, so it must
@@ -453,14 +398,14 @@ fn permissions_changed_under_a_running_daemon() {
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
     chown(&h.cred_file, Some(0), Some(0)).expect("chown to root");
     fs::set_permissions(&h.cred_file, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let seen = stderr().matches("Permission denied").count();
-    send(&d, libc::SIGHUP);
+    let seen = d.stderr().matches("Permission denied").count();
+    d.signal(libc::SIGHUP);
     assert!(
         wait_until(Duration::from_secs(15), || {
-            stderr().matches("Permission denied").count() > seen
+            d.stderr().matches("Permission denied").count() > seen
         }),
         "an unreadable file is reported: {}",
-        stderr()
+        d.stderr()
     );
     assert_eq!(
         snapshot(&h.cred_file),
@@ -470,21 +415,19 @@ fn permissions_changed_under_a_running_daemon() {
 
     // Fixed: the next refresh writes.
     chown(&h.cred_file, Some(NOBODY), Some(NOBODY)).expect("chown back");
-    send(&d, libc::SIGHUP);
+    d.signal(libc::SIGHUP);
     assert!(
         wait_until(Duration::from_secs(20), || {
             let n = h.sts.issued().len();
             n > issued && fresh(n - 1)
         }),
         "no recovery: {}",
-        stderr()
+        d.stderr()
     );
     assert_fresh(h, &h.cred_file);
-    send(&d, libc::SIGTERM);
-    assert_eq!(wait_exit(&mut d, Duration::from_secs(10)), Some(0));
-    let text = stderr();
-    assert!(!text.contains("panicked"), "{text}");
-    h.assert_no_secrets("stderr", &text);
+    let out = d.stop();
+    out.assert_code(0);
+    assert!(!out.stderr.contains("panicked"), "{}", out.describe());
 }
 
 /// `--owner` names a user the sidecar is not: the directories aws-credfile
@@ -504,22 +447,12 @@ fn owner_reaches_its_file_through_created_directories() {
         .arg(&path)
         .run()
         .assert_code(0);
-    let out = Command::new(BIN)
-        .args(["--check", "--file"])
+    h.cmd(&["--check", "--file"])
         .arg(&path)
-        .env_clear()
-        .current_dir("/")
-        .uid(OWNER)
-        .gid(OWNER)
-        .output()
-        .expect("run as the owner");
-    assert!(
-        out.status.success(),
-        "--check as uid {OWNER}: {:?} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    h.assert_no_secrets("stderr", &String::from_utf8_lossy(&out.stderr));
+        .env_empty()
+        .user(OWNER, OWNER)
+        .run()
+        .assert_code(0);
     for dir in [h.scratch.join("a"), h.scratch.join("a/b")] {
         let meta = fs::metadata(&dir).expect("created");
         assert_eq!(meta.mode() & 0o7777, 0o711, "{}", dir.display());
@@ -527,13 +460,5 @@ fn owner_reaches_its_file_through_created_directories() {
     }
     let meta = fs::metadata(&path).expect("written");
     assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
-    assert_eq!(
-        util::mode(h.scratch.path()),
-        0o755,
-        "existing ones unchanged"
-    );
-}
-
-fn send(child: &Child, sig: libc::c_int) {
-    util::send_signal(child.id(), sig);
+    assert_eq!(mode(h.scratch.path()), 0o755, "existing ones unchanged");
 }

@@ -1,0 +1,306 @@
+//! What every integration test shares. A [`Harness`] is one test's world:
+//! a scratch directory (`scratch`), a fake STS and, for the container
+//! source, a fake agent (`fake`), the environment that points the binary at
+//! them, and the check that no secret ever reaches the binary's output.
+//! `run` is the one way the tests start the binary, with a clean
+//! environment and a deadline; `process` signals and inspects it; `client`
+//! talks to its `--serve` endpoint; `ini` reads the file it writes; `time`
+//! writes timestamps as STS does. Polling with deadlines is here, and the
+//! tests of the harness itself are in `tests`.
+
+pub mod client;
+pub mod fake;
+pub mod ini;
+pub mod process;
+mod run;
+mod scratch;
+pub mod time;
+
+mod tests;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use fake::{Answer, Fake, Issued, Request};
+pub use run::{Daemon, Invocation, Outcome};
+pub use scratch::Scratch;
+
+/// The lock file aws-credfile keeps (and never deletes) beside a file
+/// named `credentials`.
+pub const LOCK_FILE: &str = ".credentials.aws-credfile.lock";
+
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/aws-credfile-test";
+
+pub const HOUR: Duration = Duration::from_secs(3600);
+
+/// One test's world: a scratch directory with a home and an identity token
+/// file, a fake STS (and maybe a fake agent), the environment that points
+/// the binary at them, and every secret the binary must never print.
+pub struct Harness {
+    // Declared before `scratch` so the fakes stop before the directory goes.
+    pub sts: Fake,
+    /// A fake container credentials endpoint, for the tests that use one.
+    pub agent: Option<Fake>,
+    pub scratch: Scratch,
+    pub home: PathBuf,
+    pub token_file: PathBuf,
+    /// Where `AWS_SHARED_CREDENTIALS_FILE` points; its directory does not
+    /// exist until the binary creates it (or the test writes the file).
+    pub cred_file: PathBuf,
+    /// The environment every run starts from.
+    env: BTreeMap<String, OsString>,
+    /// Every identity token written, plus secrets the test added.
+    secrets: Mutex<Vec<String>>,
+    token: Mutex<String>,
+    next_output: AtomicUsize,
+}
+
+impl Harness {
+    pub fn new(
+        name: &str,
+        script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
+    ) -> Harness {
+        let scratch = Scratch::new(name);
+        let sts = Fake::start(script);
+        let home = scratch.join("home");
+        fs::create_dir_all(&home).expect("create the scratch home");
+        let token_file = scratch.join("token/token");
+        let cred_file = scratch.join("aws/credentials");
+        let env = [
+            ("HOME", OsString::from(&home)),
+            ("AWS_ROLE_ARN", ROLE_ARN.into()),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.clone().into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL_STS", sts.url().into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", cred_file.clone().into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let harness = Harness {
+            sts,
+            agent: None,
+            scratch,
+            home,
+            token_file,
+            cred_file,
+            env,
+            secrets: Mutex::new(Vec::new()),
+            token: Mutex::new(String::new()),
+            next_output: AtomicUsize::new(0),
+        };
+        harness.set_token(&jwt_like(name));
+        harness
+    }
+
+    /// A harness whose source is the container endpoint `agent` (at
+    /// `/v1/credentials`): the IRSA variables are left out (see
+    /// [`Invocation::with_irsa`]); the fake STS is there for `--role-arn`.
+    pub fn with_agent(
+        name: &str,
+        sts_script: impl Fn(usize, &Request) -> Answer + Send + Sync + 'static,
+        agent: Fake,
+    ) -> Harness {
+        let mut h = Harness::new(name, sts_script);
+        h.env.remove("AWS_ROLE_ARN");
+        h.env.remove("AWS_WEB_IDENTITY_TOKEN_FILE");
+        h.env.insert(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_string(),
+            format!("{}/v1/credentials", agent.url()).into(),
+        );
+        h.agent = Some(agent);
+        h
+    }
+
+    /// The fake container endpoint; the harness must have one.
+    pub fn agent(&self) -> &Fake {
+        self.agent
+            .as_ref()
+            .expect("this harness was made with_agent")
+    }
+
+    /// The identity token the file holds now.
+    pub fn token(&self) -> String {
+        self.token.lock().expect("token lock").clone()
+    }
+
+    /// Replaces the token file atomically, as the kubelet does.
+    pub fn set_token(&self, token: &str) {
+        self.set_token_file_contents(token, token);
+    }
+
+    /// Writes `contents` to the token file; `token` is what the binary
+    /// should send (the contents trimmed).
+    pub fn set_token_file_contents(&self, contents: &str, token: &str) {
+        self.add_secret(token);
+        *self.token.lock().expect("token lock") = token.to_string();
+        let tmp = self.scratch.write("token/.token.tmp", contents);
+        fs::rename(&tmp, &self.token_file).expect("rename the token file into place");
+    }
+
+    /// Registers a value that must never appear in the binary's output.
+    pub fn add_secret(&self, secret: &str) {
+        if !secret.trim().is_empty() {
+            self.secrets
+                .lock()
+                .expect("secrets lock")
+                .push(secret.to_string());
+        }
+    }
+
+    /// Every secret known so far: identity tokens, everything the fake
+    /// issued, and what the test added.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all = self.secrets.lock().expect("secrets lock").clone();
+        let agent_issued = self.agent.iter().flat_map(Fake::issued);
+        for issued in self.sts.issued().into_iter().chain(agent_issued) {
+            all.push(issued.secret_access_key);
+            all.push(issued.session_token);
+        }
+        all
+    }
+
+    /// Fails the test if `text` holds any known secret, whole, encoded, or
+    /// a distinctive piece of one.
+    pub fn assert_no_secrets(&self, what: &str, text: &str) {
+        for secret in self.secrets() {
+            for form in secret_forms(&secret) {
+                assert!(
+                    !text.contains(&form),
+                    "{what} leaks a secret (it contains {form:?}, part of a secret):\n{text}"
+                );
+            }
+        }
+    }
+
+    /// Writes the credentials file before a run; its secrets join the
+    /// secret list.
+    pub fn write_cred_file(&self, contents: &str) {
+        for (_, v) in ini::sections(contents).iter().flat_map(|s| s.pairs()) {
+            if v.len() >= 16 && !v.starts_with("AKIA") && !v.starts_with("arn:") {
+                self.add_secret(&v);
+            }
+        }
+        self.scratch.write(
+            self.cred_file
+                .strip_prefix(self.scratch.path())
+                .expect("the credentials file is in the scratch directory"),
+            contents,
+        );
+    }
+
+    pub fn read_cred_file(&self) -> String {
+        fs::read_to_string(&self.cred_file).unwrap_or_else(|e| {
+            panic!("read {}: {e}", self.cred_file.display());
+        })
+    }
+
+    /// A run of the binary with these arguments and the harness's
+    /// environment (and nothing else from this process's environment).
+    pub fn cmd(&self, args: &[&str]) -> Invocation<'_> {
+        Invocation::new(self, args)
+    }
+
+    /// Where the next run's stdout and stderr go.
+    fn output_paths(&self) -> (PathBuf, PathBuf) {
+        let n = self.next_output.fetch_add(1, Ordering::Relaxed);
+        let dir = self.scratch.join("output");
+        fs::create_dir_all(&dir).expect("create the output directory");
+        (
+            dir.join(format!("{n}.stdout")),
+            dir.join(format!("{n}.stderr")),
+        )
+    }
+}
+
+/// The whole secret, its percent-encoded form, and every piece of it
+/// between separators long enough to be unmistakable: a log line printing
+/// half a token leaks it too.
+fn secret_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string(), fake::percent_encode(secret)];
+    for piece in secret.split(['.', '/', '+', '=', '&', '%', ' ']) {
+        if piece.len() >= 16 {
+            forms.push(piece.to_string());
+        }
+    }
+    forms
+}
+
+/// An identity token shaped like a projected service-account JWT, unique
+/// to this test.
+fn jwt_like(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let unique: String = format!("{name}{nanos}")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!(
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6Iml0ZXN0In0.eyJpdGVzdCI6{unique}In0.c2lnbmF0dXJl{unique}_-Zz"
+    )
+}
+
+/// Polls `cond` until it holds (true) or the deadline passes (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the file exists and contains `needle`; its text then.
+pub fn wait_for_file_containing(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
+    let mut text = None;
+    wait_until(timeout, || {
+        text = fs::read_to_string(path).ok().filter(|t| t.contains(needle));
+        text.is_some()
+    })
+    .then(|| text.expect("set when the wait succeeded"))
+}
+
+/// Permission bits of a path.
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Names in a directory, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("list {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `name` is a valid STS RoleSessionName: 2-64 of `[\w+=,.@-]`.
+pub fn is_valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}

@@ -1,0 +1,364 @@
+//! Running the binary: an [`Invocation`] (arguments, environment, limits,
+//! user) made by [`Harness::cmd`], run to completion into an [`Outcome`] or
+//! spawned as a [`Daemon`]. Every run starts from the harness's environment
+//! and nothing else, writes its output to files in the scratch directory,
+//! and has that output checked for secrets.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::process::send_signal;
+use super::{Harness, ROLE_ARN};
+
+/// The binary under test, as cargo built it.
+const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
+
+/// How long a run may take before the harness kills it and fails the test.
+/// Only a backstop against hangs, far above anything a test expects.
+const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A run being prepared: arguments, environment, deadline, limits, user.
+pub struct Invocation<'h> {
+    harness: &'h Harness,
+    args: Vec<OsString>,
+    env: BTreeMap<String, OsString>,
+    timeout: Duration,
+    /// RLIMIT_NOFILE for the binary, when the test sets one.
+    fd_limit: Option<u64>,
+    /// The user and group to run as, when not the test's own.
+    user: Option<(u32, u32)>,
+}
+
+impl<'h> Invocation<'h> {
+    pub(super) fn new(harness: &'h Harness, args: &[&str]) -> Invocation<'h> {
+        Invocation {
+            harness,
+            args: args.iter().map(OsString::from).collect(),
+            env: harness.env.clone(),
+            timeout: DEFAULT_RUN_TIMEOUT,
+            fd_limit: None,
+            user: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Adds the IRSA variables (role and token file) to a harness made
+    /// `with_agent`, so both sources are configured.
+    pub fn with_irsa(self) -> Self {
+        let token_file = self.harness.token_file.clone();
+        self.env("AWS_ROLE_ARN", ROLE_ARN)
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Nothing at all in the environment.
+    pub fn env_empty(mut self) -> Self {
+        self.env.clear();
+        self
+    }
+
+    /// A backstop: past it the run is killed and the test fails.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Starts the binary with at most `n` open file descriptors (soft and
+    /// hard RLIMIT_NOFILE), as a container's ulimit would.
+    pub fn fd_limit(mut self, n: u64) -> Self {
+        self.fd_limit = Some(n);
+        self
+    }
+
+    /// Runs the binary as this user and group, with no supplementary
+    /// groups (only root can): how a test meets the permission checks root
+    /// would skip. The scratch directory must be reachable for them.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
+    }
+
+    fn command(&self, stdout: &Path, stderr: &Path) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(self.harness.scratch.path())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(stdout).expect("create the stdout file"))
+            .stderr(fs::File::create(stderr).expect("create the stderr file"));
+        if let Some((uid, gid)) = self.user {
+            // std drops the supplementary groups when it changes the user.
+            cmd.uid(uid).gid(gid);
+        }
+        if let Some(n) = self.fd_limit {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: the closure runs in the forked child before exec and
+            // makes one async-signal-safe system call on a value it owns; it
+            // allocates nothing and takes no lock.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        cmd
+    }
+
+    /// Runs to completion (or the backstop), then checks the output for
+    /// secrets.
+    pub fn run(self) -> Outcome {
+        let (stdout, stderr) = self.harness.output_paths();
+        let started = Instant::now();
+        let mut child = self
+            .command(&stdout, &stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        let status = wait_child(&mut child, self.timeout);
+        let outcome = Outcome {
+            status,
+            stdout: read_lossy(&stdout),
+            stderr: read_lossy(&stderr),
+            elapsed: started.elapsed(),
+            args: self.args.clone(),
+        };
+        let Some(_) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the binary did not finish within {:?}\n{}",
+                self.timeout,
+                outcome.describe()
+            );
+        };
+        outcome.check_secrets(self.harness);
+        outcome
+    }
+
+    /// Starts the binary in the background (the daemon).
+    pub fn spawn(self) -> Daemon<'h> {
+        let (stdout, stderr) = self.harness.output_paths();
+        let child = self
+            .command(&stdout, &stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+        Daemon {
+            harness: self.harness,
+            child,
+            stdout,
+            stderr,
+            started: Instant::now(),
+            exited: None,
+            checked: false,
+            args: self.args,
+        }
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned()
+}
+
+/// Polls the child until it exits or the deadline passes (None).
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How a finished run went.
+pub struct Outcome {
+    /// None only when a daemon had to be killed.
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub args: Vec<OsString>,
+}
+
+impl Outcome {
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// Everything worth seeing when an assertion fails.
+    pub fn describe(&self) -> String {
+        format!(
+            "args {:?}: exit {:?} after {:.1?}\n--- stdout\n{}--- stderr\n{}---",
+            self.args, self.status, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "{}", self.describe());
+        self
+    }
+
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr should mention {needle:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The lines of stderr that hold anything.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    fn check_secrets(&self, harness: &Harness) {
+        harness.assert_no_secrets("stdout", &self.stdout);
+        harness.assert_no_secrets("stderr", &self.stderr);
+    }
+}
+
+/// The binary running in the background. Dropping it kills the process if
+/// it is still running and checks its output for secrets.
+pub struct Daemon<'h> {
+    harness: &'h Harness,
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    started: Instant,
+    exited: Option<ExitStatus>,
+    checked: bool,
+    args: Vec<OsString>,
+}
+
+impl Daemon<'_> {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal; the process must still be running (or at least not
+    /// yet reaped, so its pid cannot belong to anyone else).
+    pub fn signal(&mut self, sig: libc::c_int) {
+        assert!(
+            self.exited.is_none(),
+            "signal {sig} to a daemon that already exited\n{}",
+            self.snapshot().describe()
+        );
+        send_signal(self.child.id(), sig);
+    }
+
+    /// The exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("wait for the daemon");
+        }
+        self.exited
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Fails the test if the daemon has exited.
+    pub fn assert_running(&mut self) {
+        if self.try_exit().is_some() {
+            panic!("the daemon exited early\n{}", self.snapshot().describe());
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        read_lossy(&self.stderr)
+    }
+
+    /// The output so far, and the status if it has exited.
+    pub fn snapshot(&self) -> Outcome {
+        Outcome {
+            status: self.exited,
+            stdout: read_lossy(&self.stdout),
+            stderr: read_lossy(&self.stderr),
+            elapsed: self.started.elapsed(),
+            args: self.args.clone(),
+        }
+    }
+
+    /// SIGTERM, wait (generously) for the exit, check the output.
+    pub fn stop(mut self) -> Outcome {
+        if self.try_exit().is_none() {
+            self.signal(libc::SIGTERM);
+        }
+        if self.wait_exit(Duration::from_secs(10)).is_none() {
+            self.kill();
+            panic!(
+                "the daemon ignored SIGTERM for 10 s\n{}",
+                self.snapshot().describe()
+            );
+        }
+        self.outcome()
+    }
+
+    /// The output of an exited daemon, checked for secrets.
+    pub fn outcome(&mut self) -> Outcome {
+        let outcome = self.snapshot();
+        self.checked = true;
+        outcome.check_secrets(self.harness);
+        outcome
+    }
+
+    fn kill(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        self.kill();
+        if !self.checked && !thread::panicking() {
+            self.snapshot().check_secrets(self.harness);
+        }
+    }
+}

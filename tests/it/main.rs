@@ -1,0 +1,23 @@
+//! The integration tests: the built binary against local fakes, one module
+//! per area, all in one test binary so the shared harness is compiled once.
+//!
+//! `harness` is what every module shares (scratch directories, the fake STS
+//! and container agent, running the binary, the secret scan); the other
+//! modules are the tests. `cargo test --test it MODULE::` runs one area;
+//! the `#[ignore]`d stress tests are `crash::` and `fleet::` (`make stress`).
+
+mod harness;
+
+mod bad_input;
+mod chain;
+mod check;
+mod cli;
+mod container;
+mod crash;
+mod daemon;
+mod faults;
+mod fleet;
+mod fs_faults;
+mod once;
+mod serve;
+mod url_passwords;
