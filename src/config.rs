@@ -59,13 +59,31 @@ pub struct Refresh {
     pub serve: Option<serve::Settings>,
 }
 
-/// How long to go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How long to go on, and what for.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Run {
     /// Refresh forever (the daemon).
     Daemon,
     /// Refresh once, retrying transient failures for at most `timeout`.
     Once { timeout: Duration },
+    /// `-- PROGRAM`: obtain credentials as `Once` does, then run `program`
+    /// and refresh for as long as it runs.
+    Supervise {
+        program: Vec<String>,
+        timeout: Duration,
+    },
+    /// `--credential-process`, `--print env`: obtain as `Once` does and
+    /// print them; nothing is written.
+    Print { format: Print, timeout: Duration },
+}
+
+/// What `Run::Print` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Print {
+    /// The `credential_process` JSON.
+    CredentialProcess,
+    /// Shell `export` lines.
+    Env,
 }
 
 /// The plan and how to log while carrying it out.
@@ -82,7 +100,21 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     if args.once && args.check {
         return Err(Error::Usage("--once and --check cannot be combined".into()));
     }
-    let serve = serve(args, !args.once && !args.check)?;
+    let print = print(args)?;
+    if let Some(program) = &args.program {
+        if args.once || args.check || print.is_some() {
+            return Err(Error::Usage(
+                "-- PROGRAM runs the program under aws-credfile, which keeps refreshing; it cannot be combined with --once, --check, --credential-process or --print".into(),
+            ));
+        }
+        if program.iter().any(|a| a.contains('\0')) {
+            return Err(Error::Usage(
+                "the program's arguments contain a NUL byte".into(),
+            ));
+        }
+    }
+    let daemon = !args.once && !args.check && print.is_none();
+    let serve = serve(args, daemon)?;
     if args.check {
         let min_valid =
             duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
@@ -94,17 +126,54 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             },
         });
     }
-    let run = if args.once {
-        Run::Once {
-            timeout: duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
-                .unwrap_or(DEFAULT_ONCE_TIMEOUT),
+    let timeout = duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
+        .unwrap_or(DEFAULT_ONCE_TIMEOUT);
+    let (run, sink, serve) = match (&args.program, print) {
+        (Some(program), _) => {
+            // The file only when asked for; an endpoint unless only the file
+            // was asked for: in a read-only scratch image, with no flags at
+            // all, the program still gets credentials.
+            let sink = args.file.is_some().then(|| sink(args, env)).transpose()?;
+            let serve = match (serve, &sink) {
+                (Some(s), _) => Some(serve::Settings {
+                    random_token: s.token_file.is_none(),
+                    ..s
+                }),
+                (None, Some(_)) => None,
+                (None, None) => Some(serve::Settings {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    token_file: None,
+                    any_address: false,
+                    random_token: true,
+                }),
+            };
+            let run = Run::Supervise {
+                program: program.clone(),
+                timeout,
+            };
+            (run, sink, serve)
         }
-    } else {
-        Run::Daemon
-    };
-    let sink = match (&serve, &args.file) {
-        (Some(_), None) => None,
-        _ => Some(sink(args, env)?),
+        (None, Some(format)) => {
+            if args.file.is_some() {
+                return Err(Error::Usage(
+                    "--credential-process and --print write no file; drop --file".into(),
+                ));
+            }
+            (Run::Print { format, timeout }, None, None)
+        }
+        (None, None) => {
+            let run = if args.once {
+                Run::Once { timeout }
+            } else {
+                Run::Daemon
+            };
+            // With --serve alone nothing is written (see Refresh::sink).
+            let sink = match (&serve, &args.file) {
+                (Some(_), None) => None,
+                _ => Some(sink(args, env)?),
+            };
+            (run, sink, serve)
+        }
     };
     let chain = chain(args, env)?;
     let source = source(args, env, chain.is_some())?;
@@ -121,7 +190,12 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     })
 }
 
+/// The logger `--log-format` and `--log-level` ask for. Printing for
+/// another tool (`--credential-process`, `--print`) logs only warnings and
+/// errors unless asked otherwise: what it prints is the point.
 fn logger(args: &Args) -> Result<Logger, Error> {
+    let printing = args.credential_process || args.print.is_some();
+    let default_level = if printing { Level::Warn } else { Level::Info };
     Ok(Logger::new(
         parse_choice(
             args.log_format.as_deref(),
@@ -138,13 +212,27 @@ fn logger(args: &Args) -> Result<Logger, Error> {
                 ("warn", Level::Warn),
                 ("error", Level::Error),
             ],
-            Level::Info,
+            default_level,
         )?,
     ))
 }
 
-/// `--serve` and its companions; `daemon` says whether the run is one (the
-/// endpoint needs a process that stays).
+/// `--credential-process` or `--print FORMAT`, if either.
+fn print(args: &Args) -> Result<Option<Print>, Error> {
+    match (args.credential_process, args.print.as_deref()) {
+        (true, Some(_)) => Err(Error::Usage(
+            "--credential-process and --print cannot be combined".into(),
+        )),
+        (true, None) => Ok(Some(Print::CredentialProcess)),
+        (false, Some(format)) => {
+            parse_choice(Some(format), "--print", &[("env", Print::Env)], Print::Env).map(Some)
+        }
+        (false, None) => Ok(None),
+    }
+}
+
+/// `--serve` and its companions; `daemon` says whether the run stays (the
+/// endpoint needs a process that does).
 fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     let Some(text) = args.serve.as_deref() else {
         if args.serve_token_file.is_some() || args.serve_any_address {
@@ -156,7 +244,7 @@ fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     };
     if !daemon {
         return Err(Error::Usage(
-            "--serve runs with the daemon, not with --once or --check".into(),
+            "--serve runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
         ));
     }
     let addr: SocketAddr = text.parse().map_err(|_| {
@@ -173,6 +261,7 @@ fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
         addr,
         token_file: args.serve_token_file.as_ref().map(PathBuf::from),
         any_address: args.serve_any_address,
+        random_token: false,
     }))
 }
 

@@ -61,6 +61,9 @@ pub enum Error {
     },
     /// `--check` found the profile missing, incomplete or about to expire.
     Stale(String),
+    /// The program to supervise (`-- PROGRAM`) could not be started. Exit
+    /// code 127 when it was not found, 126 otherwise, as shells report it.
+    Spawn { program: String, source: io::Error },
     /// Credentials arrived already expired by the local clock: the clock is
     /// wrong, or the source is. Retried, and never written.
     ExpiredOnArrival {
@@ -78,6 +81,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Config(_) => 2,
+            Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            Error::Spawn { .. } => 126,
             _ => 1,
         }
     }
@@ -199,6 +204,10 @@ impl fmt::Display for Message<'_> {
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             Error::Stale(msg) => f.write_str(msg),
+            Error::Spawn { program, source } => write!(
+                f,
+                "could not start {program:?}: {source}; give a program on PATH or its full path"
+            ),
             Error::ExpiredOnArrival {
                 from,
                 expiration,

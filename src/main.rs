@@ -4,22 +4,28 @@
 
 use std::process::ExitCode;
 
-use aws_credfile::config::{self, Config, Plan, Refresh, Run};
+use std::io::Write;
+use std::path::PathBuf;
+
+use aws_credfile::config::{self, Config, Plan, Print, Refresh, Run};
 use aws_credfile::credentials_file;
-use aws_credfile::daemon::Refresher;
+use aws_credfile::daemon::{Ended, Refresher};
 use aws_credfile::error::Error;
+use aws_credfile::serve::answer::CREDENTIALS_PATH;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
+use aws_credfile::supervise::{EndpointToken, Handoff};
 use aws_credfile::time::Timestamp;
 use aws_credfile::wait::Waiter;
-use aws_credfile::{cli, log, serve};
+use aws_credfile::{cli, log, print, serve};
 
 fn main() -> ExitCode {
     // Until the configuration is read, errors are plain lines; after, they
     // follow --log-format so a JSON log pipeline sees every line as JSON.
     let mut json_errors = false;
     match run(&mut json_errors) {
-        Ok(()) => ExitCode::SUCCESS,
+        // A supervised program's status, or 0.
+        Ok(status) => ExitCode::from(status),
         Err(err) => {
             let code = err.exit_code();
             if json_errors {
@@ -33,7 +39,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(json_errors: &mut bool) -> Result<(), Error> {
+/// Does what the command line says; the exit status on success.
+fn run(json_errors: &mut bool) -> Result<u8, Error> {
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<String> = std::env::args_os()
@@ -46,11 +53,11 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
     let args = cli::parse(&argv)?;
     if args.help {
         print!("{}", cli::help());
-        return Ok(());
+        return Ok(0);
     }
     if args.version {
         println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
+        return Ok(0);
     }
     // A value that is not UTF-8 is passed on lossily rather than dropped, so
     // validation names the variable instead of claiming it is not set.
@@ -70,7 +77,7 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
                     ("expires", &expires),
                 ],
             );
-            Ok(())
+            Ok(0)
         }
         Plan::Refresh(plan) => refresh(*plan, signals, logger),
     }
@@ -79,7 +86,7 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
 /// Checks what can be checked before anything is fetched (a link at
 /// `--file`, the token files, the proxy and CA bundle), binds the endpoint,
 /// and runs the loop.
-fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<(), Error> {
+fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, Error> {
     if let Some(sink) = &plan.sink {
         sink.preflight()?;
     }
@@ -90,10 +97,49 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<(), E
         .as_ref()
         .map(|s| serve::start(s, logger))
         .transpose()?;
+    let file = plan
+        .sink
+        .as_ref()
+        .map(|sink| (sink.path.clone(), sink.profile.clone()));
+    let token_file = plan.serve.as_ref().and_then(|s| s.token_file.clone());
     let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger);
-    match plan.run {
-        Run::Once { timeout } => refresher.once(timeout),
-        Run::Daemon => refresher.run(),
-    }
-    .map(drop)
+    let ended = match plan.run {
+        Run::Once { timeout } => refresher.once(timeout)?,
+        Run::Daemon => refresher.run()?,
+        Run::Supervise { program, timeout } => {
+            refresher.supervise(&program, timeout, |r| handoff(r, file, token_file))?
+        }
+        Run::Print { format, timeout } => {
+            if let Some(creds) = refresher.print(timeout)? {
+                let text = match format {
+                    Print::CredentialProcess => print::credential_process(&creds),
+                    Print::Env => print::env(&creds),
+                };
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io("write to", "standard output", e))?;
+            }
+            Ended::Done
+        }
+    };
+    Ok(match ended {
+        Ended::Exited(status) => status,
+        Ended::Done | Ended::Stopped => 0,
+    })
+}
+
+/// What a supervised program is handed: the file, and the endpoint with
+/// the token it requires.
+fn handoff(r: &Refresher, file: Option<(PathBuf, String)>, token_file: Option<PathBuf>) -> Handoff {
+    let endpoint = r.server().and_then(|server| {
+        let addr = server.local_addr()?;
+        let token = server.handler().token.clone()?;
+        let token = match token_file {
+            Some(path) => EndpointToken::File(path, token),
+            None => EndpointToken::Value(token),
+        };
+        Some((format!("http://{addr}{CREDENTIALS_PATH}"), token))
+    });
+    Handoff { file, endpoint }
 }

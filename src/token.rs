@@ -90,6 +90,19 @@ pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, String> {
     Ok(token)
 }
 
+/// A random token for an endpoint of this run: 32 bytes from the system's
+/// random source (through the TLS stack's, which is linked anyway), as hex.
+pub fn random_token() -> Result<Secret, String> {
+    let mut bytes = [0u8; 32];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| "the system has no randomness to give".to_string())?;
+    Ok(Secret::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +115,14 @@ mod tests {
         assert!(check_header_value(&Secret::new("")).is_err());
         let msg = check_header_value(&Secret::new("secret-part\nx")).unwrap_err();
         assert!(!msg.contains("secret-part"));
+    }
+
+    #[test]
+    fn random_tokens_differ() {
+        let a = random_token().expect("random");
+        let b = random_token().expect("random");
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a.expose(), b.expose());
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Settings {
     /// `--serve-any-address`: a non-loopback address was asked for, and
     /// clients may name any IP address in `Host` (see [`Hosts`]).
     pub any_address: bool,
+    /// Without a token file, require a random token of this run (for a
+    /// supervised program, which is handed it).
+    pub random_token: bool,
 }
 
 /// What a server answers: the credentials endpoint, or (later) the metrics.
@@ -54,11 +57,15 @@ pub trait Handler {
 
 /// Binds the endpoint `--serve` asked for, reading the required token.
 pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
-    let token = cfg
-        .token_file
-        .as_deref()
-        .map(|path| token::read_header_token(path, "--serve-token-file").map_err(Error::Config))
-        .transpose()?;
+    let token = match &cfg.token_file {
+        Some(path) => {
+            Some(token::read_header_token(path, "--serve-token-file").map_err(Error::Config)?)
+        }
+        None if cfg.random_token => Some(token::random_token().map_err(|e| {
+            Error::Config(format!("--serve: cannot make the endpoint's token: {e}"))
+        })?),
+        None => None,
+    };
     if !cfg.addr.ip().is_loopback() {
         log.warn(
             "serve_not_loopback",
@@ -169,6 +176,10 @@ impl<H: Handler> Server<H> {
     /// What answers; the refresh loop updates it.
     pub fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
     }
 
     /// Whether new connections are taken now: not while accepting is paused,
