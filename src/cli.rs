@@ -30,6 +30,7 @@ pub struct Args {
     pub serve: Option<String>,
     pub serve_token_file: Option<String>,
     pub serve_any_address: bool,
+    pub metrics: Option<String>,
     pub credential_process: bool,
     pub print: Option<String>,
     /// Everything after the first `--`: the program to supervise and its
@@ -78,7 +79,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "min-valid",
-        "With --check: how long the credentials must still be valid. Default: 5m.",
+        "With --check, and /readyz with --metrics: how long the credentials must still be valid. Default: 5m.",
         "D",
     );
     o.optopt(
@@ -115,6 +116,7 @@ fn options() -> Options {
         "Least severe level logged: debug, info, warn or error. Default: info.",
         "LEVEL",
     );
+    o.optopt("", "metrics", "Serve Prometheus metrics at http://ADDR:PORT/metrics, and /healthz and /readyz (ready iff the credentials are valid for at least --min-valid) for HTTP probes. Never credentials; any address allowed.", "ADDR:PORT");
     o.optflag("", "credential-process", "Print the credentials as credential_process JSON (Version 1) on stdout and exit, for `credential_process = aws-credfile --credential-process` in an AWS config file. Retries like --once.");
     o.optopt("", "print", "Print the credentials and exit: env prints shell export lines for eval \"$(aws-credfile --print env)\". Retries like --once.", "FORMAT");
     o.optflag("h", "help", "Print this help and exit.");
@@ -165,6 +167,7 @@ pub fn parse(argv: &[String]) -> Result<Args, Error> {
         serve: m.opt_str("serve"),
         serve_token_file: m.opt_str("serve-token-file"),
         serve_any_address: m.opt_present("serve-any-address"),
+        metrics: m.opt_str("metrics"),
         credential_process: m.opt_present("credential-process"),
         print: m.opt_str("print"),
         program,

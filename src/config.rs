@@ -17,6 +17,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::http::Network;
 use crate::log::{Format, Level, Logger};
+use crate::metrics;
 use crate::serve;
 use crate::source::{self, chain, container, web_identity, Kind, Source};
 use crate::sts::{self, endpoint};
@@ -57,6 +58,9 @@ pub struct Refresh {
     /// before it).
     pub sink: Option<FileSink>,
     pub serve: Option<serve::Settings>,
+    pub metrics: Option<metrics::Settings>,
+    /// `--min-valid`, for `/readyz`.
+    pub min_valid: Duration,
 }
 
 /// How long to go on, and what for.
@@ -115,9 +119,10 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     }
     let daemon = !args.once && !args.check && print.is_none();
     let serve = serve(args, daemon)?;
+    let metrics = metrics(args, daemon)?;
+    let min_valid =
+        duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
-        let min_valid =
-            duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
         return Ok(Config {
             logger,
             plan: Plan::Check {
@@ -186,8 +191,29 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             network: Network::from_env(env),
             sink,
             serve,
+            metrics,
+            min_valid,
         })),
     })
+}
+
+/// `--metrics ADDR:PORT`, which needs a process that stays, as `--serve`
+/// does; any address, since it serves no secret.
+fn metrics(args: &Args, daemon: bool) -> Result<Option<metrics::Settings>, Error> {
+    let Some(text) = args.metrics.as_deref() else {
+        return Ok(None);
+    };
+    if !daemon {
+        return Err(Error::Usage(
+            "--metrics runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
+        ));
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        Error::Usage(format!(
+            "--metrics {text:?} is not ADDR:PORT, such as 0.0.0.0:9912 or 127.0.0.1:9912"
+        ))
+    })?;
+    Ok(Some(metrics::Settings { addr }))
 }
 
 /// The logger `--log-format` and `--log-level` ask for. Printing for

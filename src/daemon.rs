@@ -23,6 +23,7 @@ use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written};
 use crate::error::Error;
 use crate::log::Logger;
+use crate::metrics::{Metrics, Shared};
 use crate::poll::Interest;
 use crate::schedule::{self, backoff, random_unit, refresh_delay};
 use crate::serve::answer::{Endpoint, CREDENTIALS_PATH};
@@ -72,6 +73,9 @@ pub struct Refresher {
     log: Logger,
     /// The program under supervision (`-- PROGRAM`), once started.
     program: Option<Program>,
+    /// The `--metrics` listener, and what it reports.
+    metrics: Option<Server<Metrics>>,
+    status: Option<Shared>,
 }
 
 impl Refresher {
@@ -89,7 +93,16 @@ impl Refresher {
             waiter,
             log,
             program: None,
+            metrics: None,
+            status: None,
         }
+    }
+
+    /// Reports to `status`, served by `metrics` (`--metrics`).
+    pub fn with_metrics(mut self, metrics: Server<Metrics>, status: Shared) -> Refresher {
+        self.metrics = Some(metrics);
+        self.status = Some(status);
+        self
     }
 
     /// `--once`: one refresh, retrying transient failures until `budget` is
@@ -139,11 +152,9 @@ impl Refresher {
             &[("program", &argv[0]), ("pid", &program.pid())],
         );
         self.program = Some(program);
-        Ok(self.keep_fresh(refresh_delay(
-            Timestamp::now(),
-            creds.expiration,
-            random_unit(),
-        )))
+        let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
+        self.planned(next);
+        Ok(self.keep_fresh(next))
     }
 
     /// The loopback endpoint, to hand its address and token to a program.
@@ -187,6 +198,14 @@ impl Refresher {
                     wait
                 }
             };
+            self.planned(wait);
+        }
+    }
+
+    /// Notes when the next refresh or retry is due, for the metrics.
+    fn planned(&self, wait: Duration) {
+        if let Some(status) = &self.status {
+            status.borrow_mut().next_refresh = Some(Timestamp::now().plus(wait));
         }
     }
 
@@ -211,6 +230,7 @@ impl Refresher {
                 return Err(err);
             }
             self.log_failure(&err, attempt, wait);
+            self.planned(wait);
             if let Some(ended) = self.idle(wait) {
                 return Ok(Flow::End(ended));
             }
@@ -221,7 +241,9 @@ impl Refresher {
     /// supervised program. `None` when it is time to refresh (the time ran
     /// out, or SIGHUP).
     fn idle(&mut self, timeout: Duration) -> Option<Ended> {
-        let mut wake = self.waiter.wait(&mut [&mut self.server], timeout);
+        let mut wake = self
+            .waiter
+            .wait(&mut [&mut self.server, &mut self.metrics], timeout);
         loop {
             match wake {
                 Wake::Timeout | Wake::Done => return None,
@@ -234,7 +256,9 @@ impl Refresher {
                     Reaction::Nothing => {}
                 },
             }
-            wake = self.waiter.resume(&mut [&mut self.server]);
+            wake = self
+                .waiter
+                .resume(&mut [&mut self.server, &mut self.metrics]);
         }
     }
 
@@ -287,6 +311,14 @@ impl Refresher {
         if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
             server.handler_mut().creds = Some(creds.clone());
         }
+        if let Some(status) = &self.status {
+            match &stored {
+                Ok((creds, _)) => status
+                    .borrow_mut()
+                    .succeeded(creds.expiration, Timestamp::now()),
+                Err(err) => status.borrow_mut().failed(err),
+            }
+        }
         Flow::Go(stored)
     }
 
@@ -301,10 +333,10 @@ impl Refresher {
         };
         let mut again = false;
         loop {
-            match self
-                .waiter
-                .wait(&mut [&mut self.server, &mut worker], FETCH_BACKSTOP)
-            {
+            match self.waiter.wait(
+                &mut [&mut self.server, &mut self.metrics, &mut worker],
+                FETCH_BACKSTOP,
+            ) {
                 Wake::Signal(sig) => match self.react(sig) {
                     Reaction::End(ended) => return Flow::End(ended),
                     Reaction::Refresh => again = true,

@@ -185,6 +185,7 @@ impl Client {
             .read_to_end(&mut body)
             .map_err(|e| Error::Network {
                 url: self.url.clone(),
+                timed_out: e.kind() == std::io::ErrorKind::TimedOut,
                 detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
             })?;
         if body.len() as u64 > MAX_BODY {
@@ -202,6 +203,7 @@ impl Client {
     }
 
     fn transport_error(&self, e: ureq::Error) -> Error {
+        let timed_out = matches!(e, ureq::Error::Timeout(_));
         let detail = match e {
             ureq::Error::Timeout(t) => format!("timed out ({t})"),
             ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
@@ -211,6 +213,7 @@ impl Client {
         Error::Network {
             url: self.url.clone(),
             detail,
+            timed_out,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod env;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod poll;
 pub mod print;
 pub mod schedule;

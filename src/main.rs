@@ -4,13 +4,17 @@
 
 use std::process::ExitCode;
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use aws_credfile::config::{self, Config, Plan, Print, Refresh, Run};
 use aws_credfile::credentials_file;
 use aws_credfile::daemon::{Ended, Refresher};
 use aws_credfile::error::Error;
+use aws_credfile::metrics::{self, Shared, Status};
 use aws_credfile::serve::answer::CREDENTIALS_PATH;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
@@ -92,17 +96,37 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
     }
     let provider = Provider::new(&plan.source, plan.chain.as_ref(), &plan.network)?;
     provider.preflight()?;
-    let server = plan
+    let mut server = plan
         .serve
         .as_ref()
         .map(|s| serve::start(s, logger))
         .transpose()?;
+    let metrics = match &plan.metrics {
+        None => None,
+        Some(settings) => {
+            let status: Shared = Rc::new(RefCell::new(Status {
+                min_valid: plan.min_valid,
+                endpoint: server.as_ref().map(|_| BTreeMap::new()),
+                ..Status::default()
+            }));
+            if let Some(server) = &mut server {
+                server.handler_mut().status = Some(Rc::clone(&status));
+            }
+            Some((
+                metrics::start(settings, Rc::clone(&status), logger)?,
+                status,
+            ))
+        }
+    };
     let file = plan
         .sink
         .as_ref()
         .map(|sink| (sink.path.clone(), sink.profile.clone()));
     let token_file = plan.serve.as_ref().and_then(|s| s.token_file.clone());
     let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger);
+    if let Some((listener, status)) = metrics {
+        refresher = refresher.with_metrics(listener, status);
+    }
     let ended = match plan.run {
         Run::Once { timeout } => refresher.once(timeout)?,
         Run::Daemon => refresher.run()?,

@@ -49,10 +49,14 @@ pub struct Settings {
     pub random_token: bool,
 }
 
-/// What a server answers: the credentials endpoint, or (later) the metrics.
+/// What a server answers: the credentials endpoint, or the metrics.
 pub trait Handler {
     /// The answer to a well-formed request at `now`.
     fn answer(&self, req: &Request, now: Timestamp) -> Answer;
+
+    /// Told the status of every answer sent, malformed requests' included
+    /// (for the metrics).
+    fn answered(&self, _status: u16) {}
 }
 
 /// Binds the endpoint `--serve` asked for, reading the required token.
@@ -84,6 +88,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         token,
         hosts,
         creds: None,
+        status: None,
     };
     Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
 }
@@ -374,6 +379,7 @@ impl<H: Handler> Server<H> {
                 }
             }
         };
+        self.handler.answered(answer.status);
         conn.outbox = render(&answer);
         conn.inbox = Vec::new();
         self.write_some(i)

@@ -369,6 +369,7 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
         token: None,
         hosts: Hosts::Loopback,
         creds: Some(c),
+        status: None,
     };
     let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
     server.cap = 2;
