@@ -123,6 +123,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     let min_valid =
         duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
+        check_ignored_flags(args)?;
         return Ok(Config {
             logger,
             plan: Plan::Check {
@@ -241,6 +242,31 @@ fn logger(args: &Args) -> Result<Logger, Error> {
             default_level,
         )?,
     ))
+}
+
+/// `--check` reads only the file, but a wrong value elsewhere on its command
+/// line (often the sidecar's own arguments, reused) is still a mistake to
+/// report rather than ignore.
+fn check_ignored_flags(args: &Args) -> Result<(), Error> {
+    role_duration(args, sts::MAX_DURATION)?;
+    duration_flag(args.once_timeout.as_deref(), "--once-timeout")?;
+    if let Some(arn) = args.role_arn.as_deref() {
+        sts::validate_role_arn(arn)
+            .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;
+    }
+    if let Some(id) = args.external_id.as_deref() {
+        sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
+    }
+    if let Some(name) = args.session_name.as_deref() {
+        sts::validate_session_name(name)
+            .map_err(|e| Error::Usage(format!("--session-name {name:?}: {e}")))?;
+    }
+    if let Some(url) = args.sts_endpoint.as_deref() {
+        crate::url::Url::parse(url).map_err(|e| {
+            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact(url)))
+        })?;
+    }
+    Ok(())
 }
 
 /// `--credential-process` or `--print FORMAT`, if either.
@@ -363,9 +389,11 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 }
 
 fn parse_owner(text: &str) -> Result<Owner, String> {
-    let num = |s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| format!("{s:?} is not a numeric id"))
+    let num = |s: &str| match s.parse::<u32>() {
+        // chown(2) reads -1 as "do not change": it would quietly do nothing.
+        Ok(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!("{s:?} is not a numeric id")),
     };
     match text.split_once(':') {
         None => Ok(Owner {

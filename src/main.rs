@@ -63,11 +63,26 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
         println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
     }
-    // A value that is not UTF-8 is passed on lossily rather than dropped, so
-    // validation names the variable instead of claiming it is not set.
-    let Config { logger, plan } = config::build(&args, &|name| {
-        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-    })?;
+    // Every variable read must be UTF-8: a path with another byte in it,
+    // passed on lossily, would name another file (and --check would pass
+    // on that one). The value is still passed on, so that validation runs,
+    // but the first such variable is the error, whatever else happened.
+    let not_utf8 = RefCell::new(None);
+    let built = config::build(&args, &|name| {
+        let value = std::env::var_os(name)?;
+        Some(value.into_string().unwrap_or_else(|raw| {
+            not_utf8
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_string());
+            raw.to_string_lossy().into_owned()
+        }))
+    });
+    if let Some(name) = not_utf8.into_inner() {
+        return Err(Error::Config(format!(
+            "{name} is not valid UTF-8; give it as UTF-8 text (a path with other bytes would name another file)"
+        )));
+    }
+    let Config { logger, plan } = built?;
     *json_errors = logger.format() == log::Format::Json;
     match plan {
         Plan::Check { file, min_valid } => {
