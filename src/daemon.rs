@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
 use crate::credentials::Credentials;
-use crate::credentials_file::{FileSink, Written};
+use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::metrics::{Metrics, Shared};
 use crate::poll::Interest;
-use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::schedule::{self, backoff, random_unit, refresh_delay, MIN_WAIT};
 use crate::serve::answer::{Endpoint, CREDENTIALS_PATH};
 use crate::serve::Server;
 use crate::signals::Signal;
@@ -33,6 +33,11 @@ use crate::source::Provider;
 use crate::supervise::{Handoff, Program, EXTRA_SIGNALS};
 use crate::time::{deadline_after, format_duration_ms, Timestamp};
 use crate::wait::{Fds, Part, Waiter, Wake};
+
+/// How often a write tries the file's lock again while another aws-credfile
+/// process holds it: often, since the lock is free only between that
+/// writer's writes.
+const LOCK_RETRY: Duration = Duration::from_millis(2);
 
 /// A minute: how often a wait for a fetch comes round without
 /// the worker's wake-up byte (never seen; the worker always writes it).
@@ -76,6 +81,12 @@ pub struct Refresher {
     /// The `--metrics` listener, and what it reports.
     metrics: Option<Server<Metrics>>,
     status: Option<Shared>,
+    /// A SIGHUP arrived while a refresh was under way: one more after it
+    /// (that refresh may have read the token before whatever the SIGHUP is
+    /// about).
+    again: bool,
+    /// When the last fetch began, to keep SIGHUP refreshes a second apart.
+    last_fetch: Option<Instant>,
 }
 
 impl Refresher {
@@ -95,6 +106,8 @@ impl Refresher {
             program: None,
             metrics: None,
             status: None,
+            again: false,
+            last_fetch: None,
         }
     }
 
@@ -251,7 +264,18 @@ impl Refresher {
                     Reaction::End(ended) => return Some(ended),
                     Reaction::Refresh => {
                         self.log.info("refresh_requested", &[("reason", &"SIGHUP")]);
-                        return None;
+                        // At most one refresh a second however many arrive:
+                        // a SIGHUP storm must not become an STS storm.
+                        let since = self.last_fetch.map_or(MIN_WAIT, |t| t.elapsed());
+                        match MIN_WAIT.checked_sub(since).filter(|d| !d.is_zero()) {
+                            None => return None,
+                            Some(rest) => {
+                                wake = self
+                                    .waiter
+                                    .wait(&mut [&mut self.server, &mut self.metrics], rest);
+                                continue;
+                            }
+                        }
                     }
                     Reaction::Nothing => {}
                 },
@@ -307,7 +331,13 @@ impl Refresher {
             Flow::Go(fetched) => fetched,
             Flow::End(ended) => return Flow::End(ended),
         };
-        let stored = fetched.and_then(|creds| self.store(creds, began));
+        let stored = match fetched {
+            Ok(creds) => match self.store(creds, began) {
+                Flow::Go(stored) => stored,
+                Flow::End(ended) => return Flow::End(ended),
+            },
+            Err(err) => Err(err),
+        };
         if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
             server.handler_mut().creds = Some(creds.clone());
         }
@@ -318,6 +348,9 @@ impl Refresher {
                     .succeeded(creds.expiration, Timestamp::now()),
                 Err(err) => status.borrow_mut().failed(err),
             }
+        }
+        if std::mem::take(&mut self.again) {
+            self.waiter.refresh_again();
         }
         Flow::Go(stored)
     }
@@ -331,7 +364,7 @@ impl Refresher {
             // No thread or socket to spare: fetch here, without serving.
             Err(_) => return Flow::Go(self.provider.fetch(deadline)),
         };
-        let mut again = false;
+        self.last_fetch = Some(Instant::now());
         loop {
             match self.waiter.wait(
                 &mut [&mut self.server, &mut self.metrics, &mut worker],
@@ -339,7 +372,7 @@ impl Refresher {
             ) {
                 Wake::Signal(sig) => match self.react(sig) {
                     Reaction::End(ended) => return Flow::End(ended),
-                    Reaction::Refresh => again = true,
+                    Reaction::Refresh => self.again = true,
                     Reaction::Nothing => {}
                 },
                 Wake::Done => break,
@@ -347,30 +380,68 @@ impl Refresher {
                 Wake::Timeout => {}
             }
         }
-        if again {
-            self.waiter.refresh_again();
-        }
         Flow::Go(worker.result())
     }
 
     /// Checks fetched credentials and writes them; the part of a refresh
     /// that never runs off this thread. `began` is when their fetch began
     /// (see `FileSink::write`). Without a file there is nothing to keep, so
-    /// that counts as written.
-    fn store(&self, creds: Credentials, began: Timestamp) -> Result<(Credentials, Written), Error> {
+    /// that counts as written. While another writer holds the file's lock,
+    /// the wait goes on between tries (the endpoint answers, a stop ends it
+    /// at once, with nothing written), for at most `LOCK_WAIT`.
+    fn store(
+        &mut self,
+        creds: Credentials,
+        began: Timestamp,
+    ) -> Flow<Result<(Credentials, Written), Error>> {
         let now = Timestamp::now();
         if creds.expiration <= now {
-            return Err(Error::ExpiredOnArrival {
+            return Flow::Go(Err(Error::ExpiredOnArrival {
                 from: self.provider.describe(),
                 expiration: creds.expiration,
                 now,
-            });
+            }));
         }
-        let written = match &self.sink {
-            Some(sink) => sink.write(&creds, now, began)?,
-            None => Written::Replaced,
+        let Some(sink) = self.sink.clone() else {
+            return Flow::Go(Ok((creds, Written::Replaced)));
         };
-        Ok((creds, written))
+        let waiting = Instant::now();
+        loop {
+            match sink.try_write(&creds, now, began) {
+                Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
+                Err(err) => return Flow::Go(Err(err)),
+                Ok(None) if waiting.elapsed() >= LOCK_WAIT => {
+                    return Flow::Go(Err(sink.lock_timeout(LOCK_WAIT)))
+                }
+                Ok(None) => {
+                    if let Some(ended) = self.pause(LOCK_RETRY) {
+                        return Flow::End(ended);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits `pause` in the loop (serving, handling signals) without ending
+    /// for a SIGHUP: a refresh is under way already, so it asks for one
+    /// more after it.
+    fn pause(&mut self, pause: Duration) -> Option<Ended> {
+        let mut wake = self
+            .waiter
+            .wait(&mut [&mut self.server, &mut self.metrics], pause);
+        loop {
+            match wake {
+                Wake::Timeout | Wake::Done => return None,
+                Wake::Signal(sig) => match self.react(sig) {
+                    Reaction::End(ended) => return Some(ended),
+                    Reaction::Refresh => self.again = true,
+                    Reaction::Nothing => {}
+                },
+            }
+            wake = self
+                .waiter
+                .resume(&mut [&mut self.server, &mut self.metrics]);
+        }
     }
 
     /// Where the credentials go, as log fields: `profile` and `file` when
