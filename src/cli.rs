@@ -30,6 +30,12 @@ pub struct Args {
     pub serve: Option<String>,
     pub serve_token_file: Option<String>,
     pub serve_any_address: bool,
+    pub metrics: Option<String>,
+    pub credential_process: bool,
+    pub print: Option<String>,
+    /// Everything after the first `--`: the program to supervise and its
+    /// arguments, untouched. `None` without `--`.
+    pub program: Option<Vec<String>>,
 }
 
 /// Every flag, with the help text `--help` shows. Defaults are stated here
@@ -73,7 +79,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "min-valid",
-        "With --check: how long the credentials must still be valid. Default: 5m.",
+        "With --check, and /readyz with --metrics: how long the credentials must still be valid. Default: 5m.",
         "D",
     );
     o.optopt(
@@ -110,19 +116,33 @@ fn options() -> Options {
         "Least severe level logged: debug, info, warn or error. Default: info.",
         "LEVEL",
     );
+    o.optopt("", "metrics", "Serve Prometheus metrics at http://ADDR:PORT/metrics, and /healthz and /readyz (ready iff the credentials are valid for at least --min-valid) for HTTP probes. Never credentials; any address allowed.", "ADDR:PORT");
+    o.optflag("", "credential-process", "Print the credentials as credential_process JSON (Version 1) on stdout and exit, for `credential_process = aws-credfile --credential-process` in an AWS config file. Retries like --once.");
+    o.optopt("", "print", "Print the credentials and exit: env prints shell export lines for eval \"$(aws-credfile --print env)\". Retries like --once.", "FORMAT");
     o.optflag("h", "help", "Print this help and exit.");
     o.optflag("V", "version", "Print the version and exit.");
     o
 }
 
-/// Parses the command line (without the program name).
+/// Parses the command line (without the program name). Everything after
+/// the first `--` is the program to supervise, passed on untouched (a flag
+/// whose value is `--` is written `--flag=--`).
 pub fn parse(argv: &[String]) -> Result<Args, Error> {
+    let (flags, program) = match argv.iter().position(|a| a == "--") {
+        Some(at) => (&argv[..at], Some(argv[at + 1..].to_vec())),
+        None => (argv, None),
+    };
+    if program.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::Usage(
+            "-- must be followed by the program to run, such as -- /app/server --port 8080".into(),
+        ));
+    }
     let m = options()
-        .parse(argv)
+        .parse(flags)
         .map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(extra) = m.free.first() {
         return Err(Error::Usage(format!(
-            "unexpected argument {extra:?}; aws-credfile takes only flags"
+            "unexpected argument {extra:?}; aws-credfile takes flags, then optionally -- PROGRAM [ARGS...]"
         )));
     }
     Ok(Args {
@@ -147,6 +167,10 @@ pub fn parse(argv: &[String]) -> Result<Args, Error> {
         serve: m.opt_str("serve"),
         serve_token_file: m.opt_str("serve-token-file"),
         serve_any_address: m.opt_present("serve-any-address"),
+        metrics: m.opt_str("metrics"),
+        credential_process: m.opt_present("credential-process"),
+        print: m.opt_str("print"),
+        program,
     })
 }
 
@@ -159,9 +183,22 @@ or EKS Pod Identity / ECS (container endpoint), optionally chaining
 sts:AssumeRole, for applications whose AWS SDK cannot use them directly.
 
 Usage: aws-credfile [--once | --check] [options]
+       aws-credfile [options] -- PROGRAM [ARGS...]
+       aws-credfile --credential-process | --print env [options]
 
 With neither --once nor --check it runs as a daemon: writes the credentials at
-once, then refreshes them well before they expire, until SIGTERM or SIGINT.";
+once, then refreshes them well before they expire, until SIGTERM or SIGINT.
+
+With -- PROGRAM it obtains credentials first (as --once does), then runs
+PROGRAM with them and keeps them fresh while it runs: with --file, the file
+(AWS_SHARED_CREDENTIALS_FILE, and AWS_PROFILE for another profile); with
+--serve, the endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI and
+AWS_CONTAINER_AUTHORIZATION_TOKEN, random per run unless --serve-token-file);
+with neither, an endpoint on a free loopback port. PROGRAM does not see the
+source's variables. SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 and
+SIGWINCH are forwarded to its process group (SIGHUP also refreshes); it
+exits with PROGRAM's status (128+N after signal N), 126/127 when PROGRAM
+cannot be started.";
     format!(
         "{}\n{}",
         options().usage(brief),
@@ -184,7 +221,8 @@ Environment (the AWS SDKs' names):
   HOSTNAME                     part of the default session name
 
 Exit codes: 0 success; 1 credentials could not be obtained or written (or
---check found them missing or stale); 2 usage or configuration error.
+--check found them missing or stale); 2 usage or configuration error; with
+-- PROGRAM, PROGRAM's own.
 Signals: SIGTERM and SIGINT exit 0 promptly; SIGHUP refreshes now.
 "
     )

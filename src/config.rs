@@ -17,6 +17,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::http::Network;
 use crate::log::{Format, Level, Logger};
+use crate::metrics;
 use crate::serve;
 use crate::source::{self, chain, container, web_identity, Kind, Source};
 use crate::sts::{self, endpoint};
@@ -57,15 +58,36 @@ pub struct Refresh {
     /// before it).
     pub sink: Option<FileSink>,
     pub serve: Option<serve::Settings>,
+    pub metrics: Option<metrics::Settings>,
+    /// `--min-valid`, for `/readyz`.
+    pub min_valid: Duration,
 }
 
-/// How long to go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How long to go on, and what for.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Run {
     /// Refresh forever (the daemon).
     Daemon,
     /// Refresh once, retrying transient failures for at most `timeout`.
     Once { timeout: Duration },
+    /// `-- PROGRAM`: obtain credentials as `Once` does, then run `program`
+    /// and refresh for as long as it runs.
+    Supervise {
+        program: Vec<String>,
+        timeout: Duration,
+    },
+    /// `--credential-process`, `--print env`: obtain as `Once` does and
+    /// print them; nothing is written.
+    Print { format: Print, timeout: Duration },
+}
+
+/// What `Run::Print` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Print {
+    /// The `credential_process` JSON.
+    CredentialProcess,
+    /// Shell `export` lines.
+    Env,
 }
 
 /// The plan and how to log while carrying it out.
@@ -82,10 +104,26 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     if args.once && args.check {
         return Err(Error::Usage("--once and --check cannot be combined".into()));
     }
-    let serve = serve(args, !args.once && !args.check)?;
+    let print = print(args)?;
+    if let Some(program) = &args.program {
+        if args.once || args.check || print.is_some() {
+            return Err(Error::Usage(
+                "-- PROGRAM runs the program under aws-credfile, which keeps refreshing; it cannot be combined with --once, --check, --credential-process or --print".into(),
+            ));
+        }
+        if program.iter().any(|a| a.contains('\0')) {
+            return Err(Error::Usage(
+                "the program's arguments contain a NUL byte".into(),
+            ));
+        }
+    }
+    let daemon = !args.once && !args.check && print.is_none();
+    let serve = serve(args, daemon)?;
+    let metrics = metrics(args, daemon)?;
+    let min_valid =
+        duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
-        let min_valid =
-            duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
+        check_ignored_flags(args)?;
         return Ok(Config {
             logger,
             plan: Plan::Check {
@@ -94,17 +132,54 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             },
         });
     }
-    let run = if args.once {
-        Run::Once {
-            timeout: duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
-                .unwrap_or(DEFAULT_ONCE_TIMEOUT),
+    let timeout = duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
+        .unwrap_or(DEFAULT_ONCE_TIMEOUT);
+    let (run, sink, serve) = match (&args.program, print) {
+        (Some(program), _) => {
+            // The file only when asked for; an endpoint unless only the file
+            // was asked for: in a read-only scratch image, with no flags at
+            // all, the program still gets credentials.
+            let sink = args.file.is_some().then(|| sink(args, env)).transpose()?;
+            let serve = match (serve, &sink) {
+                (Some(s), _) => Some(serve::Settings {
+                    random_token: s.token_file.is_none(),
+                    ..s
+                }),
+                (None, Some(_)) => None,
+                (None, None) => Some(serve::Settings {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    token_file: None,
+                    any_address: false,
+                    random_token: true,
+                }),
+            };
+            let run = Run::Supervise {
+                program: program.clone(),
+                timeout,
+            };
+            (run, sink, serve)
         }
-    } else {
-        Run::Daemon
-    };
-    let sink = match (&serve, &args.file) {
-        (Some(_), None) => None,
-        _ => Some(sink(args, env)?),
+        (None, Some(format)) => {
+            if args.file.is_some() {
+                return Err(Error::Usage(
+                    "--credential-process and --print write no file; drop --file".into(),
+                ));
+            }
+            (Run::Print { format, timeout }, None, None)
+        }
+        (None, None) => {
+            let run = if args.once {
+                Run::Once { timeout }
+            } else {
+                Run::Daemon
+            };
+            // With --serve alone nothing is written (see Refresh::sink).
+            let sink = match (&serve, &args.file) {
+                (Some(_), None) => None,
+                _ => Some(sink(args, env)?),
+            };
+            (run, sink, serve)
+        }
     };
     let chain = chain(args, env)?;
     let source = source(args, env, chain.is_some())?;
@@ -117,11 +192,37 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             network: Network::from_env(env),
             sink,
             serve,
+            metrics,
+            min_valid,
         })),
     })
 }
 
+/// `--metrics ADDR:PORT`, which needs a process that stays, as `--serve`
+/// does; any address, since it serves no secret.
+fn metrics(args: &Args, daemon: bool) -> Result<Option<metrics::Settings>, Error> {
+    let Some(text) = args.metrics.as_deref() else {
+        return Ok(None);
+    };
+    if !daemon {
+        return Err(Error::Usage(
+            "--metrics runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
+        ));
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        Error::Usage(format!(
+            "--metrics {text:?} is not ADDR:PORT, such as 0.0.0.0:9912 or 127.0.0.1:9912"
+        ))
+    })?;
+    Ok(Some(metrics::Settings { addr }))
+}
+
+/// The logger `--log-format` and `--log-level` ask for. Printing for
+/// another tool (`--credential-process`, `--print`) logs only warnings and
+/// errors unless asked otherwise: what it prints is the point.
 fn logger(args: &Args) -> Result<Logger, Error> {
+    let printing = args.credential_process || args.print.is_some();
+    let default_level = if printing { Level::Warn } else { Level::Info };
     Ok(Logger::new(
         parse_choice(
             args.log_format.as_deref(),
@@ -138,13 +239,52 @@ fn logger(args: &Args) -> Result<Logger, Error> {
                 ("warn", Level::Warn),
                 ("error", Level::Error),
             ],
-            Level::Info,
+            default_level,
         )?,
     ))
 }
 
-/// `--serve` and its companions; `daemon` says whether the run is one (the
-/// endpoint needs a process that stays).
+/// `--check` reads only the file, but a wrong value elsewhere on its command
+/// line (often the sidecar's own arguments, reused) is still a mistake to
+/// report rather than ignore.
+fn check_ignored_flags(args: &Args) -> Result<(), Error> {
+    role_duration(args, sts::MAX_DURATION)?;
+    duration_flag(args.once_timeout.as_deref(), "--once-timeout")?;
+    if let Some(arn) = args.role_arn.as_deref() {
+        sts::validate_role_arn(arn)
+            .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;
+    }
+    if let Some(id) = args.external_id.as_deref() {
+        sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
+    }
+    if let Some(name) = args.session_name.as_deref() {
+        sts::validate_session_name(name)
+            .map_err(|e| Error::Usage(format!("--session-name {name:?}: {e}")))?;
+    }
+    if let Some(url) = args.sts_endpoint.as_deref() {
+        crate::url::Url::parse(url).map_err(|e| {
+            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact(url)))
+        })?;
+    }
+    Ok(())
+}
+
+/// `--credential-process` or `--print FORMAT`, if either.
+fn print(args: &Args) -> Result<Option<Print>, Error> {
+    match (args.credential_process, args.print.as_deref()) {
+        (true, Some(_)) => Err(Error::Usage(
+            "--credential-process and --print cannot be combined".into(),
+        )),
+        (true, None) => Ok(Some(Print::CredentialProcess)),
+        (false, Some(format)) => {
+            parse_choice(Some(format), "--print", &[("env", Print::Env)], Print::Env).map(Some)
+        }
+        (false, None) => Ok(None),
+    }
+}
+
+/// `--serve` and its companions; `daemon` says whether the run stays (the
+/// endpoint needs a process that does).
 fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     let Some(text) = args.serve.as_deref() else {
         if args.serve_token_file.is_some() || args.serve_any_address {
@@ -156,7 +296,7 @@ fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     };
     if !daemon {
         return Err(Error::Usage(
-            "--serve runs with the daemon, not with --once or --check".into(),
+            "--serve runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
         ));
     }
     let addr: SocketAddr = text.parse().map_err(|_| {
@@ -173,6 +313,7 @@ fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
         addr,
         token_file: args.serve_token_file.as_ref().map(PathBuf::from),
         any_address: args.serve_any_address,
+        random_token: false,
     }))
 }
 
@@ -248,9 +389,11 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 }
 
 fn parse_owner(text: &str) -> Result<Owner, String> {
-    let num = |s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| format!("{s:?} is not a numeric id"))
+    let num = |s: &str| match s.parse::<u32>() {
+        // chown(2) reads -1 as "do not change": it would quietly do nothing.
+        Ok(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!("{s:?} is not a numeric id")),
     };
     match text.split_once(':') {
         None => Ok(Owner {

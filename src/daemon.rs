@@ -17,29 +17,54 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+
 use crate::credentials::Credentials;
-use crate::credentials_file::{FileSink, Written};
+use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
 use crate::error::Error;
 use crate::log::Logger;
+use crate::metrics::{Metrics, Shared};
 use crate::poll::Interest;
-use crate::schedule::{self, backoff, random_unit, refresh_delay};
+use crate::schedule::{self, backoff, random_unit, refresh_delay, MIN_WAIT};
 use crate::serve::answer::{Endpoint, CREDENTIALS_PATH};
 use crate::serve::Server;
+use crate::signals::Signal;
 use crate::source::Provider;
+use crate::supervise::{Handoff, Program, EXTRA_SIGNALS};
 use crate::time::{deadline_after, format_duration_ms, Timestamp};
 use crate::wait::{Fds, Part, Waiter, Wake};
+
+/// How often a write tries the file's lock again while another aws-credfile
+/// process holds it: often, since the lock is free only between that
+/// writer's writes.
+const LOCK_RETRY: Duration = Duration::from_millis(2);
 
 /// A minute: how often a wait for a fetch comes round without
 /// the worker's wake-up byte (never seen; the worker always writes it).
 const FETCH_BACKSTOP: Duration = Duration::from_secs(60);
 
-/// How a refresh or run ended when it did not fail.
+/// How a run ended when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
     /// `--once` wrote the credentials.
     Done,
     /// SIGTERM or SIGINT.
     Stopped,
+    /// The supervised program ended; aws-credfile exits with this status.
+    Exited(u8),
+}
+
+/// Whether to go on, or how it ended.
+enum Flow<T> {
+    Go(T),
+    End(Ended),
+}
+
+/// What a signal means now.
+enum Reaction {
+    Nothing,
+    Refresh,
+    End(Ended),
 }
 
 /// Everything the loop needs.
@@ -47,10 +72,21 @@ pub struct Refresher {
     provider: Arc<Provider>,
     /// The file; absent when only serving.
     sink: Option<FileSink>,
-    /// The loopback endpoint, when `--serve` is on.
+    /// The loopback endpoint, when serving.
     server: Option<Server<Endpoint>>,
     waiter: Waiter,
     log: Logger,
+    /// The program under supervision (`-- PROGRAM`), once started.
+    program: Option<Program>,
+    /// The `--metrics` listener, and what it reports.
+    metrics: Option<Server<Metrics>>,
+    status: Option<Shared>,
+    /// A SIGHUP arrived while a refresh was under way: one more after it
+    /// (that refresh may have read the token before whatever the SIGHUP is
+    /// about).
+    again: bool,
+    /// When the last fetch began, to keep SIGHUP refreshes a second apart.
+    last_fetch: Option<Instant>,
 }
 
 impl Refresher {
@@ -67,40 +103,79 @@ impl Refresher {
             server,
             waiter,
             log,
+            program: None,
+            metrics: None,
+            status: None,
+            again: false,
+            last_fetch: None,
         }
+    }
+
+    /// Reports to `status`, served by `metrics` (`--metrics`).
+    pub fn with_metrics(mut self, metrics: Server<Metrics>, status: Shared) -> Refresher {
+        self.metrics = Some(metrics);
+        self.status = Some(status);
+        self
     }
 
     /// `--once`: one refresh, retrying transient failures until `budget` is
     /// spent. A stop signal ends it with success, as in the daemon.
     pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
-        let deadline = deadline_after(budget);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let err = match self.refresh(Some(deadline)) {
-                None => return Ok(self.stopping()),
-                Some(Ok((creds, written))) => {
-                    self.log_written(&creds, written, None);
-                    return Ok(Ended::Done);
-                }
-                Some(Err(e)) => e,
-            };
-            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !err.is_transient() || wait >= left {
-                return Err(err);
-            }
-            self.log_failure(&err, attempt, wait);
-            if self.wait(wait) == Wake::Stop {
-                return Ok(self.stopping());
-            }
-        }
+        Ok(match self.obtain(budget)? {
+            Flow::Go(_) => Ended::Done,
+            Flow::End(ended) => ended,
+        })
+    }
+
+    /// `--credential-process`, `--print`: the credentials obtained as
+    /// `--once` obtains them, for the caller to print; `None` when stopped.
+    pub fn print(&mut self, budget: Duration) -> Result<Option<Credentials>, Error> {
+        Ok(match self.obtain(budget)? {
+            Flow::Go(creds) => Some(creds),
+            Flow::End(_) => None,
+        })
     }
 
     /// The daemon: refresh now, then before every expiry, until stopped.
     /// Failures are logged and retried with backoff; the file keeps the last
     /// good credentials meanwhile.
     pub fn run(&mut self) -> Result<Ended, Error> {
+        self.log_started();
+        Ok(self.keep_fresh(Duration::ZERO))
+    }
+
+    /// `-- PROGRAM`: credentials first (as `--once` obtains them; if that
+    /// fails, the program is never started), then the program, with them
+    /// handed over, kept fresh for as long as it runs.
+    pub fn supervise(
+        &mut self,
+        argv: &[String],
+        budget: Duration,
+        handoff: impl FnOnce(&Self) -> Handoff,
+    ) -> Result<Ended, Error> {
+        self.log_started();
+        self.waiter.signals_mut().add(&EXTRA_SIGNALS)?;
+        let creds = match self.obtain(budget)? {
+            Flow::Go(creds) => creds,
+            Flow::End(ended) => return Ok(ended),
+        };
+        let program = Program::spawn(argv, &handoff(self))?;
+        self.log.info(
+            "program_started",
+            &[("program", &argv[0]), ("pid", &program.pid())],
+        );
+        self.program = Some(program);
+        let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
+        self.planned(next);
+        Ok(self.keep_fresh(next))
+    }
+
+    /// The loopback endpoint, to hand its address and token to a program.
+    pub fn server(&self) -> Option<&Server<Endpoint>> {
+        self.server.as_ref()
+    }
+
+    fn log_started(&self) {
         self.log_with_destination(
             "started",
             &[
@@ -108,39 +183,136 @@ impl Refresher {
                 ("source", &self.provider.describe()),
             ],
         );
+    }
+
+    /// Waits `first`, then refreshes before every expiry until a stop or the
+    /// supervised program's end.
+    fn keep_fresh(&mut self, first: Duration) -> Ended {
+        let mut wait = first;
         let mut failures = 0;
         loop {
-            let wait = match self.refresh(None) {
-                None => return Ok(self.stopping()),
-                Some(Ok((creds, written))) => {
+            if let Some(ended) = self.idle(wait) {
+                return ended;
+            }
+            wait = match self.refresh(None) {
+                Flow::End(ended) => return ended,
+                Flow::Go(Ok((creds, written))) => {
                     failures = 0;
                     // Scheduled from what we fetched even when newer keys
                     // were kept: earlier, never later, than needed.
                     let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
                     self.log_written(&creds, written, Some(next));
-                    if let Some(server) = &mut self.server {
-                        server.handler_mut().creds = Some(creds);
-                    }
                     next
                 }
-                Some(Err(err)) => {
+                Flow::Go(Err(err)) => {
                     failures += 1;
                     let wait = backoff(failures, schedule::BACKOFF_CAP, random_unit());
                     self.log_failure(&err, failures, wait);
                     wait
                 }
             };
-            match self.wait(wait) {
-                Wake::Stop => return Ok(self.stopping()),
-                Wake::Refresh => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
-                Wake::Timeout | Wake::Done => {}
+            self.planned(wait);
+        }
+    }
+
+    /// Notes when the next refresh or retry is due, for the metrics.
+    fn planned(&self, wait: Duration) {
+        if let Some(status) = &self.status {
+            status.borrow_mut().next_refresh = Some(Timestamp::now().plus(wait));
+        }
+    }
+
+    /// Obtains credentials as `--once` does: retrying transient failures
+    /// until `budget` is spent.
+    fn obtain(&mut self, budget: Duration) -> Result<Flow<Credentials>, Error> {
+        let deadline = deadline_after(budget);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.refresh(Some(deadline)) {
+                Flow::End(ended) => return Ok(Flow::End(ended)),
+                Flow::Go(Ok((creds, written))) => {
+                    self.log_written(&creds, written, None);
+                    return Ok(Flow::Go(creds));
+                }
+                Flow::Go(Err(e)) => e,
+            };
+            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !err.is_transient() || wait >= left {
+                return Err(err);
+            }
+            self.log_failure(&err, attempt, wait);
+            self.planned(wait);
+            if let Some(ended) = self.idle(wait) {
+                return Ok(Flow::End(ended));
             }
         }
     }
 
-    /// Waits up to `timeout`, serving meanwhile.
-    fn wait(&mut self, timeout: Duration) -> Wake {
-        self.waiter.wait(&mut [&mut self.server], timeout)
+    /// Waits up to `timeout`, serving meanwhile and passing signals on to a
+    /// supervised program. `None` when it is time to refresh (the time ran
+    /// out, or SIGHUP).
+    fn idle(&mut self, timeout: Duration) -> Option<Ended> {
+        let mut wake = self
+            .waiter
+            .wait(&mut [&mut self.server, &mut self.metrics], timeout);
+        loop {
+            match wake {
+                Wake::Timeout | Wake::Done => return None,
+                Wake::Signal(sig) => match self.react(sig) {
+                    Reaction::End(ended) => return Some(ended),
+                    Reaction::Refresh => {
+                        self.log.info("refresh_requested", &[("reason", &"SIGHUP")]);
+                        // At most one refresh a second however many arrive:
+                        // a SIGHUP storm must not become an STS storm.
+                        let since = self.last_fetch.map_or(MIN_WAIT, |t| t.elapsed());
+                        match MIN_WAIT.checked_sub(since).filter(|d| !d.is_zero()) {
+                            None => return None,
+                            Some(rest) => {
+                                wake = self
+                                    .waiter
+                                    .wait(&mut [&mut self.server, &mut self.metrics], rest);
+                                continue;
+                            }
+                        }
+                    }
+                    Reaction::Nothing => {}
+                },
+            }
+            wake = self
+                .waiter
+                .resume(&mut [&mut self.server, &mut self.metrics]);
+        }
+    }
+
+    /// What `sig` means: without a program, SIGTERM and SIGINT stop and
+    /// SIGHUP refreshes; with one, every forwarded signal is passed on to
+    /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
+    fn react(&mut self, sig: Signal) -> Reaction {
+        let Some(program) = &mut self.program else {
+            return match sig {
+                SIGTERM | SIGINT => Reaction::End(self.stopping()),
+                SIGHUP => Reaction::Refresh,
+                _ => Reaction::Nothing,
+            };
+        };
+        if sig == SIGCHLD {
+            return match program.reap() {
+                Some(status) => {
+                    self.log.info("program_exited", &[("status", &status)]);
+                    Reaction::End(Ended::Exited(status))
+                }
+                None => Reaction::Nothing,
+            };
+        }
+        program.forward(sig);
+        self.log.debug("signal_forwarded", &[("signal", &sig)]);
+        if sig == SIGHUP {
+            Reaction::Refresh
+        } else {
+            Reaction::Nothing
+        }
     }
 
     fn stopping(&self) -> Ended {
@@ -148,63 +320,128 @@ impl Refresher {
         Ended::Stopped
     }
 
-    /// Fetches and stores once; `None` when a stop arrived meanwhile. A
+    /// Fetches and stores once; the endpoint serves what was stored. A
     /// failure at any step leaves the file as it was.
     fn refresh(
         &mut self,
         deadline: Option<Instant>,
-    ) -> Option<Result<(Credentials, Written), Error>> {
+    ) -> Flow<Result<(Credentials, Written), Error>> {
         let began = Timestamp::now();
-        let fetched = self.fetch(deadline)?;
-        Some(fetched.and_then(|creds| self.store(creds, began)))
+        let fetched = match self.fetch(deadline) {
+            Flow::Go(fetched) => fetched,
+            Flow::End(ended) => return Flow::End(ended),
+        };
+        let stored = match fetched {
+            Ok(creds) => match self.store(creds, began) {
+                Flow::Go(stored) => stored,
+                Flow::End(ended) => return Flow::End(ended),
+            },
+            Err(err) => Err(err),
+        };
+        if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
+            server.handler_mut().creds = Some(creds.clone());
+        }
+        if let Some(status) = &self.status {
+            match &stored {
+                Ok((creds, _)) => status
+                    .borrow_mut()
+                    .succeeded(creds.expiration, Timestamp::now()),
+                Err(err) => status.borrow_mut().failed(err),
+            }
+        }
+        if std::mem::take(&mut self.again) {
+            self.waiter.refresh_again();
+        }
+        Flow::Go(stored)
     }
 
     /// Runs the provider's fetch on a worker while the wait goes on. A
     /// SIGHUP meanwhile asks for one more refresh after this one (this fetch
     /// may have read the token before whatever the SIGHUP is about).
-    fn fetch(&mut self, deadline: Option<Instant>) -> Option<Result<Credentials, Error>> {
+    fn fetch(&mut self, deadline: Option<Instant>) -> Flow<Result<Credentials, Error>> {
         let mut worker = match Worker::start(Arc::clone(&self.provider), deadline) {
             Ok(worker) => worker,
             // No thread or socket to spare: fetch here, without serving.
-            Err(_) => return Some(self.provider.fetch(deadline)),
+            Err(_) => return Flow::Go(self.provider.fetch(deadline)),
         };
-        let mut again = false;
+        self.last_fetch = Some(Instant::now());
         loop {
-            match self
-                .waiter
-                .wait(&mut [&mut self.server, &mut worker], FETCH_BACKSTOP)
-            {
-                Wake::Stop => return None,
-                Wake::Refresh => again = true,
+            match self.waiter.wait(
+                &mut [&mut self.server, &mut self.metrics, &mut worker],
+                FETCH_BACKSTOP,
+            ) {
+                Wake::Signal(sig) => match self.react(sig) {
+                    Reaction::End(ended) => return Flow::End(ended),
+                    Reaction::Refresh => self.again = true,
+                    Reaction::Nothing => {}
+                },
                 Wake::Done => break,
                 Wake::Timeout if worker.finished() => break,
                 Wake::Timeout => {}
             }
         }
-        if again {
-            self.waiter.refresh_again();
-        }
-        Some(worker.result())
+        Flow::Go(worker.result())
     }
 
     /// Checks fetched credentials and writes them; the part of a refresh
     /// that never runs off this thread. `began` is when their fetch began
     /// (see `FileSink::write`). Without a file there is nothing to keep, so
-    /// that counts as written.
-    fn store(&self, creds: Credentials, began: Timestamp) -> Result<(Credentials, Written), Error> {
+    /// that counts as written. While another writer holds the file's lock,
+    /// the wait goes on between tries (the endpoint answers, a stop ends it
+    /// at once, with nothing written), for at most `LOCK_WAIT`.
+    fn store(
+        &mut self,
+        creds: Credentials,
+        began: Timestamp,
+    ) -> Flow<Result<(Credentials, Written), Error>> {
         let now = Timestamp::now();
         if creds.expiration <= now {
-            return Err(Error::ExpiredOnArrival {
+            return Flow::Go(Err(Error::ExpiredOnArrival {
                 from: self.provider.describe(),
                 expiration: creds.expiration,
                 now,
-            });
+            }));
         }
-        let written = match &self.sink {
-            Some(sink) => sink.write(&creds, now, began)?,
-            None => Written::Replaced,
+        let Some(sink) = self.sink.clone() else {
+            return Flow::Go(Ok((creds, Written::Replaced)));
         };
-        Ok((creds, written))
+        let waiting = Instant::now();
+        loop {
+            match sink.try_write(&creds, now, began) {
+                Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
+                Err(err) => return Flow::Go(Err(err)),
+                Ok(None) if waiting.elapsed() >= LOCK_WAIT => {
+                    return Flow::Go(Err(sink.lock_timeout(LOCK_WAIT)))
+                }
+                Ok(None) => {
+                    if let Some(ended) = self.pause(LOCK_RETRY) {
+                        return Flow::End(ended);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits `pause` in the loop (serving, handling signals) without ending
+    /// for a SIGHUP: a refresh is under way already, so it asks for one
+    /// more after it.
+    fn pause(&mut self, pause: Duration) -> Option<Ended> {
+        let mut wake = self
+            .waiter
+            .wait(&mut [&mut self.server, &mut self.metrics], pause);
+        loop {
+            match wake {
+                Wake::Timeout | Wake::Done => return None,
+                Wake::Signal(sig) => match self.react(sig) {
+                    Reaction::End(ended) => return Some(ended),
+                    Reaction::Refresh => self.again = true,
+                    Reaction::Nothing => {}
+                },
+            }
+            wake = self
+                .waiter
+                .resume(&mut [&mut self.server, &mut self.metrics]);
+        }
     }
 
     /// Where the credentials go, as log fields: `profile` and `file` when

@@ -42,6 +42,9 @@ pub enum Error {
         /// Who we were talking to.
         url: String,
         detail: String,
+        /// Whether it was a timeout (connect, the whole exchange, or the
+        /// `--once-timeout` budget), rather than a refusal or a reset.
+        timed_out: bool,
     },
     /// An answer arrived but is not what the protocol promises (HTML from a
     /// proxy, truncated XML, missing fields, an oversized body).
@@ -61,6 +64,9 @@ pub enum Error {
     },
     /// `--check` found the profile missing, incomplete or about to expire.
     Stale(String),
+    /// The program to supervise (`-- PROGRAM`) could not be started. Exit
+    /// code 127 when it was not found, 126 otherwise, as shells report it.
+    Spawn { program: String, source: io::Error },
     /// Credentials arrived already expired by the local clock: the clock is
     /// wrong, or the source is. Retried, and never written.
     ExpiredOnArrival {
@@ -78,6 +84,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Config(_) => 2,
+            Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            Error::Spawn { .. } => 126,
             _ => 1,
         }
     }
@@ -94,6 +102,28 @@ impl Error {
             }
             Error::Network { .. } | Error::ExpiredOnArrival { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Why a refresh failed, as one word of a small fixed set: the
+    /// `reason` label of `aws_credfile_refresh_failures_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Sts { status, code, .. } if *status == 429 || is_throttling(code) => "throttled",
+            Error::Endpoint { status: 429, .. } => "throttled",
+            Error::Sts { status, .. } | Error::Endpoint { status, .. } if *status >= 500 => {
+                "server_error"
+            }
+            Error::Sts { code, .. } if is_transient_sts_code(code) => "server_error",
+            Error::Sts { .. } | Error::Endpoint { .. } => "denied",
+            Error::Network {
+                timed_out: true, ..
+            } => "timeout",
+            Error::Network { .. } => "network",
+            Error::BadResponse { .. } => "bad_response",
+            Error::ExpiredOnArrival { .. } => "expired_on_arrival",
+            Error::Io { .. } | Error::Stale(_) => "file",
+            Error::Usage(_) | Error::Config(_) | Error::Spawn { .. } => "config",
         }
     }
 
@@ -125,6 +155,19 @@ fn is_transient_sts_code(code: &str) -> bool {
             | "InternalError"
             | "RequestTimeout"
             | "RequestTimeoutException"
+    )
+}
+
+/// The STS codes that mean "slow down".
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
     )
 }
 
@@ -181,7 +224,7 @@ impl fmt::Display for Message<'_> {
                 "container credentials endpoint {url} answered HTTP {status}: {}",
                 one_line(message)
             ),
-            Error::Network { url, detail } => {
+            Error::Network { url, detail, .. } => {
                 write!(f, "could not reach {url}: {}", one_line(detail))
             }
             Error::BadResponse {
@@ -199,6 +242,10 @@ impl fmt::Display for Message<'_> {
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             Error::Stale(msg) => f.write_str(msg),
+            Error::Spawn { program, source } => write!(
+                f,
+                "could not start {program:?}: {source}; give a program on PATH or its full path"
+            ),
             Error::ExpiredOnArrival {
                 from,
                 expiration,
@@ -296,7 +343,8 @@ mod tests {
         assert!(!sts(400, "InvalidParameterValue").is_transient());
         assert!(Error::Network {
             url: "u".into(),
-            detail: "reset".into()
+            detail: "reset".into(),
+            timed_out: false,
         }
         .is_transient());
         assert!(!Error::Config("x".into()).is_transient());

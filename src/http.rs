@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
+use crate::token::{self, ReadError};
 use crate::url::{redact, Url};
 
 /// 1 MiB: an STS answer is a few KiB; anything near this is not
@@ -25,6 +26,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// 20 seconds for one whole exchange, body included, so a server
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The largest `AWS_CA_BUNDLE` read: the whole Mozilla list as PEM is about
+/// 220 KB; a file near this is not a CA bundle, and reading it whole (or
+/// `/dev/zero`) would cost memory without end.
+pub const MAX_CA_BUNDLE: u64 = 4 * 1024 * 1024;
 
 /// Proxy settings, each checked in upper then lower case as curl does.
 pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -70,6 +76,38 @@ pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body with every occurrence of `secrets` (what the request sent:
+    /// an identity token, the signing credentials, an authorization token)
+    /// replaced by `** redacted **`. A server, or a proxy in front of it,
+    /// may quote the request in an error message, which would otherwise
+    /// reach the log. Secrets shorter than four bytes are left alone: they
+    /// would match too much, and protect too little.
+    pub fn body_without(&self, secrets: &[&str]) -> Vec<u8> {
+        let mut body = self.body.clone();
+        for secret in secrets
+            .iter()
+            .map(|s| s.as_bytes())
+            .filter(|s| s.len() >= 4)
+        {
+            body = replace_all(&body, secret, b"** redacted **");
+        }
+        body
+    }
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// A client for one destination, built for one refresh and dropped after
@@ -185,6 +223,7 @@ impl Client {
             .read_to_end(&mut body)
             .map_err(|e| Error::Network {
                 url: self.url.clone(),
+                timed_out: e.kind() == std::io::ErrorKind::TimedOut,
                 detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
             })?;
         if body.len() as u64 > MAX_BODY {
@@ -202,6 +241,7 @@ impl Client {
     }
 
     fn transport_error(&self, e: ureq::Error) -> Error {
+        let timed_out = matches!(e, ureq::Error::Timeout(_));
         let detail = match e {
             ureq::Error::Timeout(t) => format!("timed out ({t})"),
             ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
@@ -211,6 +251,7 @@ impl Client {
         Error::Network {
             url: self.url.clone(),
             detail,
+            timed_out,
         }
     }
 }
@@ -249,7 +290,10 @@ fn roots(net: &Network) -> Result<RootCerts, Error> {
         return Ok(RootCerts::new_with_certs(&certs));
     };
     let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
-    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let pem = token::read_capped(path, MAX_CA_BUNDLE).map_err(|e| match e {
+        ReadError::TooLarge => bad("it is larger than 4 MiB, which no CA bundle is".into()),
+        other => bad(other.describe()),
+    })?;
     let embedded = certs.len();
     for item in ureq::tls::parse_pem(&pem) {
         // Keys and other blocks have no business here; skip them.
@@ -282,6 +326,19 @@ pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_secrets_are_taken_out_of_bodies() {
+        let resp = Response {
+            status: 400,
+            content_type: None,
+            body: b"bad token eyJhbGci.x.y in request; eyJhbGci.x.y again; key ab".to_vec(),
+        };
+        assert_eq!(
+            resp.body_without(&["eyJhbGci.x.y", "ab"]),
+            b"bad token ** redacted ** in request; ** redacted ** again; key ab".to_vec()
+        );
+    }
 
     #[test]
     fn proxy_rules() {

@@ -4,22 +4,32 @@
 
 use std::process::ExitCode;
 
-use aws_credfile::config::{self, Config, Plan, Refresh, Run};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use aws_credfile::config::{self, Config, Plan, Print, Refresh, Run};
 use aws_credfile::credentials_file;
-use aws_credfile::daemon::Refresher;
+use aws_credfile::daemon::{Ended, Refresher};
 use aws_credfile::error::Error;
+use aws_credfile::metrics::{self, Shared, Status};
+use aws_credfile::serve::answer::CREDENTIALS_PATH;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
+use aws_credfile::supervise::{EndpointToken, Handoff};
 use aws_credfile::time::Timestamp;
 use aws_credfile::wait::Waiter;
-use aws_credfile::{cli, log, serve};
+use aws_credfile::{cli, log, print, serve};
 
 fn main() -> ExitCode {
     // Until the configuration is read, errors are plain lines; after, they
     // follow --log-format so a JSON log pipeline sees every line as JSON.
     let mut json_errors = false;
     match run(&mut json_errors) {
-        Ok(()) => ExitCode::SUCCESS,
+        // A supervised program's status, or 0.
+        Ok(status) => ExitCode::from(status),
         Err(err) => {
             let code = err.exit_code();
             if json_errors {
@@ -33,7 +43,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(json_errors: &mut bool) -> Result<(), Error> {
+/// Does what the command line says; the exit status on success.
+fn run(json_errors: &mut bool) -> Result<u8, Error> {
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<String> = std::env::args_os()
@@ -46,17 +57,32 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
     let args = cli::parse(&argv)?;
     if args.help {
         print!("{}", cli::help());
-        return Ok(());
+        return Ok(0);
     }
     if args.version {
         println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
+        return Ok(0);
     }
-    // A value that is not UTF-8 is passed on lossily rather than dropped, so
-    // validation names the variable instead of claiming it is not set.
-    let Config { logger, plan } = config::build(&args, &|name| {
-        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-    })?;
+    // Every variable read must be UTF-8: a path with another byte in it,
+    // passed on lossily, would name another file (and --check would pass
+    // on that one). The value is still passed on, so that validation runs,
+    // but the first such variable is the error, whatever else happened.
+    let not_utf8 = RefCell::new(None);
+    let built = config::build(&args, &|name| {
+        let value = std::env::var_os(name)?;
+        Some(value.into_string().unwrap_or_else(|raw| {
+            not_utf8
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_string());
+            raw.to_string_lossy().into_owned()
+        }))
+    });
+    if let Some(name) = not_utf8.into_inner() {
+        return Err(Error::Config(format!(
+            "{name} is not valid UTF-8; give it as UTF-8 text (a path with other bytes would name another file)"
+        )));
+    }
+    let Config { logger, plan } = built?;
     *json_errors = logger.format() == log::Format::Json;
     match plan {
         Plan::Check { file, min_valid } => {
@@ -70,7 +96,7 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
                     ("expires", &expires),
                 ],
             );
-            Ok(())
+            Ok(0)
         }
         Plan::Refresh(plan) => refresh(*plan, signals, logger),
     }
@@ -79,21 +105,80 @@ fn run(json_errors: &mut bool) -> Result<(), Error> {
 /// Checks what can be checked before anything is fetched (a link at
 /// `--file`, the token files, the proxy and CA bundle), binds the endpoint,
 /// and runs the loop.
-fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<(), Error> {
+fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, Error> {
     if let Some(sink) = &plan.sink {
         sink.preflight()?;
     }
     let provider = Provider::new(&plan.source, plan.chain.as_ref(), &plan.network)?;
     provider.preflight()?;
-    let server = plan
+    let mut server = plan
         .serve
         .as_ref()
         .map(|s| serve::start(s, logger))
         .transpose()?;
+    let metrics = match &plan.metrics {
+        None => None,
+        Some(settings) => {
+            let status: Shared = Rc::new(RefCell::new(Status {
+                min_valid: plan.min_valid,
+                endpoint: server.as_ref().map(|_| BTreeMap::new()),
+                ..Status::default()
+            }));
+            if let Some(server) = &mut server {
+                server.handler_mut().status = Some(Rc::clone(&status));
+            }
+            Some((
+                metrics::start(settings, Rc::clone(&status), logger)?,
+                status,
+            ))
+        }
+    };
+    let file = plan
+        .sink
+        .as_ref()
+        .map(|sink| (sink.path.clone(), sink.profile.clone()));
+    let token_file = plan.serve.as_ref().and_then(|s| s.token_file.clone());
     let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger);
-    match plan.run {
-        Run::Once { timeout } => refresher.once(timeout),
-        Run::Daemon => refresher.run(),
+    if let Some((listener, status)) = metrics {
+        refresher = refresher.with_metrics(listener, status);
     }
-    .map(drop)
+    let ended = match plan.run {
+        Run::Once { timeout } => refresher.once(timeout)?,
+        Run::Daemon => refresher.run()?,
+        Run::Supervise { program, timeout } => {
+            refresher.supervise(&program, timeout, |r| handoff(r, file, token_file))?
+        }
+        Run::Print { format, timeout } => {
+            if let Some(creds) = refresher.print(timeout)? {
+                let text = match format {
+                    Print::CredentialProcess => print::credential_process(&creds),
+                    Print::Env => print::env(&creds),
+                };
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io("write to", "standard output", e))?;
+            }
+            Ended::Done
+        }
+    };
+    Ok(match ended {
+        Ended::Exited(status) => status,
+        Ended::Done | Ended::Stopped => 0,
+    })
+}
+
+/// What a supervised program is handed: the file, and the endpoint with
+/// the token it requires.
+fn handoff(r: &Refresher, file: Option<(PathBuf, String)>, token_file: Option<PathBuf>) -> Handoff {
+    let endpoint = r.server().and_then(|server| {
+        let addr = server.local_addr()?;
+        let token = server.handler().token.clone()?;
+        let token = match token_file {
+            Some(path) => EndpointToken::File(path, token),
+            None => EndpointToken::Value(token),
+        };
+        Some((format!("http://{addr}{CREDENTIALS_PATH}"), token))
+    });
+    Handoff { file, endpoint }
 }

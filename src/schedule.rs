@@ -16,6 +16,11 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(600);
 /// credentials living only seconds (test fakes, a skewed clock) cannot make
 /// the loop spin.
 pub const MIN_WAIT: Duration = Duration::from_secs(1);
+/// 6 hours: the longest any refresh is planned ahead. STS issues no session
+/// longer than 12 h, so its half-life is at most this; an answer claiming a
+/// far later expiry (a proxy's mistake, a clock far behind) is still
+/// refreshed this often, never left alone for good.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(6 * 3600);
 /// At most this share of a planned wait is taken off at random, so a fleet
 /// started together spreads out.
 pub const REFRESH_JITTER: f64 = 0.1;
@@ -30,10 +35,11 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How long to wait before refreshing credentials that expire at
 /// `expiration`: half the remaining lifetime, but no later than
-/// [`SAFETY_MARGIN`] before expiry, minus up to [`REFRESH_JITTER`] of it
-/// (`jitter` in `[0, 1)`), and never less than [`MIN_WAIT`].
+/// [`SAFETY_MARGIN`] before expiry and no more than [`LONGEST_WAIT`], minus
+/// up to [`REFRESH_JITTER`] of it (`jitter` in `[0, 1)`), and never less than
+/// [`MIN_WAIT`].
 pub fn refresh_delay(now: Timestamp, expiration: Timestamp, jitter: f64) -> Duration {
-    let remaining = now.until(expiration);
+    let remaining = now.until(expiration).min(2 * LONGEST_WAIT);
     let half = remaining / 2;
     let planned = match remaining.checked_sub(SAFETY_MARGIN) {
         Some(before_margin) if !before_margin.is_zero() => half.min(before_margin),
@@ -101,6 +107,12 @@ mod tests {
             refresh_delay(at(100), at(100 + 43_200), 0.0),
             Duration::from_secs(21_600)
         );
+    }
+
+    #[test]
+    fn a_far_future_expiry_is_refreshed_all_the_same() {
+        assert_eq!(refresh_delay(at(0), at(253_402_300_799), 0.0), LONGEST_WAIT);
+        assert_eq!(refresh_delay(at(0), at(30 * 3600), 0.0), LONGEST_WAIT);
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! SIGTERM, SIGINT and SIGHUP for a program that waits in one `poll`: the
-//! handlers only set a flag and write a byte into a socket pair the wait
-//! polls (see `wait`), so nothing is ever cut short: a stop, however many
-//! arrive, is acted on by the loop between steps, never in the middle of a
-//! file write.
+//! Signals for a program that waits in one `poll`: each handler only sets a
+//! flag and writes a byte into a socket pair the wait polls (see `wait`),
+//! so nothing is ever cut short: a stop, however many arrive, is acted on by
+//! the loop between steps, never in the middle of a file write.
+//!
+//! SIGTERM, SIGINT and SIGHUP are handled from the start. Supervising a
+//! program adds the ones it forwards and SIGCHLD ([`Signals::add`]); until
+//! then they keep their default action, so a daemon still dumps core on
+//! SIGQUIT and ends on SIGUSR1 as any program does.
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -15,43 +19,45 @@ use signal_hook::{flag, low_level::pipe};
 
 use crate::error::Error;
 
-/// A signal that arrived and has not been acted on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGTERM or SIGINT.
-    Stop,
-    /// SIGHUP.
-    Refresh,
-}
+/// A signal number (`libc::SIGTERM`, ...).
+pub type Signal = libc::c_int;
+
+/// The signals handled from the start, in the order they are reported when
+/// several are pending: a stop first.
+pub const BASE: [Signal; 3] = [SIGTERM, SIGINT, SIGHUP];
 
 /// The installed handlers and the read end of their pipe.
 pub struct Signals {
     reader: UnixStream,
-    stop: Arc<AtomicBool>,
-    refresh: Arc<AtomicBool>,
+    writer: UnixStream,
+    /// One flag per handled signal, in reporting order.
+    arrived: Vec<(Signal, Arc<AtomicBool>)>,
 }
 
 impl Signals {
-    /// Installs the handlers. Call before anything else, so that a signal
-    /// arriving during start-up is not lost or fatal.
+    /// Installs the handlers for [`BASE`]. Call before anything else, so
+    /// that a signal arriving during start-up is not lost or fatal.
     pub fn install() -> Result<Signals, Error> {
-        let setup =
-            |e: std::io::Error| Error::Config(format!("could not install signal handlers: {e}"));
         let (reader, writer) = UnixStream::pair().map_err(setup)?;
         reader.set_nonblocking(true).map_err(setup)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let refresh = Arc::new(AtomicBool::new(false));
-        for sig in [SIGTERM, SIGINT] {
-            flag::register(sig, Arc::clone(&stop)).map_err(setup)?;
-            pipe::register(sig, writer.try_clone().map_err(setup)?).map_err(setup)?;
-        }
-        flag::register(SIGHUP, Arc::clone(&refresh)).map_err(setup)?;
-        pipe::register(SIGHUP, writer).map_err(setup)?;
-        Ok(Signals {
+        let mut signals = Signals {
             reader,
-            stop,
-            refresh,
-        })
+            writer,
+            arrived: Vec::new(),
+        };
+        signals.add(&BASE)?;
+        Ok(signals)
+    }
+
+    /// Handles `more` as well, reported after those handled already.
+    pub fn add(&mut self, more: &[Signal]) -> Result<(), Error> {
+        for &sig in more {
+            let arrived = Arc::new(AtomicBool::new(false));
+            flag::register(sig, Arc::clone(&arrived)).map_err(setup)?;
+            pipe::register(sig, self.writer.try_clone().map_err(setup)?).map_err(setup)?;
+            self.arrived.push((sig, arrived));
+        }
+        Ok(())
     }
 
     /// The descriptor that becomes readable when a signal arrives.
@@ -66,20 +72,23 @@ impl Signals {
         while matches!((&self.reader).read(&mut buf), Ok(n) if n > 0) {}
     }
 
-    /// A signal that arrived and has not been acted on. A stop stays
-    /// pending (every later wait sees it too); a refresh is taken.
-    pub fn pending(&self) -> Option<Signal> {
-        if self.stop.load(Ordering::SeqCst) {
-            Some(Signal::Stop)
-        } else if self.refresh.swap(false, Ordering::SeqCst) {
-            Some(Signal::Refresh)
-        } else {
-            None
-        }
+    /// Takes a signal that arrived and has not been acted on, the first in
+    /// reporting order. Several of one kind before it is taken count once.
+    pub fn take(&self) -> Option<Signal> {
+        self.arrived
+            .iter()
+            .find(|(_, arrived)| arrived.swap(false, Ordering::SeqCst))
+            .map(|(sig, _)| *sig)
     }
 
-    /// Puts a taken SIGHUP back, so the next [`Signals::pending`] returns it.
-    pub fn refresh_again(&self) {
-        self.refresh.store(true, Ordering::SeqCst);
+    /// Puts `sig` back as arrived, so the next [`Signals::take`] returns it.
+    pub fn put_back(&self, sig: Signal) {
+        if let Some((_, arrived)) = self.arrived.iter().find(|(s, _)| *s == sig) {
+            arrived.store(true, Ordering::SeqCst);
+        }
     }
+}
+
+fn setup(e: std::io::Error) -> Error {
+    Error::Config(format!("could not install signal handlers: {e}"))
 }

@@ -5,8 +5,9 @@
 //! what it is about to become (a form field, or a header value). The
 //! callers word the errors for the setting they read.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::credentials::Secret;
@@ -19,22 +20,55 @@ pub const MAX_WEB_IDENTITY_TOKEN: u64 = 64 * 1024;
 /// endpoint's own): they are a few hundred bytes.
 pub const MAX_HEADER_TOKEN: u64 = 16 * 1024;
 
-/// Why a token file could not be read as text.
+/// Why a token file (or another small input file) could not be read.
 #[derive(Debug)]
 pub enum ReadError {
     /// Opening or reading failed.
     Io(io::Error),
+    /// Not a regular file: a named pipe, a device, a directory or a socket
+    /// (what it is, in words).
+    NotRegular(&'static str),
     /// Larger than the cap given: not the file it should be.
     TooLarge,
     /// Not UTF-8.
     NotText,
 }
 
-/// Reads a token file as text with surrounding whitespace trimmed (a
-/// trailing newline from an editor is harmless), refusing anything over
-/// `max` bytes without reading it all.
-pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
-    let file = File::open(path).map_err(ReadError::Io)?;
+impl ReadError {
+    /// The problem in words, after "the file ..." or a path.
+    pub fn describe(&self) -> String {
+        match self {
+            ReadError::Io(e) => format!("cannot read it: {e}"),
+            ReadError::NotRegular(what) => format!("it is {what}, not a regular file"),
+            ReadError::TooLarge => "it is far too large".into(),
+            ReadError::NotText => "it is not UTF-8 text".into(),
+        }
+    }
+}
+
+/// Reads a small input file whole: a token, or `AWS_CA_BUNDLE`. Only a
+/// regular file is read (links to one are followed: Kubernetes projects its
+/// tokens through them), and never more than `max` bytes: a named pipe
+/// would block the reader for ever, `/dev/zero` would fill memory. The
+/// open itself cannot block (`O_NONBLOCK`, which regular files ignore).
+pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let kind = file.metadata().map_err(ReadError::Io)?.file_type();
+    if !kind.is_file() {
+        return Err(ReadError::NotRegular(if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a named pipe"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        }));
+    }
     let mut raw = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut raw)
@@ -42,6 +76,14 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
     if raw.len() as u64 > max {
         return Err(ReadError::TooLarge);
     }
+    Ok(raw)
+}
+
+/// Reads a token file as text with surrounding whitespace trimmed (a
+/// trailing newline from an editor is harmless), refusing anything over
+/// `max` bytes without reading it all.
+pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
+    let raw = read_capped(path, max)?;
     let text = String::from_utf8(raw).map_err(|_| ReadError::NotText)?;
     Ok(text.trim().to_string())
 }
@@ -81,13 +123,26 @@ pub fn check_web_identity(token: &str) -> Result<(), &'static str> {
 pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, String> {
     let invalid = |why: &str| format!("{setting} {}: {why}", path.display());
     let text = read_text(path, MAX_HEADER_TOKEN).map_err(|e| match e {
-        ReadError::Io(e) => invalid(&format!("cannot read it: {e}")),
         ReadError::TooLarge => invalid("larger than 16 KiB, which no token is"),
         ReadError::NotText => invalid("cannot read it: not UTF-8 text"),
+        other => invalid(&other.describe()),
     })?;
     let token = Secret::new(text);
     check_header_value(&token).map_err(|why| invalid(&why))?;
     Ok(token)
+}
+
+/// A random token for an endpoint of this run: 32 bytes from the system's
+/// random source (through the TLS stack's, which is linked anyway), as hex.
+pub fn random_token() -> Result<Secret, String> {
+    let mut bytes = [0u8; 32];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| "the system has no randomness to give".to_string())?;
+    Ok(Secret::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ))
 }
 
 #[cfg(test)]
@@ -102,6 +157,14 @@ mod tests {
         assert!(check_header_value(&Secret::new("")).is_err());
         let msg = check_header_value(&Secret::new("secret-part\nx")).unwrap_err();
         assert!(!msg.contains("secret-part"));
+    }
+
+    #[test]
+    fn random_tokens_differ() {
+        let a = random_token().expect("random");
+        let b = random_token().expect("random");
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a.expose(), b.expose());
     }
 
     #[test]

@@ -89,6 +89,11 @@ impl Url {
         self.host == "localhost" || self.ip.is_some_and(|ip| ip.is_loopback())
     }
 
+    /// The port, the scheme's default when none is written.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.https { 443 } else { 80 })
+    }
+
     /// Whether it has a query or a fragment.
     pub fn has_query_or_fragment(&self) -> bool {
         self.query_or_fragment

@@ -12,6 +12,7 @@
 //! beyond the caller's: zero wake-ups until a signal, a client, or the
 //! moment the caller asked for.
 
+use std::cell::Cell;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
@@ -19,14 +20,14 @@ use crate::poll::{poll, Interest};
 use crate::signals::{Signal, Signals};
 use crate::time::deadline_after;
 use crate::timer::Timer;
+use signal_hook::consts::SIGHUP;
 
 /// What ended a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
-    /// SIGTERM or SIGINT: stop. Wins over everything else.
-    Stop,
-    /// SIGHUP: refresh now.
-    Refresh,
+    /// A handled signal arrived (see `signals` for the order several are
+    /// reported in: a stop first). What it means is the caller's business.
+    Signal(Signal),
     /// The time given to [`Waiter::wait`] ran out.
     Timeout,
     /// A part finished the work it stands for (a fetch's worker).
@@ -67,6 +68,9 @@ pub struct Waiter {
     /// (see `timer`); `None` where timerfd is unavailable, and then poll's
     /// own timeout (CLOCK_MONOTONIC) ends them.
     timer: Option<Timer>,
+    /// The monotonic end of the wait last started: the backstop to the
+    /// timer, and what [`Waiter::resume`] continues.
+    deadline: Cell<Instant>,
 }
 
 impl Waiter {
@@ -74,24 +78,31 @@ impl Waiter {
         Waiter {
             signals,
             timer: Timer::new().ok(),
+            deadline: Cell::new(Instant::now()),
         }
     }
 
     /// Watches `parts` until a signal arrives, a part wakes the wait, or
     /// `timeout` passes (on the boot clock, so time spent suspended counts).
-    /// A pending stop wins over everything else, a pending refresh over the
-    /// rest.
+    /// A pending signal wins over everything else.
     pub fn wait(&self, parts: &mut [&mut dyn Part], timeout: Duration) -> Wake {
-        let deadline = deadline_after(timeout);
+        self.deadline.set(deadline_after(timeout));
         if let Some(timer) = &self.timer {
             // Never seen to fail; the monotonic deadline ends the wait then.
             let _ = timer.arm(timeout);
         }
+        self.resume(parts)
+    }
+
+    /// Goes on with the wait last started, until the same moment, after it
+    /// returned for something that does not end it for the caller (a
+    /// signal passed on to a supervised program). The boot-clock timer is
+    /// left as it was armed, so a suspend meanwhile still counts.
+    pub fn resume(&self, parts: &mut [&mut dyn Part]) -> Wake {
+        let deadline = self.deadline.get();
         loop {
-            match self.signals.pending() {
-                Some(Signal::Stop) => return Wake::Stop,
-                Some(Signal::Refresh) => return Wake::Refresh,
-                None => {}
+            if let Some(sig) = self.signals.take() {
+                return Wake::Signal(sig);
             }
             let now = Instant::now();
             if now >= deadline || self.timer.as_ref().is_some_and(Timer::fired) {
@@ -128,7 +139,12 @@ impl Waiter {
     /// way, so the next wait returns it at once: a refresh asked for
     /// mid-refresh causes one more, never none.
     pub fn refresh_again(&self) {
-        self.signals.refresh_again();
+        self.signals.put_back(SIGHUP);
+    }
+
+    /// The signal handlers, to handle more of them (supervising a program).
+    pub fn signals_mut(&mut self) -> &mut Signals {
+        &mut self.signals
     }
 }
 

@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -118,10 +118,11 @@ pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
 }
 
 /// Opens (creating it 0600 if needed) the lock file at `path` and takes an
-/// exclusive `flock` on it, waiting at most `wait`. The lock goes with the
-/// returned file: it is released when the file is dropped, or when the
-/// process dies, so a killed writer never leaves it held.
-pub(super) fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
+/// exclusive `flock` on it, waiting at most `wait` (`None` when another
+/// process still holds it then). The lock goes with the returned file: it
+/// is released when the file is dropped, or when the process dies, so a
+/// killed writer never leaves it held.
+pub(super) fn lock(path: &Path, wait: Duration) -> Result<Option<File>, Error> {
     // O_NOFOLLOW: a planted link would make us create or lock a file of the
     // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
     // open(); it is refused below.
@@ -157,7 +158,7 @@ pub(super) fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
     let deadline = Instant::now() + wait;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => return Ok(Some(file)),
             // Polled often: a writer releases the lock for only as long as
             // it takes to fetch its next credentials, and one polling slowly
             // could miss every such gap. Waits are rare and short, so the
@@ -165,22 +166,25 @@ pub(super) fn lock(path: &Path, wait: Duration) -> Result<File, Error> {
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::io(
-                    "lock",
-                    path,
-                    io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        format!(
-                            "another process has held it for over {}; is another aws-credfile for this file stuck?",
-                            format_duration(wait)
-                        ),
-                    ),
-                ))
-            }
+            Err(TryLockError::WouldBlock) => return Ok(None),
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
         }
     }
+}
+
+/// The error after waiting `waited` for the lock at `path` in vain.
+pub(super) fn lock_timeout(path: &Path, waited: Duration) -> Error {
+    Error::io(
+        "lock",
+        path,
+        io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "another process has held it for over {}; is another aws-credfile for this file stuck?",
+                format_duration(waited)
+            ),
+        ),
+    )
 }
 
 /// Replaces the file at `path` (named `file_name`, in `dir`) with `data`,
@@ -301,6 +305,19 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+    // A hard link is another name for the same content: merging would copy
+    // whatever file shares it into credentials the app (or --owner) can
+    // read, as a symbolic link would. aws-credfile's own renames leave one.
+    if meta.is_file() && meta.nlink() > 1 {
+        return Err(Error::io(
+            "use",
+            path,
+            io::Error::other(format!(
+                "it has {} hard links, so another name shares its content; aws-credfile never merges into a shared file: remove the other links or point --file elsewhere",
+                meta.nlink()
+            )),
+        ));
+    }
     let kind = meta.file_type();
     if kind.is_dir() {
         return Err(Error::Config(format!(

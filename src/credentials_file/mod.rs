@@ -36,6 +36,7 @@ use crate::env::{var, Env};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
 
+pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
 use self::ini::*;
 pub use self::ini::{merge, render_section};
@@ -49,17 +50,34 @@ pub const ENV_HOME: &str = "HOME";
 /// `$AWS_SHARED_CREDENTIALS_FILE`, else `$HOME/.aws/credentials`; `~/` at
 /// the start means `$HOME/`.
 pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
-    match (flag, var(env, ENV_SHARED_CREDENTIALS_FILE)) {
-        (Some(f), _) if f.trim().is_empty() => Err(Error::Usage("--file is empty".into())),
-        (Some(f), _) => expand_home(f, env, "--file"),
-        (None, Some(f)) => expand_home(&f, env, ENV_SHARED_CREDENTIALS_FILE),
+    let (name, path) = match (flag, var(env, ENV_SHARED_CREDENTIALS_FILE)) {
+        (Some(f), _) if f.trim().is_empty() => return Err(Error::Usage("--file is empty".into())),
+        (Some(f), _) => ("--file", expand_home(f, env, "--file")?),
+        (None, Some(f)) => (
+            ENV_SHARED_CREDENTIALS_FILE,
+            expand_home(&f, env, ENV_SHARED_CREDENTIALS_FILE)?,
+        ),
         (None, None) => match var(env, ENV_HOME) {
-            Some(home) => Ok(PathBuf::from(home).join(".aws").join("credentials")),
-            None => Err(Error::Config(format!(
-                "no credentials file: set --file, {ENV_SHARED_CREDENTIALS_FILE} or {ENV_HOME}"
-            ))),
+            Some(home) => (
+                ENV_HOME,
+                PathBuf::from(home).join(".aws").join("credentials"),
+            ),
+            None => {
+                return Err(Error::Config(format!(
+                    "no credentials file: set --file, {ENV_SHARED_CREDENTIALS_FILE} or {ENV_HOME}"
+                )))
+            }
         },
+    };
+    // `dir/`, `.` and `..` name directories: refused before any fetch.
+    let text = path.as_os_str().as_encoded_bytes();
+    if text.ends_with(b"/") || path.file_name().is_none() {
+        return Err(Error::Config(format!(
+            "{name} {} does not name a file; give a path such as /home/app/.aws/credentials",
+            path.display()
+        )));
     }
+    Ok(path)
 }
 
 /// `~/x` means `$HOME/x`, as the SDKs read `AWS_SHARED_CREDENTIALS_FILE`.
@@ -72,6 +90,47 @@ fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
                 Error::Config(format!("{name} starts with ~/ but {ENV_HOME} is not set"))
             }),
     }
+}
+
+/// Whether this process may give a file to `owner`, read from
+/// `/proc/self/status` (no unsafe code needed): another user needs
+/// `CAP_CHOWN`, and so does a group that is neither ours nor one of our
+/// supplementary ones. Otherwise every write would fail after a fetch, and
+/// the daemon would call STS again and again for nothing. Without
+/// `/proc`, left to the write.
+fn may_chown(owner: Owner) -> Result<(), String> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Ok(());
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let euid = field("Uid:").get(1).and_then(|v| v.parse::<u32>().ok());
+    let egid = field("Gid:").get(1).and_then(|v| v.parse::<u32>().ok());
+    let groups: Vec<u32> = field("Groups:")
+        .iter()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    let cap_chown = field("CapEff:")
+        .first()
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .is_some_and(|caps| caps & 1 != 0);
+    let needs_for_uid = euid.is_some_and(|e| e != owner.uid);
+    let needs_for_gid = owner
+        .gid
+        .is_some_and(|g| egid != Some(g) && !groups.contains(&g));
+    if (needs_for_uid || needs_for_gid) && !cap_chown {
+        return Err(format!(
+            "giving the file to {}{} needs root or the CAP_CHOWN capability, which this process lacks",
+            owner.uid,
+            owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
+        ));
+    }
+    Ok(())
 }
 
 /// The mode the file gets unless `--mode` says otherwise: only its owner may
@@ -145,6 +204,9 @@ impl FileSink {
                 self.path.display()
             )));
         }
+        if let Some(owner) = self.owner {
+            may_chown(owner).map_err(|why| Error::Config(format!("--owner: {why}")))?;
+        }
         Ok(())
     }
 
@@ -154,16 +216,46 @@ impl FileSink {
     /// put credentials there that expire later (see [`Written`]).
     ///
     /// Missing parent directories are created, 0700 (0711 with an owner).
-    /// The whole read-merge-rename holds the file's lock, waiting at most
-    /// [`LOCK_WAIT`] for it. A symbolic link at the target is refused: it is
-    /// opened with `O_NOFOLLOW`, so there is no window between a check and
-    /// the open.
+    /// The whole read-merge-rename holds the file's lock, waited for at most
+    /// [`LOCK_WAIT`] (a caller with other work to do uses
+    /// [`FileSink::try_write`] instead). A symbolic link at the target is
+    /// refused: it is opened with `O_NOFOLLOW`, so there is no window between
+    /// a check and the open.
     pub fn write(
         &self,
         creds: &Credentials,
         now: Timestamp,
         fetch_began: Timestamp,
     ) -> Result<Written, Error> {
+        self.write_waiting(creds, now, fetch_began, LOCK_WAIT)?
+            .ok_or_else(|| self.lock_timeout(LOCK_WAIT))
+    }
+
+    /// [`FileSink::write`] if the lock is free now; `None`, with nothing
+    /// done, while another writer holds it.
+    pub fn try_write(
+        &self,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+    ) -> Result<Option<Written>, Error> {
+        self.write_waiting(creds, now, fetch_began, Duration::ZERO)
+    }
+
+    /// The error after waiting `waited` for another writer's lock in vain.
+    pub fn lock_timeout(&self, waited: Duration) -> Error {
+        let dir = parent_dir(&self.path);
+        let name = self.path.file_name().unwrap_or_default();
+        lock_timeout(&dir.join(our_name(name, ".lock")), waited)
+    }
+
+    fn write_waiting(
+        &self,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+        wait: Duration,
+    ) -> Result<Option<Written>, Error> {
         validate_profile(&self.profile)?;
         validate(creds)?;
         let file_name = self.path.file_name().ok_or_else(|| {
@@ -179,7 +271,9 @@ impl FileSink {
         };
         create_dirs(dir, dir_mode)?;
         // Held until this function returns: closing it releases the lock.
-        let _lock = lock(&dir.join(our_name(file_name, ".lock")), LOCK_WAIT)?;
+        let Some(_lock) = lock(&dir.join(our_name(file_name, ".lock")), wait)? else {
+            return Ok(None);
+        };
         remove_leftovers(dir, file_name);
 
         let existing = read_text(&self.path)?.unwrap_or_default();
@@ -188,14 +282,17 @@ impl FileSink {
         // ours: theirs stay, so the profile never goes back to older keys. A
         // section written before our fetch began is replaced whatever its
         // expiry: it may be another role's, or from a longer --duration.
-        let written_meanwhile = found.refreshed.is_some_and(|r| r >= fetch_began);
+        // A stamp from the future is a clock that was wrong: never newer.
+        let written_meanwhile = found
+            .refreshed
+            .is_some_and(|r| r >= fetch_began && r <= now);
         if let Some(expires) = found.expires {
             if written_meanwhile
                 && found.access_key_id
                 && found.secret_access_key
                 && expires > creds.expiration
             {
-                return Ok(Written::KeptNewer { expires });
+                return Ok(Some(Written::KeptNewer { expires }));
             }
         }
         let merged = merge(
@@ -225,7 +322,7 @@ impl FileSink {
             self.mode,
             self.owner,
         )?;
-        Ok(Written::Replaced)
+        Ok(Some(Written::Replaced))
     }
 }
 

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use subtle::ConstantTimeEq;
 
 use crate::credentials::{Credentials, Secret};
+use crate::metrics::Shared;
 use crate::time::Timestamp;
 
 use super::http1::{Answer, Request};
@@ -19,11 +20,14 @@ pub const CREDENTIALS_PATH: &str = "/v1/credentials";
 /// The credentials endpoint as a [`Handler`]: what it needs to answer, the
 /// credentials swapped in by the refresh loop as they change.
 pub struct Endpoint {
-    /// The required `Authorization` value (`--serve-token-file`).
+    /// The required `Authorization` value (`--serve-token-file`, or a
+    /// supervised program's random one).
     pub token: Option<Secret>,
     pub hosts: Hosts,
     /// The last good credentials; `None` until the first refresh.
     pub creds: Option<Credentials>,
+    /// Where answers are counted, with `--metrics`.
+    pub status: Option<Shared>,
 }
 
 impl Handler for Endpoint {
@@ -35,6 +39,12 @@ impl Handler for Endpoint {
             self.hosts,
             now,
         )
+    }
+
+    fn answered(&self, status: u16) {
+        if let Some(shared) = &self.status {
+            shared.borrow_mut().answered(status);
+        }
     }
 }
 

@@ -44,21 +44,32 @@ pub struct Settings {
     /// `--serve-any-address`: a non-loopback address was asked for, and
     /// clients may name any IP address in `Host` (see [`Hosts`]).
     pub any_address: bool,
+    /// Without a token file, require a random token of this run (for a
+    /// supervised program, which is handed it).
+    pub random_token: bool,
 }
 
-/// What a server answers: the credentials endpoint, or (later) the metrics.
+/// What a server answers: the credentials endpoint, or the metrics.
 pub trait Handler {
     /// The answer to a well-formed request at `now`.
     fn answer(&self, req: &Request, now: Timestamp) -> Answer;
+
+    /// Told the status of every answer sent, malformed requests' included
+    /// (for the metrics).
+    fn answered(&self, _status: u16) {}
 }
 
 /// Binds the endpoint `--serve` asked for, reading the required token.
 pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
-    let token = cfg
-        .token_file
-        .as_deref()
-        .map(|path| token::read_header_token(path, "--serve-token-file").map_err(Error::Config))
-        .transpose()?;
+    let token = match &cfg.token_file {
+        Some(path) => {
+            Some(token::read_header_token(path, "--serve-token-file").map_err(Error::Config)?)
+        }
+        None if cfg.random_token => Some(token::random_token().map_err(|e| {
+            Error::Config(format!("--serve: cannot make the endpoint's token: {e}"))
+        })?),
+        None => None,
+    };
     if !cfg.addr.ip().is_loopback() {
         log.warn(
             "serve_not_loopback",
@@ -77,6 +88,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         token,
         hosts,
         creds: None,
+        status: None,
     };
     Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
 }
@@ -92,6 +104,12 @@ pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
 /// closed to make room (see `Server::make_room`), and when none can be,
 /// new clients wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// 50 ms: a connection that has not sent its whole request this long after
+/// it was accepted is idle or slow, and may be closed to make room; a real
+/// SDK's request arrives within a millisecond or two of connecting, and one
+/// just accepted may simply not have been read yet.
+const IDLE_AFTER: Duration = Duration::from_millis(50);
 
 /// At most this many connections are accepted per wake-up, so that a flood
 /// of new ones cannot keep the loop from signals and from the connections
@@ -115,10 +133,21 @@ impl Conn {
         !self.outbox.is_empty()
     }
 
-    /// Still waiting for (the rest of) its request: the only kind that is
-    /// ever closed to make room.
+    /// Still waiting for (the rest of) its request.
     fn reading(&self) -> bool {
         !self.writing()
+    }
+
+    /// When it was accepted.
+    fn accepted(&self) -> Instant {
+        self.deadline - CONNECTION_DEADLINE
+    }
+
+    /// Closed to make room if need be: still without its whole request
+    /// [`IDLE_AFTER`] after it was accepted, so idle or slow, not a
+    /// well-behaved client whose request is on its way.
+    fn idle(&self, now: Instant) -> bool {
+        self.reading() && now >= self.accepted() + IDLE_AFTER
     }
 }
 
@@ -171,14 +200,22 @@ impl<H: Handler> Server<H> {
         &mut self.handler
     }
 
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
     /// Whether new connections are taken now: not while accepting is paused,
     /// and not at the cap with no connection that could make room (new
     /// clients then wait in the kernel's accept queue until one finishes or
     /// expires, rather than the listener being reported ready again and
     /// again).
     fn accepting(&self, now: Instant) -> bool {
-        self.accept_failures.paused(now).is_none()
-            && (self.conns.len() < self.cap || self.conns.iter().any(Conn::reading))
+        self.accept_failures.paused(now).is_none() && self.has_room(now)
+    }
+
+    /// Below the cap, or at it with an idle connection that can go.
+    fn has_room(&self, now: Instant) -> bool {
+        self.conns.len() < self.cap || self.conns.iter().any(|c| c.idle(now))
     }
 
     fn event(&self, what: &str) -> String {
@@ -193,7 +230,7 @@ impl<H: Handler> Server<H> {
         // Whether the last failure closed a connection to free a descriptor.
         let mut freed = false;
         for _ in 0..ACCEPT_BATCH {
-            if self.conns.len() >= self.cap && !self.conns.iter().any(Conn::reading) {
+            if !self.has_room(Instant::now()) {
                 // No one could make room: the rest wait in the kernel's
                 // accept queue.
                 return;
@@ -260,17 +297,19 @@ impl<H: Handler> Server<H> {
     }
 
     /// Frees a slot by closing the connection that has waited longest
-    /// without sending a whole request: a real SDK request is complete in
-    /// milliseconds, so that one is idle or slow. It is read once more
+    /// without sending a whole request, once it is idle (see
+    /// [`IDLE_AFTER`]): a real SDK request is complete in milliseconds, so
+    /// that one is idle or slow. It is read once more
     /// first, and answered instead if its request has arrived meanwhile
     /// (then the next one is considered, unless answering freed the slot). A
     /// connection writing its answer is never closed. False when no
     /// connection could go.
     fn make_room(&mut self) -> bool {
         let open = self.conns.len();
+        let now = Instant::now();
         loop {
             let Some(oldest) = (0..self.conns.len())
-                .filter(|&i| self.conns[i].reading())
+                .filter(|&i| self.conns[i].idle(now))
                 .min_by_key(|&i| self.conns[i].deadline)
             else {
                 return false;
@@ -363,6 +402,7 @@ impl<H: Handler> Server<H> {
                 }
             }
         };
+        self.handler.answered(answer.status);
         conn.outbox = render(&answer);
         conn.inbox = Vec::new();
         self.write_some(i)
@@ -410,10 +450,24 @@ impl<H: Handler> Part for Server<H> {
         if self.accepting(now) {
             fds.push((self.listener.as_fd(), Interest::Read));
         }
+        // At the cap, also when the oldest waiting connection turns idle
+        // and can make room for a client in the accept queue.
+        let turns_idle = (self.conns.len() >= self.cap)
+            .then(|| {
+                self.conns
+                    .iter()
+                    .filter(|c| c.reading())
+                    .map(|c| c.accepted() + IDLE_AFTER)
+                    // Already idle: the listener is watched; no timer.
+                    .filter(|at| *at > now)
+                    .min()
+            })
+            .flatten();
         self.conns
             .iter()
             .map(|c| c.deadline)
             .chain(self.accept_failures.paused(now))
+            .chain(turns_idle)
             .min()
     }
 

@@ -369,12 +369,13 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
         token: None,
         hosts: Hosts::Loopback,
         creds: Some(c),
+        status: None,
     };
     let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
     server.cap = 2;
     let request = b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-    // Two idle connections fill the set; no one is waiting, so no one
+    // Two silent connections fill the set; no one is waiting, so no one
     // is closed.
     let mut first = connect(&server);
     server.accept();
@@ -382,8 +383,9 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     server.accept();
     assert_eq!(server.conns.len(), 2);
 
-    // The oldest has sent its request by the time a third client needs
-    // its slot: it is answered, not closed.
+    // Both are idle by now, but the oldest has sent its request by the time
+    // a third client needs its slot: it is answered, not closed.
+    std::thread::sleep(IDLE_AFTER);
     first.write_all(request).expect("send");
     assert!(readable(server.conns[0].stream.as_fd()));
     let third = connect(&server);
@@ -391,7 +393,8 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     assert!(received(first).starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(server.conns.len(), 2, "the second and third stay");
 
-    // A fourth, with everyone else idle: the oldest idle one goes.
+    // A fourth, while the third is still new: nobody is idle enough to go
+    // but the second, which does.
     let fourth = connect(&server);
     server.accept();
     assert_eq!(
@@ -400,7 +403,13 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
         "the oldest idle connection was closed"
     );
     assert_eq!(server.conns.len(), 2, "the third and fourth stay");
-    drop((third, fourth));
+
+    // A fifth, while the third and fourth are new: it waits in the accept
+    // queue rather than anyone being closed.
+    let fifth = connect(&server);
+    server.accept();
+    assert_eq!(server.conns.len(), 2, "nobody closed for it yet");
+    drop((third, fourth, fifth));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
 use crate::http::{Client, Network};
 use crate::sts::endpoint::StsEndpoint;
@@ -54,6 +54,13 @@ impl ChainProvider {
             sts::ACTION_ASSUME_ROLE,
             &headers,
             &body,
+            &[
+                base.secret_access_key.expose(),
+                base.session_token
+                    .as_ref()
+                    .map(Secret::expose)
+                    .unwrap_or(""),
+            ],
             deadline,
         )
     }

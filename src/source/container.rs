@@ -3,7 +3,7 @@
 //! refresh (the agent rotates it). This module owns the container
 //! environment (`AWS_CONTAINER_*`) and the SDKs' rules for the endpoint URL.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -131,6 +131,38 @@ pub fn validate_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Plain http to a name (`localhost`, in any case) goes only where the name
+/// resolves to loopback, every address of it, as botocore checks: otherwise
+/// `/etc/hosts` or a DNS search domain could send the token in the clear
+/// to another host. Checked before every connection; https and addresses
+/// need no check.
+fn check_plain_http_name(url: &str) -> Result<(), Error> {
+    let Ok(parsed) = Url::parse(url) else {
+        return Ok(());
+    };
+    if parsed.is_https() || parsed.ip().is_some() {
+        return Ok(());
+    }
+    let refused = |why: String| Error::Network {
+        url: url.to_string(),
+        detail: why,
+        timed_out: false,
+    };
+    let addrs: Vec<_> = (parsed.host(), parsed.port())
+        .to_socket_addrs()
+        .map_err(|e| refused(format!("cannot resolve {}: {e}", parsed.host())))?
+        .collect();
+    match addrs.iter().find(|a| !a.ip().is_loopback()) {
+        None if !addrs.is_empty() => Ok(()),
+        None => Err(refused(format!("{} resolves to nothing", parsed.host()))),
+        Some(other) => Err(Error::Config(format!(
+            "{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {} resolves to {}, not a loopback address; plain http goes only to loopback and the agents (use https, or an address)",
+            parsed.host(),
+            other.ip()
+        ))),
+    }
+}
+
 pub struct ContainerProvider {
     cfg: Settings,
     net: Network,
@@ -169,8 +201,13 @@ impl ContainerProvider {
         Ok(ContainerProvider { cfg, net })
     }
 
-    /// The token must be usable at start.
+    /// The token must be usable at start, and a plain-http name must
+    /// resolve to loopback.
     pub fn preflight(&self) -> Result<(), Error> {
+        check_plain_http_name(&self.cfg.url).map_err(|e| match e {
+            Error::Config(_) => e,
+            other => Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {other}")),
+        })?;
         self.token().map(drop).map_err(|e| match e {
             Error::Config(_) => e,
             other => Error::Config(format!(
@@ -188,6 +225,7 @@ impl ContainerProvider {
     }
 
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
+        check_plain_http_name(&self.cfg.url)?;
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = match &token {
             Some(t) => vec![
@@ -197,11 +235,12 @@ impl ContainerProvider {
             None => vec![("accept", "application/json")],
         };
         let resp = Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?;
+        let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
         parse_answer(
             &self.cfg.url,
             resp.status,
             resp.content_type.as_deref(),
-            &resp.body,
+            &resp.body_without(&sent),
         )
     }
 
@@ -224,6 +263,7 @@ pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
         ReadError::Io(e) => Error::io("read the container authorization token file", path, e),
         ReadError::TooLarge => invalid("larger than 16 KiB, which no agent token is"),
         ReadError::NotText => invalid("not text"),
+        not_regular @ ReadError::NotRegular(_) => invalid(&not_regular.describe()),
     })?;
     let token = Secret::new(text);
     token::check_header_value(&token).map_err(|why| invalid(&why))?;

@@ -70,22 +70,23 @@ pub fn session_name(flag: Option<&str>, env: Env) -> Result<String, Error> {
     }
 }
 
-/// `aws-credfile-<pod name>`, cut to STS's 64 characters and to the
-/// characters it accepts; the pod name makes CloudTrail entries traceable.
+/// `aws-credfile-<pod name>`, in the characters STS accepts and its 64
+/// characters; the pod name makes CloudTrail entries traceable. A long pod
+/// name keeps its end: that is where Kubernetes puts what tells pods apart
+/// (`-0`, `-1` of a StatefulSet, a ReplicaSet's random suffix).
 pub fn default_session_name(hostname: Option<&str>) -> String {
-    let mut name = String::from("aws-credfile");
-    if let Some(host) = hostname {
-        let cleaned: String = host
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
-            .collect();
-        if !cleaned.is_empty() {
-            name.push('-');
-            name.push_str(&cleaned);
-        }
+    const PREFIX: &str = "aws-credfile";
+    let cleaned: String = hostname
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+        .collect();
+    if cleaned.is_empty() {
+        return PREFIX.into();
     }
-    name.truncate(64);
-    name
+    let room = 64 - PREFIX.len() - 1;
+    let tail = &cleaned[cleaned.len().saturating_sub(room)..];
+    format!("{PREFIX}-{tail}")
 }
 
 enum Base {
@@ -154,11 +155,15 @@ impl Provider {
 
 /// One STS Query API call: post `body` (with `headers`, if signed) and
 /// parse the answer to `action`. Both STS hops go through here.
+///
+/// `sent` are the secrets the request carries, taken out of the answer
+/// before anything in it can reach a message (see `Response::body_without`).
 fn call_sts(
     client: &Client,
     action: &str,
     headers: &[(String, String)],
     body: &str,
+    sent: &[&str],
     deadline: Option<Instant>,
 ) -> Result<Credentials, Error> {
     let resp = client.post_form(headers, body, deadline)?;
@@ -167,7 +172,7 @@ fn call_sts(
         client.url(),
         resp.status,
         resp.content_type.as_deref(),
-        &resp.body,
+        &resp.body_without(sent),
     )
 }
 
@@ -186,6 +191,10 @@ mod tests {
             "aws-credfile-weirdhost"
         );
         assert_eq!(default_session_name(Some(&"h".repeat(100))).len(), 64);
+        let long = format!("{}-statefulset-7", "very-long-deployment-name".repeat(3));
+        let name = default_session_name(Some(&long));
+        assert_eq!(name.len(), 64);
+        assert!(name.ends_with("-statefulset-7"), "{name}");
         assert_eq!(default_session_name(None), "aws-credfile");
     }
 }

@@ -107,6 +107,7 @@ impl WebIdentityProvider {
             sts::ACTION_WEB_IDENTITY,
             &[],
             &body,
+            &[token.expose()],
             deadline,
         )
     }
@@ -134,6 +135,7 @@ pub fn read_token(path: &Path) -> Result<Secret, Error> {
             invalid("it is larger than 64 KiB, which no service-account token is")
         }
         ReadError::NotText => invalid("it is not text"),
+        not_regular @ ReadError::NotRegular(_) => invalid(&not_regular.describe()),
     })?;
     token::check_web_identity(&token).map_err(invalid)?;
     Ok(Secret::new(token))

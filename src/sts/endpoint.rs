@@ -127,6 +127,9 @@ pub fn from_env(flag: Option<&str>, env: Env) -> Result<StsEndpoint, Error> {
     }
     // Which setting the override came from, so an error can name it.
     let override_url = match flag {
+        Some(url) if url.trim().is_empty() => {
+            return Err(Error::Usage("--sts-endpoint is empty".into()))
+        }
         Some(url) => Some(("--sts-endpoint".to_string(), url.to_string())),
         None => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]),
     };

@@ -1,0 +1,352 @@
+//! `--metrics ADDR:PORT`: Prometheus metrics and HTTP probes on a listener
+//! of their own, served from the same wait as everything else (see
+//! `serve`), so a fleet can be paged before credentials expire rather than
+//! after the app fails. It never serves credentials, so it may listen on the
+//! pod's address for scraping while the credentials stay on loopback.
+//!
+//! - `GET /metrics`: the text exposition format 0.0.4;
+//! - `GET /healthz`: 200 while the loop answers;
+//! - `GET /readyz`: 200 iff the current credentials are valid for at least
+//!   `--min-valid` (the rule of `--check`), else 503 with the reason.
+//!
+//! What is counted lives in [`Status`], shared (one thread, so `Rc`) between
+//! the refresh loop, the credentials endpoint and this listener.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::log::Logger;
+use crate::serve::http1::{Answer, Request};
+use crate::serve::{Handler, Server};
+use crate::time::{format_duration, Timestamp};
+
+/// `--metrics`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub addr: SocketAddr,
+}
+
+/// Every `reason` label of the failure counter: a small fixed set (see
+/// `Error::reason`), each always present so that `rate()` sees a zero.
+pub const REASONS: [&str; 10] = [
+    "throttled",
+    "denied",
+    "server_error",
+    "timeout",
+    "network",
+    "bad_response",
+    "expired_on_arrival",
+    "file",
+    "config",
+    "other",
+];
+
+/// The content type of the 0.0.4 text format.
+const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the metrics report, kept up to date by the refresh loop and the
+/// credentials endpoint.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// When the current credentials expire; `None` until the first success.
+    pub expiry: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub next_refresh: Option<Timestamp>,
+    /// Refresh attempts, failed or not.
+    pub refreshes: u64,
+    /// Failures by reason, in [`REASONS`] order.
+    pub failures: [u64; REASONS.len()],
+    /// Answers of the credentials endpoint by status code; `None` without
+    /// `--serve`.
+    pub endpoint: Option<BTreeMap<u16, u64>>,
+    /// `--min-valid`, for `/readyz`.
+    pub min_valid: Duration,
+}
+
+/// The status, shared by the parts of the one thread.
+pub type Shared = Rc<RefCell<Status>>;
+
+impl Status {
+    /// Counts a refresh that failed with `err`.
+    pub fn failed(&mut self, err: &Error) {
+        self.refreshes += 1;
+        let reason = err.reason();
+        let i = REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(REASONS.len() - 1);
+        self.failures[i] += 1;
+    }
+
+    /// Counts a refresh that brought credentials expiring at `expiry`.
+    pub fn succeeded(&mut self, expiry: Timestamp, now: Timestamp) {
+        self.refreshes += 1;
+        self.expiry = Some(expiry);
+        self.last_success = Some(now);
+    }
+
+    /// Counts an answer of the credentials endpoint.
+    pub fn answered(&mut self, status: u16) {
+        if let Some(counts) = &mut self.endpoint {
+            *counts.entry(status).or_default() += 1;
+        }
+    }
+
+    /// `/readyz`'s verdict at `now`: `Ok` iff the credentials stay valid for
+    /// `min_valid`, else the reason in one line.
+    pub fn ready(&self, now: Timestamp) -> Result<(), String> {
+        let Some(expiry) = self.expiry else {
+            return Err("no credentials obtained yet".into());
+        };
+        if expiry >= now.plus(self.min_valid) {
+            return Ok(());
+        }
+        let when = if expiry <= now {
+            format!("expired at {expiry}")
+        } else {
+            format!(
+                "expire at {expiry}, in {}",
+                format_duration(now.until(expiry))
+            )
+        };
+        Err(format!(
+            "the credentials {when}, less than --min-valid {}; refreshing is failing (see the log)",
+            format_duration(self.min_valid)
+        ))
+    }
+}
+
+/// The listener's handler.
+pub struct Metrics {
+    pub status: Shared,
+}
+
+impl Handler for Metrics {
+    fn answer(&self, req: &Request, now: Timestamp) -> Answer {
+        let text = |status: u16, body: String| Answer {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+        };
+        if req.method != "GET" {
+            return Answer::json_error(405, "MethodNotAllowed", "only GET is served");
+        }
+        let status = self.status.borrow();
+        match req.path.as_str() {
+            "/metrics" => Answer {
+                status: 200,
+                content_type: EXPOSITION,
+                body: exposition(&status),
+            },
+            "/healthz" => text(200, "ok\n".into()),
+            "/readyz" => match status.ready(now) {
+                Ok(()) => text(200, "ready\n".into()),
+                Err(why) => text(503, format!("not ready: {why}\n")),
+            },
+            _ => Answer::json_error(404, "NotFound", "served: /metrics, /healthz, /readyz"),
+        }
+    }
+}
+
+/// Binds `--metrics` (any address: it holds no secret) and says where.
+pub fn start(cfg: &Settings, status: Shared, log: Logger) -> Result<Server<Metrics>, Error> {
+    let server = Server::bind(cfg.addr, "--metrics", "metrics", Metrics { status }, log)?;
+    let addr = server.local_addr().unwrap_or(cfg.addr);
+    log.info("metrics_listening", &[("addr", &addr)]);
+    Ok(server)
+}
+
+/// The metrics in the text exposition format 0.0.4.
+pub fn exposition(s: &Status) -> String {
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let seconds = |t: Option<Timestamp>| {
+        t.map(|t| t.unix().to_string())
+            .unwrap_or_else(|| "NaN".into())
+    };
+    metric(
+        "aws_credfile_build_info",
+        "gauge",
+        "Always 1; the version is in the label.",
+        &[(
+            format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+            "1".into(),
+        )],
+    );
+    metric(
+        "aws_credfile_credentials_expiry_timestamp_seconds",
+        "gauge",
+        "When the current credentials expire (Unix time); NaN until the first success.",
+        &[(String::new(), seconds(s.expiry))],
+    );
+    metric(
+        "aws_credfile_last_refresh_success_timestamp_seconds",
+        "gauge",
+        "When credentials were last obtained (Unix time); NaN until the first success.",
+        &[(String::new(), seconds(s.last_success))],
+    );
+    metric(
+        "aws_credfile_next_refresh_timestamp_seconds",
+        "gauge",
+        "When the next refresh or retry is planned (Unix time).",
+        &[(String::new(), seconds(s.next_refresh))],
+    );
+    metric(
+        "aws_credfile_refreshes_total",
+        "counter",
+        "Refresh attempts, failed or not.",
+        &[(String::new(), s.refreshes.to_string())],
+    );
+    let failures: Vec<(String, String)> = REASONS
+        .iter()
+        .zip(s.failures)
+        .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n.to_string()))
+        .collect();
+    metric(
+        "aws_credfile_refresh_failures_total",
+        "counter",
+        "Refresh attempts that failed, by reason.",
+        &failures,
+    );
+    if let Some(counts) = &s.endpoint {
+        // 200 always, so a rate can be taken before the first request.
+        let mut counts = counts.clone();
+        counts.entry(200).or_default();
+        let samples: Vec<(String, String)> = counts
+            .iter()
+            .map(|(code, n)| (format!("{{code=\"{code}\"}}"), n.to_string()))
+            .collect();
+        metric(
+            "aws_credfile_endpoint_requests_total",
+            "counter",
+            "Requests the credentials endpoint (--serve) answered, by status code.",
+            &samples,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            host: Some("10.0.0.5:9912".into()),
+            authorization: None,
+        }
+    }
+
+    fn status() -> Shared {
+        Rc::new(RefCell::new(Status {
+            min_valid: Duration::from_secs(300),
+            endpoint: Some(BTreeMap::new()),
+            ..Status::default()
+        }))
+    }
+
+    #[test]
+    fn before_the_first_success() {
+        let m = Metrics { status: status() };
+        let now = Timestamp::from_unix(1_000);
+        let text = m.answer(&get("/metrics"), now).body;
+        assert!(text.contains("aws_credfile_credentials_expiry_timestamp_seconds NaN\n"));
+        assert!(text.contains("aws_credfile_build_info{version=\""));
+        assert!(text.contains("aws_credfile_refresh_failures_total{reason=\"network\"} 0\n"));
+        assert!(text.contains("aws_credfile_endpoint_requests_total{code=\"200\"} 0\n"));
+        assert_eq!(m.answer(&get("/healthz"), now).status, 200);
+        let not_ready = m.answer(&get("/readyz"), now);
+        assert_eq!(not_ready.status, 503);
+        assert!(not_ready.body.contains("no credentials"));
+        assert_eq!(m.answer(&get("/v1/credentials"), now).status, 404);
+    }
+
+    #[test]
+    fn counts_and_readiness() {
+        let shared = status();
+        let m = Metrics {
+            status: Rc::clone(&shared),
+        };
+        let now = Timestamp::from_unix(10_000);
+        {
+            let mut s = shared.borrow_mut();
+            s.succeeded(now.plus(Duration::from_secs(3600)), now);
+            s.failed(&Error::Network {
+                url: "u".into(),
+                detail: "reset".into(),
+                timed_out: false,
+            });
+            s.answered(200);
+            s.answered(401);
+        }
+        let text = m.answer(&get("/metrics"), now).body;
+        assert!(text.contains("aws_credfile_credentials_expiry_timestamp_seconds 13600\n"));
+        assert!(text.contains("aws_credfile_refreshes_total 2\n"));
+        assert!(text.contains("aws_credfile_refresh_failures_total{reason=\"network\"} 1\n"));
+        assert!(text.contains("aws_credfile_endpoint_requests_total{code=\"401\"} 1\n"));
+        assert_eq!(m.answer(&get("/readyz"), now).status, 200);
+        // Four minutes left is less than --min-valid 5m.
+        let late = now.plus(Duration::from_secs(3600 - 240));
+        let answer = m.answer(&get("/readyz"), late);
+        assert_eq!(answer.status, 503);
+        assert!(
+            answer.body.contains("less than --min-valid 5m"),
+            "{}",
+            answer.body
+        );
+    }
+
+    #[test]
+    fn every_reason_is_in_the_fixed_set() {
+        let errors = [
+            Error::Sts {
+                status: 400,
+                code: "Throttling".into(),
+                message: String::new(),
+            },
+            Error::Sts {
+                status: 403,
+                code: "AccessDenied".into(),
+                message: String::new(),
+            },
+            Error::Sts {
+                status: 503,
+                code: "X".into(),
+                message: String::new(),
+            },
+            Error::Network {
+                url: "u".into(),
+                detail: "d".into(),
+                timed_out: true,
+            },
+            Error::Config("x".into()),
+            Error::Stale("x".into()),
+        ];
+        let reasons: Vec<&str> = errors.iter().map(Error::reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                "throttled",
+                "denied",
+                "server_error",
+                "timeout",
+                "config",
+                "file"
+            ]
+        );
+        assert!(reasons.iter().all(|r| REASONS.contains(r)));
+    }
+}

@@ -1,0 +1,97 @@
+//! Credentials printed for a tool to read from stdout: the
+//! `credential_process` JSON the SDKs run a program for, and `export` lines
+//! for a shell's `eval`. Nothing but these ever goes to stdout (the log is
+//! on stderr), since the reader parses all of it.
+
+use crate::credentials::{Credentials, Secret};
+
+/// The `credential_process` answer (Version 1): `AccessKeyId`,
+/// `SecretAccessKey`, `SessionToken` (only when there is one) and
+/// `Expiration`, from which the SDK schedules running the process again.
+pub fn credential_process(c: &Credentials) -> String {
+    let mut map = serde_json::Map::new();
+    map.insert("Version".into(), 1.into());
+    map.insert("AccessKeyId".into(), c.access_key_id.clone().into());
+    map.insert(
+        "SecretAccessKey".into(),
+        c.secret_access_key.expose().into(),
+    );
+    if let Some(token) = c.session_token.as_ref().filter(|t| !t.is_empty()) {
+        map.insert("SessionToken".into(), token.expose().into());
+    }
+    map.insert("Expiration".into(), c.expiration.to_rfc3339().into());
+    let mut out = serde_json::Value::Object(map).to_string();
+    out.push('\n');
+    out
+}
+
+/// `export NAME='value'` lines for `eval "$(aws-credfile --print env)"`:
+/// the keys, the session token (or an `unset` of a stale one when there is
+/// none) and `AWS_CREDENTIAL_EXPIRATION`, the name the SDKs that read an
+/// expiry from the environment use.
+pub fn env(c: &Credentials) -> String {
+    let token = c.session_token.as_ref().filter(|t| !t.is_empty());
+    let mut out = format!(
+        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n",
+        shell_quote(&c.access_key_id),
+        shell_quote(c.secret_access_key.expose()),
+    );
+    match token.map(Secret::expose) {
+        Some(t) => out.push_str(&format!("export AWS_SESSION_TOKEN={}\n", shell_quote(t))),
+        None => out.push_str("unset AWS_SESSION_TOKEN\n"),
+    }
+    out.push_str(&format!(
+        "export AWS_CREDENTIAL_EXPIRATION={}\n",
+        shell_quote(&c.expiration.to_rfc3339())
+    ));
+    out
+}
+
+/// `value` in single quotes, each `'` in it written `'\''`: nothing inside
+/// single quotes is special to a POSIX shell, so any text is safe.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn creds(token: Option<&str>) -> Credentials {
+        Credentials {
+            access_key_id: "ASIAPRINT".into(),
+            secret_access_key: Secret::new("se'cr$et`x"),
+            session_token: token.map(Secret::new),
+            expiration: Timestamp::from_unix(2_000_000_000),
+            account_id: None,
+            role_arn: None,
+        }
+    }
+
+    #[test]
+    fn credential_process_json() {
+        let v: serde_json::Value =
+            serde_json::from_str(&credential_process(&creds(Some("tok")))).unwrap();
+        assert_eq!(v["Version"], 1);
+        assert_eq!(v["AccessKeyId"], "ASIAPRINT");
+        assert_eq!(v["SecretAccessKey"], "se'cr$et`x");
+        assert_eq!(v["SessionToken"], "tok");
+        assert_eq!(v["Expiration"], "2033-05-18T03:33:20Z");
+        let long_term: serde_json::Value =
+            serde_json::from_str(&credential_process(&creds(None))).unwrap();
+        assert!(long_term.get("SessionToken").is_none());
+    }
+
+    #[test]
+    fn env_lines_are_quoted() {
+        assert_eq!(
+            env(&creds(Some("t'k"))),
+            "export AWS_ACCESS_KEY_ID='ASIAPRINT'\n\
+             export AWS_SECRET_ACCESS_KEY='se'\\''cr$et`x'\n\
+             export AWS_SESSION_TOKEN='t'\\''k'\n\
+             export AWS_CREDENTIAL_EXPIRATION='2033-05-18T03:33:20Z'\n"
+        );
+        assert!(env(&creds(None)).contains("unset AWS_SESSION_TOKEN\n"));
+    }
+}

@@ -1,0 +1,301 @@
+//! `aws-credfile [FLAGS] -- PROGRAM [ARGS…]`: the one program aws-credfile
+//! serves, started with the credentials handed over (the file, the
+//! endpoint, or both), given the signals aws-credfile receives, and waited
+//! for; aws-credfile then exits with its status. As a container's
+//! entrypoint (PID 1) it also reaps every orphan that is reparented to it.
+//!
+//! The program runs in a process group of its own, so a signal forwarded to
+//! the group reaches what it started too, as a shell's job control would;
+//! when aws-credfile owns the terminal, the program's group is made the
+//! foreground one, so a keyboard Ctrl-C reaches it once, not twice, and an
+//! interactive program can read the terminal. If aws-credfile is killed, the
+//! kernel kills the program (`PR_SET_PDEATHSIG`): it is never left running
+//! without the credentials it depends on being refreshed.
+//!
+//! Like `poll.rs` and `timer.rs`, this is a place that needs unsafe code:
+//! std has no waitpid(-1), kill(2) of a group, prctl or tcsetpgrp.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
+use crate::credentials::Secret;
+use crate::credentials_file::ENV_SHARED_CREDENTIALS_FILE;
+use crate::error::Error;
+use crate::signals::Signal;
+use crate::source::container::{
+    ENV_CONTAINER_AUTHORIZATION_TOKEN, ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+    ENV_CONTAINER_CREDENTIALS_FULL_URI, ENV_CONTAINER_CREDENTIALS_RELATIVE_URI,
+};
+use crate::source::web_identity::{ENV_ROLE_ARN, ENV_WEB_IDENTITY_TOKEN_FILE};
+use crate::source::ENV_ROLE_SESSION_NAME;
+
+/// What is passed on to the program when aws-credfile receives it.
+pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// Handled while supervising, besides the base set: the rest of
+/// [`FORWARDED`], and the death of a child.
+pub const EXTRA_SIGNALS: [Signal; 5] = [SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// The profile the SDKs read by default, `AWS_PROFILE` and its older name.
+const ENV_PROFILE: &str = "AWS_PROFILE";
+const ENV_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
+
+/// Variables the program must not see: the source's, which aws-credfile
+/// consumed (a newer SDK would otherwise prefer web identity over both the
+/// file and the endpoint, and skip a chained `--role-arn`), and any
+/// credentials or profile choice that would win over the ones handed over.
+/// The handed-over ones are set again after these are removed.
+pub const REMOVED: [&str; 15] = [
+    ENV_ROLE_ARN,
+    ENV_WEB_IDENTITY_TOKEN_FILE,
+    ENV_ROLE_SESSION_NAME,
+    ENV_CONTAINER_CREDENTIALS_FULL_URI,
+    ENV_CONTAINER_CREDENTIALS_RELATIVE_URI,
+    ENV_CONTAINER_AUTHORIZATION_TOKEN,
+    ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    ENV_PROFILE,
+    ENV_DEFAULT_PROFILE,
+    ENV_SHARED_CREDENTIALS_FILE,
+];
+
+/// The credentials handed to the program.
+#[derive(Debug, Default)]
+pub struct Handoff {
+    /// The file and the profile written in it.
+    pub file: Option<(PathBuf, String)>,
+    /// The endpoint's URL and the `Authorization` value it requires.
+    pub endpoint: Option<(String, EndpointToken)>,
+}
+
+/// How the program learns the endpoint's token.
+#[derive(Debug)]
+pub enum EndpointToken {
+    /// A token of this run, in `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+    Value(Secret),
+    /// `--serve-token-file`: its path in `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
+    /// (re-read by the SDKs that read it) and its content in
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN` (for those that read only that,
+    /// such as aws-sdk-go).
+    File(PathBuf, Secret),
+}
+
+impl Handoff {
+    /// The variables to set, after [`REMOVED`] are gone.
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut vars = Vec::new();
+        if let Some((path, profile)) = &self.file {
+            // Absolute, so a program that changes directory still finds it.
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            vars.push((ENV_SHARED_CREDENTIALS_FILE, path.display().to_string()));
+            if profile != "default" {
+                vars.push((ENV_PROFILE, profile.clone()));
+            }
+        }
+        if let Some((url, token)) = &self.endpoint {
+            vars.push((ENV_CONTAINER_CREDENTIALS_FULL_URI, url.clone()));
+            match token {
+                EndpointToken::Value(t) => {
+                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()))
+                }
+                EndpointToken::File(path, t) => {
+                    vars.push((
+                        ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+                        path.display().to_string(),
+                    ));
+                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()));
+                }
+            }
+        }
+        vars
+    }
+}
+
+/// The program, running.
+pub struct Program {
+    pid: libc::pid_t,
+    /// Our process id, which its process group is not.
+    our_pgrp: libc::pid_t,
+}
+
+impl Program {
+    /// Starts `argv` (found on `PATH`, arguments untouched) with the handed
+    /// over variables, in a process group of its own. It inherits no
+    /// descriptor of ours: every one is opened close-on-exec.
+    pub fn spawn(argv: &[String], handoff: &Handoff) -> Result<Program, Error> {
+        let (name, args) = argv
+            .split_first()
+            .ok_or_else(|| Error::Usage("-- needs a program".into()))?;
+        let mut cmd = Command::new(name);
+        cmd.args(args);
+        for var in REMOVED {
+            cmd.env_remove(var);
+        }
+        cmd.envs(handoff.variables());
+        cmd.process_group(0);
+        let parent = std::process::id();
+        let foreground = owns_terminal();
+        // SAFETY: the closure runs in the child between fork and exec and
+        // calls only async-signal-safe functions (prctl, getppid, kill,
+        // getpid, sigprocmask, tcsetpgrp), allocating nothing.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                // Dies with aws-credfile, even by SIGKILL; and if that
+                // already happened before this line, now.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() as u32 != parent {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                if foreground {
+                    // From a background group the call would stop us with
+                    // SIGTTOU; blocked around it, then back as it was.
+                    let mut block: libc::sigset_t = std::mem::zeroed();
+                    let mut old: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut block);
+                    libc::sigaddset(&mut block, libc::SIGTTOU);
+                    libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+                    libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
+                    libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|source| Error::Spawn {
+            program: name.clone(),
+            source,
+        })?;
+        let pid = libc::pid_t::try_from(child.id()).expect("pids fit pid_t");
+        // `child` is dropped without waiting: the program is reaped by
+        // `reap`, with waitpid, like every other child of a PID 1.
+        drop(child);
+        Ok(Program {
+            pid,
+            our_pgrp: our_process_group(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Passes `sig` on to the program's process group (or to the program
+    /// alone, if it has not made its group yet or left it).
+    pub fn forward(&self, sig: Signal) {
+        // SAFETY: kill(2) takes no pointers; a failure (the group or process
+        // is gone) is reported through the return value only.
+        #[allow(unsafe_code)]
+        unsafe {
+            if self.pid == self.our_pgrp || libc::kill(-self.pid, sig) != 0 {
+                libc::kill(self.pid, sig);
+            }
+        }
+    }
+
+    /// Collects every child that has ended (the program, and orphans that
+    /// were reparented to us as PID 1). Returns the program's exit status
+    /// for aws-credfile to exit with once it has ended: its code, or 128 + N
+    /// when a signal N killed it, as shells report it.
+    pub fn reap(&mut self) -> Option<u8> {
+        let mut ended = None;
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: waitpid(2) writes one int through the pointer, which
+            // points at a live local.
+            #[allow(unsafe_code)]
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return ended;
+            }
+            if pid == self.pid {
+                ended = Some(exit_status(status));
+            }
+        }
+    }
+}
+
+/// The shell's reading of a wait status.
+fn exit_status(status: libc::c_int) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status)) as u8
+    } else {
+        1
+    }
+}
+
+/// Whether standard input is a terminal whose foreground process group is
+/// ours: then the program's group should take the terminal over.
+fn owns_terminal() -> bool {
+    // SAFETY: isatty and tcgetpgrp take a descriptor number only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::isatty(libc::STDIN_FILENO) == 1
+            && libc::tcgetpgrp(libc::STDIN_FILENO) == our_process_group()
+    }
+}
+
+fn our_process_group() -> libc::pid_t {
+    // SAFETY: getpgrp takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::getpgrp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_as_a_shell_reads_them() {
+        // Built as the kernel builds them: exit code in the second byte,
+        // the signal in the low seven bits.
+        assert_eq!(exit_status(0), 0);
+        assert_eq!(exit_status(3 << 8), 3);
+        assert_eq!(exit_status(libc::SIGKILL), 137);
+        assert_eq!(exit_status(libc::SIGTERM), 143);
+    }
+
+    #[test]
+    fn handoff_variables() {
+        let both = Handoff {
+            file: Some((PathBuf::from("/shared/credentials"), "app".into())),
+            endpoint: Some((
+                "http://127.0.0.1:9911/v1/credentials".into(),
+                EndpointToken::Value(Secret::new("tok")),
+            )),
+        };
+        assert_eq!(
+            both.variables(),
+            vec![
+                (
+                    ENV_SHARED_CREDENTIALS_FILE,
+                    "/shared/credentials".to_string()
+                ),
+                (ENV_PROFILE, "app".to_string()),
+                (
+                    ENV_CONTAINER_CREDENTIALS_FULL_URI,
+                    "http://127.0.0.1:9911/v1/credentials".to_string()
+                ),
+                (ENV_CONTAINER_AUTHORIZATION_TOKEN, "tok".to_string()),
+            ]
+        );
+        let default_profile = Handoff {
+            file: Some((PathBuf::from("/c"), "default".into())),
+            endpoint: None,
+        };
+        assert_eq!(
+            default_profile.variables(),
+            vec![(ENV_SHARED_CREDENTIALS_FILE, "/c".to_string())]
+        );
+    }
+}
