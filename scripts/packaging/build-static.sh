@@ -4,6 +4,11 @@
 #   scripts/packaging/build-static.sh aarch64-unknown-linux-musl
 # and prints where it is and how big.
 #
+# The build is reproducible: the same commit gives the same bytes wherever
+# the checkout, CARGO_HOME and target directory are (`make reproducible`
+# proves it), and cargo-auditable embeds the dependency list in a `.dep-v0`
+# section, the format Trivy, Grype and Syft read in Rust binaries.
+#
 # Used by `make static`/`make static-arm64` and by the from-source stage of the
 # Containerfile, so both paths build the binary the same way. Installs what the
 # build needs when it is missing (the CI machine starts fresh): the Rust target
@@ -17,6 +22,7 @@ set -eu
 
 target=${1:?usage: build-static.sh TARGET (for example x86_64-unknown-linux-musl)}
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 host_arch=$(uname -m)
 arch=${target%%-*}
 
@@ -50,19 +56,34 @@ fi
 # >= 2.38, understood by the musl >= 1.2.4 that Rust bundles): it keeps the
 # binary position independent, so ASLR still applies, and is 73 KB smaller on
 # x86_64 than the classic RELA table. `-C relocation-model=static` would save
-# about as much but give up ASLR. RUSTFLAGS, when set, overrides this.
+# about as much but give up ASLR.
+#
+# rustc writes source paths into the binary (the panic locations of the
+# dependencies, file!() in their code, files a build script generated), so
+# the checkout, CARGO_HOME and the target directory get fixed names. The
+# target directory comes last: when it lies inside the checkout, the last
+# matching prefix wins. (RUSTFLAGS are split at spaces: none of these paths
+# may contain one.)
+#
+# RUSTFLAGS, when set, overrides both.
 if [ -n "${RUSTFLAGS:-}" ]; then
-    echo "build-static: RUSTFLAGS is set; the packed relocations flag is not applied" >&2
+    echo "build-static: RUSTFLAGS is set; packed relocations and path remapping are not applied" >&2
 fi
-export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:--C link-arg=-Wl,-z,pack-relative-relocs}"
+cd "$root"
+target_dir=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+remap="--remap-path-prefix=$root=/aws-credfile --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$target_dir=/target"
+export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:--C link-arg=-Wl,-z,pack-relative-relocs} $remap"
 
 if ! rustup target list --installed | grep -qx "$target"; then
     echo "build-static: adding Rust target $target" >&2
     rustup target add "$target"
 fi
 
-cargo build --release --locked --target "$target"
+# cargo-auditable, pinned and built once into the tools directory.
+tools=${AWS_CREDFILE_TOOLS:-$target_dir/tools}
+"$here/install-tools.sh" "$tools" cargo-auditable
+PATH="$tools/bin:$PATH" cargo auditable build --release --locked --target "$target"
 
-bin=${CARGO_TARGET_DIR:-target}/$target/release/aws-credfile
+bin=$target_dir/$target/release/aws-credfile
 size=$(stat -c %s "$bin")
 echo "build-static: $bin: $size bytes ($(awk "BEGIN { printf \"%.2f\", $size / 1048576 }") MiB)"
