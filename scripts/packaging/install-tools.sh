@@ -41,12 +41,14 @@ for tool in "$@"; do
         continue
     fi
     echo "install-tools: building $tool $version (once; a few minutes)" >&2
-    # The tools' own release profiles ask for fat LTO and one codegen unit,
-    # which triples their build time on two cores; they run for seconds, so
-    # plain optimisation is plenty.
+    start=$(date +%s)
+    # The tools' own release profiles ask for LTO (cargo-about and cargo-deny:
+    # fat, with one codegen unit), which puts their slowest step on one core
+    # for minutes; they run for seconds here, so light optimisation will do.
     # shellcheck disable=SC2086 # the extra arguments are words on purpose
     CARGO_TARGET_DIR="$root/build" CARGO_PROFILE_RELEASE_LTO=false \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     cargo install --quiet --locked --root "$root" \
         --version "$version" ${spec#"$version"} "$tool"
+    echo "install-tools: $tool $version built in $(($(date +%s) - start)) s" >&2
 done
