@@ -79,10 +79,18 @@ if ! rustup target list --installed | grep -qx "$target"; then
     rustup target add "$target"
 fi
 
-# cargo-auditable, pinned and built once into the tools directory.
+# cargo-auditable, pinned and built once into the tools directory, runs as
+# cargo's workspace wrapper. Cargo mixes the wrapper's path into the crate's
+# metadata hash, hence into its symbol names and, through LTO, the code
+# layout; `cargo auditable build` would pass its own absolute path, which
+# differs between checkouts. So this is what it does, with the wrapper
+# named bare and found on PATH: RUSTC_WORKSPACE_WRAPPER, and the record of
+# the cargo flags its own `cargo metadata` call repeats.
 tools=${AWS_CREDFILE_TOOLS:-$target_dir/tools}
 "$here/install-tools.sh" "$tools" cargo-auditable
-PATH="$tools/bin:$PATH" cargo auditable build --release --locked --target "$target"
+PATH="$tools/bin:$PATH" RUSTC_WORKSPACE_WRAPPER=cargo-auditable \
+CARGO_AUDITABLE_ORIG_ARGS='{"offline":false,"locked":true,"frozen":false,"config":[]}' \
+    cargo build --release --locked --target "$target"
 
 bin=$target_dir/$target/release/aws-credfile
 size=$(stat -c %s "$bin")

@@ -2,7 +2,9 @@
 repro-build` ran from a copy of the sources at another path, with another
 CARGO_HOME and target directory, gave the same bytes: both static binaries,
 the image archive (so the index and per-platform digests), the SBOMs and the
-notices. And no path of the build machine is left in the binaries."""
+notices. And no path of the build machine is left in the binaries.
+(tests/packaging cannot vary the toolchain: BUILDINFO names what another
+machine must match.)"""
 
 import os
 import pathlib
@@ -27,11 +29,14 @@ def sums(directory):
 
 
 def test_the_second_build_ran_elsewhere():
-    """Another checkout path, and crates unpacked under another CARGO_HOME."""
+    """Another checkout path, crates unpacked under another CARGO_HOME, and
+    the tools (cargo-auditable is cargo's workspace wrapper, whose path
+    cargo hashes) run from another directory."""
     repro_src = REPRO_RELEASE_DIR.parents[1]
     assert repro_src.resolve() != ROOT.resolve()
     unpacked = list((repro_src.parent / "cargo-home/registry/src").glob("*/ureq-*"))
     assert unpacked, "the second build did not unpack its own crates"
+    assert (repro_src.parent / "tools/bin/cargo-auditable").is_file()
 
 
 def test_rebuild_elsewhere_is_identical_file_for_file():
