@@ -16,12 +16,12 @@
 #                        an image index of linux/amd64 and linux/arm64
 #   make sbom            a CycloneDX SBOM per binary into target/sbom/
 #   make release         all of the above into target/release-artifacts/,
-#                        with SHA256SUMS and IMAGE-DIGESTS
-#   make reproducible    builds everything again from a copy of the sources
-#                        at another path with another CARGO_HOME, and checks
-#                        that binaries, image digests and archive are identical
+#                        with SHA256SUMS, IMAGE-DIGESTS and BUILDINFO
+#   make reproducible    builds the release again from a copy of the sources
+#                        at another path with another CARGO_HOME and tools
+#                        directory, and checks that every file is identical
 #   make deny            cargo deny check licenses bans sources (deny.toml)
-#   make test-packaging  all of the above, then tests/packaging
+#   make test-packaging  the release and its rebuild, then tests/packaging
 #
 # Every tool a target needs is installed by it when missing (Debian packages
 # through scripts/packaging/ensure-apt.sh, Rust targets through rustup, the
