@@ -4,16 +4,22 @@
 #   make test    Debian packages and the Python venv if missing, then cargo test, then the
 #                end-to-end suite against a local moto server, then the check that the README's
 #                SDK table agrees with the last `make compat` run, then the packaging tests
-#                (static x86_64 and arm64 binaries, the FROM-scratch image, the manifests)
+#                (static x86_64 and arm64 binaries, the multi-arch image, the release
+#                directory, its reproducibility, the manifests)
 #   make demo    watch aws-credfile write and refresh a credentials file against moto
-#   make lint    cargo fmt --check and clippy with warnings as errors
+#   make lint    cargo fmt --check, clippy with warnings as errors, and cargo deny's
+#                licence, ban and source checks (deny.toml)
 #   make venv    .venv with requirements-test.txt (instant when already up to date)
 #   make deps    Debian packages the build and tests need (apt only when one is missing)
 #   make clean   cargo clean and remove .venv
 #
 # From the mk/*.mk fragments:
 #   make static, make static-arm64   the static musl release binaries (mk/release.mk)
-#   make image                       the FROM-scratch image as target/aws-credfile.oci.tar
+#   make image                       the linux/amd64 + linux/arm64 FROM-scratch image as
+#                                    target/aws-credfile.oci.tar
+#   make release                     binaries, image, SBOMs, notices and SHA256SUMS in
+#                                    target/release-artifacts/
+#   make reproducible                rebuilds all of it elsewhere and compares
 #   make bench                       figures and budgets into BENCHMARKS.md (mk/bench.mk)
 #   make compat                      real SDKs against every mode, docs/compatibility.md (mk/compat.mk)
 #   make stress, make fuzz           the long robustness runs (mk/stress.mk)
@@ -75,6 +81,7 @@ demo: deps venv
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	@$(MAKE) --no-print-directory deny
 
 fmt:
 	$(CARGO) fmt --all

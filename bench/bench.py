@@ -381,8 +381,9 @@ def idle_benchmarks(args, work, tls, venv, binary):
 # --- the binary -----------------------------------------------------------------------
 
 
-def elf_sections(path):
-    """(name, size) of the allocated sections of a 64-bit little-endian ELF file."""
+def elf_sections(path, allocated=True):
+    """(name, size) of the allocated sections of a 64-bit little-endian ELF file
+    (with allocated=False, of the others: those not loaded at run time)."""
     data = pathlib.Path(path).read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2:
         return []
@@ -394,7 +395,7 @@ def elf_sections(path):
     for h in heads:
         name_off, _, flags, _, _, size = h[:6]
         name = data[stroff + name_off:data.index(b"\0", stroff + name_off)].decode()
-        if flags & 2 and size:  # SHF_ALLOC
+        if bool(flags & 2) == allocated and size:  # SHF_ALLOC
             out.append((name, size))
     return sorted(out, key=lambda x: -x[1])
 
@@ -540,6 +541,10 @@ def write_report(args, ctx):
         f"- static binary (`{ctx['binary_rel']}`, x86_64 musl, stripped): "
         f"**{ctx['binary_size']:,} B = {ctx['binary_size'] / MIB:.2f} MiB**",
     ]
+    dep = dict(ctx["unloaded_sections"]).get(".dep-v0")
+    if dep:
+        lines.append(f"- of which the dependency list cargo-auditable embeds (`.dep-v0`, for Trivy, "
+                     f"Grype and Syft; not loaded at run time): {dep:,} B plus a 64 B section header")
     if ctx["image"][1]:
         lines.append(f"- image (`{ctx['image'][0]}`, OCI archive): **{ctx['image'][1]:,} B = "
                      f"{ctx['image'][1] / MIB:.2f} MiB**")
@@ -751,6 +756,7 @@ def main():
         "binary_rel": binary_rel,
         "image": image_size(args.image),
         "sections": elf_sections(binary),
+        "unloaded_sections": elf_sections(binary, allocated=False),
         "bloat": bloat_crates(args.bloat_json),
         "bloat_cmd": args.bloat_cmd,
         "cli_size": cli_size,

@@ -1,84 +1,88 @@
 #!/bin/sh
-# Builds the FROM-scratch image from the prebuilt static binary, tags it
-# aws-credfile:VERSION and aws-credfile:latest, and exports it as an OCI
-# archive:
-#   scripts/packaging/build-image.sh VERSION BINARY OUT.oci.tar
+# Builds the FROM-scratch image for linux/amd64 and linux/arm64 from the
+# prebuilt static binaries and exports both as one OCI archive whose image
+# index names the two platforms (ref aws-credfile:VERSION):
+#   scripts/packaging/build-image.sh VERSION OUT.oci.tar AMD64_BIN ARM64_BIN LICENSES_DIR
 #
-# Uses whichever of podman, buildah or docker works here (CONTAINER_TOOL=...
-# picks one), and installs buildah from Debian when none does. A docker CLI
-# without a reachable daemon does not count. The build context is a directory
-# holding only the binary, so nothing else can slip into the image.
+# Each image holds /aws-credfile and /licenses/ (LICENSES_DIR: the project's
+# licence and the third-party notices), built from Containerfile.prebuilt.
+# With SOURCE_DATE_EPOCH set (mk/release.mk sets the commit time), the same
+# inputs give the same index digest and the same archive bytes, wherever and
+# whenever they are built by the same buildah version.
+#
+# buildah only: it assembles the index (`buildah manifest`) from Debian's
+# package, which is installed when missing. It works in a private store under
+# the output's directory, created afresh, so builds from other checkouts on
+# this machine cannot mix in and no stale list gains a third entry.
 set -eu
 
-version=${1:?usage: build-image.sh VERSION BINARY OUT.oci.tar}
-binary=${2:?usage: build-image.sh VERSION BINARY OUT.oci.tar}
-out=${3:?usage: build-image.sh VERSION BINARY OUT.oci.tar}
+usage="usage: build-image.sh VERSION OUT.oci.tar AMD64_BIN ARM64_BIN LICENSES_DIR"
+version=${1:?$usage}
+out=${2:?$usage}
+amd64_bin=${3:?$usage}
+arm64_bin=${4:?$usage}
+licenses=${5:?$usage}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 name=${IMAGE_NAME:-aws-credfile}
 
-usable() {
-    case "$1" in
-        podman) command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1 ;;
-        buildah) command -v buildah >/dev/null 2>&1 ;;
-        docker) command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 ;;
-        *) return 1 ;;
-    esac
-}
+command -v buildah >/dev/null 2>&1 || "$here/ensure-apt.sh" buildah
 
-tool=${CONTAINER_TOOL:-}
-if [ -n "$tool" ]; then
-    usable "$tool" || { echo "build-image: CONTAINER_TOOL=$tool is not usable here" >&2; exit 1; }
-else
-    for candidate in podman buildah docker; do
-        if usable "$candidate"; then tool=$candidate; break; fi
-    done
-fi
-if [ -z "$tool" ]; then
-    echo "build-image: no usable podman, buildah or docker; installing buildah" >&2
-    "$here/ensure-apt.sh" buildah
-    tool=buildah
-fi
+mkdir -p "$(dirname "$out")"
+work=$(cd "$(dirname "$out")" && pwd)/image-build
+rm -rf "$work"
+mkdir -p "$work"
+# vfs and chroot isolation work as root inside a container too (overlay on
+# overlay is often refused there); a FROM scratch build with only COPY runs
+# nothing, so chroot isolation is plenty.
+set -- --root "$work/storage" --runroot "$work/run" --storage-driver vfs
+export BUILDAH_ISOLATION=chroot
 
-# Storage and isolation that work as root inside a container too: overlay on
-# overlay is often refused there, and a FROM scratch build with only COPY
-# runs nothing, so chroot isolation is plenty. Override with the usual
-# STORAGE_DRIVER and BUILDAH_ISOLATION variables.
-if [ "$tool" != docker ]; then
-    export STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
-    export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
-fi
-
-context=$root/target/image-context
-rm -rf "$context"
-mkdir -p "$context" "$(dirname "$out")"
-cp "$binary" "$context/aws-credfile"
-chmod 0755 "$context/aws-credfile"
-
-echo "build-image: building $name:$version with $tool" >&2
-case "$tool" in
-    buildah) build="buildah bud" ;;
-    *) build="$tool build" ;;
-esac
-# Reproducible timestamps when the caller sets SOURCE_DATE_EPOCH (docker's
-# BuildKit reads the variable itself).
+# Timestamps of the config, the history and every file in the layer.
 stamp=""
-if [ -n "${SOURCE_DATE_EPOCH:-}" ] && [ "$tool" != docker ]; then
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
     stamp="--timestamp $SOURCE_DATE_EPOCH"
 fi
-# shellcheck disable=SC2086 # $build and $stamp are words on purpose
-$build $stamp \
-    --file "$root/Containerfile.prebuilt" \
-    --build-arg "VERSION=$version" \
-    --tag "$name:$version" --tag "$name:latest" \
-    "$context"
 
+for arch in amd64 arm64; do
+    case $arch in
+        amd64) binary=$amd64_bin ;;
+        arm64) binary=$arm64_bin ;;
+    esac
+    # The build context holds exactly what the image gets, with modes set
+    # here rather than inherited from the umask, so they are the same
+    # everywhere.
+    context=$work/context-$arch
+    mkdir -p "$context/licenses"
+    install -m 0755 "$binary" "$context/aws-credfile"
+    for f in "$licenses"/*; do
+        install -m 0644 "$f" "$context/licenses/"
+    done
+    chmod 0755 "$context" "$context/licenses"
+
+    echo "build-image: $name:$version for linux/$arch" >&2
+    # shellcheck disable=SC2086 # $stamp is two words on purpose
+    buildah "$@" bud --quiet $stamp \
+        --platform "linux/$arch" \
+        --manifest "$name:$version" \
+        --file "$root/Containerfile.prebuilt" \
+        --build-arg "VERSION=$version" \
+        "$context" >/dev/null
+done
+
+# The index and both images into an OCI layout, in OCI media types.
+buildah "$@" manifest push --quiet --all --format oci \
+    "$name:$version" "oci:$work/layout:$name:$version"
+
+# The archive is a tar of that layout. GNU tar with sorted names, one mtime
+# and root ownership makes it byte for byte reproducible, which an archive
+# written by buildah (file mtimes of the moment) is not.
+mtime=${SOURCE_DATE_EPOCH:-$(date +%s)}
 rm -f "$out"
-case "$tool" in
-    buildah) buildah push --quiet "$name:$version" "oci-archive:$out:$name:$version" ;;
-    podman) podman save --quiet --format oci-archive --output "$out" "$name:$version" ;;
-    # docker 25 and later write an OCI image layout (index.json, blobs/) into
-    # `docker save`; older ones write only their own format.
-    docker) docker save --output "$out" "$name:$version" ;;
-esac
+tar --create --file "$out" --directory "$work/layout" \
+    --sort=name --format=gnu --mtime="@$mtime" \
+    --owner=0 --group=0 --numeric-owner --mode='u=rwX,go=rX' \
+    oci-layout index.json blobs
+rm -rf "$work"
+
 echo "build-image: $out: $(stat -c %s "$out") bytes" >&2

@@ -4,6 +4,11 @@
 #   scripts/packaging/build-static.sh aarch64-unknown-linux-musl
 # and prints where it is and how big.
 #
+# The build is reproducible: the same commit gives the same bytes wherever
+# the checkout, CARGO_HOME and target directory are (`make reproducible`
+# proves it), and cargo-auditable embeds the dependency list in a `.dep-v0`
+# section, the format Trivy, Grype and Syft read in Rust binaries.
+#
 # Used by `make static`/`make static-arm64` and by the from-source stage of the
 # Containerfile, so both paths build the binary the same way. Installs what the
 # build needs when it is missing (the CI machine starts fresh): the Rust target
@@ -17,6 +22,7 @@ set -eu
 
 target=${1:?usage: build-static.sh TARGET (for example x86_64-unknown-linux-musl)}
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 host_arch=$(uname -m)
 arch=${target%%-*}
 
@@ -55,20 +61,42 @@ fi
 # - No unwind tables (no-unwind-tables.ld) and no index over them (--no-eh-frame-hdr):
 #   the program is built with panic = "abort" and never unwinds; see the .ld file for what
 #   is lost (panic backtrace addresses, DWARF unwinding in gdb/perf).
-# PACKAGING_RUSTFLAGS replaces these flags; RUSTFLAGS, when set, overrides them all.
+#
+# rustc writes source paths into the binary (the panic locations of the
+# dependencies, file!() in their code, files a build script generated), so
+# the checkout, CARGO_HOME and the target directory get fixed names. The
+# target directory comes last: when it lies inside the checkout, the last
+# matching prefix wins. (RUSTFLAGS are split at spaces: none of these paths
+# may contain one.)
+#
+# PACKAGING_RUSTFLAGS replaces the size flags; RUSTFLAGS, when set, overrides them all.
 if [ -n "${RUSTFLAGS:-}" ]; then
-    echo "build-static: RUSTFLAGS is set; the size flags are not applied" >&2
+    echo "build-static: RUSTFLAGS is set; the size flags and path remapping are not applied" >&2
 fi
+cd "$root"
+target_dir=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+remap="--remap-path-prefix=$root=/aws-credfile --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$target_dir=/target"
 size_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$here/no-unwind-tables.ld"
-export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:-$size_flags}"
+export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:-$size_flags} $remap"
 
 if ! rustup target list --installed | grep -qx "$target"; then
     echo "build-static: adding Rust target $target" >&2
     rustup target add "$target"
 fi
 
-cargo build --release --locked --target "$target"
+# cargo-auditable, pinned and built once into the tools directory, runs as
+# cargo's workspace wrapper. Cargo mixes the wrapper's path into the crate's
+# metadata hash, hence into its symbol names and, through LTO, the code
+# layout; `cargo auditable build` would pass its own absolute path, which
+# differs between checkouts. So this is what it does, with the wrapper
+# named bare and found on PATH: RUSTC_WORKSPACE_WRAPPER, and the record of
+# the cargo flags its own `cargo metadata` call repeats.
+tools=${AWS_CREDFILE_TOOLS:-$target_dir/tools}
+"$here/install-tools.sh" "$tools" cargo-auditable
+PATH="$tools/bin:$PATH" RUSTC_WORKSPACE_WRAPPER=cargo-auditable \
+CARGO_AUDITABLE_ORIG_ARGS='{"offline":false,"locked":true,"frozen":false,"config":[]}' \
+    cargo build --release --locked --target "$target"
 
-bin=${CARGO_TARGET_DIR:-target}/$target/release/aws-credfile
+bin=$target_dir/$target/release/aws-credfile
 size=$(stat -c %s "$bin")
 echo "build-static: $bin: $size bytes ($(awk "BEGIN { printf \"%.2f\", $size / 1048576 }") MiB)"

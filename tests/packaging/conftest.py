@@ -1,17 +1,22 @@
 """Fixtures of the packaging tests; the helpers behind them are in
 packaging_support.py."""
 
+import shutil
 import ssl
 import subprocess
 
 import pytest
 
 from packaging_support import (
+    EMULATOR_IN_ROOTFS,
+    HOST_ARCH,
+    IMAGE_ARCHES,
     IMAGE_ARCHIVE,
-    OciImage,
+    OciArchive,
     FakeServer,
     container_answer,
     sts_answer,
+    qemu_static,
     require_file,
     require_root,
 )
@@ -67,16 +72,30 @@ def fake_pod_identity_agent():
 
 
 @pytest.fixture(scope="session")
-def oci_image():
+def oci_archive():
     require_file(IMAGE_ARCHIVE, "make image")
-    return OciImage(IMAGE_ARCHIVE)
+    return OciArchive(IMAGE_ARCHIVE)
+
+
+@pytest.fixture(scope="session", params=IMAGE_ARCHES)
+def oci_image(request, oci_archive):
+    """Each platform's image of the index in turn: a test using it runs once
+    for linux/amd64 and once for linux/arm64."""
+    return oci_archive.image(request.param)
 
 
 @pytest.fixture
 def image_rootfs(oci_image, tmp_path):
-    """The image's root filesystem, unpacked into a fresh directory."""
+    """The image's root filesystem, unpacked into a fresh directory. For an
+    architecture other than the host's, the static qemu-user emulator is put
+    beside it (at EMULATOR_IN_ROOTFS, the only file added), and chroot_cmd
+    runs the image's programs under it."""
     require_root()
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
     oci_image.extract_rootfs(rootfs)
+    if oci_image.arch != HOST_ARCH:
+        emulator = rootfs / EMULATOR_IN_ROOTFS[1:]
+        shutil.copy2(qemu_static(oci_image.arch), emulator)
+        emulator.chmod(0o755)
     return rootfs

@@ -4,8 +4,8 @@ endpoints on 127.0.0.1, reading the OCI archive, and running the binary
 conftest.py turns them into fixtures. (A module of its own, not conftest,
 so that `import` cannot pick another test directory's conftest.)
 
-The artifacts come from `make static static-arm64 image`; `make
-test-packaging` builds them first and sets AWS_CREDFILE_PACKAGING_STRICT=1,
+The artifacts come from `make static static-arm64 image release
+repro-build`; `make test-packaging` builds them first and sets AWS_CREDFILE_PACKAGING_STRICT=1,
 which turns a missing artifact or tool into a failure. Run by hand, such a
 test is skipped with the make target that would provide it.
 
@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import tarfile
@@ -45,10 +46,28 @@ ARM64_BIN = pathlib.Path(
 IMAGE_ARCHIVE = pathlib.Path(
     os.environ.get("AWS_CREDFILE_IMAGE_ARCHIVE", ROOT / "target/aws-credfile.oci.tar")
 )
+# `make release` and the second build of `make reproducible`.
+RELEASE_DIR = pathlib.Path(
+    os.environ.get("AWS_CREDFILE_RELEASE_DIR", ROOT / "target/release-artifacts")
+)
+REPRO_RELEASE_DIR = pathlib.Path(
+    os.environ.get(
+        "AWS_CREDFILE_REPRO_RELEASE_DIR",
+        ROOT / "target/reproducible/src/target/release-artifacts",
+    )
+)
+RUST_AUDIT_INFO = pathlib.Path(
+    os.environ.get("AWS_CREDFILE_RUST_AUDIT_INFO", ROOT / "target/tools/bin/rust-audit-info")
+)
+
+# The image's platforms and, for each, the static binary it must carry.
+IMAGE_ARCHES = ["amd64", "arm64"]
+BINARY_OF_ARCH = {"amd64": STATIC_BIN, "arm64": ARM64_BIN}
+TARGET_OF_ARCH = {"amd64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 
 # The budgets of issue 4.
 BINARY_BUDGET = 2 * 1024 * 1024  # bytes, stripped static binary
-IMAGE_BUDGET = 2_500_000  # bytes, uncompressed image content
+IMAGE_BUDGET = 2_500_000  # bytes, uncompressed image content (binary and licences)
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/x"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.fake-projected-service-account-token.sig"
@@ -261,18 +280,19 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-class OciImage:
-    """An OCI image archive read with tarfile and json only: index.json, the
-    manifest, its config and its layers."""
+class OciArchive:
+    """An OCI archive read with tarfile and json only: index.json, the one
+    image index it points at (tagged aws-credfile:VERSION), and through it
+    each platform's image."""
 
     def __init__(self, archive):
         self._tar = tarfile.open(archive)
-        self.index = self._json("index.json")
-        assert len(self.index["manifests"]) == 1, self.index
-        self.manifest = self._json(self._blob_path(self.index["manifests"][0]["digest"]))
-        self.config = self._json(self._blob_path(self.manifest["config"]["digest"]))
+        self.layout_index = self.json("index.json")
+        assert len(self.layout_index["manifests"]) == 1, self.layout_index
+        self.ref = self.layout_index["manifests"][0]
+        self.index = self.blob_json(self.ref["digest"])
 
-    def _member(self, name):
+    def member(self, name):
         for candidate in (name, "./" + name):
             try:
                 return self._tar.extractfile(candidate)
@@ -280,19 +300,47 @@ class OciImage:
                 continue
         raise AssertionError(f"{name} missing from the OCI archive")
 
-    def _json(self, name):
-        return json.load(self._member(name))
+    def json(self, name):
+        return json.load(self.member(name))
 
-    @staticmethod
-    def _blob_path(digest):
+    def blob(self, digest):
+        """The blob's bytes, checked against its digest."""
         algorithm, hexdigest = digest.split(":", 1)
-        return f"blobs/{algorithm}/{hexdigest}"
+        data = self.member(f"blobs/{algorithm}/{hexdigest}").read()
+        assert hashlib.sha256(data).hexdigest() == hexdigest, digest
+        return data
+
+    def blob_json(self, digest):
+        return json.loads(self.blob(digest))
+
+    def platforms(self):
+        return sorted(
+            (m["platform"]["os"], m["platform"]["architecture"])
+            for m in self.index["manifests"]
+        )
+
+    def image(self, architecture):
+        [descriptor] = [
+            m for m in self.index["manifests"]
+            if m["platform"] == {"os": "linux", "architecture": architecture}
+        ]
+        return OciImage(self, descriptor, architecture)
+
+
+class OciImage:
+    """One platform's image of the archive: its manifest, config and layers."""
+
+    def __init__(self, archive, descriptor, architecture):
+        self.archive = archive
+        self.descriptor = descriptor
+        self.arch = architecture
+        self.manifest = archive.blob_json(descriptor["digest"])
+        self.config = archive.blob_json(self.manifest["config"]["digest"])
 
     def layers(self):
         """Each layer as an open tarfile (gzip or plain, detected)."""
         for layer in self.manifest["layers"]:
-            data = self._member(self._blob_path(layer["digest"])).read()
-            assert hashlib.sha256(data).hexdigest() == layer["digest"].split(":")[1]
+            data = self.archive.blob(layer["digest"])
             yield tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
 
     def extract_rootfs(self, dest):
@@ -322,6 +370,27 @@ def put_token(rootfs, path, uid, gid):
     return full
 
 
+# Where image_rootfs puts the static qemu-user emulator in the root filesystem
+# of an image for another architecture than the host's.
+EMULATOR_IN_ROOTFS = "/.qemu-user-static"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+
+
+def qemu_static(arch):
+    """The static qemu-user emulator for an image architecture (Debian's
+    qemu-user-static): static, so it runs inside a chroot holding nothing
+    else, which the dynamically linked one of qemu-user cannot."""
+    name = {"arm64": "qemu-aarch64-static", "amd64": "qemu-x86_64-static"}[arch]
+    path = shutil.which(name)
+    if path is None:
+        missing(f"{name} (Debian's qemu-user-static)", "make test-packaging")
+    return path
+
+
 def chroot_cmd(rootfs, uid, gid, argv):
+    """argv run inside rootfs as uid:gid. When the root filesystem holds an
+    emulator (an image for another architecture, see image_rootfs), the
+    program runs under it, still inside the chroot."""
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
-    return [chroot, f"--userspec={uid}:{gid}", str(rootfs), *argv]
+    emulator = [EMULATOR_IN_ROOTFS] if (rootfs / EMULATOR_IN_ROOTFS[1:]).exists() else []
+    return [chroot, f"--userspec={uid}:{gid}", str(rootfs), *emulator, *argv]

@@ -23,14 +23,22 @@ def final_stage(path):
     return lines[starts[-1]:]
 
 
+# The COPY lines of each final stage: from the build stage's /out, or from
+# the context make image stages.
+COPIES = {
+    "COPY --from=build /out/licenses/ /licenses/": "COPY licenses/ /licenses/",
+    "COPY --from=build /out/aws-credfile /aws-credfile": "COPY aws-credfile /aws-credfile",
+}
+
+
 def test_final_stages_match_but_for_the_copy_source():
     source = final_stage(ROOT / "Containerfile")
     prebuilt = final_stage(ROOT / "Containerfile.prebuilt")
     assert len(source) == len(prebuilt)
+    assert [a for a in source if a.startswith("COPY")] == list(COPIES)
     for a, b in zip(source, prebuilt):
         if a.startswith("COPY"):
-            assert a == "COPY --from=build /out/aws-credfile /aws-credfile"
-            assert b == "COPY aws-credfile /aws-credfile"
+            assert b == COPIES[a]
         else:
             assert a == b
 
@@ -57,5 +65,5 @@ def test_ignore_files_agree_and_keep_target_out():
     di = instructions((ROOT / ".dockerignore").read_text())
     assert ci == di
     assert ci[0] == "*"
-    copied = {"Cargo.toml", "Cargo.lock", "src/", "scripts/packaging/"}
+    copied = {"Cargo.toml", "Cargo.lock", "LICENSE", "src/", "scripts/packaging/"}
     assert {line.lstrip("!") for line in ci[1:]} == copied
