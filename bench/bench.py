@@ -284,8 +284,12 @@ def comm(pid):
 
 
 class Idler:
-    def __init__(self, name, label, argv, env, out, settle_comm=None):
+    """One subject of the idle measurement. `only_self`: measure the process alone, not
+    what it started (the supervised program is the user's, not aws-credfile's cost)."""
+
+    def __init__(self, name, label, argv, env, out, settle_comm=None, only_self=False):
         self.name, self.label, self.out, self.settle_comm = name, label, out, settle_comm
+        self.only_self = only_self
         self.log = open(out.with_suffix(".log"), "w")
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT,
@@ -326,6 +330,13 @@ def idle_benchmarks(args, work, tls, venv, binary):
             Idler("serve", "aws-credfile daemon --serve 127.0.0.1:0",
                   [str(binary), "--file", str(d / "b"), "--serve", "127.0.0.1:0"],
                   env.credfile, d / "b"),
+            Idler("metrics", "aws-credfile daemon --serve --metrics",
+                  [str(binary), "--file", str(d / "e"), "--serve", "127.0.0.1:0",
+                   "--metrics", "127.0.0.1:0"],
+                  env.credfile, d / "e"),
+            Idler("supervise", "aws-credfile -- sleep (supervisor; the program not counted)",
+                  [str(binary), "--file", str(d / "f"), "--", "sleep", "100000"],
+                  env.credfile, d / "f", settle_comm="sleep", only_self=True),
             Idler("sidecar", "sidecar loop (bash, sleep 1800, tail -f /dev/null)",
                   ["bash", str(HERE / "sidecar.sh")],
                   dict(env.cli, CREDENTIALS_FILE=str(d / "c")), d / "c", settle_comm="tail"),
@@ -337,7 +348,7 @@ def idle_benchmarks(args, work, tls, venv, binary):
             time.sleep(0.05)
         # The daemon logs after the rename; give every subject a moment to reach its wait.
         time.sleep(1)
-        pids = {i.name: tree(i.proc.pid) for i in idlers}
+        pids = {i.name: [i.proc.pid] if i.only_self else tree(i.proc.pid) for i in idlers}
         start = {n: {p: status(p) for p in ps} for n, ps in pids.items()}
         peak = {n: sum(s["rss"] for s in start[n].values()) for n in pids}
         peak_pss = {n: sum(s["pss"] for s in start[n].values()) for n in pids}
@@ -353,7 +364,7 @@ def idle_benchmarks(args, work, tls, venv, binary):
         results = []
         for i in idlers:
             n = i.name
-            after = tree(i.proc.pid)
+            after = [i.proc.pid] if i.only_self else tree(i.proc.pid)
             s, e = start[n], end[n]
             vol = sum(e[p]["vol"] - s[p]["vol"] for p in e)
             invol = sum(e[p]["invol"] - s[p]["invol"] for p in e)
@@ -733,7 +744,7 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="aws-credfile-bench."))
     try:
         tls = Tls(work)
-        print(f"bench: idle for {args.idle:.0f} s (aws-credfile daemon, with --serve, sidecar loop)", flush=True)
+        print(f"bench: idle for {args.idle:.0f} s (aws-credfile daemon, with --serve, with --metrics, as supervisor, sidecar loop)", flush=True)
         idle = idle_benchmarks(args, work, tls, venv, binary)
         results = {}
         for transport, t in (("http", None), ("https", tls)):
