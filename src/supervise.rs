@@ -39,6 +39,10 @@ pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, S
 /// [`FORWARDED`], and the death of a child.
 pub const EXTRA_SIGNALS: [Signal; 5] = [SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
+/// Makes the AWS SDK for JavaScript v2 read the shared files by their
+/// variables (and aws-sdk-go v1 the config file).
+const ENV_SDK_LOAD_CONFIG: &str = "AWS_SDK_LOAD_CONFIG";
+
 /// The profile the SDKs read by default, `AWS_PROFILE` and its older name.
 const ENV_PROFILE: &str = "AWS_PROFILE";
 const ENV_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
@@ -98,6 +102,10 @@ impl Handoff {
             if profile != "default" {
                 vars.push((ENV_PROFILE, profile.clone()));
             }
+            // The AWS SDK for JavaScript v2 ignores AWS_SHARED_CREDENTIALS_FILE
+            // without it (seen in `make compat`); aws-sdk-go v1 reads the
+            // config file with it too, which is what a program expects.
+            vars.push((ENV_SDK_LOAD_CONFIG, "1".to_string()));
         }
         if let Some((url, token)) = &self.endpoint {
             vars.push((ENV_CONTAINER_CREDENTIALS_FULL_URI, url.clone()));
@@ -295,7 +303,10 @@ mod tests {
         };
         assert_eq!(
             default_profile.variables(),
-            vec![(ENV_SHARED_CREDENTIALS_FILE, "/c".to_string())]
+            vec![
+                (ENV_SHARED_CREDENTIALS_FILE, "/c".to_string()),
+                (ENV_SDK_LOAD_CONFIG, "1".to_string())
+            ]
         );
     }
 }
