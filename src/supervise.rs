@@ -290,6 +290,7 @@ mod tests {
                     "/shared/credentials".to_string()
                 ),
                 (ENV_PROFILE, "app".to_string()),
+                (ENV_SDK_LOAD_CONFIG, "1".to_string()),
                 (
                     ENV_CONTAINER_CREDENTIALS_FULL_URI,
                     "http://127.0.0.1:9911/v1/credentials".to_string()
