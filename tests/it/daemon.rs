@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness;
 use crate::harness::ini::{self, Profile};
+use crate::harness::process::armed_timers;
 use crate::harness::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR, LOCK_FILE};
 
 /// Credentials that live only seconds: the daemon must refresh them every
@@ -521,38 +522,6 @@ fn sighup_during_a_refresh_in_flight_causes_another() {
     thread::sleep(Duration::from_secs(2));
     assert_eq!(h.sts.request_count(), 3, "one SIGHUP, one more refresh");
     assert_eq!(d.stop().code(), Some(0));
-}
-
-/// The `(seconds, clock id)` of every armed timerfd `pid` holds, from
-/// /proc/<pid>/fdinfo.
-fn armed_timers(pid: u32) -> Vec<(u64, u32)> {
-    let mut timers = Vec::new();
-    for entry in fs::read_dir(format!("/proc/{pid}/fdinfo"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let info = fs::read_to_string(entry.path()).unwrap_or_default();
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(|v| v.trim().to_string())
-        };
-        let (Some(clock), Some(value)) = (field("clockid:"), field("it_value:")) else {
-            continue;
-        };
-        let secs = value
-            .trim_start_matches('(')
-            .split(',')
-            .next()
-            .and_then(|s| s.trim().parse::<u64>().ok());
-        if let (Ok(clock), Some(secs)) = (clock.parse::<u32>(), secs) {
-            if secs > 0 {
-                timers.push((secs, clock));
-            }
-        }
-    }
-    timers
 }
 
 /// The idle daemon waits for its next refresh on the boot clock

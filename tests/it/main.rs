@@ -5,6 +5,10 @@
 //! and container agent, running the binary, the secret scan); the other
 //! modules are the tests. `cargo test --test it MODULE::` runs one area;
 //! the `#[ignore]`d stress tests are `crash::` and `fleet::` (`make stress`).
+//!
+//! `AWS_CREDFILE_TEST_BIN=/path/to/aws-credfile` runs the tests against that
+//! build instead of the one cargo made: how a regression test (`hardening::`)
+//! is shown to fail on the commit before its fix.
 
 mod harness;
 
@@ -18,6 +22,7 @@ mod daemon;
 mod faults;
 mod fleet;
 mod fs_faults;
+mod hardening;
 mod once;
 mod serve;
 mod url_passwords;

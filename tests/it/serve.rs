@@ -37,12 +37,12 @@ const FIRST_ANSWER: Duration = Duration::from_secs(15);
 /// Starts the daemon with `--serve 127.0.0.1:PORT` on a port that was free
 /// a moment ago, and waits until the port accepts connections. Retries once
 /// with another port if the binary could not bind (someone took it).
-fn serving<'h>(h: &'h Harness, args: &[&str]) -> (Daemon<'h>, SocketAddr) {
+pub(crate) fn serving<'h>(h: &'h Harness, args: &[&str]) -> (Daemon<'h>, SocketAddr) {
     serving_with(h, args, |run| run)
 }
 
 /// As [`serving`], with the run adjusted by `adjust` (a descriptor limit).
-fn serving_with<'h>(
+pub(crate) fn serving_with<'h>(
     h: &'h Harness,
     args: &[&str],
     adjust: impl Fn(Invocation<'h>) -> Invocation<'h>,
@@ -75,7 +75,7 @@ fn serving_with<'h>(
 }
 
 /// Polls GETs until one answers 200 (or the deadline fails the test).
-fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Response {
+pub(crate) fn wait_for_200(d: &Daemon, addr: SocketAddr, headers: &[(&str, &str)]) -> Response {
     let mut last = None;
     let ok = wait_until(FIRST_ANSWER, || {
         last = get(addr, PATH, headers).ok();
@@ -704,7 +704,12 @@ fn idle_sockets_beyond_the_cap_lock_no_one_out() {
 
 /// Keeps `count` idle connections to `addr` open until `stop`, replacing
 /// each one the server closes; counts every connection made in `opened`.
-fn hold_idle_sockets(addr: SocketAddr, count: usize, stop: &AtomicBool, opened: &AtomicUsize) {
+pub(crate) fn hold_idle_sockets(
+    addr: SocketAddr,
+    count: usize,
+    stop: &AtomicBool,
+    opened: &AtomicUsize,
+) {
     let mut held: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
     while !stop.load(Ordering::SeqCst) {
         for slot in &mut held {

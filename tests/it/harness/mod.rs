@@ -3,10 +3,12 @@
 //! source, a fake agent (`fake`), the environment that points the binary at
 //! them, and the check that no secret ever reaches the binary's output.
 //! `run` is the one way the tests start the binary, with a clean
-//! environment and a deadline; `process` signals and inspects it; `client`
-//! talks to its `--serve` endpoint; `ini` reads the file it writes; `time`
-//! writes timestamps as STS does. Polling with deadlines is here, and the
-//! tests of the harness itself are in `tests`.
+//! environment and a deadline (the binary cargo built, or the older build
+//! `AWS_CREDFILE_TEST_BIN` names, to show a test failing before its fix);
+//! `process` signals and inspects it; `client` talks to its `--serve`
+//! endpoint; `ini` reads the file it writes; `time` writes timestamps as STS
+//! does. Polling with deadlines is here, and the tests of the harness itself
+//! are in `tests`.
 
 pub mod client;
 pub mod fake;
@@ -29,7 +31,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fake::{Answer, Fake, Issued, Request};
-pub use run::{Daemon, Invocation, Outcome};
+pub use run::{private_hosts_unsupported, Daemon, Invocation, Outcome};
 pub use scratch::Scratch;
 
 /// The lock file aws-credfile keeps (and never deletes) beside a file

@@ -1,6 +1,6 @@
 //! What a test does to, or reads about, a process it started: signals,
-//! descriptor limits, and the resident memory, CPU time and open
-//! descriptors `/proc` reports; and whether the tests run as root.
+//! descriptor limits, and the resident memory, CPU time, open descriptors
+//! and armed timers `/proc` reports; and whether the tests run as root.
 
 use std::io;
 use std::time::Duration;
@@ -77,4 +77,36 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 /// How many descriptors a process has open, from `/proc/PID/fd`.
 pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// The `(seconds, clock id)` of every armed timerfd `pid` holds, from
+/// /proc/<pid>/fdinfo.
+pub fn armed_timers(pid: u32) -> Vec<(u64, u32)> {
+    let mut timers = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let info = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+        };
+        let (Some(clock), Some(value)) = (field("clockid:"), field("it_value:")) else {
+            continue;
+        };
+        let secs = value
+            .trim_start_matches('(')
+            .split(',')
+            .next()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let (Ok(clock), Some(secs)) = (clock.parse::<u32>(), secs) {
+            if secs > 0 {
+                timers.push((secs, clock));
+            }
+        }
+    }
+    timers
 }

@@ -1,13 +1,14 @@
 //! Running the binary: an [`Invocation`] (arguments, environment, limits,
-//! user) made by [`Harness::cmd`], run to completion into an [`Outcome`] or
-//! spawned as a [`Daemon`]. Every run starts from the harness's environment
-//! and nothing else, writes its output to files in the scratch directory,
-//! and has that output checked for secrets.
+//! user, a private `/etc/hosts`) made by [`Harness::cmd`], run to completion
+//! into an [`Outcome`] or spawned as a [`Daemon`]. Every run starts from the
+//! harness's environment and nothing else, writes its output to files in the
+//! scratch directory, and has that output checked for secrets.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -17,8 +18,22 @@ use std::time::{Duration, Instant};
 use super::process::send_signal;
 use super::{Harness, ROLE_ARN};
 
-/// The binary under test, as cargo built it.
-const BIN: &str = env!("CARGO_BIN_EXE_aws-credfile");
+/// Names another build of the binary to run instead of the one cargo built:
+/// how a regression test is shown to fail on the code before its fix (build
+/// that commit in a scratch worktree, point this at its binary, run the
+/// tests). Never set in normal runs.
+pub const ENV_TEST_BIN: &str = "AWS_CREDFILE_TEST_BIN";
+
+/// The binary under test: as cargo built it, unless [`ENV_TEST_BIN`] says
+/// otherwise.
+pub fn bin() -> PathBuf {
+    std::env::var_os(ENV_TEST_BIN)
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_aws-credfile")),
+            PathBuf::from,
+        )
+}
 
 /// How long a run may take before the harness kills it and fails the test.
 /// Only a backstop against hangs, far above anything a test expects.
@@ -32,8 +47,14 @@ pub struct Invocation<'h> {
     timeout: Duration,
     /// RLIMIT_NOFILE for the binary, when the test sets one.
     fd_limit: Option<u64>,
+    /// RLIMIT_AS (bytes of address space) for the binary, when the test
+    /// sets one.
+    memory_limit: Option<u64>,
     /// The user and group to run as, when not the test's own.
     user: Option<(u32, u32)>,
+    /// A file the binary sees as `/etc/hosts`, in a mount namespace of its
+    /// own.
+    hosts_file: Option<PathBuf>,
 }
 
 impl<'h> Invocation<'h> {
@@ -44,7 +65,9 @@ impl<'h> Invocation<'h> {
             env: harness.env.clone(),
             timeout: DEFAULT_RUN_TIMEOUT,
             fd_limit: None,
+            memory_limit: None,
             user: None,
+            hosts_file: None,
         }
     }
 
@@ -90,6 +113,24 @@ impl<'h> Invocation<'h> {
         self
     }
 
+    /// Starts the binary with at most `bytes` of address space (soft and
+    /// hard RLIMIT_AS): an allocation past it fails, so a binary that reads
+    /// without bound stops there instead of filling the machine's memory.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Runs the binary in a mount namespace of its own in which `hosts` is
+    /// bind-mounted over `/etc/hosts`, so that names resolve as the test
+    /// says (`localhost` to another address). Needs root and unshare(2)
+    /// (so not with [`Invocation::user`]: std changes the user first); see
+    /// [`private_hosts_unsupported`] to skip where they are missing.
+    pub fn hosts_file(mut self, hosts: impl Into<PathBuf>) -> Self {
+        self.hosts_file = Some(hosts.into());
+        self
+    }
+
     /// Runs the binary as this user and group, with no supplementary
     /// groups (only root can): how a test meets the permission checks root
     /// would skip. The scratch directory must be reachable for them.
@@ -99,7 +140,7 @@ impl<'h> Invocation<'h> {
     }
 
     fn command(&self, stdout: &Path, stderr: &Path) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.args(&self.args)
             .env_clear()
             .envs(&self.env)
@@ -111,7 +152,14 @@ impl<'h> Invocation<'h> {
             // std drops the supplementary groups when it changes the user.
             cmd.uid(uid).gid(gid);
         }
-        if let Some(n) = self.fd_limit {
+        let limits: Vec<_> = [
+            (libc::RLIMIT_NOFILE, self.fd_limit),
+            (libc::RLIMIT_AS, self.memory_limit),
+        ]
+        .into_iter()
+        .filter_map(|(resource, n)| n.map(|n| (resource, n)))
+        .collect();
+        for (resource, n) in limits {
             let limit = libc::rlimit {
                 rlim_cur: n,
                 rlim_max: n,
@@ -121,13 +169,16 @@ impl<'h> Invocation<'h> {
             // allocates nothing and takes no lock.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    if libc::setrlimit(resource, &limit) == 0 {
                         Ok(())
                     } else {
                         Err(io::Error::last_os_error())
                     }
                 });
             }
+        }
+        if let Some(hosts) = &self.hosts_file {
+            with_private_hosts(&mut cmd, hosts);
         }
         cmd
     }
@@ -140,7 +191,7 @@ impl<'h> Invocation<'h> {
         let mut child = self
             .command(&stdout, &stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         let status = wait_child(&mut child, self.timeout);
         let outcome = Outcome {
             status,
@@ -168,7 +219,7 @@ impl<'h> Invocation<'h> {
         let child = self
             .command(&stdout, &stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         Daemon {
             harness: self.harness,
             child,
@@ -179,6 +230,69 @@ impl<'h> Invocation<'h> {
             checked: false,
             args: self.args,
         }
+    }
+}
+
+/// Makes `cmd` run in a mount namespace of its own (unshare(2), as
+/// `unshare --mount` does) where `hosts` is bind-mounted over `/etc/hosts`.
+/// The namespace's mounts are made private first, so nothing leaks back to
+/// the test's own.
+fn with_private_hosts(cmd: &mut Command, hosts: &Path) {
+    let hosts = CString::new(hosts.as_os_str().as_bytes()).expect("a path has no NUL");
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // three async-signal-safe system calls on C strings it owns (built
+    // before the fork) and on literals; it allocates nothing and takes no
+    // lock. The namespace is the child's alone.
+    unsafe {
+        cmd.pre_exec(move || {
+            let root = c"/";
+            let none = c"none";
+            let target = c"/etc/hosts";
+            let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    none.as_ptr(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+                && libc::mount(
+                    hosts.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ) == 0;
+            if ok {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Why [`Invocation::hosts_file`] cannot work here, if it cannot: not root,
+/// or no unshare(2) or bind mounts allowed (a container without
+/// CAP_SYS_ADMIN). Tried on `true` with an empty hosts file of `scratch`'s.
+pub fn private_hosts_unsupported(scratch: &Path) -> Option<String> {
+    if !super::process::is_root() {
+        return Some("not root, so no mount namespace of its own".into());
+    }
+    let hosts = scratch.join("probe-hosts");
+    fs::write(&hosts, "").expect("write a probe hosts file");
+    let mut probe = Command::new("true");
+    probe
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    with_private_hosts(&mut probe, &hosts);
+    let result = probe.status();
+    let _ = fs::remove_file(&hosts);
+    match result {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("`true` in a private mount namespace: {status}")),
+        Err(e) => Some(format!("unshare(2) and a bind mount over /etc/hosts: {e}")),
     }
 }
 

@@ -1,0 +1,987 @@
+//! What an outside attack on the binary broke, one test per finding, each a
+//! class of attack rather than the one input that found it: another
+//! writer's lock, named pipes and endless files as inputs, servers quoting
+//! the secrets they were sent, a `localhost` that is not loopback, far-future
+//! expiries and stamps, paths that are not UTF-8, settings checked too late,
+//! a descriptor limit, hard links, and SIGHUP storms.
+//!
+//! Each test failed on the code before its fix (run them against an older
+//! build with `AWS_CREDFILE_TEST_BIN`, see `main.rs`), so each bound below is
+//! one the old code missed by far: seconds where the fix takes milliseconds,
+//! hundreds of requests where the fix makes a handful. Tests that need root
+//! (another user, a private `/etc/hosts`) say why they skip without it.
+
+use std::ffi::{CString, OsStr};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::harness::client::{exchange_within, free_port, parse_response};
+use crate::harness::fake::{success, Protocol};
+use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
+use crate::harness::process::{armed_timers, is_root, rss_kib};
+use crate::harness::time::rfc3339;
+use crate::harness::{
+    dir_names, private_hosts_unsupported, wait_until, Answer, Daemon, Fake, Harness, Invocation,
+    Issued, HOUR, LOCK_FILE,
+};
+use crate::serve::{serving, wait_for_200};
+
+const PATH: &str = "/v1/credentials";
+
+/// Deadline for a first write, an expected log line, a recovery: generous,
+/// as each takes milliseconds.
+const SOON: Duration = Duration::from_secs(15);
+
+/// How long a stop or a refusal may take. The old code took the whole lock
+/// wait (10 s) or for ever; the fixed one takes milliseconds.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+/// Backstop for runs that used to hang: far below the harness's default,
+/// so a regression fails in seconds, not minutes.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+const NOBODY: u32 = 65534;
+
+/// The file's bytes and inode: "untouched" means both are the same.
+fn snapshot(path: &Path) -> (Vec<u8>, u64) {
+    (
+        fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())),
+        fs::metadata(path).expect("stat").ino(),
+    )
+}
+
+/// Whether the file's `[default]` holds the credentials the fake issued
+/// `n`-th (zero-based).
+fn holds_issued(h: &Harness, n: usize) -> bool {
+    let issued = h.sts.issued();
+    issued.len() > n
+        && fs::read_to_string(&h.cred_file)
+            .ok()
+            .and_then(|t| ini::profile(&t, "default").ok())
+            == Some(Profile::from(&issued[n]))
+}
+
+fn wait_for_issued(h: &Harness, d: &Daemon, n: usize) {
+    assert!(
+        wait_until(SOON, || holds_issued(h, n)),
+        "the file never held credentials #{n} ({} requests)\n{}",
+        h.sts.request_count(),
+        d.snapshot().describe()
+    );
+}
+
+/// Waits until the file holds credentials the fake issued after the first
+/// `issued` (the next refresh's).
+fn wait_for_new_write(h: &Harness, d: &Daemon, issued: usize) {
+    assert!(
+        wait_until(SOON, || {
+            let now = h.sts.issued().len();
+            now > issued && holds_issued(h, now - 1)
+        }),
+        "no write of new credentials ({} requests)\n{}",
+        h.sts.request_count(),
+        d.snapshot().describe()
+    );
+}
+
+/// Waits until the daemon's log holds `needle` at least `times` times.
+fn wait_for_log(d: &Daemon, needle: &str, times: usize) {
+    assert!(
+        wait_until(SOON, || d.stderr().matches(needle).count() >= times),
+        "{needle:?} was not logged {times} time(s)\n{}",
+        d.snapshot().describe()
+    );
+}
+
+/// SIGTERM, then the exit: 0, within [`PROMPTLY`].
+fn assert_stops_promptly(d: &mut Daemon, during: &str) {
+    d.signal(libc::SIGTERM);
+    let asked = Instant::now();
+    let status = d.wait_exit(HANG_GUARD);
+    let took = asked.elapsed();
+    let out = d.outcome();
+    assert!(
+        status.is_some() && took < PROMPTLY,
+        "SIGTERM {during}: no exit within {PROMPTLY:?} (took {took:?})\n{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), Some(0), "SIGTERM {during}\n{}", out.describe());
+}
+
+/// Takes the `flock` another aws-credfile writer would hold on the lock
+/// file beside `h.cred_file`; released when the file is dropped.
+fn hold_lock(h: &Harness) -> File {
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(h.cred_file.with_file_name(LOCK_FILE))
+        .expect("open the lock file");
+    lock.lock().expect("take the lock");
+    lock
+}
+
+/// Makes a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let c = CString::new(path.as_os_str().as_bytes()).expect("a path has no NUL");
+    // SAFETY: mkfifo(3) reads one NUL-terminated string that lives across
+    // the call and touches no other memory of ours.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {}: {}",
+        path.display(),
+        io::Error::last_os_error()
+    );
+}
+
+/// One part of a test, run by [`every_case`].
+type Part<'a> = Box<dyn Fn() + 'a>;
+
+fn part<'a>(name: &str, f: impl Fn() + 'a) -> (String, Part<'a>) {
+    (name.to_string(), Box::new(f))
+}
+
+/// Runs `check` on every case, so that one failing case hides none of the
+/// others (each failure's message is printed as it happens), then fails
+/// naming every case that failed.
+fn every_case<T>(cases: impl IntoIterator<Item = (String, T)>, check: impl Fn(T)) {
+    let failed: Vec<String> = cases
+        .into_iter()
+        .filter_map(|(name, case)| {
+            panic::catch_unwind(AssertUnwindSafe(|| check(case)))
+                .is_err()
+                .then_some(name)
+        })
+        .collect();
+    assert!(failed.is_empty(), "failed cases: {failed:?}");
+}
+
+/// Every file under `dir` (recursively) but those sharing `except`'s inode.
+fn files_under(dir: &Path, except: &Path) -> Vec<PathBuf> {
+    let skip = fs::metadata(except).expect("stat").ino();
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).expect("list").flatten() {
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).expect("stat");
+        if meta.is_dir() {
+            out.extend(files_under(&path, except));
+        } else if meta.is_file() && meta.ino() != skip {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Finding: waiting for another writer's lock froze the whole loop for the
+/// lock wait (10 s): the endpoint stopped answering, SIGTERM took those
+/// seconds, and `--once` stopped during the wait exited 1. Now the lock is
+/// tried between short waits: the endpoint answers, a stop ends it at once
+/// with the file untouched, and the write goes ahead as soon as the lock is
+/// free.
+#[test]
+fn a_held_lock_stalls_neither_the_endpoint_nor_a_stop() {
+    let h = Harness::new("hard_lock_wait", |_, _| Answer::issue(HOUR));
+    let file = h.cred_file.display().to_string();
+    let h = &h;
+    // Once a refresh begun with the lock held (by SIGHUP, or a --once
+    // starting) has fetched, it is waiting for the lock.
+    let waiting_for_lock = |requests_before: usize| {
+        assert!(
+            h.sts.wait_for_requests(requests_before + 1, SOON),
+            "no fetch"
+        );
+        thread::sleep(Duration::from_millis(300));
+    };
+    let parts: Vec<(String, Part)> = vec![
+        part("the endpoint while waiting, the write after", || {
+            let (mut d, addr) = serving(h, &["--file", &file]);
+            wait_for_200(&d, addr, &[]);
+            wait_for_new_write(h, &d, 0);
+            let lock = hold_lock(h);
+            let before = snapshot(&h.cred_file);
+            let (requests, issued) = (h.sts.request_count(), h.sts.issued().len());
+            d.signal(libc::SIGHUP);
+            waiting_for_lock(requests);
+            let request = format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            for i in 0..3 {
+                let reply = exchange_within(addr, request.as_bytes(), PROMPTLY);
+                assert!(
+                    matches!(&reply, Ok(r) if r.status == Some(200)),
+                    "GET {i} while the lock is held: {reply:?}\n{}",
+                    d.snapshot().describe()
+                );
+            }
+            assert_eq!(
+                snapshot(&h.cred_file),
+                before,
+                "written under another's lock"
+            );
+            drop(lock);
+            wait_for_new_write(h, &d, issued);
+            assert_stops_promptly(&mut d, "after the write");
+        }),
+        part("a stop of the daemon while waiting", || {
+            let issued = h.sts.issued().len();
+            let mut d = h.cmd(&[]).spawn();
+            wait_for_new_write(h, &d, issued);
+            let _lock = hold_lock(h);
+            let before = snapshot(&h.cred_file);
+            let requests = h.sts.request_count();
+            d.signal(libc::SIGHUP);
+            waiting_for_lock(requests);
+            assert_stops_promptly(&mut d, "to a daemon waiting for the lock");
+            assert_eq!(snapshot(&h.cred_file), before, "written on the way out");
+        }),
+        part("a stop of --once while waiting", || {
+            let _lock = hold_lock(h);
+            let before = snapshot(&h.cred_file);
+            let requests = h.sts.request_count();
+            let mut once = h.cmd(&["--once"]).spawn();
+            waiting_for_lock(requests);
+            assert_stops_promptly(&mut once, "to --once waiting for the lock");
+            assert_eq!(snapshot(&h.cred_file), before, "written on the way out");
+        }),
+    ];
+    every_case(parts, |part| part());
+}
+
+/// Finding: a named pipe as a token file, the endpoint's token file or
+/// `AWS_CA_BUNDLE` hung `open()` for ever (stops included), and a token
+/// path turned into one under a running daemon wedged its refreshes. Now
+/// each is refused at start (exit 2, naming it, at once), and under the
+/// daemon that refresh fails, is logged, and the next one after the pipe is
+/// gone succeeds.
+#[test]
+fn named_pipes_as_inputs_are_refused_not_waited_on() {
+    let h = Harness::new("hard_fifo", |_, _| Answer::issue(HOUR));
+    let pipe = h.scratch.join("in/pipe");
+    fs::create_dir_all(pipe.parent().expect("dir")).expect("dir");
+    mkfifo(&pipe);
+    let shown = pipe.display().to_string();
+    let serve = format!("127.0.0.1:{}", free_port());
+    let agent_url = format!("{}{PATH}", h.sts.url());
+    let h = &h;
+    let at_start = |culprit: &str, args: &[&str], env: &[(&str, &str)]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let culprit = culprit.to_string();
+        part(&format!("{culprit} at start"), move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut run = h.cmd(&args).timeout(HANG_GUARD);
+            for (k, v) in &env {
+                run = run.env(k, v);
+            }
+            let requests = h.sts.request_count();
+            let out = run.run();
+            out.assert_code(2)
+                .assert_stderr_contains(&culprit)
+                .assert_stderr_contains("named pipe");
+            assert!(out.elapsed < PROMPTLY, "slow\n{}", out.describe());
+            assert_eq!(h.sts.request_count(), requests, "a request was made");
+        })
+    };
+    let token_file = "AWS_WEB_IDENTITY_TOKEN_FILE";
+    let agent_token_file = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+    let parts = vec![
+        at_start(token_file, &["--once"], &[(token_file, &shown)]),
+        at_start(
+            agent_token_file,
+            &["--once", "--source", "container"],
+            &[
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent_url),
+                (agent_token_file, &shown),
+            ],
+        ),
+        at_start(
+            "--serve-token-file",
+            &["--serve", &serve, "--serve-token-file", &shown],
+            &[],
+        ),
+        at_start("AWS_CA_BUNDLE", &["--once"], &[("AWS_CA_BUNDLE", &shown)]),
+        part("a token turned into a pipe under the daemon", || {
+            let issued = h.sts.issued().len();
+            let mut d = h.cmd(&[]).spawn();
+            wait_for_new_write(h, &d, issued);
+            let staged = h.scratch.join("token/.pipe");
+            mkfifo(&staged);
+            fs::rename(&staged, &h.token_file).expect("swap the pipe in");
+            d.signal(libc::SIGHUP);
+            wait_for_log(&d, "named pipe", 1);
+            d.assert_running();
+            // A regular file again: the daemon carries on with it.
+            let issued = h.sts.issued().len();
+            h.set_token("eyJhbGciOiJSUzI1NiJ9.eyJhZnRlci1waXBlIjoxfQ.c2lnYWZ0ZXJwaXBlMDAwMQ");
+            d.signal(libc::SIGHUP);
+            wait_for_new_write(h, &d, issued);
+            let last = h.sts.requests().pop().expect("a request");
+            assert_eq!(last.param("WebIdentityToken"), Some(h.token()));
+            assert_stops_promptly(&mut d, "after recovering");
+        }),
+    ];
+    every_case(parts, |part| part());
+}
+
+/// The embedded Mozilla roots as a PEM bundle, `copies` times over: a real
+/// bundle, only larger than any real one.
+fn pem_bundle(copies: usize) -> String {
+    let mut one = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        one.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64(cert.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            one.push_str(std::str::from_utf8(line).expect("ascii"));
+            one.push('\n');
+        }
+        one.push_str("-----END CERTIFICATE-----\n");
+    }
+    one.repeat(copies)
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Finding: `AWS_CA_BUNDLE` was read whole, so `/dev/zero` filled memory
+/// (without end but the machine's), and a bundle of any size was taken.
+/// Now it is capped at 4 MiB: both are a configuration error at once, and
+/// the binary's resident memory, sampled while it runs, stays small. (An
+/// address-space limit of 256 MiB keeps an old build from taking the
+/// machine's memory; it fails the test by its size long before.)
+#[test]
+fn an_endless_or_huge_ca_bundle_is_refused_in_bounded_memory() {
+    const FOUR_MIB: usize = 4 * 1024 * 1024;
+    const RSS_BOUND_KIB: u64 = 64 * 1024;
+    let h = Harness::new("hard_ca_bundle", |_, _| Answer::issue(HOUR));
+    // Valid PEM throughout, so size is the only thing wrong with it.
+    let one = pem_bundle(1).len();
+    let huge = h
+        .scratch
+        .write("in/huge-bundle.pem", pem_bundle(FOUR_MIB / one + 2));
+    let cases = [PathBuf::from("/dev/zero"), huge].map(|b| (b.display().to_string(), b));
+    every_case(cases, |bundle| {
+        let mut run = h
+            .cmd(&["--once"])
+            .env("AWS_CA_BUNDLE", &bundle)
+            .memory_limit(256 * 1024 * 1024)
+            .spawn();
+        let mut peak_kib = 0;
+        let exited = wait_until(HANG_GUARD, || {
+            peak_kib = peak_kib.max(rss_kib(run.pid()).unwrap_or(0));
+            run.try_exit().is_some()
+        });
+        let out = run.outcome();
+        assert!(exited, "no exit within {HANG_GUARD:?}\n{}", out.describe());
+        out.assert_code(2).assert_stderr_contains("AWS_CA_BUNDLE");
+        assert!(
+            peak_kib < RSS_BOUND_KIB,
+            "{}: {peak_kib} KiB resident\n{}",
+            bundle.display(),
+            out.describe()
+        );
+        assert!(out.elapsed < PROMPTLY, "slow\n{}", out.describe());
+    });
+    assert_eq!(h.sts.request_count(), 0, "refused before any request");
+    assert!(!h.cred_file.exists(), "a file was written");
+}
+
+/// A server that quotes what it was sent: its harness, the arguments and
+/// variables that make the binary ask it, and what of its error must show.
+#[derive(Clone, Copy)]
+struct Echoing<'a> {
+    h: &'a Harness,
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    shown: &'a str,
+}
+
+/// Finding: STS, a proxy or the agent quoting the request in an error (the
+/// identity token, the source keys of a chained call, the agent token)
+/// reached the log verbatim. For each source, in both log formats, for
+/// `--once` and the daemon, the server echoes every secret it was sent; the
+/// error still shows (its code), and the harness's secret scan, which knows
+/// each echoed value, finds none of them.
+#[test]
+fn secrets_a_server_echoes_never_reach_the_log() {
+    // The chained hop's source credentials, known here so the fake can
+    // quote the secret key, which a signed request never carries.
+    let source = Issued {
+        access_key_id: "ASIAECHOSOURCE000077".into(),
+        secret_access_key: "echoSourceSecretKey0077/K7MDENG+bPxRfiCYzz".into(),
+        session_token: "IQoJb3JpZ2luX2VjEchoSourceSessionToken0077/SeSsIoN+tOkEn==".into(),
+        expiration: rfc3339(SystemTime::now() + HOUR),
+    };
+    let agent_token = "eyJhbGciOiJSUzI1NiJ9.eyJlY2hvLWFnZW50IjoxfQ.ZWNob2FnZW50c2lnMDA3Nw";
+
+    let web_identity = Harness::new("hard_echo_irsa", |_, req| {
+        let token = req.param("WebIdentityToken").unwrap_or_default();
+        Answer::error(
+            400,
+            "InvalidIdentityToken",
+            &format!("Couldn't verify the token {token}; it was sent as {token}"),
+        )
+    });
+    let echoed = source.clone();
+    let chained = Harness::new("hard_echo_chain", move |_, req| match req.protocol() {
+        Protocol::AssumeRole => Answer::error(
+            403,
+            "AccessDenied",
+            &format!(
+                "The key {} with secret {} and token {} may not assume {}",
+                echoed.access_key_id,
+                echoed.secret_access_key,
+                req.header("X-Amz-Security-Token").unwrap_or_default(),
+                req.param("RoleArn").unwrap_or_default()
+            ),
+        ),
+        _ => Answer::raw(200, "text/xml", success(Protocol::WebIdentity, &echoed).1),
+    });
+    chained.add_secret(&source.secret_access_key);
+    chained.add_secret(&source.session_token);
+    let container = Harness::with_agent(
+        "hard_echo_agent",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(|_, req| {
+            let sent = req.header("Authorization").unwrap_or_default();
+            Answer::json(
+                401,
+                &format!(r#"{{"code":"Unauthorized","message":"the token {sent} is not valid"}}"#),
+            )
+        }),
+    );
+    container.add_secret(agent_token);
+
+    let cases = [
+        Echoing {
+            h: &web_identity,
+            args: &[],
+            env: &[],
+            shown: "InvalidIdentityToken",
+        },
+        Echoing {
+            h: &chained,
+            args: &["--role-arn", "arn:aws:iam::210987654321:role/partner"],
+            env: &[],
+            shown: "AccessDenied",
+        },
+        Echoing {
+            h: &container,
+            args: &[],
+            env: &[("AWS_CONTAINER_AUTHORIZATION_TOKEN", agent_token)],
+            shown: "401",
+        },
+    ];
+    let runs = cases.into_iter().flat_map(|case| {
+        [
+            ("text", true),
+            ("json", true),
+            ("text", false),
+            ("json", false),
+        ]
+        .map(|(format, once)| {
+            let mode = if once { "--once" } else { "daemon" };
+            (
+                format!("{} {format} {mode}", case.shown),
+                (case, format, once),
+            )
+        })
+    });
+    // The harness scans every run's output for every secret.
+    every_case(runs, |(case, format, once)| {
+        let mut args = vec!["--log-format", format, "--log-level", "debug"];
+        args.extend_from_slice(case.args);
+        if once {
+            args.extend(["--once", "--once-timeout", "2s"]);
+            let out = with_env(case.h.cmd(&args), case.env).run();
+            out.assert_code(1).assert_stderr_contains(case.shown);
+        } else {
+            let d = with_env(case.h.cmd(&args), case.env).spawn();
+            wait_for_log(&d, case.shown, 2);
+            d.stop().assert_code(0);
+        }
+    });
+    assert!(chained.sts.request_count() >= 8, "the chained hop was made");
+    assert!(
+        container.agent().request_count() >= 4,
+        "the agent was asked"
+    );
+}
+
+fn with_env<'h>(mut run: Invocation<'h>, env: &[(&str, &str)]) -> Invocation<'h> {
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    run
+}
+
+/// A non-loopback address of this machine, if it has one: the source
+/// address of a route out (a UDP "connect" sends nothing).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("198.51.100.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Finding: plain http to `localhost` trusted the name, so an `/etc/hosts`
+/// (or a DNS search domain) pointing it elsewhere got the agent token in
+/// the clear. Now every address the name resolves to must be loopback: with
+/// `localhost` resolving to this machine's network address, the run is a
+/// configuration error naming the variable, and the fake agent listening on
+/// that address never hears from it. Needs root and a mount namespace (for
+/// a private `/etc/hosts`); skipped, saying why, without them.
+#[test]
+fn a_localhost_that_resolves_elsewhere_gets_no_token() {
+    let h = Harness::new("hard_localhost", |_, _| Answer::issue(HOUR));
+    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("skipped: this machine has no non-loopback address");
+        return;
+    };
+    let agent = Fake::start_on(&SocketAddr::new(ip, 0).to_string(), |_, _| {
+        Answer::issue(HOUR)
+    })
+    .expect("listen on the network address");
+    let port = agent.url().rsplit(':').next().expect("a port").to_string();
+    let hosts = h.scratch.write("hosts", format!("{ip} localhost\n"));
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJyZWJvdW5kIjoxfQ.cmVib3VuZHNpZzAwNzc";
+    h.add_secret(token);
+    let out = h
+        .cmd(&["--once", "--once-timeout", "2s"])
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://localhost:{port}{PATH}"),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+        .hosts_file(&hosts)
+        .timeout(HANG_GUARD)
+        .run();
+    let received = agent.requests();
+    assert!(
+        received.is_empty() && agent.connection_count() == 0,
+        "the agent at {ip} was contacted ({} requests, token sent: {})\n{}",
+        received.len(),
+        received
+            .iter()
+            .any(|r| r.header("Authorization") == Some(token)),
+        out.describe()
+    );
+    out.assert_code(2)
+        .assert_stderr_contains("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .assert_stderr_contains(&ip.to_string());
+    assert!(!h.cred_file.exists(), "a file was written");
+}
+
+/// Finding: an answer expiring in 9999 planned the next refresh thousands
+/// of years ahead, so it never came. Now no refresh is planned more than
+/// 6 hours ahead: the daemon's armed boot-clock timer says so.
+#[test]
+fn a_far_future_expiry_is_refreshed_within_six_hours() {
+    const CLOCK_BOOTTIME: u32 = 7;
+    const SIX_HOURS: u64 = 6 * 3600;
+    let h = Harness::new("hard_far_future", |_, _| {
+        Answer::issue_expiring("9999-12-31T23:59:59Z")
+    });
+    let d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &d, 0);
+    let mut timers = Vec::new();
+    let planned = wait_until(Duration::from_secs(10), || {
+        timers = armed_timers(d.pid());
+        timers
+            .iter()
+            .any(|&(secs, clock)| clock == CLOCK_BOOTTIME && (60..=SIX_HOURS).contains(&secs))
+    });
+    let logged: Vec<String> = d
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("next_refresh_in"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        planned,
+        "no refresh planned within 6 h; armed timers (secs, clock): {timers:?}; logged: {logged:?}\n{}",
+        d.snapshot().describe()
+    );
+    d.stop().assert_code(0);
+}
+
+/// Finding: a section stamped `refreshed` in the future (a writer whose
+/// clock ran ahead, or a hand edit) counted as written after our fetch
+/// began, so its keys were kept as newer, for good. A stamp from the
+/// future is never newer: the section is replaced.
+#[test]
+fn a_section_stamped_in_the_future_is_replaced() {
+    let h = Harness::new("hard_future_stamp", |_, _| Answer::issue(HOUR));
+    let tomorrow = rfc3339(SystemTime::now() + 24 * HOUR);
+    h.write_cred_file(&format!(
+        "[default]\n{EXPIRY_COMMENT} expires 2099-01-01T00:00:00Z, refreshed {tomorrow}; \
+         edits to this section are overwritten\n\
+         aws_access_key_id = ASIAFUTUREEXAMPLE077\n\
+         aws_secret_access_key = futureSecretEXAMPLE0/0000000000000000077\n\
+         aws_session_token = futureTokenEXAMPLE00/000000000000000000000000000077\n"
+    ));
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(0);
+    assert!(
+        !out.stderr.contains("newer_credentials_kept"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        holds_issued(&h, 0),
+        "the future-stamped section was kept:\n{}",
+        h.read_cred_file()
+    );
+}
+
+/// Finding: a byte that is not UTF-8 in a path variable was replaced, so
+/// the file written (and the one `--check` passed on) was another than the
+/// one the SDK opens, and a token was read from another file. Now any such
+/// variable is a configuration error naming it; nothing is written, nor
+/// read from the mangled name.
+#[test]
+fn a_path_variable_that_is_not_utf8_is_refused() {
+    let h = Harness::new("hard_not_utf8", |_, _| Answer::issue(HOUR));
+    let raw = |p: &Path, tail: &[u8]| {
+        let mut bytes = p.as_os_str().as_bytes().to_vec();
+        bytes.extend_from_slice(tail);
+        PathBuf::from(OsStr::from_bytes(&bytes))
+    };
+    let dir = h.scratch.join("aws");
+    let cred_file = raw(&dir.join("cred"), b"\xffentials");
+    // A valid token at the name the old code made of the raw one.
+    let token_dir = h.token_file.parent().expect("dir");
+    let token_file = raw(&token_dir.join("tok"), b"\xffen");
+    let mangled = token_dir.join("tok\u{fffd}en");
+    let token = h.token();
+    fs::write(&mangled, &token).expect("write the mangled token file");
+    let cases = [
+        ("AWS_SHARED_CREDENTIALS_FILE", &cred_file),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file),
+    ];
+    every_case(cases.map(|c| (c.0.to_string(), c)), |(var, value)| {
+        let out = h.cmd(&["--once"]).env(var, value).run();
+        out.assert_code(2).assert_stderr_contains(var);
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    });
+    assert_eq!(h.sts.request_count(), 0, "refused before any request");
+    assert!(
+        !dir.exists(),
+        "written under some name: {:?}",
+        dir_names(&dir)
+    );
+}
+
+/// Finding: settings found wrong only late or never: `--sts-endpoint ''`
+/// chose the public endpoint; `--file dir/sub/` fetched before failing;
+/// `--owner 4294967295` (chown's -1) did nothing; `--owner` without the
+/// right to chown failed after every fetch; `--check` ignored bad values of
+/// flags it does not use. Each is now exit 2, naming the flag, before any
+/// request. (A dead proxy keeps an old build from reaching the real STS.)
+#[test]
+fn settings_are_checked_before_any_request() {
+    let h = Harness::new("hard_settings", |_, _| Answer::issue(HOUR));
+    let dir = h.scratch.join("dir");
+    fs::create_dir_all(&dir).expect("dir");
+    let sub = format!("{}/sub/", dir.display());
+    // Someone without CAP_CHOWN, writing to a directory of its own.
+    let own = h.scratch.join("nobody");
+    let own_file = own.join("credentials").display().to_string();
+    let as_nobody = is_root();
+    if as_nobody {
+        for p in [h.scratch.path(), h.token_file.parent().expect("dir")] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        fs::set_permissions(&h.token_file, fs::Permissions::from_mode(0o644)).expect("chmod");
+        fs::create_dir_all(&own).expect("dir");
+        chown(&own, Some(NOBODY), Some(NOBODY)).expect("chown");
+    } else {
+        eprintln!("skipping --owner 0 as another user: needs root to run as {NOBODY}");
+    }
+    let mut cases: Vec<(Vec<&str>, &str, bool)> = vec![
+        (
+            vec!["--once", "--sts-endpoint", ""],
+            "--sts-endpoint",
+            false,
+        ),
+        (vec!["--once", "--file", &sub], "--file", false),
+        (vec!["--once", "--owner", "4294967295"], "--owner", false),
+        (vec!["--check", "--duration", "10"], "--duration", false),
+    ];
+    if as_nobody {
+        let args = vec!["--once", "--owner", "0", "--file", &own_file];
+        cases.push((args, "--owner", true));
+    }
+    let cases = cases.into_iter().map(|c| (c.0.join(" "), c));
+    every_case(cases, |(args, culprit, as_nobody)| {
+        let before = h.sts.request_count();
+        let mut run = h
+            .cmd(&args)
+            .arg("--once-timeout")
+            .arg("2s")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .timeout(HANG_GUARD);
+        if as_nobody {
+            run = run.user(NOBODY, NOBODY);
+        }
+        let out = run.run();
+        assert_eq!(
+            h.sts.request_count(),
+            before,
+            "{args:?}: a request was made\n{}",
+            out.describe()
+        );
+        out.assert_code(2).assert_stderr_contains(culprit);
+    });
+    assert_eq!(dir_names(&dir), Vec::<String>::new(), "created in dir/");
+    assert!(!h.cred_file.exists(), "a file was written");
+    assert!(!Path::new(&own_file).exists(), "a file was written");
+}
+
+/// One well-behaved client: connects, sends its whole GET in one write
+/// `after` connecting (an SDK takes a millisecond or so; the endpoint
+/// promises to wait far longer for it), reads the answer to the end. Its
+/// status, or why there was none.
+fn well_behaved_get(addr: SocketAddr, request: &[u8], after: Duration) -> Result<u16, String> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    thread::sleep(after);
+    stream
+        .write_all(request)
+        .map_err(|e| format!("closed before the request was sent: {e}"))?;
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    let reply = parse_response(&raw, started.elapsed());
+    match (reply.status, read) {
+        (Some(status), _) => Ok(status),
+        (None, Ok(_)) => Err(format!(
+            "closed without an answer after {:?}",
+            reply.elapsed
+        )),
+        (None, Err(e)) => Err(format!("no answer after {:?}: {e}", reply.elapsed)),
+    }
+}
+
+/// Finding: with few descriptors, a client accepted before its request
+/// arrived could be closed at once to make room for the next connection.
+/// Under a 33-descriptor limit (room for one connection), with idle
+/// connections pressing for room all the while, a few hundred well-behaved
+/// clients (sending their whole GET within 0 to 2 ms of connecting) are
+/// each answered, none closed without an answer: only a connection idle
+/// for a while is closed to make room.
+#[test]
+fn with_few_descriptors_no_well_behaved_client_is_dropped() {
+    const CLIENTS: usize = 8;
+    const REQUESTS_EACH: usize = 40;
+    const IDLE: usize = 3;
+    let h = Harness::new("hard_fd_young", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = crate::serve::serving_with(&h, &[], |run| run.fd_limit(33));
+    wait_for_200(&d, addr, &[]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flood = {
+        let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
+        thread::spawn(move || crate::serve::hold_idle_sockets(addr, IDLE, &stop, &opened))
+    };
+    // Idle connections are being closed and replaced: room is contested.
+    let pressing = wait_until(SOON, || opened.load(Ordering::SeqCst) > 2 * IDLE);
+    let request = format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let failed: Vec<String> = thread::scope(|s| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let request = &request;
+                s.spawn(move || {
+                    (0..REQUESTS_EACH)
+                        .filter_map(|i| {
+                            let after = Duration::from_millis((i % 3) as u64);
+                            match well_behaved_get(addr, request.as_bytes(), after) {
+                                Ok(200) => None,
+                                Ok(status) => Some(format!("client {c} request {i}: {status}")),
+                                Err(why) => Some(format!("client {c} request {i}: {why}")),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|t| t.join().expect("a client thread"))
+            .collect()
+    });
+    stop.store(true, Ordering::SeqCst);
+    flood.join().expect("the flood thread");
+    let opened = opened.load(Ordering::SeqCst);
+    eprintln!(
+        "{} of {} well-behaved requests answered amid {opened} idle connections",
+        CLIENTS * REQUESTS_EACH - failed.len(),
+        CLIENTS * REQUESTS_EACH
+    );
+    assert!(pressing, "the idle connections never pressed for room");
+    assert!(
+        failed.is_empty(),
+        "{} of {} well-behaved requests failed:\n{}\n{}",
+        failed.len(),
+        CLIENTS * REQUESTS_EACH,
+        failed
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
+/// Finding: a hard link at `--file` (another name for some other file's
+/// content) was read and merged, copying that file into credentials the app
+/// can read, the exposure refusing symbolic links exists to prevent. Now a
+/// file with more than one link is refused: `--once` exits 1 naming it, the
+/// daemon logs it and retries, and nothing of the other file is copied.
+#[test]
+fn a_hard_link_at_the_file_is_refused() {
+    let h = Harness::new("hard_link", |_, _| Answer::issue(HOUR));
+    let secret = "otherAppSecretNEVERCOPY0077/4f9a2c71e0b35d86";
+    h.add_secret(secret);
+    let other = h.scratch.write(
+        "elsewhere/other-app.ini",
+        format!(
+            "[other]\naws_access_key_id = AKIAOTHEREXAMPLE0077\naws_secret_access_key = {secret}\n"
+        ),
+    );
+    let dir = h.cred_file.parent().expect("dir");
+    fs::create_dir_all(dir).expect("dir");
+    let before = snapshot(&other);
+    let h = &h;
+    let linked = || {
+        let _ = fs::remove_file(&h.cred_file);
+        fs::hard_link(&other, &h.cred_file).expect("link");
+    };
+    let nothing_copied = || {
+        assert_eq!(snapshot(&other), before, "the other file changed");
+        assert_eq!(snapshot(&h.cred_file), before, "the link was replaced");
+        for path in files_under(h.scratch.path(), &other) {
+            let text = String::from_utf8_lossy(&fs::read(&path).expect("read")).into_owned();
+            assert!(
+                !text.contains(secret),
+                "{} holds the other file's secret",
+                path.display()
+            );
+        }
+        assert!(
+            dir_names(dir)
+                .iter()
+                .all(|n| n == "credentials" || n == LOCK_FILE),
+            "left behind: {:?}",
+            dir_names(dir)
+        );
+    };
+    let parts = vec![
+        part("--once", || {
+            linked();
+            let out = h.cmd(&["--once"]).run();
+            out.assert_code(1).assert_stderr_contains("hard link");
+            nothing_copied();
+        }),
+        part("the daemon", || {
+            linked();
+            let mut d = h.cmd(&[]).spawn();
+            // Logged, and retried (after a backoff of well under a second).
+            wait_for_log(&d, "hard link", 2);
+            d.assert_running();
+            d.stop().assert_code(0);
+            nothing_copied();
+        }),
+    ];
+    every_case(parts, |part| part());
+}
+
+/// Finding: every SIGHUP started a refresh, so a SIGHUP storm became an STS
+/// storm (hundreds of calls in seconds). Now SIGHUP refreshes are at least
+/// a second apart, and none is lost: a refresh still follows the last one.
+#[test]
+fn a_sighup_storm_is_no_sts_storm() {
+    const STORM: Duration = Duration::from_secs(3);
+    let h = Harness::new("hard_sighup_storm", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &d, 0);
+    let began = Instant::now();
+    let mut sent = 0u32;
+    while began.elapsed() < STORM {
+        for _ in 0..10 {
+            d.signal(libc::SIGHUP);
+            sent += 1;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let last_sighup = Instant::now();
+    let storm = last_sighup - began;
+    // One refresh follows the last SIGHUP.
+    let followed = wait_until(SOON, || {
+        h.sts.requests().iter().any(|r| r.received > last_sighup)
+    });
+    thread::sleep(Duration::from_secs(2));
+    let calls = h
+        .sts
+        .requests()
+        .iter()
+        .filter(|r| r.received >= began)
+        .count();
+    let bound = storm.as_secs() as usize + 3;
+    eprintln!("{sent} SIGHUPs in {storm:?}: {calls} STS calls");
+    d.assert_running();
+    let out = d.stop();
+    out.assert_code(0);
+    assert!(
+        calls <= bound,
+        "{calls} STS calls for {sent} SIGHUPs in {storm:?} (at most {bound})"
+    );
+    assert!(
+        followed,
+        "no refresh after the last SIGHUP\n{}",
+        out.describe()
+    );
+}
