@@ -204,6 +204,13 @@ impl FileSink {
                 self.path.display()
             )));
         }
+        // A pipe, a device or a directory there is as much a mistake, and
+        // found now rather than after a fetch.
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if !meta.is_file() {
+                return read_text(&self.path).map(drop);
+            }
+        }
         if let Some(owner) = self.owner {
             may_chown(owner).map_err(|why| Error::Config(format!("--owner: {why}")))?;
         }

@@ -631,9 +631,10 @@ fn concurrent_writers_share_one_file() {
             }
             runs
         });
-        // Every SIGHUP that lands between two writes starts another. (Not
-        // faster: checking every issued secret against the output at the
-        // end grows with the square of the number of writes.)
+        // SIGHUP refreshes are at most one a second per daemon, so each
+        // writes about once a second however often this asks. (Not faster
+        // anyway: checking every issued secret against the output at the end
+        // grows with the square of the number of writes.)
         let deadline = Instant::now() + Duration::from_secs(6);
         while Instant::now() < deadline && !reader.is_finished() && !onces.is_finished() {
             for d in &mut daemons {
@@ -651,7 +652,7 @@ fn concurrent_writers_share_one_file() {
         assert_eq!(out.code(), Some(0), "{}", out.describe());
         assert!(!out.stderr.contains("refresh_failed"), "{}", out.describe());
         let written = out.stderr.matches("credentials_refreshed").count();
-        assert!(written >= 5, "only {written} writes\n{}", out.describe());
+        assert!(written >= 3, "only {written} writes\n{}", out.describe());
         writes.push(written);
     }
     eprintln!("daemon writes {writes:?}, {onces} --once runs, {reads} reads");
