@@ -18,6 +18,7 @@ mod daemon;
 mod faults;
 mod fleet;
 mod fs_faults;
+mod metrics;
 mod once;
 mod serve;
 mod url_passwords;
