@@ -38,8 +38,13 @@ PACKAGING_PYTEST_PIN ?= pytest==9.2.0
 PACKAGING_STAMP := $(VENV)/.aws-credfile-packaging.stamp
 
 # Debian packages the packaging tests need: qemu-aarch64 for the arm64 binary,
-# chroot (coreutils, always there) for the image's root filesystem.
-PACKAGING_TEST_DEBS ?= qemu-user
+# chroot (coreutils, always there) for the image's root filesystem, promtool
+# (in Debian's prometheus package; it has no package of its own) for the
+# metrics and the alert rules. Installing prometheus also enables its server
+# where services may start (`systemctl disable --now prometheus` if
+# unwanted); the project's machines are containers whose policy-rc.d starts
+# no service, so there only the files arrive.
+PACKAGING_TEST_DEBS ?= qemu-user prometheus
 
 .PHONY: static static-arm64 image test-packaging packaging-venv packaging-sizes
 
