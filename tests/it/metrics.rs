@@ -527,28 +527,32 @@ fn an_answer_that_never_comes_is_a_timeout() {
     }
 }
 
-/// Credentials living 30 s against `--min-valid 20s`, and an STS that
-/// refuses every refresh: `/readyz` is 200 while they have 20 s left, 503
-/// (saying so) from then on, and 200 again once STS lets a refresh through.
+/// Credentials living 40 s against `--min-valid 25s`, and an STS that
+/// refuses every refresh: `/readyz` is 200 while they have 25 s left (a
+/// window of 15 s for the test to look), 503 (saying so) from then on, and
+/// 200 again once STS lets a refresh through.
 #[test]
 fn readyz_turns_503_as_the_expiry_nears_and_200_after_recovery() {
+    const LIFETIME: Duration = Duration::from_secs(40);
+    const MIN_VALID: f64 = 25.0;
     let allow = Arc::new(AtomicBool::new(false));
     let allowed = Arc::clone(&allow);
     let h = Harness::new("metrics_readyz_flips", move |n, _| {
         if n == 0 || allowed.load(Ordering::SeqCst) {
-            Answer::issue(Duration::from_secs(30))
+            Answer::issue(LIFETIME)
         } else {
             Answer::access_denied()
         }
     });
-    let (mut d, addr) = with_metrics(&h, &["--min-valid", "20s"]);
+    let (mut d, addr) = with_metrics(&h, &["--min-valid", "25s"]);
     let text = wait_for_file_containing(&h.cred_file, EXPIRY_COMMENT, UP)
         .unwrap_or_else(|| panic!("no file\n{}", d.snapshot().describe()));
+    let asked = now_unix();
     let ready = get(addr, "/readyz", &[]).expect("an answer");
     let expiry = scrape(addr).get(EXPIRY);
     assert_eq!(as_rfc3339(expiry), recorded_expiry(&text));
     assert!(
-        now_unix() < expiry - 20.0,
+        asked < expiry - MIN_VALID,
         "the test came too late to see the credentials ready (under heavy load?)"
     );
     assert_eq!(ready.status, Some(200), "{ready:?}");
@@ -557,14 +561,14 @@ fn readyz_turns_503_as_the_expiry_nears_and_200_after_recovery() {
     let not_ready = answer_until(&d, addr, "/readyz", 503);
     let seen = now_unix();
     assert!(
-        seen >= expiry - 21.0,
-        "503 at {seen}, before the credentials (expiring at {expiry}) had less than 20 s left"
+        seen >= expiry - MIN_VALID - 1.0,
+        "503 at {seen}, before the credentials (expiring at {expiry}) had less than 25 s left"
     );
     assert!(
         not_ready
             .body
             .starts_with("not ready: the credentials expire at")
-            && not_ready.body.contains("less than --min-valid 20s")
+            && not_ready.body.contains("less than --min-valid 25s")
             && not_ready.body.lines().count() == 1,
         "{not_ready:?}"
     );
