@@ -78,9 +78,14 @@ PACKAGING_STAMP := $(VENV)/.aws-credfile-packaging.stamp
 
 # Debian packages the packaging tests need: the static qemu-aarch64 for the
 # arm64 binary and, inside its chroot, the arm64 image; skopeo to read the
-# archive as container tools do; chroot (coreutils, always there) for the
-# images' root filesystems.
-PACKAGING_TEST_DEBS ?= qemu-user-static skopeo
+# archive as container tools do; promtool (in Debian's prometheus package; it
+# has no package of its own) for the metrics and the alert rules; chroot
+# (coreutils, always there) for the images' root filesystems. Installing
+# prometheus also enables its server where services may start (`systemctl
+# disable --now prometheus` if unwanted); the project's machines are
+# containers whose policy-rc.d starts no service, so there only the files
+# arrive.
+PACKAGING_TEST_DEBS ?= qemu-user-static skopeo prometheus
 
 .PHONY: static static-arm64 notices image sbom release reproducible repro-build \
 	deny tools test-packaging packaging-venv packaging-sizes

@@ -106,14 +106,27 @@ impl Error {
     }
 
     /// Why a refresh failed, as one word of a small fixed set: the
-    /// `reason` label of `aws_credfile_refresh_failures_total`.
+    /// `reason` label of `aws_credfile_refresh_failures_total`. The status
+    /// decides before the body: a load balancer's 502 page or a proxy's 429
+    /// in HTML is the server's trouble or a throttle, as it is for
+    /// `is_transient`, not a garbled answer.
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Sts { status, code, .. } if *status == 429 || is_throttling(code) => "throttled",
-            Error::Endpoint { status: 429, .. } => "throttled",
-            Error::Sts { status, .. } | Error::Endpoint { status, .. } if *status >= 500 => {
+            Error::Endpoint { status: 429, .. } | Error::BadResponse { status: 429, .. } => {
+                "throttled"
+            }
+            Error::Sts { status, .. }
+            | Error::Endpoint { status, .. }
+            | Error::BadResponse { status, .. }
+                if *status >= 500 =>
+            {
                 "server_error"
             }
+            // Retried (see `is_transient_sts_code`), but what lasts is a
+            // refusal: no OIDC provider for the cluster in the account, or
+            // an audience or issuer the role does not trust.
+            Error::Sts { code, .. } if code == "InvalidIdentityToken" => "denied",
             Error::Sts { code, .. } if is_transient_sts_code(code) => "server_error",
             Error::Sts { .. } | Error::Endpoint { .. } => "denied",
             Error::Network {
@@ -348,6 +361,26 @@ mod tests {
         }
         .is_transient());
         assert!(!Error::Config("x".into()).is_transient());
+    }
+
+    #[test]
+    fn reasons_follow_the_status_before_the_body() {
+        let bad = |status| Error::BadResponse {
+            from: "u".into(),
+            status,
+            detail: "an HTML page".into(),
+        };
+        assert_eq!(bad(200).reason(), "bad_response");
+        assert_eq!(bad(502).reason(), "server_error");
+        assert_eq!(bad(429).reason(), "throttled");
+        let sts = |status, code: &str| Error::Sts {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert_eq!(sts(400, "InvalidIdentityToken").reason(), "denied");
+        assert_eq!(sts(400, "IDPCommunicationError").reason(), "server_error");
+        assert_eq!(sts(400, "RequestLimitExceeded").reason(), "throttled");
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Client {
             .read_to_end(&mut body)
             .map_err(|e| Error::Network {
                 url: self.url.clone(),
-                timed_out: e.kind() == std::io::ErrorKind::TimedOut,
+                timed_out: is_timeout(&e),
                 detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
             })?;
         if body.len() as u64 > MAX_BODY {
@@ -254,6 +254,18 @@ impl Client {
             timed_out,
         }
     }
+}
+
+/// Whether reading a body failed because time ran out. ureq's body reader
+/// hands its own timeout over as an `io::Error` of kind `Other` wrapping
+/// `ureq::Error::Timeout` (see `ureq::Error::into_io`), not as `TimedOut`,
+/// so a head that came in time and a body that stalled past the deadline
+/// would otherwise count as a network failure in the metrics.
+fn is_timeout(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|inner| matches!(inner, ureq::Error::Timeout(_)))
 }
 
 /// Gives rustls ring as the process's crypto provider, which ureq (built
@@ -338,6 +350,15 @@ mod tests {
             resp.body_without(&["eyJhbGci.x.y", "ab"]),
             b"bad token ** redacted ** in request; ** redacted ** again; key ab".to_vec()
         );
+    }
+
+    #[test]
+    fn a_body_that_ran_out_of_time_is_a_timeout() {
+        let from_body = ureq::Error::Timeout(ureq::Timeout::Global).into_io();
+        assert!(is_timeout(&from_body));
+        assert!(is_timeout(&std::io::ErrorKind::TimedOut.into()));
+        assert!(!is_timeout(&ureq::Error::ConnectionFailed.into_io()));
+        assert!(!is_timeout(&std::io::ErrorKind::ConnectionReset.into()));
     }
 
     #[test]

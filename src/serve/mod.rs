@@ -190,6 +190,15 @@ impl<H: Handler> Server<H> {
         })
     }
 
+    /// At most `max` connections at once, below what the descriptor limit
+    /// allows: a listener that is not the point of the process (the
+    /// metrics) must not take the descriptors the endpoint and a refresh
+    /// need.
+    pub fn with_cap(mut self, max: usize) -> Server<H> {
+        self.cap = self.cap.min(max).max(1);
+        self
+    }
+
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()

@@ -551,12 +551,17 @@ class FakeSts(_LoopbackServer):
     seconds whatever DurationSeconds asks (aws-credfile refuses --duration under 900 s, and
     real STS too, so only a fake gives credentials that expire within a test).
 
-    Every answer has a new AccessKeyId; `issued` lists them oldest first.
+    Every answer has a new AccessKeyId; `issued` lists them oldest first. Set `failure` to
+    (status, code, message) to answer every request with that STS error instead (a role whose
+    trust no longer allows the pod, say), and back to None to issue again; `refused` counts
+    the requests answered with it.
     """
 
     def __init__(self, lifetime: float = 4, account_id: str = ACCOUNT_ID):
         self.lifetime = lifetime
         self.account_id = account_id
+        self.failure: Optional[tuple[int, str, str]] = None
+        self.refused = 0
         self.issued: list[Creds] = []
         self.expirations: list[datetime] = []
         self._serial = itertools.count(1)
@@ -568,6 +573,13 @@ class FakeSts(_LoopbackServer):
         action = form.get("Action", [""])[0]
         if method != "POST" or action != "AssumeRoleWithWebIdentity":
             return 400, "text/xml", self._error("InvalidAction", f"fake STS answers only AssumeRoleWithWebIdentity, not {action!r}")
+        with self.lock:
+            failure = self.failure
+            if failure:
+                self.refused += 1
+        if failure:
+            status, code, message = failure
+            return status, "text/xml", self._error(code, message)
         role_arn = form.get("RoleArn", [""])[0]
         session = form.get("RoleSessionName", ["fake"])[0]
         serial = next(self._serial)

@@ -4,13 +4,21 @@ sidecar, probes, non-root, read-only root, no capabilities, shared
 directory), and run: each aws-credfile container is executed as its manifest
 says (image entrypoint + args, as the manifest's uid) in the unpacked image
 with chroot, against a fake STS or a fake Pod Identity agent, and its probes
-are executed too."""
+are executed too, exec probes as the kubelet runs them in the container and
+httpGet probes as the kubelet sends them; its --metrics listener is scraped
+and the scrape judged by `promtool check metrics`. The Prometheus Operator's
+kinds (deploy/monitoring/) are not in the Kubernetes schemas:
+test_packaging_monitoring.py checks them."""
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -24,6 +32,7 @@ from packaging_support import (
     explain,
     irsa_env,
     make_dir,
+    missing,
     pod_identity_env,
     put_token,
     run,
@@ -40,6 +49,8 @@ KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
 SIDECAR = "aws-credfile"
 HARBOR_UID = 10000
 CHECK_COMMAND_HEAD = ["/aws-credfile", "--check", "--file"]
+# Custom resources of the Prometheus Operator; no Kubernetes schema has them.
+OPERATOR_API = "monitoring.coreos.com/v1"
 
 
 def documents(path):
@@ -78,13 +89,20 @@ def test_there_are_manifests():
     assert "deploy/irsa/harbor-registry.yaml" in names
     assert "deploy/pod-identity/harbor-registry.yaml" in names
     assert "deploy/batch-job-once.yaml" in names
+    assert "deploy/monitoring/harbor-registry-http-probes.yaml" in names
+    assert "deploy/monitoring/podmonitor.yaml" in names
+    assert "deploy/monitoring/prometheus-rule.yaml" in names
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("path", MANIFESTS, ids=manifest_id)
 def test_manifest_is_valid_against_the_kubernetes_schemas(path, version):
-    """Strict: an unknown or misspelt field fails too."""
+    """Strict: an unknown or misspelt field fails too. The Prometheus
+    Operator's kinds are left to test_packaging_monitoring.py."""
     for doc in documents(path):
+        if doc["apiVersion"] == OPERATOR_API:
+            assert doc["kind"] in ("PodMonitor", "PrometheusRule"), doc["kind"]
+            continue
         kubernetes_validate.validate(doc, version, strict=True)
 
 
@@ -106,10 +124,22 @@ def test_harbor_sidecar_shape(path):
     assert cred_file == "/home/harbor/.aws/credentials"
     assert "--once" not in args
 
-    # Probes run the binary's own --check on the same file (no shell).
-    for probe in ("startupProbe", "livenessProbe"):
-        command = sidecar[probe]["exec"]["command"]
-        assert command == CHECK_COMMAND_HEAD + [cred_file], command
+    if "exec" in sidecar["startupProbe"]:
+        # Probes run the binary's own --check on the same file (no shell).
+        for probe in ("startupProbe", "livenessProbe"):
+            command = sidecar[probe]["exec"]["command"]
+            assert command == CHECK_COMMAND_HEAD + [cred_file], command
+    else:
+        # The alternative: the kubelet asks the --metrics listener, the
+        # --check rule as /readyz for startup and readiness, /healthz (the
+        # loop answers) for liveness.
+        for probe, path in (
+            ("startupProbe", "/readyz"),
+            ("readinessProbe", "/readyz"),
+            ("livenessProbe", "/healthz"),
+        ):
+            assert sidecar[probe]["httpGet"] == {"path": path, "port": "metrics"}, probe
+            assert "exec" not in sidecar[probe]
     # The first STS call gets time, with its retries, before the kubelet
     # gives up: at least a minute.
     startup = sidecar["startupProbe"]
@@ -206,20 +236,71 @@ def prepare_pod_rootfs(rootfs, container, spec, token_path):
     return uid, gid
 
 
-def wait_for_probe(rootfs, uid, gid, probe, env, deadline_s):
-    command = probe["exec"]["command"]
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def on_free_port(container):
+    """The container with its --metrics moved to a free loopback port, and
+    that port for the names its ports section gives it. A pod has a network
+    namespace of its own, so the manifest's fixed port is always free there;
+    this test shares the machine's with whatever else runs, so it takes a
+    port that is free here instead."""
+    args = list(container.get("args", []))
+    if "--metrics" not in args:
+        return container, {}
+    port = free_port()
+    declared = args[args.index("--metrics") + 1].rpartition(":")[2]
+    args[args.index("--metrics") + 1] = f"127.0.0.1:{port}"
+    names = {p["name"]: port for p in container.get("ports", []) if str(p["containerPort"]) == declared}
+    return {**container, "args": args}, {**names, int(declared): port}
+
+
+def http_probe_once(probe, ports):
+    """What the kubelet's httpGet probe does: a GET of the path on the pod's
+    address and the named (or numbered) port; success is 200-399."""
+    get = probe["httpGet"]
+    port = ports[get["port"]]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{get['path']}", timeout=probe.get("timeoutSeconds", 1)) as r:
+            return 200 <= r.status < 400, f"{r.status} {r.read().decode()}"
+    except urllib.error.HTTPError as e:
+        return False, f"{e.code} {e.read().decode()}"
+    except OSError as e:
+        return False, repr(e)
+
+
+def wait_for_probe(rootfs, uid, gid, probe, env, deadline_s, ports=None):
     deadline = time.monotonic() + deadline_s
     while True:
-        proc = run(chroot_cmd(rootfs, uid, gid, command), env)
-        if proc.returncode == 0:
+        if "httpGet" in probe:
+            ok, what = http_probe_once(probe, ports)
+        else:
+            proc = run(chroot_cmd(rootfs, uid, gid, probe["exec"]["command"]), env)
+            ok, what = proc.returncode == 0, explain(proc)
+        if ok:
             return
-        assert time.monotonic() < deadline, explain(proc)
+        assert time.monotonic() < deadline, what
         time.sleep(0.2)
+
+
+def assert_scrape_passes_promtool(port):
+    """The sidecar's own exposition, judged by Prometheus's linter."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        body = r.read().decode()
+    assert "aws_credfile_credentials_expiry_timestamp_seconds NaN" not in body, body
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        missing("promtool (Debian's prometheus package)", "make test-packaging")
+    proc = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr + body
 
 
 def run_sidecar_as_in_manifest(path, image_rootfs, oci_image, env, token_path, fake):
     [(_, _, spec)] = [w for w in workloads() if w[0] == path]
-    sidecar = aws_credfile_container(spec)
+    sidecar, ports = on_free_port(aws_credfile_container(spec))
     uid, gid = prepare_pod_rootfs(image_rootfs, sidecar, spec, token_path)
     argv = container_argv(sidecar, oci_image)
     daemon = subprocess.Popen(
@@ -230,10 +311,14 @@ def run_sidecar_as_in_manifest(path, image_rootfs, oci_image, env, token_path, f
         text=True,
     )
     try:
-        # The kubelet runs the probes in the container, as its user, with
-        # the container's environment.
-        wait_for_probe(image_rootfs, uid, gid, sidecar["startupProbe"], env, 30)
-        wait_for_probe(image_rootfs, uid, gid, sidecar["livenessProbe"], env, 0)
+        # The kubelet runs exec probes in the container, as its user, with
+        # the container's environment; httpGet probes from outside it.
+        wait_for_probe(image_rootfs, uid, gid, sidecar["startupProbe"], env, 30, ports)
+        for probe in ("readinessProbe", "livenessProbe"):
+            if probe in sidecar:
+                wait_for_probe(image_rootfs, uid, gid, sidecar[probe], env, 0, ports)
+        if "metrics" in ports:
+            assert_scrape_passes_promtool(ports["metrics"])
         assert daemon.poll() is None, daemon.communicate()
     finally:
         # What the kubelet sends when the pod stops.
@@ -252,6 +337,13 @@ def test_irsa_harbor_sidecar_runs_as_written(image_rootfs, oci_image, fake_sts):
     run_sidecar_as_in_manifest(
         DEPLOY / "irsa/harbor-registry.yaml",
         image_rootfs, oci_image, env, IRSA_TOKEN_PATH, fake_sts,
+    )
+
+
+def test_http_probes_harbor_sidecar_runs_as_written(image_rootfs, oci_image, fake_sts):
+    run_sidecar_as_in_manifest(
+        DEPLOY / "monitoring/harbor-registry-http-probes.yaml",
+        image_rootfs, oci_image, irsa_env(fake_sts.url, IRSA_TOKEN_PATH), IRSA_TOKEN_PATH, fake_sts,
     )
 
 
