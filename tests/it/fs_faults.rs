@@ -96,10 +96,11 @@ fn target_is_a_directory() {
     out.assert_stderr_contains("is a directory");
     out.assert_stderr_contains(&h.cred_file.display().to_string());
     assert!(h.cred_file.join("inside").is_dir(), "the directory is kept");
+    // Refused before anything is fetched or locked: nothing created beside it.
     assert_eq!(
         dir_names(h.cred_file.parent().expect("dir")),
-        [LOCK_FILE, "credentials"],
-        "no temporary file is left behind"
+        ["credentials"],
+        "no lock or temporary file is left behind"
     );
 }
 
