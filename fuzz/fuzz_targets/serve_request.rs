@@ -2,7 +2,7 @@
 //! a definite status for anything complete, and must refuse oversized heads.
 #![no_main]
 
-use aws_credfile::serve::{parse_request, Parsed, MAX_REQUEST};
+use aws_credfile::serve::http1::{parse_request, Parsed, MAX_REQUEST};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
