@@ -16,7 +16,7 @@
 //! std has no waitpid(-1), kill(2) of a group, prctl or tcsetpgrp.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -92,9 +92,7 @@ impl Handoff {
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = Vec::new();
         if let Some((path, profile)) = &self.file {
-            // Absolute, so a program that changes directory still finds it.
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            vars.push((ENV_SHARED_CREDENTIALS_FILE, path.display().to_string()));
+            vars.push((ENV_SHARED_CREDENTIALS_FILE, absolute(path)));
             if profile != "default" {
                 vars.push((ENV_PROFILE, profile.clone()));
             }
@@ -106,16 +104,22 @@ impl Handoff {
                     vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()))
                 }
                 EndpointToken::File(path, t) => {
-                    vars.push((
-                        ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-                        path.display().to_string(),
-                    ));
+                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, absolute(path)));
                     vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()));
                 }
             }
         }
         vars
     }
+}
+
+/// `path` made absolute, so a program that changes directory still finds
+/// it.
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The program, running.
@@ -296,6 +300,33 @@ mod tests {
         assert_eq!(
             default_profile.variables(),
             vec![(ENV_SHARED_CREDENTIALS_FILE, "/c".to_string())]
+        );
+        // Relative paths are handed over from where aws-credfile runs.
+        let cwd = std::env::current_dir().expect("a working directory");
+        let relative = Handoff {
+            file: Some((PathBuf::from("c/credentials"), "default".into())),
+            endpoint: Some((
+                "http://127.0.0.1:9911/v1/credentials".into(),
+                EndpointToken::File(PathBuf::from("t/token"), Secret::new("tok")),
+            )),
+        };
+        assert_eq!(
+            relative.variables(),
+            vec![
+                (
+                    ENV_SHARED_CREDENTIALS_FILE,
+                    cwd.join("c/credentials").display().to_string()
+                ),
+                (
+                    ENV_CONTAINER_CREDENTIALS_FULL_URI,
+                    "http://127.0.0.1:9911/v1/credentials".to_string()
+                ),
+                (
+                    ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+                    cwd.join("t/token").display().to_string()
+                ),
+                (ENV_CONTAINER_AUTHORIZATION_TOKEN, "tok".to_string()),
+            ]
         );
     }
 }
