@@ -19,5 +19,7 @@ mod faults;
 mod fleet;
 mod fs_faults;
 mod once;
+mod print;
 mod serve;
+mod supervise;
 mod url_passwords;
