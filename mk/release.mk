@@ -38,8 +38,9 @@ PACKAGING_PYTEST_PIN ?= pytest==9.2.0
 PACKAGING_STAMP := $(VENV)/.aws-credfile-packaging.stamp
 
 # Debian packages the packaging tests need: qemu-aarch64 for the arm64 binary,
-# chroot (coreutils, always there) for the image's root filesystem.
-PACKAGING_TEST_DEBS ?= qemu-user
+# chroot (coreutils, always there) for the image's root filesystem, musl-gcc
+# for the static application the embedding test runs under aws-credfile.
+PACKAGING_TEST_DEBS ?= qemu-user musl-tools
 
 .PHONY: static static-arm64 image test-packaging packaging-venv packaging-sizes
 
@@ -68,7 +69,8 @@ $(PACKAGING_STAMP): $(PKG_ROOT)/requirements-packaging.txt
 # Everything users receive, tested: both static binaries (a real --once
 # against a local fake STS, the arm64 one under qemu-user), the image
 # (unpacked and run with chroot as 65532), the binary embedded in another
-# root filesystem, and the Kubernetes manifests against the Kubernetes
+# root filesystem and as the entrypoint supervising a static application
+# (`/aws-credfile -- /app`), and the Kubernetes manifests against the Kubernetes
 # schemas. PACKAGING_STRICT turns a missing artifact into a failure instead
 # of a skip.
 test-packaging: static static-arm64 image packaging-venv
