@@ -15,6 +15,7 @@
 //! Like `poll.rs` and `timer.rs`, this is a place that needs unsafe code:
 //! std has no waitpid(-1), kill(2) of a group, prctl or tcsetpgrp.
 
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +25,7 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SI
 use crate::credentials::Secret;
 use crate::credentials_file::ENV_SHARED_CREDENTIALS_FILE;
 use crate::error::Error;
+use crate::serve::answer::CREDENTIALS_PATH;
 use crate::signals::Signal;
 use crate::source::container::{
     ENV_CONTAINER_AUTHORIZATION_TOKEN, ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
@@ -111,6 +113,21 @@ impl Handoff {
         }
         vars
     }
+}
+
+/// The endpoint's URL as the program is to use it. An endpoint bound to
+/// every address (`--serve 0.0.0.0:PORT --serve-any-address`) is reached
+/// through loopback: the SDKs refuse plain http to 0.0.0.0 or `::`, and a
+/// connection to them would leave the machine's choice of address to chance.
+pub fn endpoint_url(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}{CREDENTIALS_PATH}")
 }
 
 /// `path` made absolute, so a program that changes directory still finds
@@ -267,6 +284,18 @@ mod tests {
         assert_eq!(exit_status(3 << 8), 3);
         assert_eq!(exit_status(libc::SIGKILL), 137);
         assert_eq!(exit_status(libc::SIGTERM), 143);
+    }
+
+    #[test]
+    fn endpoint_urls_name_a_loopback_address() {
+        for (bound, url) in [
+            ("127.0.0.1:9911", "http://127.0.0.1:9911/v1/credentials"),
+            ("0.0.0.0:9911", "http://127.0.0.1:9911/v1/credentials"),
+            ("[::1]:9911", "http://[::1]:9911/v1/credentials"),
+            ("[::]:9911", "http://[::1]:9911/v1/credentials"),
+        ] {
+            assert_eq!(endpoint_url(bound.parse().unwrap()), url, "{bound}");
+        }
     }
 
     #[test]

@@ -519,6 +519,22 @@ fn serve_hands_over_its_endpoint_with_a_token() {
         },
     );
     assert!(!h.cred_file.exists(), "--serve alone writes no file");
+    // Bound to every address, it is handed over as loopback: the SDKs
+    // refuse plain http to 0.0.0.0.
+    with_handed_env(
+        &h,
+        |port| {
+            ["--serve", &format!("0.0.0.0:{port}"), "--serve-any-address"]
+                .map(String::from)
+                .to_vec()
+        },
+        |run| run,
+        |port, env| {
+            let addr = endpoint_addr(env);
+            assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], port)));
+            assert_endpoint_serves(&h, addr, &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]);
+        },
+    );
 }
 
 #[test]
