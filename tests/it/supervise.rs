@@ -745,6 +745,47 @@ fn the_program_inherits_no_descriptor() {
     }
 }
 
+#[test]
+fn the_program_starts_with_no_signal_blocked_or_ignored() {
+    // aws-credfile ignores SIGPIPE (as every Rust program does) and handles
+    // the forwarded signals and SIGCHLD; none of that may reach the
+    // program. (Signals ignored by whoever started aws-credfile stay
+    // ignored, as across any exec.)
+    let h = harness("sup-sigmask", HOUR);
+    let out = h
+        .cmd(&["--", "grep", "^Sig[BI]", "/proc/self/status"])
+        .env("PATH", PATH)
+        .run();
+    out.assert_code(0);
+    let mask = |name: &str| -> u64 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{}", out.describe()))
+    };
+    assert_eq!(mask("SigBlk:"), 0, "blocked signals\n{}", out.describe());
+    let ours = [
+        libc::SIGPIPE,
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ]
+    .iter()
+    .fold(0u64, |m, &sig| m | 1 << (sig - 1));
+    assert_eq!(
+        mask("SigIgn:") & ours,
+        0,
+        "ignored signals\n{}",
+        out.describe()
+    );
+}
+
 /// A program that fetches the endpoint it was handed itself, every half
 /// second, over bash's /dev/tcp, and records each AccessKeyId it got; it
 /// ends (0) once it has seen three different ones.
