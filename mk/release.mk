@@ -79,13 +79,14 @@ PACKAGING_STAMP := $(VENV)/.aws-credfile-packaging.stamp
 # Debian packages the packaging tests need: the static qemu-aarch64 for the
 # arm64 binary and, inside its chroot, the arm64 image; skopeo to read the
 # archive as container tools do; promtool (in Debian's prometheus package; it
-# has no package of its own) for the metrics and the alert rules; chroot
+# has no package of its own) for the metrics and the alert rules; musl-gcc for
+# the static application the embedding test runs under aws-credfile; chroot
 # (coreutils, always there) for the images' root filesystems. Installing
 # prometheus also enables its server where services may start (`systemctl
 # disable --now prometheus` if unwanted); the project's machines are
 # containers whose policy-rc.d starts no service, so there only the files
 # arrive.
-PACKAGING_TEST_DEBS ?= qemu-user-static skopeo prometheus
+PACKAGING_TEST_DEBS ?= qemu-user-static skopeo prometheus musl-tools
 
 .PHONY: static static-arm64 notices image sbom release reproducible repro-build \
 	deny tools test-packaging packaging-venv packaging-sizes
@@ -152,7 +153,8 @@ $(PACKAGING_STAMP): $(PKG_ROOT)/requirements-packaging.txt
 # Everything users receive, tested: both static binaries (a real --once
 # against a local fake STS, the arm64 one under qemu-user), the image index
 # and each platform's image (unpacked and run with chroot as 65532, arm64
-# under qemu-user), the binary embedded in another root filesystem, the
+# under qemu-user), the binary embedded in another root filesystem and as the
+# entrypoint supervising a static application (`/aws-credfile -- /app`), the
 # embedded dependency lists, the SBOMs against the CycloneDX schema, the
 # release directory and its checksums, the second build elsewhere, and the
 # Kubernetes manifests against the Kubernetes schemas. PACKAGING_STRICT turns

@@ -44,7 +44,7 @@ fn options() -> Options {
     let mut o = Options::new();
     o.optflag("", "once", "Obtain and write the credentials once, then exit (retries transient failures for up to --once-timeout).");
     o.optflag("", "check", "Probe: exit 0 iff the file holds the profile with credentials valid for at least --min-valid. Reads only the file.");
-    o.optopt("", "file", "Credentials file to keep fresh. Default: $AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials.", "PATH");
+    o.optopt("", "file", "Credentials file to keep fresh. Default: $AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials; with -- PROGRAM, none unless given.", "PATH");
     o.optopt(
         "",
         "profile",
@@ -85,7 +85,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "once-timeout",
-        "With --once: give up retrying after this long. Default: 1m.",
+        "With --once, and for the first credentials of -- PROGRAM, --credential-process and --print: give up retrying after this long. Default: 1m.",
         "D",
     );
     o.optopt("", "sts-endpoint", "STS endpoint URL. Default: $AWS_ENDPOINT_URL_STS, else $AWS_ENDPOINT_URL, else the regional endpoint.", "URL");
@@ -113,7 +113,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "log-level",
-        "Least severe level logged: debug, info, warn or error. Default: info.",
+        "Least severe level logged: debug, info, warn or error. Default: info (warn with --credential-process and --print).",
         "LEVEL",
     );
     o.optopt("", "metrics", "Serve Prometheus metrics at http://ADDR:PORT/metrics, and /healthz and /readyz (ready iff the credentials are valid for at least --min-valid) for HTTP probes. Never credentials; any address allowed.", "ADDR:PORT");
@@ -223,7 +223,8 @@ Environment (the AWS SDKs' names):
 Exit codes: 0 success; 1 credentials could not be obtained or written (or
 --check found them missing or stale); 2 usage or configuration error; with
 -- PROGRAM, PROGRAM's own.
-Signals: SIGTERM and SIGINT exit 0 promptly; SIGHUP refreshes now.
+Signals: SIGTERM and SIGINT exit 0 promptly; SIGHUP refreshes now. With
+-- PROGRAM they are forwarded to PROGRAM instead (see above).
 "
     )
 }

@@ -105,6 +105,12 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
         return Err(Error::Usage("--once and --check cannot be combined".into()));
     }
     let print = print(args)?;
+    if print.is_some() && (args.once || args.check) {
+        // --check would run and print nothing; --once would be ignored.
+        return Err(Error::Usage(
+            "--credential-process and --print obtain once and print; they cannot be combined with --once or --check".into(),
+        ));
+    }
     if let Some(program) = &args.program {
         if args.once || args.check || print.is_some() {
             return Err(Error::Usage(

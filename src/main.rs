@@ -15,10 +15,9 @@ use aws_credfile::credentials_file;
 use aws_credfile::daemon::{Ended, Refresher};
 use aws_credfile::error::Error;
 use aws_credfile::metrics::{self, Shared, Status};
-use aws_credfile::serve::answer::CREDENTIALS_PATH;
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
-use aws_credfile::supervise::{EndpointToken, Handoff};
+use aws_credfile::supervise::{self, EndpointToken, Handoff};
 use aws_credfile::time::Timestamp;
 use aws_credfile::wait::Waiter;
 use aws_credfile::{cli, log, print, serve};
@@ -178,7 +177,7 @@ fn handoff(r: &Refresher, file: Option<(PathBuf, String)>, token_file: Option<Pa
             Some(path) => EndpointToken::File(path, token),
             None => EndpointToken::Value(token),
         };
-        Some((format!("http://{addr}{CREDENTIALS_PATH}"), token))
+        Some((supervise::endpoint_url(addr), token))
     });
     Handoff { file, endpoint }
 }

@@ -15,8 +15,9 @@
 //! Like `poll.rs` and `timer.rs`, this is a place that needs unsafe code:
 //! std has no waitpid(-1), kill(2) of a group, prctl or tcsetpgrp.
 
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -24,6 +25,7 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SI
 use crate::credentials::Secret;
 use crate::credentials_file::ENV_SHARED_CREDENTIALS_FILE;
 use crate::error::Error;
+use crate::serve::answer::CREDENTIALS_PATH;
 use crate::signals::Signal;
 use crate::source::container::{
     ENV_CONTAINER_AUTHORIZATION_TOKEN, ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
@@ -96,9 +98,7 @@ impl Handoff {
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = Vec::new();
         if let Some((path, profile)) = &self.file {
-            // Absolute, so a program that changes directory still finds it.
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            vars.push((ENV_SHARED_CREDENTIALS_FILE, path.display().to_string()));
+            vars.push((ENV_SHARED_CREDENTIALS_FILE, absolute(path)));
             if profile != "default" {
                 vars.push((ENV_PROFILE, profile.clone()));
             }
@@ -114,16 +114,37 @@ impl Handoff {
                     vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()))
                 }
                 EndpointToken::File(path, t) => {
-                    vars.push((
-                        ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-                        path.display().to_string(),
-                    ));
+                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, absolute(path)));
                     vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()));
                 }
             }
         }
         vars
     }
+}
+
+/// The endpoint's URL as the program is to use it. An endpoint bound to
+/// every address (`--serve 0.0.0.0:PORT --serve-any-address`) is reached
+/// through loopback: the SDKs refuse plain http to 0.0.0.0 or `::`, and a
+/// connection to them would leave the machine's choice of address to chance.
+pub fn endpoint_url(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}{CREDENTIALS_PATH}")
+}
+
+/// `path` made absolute, so a program that changes directory still finds
+/// it.
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// The program, running.
@@ -274,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_urls_name_a_loopback_address() {
+        for (bound, url) in [
+            ("127.0.0.1:9911", "http://127.0.0.1:9911/v1/credentials"),
+            ("0.0.0.0:9911", "http://127.0.0.1:9911/v1/credentials"),
+            ("[::1]:9911", "http://[::1]:9911/v1/credentials"),
+            ("[::]:9911", "http://[::1]:9911/v1/credentials"),
+        ] {
+            assert_eq!(endpoint_url(bound.parse().unwrap()), url, "{bound}");
+        }
+    }
+
+    #[test]
     fn handoff_variables() {
         let both = Handoff {
             file: Some((PathBuf::from("/shared/credentials"), "app".into())),
@@ -307,6 +340,33 @@ mod tests {
             vec![
                 (ENV_SHARED_CREDENTIALS_FILE, "/c".to_string()),
                 (ENV_SDK_LOAD_CONFIG, "1".to_string())
+            ]
+        );
+        // Relative paths are handed over from where aws-credfile runs.
+        let cwd = std::env::current_dir().expect("a working directory");
+        let relative = Handoff {
+            file: Some((PathBuf::from("c/credentials"), "default".into())),
+            endpoint: Some((
+                "http://127.0.0.1:9911/v1/credentials".into(),
+                EndpointToken::File(PathBuf::from("t/token"), Secret::new("tok")),
+            )),
+        };
+        assert_eq!(
+            relative.variables(),
+            vec![
+                (
+                    ENV_SHARED_CREDENTIALS_FILE,
+                    cwd.join("c/credentials").display().to_string()
+                ),
+                (
+                    ENV_CONTAINER_CREDENTIALS_FULL_URI,
+                    "http://127.0.0.1:9911/v1/credentials".to_string()
+                ),
+                (
+                    ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+                    cwd.join("t/token").display().to_string()
+                ),
+                (ENV_CONTAINER_AUTHORIZATION_TOKEN, "tok".to_string()),
             ]
         );
     }

@@ -51,7 +51,9 @@ impl Timer {
                 tv_nsec: 0,
             },
             it_value: libc::timespec {
-                tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+                // time_t is 64 bits on every target this builds for (musl's
+                // too, since 1.2); a wait beyond i64 seconds is clamped.
+                tv_sec: after.as_secs().min(i64::MAX as u64) as _,
                 tv_nsec: after.subsec_nanos() as libc::c_long,
             },
         };

@@ -113,6 +113,12 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
         (vec!["--duration", "5x"], IRSA.to_vec(), "--duration"),
         (vec!["--duration", "60"], IRSA.to_vec(), "--duration"),
         (vec!["--once", "--check"], IRSA.to_vec(), "--check"),
+        (
+            vec!["--check", "--credential-process"],
+            IRSA.to_vec(),
+            "--check",
+        ),
+        (vec!["--once", "--print", "env"], IRSA.to_vec(), "--once"),
         (vec!["--profile", "a]b"], IRSA.to_vec(), "--profile"),
         (vec!["--profile", "a\nb"], IRSA.to_vec(), "--profile"),
         (vec!["--mode", "0644x"], IRSA.to_vec(), "--mode"),

@@ -25,5 +25,7 @@ mod fs_faults;
 mod hardening;
 mod metrics;
 mod once;
+mod print;
 mod serve;
+mod supervise;
 mod url_passwords;

@@ -1,0 +1,262 @@
+//! `--credential-process` and `--print env`: the credentials on stdout for
+//! another tool to read, and nothing else there. The JSON an SDK parses
+//! (exactly its fields, one line), the `export` lines a shell `eval`s (run
+//! through a real `sh`, with a secret full of shell syntax), nothing on
+//! stdout when the credentials cannot be had, and the flags that make no
+//! sense with them.
+//!
+//! These runs print secrets on stdout on purpose, so only their stderr is
+//! scanned by the harness; each test checks stdout itself.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use crate::harness::time::rfc3339;
+use crate::harness::{Answer, Fake, Harness, Issued, HOUR};
+
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A secret key with everything a shell would act on inside double quotes
+/// or unquoted: quotes of both kinds, `$`, a backquote, a backslash, `;`,
+/// `*`, spaces. The container agent's JSON may carry any of it.
+const SHELL_SECRET: &str = r#"it's "$HOME" `id` \ $(true); *x*"#;
+
+/// A harness whose container agent answers `body` (JSON) every time.
+fn agent_answering(name: &str, body: String) -> Harness {
+    Harness::with_agent(
+        name,
+        |_, _| Answer::issue(HOUR),
+        Fake::start(move |_, _| Answer::json(200, &body)),
+    )
+}
+
+/// The container answer for these keys, an hour ahead; with `Token` only
+/// when `token` is given. Returns it and its `Expiration`.
+fn agent_json(akid: &str, secret: &str, token: Option<&str>) -> (String, String) {
+    let expiration = rfc3339(SystemTime::now() + HOUR);
+    let mut v = serde_json::json!({
+        "AccessKeyId": akid,
+        "SecretAccessKey": secret,
+        "Expiration": expiration,
+    });
+    if let Some(token) = token {
+        v["Token"] = token.into();
+    }
+    (v.to_string(), expiration)
+}
+
+/// stdout as the one line of JSON it must be.
+fn one_json_line(stdout: &str) -> serde_json::Value {
+    assert!(
+        stdout.ends_with('\n') && stdout.matches('\n').count() == 1,
+        "stdout should be one line of JSON, not {} lines",
+        stdout.lines().count()
+    );
+    serde_json::from_str(stdout).expect("stdout is JSON")
+}
+
+fn keys(v: &serde_json::Value) -> BTreeSet<&str> {
+    v.as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn assert_is(v: &serde_json::Value, issued: &Issued) {
+    assert_eq!(v["Version"], 1);
+    assert_eq!(v["AccessKeyId"], issued.access_key_id.as_str());
+    assert_eq!(v["SecretAccessKey"], issued.secret_access_key.as_str());
+    assert_eq!(v["SessionToken"], issued.session_token.as_str());
+    assert_eq!(v["Expiration"], issued.expiration.as_str());
+}
+
+#[test]
+fn credential_process_prints_one_line_of_json_and_nothing_else() {
+    let h = Harness::new("print-cp", |_, _| Answer::issue(HOUR));
+    let out = h.cmd(&["--credential-process"]).secrets_on_stdout().run();
+    out.assert_code(0);
+    let v = one_json_line(&out.stdout);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            "AccessKeyId",
+            "Expiration",
+            "SecretAccessKey",
+            "SessionToken",
+            "Version"
+        ])
+    );
+    assert_is(&v, &h.sts.issued()[0]);
+    // Only warnings and errors are logged by default: a tool that shows
+    // the process's stderr to its user sees nothing on success.
+    assert_eq!(out.stderr, "", "{}", out.describe());
+    // AWS_SHARED_CREDENTIALS_FILE points there; nothing is written.
+    assert!(!h.cred_file.exists());
+
+    // Asked for, the log goes to stderr; stdout stays the JSON alone.
+    let out = h
+        .cmd(&["--credential-process", "--log-level", "debug"])
+        .secrets_on_stdout()
+        .run();
+    out.assert_code(0);
+    assert_is(&one_json_line(&out.stdout), &h.sts.issued()[1]);
+    out.assert_stderr_contains("credentials_refreshed");
+}
+
+#[test]
+fn credential_process_leaves_out_a_session_token_there_is_none_of() {
+    let (body, expiration) = agent_json(
+        "AKIAPRINTLONGTERM009",
+        "printLongTermSecret0000000000000000000009",
+        None,
+    );
+    let h = agent_answering("print-cp-notoken", body);
+    h.add_secret("printLongTermSecret0000000000000000000009");
+    let out = h.cmd(&["--credential-process"]).secrets_on_stdout().run();
+    out.assert_code(0);
+    let v = one_json_line(&out.stdout);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["AccessKeyId", "Expiration", "SecretAccessKey", "Version"])
+    );
+    assert_eq!(v["AccessKeyId"], "AKIAPRINTLONGTERM009");
+    assert_eq!(v["Expiration"], expiration.as_str());
+}
+
+#[test]
+fn nothing_is_printed_when_the_credentials_cannot_be_had() {
+    let h = Harness::new("print-denied", |_, _| Answer::access_denied());
+    for args in [&["--credential-process"][..], &["--print", "env"]] {
+        let out = h.cmd(args).run();
+        out.assert_code(1).assert_stderr_contains("AccessDenied");
+        assert_eq!(out.stdout, "", "{}", out.describe());
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    }
+    // Transient failures are retried within --once-timeout, as --once does.
+    let h = Harness::new("print-throttled", |n, _| {
+        if n < 2 {
+            Answer::throttling()
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    let out = h
+        .cmd(&["--credential-process"])
+        .secrets_on_stdout()
+        .timeout(Duration::from_secs(60))
+        .run();
+    out.assert_code(0);
+    assert_is(&one_json_line(&out.stdout), &h.sts.issued()[0]);
+}
+
+/// `sh -c SCRIPT BIN ARGS`: the script runs `"$0" "$@"` (the binary and its
+/// arguments), stops with 9 if it fails, `eval`s what it printed, then
+/// prints each variable as `NAME=value` (`NAME unset` when unset) on a line.
+const EVAL: &str = r#"
+out=$("$0" "$@") || exit 9
+eval "$out"
+for name in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION; do
+    if eval "[ \"\${$name+set}\" = set ]"; then
+        eval "printf '%s=%s\n' $name \"\$$name\""
+    else
+        printf '%s unset\n' "$name"
+    fi
+done
+"#;
+
+#[test]
+fn print_env_is_evaluated_by_sh_to_the_exact_values() {
+    let token = "printTokenEXAMPLE000/0000000000000000+000000009==";
+    let (body, expiration) = agent_json("ASIAPRINTSHELL000009", SHELL_SECRET, Some(token));
+    let h = agent_answering("print-env", body);
+    h.add_secret(SHELL_SECRET);
+    h.add_secret(token);
+
+    // What it prints: single-quoted export lines, one per variable.
+    let raw = h.cmd(&["--print", "env"]).secrets_on_stdout().run();
+    raw.assert_code(0);
+    let lines: Vec<&str> = raw.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", raw.stdout.len());
+    for (line, name) in lines.iter().zip([
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CREDENTIAL_EXPIRATION",
+    ]) {
+        assert!(
+            line.starts_with(&format!("export {name}='")) && line.ends_with('\''),
+            "line for {name} is not a single-quoted export"
+        );
+    }
+    assert_eq!(raw.stderr, "", "{}", raw.describe());
+
+    // What a shell makes of it: exactly the values, no expansion.
+    let out = h
+        .cmd(&["--print", "env"])
+        .env("PATH", PATH)
+        .wrapped(&["sh", "-c", EVAL])
+        .secrets_on_stdout()
+        .run();
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "AWS_ACCESS_KEY_ID=ASIAPRINTSHELL000009\n\
+             AWS_SECRET_ACCESS_KEY={SHELL_SECRET}\n\
+             AWS_SESSION_TOKEN={token}\n\
+             AWS_CREDENTIAL_EXPIRATION={expiration}\n"
+        ),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn print_env_unsets_a_stale_session_token() {
+    let (body, _) = agent_json(
+        "AKIAPRINTLONGTERM009",
+        "printLongTermSecret0000000000000000000009",
+        None,
+    );
+    let h = agent_answering("print-env-notoken", body);
+    h.add_secret("printLongTermSecret0000000000000000000009");
+    h.add_secret("staleTokenEXAMPLE000/000000000000000000000009");
+    let out = h
+        .cmd(&["--print", "env"])
+        .env("PATH", PATH)
+        .env(
+            "AWS_SESSION_TOKEN",
+            "staleTokenEXAMPLE000/000000000000000000000009",
+        )
+        .wrapped(&["sh", "-c", EVAL])
+        .secrets_on_stdout()
+        .run();
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "AWS_ACCESS_KEY_ID=AKIAPRINTLONGTERM009");
+    assert_eq!(lines[2], "AWS_SESSION_TOKEN unset", "{}", out.describe());
+}
+
+#[test]
+fn flags_that_make_no_sense_with_printing_are_usage_errors() {
+    let h = Harness::new("print-usage", |_, _| Answer::issue(HOUR));
+    for args in [
+        &["--print", "json"][..],
+        &["--print"],
+        &["--print", "env", "--file", "x"],
+        &["--credential-process", "--file", "x"],
+        &["--credential-process", "--print", "env"],
+        &["--credential-process", "--serve", "127.0.0.1:9"],
+        &["--credential-process", "--metrics", "127.0.0.1:9"],
+        &["--credential-process", "--once"],
+        &["--credential-process", "--check"],
+        &["--print", "env", "--once"],
+    ] {
+        let out = h.cmd(args).run();
+        out.assert_code(2);
+        assert_eq!(out.stdout, "", "{}", out.describe());
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    }
+    assert_eq!(h.sts.request_count(), 0);
+}

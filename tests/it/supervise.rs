@@ -1,0 +1,940 @@
+//! `aws-credfile [FLAGS] -- PROGRAM [ARGS…]`: the binary as the supervisor
+//! of one program, driven with small `sh` (and one `bash`) programs that
+//! record what they see into files of the scratch directory. What the
+//! program is handed (and what it no longer sees), its exit status passed
+//! back, every forwarded signal observed, no descriptor inherited, orphans
+//! reaped as PID 1 in a PID namespace of the test's own, the program killed
+//! with aws-credfile, never started without credentials, and refreshes
+//! reaching it while it runs.
+//!
+//! Programs write what they saw to files, not to stdout, when it holds the
+//! endpoint's token (the harness then adds it to the secrets that must
+//! never appear in aws-credfile's own output). No test here measures time
+//! tightly: each waits for what it expects with a generous deadline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::client::{free_port, get};
+use crate::harness::ini::{self, Profile};
+use crate::harness::process::{is_root, open_fds};
+use crate::harness::{wait_until, Answer, Daemon, Harness, Invocation, HOUR};
+
+/// The program is looked up here (the harness's environment has no PATH).
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Deadline for the program to start and write what it saw (generous; it
+/// takes milliseconds).
+const STARTED: Duration = Duration::from_secs(20);
+
+/// Deadline for aws-credfile to exit once the program has.
+const EXITS: Duration = Duration::from_secs(15);
+
+/// Credentials that live seconds, so refreshes come every second or two.
+const SHORT: Duration = Duration::from_secs(4);
+
+/// The variables a program must not see from aws-credfile's environment
+/// (the source's, and credentials or a profile choice that would win over
+/// what is handed over), each set to a stale value the test recognises.
+const STALE: [(&str, &str); 12] = [
+    ("AWS_ROLE_SESSION_NAME", "stale-session"),
+    ("AWS_ACCESS_KEY_ID", "AKIASTALEEXAMPLE0009"),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        "staleSecretEXAMPLE00/0000000000000000009",
+    ),
+    (
+        "AWS_SESSION_TOKEN",
+        "staleTokenEXAMPLE000/000000000000000000000009",
+    ),
+    (
+        "AWS_SECURITY_TOKEN",
+        "staleSecurityTokenEXAMPLE/00000000000009",
+    ),
+    ("AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z"),
+    ("AWS_PROFILE", "stale-profile"),
+    ("AWS_DEFAULT_PROFILE", "stale-default-profile"),
+    ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/stale/relative"),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:9/stale/full",
+    ),
+    ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "stale-container-token"),
+    (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "/stale/container-token-file",
+    ),
+];
+
+/// A harness whose fake STS issues credentials for `lifetime` every time.
+fn harness(name: &str, lifetime: Duration) -> Harness {
+    Harness::new(name, move |_, _| Answer::issue(lifetime))
+}
+
+/// `aws-credfile FLAGS -- sh -c SCRIPT`, run in the scratch directory with
+/// a PATH to find `sh` on.
+fn sh<'h>(h: &'h Harness, flags: &[&str], script: &str) -> Invocation<'h> {
+    let mut args = flags.to_vec();
+    args.extend(["--", "sh", "-c", script]);
+    h.cmd(&args).env("PATH", PATH)
+}
+
+/// Waits until `rel` exists in the scratch directory (and the daemon has
+/// not exited meanwhile); its content then.
+fn wait_for_file(h: &Harness, d: &mut Daemon, rel: &str) -> String {
+    let path = h.scratch.join(rel);
+    let ok = wait_until(STARTED, || path.exists() || d.try_exit().is_some());
+    if !ok || !path.exists() {
+        panic!(
+            "the program never wrote {rel} within {STARTED:?}\n{}",
+            d.snapshot().describe()
+        );
+    }
+    fs::read_to_string(&path).expect("read what the program wrote")
+}
+
+/// Waits for the daemon to exit; its exit code (None: killed by a signal).
+fn wait_exit(d: &mut Daemon) -> Option<i32> {
+    match d.wait_exit(EXITS) {
+        Some(status) => status.code(),
+        None => panic!(
+            "aws-credfile still running {EXITS:?} after its program should have ended\n{}",
+            d.snapshot().describe()
+        ),
+    }
+}
+
+/// The environment a program recorded with `env > FILE`: name to value.
+fn parse_env(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Waits for the test to say `go`, for two minutes at most, so a failed
+/// test leaves nothing running.
+macro_rules! until_go {
+    () => {
+        "i=0; while [ ! -e go ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done"
+    };
+}
+
+/// The program's script for the environment tests: record the environment,
+/// then wait for the test to say `go` (so the endpoint is still up while
+/// the test uses it).
+const RECORD_ENV: &str = concat!("env > env.txt.tmp && mv env.txt.tmp env.txt\n", until_go!());
+
+/// Runs `aws-credfile FLAGS -- sh -c RECORD_ENV` with the stale variables
+/// set (then `adjust`ed), hands the recorded environment to `check` while
+/// the program still runs, then lets it end and expects exit 0. `flags`
+/// gets a free loopback port for `--serve`; a port someone took before
+/// aws-credfile bound it is retried with another.
+fn with_handed_env<'h>(
+    h: &'h Harness,
+    flags: impl Fn(u16) -> Vec<String>,
+    adjust: impl Fn(Invocation<'h>) -> Invocation<'h>,
+    check: impl FnOnce(u16, &BTreeMap<String, String>),
+) {
+    for attempt in 0..3 {
+        let _ = fs::remove_file(h.scratch.join("env.txt"));
+        let _ = fs::remove_file(h.scratch.join("go"));
+        let port = free_port();
+        let flags = flags(port);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let mut run = sh(h, &flags, RECORD_ENV).env("KEEP_ME", "kept as it was");
+        for (name, value) in STALE {
+            h.add_secret(value);
+            run = run.env(name, value);
+        }
+        let mut d = adjust(run).spawn();
+        let path = h.scratch.join("env.txt");
+        wait_until(STARTED, || path.exists() || d.try_exit().is_some());
+        if !path.exists() {
+            let out = d.outcome();
+            if attempt < 2 && out.stderr.contains("cannot listen") {
+                continue;
+            }
+            panic!(
+                "the program never recorded its environment\n{}",
+                out.describe()
+            );
+        }
+        let env = parse_env(&fs::read_to_string(&path).expect("read env.txt"));
+        if let Some(token) = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
+            h.add_secret(token);
+        }
+        for (name, value) in STALE {
+            assert!(
+                env.get(name).is_none_or(|v| v != value),
+                "the program sees aws-credfile's {name}\n{env:#?}"
+            );
+        }
+        for name in [
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_DEFAULT_PROFILE",
+        ] {
+            assert!(!env.contains_key(name), "the program sees {name}\n{env:#?}");
+        }
+        // The rest of the environment is passed on as it was.
+        assert_eq!(
+            env.get("KEEP_ME").map(String::as_str),
+            Some("kept as it was")
+        );
+        assert_eq!(env.get("AWS_REGION").map(String::as_str), Some("us-east-1"));
+        assert_eq!(env.get("PATH").map(String::as_str), Some(PATH));
+        check(port, &env);
+        h.scratch.write("go", "");
+        assert_eq!(wait_exit(&mut d), Some(0), "{}", d.snapshot().describe());
+        d.outcome();
+        return;
+    }
+}
+
+/// Flags that do not depend on the port.
+fn fixed(flags: &[&str]) -> impl Fn(u16) -> Vec<String> {
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    move |_| flags.clone()
+}
+
+/// The endpoint handed over: its address, from a URL that must be
+/// `http://127.0.0.1:PORT/v1/credentials`.
+fn endpoint_addr(env: &BTreeMap<String, String>) -> SocketAddr {
+    let url = env
+        .get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .unwrap_or_else(|| panic!("no endpoint handed over\n{env:#?}"));
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/v1/credentials"))
+        .unwrap_or_else(|| panic!("not an http://ADDR/v1/credentials URL: {url}"));
+    let addr: SocketAddr = addr.parse().expect("ADDR:PORT in the URL");
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{url}");
+    addr
+}
+
+fn assert_random_token(token: &str) {
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the endpoint's token should be 64 hex digits, not {} characters",
+        token.len()
+    );
+}
+
+/// The endpoint answers the handed-over token with what the fake STS
+/// issued last, and refuses a request without it.
+fn assert_endpoint_serves(h: &Harness, addr: SocketAddr, token: &str) {
+    let reply = get(addr, "/v1/credentials", &[("Authorization", token)]).expect("GET");
+    assert_eq!(reply.status, Some(200), "{reply:?}");
+    let issued = h.sts.issued();
+    let last = issued.last().expect("credentials were issued");
+    assert_eq!(
+        reply.field("AccessKeyId").as_deref(),
+        Some(last.access_key_id.as_str())
+    );
+    assert_eq!(
+        reply.field("SecretAccessKey").as_deref(),
+        Some(last.secret_access_key.as_str())
+    );
+    let refused = get(addr, "/v1/credentials", &[]).expect("GET");
+    assert_eq!(refused.status, Some(401), "{refused:?}");
+}
+
+#[test]
+fn exit_status_is_the_programs() {
+    let h = harness("sup-status", HOUR);
+    for (script, code) in [
+        ("echo program-output; exit 0", 0),
+        ("exit 3", 3),
+        ("exit 255", 255),
+        // Killed by a signal: 128 + N, as a shell reports it.
+        ("kill -KILL $$", 137),
+        ("kill -TERM $$", 143),
+    ] {
+        let out = sh(&h, &[], script).run();
+        out.assert_code(code);
+        out.assert_stderr_contains("program_started");
+        out.assert_stderr_contains("program_exited");
+        if code == 0 {
+            // The program's own output, and nothing of aws-credfile's.
+            assert_eq!(out.stdout, "program-output\n", "{}", out.describe());
+        }
+    }
+    // Each run fetched once, before its program started.
+    assert_eq!(h.sts.request_count(), 5);
+}
+
+#[test]
+fn the_program_is_found_on_path_with_its_arguments_untouched() {
+    let h = harness("sup-path", HOUR);
+    h.scratch.write(
+        "bin/print-args",
+        "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
+    );
+    let script = h.scratch.join("bin/print-args");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{PATH}", h.scratch.join("bin").display());
+    let args = [
+        "--",
+        "print-args",
+        "--once",
+        "--",
+        "two words",
+        "",
+        "$HOME",
+        "*",
+        "--file=x",
+    ];
+    let out = h.cmd(&args).env("PATH", &path).run();
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        "[--once]\n[--]\n[two words]\n[]\n[$HOME]\n[*]\n[--file=x]\n",
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn a_program_that_cannot_start_gives_127_or_126() {
+    let h = harness("sup-notfound", HOUR);
+    let out = h
+        .cmd(&["--", "no-such-program-aws-credfile-itest"])
+        .env("PATH", PATH)
+        .run();
+    out.assert_code(127)
+        .assert_stderr_contains("no-such-program-aws-credfile-itest");
+    assert_eq!(
+        out.stderr_lines()
+            .last()
+            .map(|l| l.starts_with("aws-credfile: error:")),
+        Some(true),
+        "{}",
+        out.describe()
+    );
+
+    let not_executable = h.scratch.write("not-executable", "#!/bin/sh\nexit 0\n");
+    fs::set_permissions(&not_executable, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = h.cmd(&["--", "./not-executable"]).run();
+    out.assert_code(126)
+        .assert_stderr_contains("not-executable");
+
+    fs::create_dir_all(h.scratch.join("a-directory")).expect("mkdir");
+    h.cmd(&["--", "./a-directory"]).run().assert_code(126);
+}
+
+#[test]
+fn the_program_never_starts_without_credentials() {
+    // Refused: not retried, exit 1 at once.
+    let h = Harness::new("sup-denied", |_, _| Answer::access_denied());
+    let out = sh(&h, &[], "touch started").run();
+    out.assert_code(1).assert_stderr_contains("AccessDenied");
+    let last = out.stderr_lines().last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("aws-credfile: error:"),
+        "{}",
+        out.describe()
+    );
+    assert!(!h.scratch.join("started").exists(), "{}", out.describe());
+    assert!(
+        !out.stderr.contains("program_started"),
+        "{}",
+        out.describe()
+    );
+
+    // Throttled for good: retried within --once-timeout, then exit 1.
+    let h = Harness::new("sup-throttled", |_, _| Answer::throttling());
+    let out = sh(&h, &["--once-timeout", "3s"], "touch started").run();
+    out.assert_code(1).assert_stderr_contains("Throttling");
+    assert!(h.sts.request_count() >= 2, "{}", out.describe());
+    assert!(!h.scratch.join("started").exists(), "{}", out.describe());
+}
+
+#[test]
+fn usage_errors() {
+    let h = harness("sup-usage", HOUR);
+    for args in [
+        &["--"][..],
+        &["--once", "--", "true"],
+        &["--check", "--", "true"],
+        &["--credential-process", "--", "true"],
+        &["--print", "env", "--", "true"],
+        &["stray", "--", "true"],
+    ] {
+        let out = h.cmd(args).env("PATH", PATH).run();
+        out.assert_code(2);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "one line of error\n{}", out.describe());
+    }
+    assert_eq!(h.sts.request_count(), 0, "a usage error fetches nothing");
+}
+
+#[test]
+fn zero_configuration_hands_over_an_endpoint_and_writes_no_file() {
+    let h = harness("sup-env-zero", HOUR);
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        with_handed_env(
+            &h,
+            fixed(&[]),
+            |run| run,
+            |_, env| {
+                let addr = endpoint_addr(env);
+                assert_eq!(addr.ip().to_string(), "127.0.0.1");
+                let token = &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+                assert_random_token(token);
+                assert_endpoint_serves(&h, addr, token);
+                for name in [
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                    "AWS_PROFILE",
+                ] {
+                    assert!(!env.contains_key(name), "{name} handed over\n{env:#?}");
+                }
+                tokens.push(token.clone());
+            },
+        );
+    }
+    assert_ne!(tokens[0], tokens[1], "a new token each run");
+    // AWS_SHARED_CREDENTIALS_FILE pointed there, but no --file was given.
+    assert!(!h.cred_file.exists(), "a file was written");
+    assert!(!h.cred_file.parent().expect("a parent").exists());
+}
+
+#[test]
+fn a_container_source_is_replaced_by_the_endpoint_of_the_run() {
+    let agent_token = "agent-token-of-the-test-0123456789";
+    let h = Harness::with_agent(
+        "sup-env-agent",
+        |_, _| Answer::issue(HOUR),
+        crate::harness::Fake::start(move |_, req| {
+            if req.header("Authorization") == Some(agent_token) {
+                Answer::issue(HOUR)
+            } else {
+                Answer::json(401, r#"{"code":"AccessDenied","message":"bad token"}"#)
+            }
+        }),
+    );
+    h.add_secret(agent_token);
+    let agent_url = format!("{}/v1/credentials", h.agent().url());
+    with_handed_env(
+        &h,
+        fixed(&[]),
+        |run| {
+            run.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent_url)
+                .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", agent_token)
+                .env_remove("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+                .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        },
+        |_, env| {
+            assert_ne!(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], agent_url);
+            let token = &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+            assert_ne!(token, agent_token);
+            assert_random_token(token);
+            let reply = get(
+                endpoint_addr(env),
+                "/v1/credentials",
+                &[("Authorization", token)],
+            )
+            .expect("GET");
+            assert_eq!(
+                reply.field("AccessKeyId"),
+                h.agent().issued().last().map(|c| c.access_key_id.clone())
+            );
+        },
+    );
+    assert_eq!(h.sts.request_count(), 0);
+}
+
+#[test]
+fn file_hands_over_its_absolute_path_and_profile() {
+    let h = harness("sup-env-file", HOUR);
+    // Relative to the directory aws-credfile runs in (the scratch one).
+    let path = h.scratch.join("shared/credentials");
+    with_handed_env(
+        &h,
+        fixed(&["--file", "shared/credentials", "--profile", "app"]),
+        |run| run,
+        |_, env| {
+            assert_eq!(
+                env.get("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from),
+                Some(path.clone())
+            );
+            assert_eq!(env.get("AWS_PROFILE").map(String::as_str), Some("app"));
+            for name in [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            ] {
+                assert!(!env.contains_key(name), "{name} handed over\n{env:#?}");
+            }
+            // Written before the program started.
+            let text = fs::read_to_string(&path).expect("the file exists");
+            assert_eq!(
+                ini::profile(&text, "app").ok(),
+                Some(Profile::from(&h.sts.issued()[0]))
+            );
+        },
+    );
+    // The default profile is the SDKs' default: no AWS_PROFILE.
+    with_handed_env(
+        &h,
+        fixed(&["--file", "shared/credentials"]),
+        |run| run,
+        |_, env| {
+            assert_eq!(
+                env.get("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from),
+                Some(path.clone())
+            );
+            assert!(!env.contains_key("AWS_PROFILE"), "{env:#?}");
+        },
+    );
+}
+
+#[test]
+fn serve_hands_over_its_endpoint_with_a_token() {
+    let h = harness("sup-env-serve", HOUR);
+    with_handed_env(
+        &h,
+        |port| vec!["--serve".into(), format!("127.0.0.1:{port}")],
+        |run| run,
+        |port, env| {
+            assert_eq!(endpoint_addr(env).port(), port);
+            let token = &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+            assert_random_token(token);
+            assert_endpoint_serves(&h, endpoint_addr(env), token);
+            for name in [
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                "AWS_SHARED_CREDENTIALS_FILE",
+            ] {
+                assert!(!env.contains_key(name), "{name} handed over\n{env:#?}");
+            }
+        },
+    );
+    assert!(!h.cred_file.exists(), "--serve alone writes no file");
+    // Bound to every address, it is handed over as loopback: the SDKs
+    // refuse plain http to 0.0.0.0.
+    with_handed_env(
+        &h,
+        |port| {
+            ["--serve", &format!("0.0.0.0:{port}"), "--serve-any-address"]
+                .map(String::from)
+                .to_vec()
+        },
+        |run| run,
+        |port, env| {
+            let addr = endpoint_addr(env);
+            assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], port)));
+            assert_endpoint_serves(&h, addr, &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]);
+        },
+    );
+}
+
+#[test]
+fn serve_token_file_and_file_are_both_handed_over() {
+    let h = harness("sup-env-both", HOUR);
+    let token_value = "serve-token-of-the-test-0123";
+    let token_file = h.scratch.write("serve-token", format!("{token_value}\n"));
+    h.add_secret(token_value);
+    let token_path = token_file.to_str().expect("UTF-8 scratch path").to_string();
+    with_handed_env(
+        &h,
+        |port| {
+            [
+                "--serve",
+                &format!("127.0.0.1:{port}"),
+                // Relative to where aws-credfile runs; handed over absolute.
+                "--serve-token-file",
+                "serve-token",
+                "--file",
+                "both/credentials",
+            ]
+            .map(String::from)
+            .to_vec()
+        },
+        |run| run,
+        |port, env| {
+            assert_eq!(endpoint_addr(env).port(), port);
+            // Its path, for the SDKs that read the file, and its content
+            // (trimmed) for those that read only the variable.
+            assert_eq!(
+                env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+                Some(&token_path)
+            );
+            let token = &env["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+            assert_eq!(token, token_value);
+            assert_endpoint_serves(&h, endpoint_addr(env), token);
+            assert_eq!(
+                env.get("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from),
+                Some(h.scratch.join("both/credentials"))
+            );
+            assert!(h.scratch.join("both/credentials").exists());
+        },
+    );
+}
+
+/// The program: traps every forwarded signal and appends its name to
+/// `signals`; SIGTERM also ends it with 5. It waits on a background `sleep`
+/// so a trapped signal is acted on at once (`wait` returns for it).
+const TRAP_ALL: &str = r#"
+for s in HUP INT QUIT USR1 USR2 WINCH; do trap "echo $s >> signals" $s; done
+trap 'echo TERM >> signals; exit 5' TERM
+: > ready
+while :; do sleep 1 & wait $!; done
+"#;
+
+#[test]
+fn every_forwarded_signal_reaches_the_program() {
+    let h = harness("sup-signals", HOUR);
+    let mut d = sh(&h, &[], TRAP_ALL).spawn();
+    wait_for_file(&h, &mut d, "ready");
+    let signals = h.scratch.join("signals");
+    let seen = || -> Vec<String> {
+        fs::read_to_string(&signals)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let mut expected = Vec::new();
+    for (sig, name) in [
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGWINCH, "WINCH"),
+    ] {
+        d.signal(sig);
+        expected.push(name.to_string());
+        let ok = wait_until(STARTED, || seen() == expected);
+        assert!(
+            ok,
+            "after {name}, the program saw {:?}\n{}",
+            seen(),
+            d.snapshot().describe()
+        );
+        // Forwarded, not acted on: SIGINT stops aws-credfile only when it
+        // runs no program.
+        d.assert_running();
+    }
+    // SIGHUP also refreshed.
+    assert!(
+        h.sts.wait_for_requests(2, STARTED),
+        "no refresh after SIGHUP\n{}",
+        d.snapshot().describe()
+    );
+    d.signal(libc::SIGTERM);
+    assert_eq!(wait_exit(&mut d), Some(5), "{}", d.snapshot().describe());
+    expected.push("TERM".into());
+    assert_eq!(seen(), expected);
+    d.outcome();
+}
+
+#[test]
+fn the_program_is_killed_with_aws_credfile() {
+    let h = harness("sup-pdeathsig", HOUR);
+    let mut d = sh(
+        &h,
+        &[],
+        "echo $$ > program.pid.tmp && mv program.pid.tmp program.pid; exec sleep 120",
+    )
+    .spawn();
+    let pid: u32 = wait_for_file(&h, &mut d, "program.pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let comm = || fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert!(
+        wait_until(STARTED, || comm().trim() == "sleep"),
+        "the program never became sleep: {:?}",
+        comm()
+    );
+    d.signal(libc::SIGKILL);
+    let status = d.wait_exit(EXITS).expect("SIGKILL ends it");
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    // Gone, or a zombie of whoever adopted it: either way, not running.
+    let dead = || match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    };
+    if !wait_until(STARTED, dead) {
+        // Not left behind for the rest of the run: it is ours.
+        crate::harness::process::send_signal(pid, libc::SIGKILL);
+        panic!("the program (pid {pid}) still runs after aws-credfile was killed");
+    }
+    d.outcome();
+}
+
+#[test]
+fn the_program_inherits_no_descriptor() {
+    let h = harness("sup-fds", HOUR);
+    let token_file = h
+        .scratch
+        .write("serve-token", "serve-token-for-fds-0123456789");
+    h.add_secret("serve-token-for-fds-0123456789");
+    // Everything that opens a descriptor: the file (and its lock), the
+    // endpoint, the metrics listener, the signal pipe, the timer.
+    let script = concat!(
+        "ls -l /proc/self/fd > fds.tmp && mv fds.tmp fds\n",
+        until_go!()
+    );
+    for attempt in 0..3 {
+        let (serve, metrics) = (free_port(), free_port());
+        let serve = format!("127.0.0.1:{serve}");
+        let metrics = format!("127.0.0.1:{metrics}");
+        let flags = [
+            "--file",
+            "creds/credentials",
+            "--serve",
+            &serve,
+            "--serve-token-file",
+            token_file.to_str().expect("UTF-8"),
+            "--metrics",
+            &metrics,
+        ];
+        let mut d = sh(&h, &flags, script).only_std_fds().spawn();
+        let path = h.scratch.join("fds");
+        wait_until(STARTED, || path.exists() || d.try_exit().is_some());
+        if !path.exists() {
+            let out = d.outcome();
+            if attempt < 2 && out.stderr.contains("cannot listen") {
+                continue;
+            }
+            panic!(
+                "the program never listed its descriptors\n{}",
+                out.describe()
+            );
+        }
+        let listing = fs::read_to_string(&path).expect("read fds");
+        // aws-credfile holds several, none of which the program has.
+        let ours = open_fds(d.pid()).unwrap_or(0);
+        assert!(ours >= 6, "aws-credfile holds only {ours} descriptors");
+        let mut fds = BTreeSet::new();
+        for line in listing.lines().filter(|l| l.contains(" -> ")) {
+            let (left, target) = line.split_once(" -> ").expect("checked");
+            let fd: u32 = left
+                .split_whitespace()
+                .last()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no descriptor number in {line:?}"));
+            // `ls`'s own: the directory it lists.
+            let own = target.starts_with("/proc/") && target.ends_with("/fd");
+            if !own {
+                fds.insert(fd);
+            }
+        }
+        assert_eq!(
+            fds,
+            BTreeSet::from([0, 1, 2]),
+            "descriptors besides stdin, stdout, stderr and ls's own:\n{listing}"
+        );
+        h.scratch.write("go", "");
+        assert_eq!(wait_exit(&mut d), Some(0), "{}", d.snapshot().describe());
+        d.outcome();
+        return;
+    }
+}
+
+#[test]
+fn the_program_starts_with_no_signal_blocked_or_ignored() {
+    // aws-credfile ignores SIGPIPE (as every Rust program does) and handles
+    // the forwarded signals and SIGCHLD; none of that may reach the
+    // program. (Signals ignored by whoever started aws-credfile stay
+    // ignored, as across any exec.)
+    let h = harness("sup-sigmask", HOUR);
+    let out = h
+        .cmd(&["--", "grep", "^Sig[BI]", "/proc/self/status"])
+        .env("PATH", PATH)
+        .run();
+    out.assert_code(0);
+    let mask = |name: &str| -> u64 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{}", out.describe()))
+    };
+    assert_eq!(mask("SigBlk:"), 0, "blocked signals\n{}", out.describe());
+    let ours = [
+        libc::SIGPIPE,
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ]
+    .iter()
+    .fold(0u64, |m, &sig| m | 1 << (sig - 1));
+    assert_eq!(
+        mask("SigIgn:") & ours,
+        0,
+        "ignored signals\n{}",
+        out.describe()
+    );
+}
+
+/// A program that fetches the endpoint it was handed itself, every half
+/// second, over bash's /dev/tcp, and records each AccessKeyId it got; it
+/// ends (0) once it has seen three different ones.
+const FETCH_THREE_KEYS: &str = r#"
+hostport=${AWS_CONTAINER_CREDENTIALS_FULL_URI#http://}
+hostport=${hostport%%/*}
+for i in $(seq 1 120); do
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}"
+    printf 'GET /v1/credentials HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nConnection: close\r\n\r\n' \
+        "$hostport" "$AWS_CONTAINER_AUTHORIZATION_TOKEN" >&3
+    grep -o '"AccessKeyId":"[^"]*"' <&3 >> keys
+    exec 3<&-
+    [ "$(sort -u keys | wc -l)" -ge 3 ] && exit 0
+    sleep 0.5
+done
+exit 1
+"#;
+
+/// The same through the file: the key in the handed-over file's profile.
+const READ_THREE_KEYS: &str = r#"
+for i in $(seq 1 120); do
+    sed -n 's/^aws_access_key_id = //p' "$AWS_SHARED_CREDENTIALS_FILE" >> keys
+    [ "$(sort -u keys | wc -l)" -ge 3 ] && exit 0
+    sleep 0.5
+done
+exit 1
+"#;
+
+/// The keys the program recorded, each once, in the order first seen; each
+/// must be one the fake issued.
+fn recorded_keys(h: &Harness) -> Vec<String> {
+    let text = fs::read_to_string(h.scratch.join("keys")).unwrap_or_default();
+    let mut keys: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let key = line
+            .trim()
+            .trim_start_matches("\"AccessKeyId\":\"")
+            .trim_end_matches('"')
+            .to_string();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let issued: Vec<String> = h
+        .sts
+        .issued()
+        .into_iter()
+        .map(|c| c.access_key_id)
+        .collect();
+    for key in &keys {
+        assert!(issued.contains(key), "{key} was never issued: {issued:?}");
+    }
+    keys
+}
+
+#[test]
+fn a_long_running_program_sees_refreshes_through_the_endpoint() {
+    if which("bash").is_none() {
+        eprintln!("skipped: no bash for /dev/tcp");
+        return;
+    }
+    let h = harness("sup-refresh-endpoint", SHORT);
+    let out = h
+        .cmd(&["--", "bash", "-c", FETCH_THREE_KEYS])
+        .env("PATH", PATH)
+        .run();
+    out.assert_code(0);
+    let keys = recorded_keys(&h);
+    assert!(keys.len() >= 3, "{keys:?}\n{}", out.describe());
+    assert!(
+        out.stderr.matches("credentials_refreshed").count() >= 3,
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn a_long_running_program_sees_refreshes_through_the_file() {
+    let h = harness("sup-refresh-file", SHORT);
+    let out = sh(&h, &["--file", "creds/credentials"], READ_THREE_KEYS).run();
+    out.assert_code(0);
+    let keys = recorded_keys(&h);
+    assert!(keys.len() >= 3, "{keys:?}\n{}", out.describe());
+}
+
+/// Where `program` is on PATH, if anywhere.
+fn which(program: &str) -> Option<PathBuf> {
+    PATH.split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
+
+/// The program in a PID namespace: starts 20 children that outlive their
+/// parents (orphans, reparented to PID 1: aws-credfile), records their
+/// parent, waits for them to end, then records the zombies left.
+const ORPHANS: &str = r#"
+echo "pid1 $(cat /proc/1/comm)" > report
+i=0
+while [ $i -lt 20 ]; do
+    sh -c 'sleep 2 & echo $! >> orphans'
+    i=$((i + 1))
+done
+for p in $(cat orphans); do
+    echo "orphan $p $(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status 2>/dev/null)" >> report
+done
+sleep 3
+for i in $(seq 1 100); do
+    left=""
+    for p in $(cat orphans); do [ -e /proc/$p ] && left="$left $p"; done
+    zombies=$(grep -l '^State:[[:space:]]*Z' /proc/[0-9]*/status 2>/dev/null | wc -l)
+    [ -z "$left" ] && [ "$zombies" -eq 0 ] && break
+    sleep 0.2
+done
+echo "left$left" >> report
+echo "zombies $zombies" >> report
+"#;
+
+#[test]
+fn as_pid_1_it_reaps_orphans() {
+    if !is_root() {
+        eprintln!("skipped: creating a PID namespace needs root");
+        return;
+    }
+    let unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"];
+    let probe = Command::new(unshare[0])
+        .args(&unshare[1..])
+        .arg("true")
+        .env("PATH", PATH)
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: {} fails here: {probe:?}", unshare.join(" "));
+        return;
+    }
+    let h = harness("sup-pid1", HOUR);
+    let out = sh(&h, &[], ORPHANS).wrapped(&unshare).run();
+    out.assert_code(0);
+    let report = fs::read_to_string(h.scratch.join("report")).expect("the program's report");
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.first(), Some(&"pid1 aws-credfile"), "{report}");
+    // Those still running when looked at had been adopted by PID 1.
+    let parents: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("orphan "))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert!(
+        !parents.is_empty() && parents.iter().all(|p| *p == "1"),
+        "orphans should be children of PID 1:\n{report}"
+    );
+    assert!(lines.contains(&"left"), "orphans never reaped:\n{report}");
+    assert!(lines.contains(&"zombies 0"), "zombies left:\n{report}");
+}
