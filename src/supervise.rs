@@ -358,6 +358,7 @@ mod tests {
                     ENV_SHARED_CREDENTIALS_FILE,
                     cwd.join("c/credentials").display().to_string()
                 ),
+                (ENV_SDK_LOAD_CONFIG, "1".to_string()),
                 (
                     ENV_CONTAINER_CREDENTIALS_FULL_URI,
                     "http://127.0.0.1:9911/v1/credentials".to_string()
