@@ -153,22 +153,17 @@ impl Error {
 /// because the Go SDKs retry it: the OIDC provider's keys may still be
 /// propagating.
 fn is_transient_sts_code(code: &str) -> bool {
-    matches!(
-        code,
-        "Throttling"
-            | "ThrottlingException"
-            | "ThrottledException"
-            | "RequestThrottledException"
-            | "TooManyRequestsException"
-            | "RequestLimitExceeded"
-            | "IDPCommunicationError"
-            | "InvalidIdentityToken"
-            | "ServiceUnavailable"
-            | "InternalFailure"
-            | "InternalError"
-            | "RequestTimeout"
-            | "RequestTimeoutException"
-    )
+    is_throttling(code)
+        || matches!(
+            code,
+            "IDPCommunicationError"
+                | "InvalidIdentityToken"
+                | "ServiceUnavailable"
+                | "InternalFailure"
+                | "InternalError"
+                | "RequestTimeout"
+                | "RequestTimeoutException"
+        )
 }
 
 /// The STS codes that mean "slow down".
