@@ -10,11 +10,10 @@
 //! the file happens here, between waits, so no stop ever lands in the middle
 //! of it. While idle there is one thread and one `poll`.
 
-use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
+mod report;
+mod worker;
+
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
@@ -24,15 +23,15 @@ use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::metrics::{Metrics, Shared};
-use crate::poll::Interest;
 use crate::schedule::{self, backoff, random_unit, refresh_delay, MIN_WAIT};
-use crate::serve::answer::{Endpoint, CREDENTIALS_PATH};
+use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
 use crate::source::Provider;
 use crate::supervise::{Handoff, Program, EXTRA_SIGNALS};
-use crate::time::{deadline_after, format_duration_ms, Timestamp};
-use crate::wait::{Fds, Part, Waiter, Wake};
+use crate::time::{deadline_after, Timestamp};
+use crate::wait::{Waiter, Wake};
+use worker::Worker;
 
 /// How often a write tries the file's lock again while another aws-credfile
 /// process holds it: often, since the lock is free only between that
@@ -173,16 +172,6 @@ impl Refresher {
     /// The loopback endpoint, to hand its address and token to a program.
     pub fn server(&self) -> Option<&Server<Endpoint>> {
         self.server.as_ref()
-    }
-
-    fn log_started(&self) {
-        self.log_with_destination(
-            "started",
-            &[
-                ("version", &env!("CARGO_PKG_VERSION")),
-                ("source", &self.provider.describe()),
-            ],
-        );
     }
 
     /// Waits `first`, then refreshes before every expiry until a stop or the
@@ -442,115 +431,5 @@ impl Refresher {
                 .waiter
                 .resume(&mut [&mut self.server, &mut self.metrics]);
         }
-    }
-
-    /// Where the credentials go, as log fields: `profile` and `file` when
-    /// writing the file, `endpoint` when serving.
-    fn destination(&self) -> Vec<(&'static str, String)> {
-        let mut fields = Vec::new();
-        if let Some(sink) = &self.sink {
-            fields.push(("profile", sink.profile.clone()));
-            fields.push(("file", sink.path.display().to_string()));
-        }
-        if let Some(addr) = self.server.as_ref().and_then(Server::local_addr) {
-            fields.push(("endpoint", format!("http://{addr}{CREDENTIALS_PATH}")));
-        }
-        fields
-    }
-
-    /// Logs `event` with the destination fields followed by `extra`.
-    fn log_with_destination(&self, event: &str, extra: &[(&str, &dyn std::fmt::Display)]) {
-        let dest = self.destination();
-        let mut fields: Vec<(&str, &dyn std::fmt::Display)> = dest
-            .iter()
-            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
-            .collect();
-        fields.extend_from_slice(extra);
-        self.log.info(event, &fields);
-    }
-
-    /// Logs a refresh that succeeded: the new credentials written, or the
-    /// newer ones another aws-credfile process wrote kept (not a failure:
-    /// the file is as fresh as it can be).
-    fn log_written(&self, creds: &Credentials, written: Written, next: Option<Duration>) {
-        let next = next
-            .map(format_duration_ms)
-            .unwrap_or_else(|| "none".into());
-        match written {
-            Written::Replaced => self.log_with_destination(
-                "credentials_refreshed",
-                &[
-                    ("access_key_id", &creds.access_key_id),
-                    ("expires", &creds.expiration),
-                    ("next_refresh_in", &next),
-                ],
-            ),
-            Written::KeptNewer { expires } => self.log_with_destination(
-                "newer_credentials_kept",
-                &[
-                    ("expires", &expires),
-                    ("fetched_expires", &creds.expiration),
-                    ("next_refresh_in", &next),
-                ],
-            ),
-        }
-    }
-
-    fn log_failure(&self, err: &Error, attempt: u32, retry_in: Duration) {
-        self.log.warn(
-            "refresh_failed",
-            &[
-                ("attempt", &attempt),
-                ("retry_in", &format_duration_ms(retry_in)),
-                ("error", err),
-            ],
-        );
-    }
-}
-
-/// A fetch on its own thread, as a part of the wait: its socket becomes
-/// readable when the result is ready.
-struct Worker {
-    handle: JoinHandle<Result<Credentials, Error>>,
-    done: UnixStream,
-}
-
-impl Worker {
-    fn start(provider: Arc<Provider>, deadline: Option<Instant>) -> std::io::Result<Worker> {
-        let (done, mut ring) = UnixStream::pair()?;
-        done.set_nonblocking(true)?;
-        let handle = std::thread::Builder::new()
-            .name("fetch".into())
-            .spawn(move || {
-                let result = provider.fetch(deadline);
-                // Wakes the wait; if this fails, the wait's backstop finds
-                // the thread finished.
-                let _ = ring.write_all(b"!");
-                result
-            })?;
-        Ok(Worker { handle, done })
-    }
-
-    fn finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-
-    /// The fetch's result; waits for the thread if it is not done yet.
-    fn result(self) -> Result<Credentials, Error> {
-        match self.handle.join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-impl Part for Worker {
-    fn watch<'a>(&'a self, fds: &mut Fds<'a>) -> Option<Instant> {
-        fds.push((self.done.as_fd(), Interest::Read));
-        None
-    }
-
-    fn ready(&mut self, ready: &[bool], _now: Instant) -> Option<Wake> {
-        ready[0].then_some(Wake::Done)
     }
 }

@@ -1,0 +1,96 @@
+//! The daemon's log lines: where the credentials go, and what each refresh
+//! did.
+
+use std::time::Duration;
+
+use super::Refresher;
+use crate::credentials::Credentials;
+use crate::credentials_file::Written;
+use crate::error::Error;
+use crate::serve::answer::CREDENTIALS_PATH;
+use crate::serve::Server;
+use crate::time::format_duration_ms;
+
+impl Refresher {
+    pub(super) fn log_started(&self) {
+        self.log_with_destination(
+            "started",
+            &[
+                ("version", &env!("CARGO_PKG_VERSION")),
+                ("source", &self.provider.describe()),
+            ],
+        );
+    }
+
+    /// Where the credentials go, as log fields: `profile` and `file` when
+    /// writing the file, `endpoint` when serving.
+    fn destination(&self) -> Vec<(&'static str, String)> {
+        let mut fields = Vec::new();
+        if let Some(sink) = &self.sink {
+            fields.push(("profile", sink.profile.clone()));
+            fields.push(("file", sink.path.display().to_string()));
+        }
+        if let Some(addr) = self.server.as_ref().and_then(Server::local_addr) {
+            fields.push(("endpoint", format!("http://{addr}{CREDENTIALS_PATH}")));
+        }
+        fields
+    }
+
+    /// Logs `event` with the destination fields followed by `extra`.
+    pub(super) fn log_with_destination(
+        &self,
+        event: &str,
+        extra: &[(&str, &dyn std::fmt::Display)],
+    ) {
+        let dest = self.destination();
+        let mut fields: Vec<(&str, &dyn std::fmt::Display)> = dest
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
+            .collect();
+        fields.extend_from_slice(extra);
+        self.log.info(event, &fields);
+    }
+
+    /// Logs a refresh that succeeded: the new credentials written, or the
+    /// newer ones another aws-credfile process wrote kept (not a failure:
+    /// the file is as fresh as it can be).
+    pub(super) fn log_written(
+        &self,
+        creds: &Credentials,
+        written: Written,
+        next: Option<Duration>,
+    ) {
+        let next = next
+            .map(format_duration_ms)
+            .unwrap_or_else(|| "none".into());
+        match written {
+            Written::Replaced => self.log_with_destination(
+                "credentials_refreshed",
+                &[
+                    ("access_key_id", &creds.access_key_id),
+                    ("expires", &creds.expiration),
+                    ("next_refresh_in", &next),
+                ],
+            ),
+            Written::KeptNewer { expires } => self.log_with_destination(
+                "newer_credentials_kept",
+                &[
+                    ("expires", &expires),
+                    ("fetched_expires", &creds.expiration),
+                    ("next_refresh_in", &next),
+                ],
+            ),
+        }
+    }
+
+    pub(super) fn log_failure(&self, err: &Error, attempt: u32, retry_in: Duration) {
+        self.log.warn(
+            "refresh_failed",
+            &[
+                ("attempt", &attempt),
+                ("retry_in", &format_duration_ms(retry_in)),
+                ("error", err),
+            ],
+        );
+    }
+}
