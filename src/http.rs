@@ -6,6 +6,7 @@
 //! `ErrorResponse`, the agent's JSON) into better messages than a status.
 
 use std::io::Read;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -119,6 +120,10 @@ pub struct Client {
     agent: Agent,
     /// Used in messages; URLs here never hold secrets.
     url: String,
+    /// Where requests go: `url`, or `url` pinned to an address, with the
+    /// `Host` header `url` implies.
+    target: String,
+    host: Option<String>,
 }
 
 impl Client {
@@ -146,6 +151,22 @@ impl Client {
         Ok(Client {
             agent: Agent::new_with_config(config),
             url: url.to_string(),
+            target: url.to_string(),
+            host: None,
+        })
+    }
+
+    /// Connects to `ip` instead of looking the host up again: the caller
+    /// resolved and checked it. Requests still carry the URL's `Host`.
+    pub fn pinned_to(self, ip: IpAddr) -> Result<Client, Error> {
+        let parsed =
+            Url::parse(&self.url).map_err(|e| Error::Config(format!("{}: {e}", self.url)))?;
+        let target = Url::pinned_to(&self.url, ip)
+            .map_err(|e| Error::Config(format!("{}: {e}", self.url)))?;
+        Ok(Client {
+            target,
+            host: Some(parsed.host_header()),
+            ..self
         })
     }
 
@@ -164,10 +185,13 @@ impl Client {
     ) -> Result<Response, Error> {
         let mut req = self
             .agent
-            .post(&self.url)
+            .post(&self.target)
             .config()
             .timeout_global(Some(timeout_until(deadline)))
             .build();
+        if let Some(host) = &self.host {
+            req = req.header("host", host.as_str());
+        }
         let mut has_content_type = false;
         for (name, value) in headers {
             has_content_type |= name.eq_ignore_ascii_case("content-type");
@@ -191,10 +215,13 @@ impl Client {
     ) -> Result<Response, Error> {
         let mut req = self
             .agent
-            .get(&self.url)
+            .get(&self.target)
             .config()
             .timeout_global(Some(timeout_until(deadline)))
             .build();
+        if let Some(host) = &self.host {
+            req = req.header("host", host.as_str());
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }

@@ -99,6 +99,30 @@ impl Url {
         self.query_or_fragment
     }
 
+    /// `text` (which must read as a [`Url`]) sent to `ip` instead of its
+    /// host, keeping port, path and query: for a connection to an address
+    /// already resolved and checked, so no second lookup can answer
+    /// differently. The request then carries [`Url::host_header`] itself.
+    pub fn pinned_to(text: &str, ip: IpAddr) -> Result<String, String> {
+        let url = Url::parse(text)?;
+        let mut parts = text
+            .parse::<http::Uri>()
+            .map_err(|_| "is not a valid URL".to_owned())?
+            .into_parts();
+        let host = match ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            IpAddr::V4(v4) => v4.to_string(),
+        };
+        parts.authority = Some(
+            format!("{host}:{}", url.port())
+                .parse()
+                .map_err(|_| "has no valid authority".to_owned())?,
+        );
+        http::Uri::from_parts(parts)
+            .map(|u| u.to_string())
+            .map_err(|_| "is not a valid URL".to_owned())
+    }
+
     /// The `Host` header a request to this URL carries: the host (IPv6 in
     /// brackets), plus `:port` unless it is the scheme's default.
     pub fn host_header(&self) -> String {
@@ -187,6 +211,15 @@ mod tests {
         );
         assert_eq!(Url::parse("https://h:443/").unwrap().host_header(), "h");
         assert!(Url::parse("http://LocalHost:1").unwrap().is_loopback());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            Url::pinned_to("http://LOCALHOST:8080/v1/c?x=1", ip("127.0.0.1")).unwrap(),
+            "http://127.0.0.1:8080/v1/c?x=1"
+        );
+        assert_eq!(
+            Url::pinned_to("http://localhost/creds", ip("::1")).unwrap(),
+            "http://[::1]:80/creds"
+        );
         for bad in [
             "",
             "nohost",

@@ -134,33 +134,40 @@ pub fn validate_url(url: &str) -> Result<(), String> {
 /// Plain http to a name (`localhost`, in any case) goes only where the name
 /// resolves to loopback, every address of it, as botocore checks: otherwise
 /// `/etc/hosts` or a DNS search domain could send the token in the clear
-/// to another host. Checked before every connection; https and addresses
-/// need no check.
-fn check_plain_http_name(url: &str) -> Result<(), Error> {
+/// to another host. Checked before every connection, and the connection
+/// then goes to the address checked (IPv4 first), never to a second lookup
+/// that could answer differently. `None` for https and for addresses,
+/// which need no check.
+fn resolve_plain_http_name(url: &str) -> Result<Option<IpAddr>, Error> {
     let Ok(parsed) = Url::parse(url) else {
-        return Ok(());
+        return Ok(None);
     };
     if parsed.is_https() || parsed.ip().is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let refused = |why: String| Error::Network {
         url: url.to_string(),
         detail: why,
         timed_out: false,
     };
-    let addrs: Vec<_> = (parsed.host(), parsed.port())
+    let addrs: Vec<IpAddr> = (parsed.host(), parsed.port())
         .to_socket_addrs()
         .map_err(|e| refused(format!("cannot resolve {}: {e}", parsed.host())))?
+        .map(|a| a.ip())
         .collect();
-    match addrs.iter().find(|a| !a.ip().is_loopback()) {
-        None if !addrs.is_empty() => Ok(()),
-        None => Err(refused(format!("{} resolves to nothing", parsed.host()))),
-        Some(other) => Err(Error::Config(format!(
-            "{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {} resolves to {}, not a loopback address; plain http goes only to loopback and the agents (use https, or an address)",
+    if let Some(other) = addrs.iter().find(|ip| !ip.is_loopback()) {
+        return Err(Error::Config(format!(
+            "{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {} resolves to {other}, not a loopback address; plain http goes only to loopback and the agents (use https, or an address)",
             parsed.host(),
-            other.ip()
-        ))),
+        )));
     }
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .map(Some)
+        .ok_or_else(|| refused(format!("{} resolves to nothing", parsed.host())))
 }
 
 pub struct ContainerProvider {
@@ -204,7 +211,7 @@ impl ContainerProvider {
     /// The token must be usable at start, and a plain-http name must
     /// resolve to loopback.
     pub fn preflight(&self) -> Result<(), Error> {
-        check_plain_http_name(&self.cfg.url).map_err(|e| match e {
+        resolve_plain_http_name(&self.cfg.url).map_err(|e| match e {
             Error::Config(_) => e,
             other => Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {other}")),
         })?;
@@ -225,7 +232,7 @@ impl ContainerProvider {
     }
 
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
-        check_plain_http_name(&self.cfg.url)?;
+        let pinned = resolve_plain_http_name(&self.cfg.url)?;
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = match &token {
             Some(t) => vec![
@@ -234,7 +241,11 @@ impl ContainerProvider {
             ],
             None => vec![("accept", "application/json")],
         };
-        let resp = Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?;
+        let mut client = Client::new(&self.cfg.url, &self.net)?;
+        if let Some(ip) = pinned {
+            client = client.pinned_to(ip)?;
+        }
+        let resp = client.get(&headers, deadline)?;
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
         parse_answer(
             &self.cfg.url,

@@ -608,6 +608,79 @@ fn a_localhost_that_resolves_elsewhere_gets_no_token() {
     assert!(!h.cred_file.exists(), "a file was written");
 }
 
+/// Round 2 finding: the loopback check resolved the lowercased name while
+/// the connection looked up the name as written, so `LOCALHOST` (which an
+/// `/etc/hosts` or DNS may answer differently from `localhost`) passed the
+/// check and the token went to another address. Now the connection goes to
+/// the very address that was checked, carrying the URL's `Host`: with
+/// `localhost` at 127.0.0.1 and `LOCALHOST` at this machine's network
+/// address, on the same port, only the loopback agent hears from it. (The
+/// static musl build shows the difference: `AWS_CREDFILE_TEST_BIN`.)
+#[test]
+fn the_checked_address_is_the_one_connected_to() {
+    let h = Harness::new("hard_localhost_case", |_, _| Answer::issue(HOUR));
+    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("skipped: this machine has no non-loopback address");
+        return;
+    };
+    let loopback = Fake::start(|_, _| Answer::issue(HOUR));
+    let port = loopback
+        .url()
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_string();
+    let elsewhere = Fake::start_on(&format!("{ip}:{port}"), |_, _| Answer::issue(HOUR))
+        .expect("listen on the network address, same port");
+    let hosts = h.scratch.write(
+        "hosts",
+        format!("127.0.0.1 localhost\n{ip} LOCALHOST LocalHost\n"),
+    );
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJjYXNlIjoxfQ.Y2FzZXNpZ25hdHVyZTAwNzc";
+    h.add_secret(token);
+    for written in ["LOCALHOST", "LocalHost"] {
+        let out = h
+            .cmd(&["--once", "--once-timeout", "2s"])
+            .env_remove("AWS_ROLE_ARN")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://{written}:{port}{PATH}"),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+            .hosts_file(&hosts)
+            .timeout(HANG_GUARD)
+            .run();
+        assert_eq!(
+            elsewhere.connection_count(),
+            0,
+            "{written}: the agent at {ip} was contacted\n{}",
+            out.describe()
+        );
+        // glibc reads /etc/hosts without regard to case, so it sees both
+        // addresses and the check refuses; musl (the static build) matches
+        // case, sees only 127.0.0.1, and must then connect there.
+        if out.code() == Some(2) {
+            out.assert_stderr_contains("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+                .assert_stderr_contains(&ip.to_string());
+            continue;
+        }
+        out.assert_code(0);
+        let heard = loopback.requests();
+        let last = heard.last().expect("the loopback agent was asked");
+        assert_eq!(last.header("Authorization"), Some(token));
+        assert_eq!(
+            last.header("Host"),
+            Some(format!("{}:{port}", written.to_ascii_lowercase()).as_str()),
+            "the request carries the URL's host"
+        );
+    }
+}
+
 /// Finding: an answer expiring in 9999 planned the next refresh thousands
 /// of years ahead, so it never came. Now no refresh is planned more than
 /// 6 hours ahead: the daemon's armed boot-clock timer says so.
