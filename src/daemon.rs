@@ -180,6 +180,15 @@ impl Refresher {
         let mut wait = first;
         let mut failures = 0;
         loop {
+            if std::mem::take(&mut self.again) {
+                // A SIGHUP came while the last refresh was under way (and,
+                // with a program, was passed on then): one more refresh.
+                self.log.info(
+                    "refresh_requested",
+                    &[("reason", &"SIGHUP during a refresh")],
+                );
+                wait = wait.min(self.until_fetch_allowed());
+            }
             if let Some(ended) = self.idle(wait) {
                 return ended;
             }
@@ -202,6 +211,14 @@ impl Refresher {
             };
             self.planned(wait);
         }
+    }
+
+    /// How long until a refresh asked for by SIGHUP may start: at most one
+    /// fetch a second however many arrive, so a SIGHUP storm never becomes
+    /// an STS storm.
+    fn until_fetch_allowed(&self) -> Duration {
+        let since = self.last_fetch.map_or(MIN_WAIT, |t| t.elapsed());
+        MIN_WAIT.saturating_sub(since)
     }
 
     /// Notes when the next refresh or retry is due, for the metrics.
@@ -253,10 +270,7 @@ impl Refresher {
                     Reaction::End(ended) => return Some(ended),
                     Reaction::Refresh => {
                         self.log.info("refresh_requested", &[("reason", &"SIGHUP")]);
-                        // At most one refresh a second however many arrive:
-                        // a SIGHUP storm must not become an STS storm.
-                        let since = self.last_fetch.map_or(MIN_WAIT, |t| t.elapsed());
-                        match MIN_WAIT.checked_sub(since).filter(|d| !d.is_zero()) {
+                        match Some(self.until_fetch_allowed()).filter(|d| !d.is_zero()) {
                             None => return None,
                             Some(rest) => {
                                 wake = self
@@ -337,9 +351,6 @@ impl Refresher {
                     .succeeded(creds.expiration, Timestamp::now()),
                 Err(err) => status.borrow_mut().failed(err),
             }
-        }
-        if std::mem::take(&mut self.again) {
-            self.waiter.refresh_again();
         }
         Flow::Go(stored)
     }

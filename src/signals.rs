@@ -80,13 +80,6 @@ impl Signals {
             .find(|(_, arrived)| arrived.swap(false, Ordering::SeqCst))
             .map(|(sig, _)| *sig)
     }
-
-    /// Puts `sig` back as arrived, so the next [`Signals::take`] returns it.
-    pub fn put_back(&self, sig: Signal) {
-        if let Some((_, arrived)) = self.arrived.iter().find(|(s, _)| *s == sig) {
-            arrived.store(true, Ordering::SeqCst);
-        }
-    }
 }
 
 fn setup(e: std::io::Error) -> Error {

@@ -20,7 +20,6 @@ use crate::poll::{poll, Interest};
 use crate::signals::{Signal, Signals};
 use crate::time::deadline_after;
 use crate::timer::Timer;
-use signal_hook::consts::SIGHUP;
 
 /// What ended a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,13 +132,6 @@ impl Waiter {
                 }
             }
         }
-    }
-
-    /// Puts back a SIGHUP that a wait took while a refresh was already under
-    /// way, so the next wait returns it at once: a refresh asked for
-    /// mid-refresh causes one more, never none.
-    pub fn refresh_again(&self) {
-        self.signals.put_back(SIGHUP);
     }
 
     /// The signal handlers, to handle more of them (supervising a program).

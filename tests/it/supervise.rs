@@ -19,6 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::thread;
 use std::time::Duration;
 
 use crate::harness::client::{free_port, get};
@@ -937,4 +938,74 @@ fn as_pid_1_it_reaps_orphans() {
     );
     assert!(lines.contains(&"left"), "orphans never reaped:\n{report}");
     assert!(lines.contains(&"zombies 0"), "zombies left:\n{report}");
+}
+
+/// Round 2 finding: a SIGHUP during the first fetch, before the program
+/// existed, was put back as if it had just arrived, so the program was sent
+/// it the moment it started, before it could handle it (exit 129). A SIGHUP
+/// then still causes one more refresh, and reaches no program that did not
+/// exist when it came.
+#[test]
+fn a_sighup_before_the_program_starts_only_refreshes() {
+    let h = Harness::new("sup-early-hup", |n, _| {
+        let answer = Answer::issue(HOUR);
+        if n == 0 {
+            answer.after(Duration::from_millis(1500))
+        } else {
+            answer
+        }
+    });
+    let mut d = sh(&h, &[], concat!(": > started\n", until_go!())).spawn();
+    assert!(
+        h.sts.wait_for_requests(1, STARTED),
+        "no first fetch\n{}",
+        d.snapshot().describe()
+    );
+    d.signal(libc::SIGHUP);
+    wait_for_file(&h, &mut d, "started");
+    assert!(
+        h.sts.wait_for_requests(2, STARTED),
+        "the SIGHUP sent during the first fetch caused no refresh\n{}",
+        d.snapshot().describe()
+    );
+    thread::sleep(Duration::from_millis(500));
+    d.assert_running();
+    h.scratch.write("go", "");
+    assert_eq!(wait_exit(&mut d), Some(0), "{}", d.snapshot().describe());
+}
+
+/// The same mechanism while a program runs: a SIGHUP during a refresh is
+/// passed on once, as it arrived, and asks for one more refresh; that
+/// request must not reach the program as a second SIGHUP.
+#[test]
+fn a_sighup_during_a_refresh_reaches_the_program_once() {
+    let h = Harness::new("sup-hup-in-flight", |n, _| {
+        let answer = Answer::issue(HOUR);
+        if n == 1 {
+            answer.after(Duration::from_millis(1500))
+        } else {
+            answer
+        }
+    });
+    let mut d = sh(&h, &[], TRAP_ALL).spawn();
+    wait_for_file(&h, &mut d, "ready");
+    let signals = h.scratch.join("signals");
+    let seen = || fs::read_to_string(&signals).unwrap_or_default();
+    d.signal(libc::SIGHUP);
+    assert!(
+        h.sts.wait_for_requests(2, STARTED),
+        "SIGHUP starts a refresh\n{}",
+        d.snapshot().describe()
+    );
+    // The refresh waits for its slow answer; ask again meanwhile.
+    d.signal(libc::SIGHUP);
+    assert!(
+        h.sts.wait_for_requests(3, STARTED),
+        "the SIGHUP sent during the refresh caused no refresh\n{}",
+        d.snapshot().describe()
+    );
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(seen(), "HUP\nHUP\n", "two SIGHUPs sent, two passed on");
+    d.signal(libc::SIGTERM);
+    assert_eq!(wait_exit(&mut d), Some(5), "{}", d.snapshot().describe());
 }
