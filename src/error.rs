@@ -298,16 +298,22 @@ pub fn quote_body(body: &[u8]) -> String {
 /// Collapses whitespace (including newlines from remote messages) so every
 /// error stays on one log line, and caps its length.
 pub fn one_line(s: &str) -> String {
-    const MAX: usize = 300;
-    let mut out = String::with_capacity(s.len().min(MAX));
+    one_line_within(s, 300)
+}
+
+/// [`one_line`] with a cap of `max` bytes (plus an ellipsis when cut):
+/// control characters become `?`, so nothing a server sent can start a
+/// forged log line or drive a terminal.
+pub fn one_line_within(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
     for word in s.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
     }
-    if out.len() > MAX {
-        let mut cut = MAX;
+    if out.len() > max {
+        let mut cut = max;
         while !out.is_char_boundary(cut) {
             cut -= 1;
         }

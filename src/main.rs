@@ -13,7 +13,7 @@ use std::rc::Rc;
 use aws_credfile::config::{self, Config, Plan, Print, Refresh, Run};
 use aws_credfile::credentials_file;
 use aws_credfile::daemon::{Ended, Refresher};
-use aws_credfile::error::Error;
+use aws_credfile::error::{one_line_within, Error};
 use aws_credfile::metrics::{self, Shared, Status};
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
@@ -35,7 +35,12 @@ fn main() -> ExitCode {
                 log::Logger::new(log::Format::Json, log::Level::Error)
                     .error("exiting", &[("error", &err), ("exit_code", &code)]);
             } else {
-                eprintln!("aws-credfile: error: {err}");
+                // Every part of a message is one line already; this is the
+                // last guard for the terminal and the log pipeline.
+                eprintln!(
+                    "aws-credfile: error: {}",
+                    one_line_within(&err.to_string(), 4096)
+                );
             }
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }

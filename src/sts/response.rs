@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use crate::credentials::{Credentials, Secret};
-use crate::error::{quote_body as quote, Error};
+use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
 use super::ACTION_ASSUME_ROLE;
@@ -229,6 +229,9 @@ fn root_element(text: &str) -> Option<String> {
     }
 }
 
+/// The longest STS error code shown; AWS's longest is under 40 bytes.
+const MAX_CODE_BYTES: usize = 64;
+
 /// Reads an `ErrorResponse` into [`Error::Sts`], with the request id (which
 /// AWS support asks for) appended to the message.
 fn sts_error(text: &str, status: u16) -> Result<Error, String> {
@@ -238,8 +241,10 @@ fn sts_error(text: &str, status: u16) -> Result<Error, String> {
         .or(doc.errors.and_then(|e| e.error))
         .map(|e| (e.code, e.message))
         .unwrap_or_default();
+    // Codes are short words (`AccessDenied`); whatever else a server sends
+    // is shown on one line, short.
     let code = code
-        .map(|c| c.trim().to_owned())
+        .map(|c| one_line_within(&c, MAX_CODE_BYTES))
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "Unknown".to_owned());
     let mut message = message.map(|m| m.trim().to_owned()).unwrap_or_default();

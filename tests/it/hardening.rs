@@ -1058,3 +1058,43 @@ fn a_sighup_storm_is_no_sts_storm() {
         out.describe()
     );
 }
+
+/// Round 2 finding: the STS error code went raw onto the last
+/// `aws-credfile: error:` line, so a hostile code with a line feed forged a
+/// second log line, escape sequences reached the terminal, and a 100 kB code
+/// made a 100 kB line (the message beside it was already one short line).
+/// Now whatever a server sends, the error is one line of printable text,
+/// the code at most 64 bytes of it.
+#[test]
+fn a_hostile_error_code_stays_on_one_short_line() {
+    let forged = "AccessDenied\n2026-11-26T00:00:00Z INFO  credentials_refreshed access_key_id=FORGED\u{1b}[2J\u{7}";
+    let long = "X".repeat(100_000);
+    for (name, code) in [("forged", forged.to_string()), ("long", long)] {
+        let code_for_fake = code.clone();
+        let h = Harness::new(&format!("hard_code_{name}"), move |_, _| {
+            Answer::error(403, &code_for_fake, "denied")
+        });
+        let out = h.cmd(&["--once"]).timeout(HANG_GUARD).run();
+        out.assert_code(1);
+        let stderr = &out.stderr;
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("aws-credfile: error: STS refused: "),
+            "{name}: {}",
+            out.describe()
+        );
+        assert!(
+            stderr
+                .lines()
+                .all(|l| !l.starts_with("2026-11-26T00:00:00Z")),
+            "{name}: a forged line\n{}",
+            out.describe()
+        );
+        assert!(
+            !last.chars().any(char::is_control) && last.len() < 1000,
+            "{name}: the error line is {} bytes with control characters: {}",
+            last.len(),
+            last.chars().any(char::is_control)
+        );
+    }
+}
