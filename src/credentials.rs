@@ -56,6 +56,14 @@ pub struct Credentials {
     pub role_arn: Option<String>,
 }
 
+/// Whether `value` can be an access key id, a secret key or a session
+/// token wherever it goes: HTTP headers, a `key = value` file line, an
+/// `export` line, JSON. Every source's values are held to it, since AWS
+/// issues only printable ASCII without spaces.
+pub fn is_fit_value(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +84,13 @@ mod tests {
         assert!(shown.contains("AKIDEXAMPLE"));
         assert!(shown.contains("** redacted **"));
         assert_eq!(format!("{}", Secret::new("x")), "** redacted **");
+    }
+
+    #[test]
+    fn fit_values_are_printable_ascii_without_spaces() {
+        assert!(is_fit_value("AKIDEXAMPLE") && is_fit_value("wJal/K7+MDENG=="));
+        for unfit in ["", "a b", "a\nb", "a\0b", "caf\u{e9}", "a\tb", "\u{1b}[2J"] {
+            assert!(!is_fit_value(unfit), "{unfit:?}");
+        }
     }
 }

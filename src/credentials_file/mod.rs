@@ -31,7 +31,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{is_fit_value, Credentials};
 use crate::env::{var, Env};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
@@ -397,8 +397,8 @@ pub(super) fn validate(creds: &Credentials) -> Result<(), Error> {
 pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
     let problem = if value.is_empty() {
         "is empty"
-    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        "contains whitespace or a control character"
+    } else if !is_fit_value(value) {
+        "is not printable ASCII without spaces"
     } else {
         return Ok(());
     };

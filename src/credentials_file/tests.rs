@@ -909,7 +909,7 @@ fn write_refuses_values_the_file_cannot_hold() {
         .expect_err("newline in secret");
     assert!(
         err.to_string()
-            .contains("secret access key contains whitespace"),
+            .contains("secret access key is not printable ASCII without spaces"),
         "{err}"
     );
     assert!(!path.exists());

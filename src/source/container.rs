@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{Credentials, Secret};
+use crate::credentials::{is_fit_value, Credentials, Secret};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error};
 use crate::http::{Client, Network};
@@ -311,18 +311,43 @@ pub fn parse_answer(
     })?;
     let required = |field: Option<String>, name: &str| {
         field
-            .filter(|v| !v.trim().is_empty())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
             .ok_or_else(|| bad(format!("the answer has no {name}")))
     };
-    let access_key_id = required(answer.access_key_id, "AccessKeyId")?;
-    let secret = required(answer.secret_access_key, "SecretAccessKey")?;
+    // The same rule as for STS's answers, whatever mode prints or writes them.
+    let fit = |value: String, name: &str| {
+        if is_fit_value(&value) {
+            Ok(value)
+        } else {
+            Err(bad(format!(
+                "{name} is not printable ASCII without spaces, as AWS issues them; refused for every mode"
+            )))
+        }
+    };
+    let access_key_id = fit(
+        required(answer.access_key_id, "AccessKeyId")?,
+        "AccessKeyId",
+    )?;
+    let secret = fit(
+        required(answer.secret_access_key, "SecretAccessKey")?,
+        "SecretAccessKey",
+    )?;
+    let session_token = match answer
+        .token
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+    {
+        Some(token) => Some(Secret::new(fit(token, "Token")?)),
+        None => None,
+    };
     let expiration_text = required(answer.expiration, "Expiration")?;
     let expiration =
         Timestamp::parse_rfc3339(&expiration_text).map_err(|e| bad(format!("Expiration: {e}")))?;
     Ok(Credentials {
         access_key_id,
         secret_access_key: Secret::new(secret),
-        session_token: answer.token.filter(|t| !t.is_empty()).map(Secret::new),
+        session_token,
         expiration,
         account_id: answer.account_id.filter(|a| !a.is_empty()),
         role_arn: answer.role_arn.filter(|a| !a.is_empty()),

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{Credentials, Secret};
+use crate::credentials::{is_fit_value, Credentials, Secret};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -173,9 +173,9 @@ pub fn parse_response(
             return Err(bad(format!("<Credentials><{name}> is missing or empty")));
         }
         // These values go into HTTP headers and a `key = value` file line.
-        if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        if !is_fit_value(&value) {
             return Err(bad(format!(
-                "<Credentials><{name}> has characters a credentials file cannot hold"
+                "<Credentials><{name}> is not printable ASCII without spaces, as AWS issues them"
             )));
         }
         Ok(value)

@@ -18,8 +18,9 @@ const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// A secret key with everything a shell would act on inside double quotes
 /// or unquoted: quotes of both kinds, `$`, a backquote, a backslash, `;`,
-/// `*`, spaces. The container agent's JSON may carry any of it.
-const SHELL_SECRET: &str = r#"it's "$HOME" `id` \ $(true); *x*"#;
+/// `*`, `|`, `&`, `<`. The container agent's JSON may carry any of it
+/// within the one rule every value is held to (printable ASCII, no spaces).
+const SHELL_SECRET: &str = r#"it's"$HOME"`id`\$(true);*x*|&<"#;
 
 /// A harness whose container agent answers `body` (JSON) every time.
 fn agent_answering(name: &str, body: String) -> Harness {
@@ -259,4 +260,36 @@ fn flags_that_make_no_sense_with_printing_are_usage_errors() {
         assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
     }
     assert_eq!(h.sts.request_count(), 0);
+}
+
+/// Round 2 finding: values from a container agent with control characters
+/// were refused for the file but printed by `--print env` (a raw NUL inside
+/// the quotes, which bash drops: a silently different key) and by
+/// `--credential-process`. Every source's values are now held to one rule
+/// before any mode sees them: printable ASCII without spaces.
+#[test]
+fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
+    for (name, secret, token) in [
+        ("nul", "sec\u{0}ret", "token"),
+        ("newline", "secret", "tok\nen"),
+        ("space", "sec ret", "token"),
+        ("escape", "secret", "tok\u{1b}[2Jen"),
+    ] {
+        let (body, _) = agent_json("ASIAPRINTUNFIT000001", secret, Some(token));
+        let h = agent_answering(&format!("print-unfit-{name}"), body);
+        for args in [
+            &["--credential-process"][..],
+            &["--print", "env"],
+            &["--once"],
+        ] {
+            let out = h.cmd(args).secrets_on_stdout().run();
+            out.assert_code(1);
+            assert!(
+                out.stdout.is_empty(),
+                "{name} {args:?}: printed {:?}",
+                out.stdout
+            );
+            out.assert_stderr_contains("printable ASCII");
+        }
+    }
 }
