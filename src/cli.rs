@@ -98,7 +98,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "mode",
-        "Permissions of the written file, in octal. Default: 0600.",
+        "Permissions of the written file, in octal: 0600 (default), 0640 or 0644; group and others may never write.",
         "OCTAL",
     );
     o.optopt("", "serve", "Also serve the credentials at http://ADDR:PORT/v1/credentials (container-credentials JSON) for SDKs that never re-read the file. With --serve the file is written only if --file is given.", "ADDR:PORT");

@@ -391,6 +391,13 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     if mode & 0o600 != 0o600 {
         return Err("the owner needs read and write permission (0600 at least)".into());
     }
+    // Whoever may write the file may swap the keys an application uses;
+    // nothing in it is a program.
+    if mode & 0o133 != 0 {
+        return Err(format!(
+            "{mode:04o} lets others write or execute the credentials file; use 0600, 0640 or 0644"
+        ));
+    }
     Ok(mode)
 }
 

@@ -123,6 +123,9 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
         (vec!["--profile", "a\nb"], IRSA.to_vec(), "--profile"),
         (vec!["--mode", "0644x"], IRSA.to_vec(), "--mode"),
         (vec!["--mode", "0400"], IRSA.to_vec(), "--mode"),
+        (vec!["--mode", "0666"], IRSA.to_vec(), "--mode"),
+        (vec!["--mode", "0620"], IRSA.to_vec(), "--mode"),
+        (vec!["--mode", "0700"], IRSA.to_vec(), "--mode"),
         (vec!["--owner", "app"], IRSA.to_vec(), "--owner"),
         (vec!["--log-format", "xml"], IRSA.to_vec(), "--log-format"),
         (

@@ -421,9 +421,20 @@ fn cases(f: &Files) -> Vec<Case> {
         ],
         ..case("env_file_tilde_without_home", &["--once"], C(vec!["HOME"]))
     });
-    for (i, m) in ["abc", "0400", "01777", "-600", "", "0o", "600000000000"]
-        .iter()
-        .enumerate()
+    for (i, m) in [
+        "abc",
+        "0400",
+        "01777",
+        "-600",
+        "",
+        "0o",
+        "600000000000",
+        "0666",
+        "0777",
+        "0602",
+    ]
+    .iter()
+    .enumerate()
     {
         v.push(case(
             &format!("mode_{i}"),
