@@ -104,8 +104,11 @@ impl Handoff {
             }
             // The AWS SDK for JavaScript v2 ignores AWS_SHARED_CREDENTIALS_FILE
             // without it (seen in `make compat`); aws-sdk-go v1 reads the
-            // config file with it too, which is what a program expects.
-            vars.push((ENV_SDK_LOAD_CONFIG, "1".to_string()));
+            // config file with it too, which is what a program expects. A
+            // value the caller set is theirs to keep.
+            if std::env::var_os(ENV_SDK_LOAD_CONFIG).is_none() {
+                vars.push((ENV_SDK_LOAD_CONFIG, "1".to_string()));
+            }
         }
         if let Some((url, token)) = &self.endpoint {
             vars.push((ENV_CONTAINER_CREDENTIALS_FULL_URI, url.clone()));

@@ -495,6 +495,23 @@ fn file_hands_over_its_absolute_path_and_profile() {
                 Some(path.clone())
             );
             assert!(!env.contains_key("AWS_PROFILE"), "{env:#?}");
+            assert_eq!(
+                env.get("AWS_SDK_LOAD_CONFIG").map(String::as_str),
+                Some("1")
+            );
+        },
+    );
+    // A caller's own AWS_SDK_LOAD_CONFIG is kept (round 2 finding: it was
+    // overwritten with 1).
+    with_handed_env(
+        &h,
+        fixed(&["--file", "shared/credentials"]),
+        |run| run.env("AWS_SDK_LOAD_CONFIG", "0"),
+        |_, env| {
+            assert_eq!(
+                env.get("AWS_SDK_LOAD_CONFIG").map(String::as_str),
+                Some("0")
+            );
         },
     );
 }
