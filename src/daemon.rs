@@ -28,7 +28,7 @@ use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
 use crate::source::Provider;
-use crate::supervise::{Handoff, Program, EXTRA_SIGNALS};
+use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS};
 use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
 use worker::Worker;
@@ -120,7 +120,7 @@ impl Refresher {
     /// `--once`: one refresh, retrying transient failures until `budget` is
     /// spent. A stop signal ends it with success, as in the daemon.
     pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
-        Ok(match self.obtain(budget)? {
+        Ok(match self.obtain(budget, false)? {
             Flow::Go(_) => Ended::Done,
             Flow::End(ended) => ended,
         })
@@ -129,8 +129,8 @@ impl Refresher {
     /// `--credential-process`, `--print`: the credentials obtained as
     /// `--once` obtains them, for the caller to print; `None` when stopped.
     pub fn print(&mut self, budget: Duration) -> Result<Option<Credentials>, Error> {
-        Ok(match self.obtain(budget)? {
-            Flow::Go(creds) => Some(creds),
+        Ok(match self.obtain(budget, false)? {
+            Flow::Go((creds, _)) => Some(creds),
             Flow::End(_) => None,
         })
     }
@@ -152,10 +152,13 @@ impl Refresher {
         budget: Duration,
         handoff: impl FnOnce(&Self) -> Handoff,
     ) -> Result<Ended, Error> {
+        if let Some(name) = argv.first() {
+            supervise::check_runnable(name)?;
+        }
         self.log_started();
         self.waiter.signals_mut().add(&EXTRA_SIGNALS)?;
-        let creds = match self.obtain(budget)? {
-            Flow::Go(creds) => creds,
+        let next = match self.obtain(budget, true)? {
+            Flow::Go((_, next)) => next,
             Flow::End(ended) => return Ok(ended),
         };
         let program = Program::spawn(argv, &handoff(self))?;
@@ -164,8 +167,6 @@ impl Refresher {
             &[("program", &argv[0]), ("pid", &program.pid())],
         );
         self.program = Some(program);
-        let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
-        self.planned(next);
         Ok(self.keep_fresh(next))
     }
 
@@ -229,8 +230,13 @@ impl Refresher {
     }
 
     /// Obtains credentials as `--once` does: retrying transient failures
-    /// until `budget` is spent.
-    fn obtain(&mut self, budget: Duration) -> Result<Flow<Credentials>, Error> {
+    /// until `budget` is spent. With `kept_fresh`, the next refresh is
+    /// planned (and logged) from them; otherwise there is none (zero).
+    fn obtain(
+        &mut self,
+        budget: Duration,
+        kept_fresh: bool,
+    ) -> Result<Flow<(Credentials, Duration)>, Error> {
         let deadline = deadline_after(budget);
         let mut attempt = 0;
         loop {
@@ -238,8 +244,13 @@ impl Refresher {
             let err = match self.refresh(Some(deadline)) {
                 Flow::End(ended) => return Ok(Flow::End(ended)),
                 Flow::Go(Ok((creds, written))) => {
-                    self.log_written(&creds, written, None);
-                    return Ok(Flow::Go(creds));
+                    let next = kept_fresh
+                        .then(|| refresh_delay(Timestamp::now(), creds.expiration, random_unit()));
+                    self.log_written(&creds, written, next);
+                    if let Some(next) = next {
+                        self.planned(next);
+                    }
+                    return Ok(Flow::Go((creds, next.unwrap_or_default())));
                 }
                 Flow::Go(Err(e)) => e,
             };

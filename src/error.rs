@@ -185,7 +185,7 @@ fn sts_hint(code: &str) -> &'static str {
     match code {
         "AccessDenied" => "check the role's trust policy allows this identity (and, for --role-arn, that the source role may sts:AssumeRole it)",
         "InvalidIdentityToken" => "check the cluster's OIDC provider is registered in IAM and the token's audience is sts.amazonaws.com",
-        "ExpiredTokenException" | "ExpiredToken" => "the identity token has expired; check the kubelet is rotating the projected token",
+        "ExpiredTokenException" | "ExpiredToken" => "the identity token or the source credentials have expired; check the kubelet rotates the projected token, or the source's expiry and this node's clock",
         "InvalidClientTokenId" | "SignatureDoesNotMatch" => "the source credentials were rejected; check the source identity",
         "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
         "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
@@ -250,10 +250,16 @@ impl fmt::Display for Message<'_> {
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             Error::Stale(msg) => f.write_str(msg),
-            Error::Spawn { program, source } => write!(
-                f,
-                "could not start {program:?}: {source}; give a program on PATH or its full path"
-            ),
+            Error::Spawn { program, source } => {
+                let hint = match source.kind() {
+                    io::ErrorKind::NotFound => "give a program on PATH or its full path",
+                    io::ErrorKind::PermissionDenied => {
+                        "it must be an executable file the user may run (chmod +x, a mount without noexec)"
+                    }
+                    _ => "it must be an executable for this machine, or a script with a #! line",
+                };
+                write!(f, "could not start {program:?}: {source}; {hint}")
+            }
             Error::ExpiredOnArrival {
                 from,
                 expiration,

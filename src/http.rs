@@ -124,17 +124,20 @@ pub struct Client {
     /// `Host` header `url` implies.
     target: String,
     host: Option<String>,
+    /// The proxy in use, redacted, for messages.
+    proxy: Option<String>,
 }
 
 impl Client {
     /// A client for `url`, proxied per `net` unless the host is exempt.
     pub fn new(url: &str, net: &Network) -> Result<Client, Error> {
         install_crypto_provider();
-        let proxy = match proxy_for(url, net) {
-            Some(p) => Some(ureq::Proxy::new(&p).map_err(|e| {
+        let proxy_url = proxy_for(url, net);
+        let proxy = match &proxy_url {
+            Some(p) => Some(ureq::Proxy::new(p).map_err(|e| {
                 Error::Config(format!(
                     "HTTPS_PROXY {:?} is not a usable proxy URL: {e}",
-                    redact(&p)
+                    redact(p)
                 ))
             })?),
             None => None,
@@ -153,6 +156,7 @@ impl Client {
             url: url.to_string(),
             target: url.to_string(),
             host: None,
+            proxy: proxy_url.as_deref().map(redact),
         })
     }
 
@@ -274,6 +278,12 @@ impl Client {
             ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
             ureq::Error::ConnectionFailed => "connection failed".to_string(),
             other => other.to_string(),
+        };
+        let detail = match &self.proxy {
+            Some(proxy) => {
+                format!("{detail} (through the proxy {proxy}; check HTTPS_PROXY and NO_PROXY)")
+            }
+            None => detail,
         };
         Error::Network {
             url: self.url.clone(),

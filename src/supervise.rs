@@ -150,6 +150,44 @@ fn absolute(path: &Path) -> String {
         .to_string()
 }
 
+/// Whether `name` can be started, found as the spawn will find it (a
+/// path, or the first executable file on `PATH`): checked before any
+/// credentials are fetched, so a typo costs no STS call. The spawn stays
+/// the judge; the file may change in between.
+pub fn check_runnable(name: &str) -> Result<(), Error> {
+    let candidates: Vec<PathBuf> = if name.contains('/') {
+        vec![PathBuf::from(name)]
+    } else {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/bin:/usr/bin".into());
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .collect()
+    };
+    let runnable = |p: &Path| {
+        p.is_file()
+            && std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+                // SAFETY: access(2) reads the NUL-terminated path and nothing else.
+                .is_ok_and(|c| {
+                    #[allow(unsafe_code)]
+                    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+                    ok
+                })
+    };
+    if candidates.iter().any(|p| runnable(p)) {
+        return Ok(());
+    }
+    let kind = if candidates.iter().any(|p| p.exists()) {
+        std::io::ErrorKind::PermissionDenied
+    } else {
+        std::io::ErrorKind::NotFound
+    };
+    Err(Error::Spawn {
+        program: name.to_string(),
+        source: kind.into(),
+    })
+}
+
 /// The program, running.
 pub struct Program {
     pid: libc::pid_t,

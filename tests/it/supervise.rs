@@ -263,6 +263,18 @@ fn exit_status_is_the_programs() {
         out.assert_code(code);
         out.assert_stderr_contains("program_started");
         out.assert_stderr_contains("program_exited");
+        // The refresh before the program plans the next one (round 2
+        // finding: it said `next_refresh_in=none`).
+        let refreshed = out
+            .stderr_lines()
+            .into_iter()
+            .find(|l| l.contains("credentials_refreshed"));
+        assert!(
+            refreshed.is_some_and(
+                |l| l.contains("next_refresh_in=") && !l.contains("next_refresh_in=none")
+            ),
+            "{refreshed:?}"
+        );
         if code == 0 {
             // The program's own output, and nothing of aws-credfile's.
             assert_eq!(out.stdout, "program-output\n", "{}", out.describe());
@@ -329,6 +341,14 @@ fn a_program_that_cannot_start_gives_127_or_126() {
 
     fs::create_dir_all(h.scratch.join("a-directory")).expect("mkdir");
     h.cmd(&["--", "./a-directory"]).run().assert_code(126);
+    // Round 2 finding: each of these cost a full STS call first, and the
+    // 126s were told to put the program on PATH.
+    out.assert_stderr_contains("chmod +x");
+    assert_eq!(
+        h.sts.request_count(),
+        0,
+        "STS was asked for a program that cannot start"
+    );
 }
 
 #[test]
