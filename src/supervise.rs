@@ -8,7 +8,8 @@
 //! the group reaches what it started too, as a shell's job control would;
 //! when aws-credfile owns the terminal, the program's group is made the
 //! foreground one, so a keyboard Ctrl-C reaches it once, not twice, and an
-//! interactive program can read the terminal. If aws-credfile is killed, the
+//! interactive program can read the terminal, and a Ctrl-Z that stops it
+//! stops aws-credfile too, as a job. If aws-credfile is killed, the
 //! kernel kills the program (`PR_SET_PDEATHSIG`): it is never left running
 //! without the credentials it depends on being refreshed.
 //!
@@ -193,6 +194,8 @@ pub struct Program {
     pid: libc::pid_t,
     /// Our process id, which its process group is not.
     our_pgrp: libc::pid_t,
+    /// Whether its group was given the terminal.
+    foreground: bool,
 }
 
 impl Program {
@@ -225,15 +228,7 @@ impl Program {
                     libc::kill(libc::getpid(), libc::SIGKILL);
                 }
                 if foreground {
-                    // From a background group the call would stop us with
-                    // SIGTTOU; blocked around it, then back as it was.
-                    let mut block: libc::sigset_t = std::mem::zeroed();
-                    let mut old: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut block);
-                    libc::sigaddset(&mut block, libc::SIGTTOU);
-                    libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
-                    libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
-                    libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                    give_terminal(libc::getpid());
                 }
                 Ok(())
             });
@@ -249,6 +244,7 @@ impl Program {
         Ok(Program {
             pid,
             our_pgrp: our_process_group(),
+            foreground,
         })
     }
 
@@ -272,22 +268,68 @@ impl Program {
     /// Collects every child that has ended (the program, and orphans that
     /// were reparented to us as PID 1). Returns the program's exit status
     /// for aws-credfile to exit with once it has ended: its code, or 128 + N
-    /// when a signal N killed it, as shells report it.
+    /// when a signal N killed it, as shells report it. A program in the
+    /// foreground that was stopped from the terminal (Ctrl-Z) is followed.
     pub fn reap(&mut self) -> Option<u8> {
+        let flags = if self.foreground {
+            libc::WNOHANG | libc::WUNTRACED
+        } else {
+            libc::WNOHANG
+        };
         let mut ended = None;
         loop {
             let mut status: libc::c_int = 0;
             // SAFETY: waitpid(2) writes one int through the pointer, which
             // points at a live local.
             #[allow(unsafe_code)]
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let pid = unsafe { libc::waitpid(-1, &mut status, flags) };
             if pid <= 0 {
                 return ended;
             }
-            if pid == self.pid {
+            if pid == self.pid && libc::WIFSTOPPED(status) {
+                self.stop_with_it();
+            } else if pid == self.pid {
                 ended = Some(exit_status(status));
             }
         }
+    }
+
+    /// Ctrl-Z stopped the program, but its shell waits for aws-credfile:
+    /// so aws-credfile takes the terminal back and stops too, and the shell
+    /// regains control. When continued (`fg`), it hands the terminal to the
+    /// program again and continues it. As PID 1, where a stop from inside
+    /// is ignored and no shell waits, the program is continued at once.
+    fn stop_with_it(&self) {
+        // SAFETY: tcgetpgrp, getpid and kill(2) take numbers only.
+        #[allow(unsafe_code)]
+        unsafe {
+            if libc::tcgetpgrp(libc::STDIN_FILENO) != self.pid {
+                return;
+            }
+            give_terminal(self.our_pgrp);
+            libc::kill(libc::getpid(), libc::SIGSTOP);
+            give_terminal(self.pid);
+            libc::kill(-self.pid, libc::SIGCONT);
+        }
+    }
+}
+
+/// Makes `pgrp` the terminal's foreground process group. From a background
+/// group the call would stop the caller with SIGTTOU, so that is blocked
+/// around it, then the mask is as it was. Async-signal-safe (it runs
+/// between fork and exec too).
+fn give_terminal(pgrp: libc::pid_t) {
+    // SAFETY: the sets are live locals; sigprocmask and tcsetpgrp take
+    // pointers to them or numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+        libc::tcsetpgrp(libc::STDIN_FILENO, pgrp);
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
 

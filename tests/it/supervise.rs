@@ -1046,3 +1046,97 @@ fn a_sighup_during_a_refresh_reaches_the_program_once() {
     d.signal(libc::SIGTERM);
     assert_eq!(wait_exit(&mut d), Some(5), "{}", d.snapshot().describe());
 }
+
+/// A pseudo-terminal: the master side, and the path of the slave side.
+fn open_pty() -> (fs::File, PathBuf) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt returns a new descriptor (owned by the File
+    // below); grantpt, unlockpt and ptsname_r read it and write at most
+    // `buf.len()` bytes into `buf`.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = fs::File::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        let mut buf = [0u8; 128];
+        assert_eq!(
+            libc::ptsname_r(fd, buf.as_mut_ptr().cast(), buf.len()),
+            0,
+            "ptsname_r"
+        );
+        let len = buf
+            .iter()
+            .position(|&b| b == 0)
+            .expect("a NUL-terminated name");
+        let name = String::from_utf8_lossy(&buf[..len]).into_owned();
+        (master, PathBuf::from(name))
+    }
+}
+
+/// The state letter in /proc/PID/stat (`S`, `R`, `T`, ...) and the parent.
+fn state_and_parent(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let parent = rest.next()?.parse().ok()?;
+    Some((state, parent))
+}
+
+/// Round 2 finding: Ctrl-Z at a terminal stopped the program in the
+/// foreground, but the shell waits for aws-credfile, which kept running:
+/// the terminal stayed with the stopped group and Ctrl-C did nothing. Now
+/// aws-credfile takes the terminal back and stops too, as a job does; when
+/// continued (a shell's `fg`), the program continues with the terminal,
+/// and Ctrl-C then reaches it.
+#[test]
+fn ctrl_z_at_a_terminal_stops_the_whole_job_and_fg_continues_it() {
+    let h = harness("sup-ctrl-z", HOUR);
+    let (mut master, slave) = open_pty();
+    let mut d = sh(&h, &[], "echo $$ > program.pid; while :; do sleep 1; done")
+        .env("PTY", &slave)
+        .wrapped(&[
+            "sh",
+            "-c",
+            r#"exec setsid -c -w "$@" <"$PTY" >"$PTY""#,
+            "sh",
+        ])
+        .spawn();
+    let program: u32 = wait_for_file(&h, &mut d, "program.pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let (_, ours) = state_and_parent(program).expect("the program runs");
+    let state = |pid| state_and_parent(pid).map(|(s, _)| s);
+    use std::io::Write;
+    master.write_all(b"\x1a").expect("type Ctrl-Z");
+    let stopped = wait_until(SHORT, || {
+        state(program) == Some('T') && state(ours) == Some('T')
+    });
+    assert!(
+        stopped,
+        "after Ctrl-Z: program {:?}, aws-credfile {:?} (both should be stopped)\n{}",
+        state(program),
+        state(ours),
+        d.snapshot().describe()
+    );
+    // `fg`: the shell continues the job it started, aws-credfile.
+    // SAFETY: kill(2) takes numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(ours as libc::pid_t, libc::SIGCONT);
+    }
+    let continued = wait_until(SHORT, || {
+        !matches!(state(program), Some('T') | None) && !matches!(state(ours), Some('T') | None)
+    });
+    assert!(
+        continued,
+        "after SIGCONT: program {:?}, aws-credfile {:?}\n{}",
+        state(program),
+        state(ours),
+        d.snapshot().describe()
+    );
+    master.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+}
