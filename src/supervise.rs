@@ -178,14 +178,15 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
     if candidates.iter().any(|p| runnable(p)) {
         return Ok(());
     }
-    let kind = if candidates.iter().any(|p| p.exists()) {
-        std::io::ErrorKind::PermissionDenied
+    // As execvp(3) would have failed.
+    let errno = if candidates.iter().any(|p| p.exists()) {
+        libc::EACCES
     } else {
-        std::io::ErrorKind::NotFound
+        libc::ENOENT
     };
     Err(Error::Spawn {
         program: name.to_string(),
-        source: kind.into(),
+        source: std::io::Error::from_raw_os_error(errno),
     })
 }
 
