@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::credentials_file::{self, FileSink, Owner};
+use crate::credentials_file::{self, FileSink};
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Network;
@@ -366,12 +366,16 @@ fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {
     credentials_file::validate_profile(&profile)?;
     let mode = match &args.mode {
         None => credentials_file::DEFAULT_MODE,
-        Some(m) => parse_mode(m).map_err(|e| Error::Usage(format!("--mode {m:?}: {e}")))?,
+        Some(m) => credentials_file::parse_mode(m)
+            .map_err(|e| Error::Usage(format!("--mode {m:?}: {e}")))?,
     };
     let owner = args
         .owner
         .as_deref()
-        .map(|o| parse_owner(o).map_err(|e| Error::Usage(format!("--owner {o:?}: {e}"))))
+        .map(|o| {
+            credentials_file::parse_owner(o)
+                .map_err(|e| Error::Usage(format!("--owner {o:?}: {e}")))
+        })
         .transpose()?;
     Ok(FileSink {
         path,
@@ -379,45 +383,6 @@ fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {
         mode,
         owner,
     })
-}
-
-fn parse_mode(text: &str) -> Result<u32, String> {
-    let digits = text.strip_prefix("0o").unwrap_or(text);
-    let mode = u32::from_str_radix(digits, 8)
-        .map_err(|_| "not an octal mode like 0600 or 0640".to_string())?;
-    if mode > 0o777 {
-        return Err("only permission bits (at most 0777) are allowed".into());
-    }
-    if mode & 0o600 != 0o600 {
-        return Err("the owner needs read and write permission (0600 at least)".into());
-    }
-    // Whoever may write the file may swap the keys an application uses;
-    // nothing in it is a program.
-    if mode & 0o133 != 0 {
-        return Err(format!(
-            "{mode:04o} lets others write or execute the credentials file; use 0600, 0640 or 0644"
-        ));
-    }
-    Ok(mode)
-}
-
-fn parse_owner(text: &str) -> Result<Owner, String> {
-    let num = |s: &str| match s.parse::<u32>() {
-        // chown(2) reads -1 as "do not change": it would quietly do nothing.
-        Ok(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
-        Ok(id) => Ok(id),
-        Err(_) => Err(format!("{s:?} is not a numeric id")),
-    };
-    match text.split_once(':') {
-        None => Ok(Owner {
-            uid: num(text)?,
-            gid: None,
-        }),
-        Some((u, g)) => Ok(Owner {
-            uid: num(u)?,
-            gid: Some(num(g)?),
-        }),
-    }
 }
 
 /// The source: `--source`, else detected in the SDKs' order. With

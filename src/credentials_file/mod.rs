@@ -24,6 +24,7 @@
 
 mod atomic;
 mod ini;
+mod permissions;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +41,8 @@ pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
 use self::ini::*;
 pub use self::ini::{merge, render_section};
+use self::permissions::may_chown;
+pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 
 /// The credentials file when `--file` is absent ...
 pub const ENV_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
@@ -92,51 +95,6 @@ fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
     }
 }
 
-/// Whether this process may give a file to `owner`, read from
-/// `/proc/self/status` (no unsafe code needed): another user needs
-/// `CAP_CHOWN`, and so does a group that is neither ours nor one of our
-/// supplementary ones. Otherwise every write would fail after a fetch, and
-/// the daemon would call STS again and again for nothing. Without
-/// `/proc`, left to the write.
-fn may_chown(owner: Owner) -> Result<(), String> {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return Ok(());
-    };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
-    let euid = field("Uid:").get(1).and_then(|v| v.parse::<u32>().ok());
-    let egid = field("Gid:").get(1).and_then(|v| v.parse::<u32>().ok());
-    let groups: Vec<u32> = field("Groups:")
-        .iter()
-        .filter_map(|g| g.parse().ok())
-        .collect();
-    let cap_chown = field("CapEff:")
-        .first()
-        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-        .is_some_and(|caps| caps & 1 != 0);
-    let needs_for_uid = euid.is_some_and(|e| e != owner.uid);
-    let needs_for_gid = owner
-        .gid
-        .is_some_and(|g| egid != Some(g) && !groups.contains(&g));
-    if (needs_for_uid || needs_for_gid) && !cap_chown {
-        return Err(format!(
-            "giving the file to {}{} needs root or the CAP_CHOWN capability, which this process lacks",
-            owner.uid,
-            owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
-        ));
-    }
-    Ok(())
-}
-
-/// The mode the file gets unless `--mode` says otherwise: only its owner may
-/// read the keys.
-pub const DEFAULT_MODE: u32 = 0o600;
-
 /// The largest file we are willing to read, and so to write. A real
 /// credentials file is a few KiB; anything near this is not one, and reading
 /// it whole into memory on every refresh would be a mistake.
@@ -148,14 +106,6 @@ pub(super) const MAX_FILE_SIZE_SHOWN: &str = "1 MiB";
 /// What to do about a symbolic link at the target, after "is a symbolic
 /// link; ".
 pub(super) const LINK_ADVICE: &str = "aws-credfile never reads or writes through one: point --file at the real file or remove the link";
-
-/// Who should own the written file (for --owner UID[:GID]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Owner {
-    pub uid: u32,
-    /// `None` leaves the group as the file was created with.
-    pub gid: Option<u32>,
-}
 
 /// Where and how to write.
 #[derive(Clone, Debug, PartialEq, Eq)]

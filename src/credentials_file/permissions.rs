@@ -1,0 +1,97 @@
+//! Who may read and write the file: its mode and owner, as the command
+//! line gives them and as this process can apply them.
+
+/// The mode the file gets unless `--mode` says otherwise: only its owner may
+/// read the keys.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// Who should own the written file (for --owner UID[:GID]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    /// `None` leaves the group as the file was created with.
+    pub gid: Option<u32>,
+}
+
+/// Reads `--mode`: octal permission bits, owner read/write, at most read
+/// for group and others.
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| "not an octal mode like 0600 or 0640".to_string())?;
+    if mode > 0o777 {
+        return Err("only permission bits (at most 0777) are allowed".into());
+    }
+    if mode & 0o600 != 0o600 {
+        return Err("the owner needs read and write permission (0600 at least)".into());
+    }
+    // Whoever may write the file may swap the keys an application uses;
+    // nothing in it is a program.
+    if mode & 0o133 != 0 {
+        return Err(format!(
+            "{mode:04o} lets others write or execute the credentials file; use 0600, 0640 or 0644"
+        ));
+    }
+    Ok(mode)
+}
+
+/// Reads `--owner UID[:GID]`, numeric ids only.
+pub fn parse_owner(text: &str) -> Result<Owner, String> {
+    let num = |s: &str| match s.parse::<u32>() {
+        // chown(2) reads -1 as "do not change": it would quietly do nothing.
+        Ok(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!("{s:?} is not a numeric id")),
+    };
+    match text.split_once(':') {
+        None => Ok(Owner {
+            uid: num(text)?,
+            gid: None,
+        }),
+        Some((u, g)) => Ok(Owner {
+            uid: num(u)?,
+            gid: Some(num(g)?),
+        }),
+    }
+}
+
+/// Whether this process may give a file to `owner`, read from
+/// `/proc/self/status` (no unsafe code needed): another user needs
+/// `CAP_CHOWN`, and so does a group that is neither ours nor one of our
+/// supplementary ones. Otherwise every write would fail after a fetch, and
+/// the daemon would call STS again and again for nothing. Without
+/// `/proc`, left to the write.
+pub(super) fn may_chown(owner: Owner) -> Result<(), String> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Ok(());
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let euid = field("Uid:").get(1).and_then(|v| v.parse::<u32>().ok());
+    let egid = field("Gid:").get(1).and_then(|v| v.parse::<u32>().ok());
+    let groups: Vec<u32> = field("Groups:")
+        .iter()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    let cap_chown = field("CapEff:")
+        .first()
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .is_some_and(|caps| caps & 1 != 0);
+    let needs_for_uid = euid.is_some_and(|e| e != owner.uid);
+    let needs_for_gid = owner
+        .gid
+        .is_some_and(|g| egid != Some(g) && !groups.contains(&g));
+    if (needs_for_uid || needs_for_gid) && !cap_chown {
+        return Err(format!(
+            "giving the file to {}{} needs root or the CAP_CHOWN capability, which this process lacks",
+            owner.uid,
+            owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
