@@ -16,7 +16,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGTERM};
 
 use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
@@ -47,8 +47,8 @@ const FETCH_BACKSTOP: Duration = Duration::from_secs(60);
 pub enum Ended {
     /// `--once` wrote the credentials.
     Done,
-    /// SIGTERM or SIGINT.
-    Stopped,
+    /// SIGTERM or SIGINT (which one).
+    Stopped(Signal),
     /// The supervised program ended; aws-credfile exits with this status.
     Exited(u8),
 }
@@ -159,6 +159,9 @@ impl Refresher {
         self.waiter.signals_mut().add(&EXTRA_SIGNALS)?;
         let next = match self.obtain(budget, true)? {
             Flow::Go((_, next)) => next,
+            // Stopped before the program ran: as a shell reports a command
+            // a signal ended, so `aws-credfile -- deploy && next` stops too.
+            Flow::End(Ended::Stopped(sig)) => return Ok(Ended::Exited(128 + sig as u8)),
             Flow::End(ended) => return Ok(ended),
         };
         let program = Program::spawn(argv, &handoff(self))?;
@@ -306,11 +309,15 @@ impl Refresher {
     fn react(&mut self, sig: Signal) -> Reaction {
         let Some(program) = &mut self.program else {
             return match sig {
-                SIGTERM | SIGINT => Reaction::End(self.stopping()),
+                SIGTERM | SIGINT => Reaction::End(self.stopping(sig)),
                 SIGHUP => Reaction::Refresh,
                 _ => Reaction::Nothing,
             };
         };
+        if sig == SIGCONT {
+            program.continue_job();
+            return Reaction::Nothing;
+        }
         if sig == SIGCHLD {
             return match program.reap() {
                 Some(status) => {
@@ -329,9 +336,9 @@ impl Refresher {
         }
     }
 
-    fn stopping(&self) -> Ended {
+    fn stopping(&self, sig: Signal) -> Ended {
         self.log.info("stopping", &[("reason", &"signal")]);
-        Ended::Stopped
+        Ended::Stopped(sig)
     }
 
     /// Fetches and stores once; the endpoint serves what was stored. A

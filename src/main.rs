@@ -168,7 +168,7 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
     };
     Ok(match ended {
         Ended::Exited(status) => status,
-        Ended::Done | Ended::Stopped => 0,
+        Ended::Done | Ended::Stopped(_) => 0,
     })
 }
 

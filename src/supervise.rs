@@ -21,7 +21,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::consts::{
+    SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+};
 
 use crate::credentials::Secret;
 use crate::credentials_file::ENV_SHARED_CREDENTIALS_FILE;
@@ -39,8 +41,8 @@ use crate::source::ENV_ROLE_SESSION_NAME;
 pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
 
 /// Handled while supervising, besides the base set: the rest of
-/// [`FORWARDED`], and the death of a child.
-pub const EXTRA_SIGNALS: [Signal; 5] = [SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
+/// [`FORWARDED`], the death (or stop) of a child, and being continued.
+pub const EXTRA_SIGNALS: [Signal; 6] = [SIGCHLD, SIGCONT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH];
 
 /// Makes the AWS SDK for JavaScript v2 read the shared files by their
 /// variables (and aws-sdk-go v1 the config file).
@@ -295,24 +297,63 @@ impl Program {
         }
     }
 
-    /// Ctrl-Z stopped the program, but its shell waits for aws-credfile:
-    /// so aws-credfile takes the terminal back and stops too, and the shell
-    /// regains control. When continued (`fg`), it hands the terminal to the
-    /// program again and continues it. As PID 1, where a stop from inside
-    /// is ignored and no shell waits, the program is continued at once.
+    /// The program stopped (Ctrl-Z, or reading the terminal from the
+    /// background), but the shell waits for aws-credfile: so aws-credfile
+    /// takes the terminal back if the program had it, and stops too, and
+    /// the shell regains control of the job. When continued, it continues
+    /// the program ([`Program::continue_job`]). As PID 1 or in an orphaned
+    /// group, where the stop is discarded and no shell waits, the program
+    /// is continued at once. A stop status that is stale (the program was
+    /// continued meanwhile) is ignored; a stop while aws-credfile itself
+    /// has the terminal (the program read it while aws-credfile was stopped,
+    /// and `fg` gave the terminal to aws-credfile) is undone at once.
     fn stop_with_it(&self) {
+        if !is_stopped(self.pid) {
+            return;
+        }
         // SAFETY: tcgetpgrp, getpid and kill(2) take numbers only.
         #[allow(unsafe_code)]
         unsafe {
-            if libc::tcgetpgrp(libc::STDIN_FILENO) != self.pid {
-                return;
+            let foreground = libc::tcgetpgrp(libc::STDIN_FILENO);
+            if foreground == self.pid {
+                give_terminal(self.our_pgrp);
             }
-            give_terminal(self.our_pgrp);
-            libc::kill(libc::getpid(), libc::SIGSTOP);
-            give_terminal(self.pid);
+            if foreground != self.our_pgrp {
+                libc::kill(libc::getpid(), libc::SIGTSTP);
+            }
+        }
+        self.continue_job();
+    }
+
+    /// aws-credfile was continued (a shell's `fg` or `bg`, or right after
+    /// its own stop): with the terminal (`fg`), the program gets it back;
+    /// either way the program continues. Only for a program that was given
+    /// the terminal at start; otherwise stops are the program's business.
+    pub fn continue_job(&self) {
+        if !self.foreground {
+            return;
+        }
+        // SAFETY: tcgetpgrp and kill(2) take numbers only.
+        #[allow(unsafe_code)]
+        unsafe {
+            if libc::tcgetpgrp(libc::STDIN_FILENO) == self.our_pgrp {
+                give_terminal(self.pid);
+            }
             libc::kill(-self.pid, libc::SIGCONT);
         }
     }
+}
+
+/// Whether `pid` is stopped now, from `/proc`; without `/proc`, taken to be
+/// (the wait status said so).
+fn is_stopped(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("T") | None)
 }
 
 /// Makes `pgrp` the terminal's foreground process group. From a background

@@ -1084,59 +1084,181 @@ fn state_and_parent(pid: u32) -> Option<(char, u32)> {
     Some((state, parent))
 }
 
-/// Round 2 finding: Ctrl-Z at a terminal stopped the program in the
-/// foreground, but the shell waits for aws-credfile, which kept running:
-/// the terminal stayed with the stopped group and Ctrl-C did nothing. Now
-/// aws-credfile takes the terminal back and stops too, as a job does; when
-/// continued (a shell's `fg`), the program continues with the terminal,
-/// and Ctrl-C then reaches it.
-#[test]
-fn ctrl_z_at_a_terminal_stops_the_whole_job_and_fg_continues_it() {
-    let h = harness("sup-ctrl-z", HOUR);
-    let (mut master, slave) = open_pty();
-    let mut d = sh(&h, &[], "echo $$ > program.pid; while :; do sleep 1; done")
+/// `aws-credfile -- sh -c SCRIPT` run by a job-control `bash` (its
+/// `job_script`, with `"$@" 2>&3` running aws-credfile) on the slave
+/// side of a fresh pseudo-terminal, as a shell at a terminal runs a job:
+/// aws-credfile in a process group of its own, in the foreground, its
+/// parent in the same session. Returns the run, the terminal's master side,
+/// and the program's and aws-credfile's pids.
+fn job_at_a_terminal<'h>(
+    h: &'h Harness,
+    program_script: &str,
+    job_script: &str,
+) -> (Daemon<'h>, fs::File, u32, u32) {
+    let (master, slave) = open_pty();
+    // bash takes its terminal from stderr, so that is the terminal too;
+    // aws-credfile's own stderr (descriptor 3 in the job) stays the test's.
+    let script = format!(
+        r#"exec setsid -c -w bash -c '{job_script}' bash "$@" 3>&2 <"$PTY" >"$PTY" 2>"$PTY""#
+    );
+    let mut d = sh(h, &[], &format!("echo $$ > program.pid; {program_script}"))
         .env("PTY", &slave)
-        .wrapped(&[
-            "sh",
-            "-c",
-            r#"exec setsid -c -w "$@" <"$PTY" >"$PTY""#,
-            "sh",
-        ])
+        .wrapped(&["sh", "-c", &script, "sh"])
         .spawn();
-    let program: u32 = wait_for_file(&h, &mut d, "program.pid")
+    let program: u32 = wait_for_file(h, &mut d, "program.pid")
         .trim()
         .parse()
         .expect("a pid");
     let (_, ours) = state_and_parent(program).expect("the program runs");
-    let state = |pid| state_and_parent(pid).map(|(s, _)| s);
-    use std::io::Write;
-    master.write_all(b"\x1a").expect("type Ctrl-Z");
-    let stopped = wait_until(SHORT, || {
-        state(program) == Some('T') && state(ours) == Some('T')
+    (d, master, program, ours)
+}
+
+/// A program that runs until a signal ends it.
+const LOOP: &str = "while :; do sleep 1; done";
+
+fn state(pid: u32) -> Option<char> {
+    state_and_parent(pid).map(|(s, _)| s)
+}
+
+/// Waits until both are stopped (`stopped`) or both run, and `file` (if
+/// any) exists in the scratch directory; panics saying what it saw.
+fn wait_job(
+    h: &Harness,
+    d: &mut Daemon,
+    pids: (u32, u32),
+    stopped: bool,
+    file: Option<&str>,
+    when: &str,
+) {
+    let is = |pid| match state(pid) {
+        Some('T') => stopped,
+        Some(_) => !stopped,
+        None => false,
+    };
+    let ok = wait_until(SHORT, || {
+        is(pids.0) && is(pids.1) && file.is_none_or(|f| h.scratch.join(f).exists())
     });
     assert!(
-        stopped,
-        "after Ctrl-Z: program {:?}, aws-credfile {:?} (both should be stopped)\n{}",
-        state(program),
-        state(ours),
+        ok,
+        "{when}: program {:?}, aws-credfile {:?}, expected both {}\n{}",
+        state(pids.0),
+        state(pids.1),
+        if stopped { "stopped" } else { "running" },
         d.snapshot().describe()
     );
-    // `fg`: the shell continues the job it started, aws-credfile.
+}
+
+/// Round 2 finding: Ctrl-Z at a terminal stopped the program in the
+/// foreground, but the shell waits for aws-credfile, which kept running:
+/// the terminal stayed with the stopped group and Ctrl-C did nothing. Now
+/// aws-credfile takes the terminal back and stops too, as a job does; `fg`
+/// continues both, the program with the terminal. Round 3 finding: after
+/// a second Ctrl-Z, `bg` had aws-credfile take the terminal from the shell
+/// (which then died); after `bg` the shell keeps it.
+#[test]
+fn ctrl_z_fg_and_bg_work_as_for_any_job() {
+    use std::io::Write;
+    let h = harness("sup-ctrl-z", HOUR);
+    let job = r#"set -m; "$@" 2>&3; : > stop1; read -r _; fg; : > stop2; read -r _; bg; read -r line; echo "$line" > shell-read; fg"#;
+    let (mut d, mut tty, program, ours) = job_at_a_terminal(&h, LOOP, job);
+    let pids = (program, ours);
+    tty.write_all(b"\x1a").expect("type Ctrl-Z");
+    wait_job(&h, &mut d, pids, true, Some("stop1"), "after Ctrl-Z");
+    tty.write_all(b"\n").expect("fg");
+    wait_job(&h, &mut d, pids, false, None, "after fg");
+    tty.write_all(b"\x1a").expect("type Ctrl-Z again");
+    wait_job(
+        &h,
+        &mut d,
+        pids,
+        true,
+        Some("stop2"),
+        "after the second Ctrl-Z",
+    );
+    tty.write_all(b"\n").expect("bg");
+    wait_job(&h, &mut d, pids, false, None, "after bg");
+    // The shell reads this line only if it still has the terminal.
+    tty.write_all(b"kept\n").expect("type a line for the shell");
+    let read = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("shell-read")).is_ok_and(|l| l == "kept\n")
+    });
+    assert!(
+        read,
+        "after bg the shell lost the terminal\n{}",
+        d.snapshot().describe()
+    );
+    // The shell's `fg`: Ctrl-C then reaches the program.
+    wait_job(&h, &mut d, pids, false, None, "after the last fg");
+    thread::sleep(Duration::from_millis(300));
+    tty.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+}
+
+/// Round 3 finding: a SIGSTOP sent to aws-credfile itself (not through the
+/// terminal) stopped the job from the shell's point of view, but `fg` then
+/// gave the terminal to aws-credfile's group, and nothing gave it on to the
+/// program: a program reading the terminal was stopped for it (SIGTTIN) and
+/// typed input went nowhere. Being continued now hands the terminal back
+/// to the program, which reads the line typed after `fg`.
+#[test]
+fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
+    use std::io::Write;
+    let h = harness("sup-sigstop", HOUR);
+    let job = r#"set -m; "$@" 2>&3; : > stopped; read -r _; fg"#;
+    // It reads only when told to: a read already waiting when the terminal
+    // changes hands would be served all the same.
+    let reads = concat!(
+        "while [ ! -e go-read ]; do sleep 0.05; done; ",
+        r#"read -r line; echo "$line" > program-read; while :; do sleep 1; done"#
+    );
+    let (mut d, mut tty, program, ours) = job_at_a_terminal(&h, reads, job);
     // SAFETY: kill(2) takes numbers only.
     #[allow(unsafe_code)]
     unsafe {
-        libc::kill(ours as libc::pid_t, libc::SIGCONT);
+        libc::kill(ours as libc::pid_t, libc::SIGSTOP);
     }
-    let continued = wait_until(SHORT, || {
-        !matches!(state(program), Some('T') | None) && !matches!(state(ours), Some('T') | None)
-    });
+    let stopped = wait_until(SHORT, || h.scratch.join("stopped").exists());
     assert!(
-        continued,
-        "after SIGCONT: program {:?}, aws-credfile {:?}\n{}",
-        state(program),
-        state(ours),
+        stopped,
+        "the shell never saw the job stop\n{}",
         d.snapshot().describe()
     );
-    master.write_all(b"\x03").expect("type Ctrl-C");
+    tty.write_all(b"\n").expect("fg");
+    wait_job(&h, &mut d, (program, ours), false, None, "after fg");
+    h.scratch.write("go-read", "");
+    tty.write_all(b"typed\n")
+        .expect("type a line for the program");
+    let read = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "typed\n")
+    });
+    assert!(
+        read,
+        "after fg the program never read the terminal (program {:?})\n{}",
+        state(program),
+        d.snapshot().describe()
+    );
+    tty.write_all(b"\x03").expect("type Ctrl-C");
     assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+}
+
+/// Round 3 finding: SIGTERM or SIGINT before the program started (during
+/// the first fetch) ended aws-credfile with 0, so `aws-credfile -- deploy
+/// && next` went on to `next` though `deploy` never ran. Now the status is
+/// what a shell reports for a command that signal ended: 143, 130.
+#[test]
+fn a_stop_before_the_program_starts_is_not_success() {
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let h = Harness::new(&format!("sup-early-stop-{sig}"), |_, _| {
+            Answer::issue(HOUR).after(Duration::from_millis(1500))
+        });
+        let mut d = sh(&h, &[], ": > started").spawn();
+        assert!(
+            h.sts.wait_for_requests(1, STARTED),
+            "no first fetch\n{}",
+            d.snapshot().describe()
+        );
+        d.signal(sig);
+        assert_eq!(wait_exit(&mut d), Some(code), "{}", d.snapshot().describe());
+        assert!(!h.scratch.join("started").exists(), "the program ran");
+    }
 }
