@@ -327,13 +327,35 @@ pub fn one_line_within(s: &str, max: usize) -> String {
         out.push('…');
     }
     out.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_bidi_control(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
+}
+
+/// The Unicode characters that reorder how text is displayed (LRM, RLM,
+/// ALM, the embeddings, overrides and isolates): in a log line they can make
+/// what a reader sees differ from what was written.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_neutralises_controls_and_bidi() {
+        assert_eq!(
+            one_line("a\nb\u{1b}[2J \u{202E}evil\u{2066}x\u{2069}"),
+            "a b?[2J ?evil?x?"
+        );
+        assert_eq!(one_line_within(&"x".repeat(10), 4), "xxxx…");
+    }
 
     #[test]
     fn exit_codes() {
