@@ -135,15 +135,15 @@ pub fn validate_url(url: &str) -> Result<(), String> {
 /// resolves to loopback, every address of it, as botocore checks: otherwise
 /// `/etc/hosts` or a DNS search domain could send the token in the clear
 /// to another host. Checked before every connection, and the connection
-/// then goes to the address checked (IPv4 first), never to a second lookup
-/// that could answer differently. `None` for https and for addresses,
-/// which need no check.
-fn resolve_plain_http_name(url: &str) -> Result<Option<IpAddr>, Error> {
+/// then goes to the addresses checked (IPv4 first, the next when one
+/// refuses), never to a second lookup that could answer differently. Empty
+/// for https and for addresses, which need no check.
+fn resolve_plain_http_name(url: &str) -> Result<Vec<IpAddr>, Error> {
     let Ok(parsed) = Url::parse(url) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     if parsed.is_https() || parsed.ip().is_some() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let refused = |why: String| Error::Network {
         url: url.to_string(),
@@ -161,13 +161,13 @@ fn resolve_plain_http_name(url: &str) -> Result<Option<IpAddr>, Error> {
             parsed.host(),
         )));
     }
-    addrs
-        .iter()
-        .find(|ip| ip.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .map(Some)
-        .ok_or_else(|| refused(format!("{} resolves to nothing", parsed.host())))
+    if addrs.is_empty() {
+        return Err(refused(format!("{} resolves to nothing", parsed.host())));
+    }
+    let mut addrs = addrs;
+    addrs.sort_by_key(|ip| !ip.is_ipv4());
+    addrs.dedup();
+    Ok(addrs)
 }
 
 pub struct ContainerProvider {
@@ -241,11 +241,31 @@ impl ContainerProvider {
             ],
             None => vec![("accept", "application/json")],
         };
-        let mut client = Client::new(&self.cfg.url, &self.net)?;
-        if let Some(ip) = pinned {
-            client = client.pinned_to(ip)?;
-        }
-        let resp = client.get(&headers, deadline)?;
+        let resp = match pinned.split_last() {
+            None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
+            Some((last, first)) => {
+                let ask = |ip: IpAddr| {
+                    Client::new(&self.cfg.url, &self.net)?
+                        .pinned_to(ip)?
+                        .get(&headers, deadline)
+                };
+                // An address nothing listens on is passed over, as a
+                // client given the name would; the last one's answer stands.
+                let mut answer = None;
+                for &ip in first {
+                    match ask(ip) {
+                        Err(Error::Network {
+                            timed_out: false, ..
+                        }) => continue,
+                        other => {
+                            answer = Some(other);
+                            break;
+                        }
+                    }
+                }
+                answer.unwrap_or_else(|| ask(*last))?
+            }
+        };
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
         parse_answer(
             &self.cfg.url,

@@ -1098,3 +1098,37 @@ fn a_hostile_error_code_stays_on_one_short_line() {
         );
     }
 }
+
+/// Round 3 finding: after the check, only the first address `localhost`
+/// resolved to was tried, so with `127.0.0.1 localhost` and `::1 localhost`
+/// an agent listening only on `[::1]` was never reached. Each checked
+/// address is tried in turn now, and no other.
+#[test]
+fn every_checked_loopback_address_is_tried() {
+    let h = Harness::new("hard_localhost_v6", |_, _| Answer::issue(HOUR));
+    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let Ok(agent) = Fake::start_on("[::1]:0", |_, _| Answer::issue(HOUR)) else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let port = agent.url().rsplit(':').next().expect("a port").to_string();
+    let hosts = h
+        .scratch
+        .write("hosts", "127.0.0.1 localhost\n::1 localhost\n");
+    let out = h
+        .cmd(&["--once", "--once-timeout", "5s"])
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://localhost:{port}{PATH}"),
+        )
+        .hosts_file(&hosts)
+        .timeout(HANG_GUARD)
+        .run();
+    out.assert_code(0);
+    assert_eq!(agent.requests().len(), 1, "{}", out.describe());
+}
