@@ -132,7 +132,10 @@ pub fn parse(argv: &[String]) -> Result<Args, Error> {
         Some(at) => (&argv[..at], Some(argv[at + 1..].to_vec())),
         None => (argv, None),
     };
-    if program.as_ref().is_some_and(Vec::is_empty) {
+    if program
+        .as_ref()
+        .is_some_and(|p| p.first().is_none_or(String::is_empty))
+    {
         return Err(Error::Usage(
             "-- must be followed by the program to run, such as -- /app/server --port 8080".into(),
         ));

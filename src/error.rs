@@ -84,7 +84,13 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Config(_) => 2,
-            Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            // Not found at all; a file that is there but cannot run (its
+            // interpreter missing included) is 126, as shells report it.
+            Error::Spawn { source, .. }
+                if source.kind() == io::ErrorKind::NotFound && source.get_ref().is_none() =>
+            {
+                127
+            }
             Error::Spawn { .. } => 126,
             _ => 1,
         }
@@ -252,6 +258,9 @@ impl fmt::Display for Message<'_> {
             Error::Stale(msg) => f.write_str(msg),
             Error::Spawn { program, source } => {
                 let hint = match source.kind() {
+                    io::ErrorKind::NotFound if source.get_ref().is_some() => {
+                        "install the interpreter, or fix the #! line"
+                    }
                     io::ErrorKind::NotFound => "give a program on PATH or its full path",
                     io::ErrorKind::PermissionDenied => {
                         "it must be an executable file the user may run (chmod +x, a mount without noexec)"

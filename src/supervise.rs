@@ -180,15 +180,17 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
     if candidates.iter().any(|p| runnable(p)) {
         return Ok(());
     }
-    // As execvp(3) would have failed.
-    let errno = if candidates.iter().any(|p| p.exists()) {
-        libc::EACCES
+    // As execvp(3) would have failed, a directory said plainly.
+    let source = if candidates.iter().any(|p| p.is_dir()) {
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, "is a directory")
+    } else if candidates.iter().any(|p| p.exists()) {
+        std::io::Error::from_raw_os_error(libc::EACCES)
     } else {
-        libc::ENOENT
+        std::io::Error::from_raw_os_error(libc::ENOENT)
     };
     Err(Error::Spawn {
         program: name.to_string(),
-        source: std::io::Error::from_raw_os_error(errno),
+        source,
     })
 }
 
@@ -236,9 +238,21 @@ impl Program {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
-            program: name.clone(),
-            source,
+        let child = cmd.spawn().map_err(|source| {
+            // ENOENT for a file that is there: what is missing is the
+            // interpreter its #! line names (or its ELF loader).
+            let source = if source.kind() == std::io::ErrorKind::NotFound && Path::new(name).is_file() {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{source}: the file is there, so its #! interpreter (or ELF loader) is missing"),
+                )
+            } else {
+                source
+            };
+            Error::Spawn {
+                program: name.clone(),
+                source,
+            }
         })?;
         let pid = libc::pid_t::try_from(child.id()).expect("pids fit pid_t");
         // `child` is dropped without waiting: the program is reaped by

@@ -349,6 +349,18 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         0,
         "STS was asked for a program that cannot start"
     );
+
+    // Round 3: a missing #! interpreter is told as such (126, as bash
+    // says), and an empty program name is a usage error.
+    let bad_interpreter = h
+        .scratch
+        .write("bad-interpreter", "#!/nonexistent/interpreter\n");
+    fs::set_permissions(&bad_interpreter, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.cmd(&["--", "./bad-interpreter"])
+        .run()
+        .assert_code(126)
+        .assert_stderr_contains("#! interpreter");
+    h.cmd(&["--", ""]).run().assert_code(2);
 }
 
 #[test]
