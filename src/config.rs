@@ -425,7 +425,23 @@ fn source(args: &Args, env: Env, chained: bool) -> Result<Source, Error> {
             );
             settings.map(Source::WebIdentity)
         }
-        Kind::Container => container::settings(env).map(Source::Container),
+        Kind::Container => {
+            // Without --role-arn no STS call is made: a flag for one would
+            // be silently ignored, its value never even checked.
+            if !chained {
+                let unused = [
+                    ("--duration", args.duration.is_some()),
+                    ("--session-name", args.session_name.is_some()),
+                    ("--sts-endpoint", args.sts_endpoint.is_some()),
+                ];
+                if let Some((flag, _)) = unused.iter().find(|(_, given)| *given) {
+                    return Err(Error::Usage(format!(
+                        "{flag} applies to STS calls, and the container source (Pod Identity, ECS) makes none; give --role-arn to chain a role, or drop {flag}"
+                    )));
+                }
+            }
+            container::settings(env).map(Source::Container)
+        }
     }
 }
 

@@ -20,6 +20,14 @@ fn build_with(argv: &[&str], vars: &[(&str, &str)]) -> Result<Config, Error> {
     build(&args, &|name| map.get(name).cloned())
 }
 
+const POD_IDENTITY: [(&str, &str); 2] = [
+    ("HOME", "/h"),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://169.254.170.23/v1/credentials",
+    ),
+];
+
 const IRSA: [(&str, &str); 4] = [
     ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app"),
     (
@@ -134,6 +142,27 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
             "--session-name",
         ),
         (vec!["--sts-endpoint", "ftp://x"], IRSA.to_vec(), "ftp://x"),
+        // No STS call to apply them to: refused, not silently ignored.
+        (
+            vec!["--duration", "1h1h"],
+            POD_IDENTITY.to_vec(),
+            "--duration",
+        ),
+        (
+            vec!["--duration", "1h"],
+            POD_IDENTITY.to_vec(),
+            "--duration",
+        ),
+        (
+            vec!["--session-name", "a b"],
+            POD_IDENTITY.to_vec(),
+            "--session-name",
+        ),
+        (
+            vec!["--sts-endpoint", "ftp://x"],
+            POD_IDENTITY.to_vec(),
+            "--sts-endpoint",
+        ),
         (
             vec![],
             [IRSA.to_vec(), vec![("AWS_ROLE_ARN", "not-an-arn")]].concat(),
