@@ -56,6 +56,17 @@ pub struct Credentials {
     pub role_arn: Option<String>,
 }
 
+/// `text` with each of `secrets` replaced by `***`: for a message quoting a
+/// field of a document that also held them (a server may put a secret
+/// where a timestamp belongs).
+pub fn scrub(text: String, secrets: &[Option<&Secret>]) -> String {
+    secrets
+        .iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .fold(text, |text, s| text.replace(s.expose(), "***"))
+}
+
 /// Whether `value` can be an access key id, a secret key or a session
 /// token wherever it goes: HTTP headers, a `key = value` file line, an
 /// `export` line, JSON. Every source's values are held to it, since AWS
@@ -84,6 +95,15 @@ mod tests {
         assert!(shown.contains("AKIDEXAMPLE"));
         assert!(shown.contains("** redacted **"));
         assert_eq!(format!("{}", Secret::new("x")), "** redacted **");
+    }
+
+    #[test]
+    fn scrub_hides_every_secret_given() {
+        let (a, b) = (Secret::new("SECRETKEY"), Secret::new("TOKEN"));
+        assert_eq!(
+            scrub("x SECRETKEY y TOKEN z".into(), &[Some(&a), None, Some(&b)]),
+            "x *** y *** z"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_value, Credentials, Secret};
+use crate::credentials::{is_fit_value, scrub, Credentials, Secret};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error};
 use crate::http::{Client, Network};
@@ -361,12 +361,17 @@ pub fn parse_answer(
         Some(token) => Some(Secret::new(fit(token, "Token")?)),
         None => None,
     };
+    let secret = Secret::new(secret);
     let expiration_text = required(answer.expiration, "Expiration")?;
-    let expiration =
-        Timestamp::parse_rfc3339(&expiration_text).map_err(|e| bad(format!("Expiration: {e}")))?;
+    let expiration = Timestamp::parse_rfc3339(&expiration_text).map_err(|e| {
+        bad(scrub(
+            format!("Expiration: {e}"),
+            &[Some(&secret), session_token.as_ref()],
+        ))
+    })?;
     Ok(Credentials {
         access_key_id,
-        secret_access_key: Secret::new(secret),
+        secret_access_key: secret,
         session_token,
         expiration,
         account_id: answer.account_id.filter(|a| !a.is_empty()),

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_value, Credentials, Secret};
+use crate::credentials::{is_fit_value, scrub, Credentials, Secret};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -184,8 +184,12 @@ pub fn parse_response(
     let secret_access_key = Secret::new(field(xml.secret_access_key, "SecretAccessKey")?);
     let session_token = Secret::new(field(xml.session_token, "SessionToken")?);
     let expiration = field(xml.expiration, "Expiration")?;
-    let expiration = Timestamp::parse_rfc3339(&expiration)
-        .map_err(|e| bad(format!("<Credentials><Expiration>: {e}")))?;
+    let expiration = Timestamp::parse_rfc3339(&expiration).map_err(|e| {
+        bad(scrub(
+            format!("<Credentials><Expiration>: {e}"),
+            &[Some(&secret_access_key), Some(&session_token)],
+        ))
+    })?;
 
     let role_arn = result
         .assumed_role_user
