@@ -135,6 +135,10 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
         (vec!["--mode", "0620"], IRSA.to_vec(), "--mode"),
         (vec!["--mode", "0700"], IRSA.to_vec(), "--mode"),
         (vec!["--owner", "app"], IRSA.to_vec(), "--owner"),
+        (vec!["--owner", "+1000"], IRSA.to_vec(), "--owner"),
+        (vec!["--owner", "1000:+5"], IRSA.to_vec(), "--owner"),
+        (vec!["--mode", "+0600"], IRSA.to_vec(), "--mode"),
+        (vec!["--mode", "+644"], IRSA.to_vec(), "--mode"),
         (vec!["--log-format", "xml"], IRSA.to_vec(), "--log-format"),
         (
             vec!["--session-name", "a b"],

@@ -17,6 +17,10 @@ pub struct Owner {
 /// for group and others.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
+    // from_str_radix would take a sign too.
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err("not an octal mode like 0600 or 0640".into());
+    }
     let mode = u32::from_str_radix(digits, 8)
         .map_err(|_| "not an octal mode like 0600 or 0640".to_string())?;
     if mode > 0o777 {
@@ -37,11 +41,17 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 
 /// Reads `--owner UID[:GID]`, numeric ids only.
 pub fn parse_owner(text: &str) -> Result<Owner, String> {
-    let num = |s: &str| match s.parse::<u32>() {
-        // chown(2) reads -1 as "do not change": it would quietly do nothing.
-        Ok(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
-        Ok(id) => Ok(id),
-        Err(_) => Err(format!("{s:?} is not a numeric id")),
+    let num = |s: &str| {
+        // Digits only: parse would take a sign too.
+        let id = Some(s)
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u32>().ok());
+        match id {
+            // chown(2) reads -1 as "do not change": it would quietly do nothing.
+            Some(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
+            Some(id) => Ok(id),
+            None => Err(format!("{s:?} is not a numeric id")),
+        }
     };
     match text.split_once(':') {
         None => Ok(Owner {

@@ -96,9 +96,13 @@ fn errors_name_status_and_message_without_secrets() {
 /// gets no quote of it in the error.
 #[test]
 fn a_bad_expiration_never_quotes_the_secrets_beside_it() {
-    let body = br#"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret0123","Token":"podtoken0123",
+    let body =
+        br#"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret0123","Token":"podtoken0123",
         "Expiration":"podsecret0123 podtoken0123"}"#;
     let err = parse_answer(URL, 200, None, body).unwrap_err().to_string();
     assert!(err.contains("Expiration") && err.contains("***"), "{err}");
-    assert!(!err.contains("podsecret0123") && !err.contains("podtoken0123"), "{err}");
+    assert!(
+        !err.contains("podsecret0123") && !err.contains("podtoken0123"),
+        "{err}"
+    );
 }
