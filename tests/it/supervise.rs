@@ -1060,7 +1060,7 @@ fn a_sighup_during_a_refresh_reaches_the_program_once() {
 }
 
 /// A pseudo-terminal: the master side, and the path of the slave side.
-fn open_pty() -> (fs::File, PathBuf) {
+fn open_pty() -> Option<(fs::File, PathBuf)> {
     use std::os::fd::FromRawFd;
     // SAFETY: posix_openpt returns a new descriptor (owned by the File
     // below); grantpt, unlockpt and ptsname_r read it and write at most
@@ -1068,7 +1068,9 @@ fn open_pty() -> (fs::File, PathBuf) {
     #[allow(unsafe_code)]
     unsafe {
         let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        if fd < 0 {
+            return None;
+        }
         let master = fs::File::from_raw_fd(fd);
         assert_eq!(libc::grantpt(fd), 0, "grantpt");
         assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
@@ -1083,7 +1085,7 @@ fn open_pty() -> (fs::File, PathBuf) {
             .position(|&b| b == 0)
             .expect("a NUL-terminated name");
         let name = String::from_utf8_lossy(&buf[..len]).into_owned();
-        (master, PathBuf::from(name))
+        Some((master, PathBuf::from(name)))
     }
 }
 
@@ -1101,13 +1103,18 @@ fn state_and_parent(pid: u32) -> Option<(char, u32)> {
 /// side of a fresh pseudo-terminal, as a shell at a terminal runs a job:
 /// aws-credfile in a process group of its own, in the foreground, its
 /// parent in the same session. Returns the run, the terminal's master side,
-/// and the program's and aws-credfile's pids.
+/// and the program's and aws-credfile's pids; `None` (the test says it
+/// skipped) without a pseudo-terminal, bash or setsid here.
 fn job_at_a_terminal<'h>(
     h: &'h Harness,
     program_script: &str,
     job_script: &str,
-) -> (Daemon<'h>, fs::File, u32, u32) {
-    let (master, slave) = open_pty();
+) -> Option<(Daemon<'h>, fs::File, u32, u32)> {
+    let missing = ["bash", "setsid"].into_iter().find(|p| which(p).is_none());
+    let Some((master, slave)) = open_pty().filter(|_| missing.is_none()) else {
+        eprintln!("skipped: no pseudo-terminal, or {missing:?} is not installed");
+        return None;
+    };
     // bash takes its terminal from stderr, so that is the terminal too;
     // aws-credfile's own stderr (descriptor 3 in the job) stays the test's.
     let script = format!(
@@ -1122,7 +1129,7 @@ fn job_at_a_terminal<'h>(
         .parse()
         .expect("a pid");
     let (_, ours) = state_and_parent(program).expect("the program runs");
-    (d, master, program, ours)
+    Some((d, master, program, ours))
 }
 
 /// A program that runs until a signal ends it.
@@ -1172,7 +1179,9 @@ fn ctrl_z_fg_and_bg_work_as_for_any_job() {
     use std::io::Write;
     let h = harness("sup-ctrl-z", HOUR);
     let job = r#"set -m; "$@" 2>&3; : > stop1; read -r _; fg; : > stop2; read -r _; bg; read -r line; echo "$line" > shell-read; fg"#;
-    let (mut d, mut tty, program, ours) = job_at_a_terminal(&h, LOOP, job);
+    let Some((mut d, mut tty, program, ours)) = job_at_a_terminal(&h, LOOP, job) else {
+        return;
+    };
     let pids = (program, ours);
     tty.write_all(b"\x1a").expect("type Ctrl-Z");
     wait_job(&h, &mut d, pids, true, Some("stop1"), "after Ctrl-Z");
@@ -1223,7 +1232,9 @@ fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
         "while [ ! -e go-read ]; do sleep 0.05; done; ",
         r#"read -r line; echo "$line" > program-read; while :; do sleep 1; done"#
     );
-    let (mut d, mut tty, program, ours) = job_at_a_terminal(&h, reads, job);
+    let Some((mut d, mut tty, program, ours)) = job_at_a_terminal(&h, reads, job) else {
+        return;
+    };
     // SAFETY: kill(2) takes numbers only.
     #[allow(unsafe_code)]
     unsafe {
