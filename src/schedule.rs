@@ -37,14 +37,17 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// `expiration`: half the remaining lifetime, but no later than
 /// [`SAFETY_MARGIN`] before expiry and no more than [`LONGEST_WAIT`], minus
 /// up to [`REFRESH_JITTER`] of it (`jitter` in `[0, 1)`), and never less than
-/// [`MIN_WAIT`].
+/// [`MIN_WAIT`]. Never less than a quarter of the remaining lifetime either:
+/// credentials living just over the margin (601 s) would otherwise be
+/// refreshed every second, each answer as short as the last.
 pub fn refresh_delay(now: Timestamp, expiration: Timestamp, jitter: f64) -> Duration {
     let remaining = now.until(expiration).min(2 * LONGEST_WAIT);
     let half = remaining / 2;
     let planned = match remaining.checked_sub(SAFETY_MARGIN) {
         Some(before_margin) if !before_margin.is_zero() => half.min(before_margin),
         _ => half,
-    };
+    }
+    .max(remaining / 4);
     let cut = planned.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0));
     planned.saturating_sub(cut).max(MIN_WAIT)
 }
@@ -120,8 +123,26 @@ mod tests {
         assert_eq!(refresh_delay(at(0), at(4), 0.0), Duration::from_secs(2));
         assert_eq!(refresh_delay(at(0), at(1), 0.0), MIN_WAIT);
         assert_eq!(refresh_delay(at(10), at(0), 0.5), MIN_WAIT);
-        assert_eq!(refresh_delay(at(0), at(601), 0.0), MIN_WAIT);
         assert_eq!(refresh_delay(at(0), at(600), 0.0), Duration::from_secs(300));
+    }
+
+    /// Round 4 finding: 601-second credentials were refreshed every second
+    /// (the margin left 1 s), forever. Whatever the lifetime, the wait is
+    /// at least a quarter of it, jitter included.
+    #[test]
+    fn credentials_just_over_the_margin_cause_no_storm() {
+        assert_eq!(
+            refresh_delay(at(0), at(601), 0.0),
+            Duration::from_millis(150_250)
+        );
+        for lifetime in 2..=7200 {
+            let wait = refresh_delay(at(0), at(lifetime), 0.999);
+            let quarter = Duration::from_secs(lifetime as u64) / 4;
+            assert!(
+                wait >= quarter.mul_f64(1.0 - REFRESH_JITTER) || wait == MIN_WAIT,
+                "{lifetime} s: {wait:?}"
+            );
+        }
     }
 
     #[test]
