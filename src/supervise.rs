@@ -199,8 +199,10 @@ pub struct Program {
     pid: libc::pid_t,
     /// Our process id, which its process group is not.
     our_pgrp: libc::pid_t,
-    /// Whether its group was given the terminal.
-    foreground: bool,
+    /// Whether it runs as a job at a terminal (standard input is our
+    /// session's terminal, in the foreground or not): then its stops and
+    /// ours are followed as a shell's job control expects.
+    job_control: bool,
 }
 
 impl Program {
@@ -261,7 +263,7 @@ impl Program {
         Ok(Program {
             pid,
             our_pgrp: our_process_group(),
-            foreground,
+            job_control: at_our_terminal(),
         })
     }
 
@@ -285,10 +287,11 @@ impl Program {
     /// Collects every child that has ended (the program, and orphans that
     /// were reparented to us as PID 1). Returns the program's exit status
     /// for aws-credfile to exit with once it has ended: its code, or 128 + N
-    /// when a signal N killed it, as shells report it. A program in the
-    /// foreground that was stopped from the terminal (Ctrl-Z) is followed.
+    /// when a signal N killed it, as shells report it. A program at a
+    /// terminal that stopped (Ctrl-Z, or reading the terminal from the
+    /// background) is followed.
     pub fn reap(&mut self) -> Option<u8> {
-        let flags = if self.foreground {
+        let flags = if self.job_control {
             libc::WNOHANG | libc::WUNTRACED
         } else {
             libc::WNOHANG
@@ -344,7 +347,7 @@ impl Program {
     /// either way the program continues. Only for a program that was given
     /// the terminal at start; otherwise stops are the program's business.
     pub fn continue_job(&self) {
-        if !self.foreground {
+        if !self.job_control {
             return;
         }
         // SAFETY: tcgetpgrp and kill(2) take numbers only.
@@ -397,6 +400,17 @@ fn exit_status(status: libc::c_int) -> u8 {
         (128 + libc::WTERMSIG(status)) as u8
     } else {
         1
+    }
+}
+
+/// Whether standard input is the terminal of our session, whoever has it
+/// now: a job a shell started, in the foreground or in the background.
+fn at_our_terminal() -> bool {
+    // SAFETY: isatty, tcgetsid and getsid take numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::isatty(libc::STDIN_FILENO) == 1
+            && libc::tcgetsid(libc::STDIN_FILENO) == libc::getsid(0)
     }
 }
 

@@ -1264,6 +1264,51 @@ fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
     assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
 }
 
+/// Round 4 finding: started in the background (`&`), a program reading
+/// the terminal was stopped for it (SIGTTIN) while aws-credfile ran on, so
+/// the shell showed the job running; `fg` then gave aws-credfile the
+/// terminal and nothing gave it on: typed input and Ctrl-C went nowhere.
+/// Job control now follows a job a shell started in the background too:
+/// the job shows stopped, and `fg` gives the program the terminal.
+#[test]
+fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
+    use std::io::Write;
+    let h = harness("sup-bg-start", HOUR);
+    let job = concat!(
+        r#"set -m; "$@" 2>&3 & i=0; "#,
+        r#"until jobs -s | grep -q . || [ $i -gt 400 ]; do sleep 0.05; i=$((i+1)); done; "#,
+        r#"jobs -s > stopped; fg"#
+    );
+    let reads = r#"read -r line; echo "$line" > program-read; while :; do sleep 1; done"#;
+    let Some((mut d, mut tty, program, ours)) = job_at_a_terminal(&h, reads, job) else {
+        return;
+    };
+    let stopped = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("stopped")).is_ok_and(|s| !s.is_empty())
+    });
+    assert!(
+        stopped,
+        "the shell never saw the job stop (program {:?}, aws-credfile {:?})\n{}",
+        state(program),
+        state(ours),
+        d.snapshot().describe()
+    );
+    wait_job(&h, &mut d, (program, ours), false, None, "after fg");
+    tty.write_all(b"typed\n")
+        .expect("type a line for the program");
+    let read = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "typed\n")
+    });
+    assert!(
+        read,
+        "after fg the program never read the terminal (program {:?})\n{}",
+        state(program),
+        d.snapshot().describe()
+    );
+    tty.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+}
+
 /// Round 3 finding: SIGTERM or SIGINT before the program started (during
 /// the first fetch) ended aws-credfile with 0, so `aws-credfile -- deploy
 /// && next` went on to `next` though `deploy` never ran. Now the status is
