@@ -3,7 +3,7 @@
 //! refresh (the agent rotates it). This module owns the container
 //! environment (`AWS_CONTAINER_*`) and the SDKs' rules for the endpoint URL.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -125,49 +125,33 @@ pub fn validate_url(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "plain http is allowed only to loopback, {ECS_AGENT}, {EKS_POD_IDENTITY_AGENT} and {EKS_POD_IDENTITY_AGENT_V6}, not {}; use https",
+            "plain http is allowed only to localhost, loopback addresses, {ECS_AGENT}, {EKS_POD_IDENTITY_AGENT} and {EKS_POD_IDENTITY_AGENT_V6} (no other name, even one resolving to loopback), not {}; use https or an address",
             url.host()
         ))
     }
 }
 
-/// Plain http to a name (`localhost`, in any case) goes only where the name
-/// resolves to loopback, every address of it, as botocore checks: otherwise
-/// `/etc/hosts` or a DNS search domain could send the token in the clear
-/// to another host. Checked before every connection, and the connection
-/// then goes to the addresses checked (IPv4 first, the next when one
-/// refuses), never to a second lookup that could answer differently. Empty
-/// for https and for addresses, which need no check.
-fn resolve_plain_http_name(url: &str) -> Result<Vec<IpAddr>, Error> {
+/// Where plain http to a name goes: `localhost` (in any case, the only name
+/// [`validate_url`] lets through) is 127.0.0.1, then ::1, as RFC 6761 has
+/// it, never looked up: `/etc/hosts` or a DNS search domain could otherwise
+/// send the token in the clear to another host, a scratch image has no
+/// `/etc/hosts` at all, and a lookup would be a query off the machine. The
+/// connection goes to these addresses in turn, with the URL's `Host`.
+/// Empty for https and for addresses, which connect as written.
+fn plain_http_addresses(url: &str) -> Result<Vec<IpAddr>, Error> {
     let Ok(parsed) = Url::parse(url) else {
         return Ok(Vec::new());
     };
     if parsed.is_https() || parsed.ip().is_some() {
         return Ok(Vec::new());
     }
-    let refused = |why: String| Error::Network {
-        url: url.to_string(),
-        detail: why,
-        timed_out: false,
-    };
-    let addrs: Vec<IpAddr> = (parsed.host(), parsed.port())
-        .to_socket_addrs()
-        .map_err(|e| refused(format!("cannot resolve {}: {e}", parsed.host())))?
-        .map(|a| a.ip())
-        .collect();
-    if let Some(other) = addrs.iter().find(|ip| !ip.is_loopback()) {
+    if parsed.host() != "localhost" {
         return Err(Error::Config(format!(
-            "{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {} resolves to {other}, not a loopback address; plain http goes only to loopback and the agents (use https, or an address)",
-            parsed.host(),
+            "{ENV_CONTAINER_CREDENTIALS_FULL_URI}: plain http goes to no name but localhost, not {}; use https, or an address",
+            parsed.host()
         )));
     }
-    if addrs.is_empty() {
-        return Err(refused(format!("{} resolves to nothing", parsed.host())));
-    }
-    let mut addrs = addrs;
-    addrs.sort_by_key(|ip| !ip.is_ipv4());
-    addrs.dedup();
-    Ok(addrs)
+    Ok(vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()])
 }
 
 pub struct ContainerProvider {
@@ -211,10 +195,7 @@ impl ContainerProvider {
     /// The token must be usable at start, and a plain-http name must
     /// resolve to loopback.
     pub fn preflight(&self) -> Result<(), Error> {
-        resolve_plain_http_name(&self.cfg.url).map_err(|e| match e {
-            Error::Config(_) => e,
-            other => Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_FULL_URI}: {other}")),
-        })?;
+        plain_http_addresses(&self.cfg.url)?;
         self.token().map(drop).map_err(|e| match e {
             Error::Config(_) => e,
             other => Error::Config(format!(
@@ -232,7 +213,7 @@ impl ContainerProvider {
     }
 
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
-        let pinned = resolve_plain_http_name(&self.cfg.url)?;
+        let pinned = plain_http_addresses(&self.cfg.url)?;
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = match &token {
             Some(t) => vec![
