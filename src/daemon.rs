@@ -16,7 +16,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
@@ -309,7 +309,9 @@ impl Refresher {
     fn react(&mut self, sig: Signal) -> Reaction {
         let Some(program) = &mut self.program else {
             return match sig {
-                SIGTERM | SIGINT => Reaction::End(self.stopping(sig)),
+                // SIGQUIT is handled only when a program is to come: before
+                // it starts, it stops like the other two (Ctrl-\ at a terminal).
+                SIGTERM | SIGINT | SIGQUIT => Reaction::End(self.stopping(sig)),
                 SIGHUP => Reaction::Refresh,
                 _ => Reaction::Nothing,
             };
