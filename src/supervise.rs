@@ -177,8 +177,14 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
                     ok
                 })
     };
-    if candidates.iter().any(|p| runnable(p)) {
-        return Ok(());
+    if let Some(found) = candidates.iter().find(|p| runnable(p)) {
+        return match unrunnable_content(found) {
+            None => Ok(()),
+            Some(source) => Err(Error::Spawn {
+                program: name.to_string(),
+                source,
+            }),
+        };
     }
     // As execvp(3) would have failed, a directory said plainly.
     let source = if candidates.iter().any(|p| p.is_dir()) {
@@ -192,6 +198,31 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
         program: name.to_string(),
         source,
     })
+}
+
+/// What exec(2) would say about `path`'s first bytes, when that is
+/// certain: a `#!` line naming an interpreter that is not there, or
+/// neither `#!` nor an ELF header (ENOEXEC). Unreadable files are left to
+/// the spawn.
+fn unrunnable_content(path: &Path) -> Option<std::io::Error> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let head = &head[..n];
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let interpreter = String::from_utf8_lossy(line);
+        let interpreter = interpreter.split_whitespace().next()?;
+        return (!Path::new(interpreter).is_file()).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("its #! interpreter {interpreter} is missing"),
+            )
+        });
+    }
+    (!head.starts_with(b"\x7fELF")).then(|| std::io::Error::from_raw_os_error(libc::ENOEXEC))
 }
 
 /// The program, running.

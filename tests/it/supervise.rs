@@ -361,6 +361,15 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         .assert_code(126)
         .assert_stderr_contains("#! interpreter");
     h.cmd(&["--", ""]).run().assert_code(2);
+    // Round 4: neither #! nor ELF is found before any STS call too.
+    let no_magic = h.scratch.write("no-magic", "echo hello\n");
+    fs::set_permissions(&no_magic, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.cmd(&["--", "./no-magic"]).run().assert_code(126);
+    assert_eq!(
+        h.sts.request_count(),
+        0,
+        "STS was asked for a program that cannot start"
+    );
 }
 
 #[test]
