@@ -129,7 +129,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     let min_valid =
         duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
-        check_ignored_flags(args)?;
+        unused::check_ignored_flags(args)?;
         return Ok(Config {
             logger,
             plan: Plan::Check {
@@ -187,6 +187,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             (run, sink, serve)
         }
     };
+    unused::refuse_unused_flags(args, sink.is_some(), metrics.is_some())?;
     let chain = chain(args, env)?;
     let source = source(args, env, chain.is_some())?;
     Ok(Config {
@@ -248,31 +249,6 @@ fn logger(args: &Args) -> Result<Logger, Error> {
             default_level,
         )?,
     ))
-}
-
-/// `--check` reads only the file, but a wrong value elsewhere on its command
-/// line (often the sidecar's own arguments, reused) is still a mistake to
-/// report rather than ignore.
-fn check_ignored_flags(args: &Args) -> Result<(), Error> {
-    role_duration(args, sts::MAX_DURATION)?;
-    duration_flag(args.once_timeout.as_deref(), "--once-timeout")?;
-    if let Some(arn) = args.role_arn.as_deref() {
-        sts::validate_role_arn(arn)
-            .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;
-    }
-    if let Some(id) = args.external_id.as_deref() {
-        sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
-    }
-    if let Some(name) = args.session_name.as_deref() {
-        sts::validate_session_name(name)
-            .map_err(|e| Error::Usage(format!("--session-name {name:?}: {e}")))?;
-    }
-    if let Some(url) = args.sts_endpoint.as_deref() {
-        crate::url::Url::parse(url).map_err(|e| {
-            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact(url)))
-        })?;
-    }
-    Ok(())
 }
 
 /// `--credential-process` or `--print FORMAT`, if either.
@@ -481,6 +457,8 @@ fn role_duration(args: &Args, max: Duration) -> Result<Option<Duration>, Error> 
     }
     Ok(duration)
 }
+
+mod unused;
 
 #[cfg(test)]
 mod tests;

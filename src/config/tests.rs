@@ -146,7 +146,27 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
             "--session-name",
         ),
         (vec!["--sts-endpoint", "ftp://x"], IRSA.to_vec(), "ftp://x"),
-        // No STS call to apply them to: refused, not silently ignored.
+        // Nothing to apply them to: refused, not silently ignored.
+        (
+            vec!["--credential-process", "--mode", "0600"],
+            IRSA.to_vec(),
+            "--mode",
+        ),
+        (
+            vec!["--print", "env", "--profile", "p"],
+            IRSA.to_vec(),
+            "--profile",
+        ),
+        (
+            vec!["--serve", "127.0.0.1:0", "--owner", "1"],
+            IRSA.to_vec(),
+            "--owner",
+        ),
+        (
+            vec!["--once", "--min-valid", "5m"],
+            IRSA.to_vec(),
+            "--min-valid",
+        ),
         (
             vec!["--duration", "1h1h"],
             POD_IDENTITY.to_vec(),

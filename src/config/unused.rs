@@ -1,0 +1,51 @@
+//! Flags a run would not use: refused (exit 2) rather than silently
+//! ignored, or, for `--check` (often given the sidecar's own flags), at
+//! least checked.
+
+use super::*;
+
+/// `--check` reads only the file, but a wrong value elsewhere on its command
+/// line (often the sidecar's own arguments, reused) is still a mistake to
+/// report rather than ignore.
+pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
+    role_duration(args, sts::MAX_DURATION)?;
+    duration_flag(args.once_timeout.as_deref(), "--once-timeout")?;
+    if let Some(arn) = args.role_arn.as_deref() {
+        sts::validate_role_arn(arn)
+            .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;
+    }
+    if let Some(id) = args.external_id.as_deref() {
+        sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
+    }
+    if let Some(name) = args.session_name.as_deref() {
+        sts::validate_session_name(name)
+            .map_err(|e| Error::Usage(format!("--session-name {name:?}: {e}")))?;
+    }
+    if let Some(url) = args.sts_endpoint.as_deref() {
+        crate::url::Url::parse(url).map_err(|e| {
+            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact(url)))
+        })?;
+    }
+    Ok(())
+}
+
+/// Flags this run would silently ignore: the file's when no file is
+/// written, `--min-valid` without `/readyz` to apply it to.
+pub(super) fn refuse_unused_flags(args: &Args, file: bool, metrics: bool) -> Result<(), Error> {
+    let file_flags = [
+        ("--profile", args.profile.is_some()),
+        ("--mode", args.mode.is_some()),
+        ("--owner", args.owner.is_some()),
+    ];
+    if let (false, Some((flag, _))) = (file, file_flags.iter().find(|(_, given)| *given)) {
+        return Err(Error::Usage(format!(
+            "{flag} is about the credentials file, and this run writes none; give --file, or drop {flag}"
+        )));
+    }
+    if !metrics && args.min_valid.is_some() {
+        return Err(Error::Usage(
+            "--min-valid applies to --check and to /readyz with --metrics; drop it here".into(),
+        ));
+    }
+    Ok(())
+}
