@@ -554,6 +554,22 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
+/// `--once` from the container endpoint at `url`, with `hosts` as the
+/// run's `/etc/hosts` and IRSA's variables removed.
+fn container_once<'h>(
+    h: &'h Harness,
+    url: String,
+    hosts: &Path,
+    once_timeout: &str,
+) -> Invocation<'h> {
+    h.cmd(&["--once", "--once-timeout", once_timeout])
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", url)
+        .hosts_file(hosts)
+        .timeout(HANG_GUARD)
+}
+
 /// Finding: plain http to `localhost` trusted the name, so an `/etc/hosts`
 /// (or a DNS search domain) pointing it elsewhere got the agent token in
 /// the clear. Round 4 went further: with no `localhost` line the name went
@@ -581,17 +597,8 @@ fn a_localhost_that_resolves_elsewhere_gets_no_token() {
     let hosts = h.scratch.write("hosts", format!("{ip} localhost\n"));
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJyZWJvdW5kIjoxfQ.cmVib3VuZHNpZzAwNzc";
     h.add_secret(token);
-    let out = h
-        .cmd(&["--once", "--once-timeout", "2s"])
-        .env_remove("AWS_ROLE_ARN")
-        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://localhost:{port}{PATH}"),
-        )
+    let out = container_once(&h, format!("http://localhost:{port}{PATH}"), &hosts, "2s")
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
-        .hosts_file(&hosts)
-        .timeout(HANG_GUARD)
         .run();
     let received = agent.requests();
     assert!(
@@ -643,17 +650,8 @@ fn the_checked_address_is_the_one_connected_to() {
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJjYXNlIjoxfQ.Y2FzZXNpZ25hdHVyZTAwNzc";
     h.add_secret(token);
     for written in ["LOCALHOST", "LocalHost"] {
-        let out = h
-            .cmd(&["--once", "--once-timeout", "2s"])
-            .env_remove("AWS_ROLE_ARN")
-            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-            .env(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                format!("http://{written}:{port}{PATH}"),
-            )
+        let out = container_once(&h, format!("http://{written}:{port}{PATH}"), &hosts, "2s")
             .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
-            .hosts_file(&hosts)
-            .timeout(HANG_GUARD)
             .run();
         assert_eq!(
             elsewhere.connection_count(),
@@ -1110,34 +1108,14 @@ fn every_checked_loopback_address_is_tried() {
     let hosts = h
         .scratch
         .write("hosts", "127.0.0.1 localhost\n::1 localhost\n");
-    let out = h
-        .cmd(&["--once", "--once-timeout", "5s"])
-        .env_remove("AWS_ROLE_ARN")
-        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://localhost:{port}{PATH}"),
-        )
-        .hosts_file(&hosts)
-        .timeout(HANG_GUARD)
-        .run();
+    let out = container_once(&h, format!("http://localhost:{port}{PATH}"), &hosts, "5s").run();
     out.assert_code(0);
     assert_eq!(agent.requests().len(), 1, "{}", out.describe());
 
     // Round 4: with no `localhost` line at all (a scratch image), the name
     // is still 127.0.0.1 then ::1, without a lookup (it went to DNS).
     let empty = h.scratch.write("empty-hosts", "");
-    let out = h
-        .cmd(&["--once", "--once-timeout", "5s"])
-        .env_remove("AWS_ROLE_ARN")
-        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://LocalHost:{port}{PATH}"),
-        )
-        .hosts_file(&empty)
-        .timeout(HANG_GUARD)
-        .run();
+    let out = container_once(&h, format!("http://LocalHost:{port}{PATH}"), &empty, "5s").run();
     out.assert_code(0);
     assert_eq!(agent.requests().len(), 2, "{}", out.describe());
 }

@@ -1176,6 +1176,30 @@ fn wait_job(
     );
 }
 
+/// After `fg`: a line typed at the terminal reaches the program (which
+/// writes it to `program-read`), and Ctrl-C then ends it and the job: 130.
+fn program_reads_then_ctrl_c_ends_it(
+    h: &Harness,
+    d: &mut Daemon,
+    tty: &mut fs::File,
+    program: u32,
+) {
+    use std::io::Write;
+    tty.write_all(b"typed\n")
+        .expect("type a line for the program");
+    let read = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "typed\n")
+    });
+    assert!(
+        read,
+        "after fg the program never read the terminal (program {:?})\n{}",
+        state(program),
+        d.snapshot().describe()
+    );
+    tty.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(wait_exit(d), Some(130), "{}", d.snapshot().describe());
+}
+
 /// Round 2 finding: Ctrl-Z at a terminal stopped the program in the
 /// foreground, but the shell waits for aws-credfile, which kept running:
 /// the terminal stayed with the stopped group and Ctrl-C did nothing. Now
@@ -1258,19 +1282,7 @@ fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
     tty.write_all(b"\n").expect("fg");
     wait_job(&h, &mut d, (program, ours), false, None, "after fg");
     h.scratch.write("go-read", "");
-    tty.write_all(b"typed\n")
-        .expect("type a line for the program");
-    let read = wait_until(SHORT, || {
-        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "typed\n")
-    });
-    assert!(
-        read,
-        "after fg the program never read the terminal (program {:?})\n{}",
-        state(program),
-        d.snapshot().describe()
-    );
-    tty.write_all(b"\x03").expect("type Ctrl-C");
-    assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+    program_reads_then_ctrl_c_ends_it(&h, &mut d, &mut tty, program);
 }
 
 /// Round 4 finding: started in the background (`&`), a program reading
@@ -1281,7 +1293,6 @@ fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
 /// the job shows stopped, and `fg` gives the program the terminal.
 #[test]
 fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
-    use std::io::Write;
     let h = harness("sup-bg-start", HOUR);
     let job = concat!(
         r#"set -m; "$@" 2>&3 & i=0; "#,
@@ -1303,19 +1314,7 @@ fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
         d.snapshot().describe()
     );
     wait_job(&h, &mut d, (program, ours), false, None, "after fg");
-    tty.write_all(b"typed\n")
-        .expect("type a line for the program");
-    let read = wait_until(SHORT, || {
-        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "typed\n")
-    });
-    assert!(
-        read,
-        "after fg the program never read the terminal (program {:?})\n{}",
-        state(program),
-        d.snapshot().describe()
-    );
-    tty.write_all(b"\x03").expect("type Ctrl-C");
-    assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
+    program_reads_then_ctrl_c_ends_it(&h, &mut d, &mut tty, program);
 }
 
 /// Round 3 finding: SIGTERM or SIGINT before the program started (during
