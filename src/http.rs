@@ -160,8 +160,9 @@ impl Client {
         })
     }
 
-    /// Connects to `ip` instead of looking the host up again: the caller
-    /// resolved and checked it. Requests still carry the URL's `Host`.
+    /// Connects to `ip` instead of looking the host up: the caller chose
+    /// the address (`localhost` is never looked up). Requests still carry
+    /// the URL's `Host`.
     pub fn pinned_to(self, ip: IpAddr) -> Result<Client, Error> {
         let parsed =
             Url::parse(&self.url).map_err(|e| Error::Config(format!("{}: {e}", self.url)))?;

@@ -101,8 +101,8 @@ impl Url {
 
     /// `text` (which must read as a [`Url`]) sent to `ip` instead of its
     /// host, keeping port, path and query: for a connection to an address
-    /// already resolved and checked, so no second lookup can answer
-    /// differently. The request then carries [`Url::host_header`] itself.
+    /// chosen without a lookup (`localhost`), so no lookup can send it
+    /// elsewhere. The request then carries [`Url::host_header`] itself.
     pub fn pinned_to(text: &str, ip: IpAddr) -> Result<String, String> {
         let url = Url::parse(text)?;
         let mut parts = text
