@@ -222,30 +222,31 @@ impl ContainerProvider {
             ],
             None => vec![("accept", "application/json")],
         };
-        let resp = match pinned.split_last() {
-            None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
-            Some((last, first)) => {
-                let ask = |ip: IpAddr| {
-                    Client::new(&self.cfg.url, &self.net)?
-                        .pinned_to(ip)?
-                        .get(&headers, deadline)
-                };
-                // An address nothing listens on is passed over, as a
-                // client given the name would; the last one's answer stands.
-                let mut answer = None;
-                for &ip in first {
-                    match ask(ip) {
-                        Err(Error::Network {
-                            timed_out: false, ..
-                        }) => continue,
-                        other => {
-                            answer = Some(other);
-                            break;
-                        }
-                    }
-                }
-                answer.unwrap_or_else(|| ask(*last))?
+        let ask = |ip: IpAddr| {
+            Client::new(&self.cfg.url, &self.net)?
+                .pinned_to(ip)?
+                .get(&headers, deadline)
+        };
+        // Each pinned address in turn: one nothing listens on is passed
+        // over, as a client given the name would; the last answer stands.
+        let mut answer = None;
+        for &ip in &pinned {
+            let this = ask(ip);
+            let refused = matches!(
+                this,
+                Err(Error::Network {
+                    timed_out: false,
+                    ..
+                })
+            );
+            answer = Some(this);
+            if !refused {
+                break;
             }
+        }
+        let resp = match answer {
+            Some(answer) => answer?,
+            None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
         };
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
         parse_answer(
