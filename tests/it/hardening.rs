@@ -554,6 +554,21 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
+/// What the `/etc/hosts` tests need: a private hosts file (root, a mount
+/// namespace) and a non-loopback address of this machine to point names
+/// at. `None`, saying why the test skips, without them.
+fn private_hosts_and_an_address(h: &Harness) -> Option<std::net::IpAddr> {
+    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let ip = non_loopback_address();
+    if ip.is_none() {
+        eprintln!("skipped: this machine has no non-loopback address");
+    }
+    ip
+}
+
 /// `--once` from the container endpoint at `url`, with `hosts` as the
 /// run's `/etc/hosts` and IRSA's variables removed.
 fn container_once<'h>(
@@ -581,12 +596,7 @@ fn container_once<'h>(
 #[test]
 fn a_localhost_that_resolves_elsewhere_gets_no_token() {
     let h = Harness::new("hard_localhost", |_, _| Answer::issue(HOUR));
-    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
-        eprintln!("skipped: {why}");
-        return;
-    }
-    let Some(ip) = non_loopback_address() else {
-        eprintln!("skipped: this machine has no non-loopback address");
+    let Some(ip) = private_hosts_and_an_address(&h) else {
         return;
     };
     let agent = Fake::start_on(&SocketAddr::new(ip, 0).to_string(), |_, _| {
@@ -626,12 +636,7 @@ fn a_localhost_that_resolves_elsewhere_gets_no_token() {
 #[test]
 fn the_checked_address_is_the_one_connected_to() {
     let h = Harness::new("hard_localhost_case", |_, _| Answer::issue(HOUR));
-    if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
-        eprintln!("skipped: {why}");
-        return;
-    }
-    let Some(ip) = non_loopback_address() else {
-        eprintln!("skipped: this machine has no non-loopback address");
+    let Some(ip) = private_hosts_and_an_address(&h) else {
         return;
     };
     let loopback = Fake::start(|_, _| Answer::issue(HOUR));
