@@ -10,13 +10,12 @@
 //! the file happens here, between waits, so no stop ever lands in the middle
 //! of it. While idle there is one thread and one `poll`.
 
+mod react;
 mod report;
 mod worker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
@@ -31,6 +30,7 @@ use crate::source::Provider;
 use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS};
 use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
+use react::Reaction;
 use worker::Worker;
 
 /// How often a write tries the file's lock again while another aws-credfile
@@ -56,13 +56,6 @@ pub enum Ended {
 /// Whether to go on, or how it ended.
 enum Flow<T> {
     Go(T),
-    End(Ended),
-}
-
-/// What a signal means now.
-enum Reaction {
-    Nothing,
-    Refresh,
     End(Ended),
 }
 
@@ -301,46 +294,6 @@ impl Refresher {
                 .waiter
                 .resume(&mut [&mut self.server, &mut self.metrics]);
         }
-    }
-
-    /// What `sig` means: without a program, SIGTERM and SIGINT stop and
-    /// SIGHUP refreshes; with one, every forwarded signal is passed on to
-    /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
-    fn react(&mut self, sig: Signal) -> Reaction {
-        let Some(program) = &mut self.program else {
-            return match sig {
-                // SIGQUIT is handled only when a program is to come: before
-                // it starts, it stops like the other two (Ctrl-\ at a terminal).
-                SIGTERM | SIGINT | SIGQUIT => Reaction::End(self.stopping(sig)),
-                SIGHUP => Reaction::Refresh,
-                _ => Reaction::Nothing,
-            };
-        };
-        if sig == SIGCONT {
-            program.continue_job();
-            return Reaction::Nothing;
-        }
-        if sig == SIGCHLD {
-            return match program.reap() {
-                Some(status) => {
-                    self.log.info("program_exited", &[("status", &status)]);
-                    Reaction::End(Ended::Exited(status))
-                }
-                None => Reaction::Nothing,
-            };
-        }
-        program.forward(sig);
-        self.log.debug("signal_forwarded", &[("signal", &sig)]);
-        if sig == SIGHUP {
-            Reaction::Refresh
-        } else {
-            Reaction::Nothing
-        }
-    }
-
-    fn stopping(&self, sig: Signal) -> Ended {
-        self.log.info("stopping", &[("reason", &"signal")]);
-        Ended::Stopped(sig)
     }
 
     /// Fetches and stores once; the endpoint serves what was stored. A

@@ -37,6 +37,12 @@ use crate::source::container::{
 use crate::source::web_identity::{ENV_ROLE_ARN, ENV_WEB_IDENTITY_TOKEN_FILE};
 use crate::source::ENV_ROLE_SESSION_NAME;
 
+mod runnable;
+mod terminal;
+
+pub use runnable::check_runnable;
+use terminal::{at_our_terminal, give_terminal, is_stopped, our_process_group, owns_terminal};
+
 /// What is passed on to the program when aws-credfile receives it.
 pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
 
@@ -151,78 +157,6 @@ fn absolute(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-/// Whether `name` can be started, found as the spawn will find it (a
-/// path, or the first executable file on `PATH`): checked before any
-/// credentials are fetched, so a typo costs no STS call. The spawn stays
-/// the judge; the file may change in between.
-pub fn check_runnable(name: &str) -> Result<(), Error> {
-    let candidates: Vec<PathBuf> = if name.contains('/') {
-        vec![PathBuf::from(name)]
-    } else {
-        let path =
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/bin:/usr/bin".into());
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .collect()
-    };
-    let runnable = |p: &Path| {
-        p.is_file()
-            && std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
-                // SAFETY: access(2) reads the NUL-terminated path and nothing else.
-                .is_ok_and(|c| {
-                    #[allow(unsafe_code)]
-                    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
-                    ok
-                })
-    };
-    if let Some(found) = candidates.iter().find(|p| runnable(p)) {
-        return match unrunnable_content(found) {
-            None => Ok(()),
-            Some(source) => Err(Error::Spawn {
-                program: name.to_string(),
-                source,
-            }),
-        };
-    }
-    // As execvp(3) would have failed, a directory said plainly.
-    let source = if candidates.iter().any(|p| p.is_dir()) {
-        std::io::Error::new(std::io::ErrorKind::PermissionDenied, "is a directory")
-    } else if candidates.iter().any(|p| p.exists()) {
-        std::io::Error::from_raw_os_error(libc::EACCES)
-    } else {
-        std::io::Error::from_raw_os_error(libc::ENOENT)
-    };
-    Err(Error::Spawn {
-        program: name.to_string(),
-        source,
-    })
-}
-
-/// What exec(2) would say about `path`'s first bytes, when that is
-/// certain: a `#!` line naming an interpreter that is not there, or
-/// neither `#!` nor an ELF header (ENOEXEC). Unreadable files are left to
-/// the spawn.
-fn unrunnable_content(path: &Path) -> Option<std::io::Error> {
-    use std::io::Read;
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .ok()?;
-    let head = &head[..n];
-    if let Some(line) = head.strip_prefix(b"#!") {
-        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
-        let interpreter = String::from_utf8_lossy(line);
-        let interpreter = interpreter.split_whitespace().next()?;
-        return (!Path::new(interpreter).is_file()).then(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("its #! interpreter {interpreter} is missing"),
-            )
-        });
-    }
-    (!head.starts_with(b"\x7fELF")).then(|| std::io::Error::from_raw_os_error(libc::ENOEXEC))
 }
 
 /// The program, running.
@@ -392,37 +326,6 @@ impl Program {
     }
 }
 
-/// Whether `pid` is stopped now, from `/proc`; without `/proc`, taken to be
-/// (the wait status said so).
-fn is_stopped(pid: libc::pid_t) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some("T") | None)
-}
-
-/// Makes `pgrp` the terminal's foreground process group. From a background
-/// group the call would stop the caller with SIGTTOU, so that is blocked
-/// around it, then the mask is as it was. Async-signal-safe (it runs
-/// between fork and exec too).
-fn give_terminal(pgrp: libc::pid_t) {
-    // SAFETY: the sets are live locals; sigprocmask and tcsetpgrp take
-    // pointers to them or numbers only.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        libc::sigaddset(&mut block, libc::SIGTTOU);
-        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
-        libc::tcsetpgrp(libc::STDIN_FILENO, pgrp);
-        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-}
-
 /// The shell's reading of a wait status.
 fn exit_status(status: libc::c_int) -> u8 {
     if libc::WIFEXITED(status) {
@@ -431,36 +334,6 @@ fn exit_status(status: libc::c_int) -> u8 {
         (128 + libc::WTERMSIG(status)) as u8
     } else {
         1
-    }
-}
-
-/// Whether standard input is the terminal of our session, whoever has it
-/// now: a job a shell started, in the foreground or in the background.
-fn at_our_terminal() -> bool {
-    // SAFETY: isatty, tcgetsid and getsid take numbers only.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::isatty(libc::STDIN_FILENO) == 1
-            && libc::tcgetsid(libc::STDIN_FILENO) == libc::getsid(0)
-    }
-}
-
-/// Whether standard input is a terminal whose foreground process group is
-/// ours: then the program's group should take the terminal over.
-fn owns_terminal() -> bool {
-    // SAFETY: isatty and tcgetpgrp take a descriptor number only.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::isatty(libc::STDIN_FILENO) == 1
-            && libc::tcgetpgrp(libc::STDIN_FILENO) == our_process_group()
-    }
-}
-
-fn our_process_group() -> libc::pid_t {
-    // SAFETY: getpgrp takes no arguments and cannot fail.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::getpgrp()
     }
 }
 

@@ -2,6 +2,7 @@
 //! ignored, or, for `--check` (often given the sidecar's own flags), at
 //! least checked.
 
+use super::identity::role_duration;
 use super::*;
 
 /// `--check` reads only the file, but a wrong value elsewhere on its command

@@ -1,0 +1,57 @@
+//! What a signal means to the loop, by phase: before a program starts,
+//! SIGTERM, SIGINT and SIGQUIT stop and SIGHUP refreshes; with a program,
+//! the forwarded signals go to it and SIGCHLD may mean it ended.
+
+use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
+use super::{Ended, Refresher};
+use crate::signals::Signal;
+
+/// What a signal means now.
+pub(super) enum Reaction {
+    Nothing,
+    Refresh,
+    End(Ended),
+}
+
+impl Refresher {
+    /// What `sig` means: without a program, SIGTERM and SIGINT stop and
+    /// SIGHUP refreshes; with one, every forwarded signal is passed on to
+    /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
+    pub(super) fn react(&mut self, sig: Signal) -> Reaction {
+        let Some(program) = &mut self.program else {
+            return match sig {
+                // SIGQUIT is handled only when a program is to come: before
+                // it starts, it stops like the other two (Ctrl-\ at a terminal).
+                SIGTERM | SIGINT | SIGQUIT => Reaction::End(self.stopping(sig)),
+                SIGHUP => Reaction::Refresh,
+                _ => Reaction::Nothing,
+            };
+        };
+        if sig == SIGCONT {
+            program.continue_job();
+            return Reaction::Nothing;
+        }
+        if sig == SIGCHLD {
+            return match program.reap() {
+                Some(status) => {
+                    self.log.info("program_exited", &[("status", &status)]);
+                    Reaction::End(Ended::Exited(status))
+                }
+                None => Reaction::Nothing,
+            };
+        }
+        program.forward(sig);
+        self.log.debug("signal_forwarded", &[("signal", &sig)]);
+        if sig == SIGHUP {
+            Reaction::Refresh
+        } else {
+            Reaction::Nothing
+        }
+    }
+
+    fn stopping(&self, sig: Signal) -> Ended {
+        self.log.info("stopping", &[("reason", &"signal")]);
+        Ended::Stopped(sig)
+    }
+}

@@ -1,0 +1,79 @@
+//! Whether the program can be started at all, decided before any
+//! credentials are fetched: as execvp(3) will find it, and as exec(2) will
+//! judge its first bytes.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Whether `name` can be started, found as the spawn will find it (a
+/// path, or the first executable file on `PATH`): checked before any
+/// credentials are fetched, so a typo costs no STS call. The spawn stays
+/// the judge; the file may change in between.
+pub fn check_runnable(name: &str) -> Result<(), Error> {
+    let candidates: Vec<PathBuf> = if name.contains('/') {
+        vec![PathBuf::from(name)]
+    } else {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/bin:/usr/bin".into());
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .collect()
+    };
+    let runnable = |p: &Path| {
+        p.is_file()
+            && std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+                // SAFETY: access(2) reads the NUL-terminated path and nothing else.
+                .is_ok_and(|c| {
+                    #[allow(unsafe_code)]
+                    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+                    ok
+                })
+    };
+    if let Some(found) = candidates.iter().find(|p| runnable(p)) {
+        return match unrunnable_content(found) {
+            None => Ok(()),
+            Some(source) => Err(Error::Spawn {
+                program: name.to_string(),
+                source,
+            }),
+        };
+    }
+    // As execvp(3) would have failed, a directory said plainly.
+    let source = if candidates.iter().any(|p| p.is_dir()) {
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, "is a directory")
+    } else if candidates.iter().any(|p| p.exists()) {
+        std::io::Error::from_raw_os_error(libc::EACCES)
+    } else {
+        std::io::Error::from_raw_os_error(libc::ENOENT)
+    };
+    Err(Error::Spawn {
+        program: name.to_string(),
+        source,
+    })
+}
+
+/// What exec(2) would say about `path`'s first bytes, when that is
+/// certain: a `#!` line naming an interpreter that is not there, or
+/// neither `#!` nor an ELF header (ENOEXEC). Unreadable files are left to
+/// the spawn.
+fn unrunnable_content(path: &Path) -> Option<std::io::Error> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let head = &head[..n];
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let interpreter = String::from_utf8_lossy(line);
+        let interpreter = interpreter.split_whitespace().next()?;
+        return (!Path::new(interpreter).is_file()).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("its #! interpreter {interpreter} is missing"),
+            )
+        });
+    }
+    (!head.starts_with(b"\x7fELF")).then(|| std::io::Error::from_raw_os_error(libc::ENOEXEC))
+}

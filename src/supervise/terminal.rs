@@ -1,0 +1,64 @@
+//! The terminal, for job control: who has it, handing it over, and
+//! whether a process is stopped. Async-signal-safe where it runs between
+//! fork and exec.
+
+/// Whether `pid` is stopped now, from `/proc`; without `/proc`, taken to be
+/// (the wait status said so).
+pub fn is_stopped(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("T") | None)
+}
+
+/// Makes `pgrp` the terminal's foreground process group. From a background
+/// group the call would stop the caller with SIGTTOU, so that is blocked
+/// around it, then the mask is as it was. Async-signal-safe (it runs
+/// between fork and exec too).
+pub fn give_terminal(pgrp: libc::pid_t) {
+    // SAFETY: the sets are live locals; sigprocmask and tcsetpgrp take
+    // pointers to them or numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+        libc::tcsetpgrp(libc::STDIN_FILENO, pgrp);
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
+/// Whether standard input is the terminal of our session, whoever has it
+/// now: a job a shell started, in the foreground or in the background.
+pub fn at_our_terminal() -> bool {
+    // SAFETY: isatty, tcgetsid and getsid take numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::isatty(libc::STDIN_FILENO) == 1
+            && libc::tcgetsid(libc::STDIN_FILENO) == libc::getsid(0)
+    }
+}
+
+/// Whether standard input is a terminal whose foreground process group is
+/// ours: then the program's group should take the terminal over.
+pub fn owns_terminal() -> bool {
+    // SAFETY: isatty and tcgetpgrp take a descriptor number only.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::isatty(libc::STDIN_FILENO) == 1
+            && libc::tcgetpgrp(libc::STDIN_FILENO) == our_process_group()
+    }
+}
+
+pub fn our_process_group() -> libc::pid_t {
+    // SAFETY: getpgrp takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::getpgrp()
+    }
+}
