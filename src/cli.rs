@@ -103,7 +103,7 @@ fn options() -> Options {
     );
     o.optopt("", "serve", "Also serve the credentials at http://ADDR:PORT/v1/credentials (container-credentials JSON) for SDKs that never re-read the file. With --serve the file is written only if --file is given.", "ADDR:PORT");
     o.optopt("", "serve-token-file", "With --serve: require this file's content as the Authorization header (the app sets AWS_CONTAINER_AUTHORIZATION_TOKEN to it).", "PATH");
-    o.optflag("", "serve-any-address", "With --serve: allow binding a non-loopback address (the credentials become reachable from the network; avoid), and answer a Host that is any IP address, not only a loopback one.");
+    o.optflag("", "serve-any-address", "With --serve: allow binding a non-loopback address (the credentials become reachable from the network; avoid), and also answer a Host that is the IP address the client connected to.");
     o.optopt(
         "",
         "log-format",

@@ -252,6 +252,7 @@ mod tests {
             method: "GET".into(),
             path: path.into(),
             host: Some("10.0.0.5:9912".into()),
+            to: None,
             authorization: None,
         }
     }

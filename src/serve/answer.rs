@@ -54,22 +54,27 @@ impl Handler for Endpoint {
 /// requests here, with `Host: attacker.example`, and lets the page read the
 /// answers. A rebinding attack always uses a DNS name the attacker controls,
 /// never an IP literal or `localhost`; the SDKs send the host of the URI
-/// they were given, which names this endpoint as one of those.
+/// they were given, which names this endpoint as one of those. A request
+/// without `Host` (HTTP/1.0 allows it; no SDK sends one) is refused too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hosts {
     /// `localhost` (any case) and loopback literals (`127.0.0.0/8`,
     /// `[::1]`), with any port or none. The default.
     Loopback,
-    /// Also any other IP literal, for `--serve-any-address`: clients on
-    /// other machines name the address they connect to.
-    AnyIp,
+    /// Also the IP literal of the address the client connected to, for
+    /// `--serve-any-address`: clients on other machines name the address
+    /// they connect to.
+    ConnectedIp,
 }
 
-/// Whether a request with `Host: value` is answered under `hosts`.
-pub fn host_allowed(value: &str, hosts: Hosts) -> bool {
+/// Whether a request with `Host: value`, made to the local address `to`,
+/// is answered under `hosts`.
+pub fn host_allowed(value: &str, to: Option<IpAddr>, hosts: Hosts) -> bool {
     match parse_host(value) {
         Some(Host::Name(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ip(ip)) => ip.is_loopback() || hosts == Hosts::AnyIp,
+        Some(Host::Ip(ip)) => {
+            ip.is_loopback() || (hosts == Hosts::ConnectedIp && Some(ip.to_canonical()) == to)
+        }
         None => false,
     }
 }
@@ -116,14 +121,15 @@ pub fn answer(
 ) -> Answer {
     // First, so a page that rebound a name learns nothing, not even which
     // paths exist.
-    if let Some(host) = &req.host {
-        if !host_allowed(host, hosts) {
-            let message = match hosts {
-                Hosts::Loopback => "the Host must be localhost or a loopback address",
-                Hosts::AnyIp => "the Host must be localhost or an IP address",
-            };
-            return Answer::json_error(403, "InvalidHost", message);
-        }
+    let host = req.host.as_deref().unwrap_or("");
+    if !host_allowed(host, req.to, hosts) {
+        let message = match hosts {
+            Hosts::Loopback => "the Host must be localhost or a loopback address",
+            Hosts::ConnectedIp => {
+                "the Host must be localhost, a loopback address or the address connected to"
+            }
+        };
+        return Answer::json_error(403, "InvalidHost", message);
     }
     if req.path != CREDENTIALS_PATH {
         return Answer::json_error(

@@ -3,6 +3,8 @@
 //! and an answer rendered as a complete response that closes the
 //! connection. Anything that is not a well-formed request is a 4xx.
 
+use std::net::IpAddr;
+
 use crate::credentials::Secret;
 
 /// 8 KiB for the request line and headers; an SDK sends a few
@@ -18,8 +20,11 @@ pub struct Request {
     pub method: String,
     pub path: String,
     /// The `Host` header, trimmed; absent only in HTTP/1.0, where it is
-    /// optional.
+    /// optional (the credentials endpoint refuses it even there).
     pub host: Option<String>,
+    /// The address the client connected to (this end of the connection),
+    /// as `Host` may name it under `--serve-any-address`; set by the server.
+    pub to: Option<IpAddr>,
     /// The `Authorization` header; compared, never logged.
     pub authorization: Option<Secret>,
 }
@@ -101,6 +106,7 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         method,
         path,
         host,
+        to: None,
         authorization,
     })
 }

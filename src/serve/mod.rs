@@ -80,7 +80,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         );
     }
     let hosts = if cfg.any_address {
-        Hosts::AnyIp
+        Hosts::ConnectedIp
     } else {
         Hosts::Loopback
     };
@@ -387,7 +387,8 @@ impl<H: Handler> Server<H> {
                     );
                     break Answer::json_error(status, "BadRequest", why);
                 }
-                Parsed::Request(req) => {
+                Parsed::Request(mut req) => {
+                    req.to = conn.stream.local_addr().ok().map(|a| a.ip().to_canonical());
                     let a = self.handler.answer(&req, Timestamp::now());
                     // A refused Host is worth its own event: it is what a
                     // rebinding attempt looks like. The Host is no secret.

@@ -7,7 +7,7 @@ use super::*;
 use crate::credentials::{Credentials, Secret};
 use crate::log::Logger;
 use crate::poll::poll;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::BorrowedFd;
 
 fn req(method: &str, path: &str, auth: Option<&str>) -> Request {
@@ -15,6 +15,7 @@ fn req(method: &str, path: &str, auth: Option<&str>) -> Request {
         method: method.into(),
         path: path.into(),
         host: Some("127.0.0.1:9911".into()),
+        to: None,
         authorization: auth.map(Secret::new),
     }
 }
@@ -210,9 +211,15 @@ fn answers_only_hosts_that_name_this_machine() {
         "[::1]",
         "[0:0:0:0:0:0:0:1]:9911",
     ];
+    let pod_ip: Option<IpAddr> = Some("10.1.2.3".parse().unwrap());
+    let local = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     for host in sdk_hosts {
-        for hosts in [Hosts::Loopback, Hosts::AnyIp] {
-            assert!(host_allowed(host, hosts), "{host} under {hosts:?}");
+        for (to, hosts) in [
+            (local, Hosts::Loopback),
+            (local, Hosts::ConnectedIp),
+            (pod_ip, Hosts::ConnectedIp),
+        ] {
+            assert!(host_allowed(host, to, hosts), "{host} under {hosts:?}");
         }
     }
     // What DNS rebinding sends (a name the attacker controls), names
@@ -236,20 +243,26 @@ fn answers_only_hosts_that_name_this_machine() {
         ":9911",
     ];
     for host in never {
-        for hosts in [Hosts::Loopback, Hosts::AnyIp] {
-            assert!(!host_allowed(host, hosts), "{host:?} under {hosts:?}");
+        for (to, hosts) in [(local, Hosts::Loopback), (pod_ip, Hosts::ConnectedIp)] {
+            assert!(!host_allowed(host, to, hosts), "{host:?} under {hosts:?}");
         }
     }
-    // Other IP literals only with --serve-any-address.
-    for host in [
-        "10.1.2.3:9911",
-        "169.254.170.2",
-        "[fd00:ec2::23]:80",
-        "[::2]",
-        "0.0.0.0",
+    // With --serve-any-address, the address the client connected to, and
+    // no other.
+    for (host, to) in [
+        ("10.1.2.3:9911", "10.1.2.3"),
+        ("169.254.170.2", "169.254.170.2"),
+        ("[fd00:ec2::23]:80", "fd00:ec2::23"),
+        ("10.1.2.3", "::ffff:10.1.2.3"),
     ] {
-        assert!(!host_allowed(host, Hosts::Loopback), "{host}");
-        assert!(host_allowed(host, Hosts::AnyIp), "{host}");
+        let to: IpAddr = to.parse().unwrap();
+        let to = Some(to.to_canonical());
+        assert!(!host_allowed(host, to, Hosts::Loopback), "{host}");
+        assert!(host_allowed(host, to, Hosts::ConnectedIp), "{host}");
+        assert!(!host_allowed(host, local, Hosts::ConnectedIp), "{host}");
+    }
+    for host in ["10.1.2.4", "[::2]", "0.0.0.0", "169.254.170.2"] {
+        assert!(!host_allowed(host, pod_ip, Hosts::ConnectedIp), "{host}");
     }
 }
 
@@ -279,22 +292,40 @@ fn a_refused_host_gets_403_before_anything_else() {
         .status,
         403
     );
+    let to_pod = |host| Request {
+        to: Some("10.0.0.5".parse().unwrap()),
+        ..with_host(host)
+    };
     assert_eq!(
         answer(
-            &with_host(Some("10.0.0.5")),
+            &to_pod(Some("10.0.0.5")),
             Some(&c),
             None,
-            Hosts::AnyIp,
+            Hosts::ConnectedIp,
             now
         )
         .status,
         200
     );
-    // HTTP/1.0 may leave Host out (no browser does).
     assert_eq!(
-        answer(&with_host(None), Some(&c), None, Hosts::Loopback, now).status,
-        200
+        answer(
+            &to_pod(Some("10.0.0.6")),
+            Some(&c),
+            None,
+            Hosts::ConnectedIp,
+            now
+        )
+        .status,
+        403
     );
+    // HTTP/1.0 may leave Host out; no SDK does, and nothing then says
+    // which name the client used.
+    for hosts in [Hosts::Loopback, Hosts::ConnectedIp] {
+        assert_eq!(
+            answer(&to_pod(None), Some(&c), None, hosts, now).status,
+            403
+        );
+    }
     assert!(render(&refused).starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
 }
 

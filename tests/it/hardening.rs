@@ -14,7 +14,7 @@
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
 use std::panic::{self, AssertUnwindSafe};
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::harness::client::{exchange_within, free_port, parse_response};
+use crate::harness::client::{exchange_within, free_port, non_loopback_address, parse_response};
 use crate::harness::fake::{success, Protocol};
 use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
 use crate::harness::process::{armed_timers, is_root, rss_kib};
@@ -543,15 +543,6 @@ fn with_env<'h>(mut run: Invocation<'h>, env: &[(&str, &str)]) -> Invocation<'h>
         run = run.env(k, v);
     }
     run
-}
-
-/// A non-loopback address of this machine, if it has one: the source
-/// address of a route out (a UDP "connect" sends nothing).
-fn non_loopback_address() -> Option<std::net::IpAddr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("198.51.100.1:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 /// What the `/etc/hosts` tests need: a private hosts file (root, a mount

@@ -54,6 +54,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// This machine's own non-loopback address (the one a route out would
+/// use; a connected UDP socket sends nothing), for tests that listen and
+/// connect there, never leaving the machine. `None` without one.
+pub fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("198.51.100.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 /// Sends `request` as is, then reads the answer to the end of the
 /// connection (the endpoint closes after one answer).
 pub fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Response> {
