@@ -4,7 +4,9 @@
   loopback endpoint), with `--file` and with `--serve`: the long-running program sees refreshed
   credentials (a fake STS issuing 4-second credentials), and its signed calls to moto's STS and
   S3 succeed with the credentials moto issued (moto verifies every signature after aws-credfile's
-  one unsigned web identity call);
+  one unsigned web identity call); and both at once: a program keeping one session signs moto
+  calls, aws-credfile refreshes from moto on SIGHUP, and the same session (endpoint) or a new
+  one (file) signs with the new key, which moto accepts;
 - botocore with `credential_process = aws-credfile --credential-process` in its config file:
   it runs the process again as the credentials near their `Expiration`, and signs with them;
 - `eval "$(aws-credfile --print env)"` in sh, then boto3 signing with those variables.
@@ -19,8 +21,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -62,12 +66,15 @@ def flags_for(mode: str, tmp_path: Path) -> list[str]:
     return []
 
 
-def supervise(mode: str, tmp_path: Path, env: dict[str, str], *app_args: str) -> tuple[dict, str]:
-    """Runs `aws-credfile FLAGS -- python3 boto3_app.py APP_ARGS` to its end; the app's report
-    and aws-credfile's log. A --serve port taken before aws-credfile bound it is retried."""
+def supervise(
+    mode: str, tmp_path: Path, env: dict[str, str], *app_args: str, extra_flags: tuple[str, ...] = ()
+) -> tuple[dict, str]:
+    """Runs `aws-credfile FLAGS EXTRA_FLAGS -- python3 boto3_app.py APP_ARGS` to its end; the
+    app's report and aws-credfile's log. A --serve port taken before aws-credfile bound it is
+    retried."""
     for _ in range(3):
         result = subprocess.run(
-            [str(credfile_bin()), *flags_for(mode, tmp_path), "--", "python3", str(APP), *app_args],
+            [str(credfile_bin()), *flags_for(mode, tmp_path), *extra_flags, "--", "python3", str(APP), *app_args],
             env=app_env(env),
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -148,6 +155,64 @@ def test_a_supervised_boto3_program_signs_moto_calls(mode, moto_server, home, to
     assert report["body"] == "supervised\n"
     assert_handed_over(mode, report["env"])
     assert issued[0].secret_key not in log and issued[0].token not in log
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_long_running_boto3_program_signs_moto_calls_across_a_refresh(
+    mode, moto_server, home, token_file, tmp_path
+):
+    moto = moto_server(auth=False)
+    role_arn = moto.create_role("refreshed")
+    moto.require_signatures_after(1)
+    env = irsa_env(home, moto, role_arn, token_file, AWS_ROLE_SESSION_NAME="e2e-refreshed")
+    ready = tmp_path / "ready.json"
+    # 900 s, the shortest STS gives: botocore's container provider fetches again whenever the
+    # credentials are within 15 minutes of expiry, so at every use; and aws-credfile's own
+    # next refresh (near half-life) is minutes away, so the SIGHUP's is the only one.
+    duration = ("--duration", "15m")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        app_args = ("calls-across-refresh", moto.url, f"e2e-refreshed-{mode}", str(ready))
+        run = pool.submit(supervise, mode, tmp_path, env, *app_args, extra_flags=duration)
+        eventually("the program's first calls", lambda: ready.exists() or run.done(), timeout=RUN_TIMEOUT)
+        if not ready.exists():
+            run.result()  # supervise's assertion: what aws-credfile and the program said
+        handshake = json.loads(ready.read_text())
+        pid = handshake["pid"]
+        assert Path(f"/proc/{pid}/exe").resolve() == credfile_bin().resolve(), "the program's parent"
+        # The refresh's AssumeRoleWithWebIdentity is unsigned, as IRSA's is: moto lets that one
+        # call through, and checks every signature after it. The program makes no AWS call
+        # until it sees the new key, so nothing else can take that one.
+        moto.require_signatures_after(1)
+        os.kill(pid, signal.SIGHUP)
+        report, log = run.result()
+
+    issued = moto.issued_credentials()
+    # The first credentials and the SIGHUP's; any other web identity call would have been
+    # refused for its missing signature.
+    assert len(issued) == 2, issued
+    old, new = issued[0].access_key, issued[1].access_key
+    arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/refreshed/e2e-refreshed"
+    assert handshake["key"] == old
+    assert report["before"] == {"signed_with": [old], "arn": arn, "body": "before"}, report
+    # A new session finds the new key either way, and moto accepts the calls signed with it.
+    assert report["fresh"] == {"signed_with": [new], "arn": arn, "body": "fresh"}, report
+    if mode == "file":
+        assert report["method"] == "shared-credentials-file"
+        # botocore reads the file once per session: the session the program kept goes on
+        # signing with the first key (still valid, so moto accepts it) until it is restarted,
+        # which is why the zero-configuration handoff is the endpoint.
+        assert report["after"] == {"signed_with": [old], "arn": arn, "body": "after"}, report
+    else:
+        # The container provider asks the endpoint again, so the same session and the same
+        # clients sign with the refreshed key.
+        assert report["method"] == "container-role"
+        assert report["after"] == {"signed_with": [new], "arn": arn, "body": "after"}, report
+    assert report["hups"] >= 1, "aws-credfile forwards SIGHUP to the program"
+    assert_handed_over(mode, report["env"])
+    for c in issued:
+        assert c.secret_key not in log and c.token not in log, "a secret reached the log"
+    assert token_file.read_text().strip() not in log
 
 
 def credential_process_config(tmp_path: Path, sts_url: str, role_arn: str, token_file: Path) -> Path:
