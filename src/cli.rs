@@ -116,7 +116,7 @@ fn options() -> Options {
         "Least severe level logged: debug, info, warn or error. Default: info (warn with --credential-process and --print).",
         "LEVEL",
     );
-    o.optopt("", "metrics", "Serve Prometheus metrics at http://ADDR:PORT/metrics, and /healthz and /readyz (ready iff the credentials are valid for at least --min-valid) for HTTP probes. Never credentials; any address allowed.", "ADDR:PORT");
+    o.optopt("", "metrics", "Serve Prometheus metrics at http://ADDR:PORT/metrics, and /healthz and /readyz (ready iff the credentials are valid for at least --min-valid) for HTTP probes. Never credentials; a port alone is on loopback (127.0.0.1), any address allowed.", "[ADDR:]PORT");
     o.optflag("", "credential-process", "Print the credentials as credential_process JSON (Version 1) on stdout and exit, for `credential_process = aws-credfile --credential-process` in an AWS config file. Retries like --once.");
     o.optopt("", "print", "Print the credentials and exit: env prints shell export lines for eval \"$(aws-credfile --print env)\". Retries like --once.", "FORMAT");
     o.optflag("h", "help", "Print this help and exit.");

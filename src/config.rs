@@ -216,9 +216,15 @@ fn metrics(args: &Args, daemon: bool) -> Result<Option<metrics::Settings>, Error
             "--metrics runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
         ));
     }
-    let addr: SocketAddr = text.parse().map_err(|_| {
+    // A port alone is loopback's: the metrics leave the machine only
+    // when an address says so.
+    let addr = match text.parse::<u16>() {
+        Ok(port) => Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))),
+        Err(_) => text.parse::<SocketAddr>(),
+    }
+    .map_err(|_| {
         Error::Usage(format!(
-            "--metrics {text:?} is not ADDR:PORT, such as 0.0.0.0:9912 or 127.0.0.1:9912"
+            "--metrics {text:?} is not PORT (on loopback) or ADDR:PORT, such as 9912 or 0.0.0.0:9912 (every address, for scraping)"
         ))
     })?;
     Ok(Some(metrics::Settings { addr }))

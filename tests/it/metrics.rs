@@ -756,7 +756,7 @@ fn metrics_with_a_one_shot_mode_or_a_bad_address_is_a_usage_error() {
         out.assert_stderr_contains("--metrics");
     }
     for bad in [
-        "9912",
+        "99999",
         "localhost:9912",
         "127.0.0.1",
         "127.0.0.1:99999",
@@ -800,6 +800,20 @@ fn any_address_is_allowed_and_logged() {
     let out = d.stop();
     out.assert_code(0);
     assert!(!out.stderr.contains("WARN"), "{}", out.describe());
+}
+
+/// Loopback by default: a port alone listens on 127.0.0.1 only.
+#[test]
+fn a_port_alone_listens_on_loopback() {
+    let h = Harness::new("metrics_port_alone", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&["--metrics", "0"]).spawn();
+    let bound = logged_addr(&mut d, "metrics_listening addr=");
+    assert_eq!(bound.ip(), std::net::Ipv4Addr::LOCALHOST, "{bound}");
+    assert_ne!(bound.port(), 0, "{bound}");
+    scrape_until(&d, bound, UP, "the first success", |s| {
+        !s.get(EXPIRY).is_nan()
+    });
+    d.stop().assert_code(0);
 }
 
 /// `-- PROGRAM` keeps the listener for as long as the program runs.
