@@ -44,6 +44,7 @@ MIB = 1024 * 1024
 BUDGET_BINARY = 2 * MIB
 BUDGET_REFRESH_RSS_KIB = 4 * 1024
 BUDGET_IDLE_RSS_KIB = 2 * 1024
+BUDGET_IDLE_THREADS = 1
 BUDGET_IDLE_WAKEUPS = 0
 BUDGET_CPU_RATIO = 50
 
@@ -352,6 +353,7 @@ def idle_benchmarks(args, work, tls, venv, binary):
         start = {n: {p: status(p) for p in ps} for n, ps in pids.items()}
         peak = {n: sum(s["rss"] for s in start[n].values()) for n in pids}
         peak_pss = {n: sum(s["pss"] for s in start[n].values()) for n in pids}
+        peak_threads = {n: sum(s["threads"] for s in start[n].values()) for n in pids}
         t0 = time.monotonic()
         while time.monotonic() - t0 < args.idle:
             time.sleep(1)
@@ -359,6 +361,7 @@ def idle_benchmarks(args, work, tls, venv, binary):
                 now = [status(p) for p in ps if os.path.exists(f"/proc/{p}")]
                 peak[n] = max(peak[n], sum(s["rss"] for s in now))
                 peak_pss[n] = max(peak_pss[n], sum(s["pss"] for s in now))
+                peak_threads[n] = max(peak_threads[n], sum(s["threads"] for s in now))
         window = time.monotonic() - t0
         end = {n: {p: status(p) for p in ps if os.path.exists(f"/proc/{p}")} for n, ps in pids.items()}
         results = []
@@ -375,6 +378,7 @@ def idle_benchmarks(args, work, tls, venv, binary):
                 "processes": ", ".join(comm(p) for p in pids[n]) if n == "sidecar" else str(len(pids[n])),
                 "rss": peak[n],
                 "pss": peak_pss[n],
+                "threads": peak_threads[n],
                 "hwm": sum(x["hwm"] for x in e.values()),
                 "anon": sum(x["anon"] for x in e.values()),
                 "file": sum(x["file"] for x in e.values()),
@@ -503,6 +507,8 @@ def budgets(binary_size, results, idle):
             continue
         check(f"idle RSS, {i['label']} (max VmRSS over {i['window']:.0f} s)",
               i["rss"] <= BUDGET_IDLE_RSS_KIB, f"{i['rss']:,} KiB = {i['rss'] / 1024:.2f} MiB", "≤ 2 MiB")
+        check(f"threads while idle, {i['label']} (most seen over {i['window']:.0f} s)",
+              i["threads"] == BUDGET_IDLE_THREADS, str(i["threads"]), str(BUDGET_IDLE_THREADS))
         wake = i["vol"] + i["invol"]
         check(f"wake-ups while idle, {i['label']} (context switches over {i['window']:.0f} s)",
               wake <= BUDGET_IDLE_WAKEUPS, str(wake), "0")
@@ -589,12 +595,12 @@ def write_report(args, ctx):
         "shared pages, beside it); wake-ups are voluntary + involuntary context switches of every thread "
         "in the tree between the first and the last sample (reading /proc wakes nobody).",
         "",
-        "| subject | processes | RSS MiB | of which anon / file-backed at the end | PSS MiB | VmHWM MiB | wake-ups (vol + invol) | processes started |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| subject | processes | threads (most seen) | RSS MiB | of which anon / file-backed at the end | PSS MiB | VmHWM MiB | wake-ups (vol + invol) | processes started |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for i in ctx["idle"]:
         lines.append(
-            f"| {i['label']} | {i['processes']} | {mib(i['rss'])} | {mib(i['anon'])} / {mib(i['file'])} | {mib(i['pss'])} | {mib(i['hwm'])} | "
+            f"| {i['label']} | {i['processes']} | {i['threads']} | {mib(i['rss'])} | {mib(i['anon'])} / {mib(i['file'])} | {mib(i['pss'])} | {mib(i['hwm'])} | "
             f"{i['vol'] + i['invol']} ({i['vol']} + {i['invol']}) | {i['new_processes']} |"
         )
     lines += [

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness;
 use crate::harness::ini::{self, Profile};
-use crate::harness::process::armed_timers;
+use crate::harness::process::{armed_timers, threads};
 use crate::harness::{dir_names, mode, wait_until, Answer, Daemon, Harness, HOUR, LOCK_FILE};
 
 /// Credentials that live only seconds: the daemon must refresh them every
@@ -554,6 +554,40 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
             d.snapshot().describe()
         );
         assert_eq!(d.stop().code(), Some(0));
+    }
+}
+
+/// One thread while idle, in every long-running mode: a fetch runs on a
+/// short-lived worker that has ended by the time the first write is done,
+/// and nothing else ever starts one (the endpoint, the metrics and the
+/// supervised program are all in the one `poll`). Sampled over a second.
+#[test]
+fn one_thread_while_idle_in_every_mode() {
+    let h = Harness::new("daemon_one_thread", |_, _| Answer::issue(HOUR));
+    let serve = format!("127.0.0.1:{}", harness::client::free_port());
+    let metrics = format!("127.0.0.1:{}", harness::client::free_port());
+    let file = h.cred_file.display().to_string();
+    let modes: [&[&str]; 3] = [
+        &[],
+        &["--serve", &serve, "--metrics", &metrics, "--file", &file],
+        &["--file", &file, "--", "/bin/sleep", "600"],
+    ];
+    for args in modes {
+        let mut d = h.cmd(args).spawn();
+        wait_for_issued(&h, &mut d, h.sts.issued().len(), FIRST_WRITE);
+        // The worker has handed its result over; let it finish ending.
+        let single = wait_until(Duration::from_secs(5), || threads(d.pid()) == Some(1));
+        assert!(
+            single,
+            "{args:?}: {:?} threads after the first write\n{}",
+            threads(d.pid()),
+            d.snapshot().describe()
+        );
+        for _ in 0..10 {
+            thread::sleep(Duration::from_millis(100));
+            assert_eq!(threads(d.pid()), Some(1), "{args:?}: a thread while idle");
+        }
+        d.stop();
     }
 }
 

@@ -58,6 +58,15 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// How many threads a process has now (`Threads:` in `/proc/PID/status`).
+pub fn threads(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// CPU time (user and system) a process has used so far, from
 /// `/proc/PID/stat`.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
