@@ -1115,9 +1115,12 @@ fn no_error_shows_a_secret() {
             .write(&bad, now(), now())
             .expect_err("crlf"),
     );
-    // A directory target.
+    // A directory target (inside the scratch directory, so its lock file
+    // is made there too and goes with it).
+    let dir = tmp.join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
     errors.push(
-        FileSink::new(&tmp.0, "default")
+        FileSink::new(&dir, "default")
             .write(&creds(Some(TOKEN)), now(), now())
             .expect_err("dir"),
     );
