@@ -65,9 +65,15 @@ test: deps venv
 	@$(MAKE) --no-print-directory compat-check
 	@$(MAKE) --no-print-directory test-packaging
 
-# Unit tests beside the code and the integration tests under tests/.
+# Unit tests beside the code and the integration tests under tests/, in a temp directory
+# of their own (made like /tmp, so tests that run as another user work as before) that must
+# be empty afterwards: a passing run leaves nothing behind.
 test-rust:
-	$(CARGO) test --locked
+	@set -e; d="$$(mktemp -d "$${TMPDIR:-/tmp}/aws-credfile-test-rust.XXXXXX")"; chmod 1777 "$$d"; \
+	echo "TMPDIR=$$d $(CARGO) test --locked"; TMPDIR="$$d" $(CARGO) test --locked; \
+	left="$$(ls -A "$$d")"; if [ -n "$$left" ]; then \
+		echo "make test-rust: the tests left these in their temp directory $$d: $$left" >&2; exit 1; fi; \
+	rmdir "$$d"
 
 # End-to-end: the debug binary against moto's server, read back by boto3.
 e2e: venv

@@ -10,8 +10,10 @@
 //! Dependencies point down, from `config` and `daemon` to the leaves
 //! (`error`, `time`, `url`, `env`, `token`, `credentials`); nothing below
 //! `config` imports it. ARCHITECTURE.md has the map.
-// Unsafe code is denied everywhere; the system calls std lacks (poll(2),
-// timerfd, getrlimit) carry their own allow and SAFETY note.
+// Unsafe code is denied everywhere; each call of a system call std lacks
+// carries its own allow and SAFETY note: poll(2) (`poll`), timerfd
+// (`timer`), getrlimit (`serve::limits`), and for `-- PROGRAM` waitpid,
+// kill, prctl, access, sigprocmask and the terminal calls (`supervise`).
 #![deny(unsafe_code)]
 
 pub mod cli;

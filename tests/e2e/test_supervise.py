@@ -1,4 +1,5 @@
-"""Issue 13 end to end, with boto3/botocore as the application:
+"""`aws-credfile -- PROGRAM`, `--credential-process` and `--print env` end to end, with
+boto3/botocore as the application:
 
 - `aws-credfile [FLAGS] -- python3 boto3_app.py` with no flags (the zero-configuration
   loopback endpoint), with `--file` and with `--serve`: the long-running program sees refreshed

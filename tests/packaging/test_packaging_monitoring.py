@@ -290,7 +290,7 @@ def test_prometheus_rule_has_the_operators_structure():
             assert all(isinstance(v, str) for v in r["annotations"].values())
             alerts.append(r["alert"])
     assert len(alerts) == len(set(alerts)), alerts
-    # What issue 14 asks to be paged about.
+    # The two conditions worth paging about: expiry near, refreshes failing.
     assert set(alerts) == {"AwsCredfileCredentialsExpiringSoon", "AwsCredfileRefreshFailing"}
 
 
