@@ -13,13 +13,14 @@
 //! rather than spinning. One GET per connection, then close.
 
 pub mod answer;
+mod conn;
 pub mod http1;
 mod limits;
 #[cfg(test)]
 mod tests;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -32,7 +33,8 @@ use crate::token;
 use crate::wait::{Fds, Part, Wake};
 
 use self::answer::{Endpoint, Hosts};
-use self::http1::{parse_request, render, Answer, Parsed, Request, MAX_REQUEST};
+use self::conn::{Conn, IDLE_AFTER};
+use self::http1::{Answer, Request};
 use self::limits::{connection_cap, fd_limit, AcceptFailures};
 
 /// `--serve`, `--serve-token-file`, `--serve-any-address`.
@@ -105,51 +107,10 @@ pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
 /// new clients wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 512;
 
-/// 50 ms: a connection that has not sent its whole request this long after
-/// it was accepted is idle or slow, and may be closed to make room; a real
-/// SDK's request arrives within a millisecond or two of connecting, and one
-/// just accepted may simply not have been read yet.
-const IDLE_AFTER: Duration = Duration::from_millis(50);
-
 /// At most this many connections are accepted per wake-up, so that a flood
 /// of new ones cannot keep the loop from signals and from the connections
 /// already open.
 const ACCEPT_BATCH: usize = 64;
-
-/// One client connection, reading its request or writing its answer.
-struct Conn {
-    stream: TcpStream,
-    peer: SocketAddr,
-    /// Accepted plus [`CONNECTION_DEADLINE`], so also the order in which
-    /// connections came.
-    deadline: Instant,
-    inbox: Vec<u8>,
-    outbox: Vec<u8>,
-    written: usize,
-}
-
-impl Conn {
-    fn writing(&self) -> bool {
-        !self.outbox.is_empty()
-    }
-
-    /// Still waiting for (the rest of) its request.
-    fn reading(&self) -> bool {
-        !self.writing()
-    }
-
-    /// When it was accepted.
-    fn accepted(&self) -> Instant {
-        self.deadline - CONNECTION_DEADLINE
-    }
-
-    /// Closed to make room if need be: still without its whole request
-    /// [`IDLE_AFTER`] after it was accepted, so idle or slow, not a
-    /// well-behaved client whose request is on its way.
-    fn idle(&self, now: Instant) -> bool {
-        self.reading() && now >= self.accepted() + IDLE_AFTER
-    }
-}
 
 /// An HTTP server in the one wait: a listener and the connections in flight.
 pub struct Server<H> {
@@ -347,93 +308,6 @@ impl<H: Handler> Server<H> {
             }
             alive
         });
-    }
-
-    /// Moves connection `i` along (reads or writes what it can), and
-    /// removes it when it is finished.
-    fn service(&mut self, i: usize) {
-        let done = if self.conns[i].writing() {
-            self.write_some(i)
-        } else {
-            self.read_some(i)
-        };
-        if done {
-            self.conns.swap_remove(i);
-        }
-    }
-
-    /// Reads what is there; returns true when the connection is finished.
-    fn read_some(&mut self, i: usize) -> bool {
-        let conn = &mut self.conns[i];
-        let mut buf = [0u8; 2048];
-        // Until the request is complete or the socket is empty, so that a
-        // request is never taken for incomplete while its end sits unread.
-        let answer = loop {
-            let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
-            let want = room.min(buf.len());
-            match conn.stream.read(&mut buf[..want]) {
-                Ok(0) => return true,
-                Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return true,
-            }
-            match parse_request(&conn.inbox) {
-                Parsed::Incomplete => {}
-                Parsed::Bad(status, why) => {
-                    self.log.debug(
-                        &event(self.events, "bad_request"),
-                        &[("peer", &conn.peer), ("status", &status), ("why", &why)],
-                    );
-                    break Answer::json_error(status, "BadRequest", why);
-                }
-                Parsed::Request(mut req) => {
-                    req.to = conn.stream.local_addr().ok().map(|a| a.ip().to_canonical());
-                    let a = self.handler.answer(&req, Timestamp::now());
-                    // A refused Host is worth its own event: it is what a
-                    // rebinding attempt looks like. The Host is no secret.
-                    let what = if a.status == 403 {
-                        "host_refused"
-                    } else {
-                        "request"
-                    };
-                    let host = req.host.as_deref().unwrap_or("");
-                    self.log.debug(
-                        &event(self.events, what),
-                        &[
-                            ("peer", &conn.peer),
-                            ("host", &host),
-                            ("method", &req.method),
-                            ("path", &req.path),
-                            ("status", &a.status),
-                        ],
-                    );
-                    break a;
-                }
-            }
-        };
-        self.handler.answered(answer.status);
-        conn.outbox = render(&answer);
-        conn.inbox = Vec::new();
-        self.write_some(i)
-    }
-
-    /// Writes what the socket takes; returns true when done or broken.
-    fn write_some(&mut self, i: usize) -> bool {
-        let conn = &mut self.conns[i];
-        while conn.written < conn.outbox.len() {
-            match conn.stream.write(&conn.outbox[conn.written..]) {
-                Ok(0) => return true,
-                Ok(n) => conn.written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return true,
-            }
-        }
-        // Half-close so the client sees the end before the reset a close
-        // with unread input could cause.
-        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-        true
     }
 }
 

@@ -7,7 +7,8 @@ use super::*;
 use crate::credentials::{Credentials, Secret};
 use crate::log::Logger;
 use crate::poll::poll;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::BorrowedFd;
 
 fn req(method: &str, path: &str, auth: Option<&str>) -> Request {

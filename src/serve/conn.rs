@@ -1,0 +1,141 @@
+//! One client connection: reading its request, answering it through the
+//! server's [`Handler`], writing the answer, then closing.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::time::Timestamp;
+
+use super::http1::{parse_request, render, Answer, Parsed, MAX_REQUEST};
+use super::{event, Handler, Server, CONNECTION_DEADLINE};
+
+/// 50 ms: a connection that has not sent its whole request this long after
+/// it was accepted is idle or slow, and may be closed to make room; a real
+/// SDK's request arrives within a millisecond or two of connecting, and one
+/// just accepted may simply not have been read yet.
+pub(super) const IDLE_AFTER: Duration = Duration::from_millis(50);
+
+/// One client connection, reading its request or writing its answer.
+pub(super) struct Conn {
+    pub(super) stream: TcpStream,
+    pub(super) peer: SocketAddr,
+    /// Accepted plus [`CONNECTION_DEADLINE`], so also the order in which
+    /// connections came.
+    pub(super) deadline: Instant,
+    pub(super) inbox: Vec<u8>,
+    pub(super) outbox: Vec<u8>,
+    pub(super) written: usize,
+}
+
+impl Conn {
+    pub(super) fn writing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// Still waiting for (the rest of) its request.
+    pub(super) fn reading(&self) -> bool {
+        !self.writing()
+    }
+
+    /// When it was accepted.
+    pub(super) fn accepted(&self) -> Instant {
+        self.deadline - CONNECTION_DEADLINE
+    }
+
+    /// Closed to make room if need be: still without its whole request
+    /// [`IDLE_AFTER`] after it was accepted, so idle or slow, not a
+    /// well-behaved client whose request is on its way.
+    pub(super) fn idle(&self, now: Instant) -> bool {
+        self.reading() && now >= self.accepted() + IDLE_AFTER
+    }
+}
+
+impl<H: Handler> Server<H> {
+    /// Moves connection `i` along (reads or writes what it can), and
+    /// removes it when it is finished.
+    pub(super) fn service(&mut self, i: usize) {
+        let done = if self.conns[i].writing() {
+            self.write_some(i)
+        } else {
+            self.read_some(i)
+        };
+        if done {
+            self.conns.swap_remove(i);
+        }
+    }
+
+    /// Reads what is there; returns true when the connection is finished.
+    fn read_some(&mut self, i: usize) -> bool {
+        let conn = &mut self.conns[i];
+        let mut buf = [0u8; 2048];
+        // Until the request is complete or the socket is empty, so that a
+        // request is never taken for incomplete while its end sits unread.
+        let answer = loop {
+            let room = MAX_REQUEST + 1 - conn.inbox.len().min(MAX_REQUEST);
+            let want = room.min(buf.len());
+            match conn.stream.read(&mut buf[..want]) {
+                Ok(0) => return true,
+                Ok(n) => conn.inbox.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return true,
+            }
+            match parse_request(&conn.inbox) {
+                Parsed::Incomplete => {}
+                Parsed::Bad(status, why) => {
+                    self.log.debug(
+                        &event(self.events, "bad_request"),
+                        &[("peer", &conn.peer), ("status", &status), ("why", &why)],
+                    );
+                    break Answer::json_error(status, "BadRequest", why);
+                }
+                Parsed::Request(mut req) => {
+                    req.to = conn.stream.local_addr().ok().map(|a| a.ip().to_canonical());
+                    let a = self.handler.answer(&req, Timestamp::now());
+                    // A refused Host is worth its own event: it is what a
+                    // rebinding attempt looks like. The Host is no secret.
+                    let what = if a.status == 403 {
+                        "host_refused"
+                    } else {
+                        "request"
+                    };
+                    let host = req.host.as_deref().unwrap_or("");
+                    self.log.debug(
+                        &event(self.events, what),
+                        &[
+                            ("peer", &conn.peer),
+                            ("host", &host),
+                            ("method", &req.method),
+                            ("path", &req.path),
+                            ("status", &a.status),
+                        ],
+                    );
+                    break a;
+                }
+            }
+        };
+        self.handler.answered(answer.status);
+        conn.outbox = render(&answer);
+        conn.inbox = Vec::new();
+        self.write_some(i)
+    }
+
+    /// Writes what the socket takes; returns true when done or broken.
+    fn write_some(&mut self, i: usize) -> bool {
+        let conn = &mut self.conns[i];
+        while conn.written < conn.outbox.len() {
+            match conn.stream.write(&conn.outbox[conn.written..]) {
+                Ok(0) => return true,
+                Ok(n) => conn.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+        // Half-close so the client sees the end before the reset a close
+        // with unread input could cause.
+        let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        true
+    }
+}
