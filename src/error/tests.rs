@@ -1,0 +1,81 @@
+//! Unit tests of `error`.
+
+use super::*;
+
+#[test]
+fn one_line_neutralises_controls_and_bidi() {
+    assert_eq!(
+        one_line("a\nb\u{1b}[2J \u{202E}evil\u{2066}x\u{2069}"),
+        "a b?[2J ?evil?x?"
+    );
+    assert_eq!(one_line_within(&"x".repeat(10), 4), "xxxx…");
+}
+
+#[test]
+fn exit_codes() {
+    assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+    assert_eq!(Error::Config("x".into()).exit_code(), 2);
+    assert_eq!(Error::Stale("x".into()).exit_code(), 1);
+    let sts = Error::Sts {
+        status: 403,
+        code: "AccessDenied".into(),
+        message: "no".into(),
+    };
+    assert_eq!(sts.exit_code(), 1);
+    assert!(!sts.is_transient());
+}
+
+#[test]
+fn transient_classification() {
+    let sts = |status, code: &str| Error::Sts {
+        status,
+        code: code.into(),
+        message: String::new(),
+    };
+    assert!(sts(400, "Throttling").is_transient());
+    assert!(sts(400, "IDPCommunicationError").is_transient());
+    assert!(sts(503, "Whatever").is_transient());
+    assert!(sts(429, "Whatever").is_transient());
+    assert!(!sts(400, "InvalidParameterValue").is_transient());
+    assert!(Error::Network {
+        url: "u".into(),
+        detail: "reset".into(),
+        timed_out: false,
+    }
+    .is_transient());
+    assert!(!Error::Config("x".into()).is_transient());
+}
+
+#[test]
+fn reasons_follow_the_status_before_the_body() {
+    let bad = |status| Error::BadResponse {
+        from: "u".into(),
+        status,
+        detail: "an HTML page".into(),
+    };
+    assert_eq!(bad(200).reason(), "bad_response");
+    assert_eq!(bad(502).reason(), "server_error");
+    assert_eq!(bad(429).reason(), "throttled");
+    let sts = |status, code: &str| Error::Sts {
+        status,
+        code: code.into(),
+        message: String::new(),
+    };
+    assert_eq!(sts(400, "InvalidIdentityToken").reason(), "denied");
+    assert_eq!(sts(400, "IDPCommunicationError").reason(), "server_error");
+    assert_eq!(sts(400, "RequestLimitExceeded").reason(), "throttled");
+}
+
+#[test]
+fn messages_are_one_line() {
+    let e = Error::Sts {
+        status: 403,
+        code: "AccessDenied".into(),
+        message: "Not authorized\nto perform\r\n sts:AssumeRoleWithWebIdentity".into(),
+    };
+    let shown = e.to_string();
+    assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+    assert!(shown.contains("AccessDenied"));
+    assert!(shown.contains("trust policy"));
+    assert!(one_line(&"x".repeat(1000)).chars().count() <= 301);
+}

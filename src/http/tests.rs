@@ -1,0 +1,53 @@
+//! Unit tests of `http`.
+
+use super::*;
+
+#[test]
+fn echoed_secrets_are_taken_out_of_bodies() {
+    let resp = Response {
+        status: 400,
+        content_type: None,
+        body: b"bad token eyJhbGci.x.y in request; eyJhbGci.x.y again; key ab".to_vec(),
+    };
+    assert_eq!(
+        resp.body_without(&["eyJhbGci.x.y", "ab"]),
+        b"bad token ** redacted ** in request; ** redacted ** again; key ab".to_vec()
+    );
+}
+
+#[test]
+fn a_body_that_ran_out_of_time_is_a_timeout() {
+    let from_body = ureq::Error::Timeout(ureq::Timeout::Global).into_io();
+    assert!(is_timeout(&from_body));
+    assert!(is_timeout(&std::io::ErrorKind::TimedOut.into()));
+    assert!(!is_timeout(&ureq::Error::ConnectionFailed.into_io()));
+    assert!(!is_timeout(&std::io::ErrorKind::ConnectionReset.into()));
+}
+
+#[test]
+fn proxy_rules() {
+    let net = Network {
+        https_proxy: Some("http://proxy:3128".into()),
+        no_proxy: vec!["internal.example".into(), ".corp".into()],
+        ca_bundle: None,
+    };
+    assert_eq!(
+        proxy_for("https://sts.amazonaws.com", &net).as_deref(),
+        Some("http://proxy:3128")
+    );
+    assert_eq!(proxy_for("https://sts.internal.example", &net), None);
+    assert_eq!(proxy_for("https://internal.example", &net), None);
+    assert_eq!(proxy_for("https://x.corp", &net), None);
+    assert_eq!(proxy_for("http://127.0.0.1:9", &net), None);
+    assert_eq!(proxy_for("https://localhost", &net), None);
+    assert_eq!(proxy_for("http://sts.amazonaws.com", &net), None);
+    let all = Network {
+        no_proxy: vec!["*".into()],
+        ..net.clone()
+    };
+    assert_eq!(proxy_for("https://sts.amazonaws.com", &all), None);
+    assert_eq!(
+        proxy_for("https://sts.amazonaws.com", &Network::default()),
+        None
+    );
+}

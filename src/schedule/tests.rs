@@ -1,0 +1,85 @@
+//! Unit tests of `schedule`.
+
+use super::*;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix(secs)
+}
+
+#[test]
+fn one_hour_credentials_refresh_at_half_life() {
+    assert_eq!(
+        refresh_delay(at(0), at(3600), 0.0),
+        Duration::from_secs(1800)
+    );
+    let jittered = refresh_delay(at(0), at(3600), 0.999);
+    assert!(jittered < Duration::from_secs(1800) && jittered > Duration::from_secs(1619));
+}
+
+#[test]
+fn fifteen_minute_credentials_keep_the_safety_margin() {
+    // half would be 450 s; the margin says no later than 300 s.
+    assert_eq!(refresh_delay(at(0), at(900), 0.0), Duration::from_secs(300));
+}
+
+#[test]
+fn twelve_hour_credentials() {
+    assert_eq!(
+        refresh_delay(at(100), at(100 + 43_200), 0.0),
+        Duration::from_secs(21_600)
+    );
+}
+
+#[test]
+fn a_far_future_expiry_is_refreshed_all_the_same() {
+    assert_eq!(refresh_delay(at(0), at(253_402_300_799), 0.0), LONGEST_WAIT);
+    assert_eq!(refresh_delay(at(0), at(30 * 3600), 0.0), LONGEST_WAIT);
+}
+
+#[test]
+fn short_lived_credentials_never_spin() {
+    assert_eq!(refresh_delay(at(0), at(4), 0.0), Duration::from_secs(2));
+    assert_eq!(refresh_delay(at(0), at(1), 0.0), MIN_WAIT);
+    assert_eq!(refresh_delay(at(10), at(0), 0.5), MIN_WAIT);
+    assert_eq!(refresh_delay(at(0), at(600), 0.0), Duration::from_secs(300));
+}
+
+/// Round 4 finding: 601-second credentials were refreshed every second
+/// (the margin left 1 s), forever. Whatever the lifetime, the wait is
+/// at least a quarter of it, jitter included.
+#[test]
+fn credentials_just_over_the_margin_cause_no_storm() {
+    assert_eq!(
+        refresh_delay(at(0), at(601), 0.0),
+        Duration::from_millis(150_250)
+    );
+    for lifetime in 2..=7200 {
+        let wait = refresh_delay(at(0), at(lifetime), 0.999);
+        let quarter = Duration::from_secs(lifetime as u64) / 4;
+        assert!(
+            wait >= quarter.mul_f64(1.0 - REFRESH_JITTER) || wait == MIN_WAIT,
+            "{lifetime} s: {wait:?}"
+        );
+    }
+}
+
+#[test]
+fn backoff_grows_to_the_cap_with_full_jitter() {
+    assert_eq!(
+        backoff(1, BACKOFF_CAP, 0.999_999),
+        Duration::from_nanos(999_999_000)
+    );
+    assert_eq!(backoff(3, BACKOFF_CAP, 0.5), Duration::from_secs(2));
+    assert_eq!(backoff(7, BACKOFF_CAP, 1.0), BACKOFF_CAP);
+    assert_eq!(backoff(100, BACKOFF_CAP, 1.0), BACKOFF_CAP);
+    assert_eq!(backoff(u32::MAX, ONCE_BACKOFF_CAP, 1.0), ONCE_BACKOFF_CAP);
+    assert_eq!(backoff(5, BACKOFF_CAP, 0.0), MIN_BACKOFF);
+}
+
+#[test]
+fn random_unit_is_in_range_and_varies() {
+    let draws: Vec<f64> = (0..1000).map(|_| random_unit()).collect();
+    assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
+    let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+    assert!((0.4..0.6).contains(&mean), "mean {mean}");
+}

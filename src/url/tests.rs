@@ -1,0 +1,79 @@
+//! Unit tests of `url`.
+
+use super::*;
+
+#[test]
+fn strict_reading() {
+    let u = Url::parse("https://STS.eu-west-1.amazonaws.com").unwrap();
+    assert!(u.is_https());
+    assert_eq!(
+        (u.host(), u.host_header()),
+        (
+            "sts.eu-west-1.amazonaws.com",
+            "sts.eu-west-1.amazonaws.com".to_string()
+        )
+    );
+    let u = Url::parse("http://127.0.0.1:8080/v1/credentials?x=1").unwrap();
+    assert!(u.is_loopback() && u.has_query_or_fragment());
+    assert_eq!(u.host_header(), "127.0.0.1:8080");
+    let u = Url::parse("http://[fd00:ec2::23]/v1/credentials").unwrap();
+    assert_eq!(u.ip(), Some("fd00:ec2::23".parse().unwrap()));
+    assert_eq!(u.host_header(), "[fd00:ec2::23]");
+    assert_eq!(
+        Url::parse("http://[::1]:99").unwrap().host_header(),
+        "[::1]:99"
+    );
+    assert_eq!(Url::parse("https://h:443/").unwrap().host_header(), "h");
+    assert!(Url::parse("http://LocalHost:1").unwrap().is_loopback());
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        Url::pinned_to("http://LOCALHOST:8080/v1/c?x=1", ip("127.0.0.1")).unwrap(),
+        "http://127.0.0.1:8080/v1/c?x=1"
+    );
+    assert_eq!(
+        Url::pinned_to("http://localhost/creds", ip("::1")).unwrap(),
+        "http://[::1]:80/creds"
+    );
+    for bad in [
+        "",
+        "nohost",
+        "http://",
+        "http://u:p@host",
+        "http://h:notaport",
+        "http://h:0",
+        "http://h:",
+        "http://[::1",
+        "ftp://h",
+        "http://h /x",
+    ] {
+        assert!(Url::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn user_info_is_redacted() {
+    for (given, shown) in [
+        ("http://user:pw@proxy:3128", "http://***@proxy:3128"),
+        (
+            "https://user:p%40ss@host/path?q=a@b",
+            "https://***@host/path?q=a@b",
+        ),
+        ("http://a@b@host:1/x", "http://***@host:1/x"),
+        ("user:pw@proxy:3128", "***@proxy:3128"),
+        ("http://proxy:3128", "http://proxy:3128"),
+        ("proxy:3128", "proxy:3128"),
+        ("/v1/creds@x", "/v1/creds@x"),
+    ] {
+        assert_eq!(redact(given), shown, "{given}");
+    }
+    assert_eq!(
+        redact_text(
+            r#"HTTPS_PROXY "http://u:secret@p:1" failed: connect http://v:secret2@q/x, ok"#
+        ),
+        r#"HTTPS_PROXY "http://***@p:1" failed: connect http://***@q/x, ok"#
+    );
+    assert_eq!(
+        redact_text("no urls here @ all://"),
+        "no urls here @ all://"
+    );
+}
