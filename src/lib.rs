@@ -7,9 +7,9 @@
 //! out: a `source` fetches credentials (over `http`, from `sts` or a
 //! container endpoint), and they are delivered to the `credentials_file`
 //! and the `serve` endpoint, in the one `wait` over every descriptor.
-//! Dependencies point down, from `config` and `daemon` to the leaves
-//! (`error`, `time`, `url`, `env`, `token`, `credentials`); nothing below
-//! `config` imports it. ARCHITECTURE.md has the map.
+//! Nothing below `config` imports it, and the leaves (`env`, `token`,
+//! `url`, `credentials`, `time`, `error`, `log`) import only each other.
+//! ARCHITECTURE.md has the map.
 // Unsafe code is denied everywhere; each call of a system call std lacks
 // carries its own allow and SAFETY note: poll(2) (`poll`), timerfd
 // (`timer`), getrlimit (`serve::limits`), and for `-- PROGRAM` waitpid,
