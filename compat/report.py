@@ -222,21 +222,35 @@ def write_all(facts: dict, repo: Path, facts_path: Path) -> None:
     readme.write_text(replace_section(readme.read_text(), readme_section(facts)))
 
 
-def drift(previous: Optional[dict], facts: dict) -> tuple[list[str], int]:
-    """Outcomes that changed against the previous facts, among cells that ran both times, and
-    how many cells ran now that did not run then."""
+def drift(previous: Optional[dict], facts: dict) -> tuple[list[str], int, list[str]]:
+    """Against the previous facts: the outcomes that changed among cells that ran both times;
+    how many cells ran now that did not run then; and the cells that ran then and did not run
+    now, each with the reason it did not. A cell the previous facts lack (a new client or
+    mode) is none of these."""
     if previous is None:
-        return [], 0
+        return [], 0, []
     before = cell_map(previous)
-    changes, now_runnable = [], 0
+    changes, now_runnable, stopped = [], 0, []
     for key, cell in cell_map(facts).items():
         old = before.get(key)
-        if old is None or old["outcome"] == "not run" or cell["outcome"] == "not run":
-            now_runnable += old is not None and old["outcome"] == "not run" and cell["outcome"] != "not run"
+        if old is None:
             continue
-        if old["outcome"] != cell["outcome"]:
+        if old["outcome"] == "not run":
+            now_runnable += cell["outcome"] != "not run"
+        elif cell["outcome"] == "not run":
+            stopped.append(f"{key[0]} / {key[1]}: {old['outcome']} in the committed facts, not run now: "
+                           f"{cell.get('message') or 'no reason given'}")
+        elif old["outcome"] != cell["outcome"]:
             changes.append(f"{key[0]} / {key[1]}: {old['outcome']} -> {cell['outcome']}")
-    return changes, now_runnable
+    return changes, now_runnable, stopped
+
+
+def strict_failures(previous: Optional[dict], facts: dict) -> list[str]:
+    """Why a strict run (`make compat COMPAT_STRICT=1`, CI) fails against the committed facts:
+    an outcome that changed, or a cell that ran then and did not run now (a client or tool that
+    went missing must not pass as a quieter matrix). Empty when it passes."""
+    changes, _, stopped = drift(previous, facts)
+    return [f"outcome changed: {c}" for c in changes] + [f"stopped running: {c}" for c in stopped]
 
 
 def problems(repo: Path) -> list[str]:

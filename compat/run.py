@@ -461,7 +461,8 @@ def main() -> int:
     p.add_argument("--only", default="", help="comma-separated client ids (a partial run writes no docs)")
     p.add_argument("--facts", type=Path, default=REPO / "docs" / "compatibility.json")
     p.add_argument("--strict", action="store_true",
-                   help="exit 1 when an outcome differs from the facts file's (cells that ran both times)")
+                   help="exit 1 when an outcome differs from the facts file's (cells that ran both times), or a "
+                   "cell that ran there did not run now")
     args = p.parse_args()
     INTERVALS.update(long=args.interval, oneshot=args.oneshot_interval)
 
@@ -685,14 +686,23 @@ def main() -> int:
     if bad:
         log(f"{len(bad)} cell(s) inconclusive: the run proves nothing for them; see {work}")
         return 1
-    changes, now_runnable = report.drift(previous, facts)
+    changes, now_runnable, stopped = report.drift(previous, facts)
     for line in changes:
         log(f"changed since the committed facts: {line}")
     if now_runnable:
         log(f"{now_runnable} cell(s) ran that the committed facts have as not run: commit the regenerated docs")
-    if args.strict and changes:
-        log("outcomes differ from docs/compatibility.json as committed: if the change is real, commit the "
-            "regenerated docs/compatibility.json, docs/compatibility.md and README.md")
+    if not args.strict:
+        for line in stopped:
+            log(f"ran before, not now (not an error without --strict): {line}")
+        return 0
+    failures = report.strict_failures(previous, facts)
+    for line in failures:
+        log(f"strict: {line}")
+    if failures:
+        log(f"strict: {len(failures)} cell(s) differ from docs/compatibility.json as committed. A cell that "
+            "stopped running needs what its reason names (install it, or run `make compat` where it is); if a "
+            "change is real and intended, commit the regenerated docs/compatibility.json, "
+            "docs/compatibility.md and README.md")
         return 1
     return 0
 

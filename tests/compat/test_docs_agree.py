@@ -4,7 +4,8 @@ docs/compatibility.json holds the facts of the last run; README.md's "Which SDK 
 table and docs/compatibility.md are rendered from it by compat/report.py. These tests render
 them again and compare, so a hand edit of the table, or facts committed without their pages,
 fails `make test` without running a single client. The recommendation rules are checked on
-small made-up rows, so "use" can only say what the outcomes support.
+small made-up rows, so "use" can only say what the outcomes support, and so are the checks a
+strict run (CI) makes against the committed facts.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def _facts(row: dict[str, str]) -> dict:
     return {
         "modes": [{"id": m, "title": m, "setup": ""} for m in modes],
         "clients": [{"id": "c", "title": "c", "kind": "long-running", "version": "1"}],
-        "cells": [{"client": "c", "mode": m, "outcome": row.get(m, "not run"), "message": "x"} for m in modes],
+        "cells": [{"client": "c", "mode": m, "outcome": row.get(m, "not run"),
+                   "message": "x" if row.get(m, "not run") != "not run" else f"why {m} did not run"}
+                  for m in modes],
     }
 
 
@@ -91,8 +94,30 @@ def test_use_follows_from_the_row():
     assert report.recommend(_facts({}), "c") == "no mode that ran worked"
 
 
-def test_drift_ignores_cells_that_ran_only_once():
+def test_drift_counts_changed_outcomes_and_cells_that_ran_only_now():
     before = _facts({"file": "fails", "serve": "works"})
     after = _facts({"file": "fails", "serve": "fails", "exec": "works"})
-    changes, now_runnable = report.drift(before, after)
-    assert changes == ["c / serve: works -> fails"] and now_runnable == 1
+    changes, now_runnable, stopped = report.drift(before, after)
+    assert changes == ["c / serve: works -> fails"] and now_runnable == 1 and stopped == []
+    assert report.strict_failures(before, after) == ["outcome changed: c / serve: works -> fails"]
+
+
+def test_strict_fails_on_a_cell_that_ran_before_and_not_now_naming_it_and_why():
+    before = _facts({"file": "fails", "serve": "works", "exec": "works"})
+    after = _facts({"file": "fails", "serve": "works"})  # exec: not run, "why exec did not run"
+    changes, now_runnable, stopped = report.drift(before, after)
+    assert changes == [] and now_runnable == 0
+    assert stopped == ["c / exec: works in the committed facts, not run now: why exec did not run"]
+    assert report.strict_failures(before, after) == [f"stopped running: {stopped[0]}"]
+    # Without a previous run, or with nothing that stopped, strict has nothing to say.
+    assert report.strict_failures(None, after) == []
+    assert report.strict_failures(after, after) == []
+
+
+def test_cells_the_committed_facts_lack_are_not_drift():
+    # A mode added since the facts were committed: its cells are new, whatever their outcome.
+    before = _facts({"file": "fails", "serve": "works"})
+    before["modes"] = [m for m in before["modes"] if m["id"] not in ("exec-file",)]
+    before["cells"] = [c for c in before["cells"] if c["mode"] not in ("exec-file",)]
+    after = _facts({"file": "fails", "serve": "works", "exec-file": "fails"})
+    assert report.drift(before, after) == ([], 0, []) and report.strict_failures(before, after) == []
