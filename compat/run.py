@@ -11,7 +11,9 @@ could make one):
 3. One aws-credfile daemon per shared mode (the file; --serve; --serve with a token file, which
    the token and the token-file cells share), started from IRSA's variables. The modes that
    start aws-credfile per client (`--credential-process`, `-- PROGRAM`) are only run when the
-   binary's --help names them; otherwise their cells say so.
+   binary's --help names them; otherwise their cells say so. A JavaScript client whose packages
+   declare a Node newer than the one given (`engines` in compat/js/package-lock.json,
+   engines.py) is not run, and says why.
 4. Every cell (client x mode) at once: a long-running client makes its SDK client once and
    calls S3 every few seconds; a short-lived one (the AWS CLI, `rclone lsf`) is started anew
    every --oneshot-interval. All stop together, --tail seconds after the first credentials have
@@ -48,6 +50,7 @@ sys.path.insert(0, str(HERE))
 
 from harness import REGION, MotoServer, base_env, free_port, http_get_json  # noqa: E402
 
+import engines  # noqa: E402
 import report  # noqa: E402
 from front import Front  # noqa: E402
 
@@ -185,6 +188,19 @@ def _repeat(tools: Tools, until: float, version: list[str], command: list[str]) 
             "--until", f"{until:.3f}", "--version-command", " ".join(version), "--", *command]
 
 
+LOCKFILE = HERE / "js" / "package-lock.json"
+
+
+def _missing_js(package: str) -> Callable[[Tools], Optional[str]]:
+    """Installed, and every package it loads accepts this Node (their `engines`, compat/engines.py)."""
+    installed = _missing_file(HERE / "js" / "node_modules" / package, "make compat-npm")
+
+    def check(tools: Tools) -> Optional[str]:
+        return installed(tools) or engines.too_old(tools.node, LOCKFILE, package)
+
+    return check
+
+
 CLIENTS = [
     Client("boto3", "boto3 / botocore", LONG,
            _long(lambda t: [str(t.python), str(HERE / "clients" / "boto3_probe.py")]),
@@ -196,12 +212,12 @@ CLIENTS = [
            _missing_exe(lambda t: t.aws, "make compat-venv")),
     Client("js-v2", "AWS SDK for JavaScript v2", LONG,
            _long(lambda t: [t.node, str(HERE / "js" / "v2.js")]),
-           _missing_file(HERE / "js" / "node_modules" / "aws-sdk", "make compat-npm"),
+           _missing_js("aws-sdk"),
            note="its ini loader honours `AWS_SHARED_CREDENTIALS_FILE` only when `AWS_SDK_LOAD_CONFIG` is set "
            "(lib/util.js, getProfilesFromSharedConfig), else it reads `$HOME/.aws/credentials`"),
     Client("js-v3", "AWS SDK for JavaScript v3", LONG,
            _long(lambda t: [t.node, str(HERE / "js" / "v3.js")]),
-           _missing_file(HERE / "js" / "node_modules" / "@aws-sdk" / "client-s3", "make compat-npm")),
+           _missing_js("@aws-sdk/client-s3")),
     Client("go-v1-session", "aws-sdk-go v1, `session.NewSession`", LONG,
            _long(lambda t: [str(t.go_bin / "probe-go-v1"), "-chain", "session"]),
            _missing_exe(lambda t: t.go_bin / "probe-go-v1", "make compat-go"),

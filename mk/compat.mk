@@ -5,7 +5,8 @@
 #                      (compat/run.py, inside a network namespace of its own when one can be made),
 #                      rewrite docs/compatibility.{json,md} and the README table from what happened.
 #                      About 5 minutes once installed; COMPAT_STRICT=1 (CI) also fails when an
-#                      outcome changed against the committed docs/compatibility.json.
+#                      outcome changed against the committed docs/compatibility.json, or a cell
+#                      that ran there did not run now (the run names it and why).
 #   make compat-check  cheap, no client: the README table and docs/compatibility.md agree with
 #                      docs/compatibility.json (part of `make test`)
 #   make compat-venv   .venv-compat: boto3, botocore and the AWS CLI v1 (requirements-compat.txt)
@@ -45,7 +46,10 @@ compat: compat-deps venv compat-venv compat-npm compat-go
 compat-check: venv
 	$(VENV_PY) -m pytest -q tests/compat
 
-# node and npm come with this project's machines; Debian's are the fallback.
+# node and npm come with this project's machines; Debian's are the fallback. Debian 12's is Node 18,
+# older than the pinned @aws-sdk v3 declares (`engines` in compat/js/package-lock.json): npm installs
+# it anyway, and compat/run.py then reports that client's cells as not run, naming the package and
+# the Node it needs (compat/engines.py), instead of running it on a Node it does not support.
 compat-deps:
 	@PYTHON="$(PYTHON)" scripts/deps.sh $(COMPAT_DEBS)
 	@command -v npm >/dev/null 2>&1 || PYTHON="$(PYTHON)" scripts/deps.sh nodejs npm

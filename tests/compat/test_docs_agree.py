@@ -5,7 +5,8 @@ table and docs/compatibility.md are rendered from it by compat/report.py. These 
 them again and compare, so a hand edit of the table, or facts committed without their pages,
 fails `make test` without running a single client. The recommendation rules are checked on
 small made-up rows, so "use" can only say what the outcomes support, and so are the checks a
-strict run (CI) makes against the committed facts.
+strict run (CI) makes against the committed facts and the Node version check of the JavaScript
+clients (compat/engines.py, against the real compat/js/package-lock.json and a stand-in node).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "compat"))
 
+import engines  # noqa: E402
 import report  # noqa: E402
 
 
@@ -121,3 +125,36 @@ def test_cells_the_committed_facts_lack_are_not_drift():
     before["cells"] = [c for c in before["cells"] if c["mode"] not in ("exec-file",)]
     after = _facts({"file": "fails", "serve": "works", "exec-file": "fails"})
     assert report.drift(before, after) == ([], 0, []) and report.strict_failures(before, after) == []
+
+
+LOCKFILE = REPO / "compat" / "js" / "package-lock.json"
+
+
+def _node(tmp_path: Path, version: str) -> str:
+    node = tmp_path / "node"
+    node.write_text(f"#!/bin/sh\necho v{version}\n")
+    node.chmod(0o755)
+    return str(node)
+
+
+def test_a_node_below_the_lockfiles_engines_is_named_with_the_package_that_asks_more(tmp_path):
+    declared = json.loads(LOCKFILE.read_text())["packages"]["node_modules/@aws-sdk/client-s3"]
+    least = engines.minimum(declared["engines"]["node"])
+    assert least is not None and engines.parse_version(least) > (18, 19, 0), "the pin no longer needs Node > 18"
+    why = engines.too_old(_node(tmp_path, "18.19.0"), LOCKFILE, "@aws-sdk/client-s3")
+    assert why is not None and why.startswith(
+        f"Node 18.19.0 < {least} required by @aws-sdk/client-s3 {declared['version']}"), why
+    # JavaScript v2 asks less of Node; both are fine on a Node that meets every declared range.
+    assert engines.too_old(_node(tmp_path, "18.19.0"), LOCKFILE, "aws-sdk") is None
+    assert engines.too_old(_node(tmp_path, "99.0.0"), LOCKFILE, "@aws-sdk/client-s3") is None
+    assert "cannot be run" in engines.too_old(str(tmp_path / "no-node"), LOCKFILE, "aws-sdk")
+
+
+@pytest.mark.parametrize("range_text, version, ok", [
+    (">=20.0.0", "18.19.0", False), (">=20.0.0", "20.0.0", True), (">= 0.4", "0.4.0", True),
+    (">=0.4.x", "0.3.9", False), ("^14.17.0 || >=16", "15.0.0", False), ("^14.17.0 || >=16", "14.18.1", True),
+    ("~1.2", "1.3.0", False), ("1.x", "1.9.9", True), ("1.2 - 2", "2.9.0", True), ("1.2 - 2", "3.0.0", False),
+    (">4 <6", "5.0.0", True), ("<=4", "4.5.0", True), ("something odd", "1.0.0", True),
+])
+def test_engines_ranges(range_text, version, ok):
+    assert engines.satisfies(engines.parse_version(version), range_text) is ok
