@@ -7,6 +7,8 @@ What an outcome means:
 
 - works: every call succeeded through the expiry of the first credentials, and the front never
   had to answer `ExpiredToken`: the client took new credentials before the old ones expired.
+  In the long-term-keys mode nothing expires: every call succeeded past the first `Expiration`
+  the source stated.
 - recovers: the client used expired credentials, got `ExpiredToken` (the front counts them; the
   application may or may not have seen the failure, depending on the SDK's own retry), and then
   picked up fresh credentials by itself and went on working.
@@ -75,6 +77,9 @@ def recommend(facts: dict, client_id: str) -> str:
     process = o("credential-process") == "works"
     # The file as the deployment section mounts it (at $HOME/.aws), unless only the variable works.
     file = o("file") if o("file") != "fails" else o("file-env")
+    # Keys set once in the environment (`eval "$(aws-credfile --print env)"`) are worth a word only
+    # when they fail: where they work, the file works too.
+    env_fails = o("print-env") == "fails"
     if file == "works":
         use = "the file"
     elif endpoint or supervised or process:
@@ -86,9 +91,10 @@ def recommend(facts: dict, client_id: str) -> str:
         if process:
             ways.append("`credential_process`")
         use = ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
-        if file == "fails":
-            use += ", not the file"
-        elif file == "recovers":
+        not_these = [w for w, bad in (("the file", file == "fails"), ("`--print env`", env_fails)) if bad]
+        if not_these:
+            use += ", not " + " or ".join(not_these)
+        if file == "recovers":
             use += "; the file costs one `ExpiredToken` per rotation"
     elif file == "recovers" or o("exec-file") == "recovers":
         use = "the file (one `ExpiredToken` per rotation: the SDK re-reads it only then)"
@@ -96,11 +102,19 @@ def recommend(facts: dict, client_id: str) -> str:
         return "no mode that ran worked"
     else:
         return "nothing worked"
+    if env_fails and "`--print env`" not in use:
+        use += "; not `--print env`"
     if file in ("works", "recovers") and o("file") != o("file-env"):
         found_by = "`$HOME/.aws/credentials`" if o("file") == file else "`AWS_SHARED_CREDENTIALS_FILE`"
         use += f"; it finds the file only as {found_by}"
     if endpoint and o("serve-token") == "works" and o("serve-token-file") == "fails":
         use += "; token as `AWS_CONTAINER_AUTHORIZATION_TOKEN`, not `_FILE`"
+    if (endpoint or supervised) and o("serve-long-term") == "fails":
+        # `--` without --file hands the program an endpoint too.
+        instead = "the file" if file in ("works", "recovers") else "`credential_process`" if process else ""
+        use += ("; the endpoint (also `--` without `--file`) needs temporary credentials" +
+                (f": with long-term keys (an empty `Token`) use {instead}" if instead else
+                 ": long-term keys (an empty `Token`) fail there"))
     return use
 
 
@@ -177,7 +191,8 @@ def markdown(facts: dict) -> str:
         f"{facts['interval_seconds']:.0f} s; short-lived ones were started anew every "
         f"{facts['oneshot_interval_seconds']:.0f} s.",
         "",
-        "Outcomes: **works**: every call succeeded across the expiry, no `ExpiredToken` was ever answered; "
+        "Outcomes: **works**: every call succeeded across the expiry, no `ExpiredToken` was ever answered "
+        "(with long-term keys: past the first stated `Expiration`); "
         "**recovers**: it used expired keys, got `ExpiredToken`, then took fresh ones by itself; **fails**: "
         "from some call on every call failed (the message is the client's own, request ids and ports "
         "masked); **not run**: why is given.",

@@ -9,11 +9,12 @@ could make one):
 2. The front (front.py) before moto: every STS answer is cut to --lifetime seconds (about two
    minutes) and requests signed with expired keys get `ExpiredToken`, as from AWS.
 3. One aws-credfile daemon per shared mode (the file; --serve; --serve with a token file, which
-   the token and the token-file cells share), started from IRSA's variables. The modes that
-   start aws-credfile per client (`--credential-process`, `-- PROGRAM`) are only run when the
-   binary's --help names them; otherwise their cells say so. A JavaScript client whose packages
-   declare a Node newer than the one given (`engines` in compat/js/package-lock.json,
-   engines.py) is not run, and says why.
+   the token and the token-file cells share), started from IRSA's variables, and one --serve
+   daemon whose source is a stand-in container agent answering long-term keys with no Token
+   (agent.py). The modes that start aws-credfile per client (`--credential-process`,
+   `--print env`, `-- PROGRAM`) are only run when the binary's --help names them; otherwise
+   their cells say so. A JavaScript client whose packages declare a Node newer than the one
+   given (`engines` in compat/js/package-lock.json, engines.py) is not run, and says why.
 4. Every cell (client x mode) at once: a long-running client makes its SDK client once and
    calls S3 every few seconds; a short-lived one (the AWS CLI, `rclone lsf`) is started anew
    every --oneshot-interval. All stop together, --tail seconds after the first credentials have
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -52,6 +54,7 @@ from harness import REGION, MotoServer, base_env, free_port, http_get_json  # no
 
 import engines  # noqa: E402
 import report  # noqa: E402
+from agent import LongTermAgent  # noqa: E402
 from front import Front  # noqa: E402
 
 BUCKET = "compat"
@@ -72,6 +75,9 @@ class Mode:
     title: str  # as the tables show it
     setup: str  # what the client is given, for docs/compatibility.md
     needs: Optional[str] = None  # the --help feature the binary must have (see binary_lacks)
+    # The keys never expire (an agent's long-term keys): "works" needs no expiry crossed,
+    # only calls past the first Expiration the agent stated.
+    long_term: bool = False
 
 
 MODES = [
@@ -85,11 +91,24 @@ MODES = [
          "the URI and `AWS_CONTAINER_AUTHORIZATION_TOKEN`"),
     Mode("serve-token-file", "`--serve` + token file", "the same daemon; the client has the URI and "
          "`AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (a file without a trailing newline)"),
+    Mode("serve-long-term", "`--serve`, long-term keys", "aws-credfile daemon with `--serve`, its source a "
+         "container agent (`AWS_CONTAINER_CREDENTIALS_FULL_URI`; a stand-in on 127.0.0.1, compat/agent.py) "
+         "answering an IAM user's long-term keys with no `Token`, and an `Expiration` (aws-credfile "
+         "refuses an agent answer without one) the credential lifetime ahead of each request; the endpoint "
+         "then answers `\"Token\": \"\"`, and the client has its URI as in `--serve`. The keys never "
+         "expire, so here **works** means every call succeeded past the first stated `Expiration`",
+         long_term=True),
     Mode("credential-process", "`credential_process`", "`AWS_CONFIG_FILE` with `credential_process = env "
          "AWS_ROLE_ARN=… AWS_WEB_IDENTITY_TOKEN_FILE=… aws-credfile --credential-process`, and "
          "`AWS_SDK_LOAD_CONFIG=1` (Go v1 and JS v2 read the config file only with it); the IRSA "
          "variables are on that line, not in the client's environment, because SDKs that see them use "
          "web identity themselves before credential_process", needs="--credential-process"),
+    Mode("print-env", "`eval \"$(… --print env)\"`", "`sh -c 'c=$(env AWS_ROLE_ARN=… "
+         "AWS_WEB_IDENTITY_TOKEN_FILE=… aws-credfile --print env) && eval \"$c\" && exec PROGRAM'`: the "
+         "client starts with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and "
+         "`AWS_CREDENTIAL_EXPIRATION` in its environment, set once; a client run anew each time goes "
+         "through the `eval` anew each run (as a cron job's script would), a long-running one only when "
+         "it starts", needs="--print"),
     Mode("exec", "`--` PROGRAM", "`aws-credfile -- PROGRAM` with IRSA's variables: the client is the "
          "program, given whatever aws-credfile hands it with neither `--file` nor `--serve`", needs="--"),
     Mode("exec-file", "`--file … --` PROGRAM", "`aws-credfile --file PATH -- PROGRAM`: the program "
@@ -134,6 +153,9 @@ class Cell:
     argv: list[str] = field(default_factory=list)
     skip: Optional[str] = None
     proc: Optional[subprocess.Popen] = None
+    # Put before each run of a short-lived client (the `--print env` mode's shell), not around
+    # the loop that repeats it.
+    per_run: list[str] = field(default_factory=list)
 
     @property
     def tag(self) -> str:
@@ -183,9 +205,9 @@ def _long(script: Callable[[Tools], list[str]]):
     return lambda tools, cell, until: [*script(tools), *_probe_args(cell, until, INTERVALS["long"])]
 
 
-def _repeat(tools: Tools, until: float, version: list[str], command: list[str]) -> list[str]:
+def _repeat(tools: Tools, cell: Cell, until: float, version: list[str], command: list[str]) -> list[str]:
     return [str(tools.python), str(HERE / "clients" / "repeat.py"), "--interval", str(INTERVALS["oneshot"]),
-            "--until", f"{until:.3f}", "--version-command", " ".join(version), "--", *command]
+            "--until", f"{until:.3f}", "--version-command", " ".join(version), "--", *cell.per_run, *command]
 
 
 LOCKFILE = HERE / "js" / "package-lock.json"
@@ -206,7 +228,7 @@ CLIENTS = [
            _long(lambda t: [str(t.python), str(HERE / "clients" / "boto3_probe.py")]),
            _missing_exe(lambda t: t.python, "make compat-venv")),
     Client("awscli", "AWS CLI v1", ONESHOT,
-           lambda t, c, u: _repeat(t, u, [str(t.aws), "--version"],
+           lambda t, c, u: _repeat(t, c, u, [str(t.aws), "--version"],
                                    [str(t.aws), "s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix",
                                     f"{c.tag}/", "--endpoint-url", c.endpoint, "--output", "json"]),
            _missing_exe(lambda t: t.aws, "make compat-venv")),
@@ -214,7 +236,10 @@ CLIENTS = [
            _long(lambda t: [t.node, str(HERE / "js" / "v2.js")]),
            _missing_js("aws-sdk"),
            note="its ini loader honours `AWS_SHARED_CREDENTIALS_FILE` only when `AWS_SDK_LOAD_CONFIG` is set "
-           "(lib/util.js, getProfilesFromSharedConfig), else it reads `$HOME/.aws/credentials`"),
+           "(lib/util.js, getProfilesFromSharedConfig), else it reads `$HOME/.aws/credentials`; its container "
+           "provider takes an answer only with a non-empty session token and expiry "
+           "(lib/credentials/remote_credentials.js, credsFormatIsValid), else `Response data is not in valid "
+           "format`, so long-term keys cannot reach it through an endpoint"),
     Client("js-v3", "AWS SDK for JavaScript v3", LONG,
            _long(lambda t: [t.node, str(HERE / "js" / "v3.js")]),
            _missing_js("@aws-sdk/client-s3")),
@@ -250,7 +275,7 @@ CLIENTS = [
            note="with env_auth its S3 backend leaves credentials to aws-sdk-go's session chain (backend/s3/s3.go), "
            "which loads the file once; rcd keeps the backend, and its credentials, for as long as it is used"),
     Client("rclone", "rclone `lsf`", ONESHOT,
-           lambda t, c, u: _repeat(t, u, [t.rclone, "version"], [t.rclone, "lsf", f":s3:{BUCKET}/{c.tag}/"]),
+           lambda t, c, u: _repeat(t, c, u, [t.rclone, "version"], [t.rclone, "lsf", f":s3:{BUCKET}/{c.tag}/"]),
            _missing_exe(lambda t: t.rclone, "Debian package rclone"), debian_package="rclone", rclone=True),
 ]
 
@@ -364,8 +389,10 @@ def normalize(message: str, work: Path) -> str:
     return re.sub(r"\s+", " ", message).strip()
 
 
-def judge(cell: Cell, front: Front, work: Path) -> dict:
-    """A cell's outcome from the client's own report and the front's record (see report.py)."""
+def judge(cell: Cell, front: Front, work: Path, stated_expiry: Optional[float] = None) -> dict:
+    """A cell's outcome from the client's own report and the front's record (see report.py).
+    stated_expiry: for a mode whose keys never expire, the first `Expiration` its source stated,
+    which the client must have called past."""
     out = work / "cells" / cell.tag.replace("/", "_")
     version, calls = read_probe(out / "stdout")
     front_calls = front.calls_for(cell.tag)
@@ -399,7 +426,10 @@ def judge(cell: Cell, front: Front, work: Path) -> dict:
                 "detail": f"worked for {first_failure['t'] - start:.0f} s, then every call failed "
                 f"({len(failures)} of {len(calls)})"}
     # From here on the client ended working.
-    first_key_expiry = front.expiry_of(keys[0]) if keys else None
+    if cell.mode.long_term:
+        first_key_expiry = stated_expiry
+    else:
+        first_key_expiry = front.expiry_of(keys[0]) if keys else None
     crossed = first_key_expiry is not None and any(c.t > first_key_expiry for c in ok_front)
     if failures or expired_answers:
         detail = (f"{expired_answers} `ExpiredToken` answer(s), {len(failures)} failed call(s), then "
@@ -409,6 +439,9 @@ def judge(cell: Cell, front: Front, work: Path) -> dict:
     if not crossed:
         return {**fact, "outcome": "inconclusive", "message": "never called after its first credentials expired",
                 "detail": f"{len(calls)} calls, {len(keys)} key(s); the window is too short"}
+    if cell.mode.long_term:
+        return {**fact, "outcome": "works", "message": "",
+                "detail": f"{len(calls)} calls, one long-term key across the stated expiry, no failure"}
     return {**fact, "outcome": "works", "message": "", "detail": f"{len(calls)} calls, {len(keys)} keys, no failure"}
 
 
@@ -502,6 +535,8 @@ def main() -> int:
     (work / "moto").mkdir()
     moto = MotoServer(work / "moto", auth=True)
     front: Optional[Front] = None
+    agent: Optional[LongTermAgent] = None
+    long_term_secret = ""
     daemons: list[Credfile] = []
     cells: list[Cell] = []
     try:
@@ -553,6 +588,23 @@ def main() -> int:
             wait_for("--serve", lambda: not d.alive() or http_get_json(serve_url, timeout=5)[0] == 200)
             if not d.alive():
                 raise RuntimeError(f"aws-credfile --serve exited:\n{d.output()}")
+        long_term_url = ""
+        if "serve-long-term" in used:
+            # Its source is the agent alone: no IRSA variables, so aws-credfile uses the container.
+            user = moto.create_user("compat-long-term")
+            long_term_secret = user.secret_key
+            agent = LongTermAgent(user.access_key, user.secret_key, args.lifetime)
+            agent_env = base_env(daemon_home)
+            agent_env.update({"AWS_CONTAINER_CREDENTIALS_FULL_URI": agent.url, "AWS_REGION": REGION,
+                              "AWS_EC2_METADATA_DISABLED": "true"})
+            long_term_url = f"http://127.0.0.1:{free_port()}/v1/credentials"
+            d = Credfile(binary, ["--serve", long_term_url.split("/")[2]], agent_env,
+                         work / "daemon-serve-long-term.log")
+            daemons.append(d)
+            wait_for("--serve with long-term keys", lambda: not d.alive()
+                     or http_get_json(long_term_url, timeout=5)[0] == 200)
+            if not d.alive():
+                raise RuntimeError(f"aws-credfile --serve (container source, long-term keys) exited:\n{d.output()}")
         if used & {"serve-token", "serve-token-file"}:
             token_url = f"http://127.0.0.1:{free_port()}/v1/credentials"
             d = Credfile(binary, ["--serve", token_url.split("/")[2], "--serve-token-file", str(serve_token_file)],
@@ -569,10 +621,19 @@ def main() -> int:
         until = t0 + args.lifetime + args.tail
         log(f"{sum(c.skip is None for c in cells)} cells running until {datetime.fromtimestamp(until):%H:%M:%S} "
             f"({until - t0:.0f} s; credentials live {args.lifetime:.0f} s)")
+        source_vars = ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS")
         for cell in cells:
             if cell.skip:
                 continue
             env = client_env(cell)
+            if cell.mode.id == "print-env":
+                # IRSA's variables only on aws-credfile's line, as for credential_process: an SDK
+                # that saw them would use web identity itself.
+                line = shlex.join(["/usr/bin/env", *(f"{k}={source[k]}" for k in source_vars), str(binary),
+                                   "--print", "env"])
+                shell = ["/bin/sh", "-c", f'c=$({line}) && eval "$c" && exec "$@"', "sh"]
+                if cell.client.kind == ONESHOT:
+                    cell.per_run = shell
             argv = cell.client.command(tools, cell, until)
             if cell.mode.id == "file":
                 env["HOME"] = str(file_home)
@@ -587,18 +648,19 @@ def main() -> int:
             elif cell.mode.id == "serve-token-file":
                 env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = token_url
                 env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = str(serve_token_file)
+            elif cell.mode.id == "serve-long-term":
+                env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = long_term_url
+            elif cell.mode.id == "print-env":
+                if cell.client.kind != ONESHOT:
+                    argv = [*shell, *argv]
             elif cell.mode.id == "credential-process":
-                line = " ".join([
-                    "/usr/bin/env", *(f"{k}={source[k]}" for k in
-                                      ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-                                       "AWS_ENDPOINT_URL_STS")),
-                    str(binary), "--credential-process"])
+                line = " ".join(["/usr/bin/env", *(f"{k}={source[k]}" for k in source_vars), str(binary),
+                                 "--credential-process"])
                 (cell.dir / "config").write_text(f"[default]\ncredential_process = {line}\n")
                 env["AWS_SDK_LOAD_CONFIG"] = "1"
             elif cell.mode.id in ("exec", "exec-file"):
                 # aws-credfile gets IRSA's variables and takes them out of the program's environment.
-                env.update({k: source[k] for k in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                                                   "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS")})
+                env.update({k: source[k] for k in source_vars})
                 wrapper = [str(binary)]
                 if cell.mode.id == "exec-file":
                     wrapper += ["--file", str(cell.dir / "credentials")]
@@ -630,7 +692,7 @@ def main() -> int:
                 "issued": [i.__dict__ for i in front.issued.values()],
             }, indent=1))
         # Everything secret this run handed out, so the published facts can be checked for it.
-        secrets = [SERVE_TOKEN, IRSA_TOKEN, relay.secret_key]
+        secrets = [SERVE_TOKEN, IRSA_TOKEN, relay.secret_key, *([long_term_secret] if long_term_secret else [])]
         secrets += [x for c in moto.issued_credentials() for x in (c.secret_key, c.token) if x]
         facts_cells = []
         for cell in cells:
@@ -638,13 +700,15 @@ def main() -> int:
                 facts_cells.append({"client": cell.client.id, "mode": cell.mode.id, "outcome": "not run",
                                     "message": cell.skip})
             else:
-                facts_cells.append(judge(cell, front, work))
+                facts_cells.append(judge(cell, front, work, agent.first_expiration if agent else None))
     finally:
         for cell in cells:
             if cell.proc is not None:
                 stop_group(cell.proc)
         for d in daemons:
             stop_group(d.proc)
+        if agent is not None:
+            agent.stop()
         if front is not None:
             front.stop()
         moto.stop()

@@ -49,6 +49,9 @@ def main() -> int:
             emit(t=started, ok=False, error=f"{err.get('Code')}: {err.get('Message')}")
         except BotoCoreError as e:
             emit(t=started, ok=False, error=f"{type(e).__name__}: {e}")
+        except Exception as e:  # noqa: BLE001 - botocore raises others too (a RuntimeError when credentials
+            # it refreshed are still expired): the call failed, and the probe goes on as an app would
+            emit(t=started, ok=False, error=f"{type(e).__name__}: {e}")
         time.sleep(max(0.0, started + args.interval - time.time()))
     return 0
 

@@ -13,5 +13,21 @@ const s3 = new AWS.S3({
   s3ForcePathStyle: true, // the endpoint is an IP address
   httpOptions: { connectTimeout: 5000, timeout: 20000 },
 });
-loop(opts, () => s3.listObjectsV2({ Bucket: opts.bucket, Prefix: opts.prefix }).promise(),
-  (e) => `${e.code || e.name}: ${e.message}`);
+// The chain reports only its last provider's failure ("Missing credentials in config"); when a
+// container endpoint is set, the probe also says why the SDK's own container provider (the one
+// in the chain) refused it, as aws-sdk-go's verbose chain errors do.
+async function call() {
+  try {
+    return await s3.listObjectsV2({ Bucket: opts.bucket, Prefix: opts.prefix }).promise();
+  } catch (e) {
+    if (e.code === 'CredentialsError' && process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI) {
+      try {
+        await new AWS.ECSCredentials().getPromise();
+      } catch (ce) {
+        e.message += ` (its container provider: ${ce.code || ce.name}: ${ce.message})`;
+      }
+    }
+    throw e;
+  }
+}
+loop(opts, call, (e) => `${e.code || e.name}: ${e.message}`);

@@ -69,7 +69,8 @@ def test_facts_changed_without_their_pages_are_caught(tmp_path):
 
 
 def _facts(row: dict[str, str]) -> dict:
-    modes = ["file", "file-env", "serve", "serve-token", "serve-token-file", "credential-process", "exec", "exec-file"]
+    modes = ["file", "file-env", "serve", "serve-token", "serve-token-file", "serve-long-term",
+             "credential-process", "print-env", "exec", "exec-file"]
     return {
         "modes": [{"id": m, "title": m, "setup": ""} for m in modes],
         "clients": [{"id": "c", "title": "c", "kind": "long-running", "version": "1"}],
@@ -83,6 +84,12 @@ def test_use_follows_from_the_row():
     # rclone rcd as the outside check saw it: the file never re-read, the endpoint fine.
     assert report.recommend(_facts({"file": "fails", "file-env": "fails", "serve": "works", "serve-token": "works",
                                     "exec": "works"}), "c") == "the endpoint (`--serve`) or `--`, not the file"
+    # Keys put in the environment once: a long-running client keeps them past their expiry.
+    assert report.recommend(_facts({"file": "fails", "file-env": "fails", "serve": "works", "print-env": "fails"}),
+                            "c") == (
+        "the endpoint (`--serve`), not the file or `--print env`")
+    assert report.recommend(_facts({"file": "recovers", "file-env": "recovers", "print-env": "fails"}), "c") == (
+        "the file (one `ExpiredToken` per rotation: the SDK re-reads it only then); not `--print env`")
     # Harbor's chain: no container provider, the file re-read after one ExpiredToken.
     assert report.recommend(_facts({"file": "recovers", "file-env": "recovers", "serve": "fails"}), "c").startswith(
         "the file (one `ExpiredToken` per rotation")
@@ -96,6 +103,12 @@ def test_use_follows_from_the_row():
     assert report.recommend(_facts({"file": "recovers", "file-env": "fails"}), "c").endswith(
         "it finds the file only as `$HOME/.aws/credentials`")
     assert report.recommend(_facts({}), "c") == "no mode that ran worked"
+    # JavaScript v2: an endpoint answering long-term keys (empty Token) is refused; the file is not.
+    assert report.recommend(_facts({"file": "recovers", "serve": "works", "serve-long-term": "fails",
+                                    "exec": "works"}), "c").endswith(
+        "the endpoint (also `--` without `--file`) needs temporary credentials: with long-term keys "
+        "(an empty `Token`) use the file")
+    assert "long-term" not in report.recommend(_facts({"serve": "works", "serve-long-term": "works"}), "c")
 
 
 def test_drift_counts_changed_outcomes_and_cells_that_ran_only_now():
@@ -121,9 +134,9 @@ def test_strict_fails_on_a_cell_that_ran_before_and_not_now_naming_it_and_why():
 def test_cells_the_committed_facts_lack_are_not_drift():
     # A mode added since the facts were committed: its cells are new, whatever their outcome.
     before = _facts({"file": "fails", "serve": "works"})
-    before["modes"] = [m for m in before["modes"] if m["id"] not in ("exec-file",)]
-    before["cells"] = [c for c in before["cells"] if c["mode"] not in ("exec-file",)]
-    after = _facts({"file": "fails", "serve": "works", "exec-file": "fails"})
+    before["modes"] = [m for m in before["modes"] if m["id"] not in ("print-env", "serve-long-term")]
+    before["cells"] = [c for c in before["cells"] if c["mode"] not in ("print-env", "serve-long-term")]
+    after = _facts({"file": "fails", "serve": "works", "print-env": "fails"})
     assert report.drift(before, after) == ([], 0, []) and report.strict_failures(before, after) == []
 
 
