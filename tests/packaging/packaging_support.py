@@ -15,6 +15,7 @@ Nothing here talks to anything but the servers it starts on 127.0.0.1.
 import datetime
 import hashlib
 import http.server
+import importlib
 import io
 import json
 import os
@@ -99,6 +100,14 @@ def missing(what, how):
     if STRICT:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_module(name, how="make test-packaging"):
+    """The Python module `name`, or missing() (a failure under make, a skip by hand)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"the Python module {name}", how)
 
 
 def require_file(path, how):

@@ -36,10 +36,11 @@ from packaging_support import (
     pod_identity_env,
     put_token,
     run,
+    require_module,
 )
 
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
-yaml = pytest.importorskip("yaml")
+kubernetes_validate = require_module("kubernetes_validate")
+yaml = require_module("yaml")
 
 DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted(DEPLOY.rglob("*.yaml"))

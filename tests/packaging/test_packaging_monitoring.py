@@ -29,9 +29,10 @@ from packaging_support import (
     irsa_env,
     missing,
     require_file,
+    require_module,
 )
 
-yaml = pytest.importorskip("yaml")
+yaml = require_module("yaml")
 
 DEPLOY = ROOT / "deploy"
 MONITORING = DEPLOY / "monitoring"

@@ -22,6 +22,7 @@ from packaging_support import (
     OciArchive,
     cargo_version,
     require_file,
+    require_module,
 )
 
 TARGETS = {
@@ -148,8 +149,8 @@ def cyclonedx_validator():
     """The strict JSON validator of cyclonedx-python-lib, whose schema files
     (and the SPDX and JSF schemas they reference) ship inside the package:
     no network."""
-    validation = pytest.importorskip("cyclonedx.validation.json")
-    schema = pytest.importorskip("cyclonedx.schema")
+    validation = require_module("cyclonedx.validation.json")
+    schema = require_module("cyclonedx.schema")
     version = schema.SchemaVersion.from_version(SBOM_SPEC)
     return validation.JsonStrictValidator(version)
 
