@@ -288,7 +288,7 @@ fn read_only_filesystem() {
     let h = harness("fs_readonly");
     let dir = h.scratch.join("ro");
     let Some(mount) = Mount::tmpfs(&dir, "size=256k,mode=0755") else {
-        eprintln!("skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        crate::harness::skip("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
         return;
     };
     let path = dir.join("credentials");
@@ -314,7 +314,7 @@ fn disk_full() {
     let h = harness("fs_full");
     let dir = h.scratch.join("full");
     let Some(_mount) = Mount::tmpfs(&dir, "size=64k,mode=0755") else {
-        eprintln!("skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        crate::harness::skip("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
         return;
     };
     let path = dir.join("credentials");
@@ -356,7 +356,7 @@ fn disk_full() {
 #[test]
 fn permissions_changed_under_a_running_daemon() {
     if !is_root() {
-        eprintln!("skipped: needs root to run the binary as another user");
+        crate::harness::skip("needs root to run the binary as another user");
         return;
     }
     let h = harness("fs_perms");
@@ -436,7 +436,7 @@ fn permissions_changed_under_a_running_daemon() {
 #[test]
 fn owner_reaches_its_file_through_created_directories() {
     if !is_root() {
-        eprintln!("skipped: needs root to chown to another user and run as it");
+        crate::harness::skip("needs root to chown to another user and run as it");
         return;
     }
     const OWNER: u32 = 12345;

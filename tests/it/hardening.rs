@@ -550,12 +550,12 @@ fn with_env<'h>(mut run: Invocation<'h>, env: &[(&str, &str)]) -> Invocation<'h>
 /// at. `None`, saying why the test skips, without them.
 fn private_hosts_and_an_address(h: &Harness) -> Option<std::net::IpAddr> {
     if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
-        eprintln!("skipped: {why}");
+        crate::harness::skip(&why);
         return None;
     }
     let ip = non_loopback_address();
     if ip.is_none() {
-        eprintln!("skipped: this machine has no non-loopback address");
+        crate::harness::skip_without("this machine has no non-loopback address");
     }
     ip
 }
@@ -791,7 +791,9 @@ fn settings_are_checked_before_any_request() {
         fs::create_dir_all(&own).expect("dir");
         chown(&own, Some(NOBODY), Some(NOBODY)).expect("chown");
     } else {
-        eprintln!("skipping --owner 0 as another user: needs root to run as {NOBODY}");
+        crate::harness::skip(&format!(
+            "--owner 0 as another user: needs root to run as {NOBODY}"
+        ));
     }
     let mut cases: Vec<(Vec<&str>, &str, bool)> = vec![
         (
@@ -1093,11 +1095,11 @@ fn a_hostile_error_code_stays_on_one_short_line() {
 fn every_checked_loopback_address_is_tried() {
     let h = Harness::new("hard_localhost_v6", |_, _| Answer::issue(HOUR));
     if let Some(why) = private_hosts_unsupported(h.scratch.path()) {
-        eprintln!("skipped: {why}");
+        crate::harness::skip(&why);
         return;
     }
     let Ok(agent) = Fake::start_on("[::1]:0", |_, _| Answer::issue(HOUR)) else {
-        eprintln!("skipped: no IPv6 loopback here");
+        crate::harness::skip_without("no IPv6 loopback here");
         return;
     };
     let port = agent.url().rsplit(':').next().expect("a port").to_string();

@@ -264,7 +264,7 @@ fn once_mode_flag_sets_the_file_mode() {
 #[test]
 fn once_owner_flag_sets_the_file_owner() {
     if !process::is_root() {
-        eprintln!("skipped: --owner needs root to give a file away");
+        crate::harness::skip("--owner needs root to give a file away");
         return;
     }
     let h = Harness::new("once_owner", |_, _| Answer::issue(HOUR));

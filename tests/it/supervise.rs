@@ -903,7 +903,7 @@ fn recorded_keys(h: &Harness) -> Vec<String> {
 #[test]
 fn a_long_running_program_sees_refreshes_through_the_endpoint() {
     if which("bash").is_none() {
-        eprintln!("skipped: no bash for /dev/tcp");
+        crate::harness::skip("no bash for /dev/tcp");
         return;
     }
     let h = harness("sup-refresh-endpoint", SHORT);
@@ -965,7 +965,7 @@ echo "zombies $zombies" >> report
 #[test]
 fn as_pid_1_it_reaps_orphans() {
     if !is_root() {
-        eprintln!("skipped: creating a PID namespace needs root");
+        crate::harness::skip("creating a PID namespace needs root");
         return;
     }
     let unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"];
@@ -975,7 +975,7 @@ fn as_pid_1_it_reaps_orphans() {
         .env("PATH", PATH)
         .output();
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: {} fails here: {probe:?}", unshare.join(" "));
+        crate::harness::skip(&format!("{} fails here: {probe:?}", unshare.join(" ")));
         return;
     }
     let h = harness("sup-pid1", HOUR);
@@ -1121,7 +1121,9 @@ fn job_at_a_terminal<'h>(
 ) -> Option<(Daemon<'h>, fs::File, u32, u32)> {
     let missing = ["bash", "setsid"].into_iter().find(|p| which(p).is_none());
     let Some((master, slave)) = open_pty().filter(|_| missing.is_none()) else {
-        eprintln!("skipped: no pseudo-terminal, or {missing:?} is not installed");
+        crate::harness::skip(&format!(
+            "no pseudo-terminal, or {missing:?} is not installed"
+        ));
         return None;
     };
     // bash takes its terminal from stderr, so that is the terminal too;

@@ -251,6 +251,26 @@ fn jwt_like(name: &str) -> String {
     )
 }
 
+/// A test that cannot run here for want of a privilege or a tool (root, a
+/// namespace, a mount, a pseudo-terminal, bash) says so and passes, when
+/// run by hand; under `make test-rust` (`AWS_CREDFILE_TEST_STRICT=1`, as CI
+/// runs it, as root) it fails instead, so a run that proves nothing cannot
+/// pass. What a machine may simply not have (IPv6 loopback, a network
+/// address) is [`skip_without`]'s.
+pub fn skip(why: &str) {
+    if std::env::var_os("AWS_CREDFILE_TEST_STRICT").is_some_and(|v| v == "1") {
+        panic!("cannot run here: {why} (AWS_CREDFILE_TEST_STRICT=1: make test-rust needs root)");
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// A test that needs what a machine may lack without anything being wrong
+/// (IPv6 loopback, a non-loopback address): skipped, saying why, even under
+/// `make test-rust`.
+pub fn skip_without(what: &str) {
+    eprintln!("skipped: {what}");
+}
+
 /// Polls `cond` until it holds (true) or the deadline passes (false).
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
