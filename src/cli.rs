@@ -225,9 +225,12 @@ Environment (the AWS SDKs' names):
 
 Exit codes: 0 success; 1 credentials could not be obtained or written (or
 --check found them missing or stale); 2 usage or configuration error; with
--- PROGRAM, PROGRAM's own.
-Signals: SIGTERM and SIGINT exit 0 promptly; SIGHUP refreshes now. With
--- PROGRAM they are forwarded to PROGRAM instead (see above).
+-- PROGRAM, PROGRAM's own; 128+N when signal N stopped a one-shot run
+(--once, --credential-process, --print, or -- PROGRAM before it started)
+before it was done.
+Signals: SIGTERM and SIGINT stop promptly (the daemon exits 0); SIGHUP
+refreshes now. With -- PROGRAM they are forwarded to PROGRAM instead (see
+above).
 "
     )
 }

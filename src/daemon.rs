@@ -53,6 +53,16 @@ pub enum Ended {
     Exited(u8),
 }
 
+/// A one-shot job (`--once`, printing, starting a program) stopped by
+/// signal N before it was done ends as a shell reports a command killed by
+/// N: 128 + N (143 for SIGTERM, 130 for SIGINT), never 0.
+fn unfinished(ended: Ended) -> Ended {
+    match ended {
+        Ended::Stopped(sig) => Ended::Exited(128 + sig as u8),
+        other => other,
+    }
+}
+
 /// Whether to go on, or how it ended.
 enum Flow<T> {
     Go(T),
@@ -112,19 +122,23 @@ impl Refresher {
 
     /// `--once`: one refresh, retrying transient failures until `budget` is
     /// spent. A stop signal ends it with success, as in the daemon.
+    /// Stopped by a signal before it was done, nothing was written: the
+    /// exit is 128 + N, as a shell reports a command ended by signal N, so
+    /// `aws-credfile --once && next` does not go on to `next`.
     pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
         Ok(match self.obtain(budget, false)? {
             Flow::Go(_) => Ended::Done,
-            Flow::End(ended) => ended,
+            Flow::End(ended) => unfinished(ended),
         })
     }
 
     /// `--credential-process`, `--print`: the credentials obtained as
-    /// `--once` obtains them, for the caller to print; `None` when stopped.
-    pub fn print(&mut self, budget: Duration) -> Result<Option<Credentials>, Error> {
+    /// `--once` obtains them, for the caller to print; how it ended (128 +
+    /// N, as for `--once`) when stopped first, with nothing to print.
+    pub fn print(&mut self, budget: Duration) -> Result<Result<Credentials, Ended>, Error> {
         Ok(match self.obtain(budget, false)? {
-            Flow::Go((creds, _)) => Some(creds),
-            Flow::End(_) => None,
+            Flow::Go((creds, _)) => Ok(creds),
+            Flow::End(ended) => Err(unfinished(ended)),
         })
     }
 
@@ -154,8 +168,7 @@ impl Refresher {
             Flow::Go((_, next)) => next,
             // Stopped before the program ran: as a shell reports a command
             // a signal ended, so `aws-credfile -- deploy && next` stops too.
-            Flow::End(Ended::Stopped(sig)) => return Ok(Ended::Exited(128 + sig as u8)),
-            Flow::End(ended) => return Ok(ended),
+            Flow::End(ended) => return Ok(unfinished(ended)),
         };
         let program = Program::spawn(argv, &handoff(self))?;
         self.log.info(

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ use crate::env::{first_var, var, Env};
 use crate::error::Error;
 use crate::token::{self, ReadError};
 use crate::url::{redact, Url};
+use resolver::Lookup;
+
+mod resolver;
 
 /// 1 MiB: an STS answer is a few KiB; anything near this is not
 /// STS, and reading it would only cost memory.
@@ -152,7 +156,7 @@ impl Client {
             .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
         Ok(Client {
-            agent: Agent::new_with_config(config),
+            agent: Agent::with_parts(config, DefaultConnector::default(), Lookup),
             url: url.to_string(),
             target: url.to_string(),
             host: None,

@@ -152,8 +152,8 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
         Run::Supervise { program, timeout } => {
             refresher.supervise(&program, timeout, |r| handoff(r, file, token_file))?
         }
-        Run::Print { format, timeout } => {
-            if let Some(creds) = refresher.print(timeout)? {
+        Run::Print { format, timeout } => match refresher.print(timeout)? {
+            Ok(creds) => {
                 let text = match format {
                     Print::CredentialProcess => print::credential_process(&creds),
                     Print::Env => print::env(&creds),
@@ -162,9 +162,10 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
                 out.write_all(text.as_bytes())
                     .and_then(|()| out.flush())
                     .map_err(|e| Error::io("write to", "standard output", e))?;
+                Ended::Done
             }
-            Ended::Done
-        }
+            Err(stopped) => stopped,
+        },
     };
     Ok(match ended {
         Ended::Exited(status) => status,

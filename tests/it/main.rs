@@ -23,6 +23,7 @@ mod faults;
 mod fleet;
 mod fs_faults;
 mod hardening;
+mod limits;
 mod metrics;
 mod once;
 mod print;

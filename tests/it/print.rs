@@ -293,3 +293,37 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
         }
     }
 }
+
+/// Round 5: a one-shot run stopped before it had the credentials exited 0
+/// with nothing written or printed, so `aws-credfile --once && next` went
+/// on to `next` without a file, and a Ctrl-C'd `eval "$(... --print env)"`
+/// script went on without keys. Now 128 + N, as a shell reports a command
+/// a signal ended, and nothing on stdout.
+#[test]
+fn a_one_shot_run_stopped_before_it_is_done_is_not_success() {
+    let modes: [&[&str]; 3] = [&["--once"], &["--credential-process"], &["--print", "env"]];
+    for mode in modes {
+        for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+            let h = Harness::new("print_early_stop", |_, _| {
+                Answer::issue(HOUR).after(Duration::from_millis(1500))
+            });
+            let mut d = h.cmd(mode).spawn();
+            assert!(
+                h.sts.wait_for_requests(1, Duration::from_secs(10)),
+                "{mode:?}: no fetch\n{}",
+                d.snapshot().describe()
+            );
+            d.signal(sig);
+            d.wait_exit(Duration::from_secs(10));
+            let out = d.outcome();
+            assert_eq!(
+                out.code(),
+                Some(code),
+                "{mode:?}, signal {sig}\n{}",
+                out.describe()
+            );
+            assert!(out.stdout.is_empty(), "{mode:?}: printed {:?}", out.stdout);
+            assert!(!h.cred_file.exists(), "{mode:?}: a file was written");
+        }
+    }
+}

@@ -42,6 +42,26 @@ pub fn set_fd_limit(pid: u32, n: u64) {
     );
 }
 
+/// Sets a running child's soft RLIMIT_AS (address space) to `bytes`, as
+/// [`set_fd_limit`] does for descriptors: mappings it already has stay,
+/// new ones past the limit fail (a thread's stack among them).
+pub fn set_as_limit(pid: u32, bytes: u64) {
+    let pid = libc::pid_t::try_from(pid).expect("a pid fits pid_t");
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit(2) only reads `limit`, which we own; the pid is our
+    // own child that has not been reaped yet (callers check).
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit({pid}, AS, {bytes}): {}",
+        io::Error::last_os_error()
+    );
+}
+
 /// Whether the tests run as root, which the permission and ownership
 /// cases need.
 pub fn is_root() -> bool {
@@ -56,6 +76,17 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A process's address space now (`VmSize:` in `/proc/PID/status`), in
+/// bytes.
+pub fn vm_size(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
 }
 
 /// How many threads a process has now (`Threads:` in `/proc/PID/status`).

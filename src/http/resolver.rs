@@ -1,0 +1,80 @@
+//! Name lookup for ureq that never aborts the process. ureq's own resolver
+//! bounds a lookup by running it on a thread spawned with
+//! `std::thread::spawn`, which panics, and so aborts aws-credfile (a
+//! `panic = "abort"` program) and with it a supervised program, when the
+//! kernel refuses a thread: a pod's pids limit reached for a moment,
+//! `RLIMIT_NPROC`, `ulimit -v`. This one spawns through `thread::Builder`
+//! and, when no thread can be had, looks the name up on the calling thread
+//! (the fetch's worker, which the loop does not wait on to answer a stop).
+//! An IP literal, which every pinned container URL is, needs neither.
+//!
+//! ureq's `Resolver` is in its `unversioned` module: changes there come only
+//! with a minor version, so Cargo.toml takes ureq's patch releases only.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
+
+/// Looks names up as ureq's default resolver does, without its panic.
+#[derive(Debug, Default)]
+pub struct Lookup;
+
+impl Resolver for Lookup {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let bad = || ureq::Error::BadUri(uri.to_string());
+        let (scheme, authority) = uri.scheme().zip(uri.authority()).ok_or_else(bad)?;
+        let addr = DefaultResolver::host_and_port(scheme, authority).ok_or_else(bad)?;
+        let found = match addr.parse::<SocketAddr>() {
+            Ok(literal) => vec![literal],
+            Err(_) if timeout.after.is_not_happening() => look_up(&addr)?,
+            Err(_) => look_up_within(addr, *timeout.after, timeout)?,
+        };
+        let mut resolved = self.empty();
+        for addr in config.ip_family().keep_wanted(found.into_iter()) {
+            if resolved.try_push(addr).is_err() {
+                break;
+            }
+        }
+        if resolved.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(resolved)
+    }
+}
+
+fn look_up(addr: &str) -> std::io::Result<Vec<SocketAddr>> {
+    Ok(addr.to_socket_addrs()?.collect())
+}
+
+/// The lookup on a thread of its own, given up after `within`; on this
+/// thread, unbounded but for the system resolver's own timeouts, when no
+/// thread can be started.
+fn look_up_within(
+    addr: String,
+    within: Duration,
+    timeout: NextTimeout,
+) -> Result<Vec<SocketAddr>, ureq::Error> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let name = addr.clone();
+    let spawned = std::thread::Builder::new()
+        .name("lookup".into())
+        .spawn(move || tx.send(look_up(&name)).ok());
+    if spawned.is_err() {
+        return Ok(look_up(&addr)?);
+    }
+    match rx.recv_timeout(within) {
+        Ok(found) => Ok(found?),
+        Err(RecvTimeoutError::Timeout) => Err(ureq::Error::Timeout(timeout.reason)),
+        Err(RecvTimeoutError::Disconnected) => Err(ureq::Error::HostNotFound),
+    }
+}

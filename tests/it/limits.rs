@@ -1,0 +1,64 @@
+//! Limits the kernel imposes in the middle of a run. A refresh starts a
+//! thread (the fetch's worker, and the HTTP client's name lookup); when the
+//! kernel refuses one (a pod's pids limit reached for a moment by the app,
+//! `RLIMIT_NPROC`, `ulimit -v`), Rust's `thread::spawn` panics, and in a
+//! `panic = "abort"` program that killed aws-credfile (exit 134) and, under
+//! `-- PROGRAM`, the program with it. Now a refused thread costs only the
+//! thread: the fetch runs on the calling thread instead.
+//!
+//! The address-space limit (RLIMIT_AS) is the refusal a test can set on a
+//! running process without root or a cgroup: the process's own size plus
+//! 1 MiB leaves no room for a thread's 2 MiB stack, and room enough for a
+//! refresh.
+
+use std::time::Duration;
+
+use crate::harness::process::{set_as_limit, vm_size};
+use crate::harness::{wait_for_file_containing, wait_until, Answer, Harness, HOUR};
+
+const MIB: u64 = 1024 * 1024;
+
+/// How long a refresh may take here; far more than it needs.
+const REFRESH: Duration = Duration::from_secs(15);
+
+#[test]
+fn a_thread_the_kernel_refuses_costs_no_refresh() {
+    let h = Harness::new("limits_threads", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    let first = wait_until(REFRESH, || !h.sts.issued().is_empty())
+        .then(|| h.sts.issued()[0].access_key_id.clone())
+        .expect("a first issue");
+    wait_for_file_containing(&h.cred_file, &first, REFRESH).expect("the first write");
+    // The worker is gone once the write is logged; then the size is the
+    // idle daemon's.
+    assert!(wait_until(REFRESH, || d
+        .snapshot()
+        .stderr
+        .contains("credentials_refreshed")));
+    std::thread::sleep(Duration::from_millis(200));
+    let size = vm_size(d.pid()).expect("VmSize");
+    set_as_limit(d.pid(), size + MIB);
+
+    d.signal(libc::SIGHUP);
+    let second = wait_until(REFRESH, || h.sts.issued().len() >= 2)
+        .then(|| h.sts.issued()[1].access_key_id.clone());
+    let written = second
+        .as_deref()
+        .and_then(|key| wait_for_file_containing(&h.cred_file, key, REFRESH));
+    assert!(
+        written.is_some(),
+        "no refresh under an address-space limit of {} KiB\n{}",
+        (size + MIB) / 1024,
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    let out = d.stop();
+    out.assert_code(0);
+    assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+
+    // The same for a one-shot run started under that limit.
+    let limit = format!("--as={}", size + MIB);
+    let out = h.cmd(&["--once"]).wrapped(&["prlimit", &limit, "--"]).run();
+    out.assert_code(0);
+    assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+}
