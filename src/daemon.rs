@@ -27,7 +27,7 @@ use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
 use crate::source::Provider;
-use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS};
+use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS, FORWARDED};
 use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
 use react::Reaction;
@@ -89,6 +89,11 @@ pub struct Refresher {
     again: bool,
     /// When the last fetch began, to keep SIGHUP refreshes a second apart.
     last_fetch: Option<Instant>,
+    /// With `-- PROGRAM`: the forwarded signals that were ignored when
+    /// aws-credfile started. They stay ignored: not forwarded, no stop, and
+    /// the program starts with them ignored, as it would have without
+    /// aws-credfile (`nohup`, a job a script starts with `&`).
+    ignored: Vec<Signal>,
 }
 
 impl Refresher {
@@ -110,6 +115,7 @@ impl Refresher {
             status: None,
             again: false,
             last_fetch: None,
+            ignored: Vec::new(),
         }
     }
 
@@ -163,14 +169,19 @@ impl Refresher {
             supervise::check_runnable(name)?;
         }
         self.log_started();
-        self.waiter.signals_mut().add(&EXTRA_SIGNALS)?;
+        let signals = self.waiter.signals_mut();
+        self.ignored = FORWARDED
+            .into_iter()
+            .filter(|&sig| signals.was_ignored(sig))
+            .collect();
+        signals.add(&EXTRA_SIGNALS)?;
         let next = match self.obtain(budget, true)? {
             Flow::Go((_, next)) => next,
             // Stopped before the program ran: as a shell reports a command
             // a signal ended, so `aws-credfile -- deploy && next` stops too.
             Flow::End(ended) => return Ok(unfinished(ended)),
         };
-        let program = Program::spawn(argv, &handoff(self))?;
+        let program = Program::spawn(argv, &handoff(self), &self.ignored)?;
         self.log.info(
             "program_started",
             &[("program", &argv[0]), ("pid", &program.pid())],

@@ -12,8 +12,9 @@
 //! ARCHITECTURE.md has the map.
 // Unsafe code is denied everywhere; each call of a system call std lacks
 // carries its own allow and SAFETY note: poll(2) (`poll`), timerfd
-// (`timer`), getrlimit (`serve::limits`), and for `-- PROGRAM` waitpid,
-// kill, prctl, access, sigprocmask and the terminal calls (`supervise`).
+// (`timer`), getrlimit (`serve::limits`), sigaction (`signals`), and for
+// `-- PROGRAM` waitpid, kill, prctl, access, signal, sigprocmask and the
+// terminal calls (`supervise`).
 #![deny(unsafe_code)]
 
 pub mod cli;

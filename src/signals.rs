@@ -6,7 +6,9 @@
 //! SIGTERM, SIGINT and SIGHUP are handled from the start. Supervising a
 //! program adds the ones it forwards and SIGCHLD ([`Signals::add`]); until
 //! then they keep their default action, so a daemon still dumps core on
-//! SIGQUIT and ends on SIGUSR1 as any program does.
+//! SIGQUIT and ends on SIGUSR1 as any program does. Which signals were
+//! ignored when the process started (`nohup`, a job a script starts with
+//! `&`) is recorded first, for the supervisor to keep them ignored.
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -32,26 +34,49 @@ pub struct Signals {
     writer: UnixStream,
     /// One flag per handled signal, in reporting order.
     arrived: Vec<(Signal, Arc<AtomicBool>)>,
+    /// Bit N: signal N's action was "ignore" before any was installed.
+    ignored_at_start: u64,
 }
 
 impl Signals {
     /// Installs the handlers for [`BASE`]. Call before anything else, so
     /// that a signal arriving during start-up is not lost or fatal.
     pub fn install() -> Result<Signals, Error> {
+        let ignored_at_start = (1..32)
+            .filter(|&sig| is_ignored(sig))
+            .fold(0u64, |set, sig| set | 1 << sig);
         let (reader, writer) = UnixStream::pair().map_err(setup)?;
         reader.set_nonblocking(true).map_err(setup)?;
         let mut signals = Signals {
             reader,
             writer,
             arrived: Vec::new(),
+            ignored_at_start,
         };
-        signals.add(&BASE)?;
+        signals.register(&BASE)?;
         Ok(signals)
     }
 
-    /// Handles `more` as well, reported after those handled already.
+    /// Whether `sig`'s action was "ignore" when the process started.
+    pub fn was_ignored(&self, sig: Signal) -> bool {
+        (1..64).contains(&sig) && self.ignored_at_start & (1 << sig) != 0
+    }
+
+    /// Handles `more` as well, reported after those handled already; but
+    /// for SIGCHLD and SIGCONT, which the supervisor needs, not those that
+    /// were ignored at start: they stay ignored, as `exec` passes on.
     pub fn add(&mut self, more: &[Signal]) -> Result<(), Error> {
-        for &sig in more {
+        let needed = |sig| sig == libc::SIGCHLD || sig == libc::SIGCONT;
+        let wanted: Vec<Signal> = more
+            .iter()
+            .copied()
+            .filter(|&sig| needed(sig) || !self.was_ignored(sig))
+            .collect();
+        self.register(&wanted)
+    }
+
+    fn register(&mut self, sigs: &[Signal]) -> Result<(), Error> {
+        for &sig in sigs {
             let arrived = Arc::new(AtomicBool::new(false));
             flag::register(sig, Arc::clone(&arrived)).map_err(setup)?;
             pipe::register(sig, self.writer.try_clone().map_err(setup)?).map_err(setup)?;
@@ -79,6 +104,17 @@ impl Signals {
             .iter()
             .find(|(_, arrived)| arrived.swap(false, Ordering::SeqCst))
             .map(|(sig, _)| *sig)
+    }
+}
+
+/// Whether `sig`'s action is "ignore" now.
+fn is_ignored(sig: Signal) -> bool {
+    // SAFETY: sigaction(2) with a null new action only writes the current
+    // one into `old`, a zeroed local we own.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
     }
 }
 

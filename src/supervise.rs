@@ -174,7 +174,7 @@ impl Program {
     /// Starts `argv` (found on `PATH`, arguments untouched) with the handed
     /// over variables, in a process group of its own. It inherits no
     /// descriptor of ours: every one is opened close-on-exec.
-    pub fn spawn(argv: &[String], handoff: &Handoff) -> Result<Program, Error> {
+    pub fn spawn(argv: &[String], handoff: &Handoff, ignored: &[Signal]) -> Result<Program, Error> {
         let (name, args) = argv
             .split_first()
             .ok_or_else(|| Error::Usage("-- needs a program".into()))?;
@@ -187,9 +187,10 @@ impl Program {
         cmd.process_group(0);
         let parent = std::process::id();
         let foreground = owns_terminal();
+        let ignored = ignored.to_vec();
         // SAFETY: the closure runs in the child between fork and exec and
         // calls only async-signal-safe functions (prctl, getppid, kill,
-        // getpid, sigprocmask, tcsetpgrp), allocating nothing.
+        // getpid, sigprocmask, tcsetpgrp, signal), allocating nothing.
         #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || {
@@ -201,6 +202,11 @@ impl Program {
                 }
                 if foreground {
                     give_terminal(libc::getpid());
+                }
+                // Ignored when aws-credfile started: ignored in the program
+                // too, as exec would have passed it on.
+                for &sig in &ignored {
+                    libc::signal(sig, libc::SIG_IGN);
                 }
                 Ok(())
             });

@@ -19,6 +19,16 @@ impl Refresher {
     /// SIGHUP refreshes; with one, every forwarded signal is passed on to
     /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
     pub(super) fn react(&mut self, sig: Signal) -> Reaction {
+        if self.ignored.contains(&sig) {
+            // Ignored when aws-credfile started, so ignored by the program
+            // too: nothing to pass on, nothing to stop. SIGHUP still asks
+            // aws-credfile itself for a refresh.
+            return if sig == SIGHUP {
+                Reaction::Refresh
+            } else {
+                Reaction::Nothing
+            };
+        }
         let Some(program) = &mut self.program else {
             return match sig {
                 // SIGQUIT is handled only when a program is to come: before

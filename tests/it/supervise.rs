@@ -1345,3 +1345,50 @@ fn a_stop_before_the_program_starts_is_not_success() {
         assert!(!h.scratch.join("started").exists(), "the program ran");
     }
 }
+
+/// Round 5: signals ignored when aws-credfile started (`nohup`, a job a
+/// script starts with `&`) were caught and forwarded anyway, and the
+/// program started with them back at their default action: `nohup
+/// aws-credfile -- app` died of a SIGHUP. Now they stay ignored, in
+/// aws-credfile (no stop, nothing forwarded; SIGHUP still refreshes) and in
+/// the program, exactly as without aws-credfile in between.
+#[test]
+fn signals_ignored_at_start_stay_ignored() {
+    let h = harness("sup-ignored", HOUR);
+    let program =
+        "grep SigIgn /proc/self/status > sigign; : > started; while :; do sleep 0.1; done";
+    let mut d = sh(&h, &[], program)
+        .wrapped(&["sh", "-c", r#"trap '' HUP INT QUIT; exec "$0" "$@""#])
+        .spawn();
+    wait_for_file(&h, &mut d, "started");
+    let line = fs::read_to_string(h.scratch.join("sigign")).expect("the program's SigIgn");
+    let mask = line
+        .split_whitespace()
+        .last()
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or_else(|| panic!("no mask in {line:?}"));
+    let bit = |sig: libc::c_int| 1u64 << (sig - 1);
+    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        assert_ne!(
+            mask & bit(sig),
+            0,
+            "signal {sig} not ignored in the program: {line}"
+        );
+    }
+    assert_eq!(mask & bit(libc::SIGTERM), 0, "SIGTERM ignored too: {line}");
+
+    let requests = h.sts.request_count();
+    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        d.signal(sig);
+    }
+    assert!(
+        h.sts.wait_for_requests(requests + 1, STARTED),
+        "SIGHUP no longer refreshes\n{}",
+        d.snapshot().describe()
+    );
+    thread::sleep(Duration::from_millis(300));
+    d.assert_running();
+    // SIGTERM was not ignored: it reaches the program, as ever.
+    d.signal(libc::SIGTERM);
+    assert_eq!(wait_exit(&mut d), Some(143), "{}", d.snapshot().describe());
+}
