@@ -88,9 +88,9 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
     Ok(text.trim().to_string())
 }
 
-/// A token that goes into a header verbatim must be non-empty and free of
-/// line breaks (which would end the header and inject another) and other
-/// control characters. The message never quotes the token.
+/// A token that goes into a header verbatim must be non-empty, ASCII, and
+/// free of line breaks (which would end the header and inject another) and
+/// other control characters. The message never quotes the token.
 pub fn check_header_value(token: &Secret) -> Result<(), String> {
     let t = token.expose();
     if t.is_empty() {
@@ -101,6 +101,13 @@ pub fn check_header_value(token: &Secret) -> Result<(), String> {
     }
     if t.chars().any(|c| c.is_control()) {
         return Err("the token contains control characters".into());
+    }
+    // An HTTP client sends only visible ASCII in a header (RFC 9110 leaves
+    // other bytes obsolete); ureq refuses the request, every time.
+    if !t.is_ascii() {
+        return Err(
+            "the token holds characters outside ASCII, which an HTTP header cannot carry".into(),
+        );
     }
     Ok(())
 }

@@ -13,6 +13,16 @@ fn header_tokens_with_line_breaks_are_refused() {
 }
 
 #[test]
+fn header_tokens_outside_ascii_are_refused() {
+    for bad in ["tökén", "token\u{00a0}", "token\u{200b}", "\u{1f511}"] {
+        let msg = check_header_value(&Secret::new(bad)).unwrap_err();
+        assert!(msg.contains("ASCII"), "{bad:?}: {msg}");
+        assert!(!msg.contains("tök") && !msg.contains('\u{1f511}'), "{msg}");
+    }
+    assert!(check_header_value(&Secret::new("Basic dXNlcjpwYXNz==")).is_ok());
+}
+
+#[test]
 fn random_tokens_differ() {
     let a = random_token().expect("random");
     let b = random_token().expect("random");

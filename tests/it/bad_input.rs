@@ -79,6 +79,7 @@ struct Files {
     missing: PathBuf,
     agent_newline: PathBuf,
     agent_huge: PathBuf,
+    agent_not_ascii: PathBuf,
 }
 
 fn files(h: &Harness) -> Files {
@@ -102,6 +103,7 @@ fn files(h: &Harness) -> Files {
             format!("{CONTAINER_TOKEN}\r\nX-Injected: yes\n"),
         ),
         agent_huge: h.scratch.write("in/agent-huge", vec![b'a'; 20 * 1024]),
+        agent_not_ascii: h.scratch.write("in/agent-token-utf8", "tökén-ünicode\n"),
     }
 }
 
@@ -621,8 +623,19 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec!["AWS_CONTAINER_AUTHORIZATION_TOKEN"]),
         )
     });
+    // Round 5: outside ASCII, no HTTP header can carry it; every attempt
+    // failed (as a network error) until --once ran out of time.
+    v.push(Case {
+        env: container_env(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tökén")]),
+        ..case(
+            "container_token_not_ascii",
+            &["--once"],
+            C(vec!["AWS_CONTAINER_AUTHORIZATION_TOKEN"]),
+        )
+    });
     let tf = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
     for (name, path) in [
+        ("container_token_file_not_ascii", &f.agent_not_ascii),
         ("container_token_file_missing", &f.missing),
         ("container_token_file_crlf", &f.agent_newline),
         ("container_token_file_huge", &f.agent_huge),
