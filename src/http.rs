@@ -138,12 +138,16 @@ impl Client {
         install_crypto_provider();
         let proxy_url = proxy_for(url, net);
         let proxy = match &proxy_url {
-            Some(p) => Some(ureq::Proxy::new(p).map_err(|e| {
-                Error::Config(format!(
-                    "HTTPS_PROXY {:?} is not a usable proxy URL: {e}",
-                    redact(p)
-                ))
-            })?),
+            Some(p) => Some(
+                check_proxy_port(p)
+                    .and_then(|()| ureq::Proxy::new(p))
+                    .map_err(|e| {
+                        Error::Config(format!(
+                            "HTTPS_PROXY {:?} is not a usable proxy URL: {e}",
+                            redact(p)
+                        ))
+                    })?,
+            ),
             None => None,
         };
         let config = Agent::config_builder()
@@ -359,6 +363,38 @@ fn roots(net: &Network) -> Result<RootCerts, Error> {
         return Err(bad("it holds no PEM certificate".into()));
     }
     Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// ureq reads a proxy's port leniently: `:3128x`, `:99999` and `:-1` all
+/// became port 80, and the failure came only at the first connection, as a
+/// network error. A port, when given, must be a number from 1 to 65535.
+fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
+    let rest = proxy.split_once("://").map_or(proxy, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let port = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').and_then(|(_, after)| match after {
+            "" => Some(None),
+            _ => after.strip_prefix(':').map(Some),
+        }),
+        None => Some(host_port.split_once(':').map(|(_, port)| port)),
+    };
+    let valid = match port {
+        None => false,
+        Some(None) => true,
+        Some(Some(port)) => {
+            port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(ureq::Error::BadUri(
+            "its port is not a number from 1 to 65535".into(),
+        ))
+    }
 }
 
 /// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host

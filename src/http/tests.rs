@@ -51,3 +51,30 @@ fn proxy_rules() {
         None
     );
 }
+
+#[test]
+fn a_proxy_port_must_be_a_port() {
+    for good in [
+        "http://proxy:3128",
+        "proxy:3128",
+        "http://user:p%40ss@proxy:3128/",
+        "http://proxy",
+        "http://[fd00::1]:3128",
+        "http://[fd00::1]",
+        "https://proxy:65535",
+    ] {
+        assert!(check_proxy_port(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "http://127.0.0.1:3128x",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:-1",
+        "http://127.0.0.1:0",
+        "http://127.0.0.1:",
+        "http://user:pw@proxy:31 28",
+        "http://[fd00::1]x",
+        "http://[fd00::1]:x",
+    ] {
+        assert!(check_proxy_port(bad).is_err(), "{bad}");
+    }
+}

@@ -52,6 +52,20 @@ fn rows() -> Vec<Row> {
             password: "Pr0xyPassw0rdB",
         },
         Row {
+            name: "proxy whose port is not a port",
+            // Round 5: ureq took `:3128x` (and `:99999`, `:-1`) for port 80,
+            // and the run failed at its first connection, exit 1.
+            args: vec!["--sts-endpoint", "https://sts.example.invalid"],
+            env: vec![(
+                "HTTPS_PROXY",
+                "http://proxyuser:Pr0xyPassw0rdG@127.0.0.1:3128x",
+            )],
+            unset: vec![],
+            code: 2,
+            culprit: "HTTPS_PROXY",
+            password: "Pr0xyPassw0rdG",
+        },
+        Row {
             name: "STS override from the service variable",
             args: vec![],
             env: vec![(
