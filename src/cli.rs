@@ -3,6 +3,7 @@
 //! `config` turns `Args` plus the environment into the validated `Config`.
 
 use getopts::Options;
+use std::ffi::OsString;
 
 use crate::error::Error;
 
@@ -35,7 +36,7 @@ pub struct Args {
     pub print: Option<String>,
     /// Everything after the first `--`: the program to supervise and its
     /// arguments, untouched. `None` without `--`.
-    pub program: Option<Vec<String>>,
+    pub program: Option<Vec<OsString>>,
 }
 
 /// Every flag, with the help text `--help` shows. Defaults are stated here
@@ -125,23 +126,32 @@ fn options() -> Options {
 }
 
 /// Parses the command line (without the program name). Everything after
-/// the first `--` is the program to supervise, passed on untouched (a flag
-/// whose value is `--` is written `--flag=--`).
-pub fn parse(argv: &[String]) -> Result<Args, Error> {
+/// the first `--` is the program to supervise, passed on untouched, in
+/// whatever bytes it is (a flag whose value is `--` is written `--flag=--`);
+/// the flags before it must be UTF-8.
+pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
     let (flags, program) = match argv.iter().position(|a| a == "--") {
         Some(at) => (&argv[..at], Some(argv[at + 1..].to_vec())),
         None => (argv, None),
     };
+    let flags = flags
+        .iter()
+        .map(|a| {
+            a.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::Usage(format!("argument {a:?} is not valid UTF-8")))
+        })
+        .collect::<Result<Vec<String>, Error>>()?;
     if program
         .as_ref()
-        .is_some_and(|p| p.first().is_none_or(String::is_empty))
+        .is_some_and(|p| p.first().is_none_or(|name| name.is_empty()))
     {
         return Err(Error::Usage(
             "-- must be followed by the program to run, such as -- /app/server --port 8080".into(),
         ));
     }
     let m = options()
-        .parse(flags)
+        .parse(&flags)
         .map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(extra) = m.free.first() {
         return Err(Error::Usage(format!(

@@ -73,7 +73,7 @@ pub enum Run {
     /// `-- PROGRAM`: obtain credentials as `Once` does, then run `program`
     /// and refresh for as long as it runs.
     Supervise {
-        program: Vec<String>,
+        program: Vec<std::ffi::OsString>,
         timeout: Duration,
     },
     /// `--credential-process`, `--print env`: obtain as `Once` does and
@@ -117,7 +117,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
                 "-- PROGRAM runs the program under aws-credfile, which keeps refreshing; it cannot be combined with --once, --check, --credential-process or --print".into(),
             ));
         }
-        if program.iter().any(|a| a.contains('\0')) {
+        if program.iter().any(|a| a.as_encoded_bytes().contains(&0)) {
             return Err(Error::Usage(
                 "the program's arguments contain a NUL byte".into(),
             ));

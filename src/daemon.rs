@@ -161,7 +161,7 @@ impl Refresher {
     /// handed over, kept fresh for as long as it runs.
     pub fn supervise(
         &mut self,
-        argv: &[String],
+        argv: &[std::ffi::OsString],
         budget: Duration,
         handoff: impl FnOnce(&Self) -> Handoff,
     ) -> Result<Ended, Error> {
@@ -184,7 +184,10 @@ impl Refresher {
         let program = Program::spawn(argv, &handoff(self), &self.ignored)?;
         self.log.info(
             "program_started",
-            &[("program", &argv[0]), ("pid", &program.pid())],
+            &[
+                ("program", &argv[0].to_string_lossy()),
+                ("pid", &program.pid()),
+            ],
         );
         self.program = Some(program);
         Ok(self.keep_fresh(next))

@@ -51,13 +51,7 @@ fn main() -> ExitCode {
 fn run(json_errors: &mut bool) -> Result<u8, Error> {
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
-    let argv: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| Error::Usage(format!("argument {a:?} is not valid UTF-8")))
-        })
-        .collect::<Result<_, _>>()?;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let args = cli::parse(&argv)?;
     if args.help {
         print!("{}", cli::help());

@@ -16,6 +16,7 @@
 //! Like `poll.rs` and `timer.rs`, this is a place that needs unsafe code:
 //! std has no waitpid(-1), kill(2) of a group, prctl or tcsetpgrp.
 
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -174,7 +175,11 @@ impl Program {
     /// Starts `argv` (found on `PATH`, arguments untouched) with the handed
     /// over variables, in a process group of its own. It inherits no
     /// descriptor of ours: every one is opened close-on-exec.
-    pub fn spawn(argv: &[String], handoff: &Handoff, ignored: &[Signal]) -> Result<Program, Error> {
+    pub fn spawn(
+        argv: &[OsString],
+        handoff: &Handoff,
+        ignored: &[Signal],
+    ) -> Result<Program, Error> {
         let (name, args) = argv
             .split_first()
             .ok_or_else(|| Error::Usage("-- needs a program".into()))?;
@@ -223,7 +228,7 @@ impl Program {
                 source
             };
             Error::Spawn {
-                program: name.clone(),
+                program: name.to_string_lossy().into_owned(),
                 source,
             }
         })?;

@@ -3,7 +3,7 @@
 use super::*;
 
 fn args(list: &[&str]) -> Result<Args, Error> {
-    parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    parse(&list.iter().map(OsString::from).collect::<Vec<_>>())
 }
 
 #[test]

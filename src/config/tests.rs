@@ -12,7 +12,12 @@ fn refresh(c: Config) -> Refresh {
 }
 
 fn build_with(argv: &[&str], vars: &[(&str, &str)]) -> Result<Config, Error> {
-    let args = crate::cli::parse(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let args = crate::cli::parse(
+        &argv
+            .iter()
+            .map(std::ffi::OsString::from)
+            .collect::<Vec<_>>(),
+    )?;
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -2,6 +2,7 @@
 //! credentials are fetched: as execvp(3) will find it, and as exec(2) will
 //! judge its first bytes.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -10,8 +11,8 @@ use crate::error::Error;
 /// path, or the first executable file on `PATH`): checked before any
 /// credentials are fetched, so a typo costs no STS call. The spawn stays
 /// the judge; the file may change in between.
-pub fn check_runnable(name: &str) -> Result<(), Error> {
-    let candidates: Vec<PathBuf> = if name.contains('/') {
+pub fn check_runnable(name: &OsStr) -> Result<(), Error> {
+    let candidates: Vec<PathBuf> = if name.as_encoded_bytes().contains(&b'/') {
         vec![PathBuf::from(name)]
     } else {
         let path =
@@ -34,7 +35,7 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
         return match unrunnable_content(found) {
             None => Ok(()),
             Some(source) => Err(Error::Spawn {
-                program: name.to_string(),
+                program: name.to_string_lossy().into_owned(),
                 source,
             }),
         };
@@ -48,7 +49,7 @@ pub fn check_runnable(name: &str) -> Result<(), Error> {
         std::io::Error::from_raw_os_error(libc::ENOENT)
     };
     Err(Error::Spawn {
-        program: name.to_string(),
+        program: name.to_string_lossy().into_owned(),
         source,
     })
 }

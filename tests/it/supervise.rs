@@ -1392,3 +1392,27 @@ fn signals_ignored_at_start_stay_ignored() {
     d.signal(libc::SIGTERM);
     assert_eq!(wait_exit(&mut d), Some(143), "{}", d.snapshot().describe());
 }
+
+/// Round 5: a program name or argument that was not UTF-8 was refused
+/// (exit 2), though Linux names are bytes and the program's arguments are
+/// promised untouched. Now only aws-credfile's own flags must be UTF-8.
+#[test]
+fn the_programs_name_and_arguments_may_be_any_bytes() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let h = harness("sup-bytes", HOUR);
+    let name = OsString::from_vec(b"./run\xe9".to_vec());
+    let script = h.scratch.join(std::ffi::OsStr::from_bytes(b"run\xe9"));
+    fs::write(&script, "#!/bin/sh\nprintf %s \"$1\" > got\n").expect("write the script");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let arg = OsString::from_vec(b"caf\xe9 \xff".to_vec());
+    let out = h
+        .cmd(&["--"])
+        .arg(name)
+        .arg(arg.clone())
+        .env("PATH", PATH)
+        .run();
+    out.assert_code(0);
+    let got = fs::read(h.scratch.join("got")).expect("the program's record");
+    assert_eq!(got, arg.as_bytes(), "the argument was changed");
+}
