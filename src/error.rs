@@ -337,7 +337,7 @@ pub fn one_line_within(s: &str, max: usize) -> String {
     }
     out.chars()
         .map(|c| {
-            if c.is_control() || is_bidi_control(c) {
+            if c.is_control() || is_invisible(c) {
                 '?'
             } else {
                 c
@@ -346,11 +346,19 @@ pub fn one_line_within(s: &str, max: usize) -> String {
         .collect()
 }
 
-/// The Unicode characters that reorder how text is displayed (LRM, RLM,
-/// ALM, the embeddings, overrides and isolates): in a log line they can make
-/// what a reader sees differ from what was written.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Unicode characters that show nothing or change how the text around
+/// them is shown: the bidi controls (LRM, RLM, ALM, embeddings, overrides,
+/// isolates), zero-width characters and joiners, the soft hyphen, the byte
+/// order mark, invisible operators and fillers, variation selectors and the
+/// tag characters. In a log line or a name they make what a reader sees
+/// differ from what was written.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[cfg(test)]

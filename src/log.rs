@@ -5,6 +5,7 @@
 
 use std::io::Write;
 
+use crate::error::is_invisible;
 use crate::time::Timestamp;
 use crate::url::redact_text;
 
@@ -93,7 +94,7 @@ impl Logger {
                     line.push(' ');
                     line.push_str(key);
                     line.push('=');
-                    line.push_str(&text_value(&redact_text(&value.to_string())));
+                    line.push_str(&text_value(&visible(&redact_text(&value.to_string()))));
                 }
                 line.push('\n');
                 line
@@ -116,12 +117,26 @@ impl Logger {
                 push("level", level.name());
                 push("event", event);
                 for (key, value) in fields {
-                    push(key, &redact_text(&value.to_string()));
+                    push(key, &visible(&redact_text(&value.to_string())));
                 }
                 line.push_str("}\n");
                 line
             }
         }
+    }
+}
+
+/// `v` with every character that shows nothing, or reorders what is around
+/// it, as `?` (see `error::is_invisible`): what a server or a flag sent
+/// cannot make a log line read differently from what it holds.
+fn visible(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.chars().any(is_invisible) {
+        v.chars()
+            .map(|c| if is_invisible(c) { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        v.into()
     }
 }
 

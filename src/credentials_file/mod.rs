@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::credentials::{is_fit_value, Credentials};
 use crate::env::{var, Env};
-use crate::error::Error;
+use crate::error::{is_invisible, Error};
 use crate::time::{format_duration, Timestamp};
 
 pub use self::atomic::LOCK_WAIT;
@@ -292,8 +292,8 @@ pub(super) fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Refuses a profile name that would not read back as its own `[name]`
-/// header: empty, with brackets, control characters or surrounding
-/// whitespace. Such a name would never match on the next write, and a new
+/// header: empty, with brackets, control or invisible characters, or
+/// surrounding whitespace. Such a name would never match on the next write, and a new
 /// section would be appended every refresh. The configuration may call this
 /// to reject `--profile` early; `write` calls it as a last line of defence.
 pub fn validate_profile(name: &str) -> Result<(), Error> {
@@ -305,10 +305,11 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
         Some("it starts or ends with whitespace".to_string())
     } else if let Some(c) = name
         .chars()
-        .find(|c| c.is_control() || matches!(c, '[' | ']' | '#' | ';' | '='))
+        .find(|&c| c.is_control() || is_invisible(c) || matches!(c, '[' | ']' | '#' | ';' | '='))
     {
         // Brackets end the header early; '#' and ';' start comments in some
-        // parsers; '=' makes some read the line as a key.
+        // parsers; '=' makes some read the line as a key; an invisible one
+        // makes two names that look alike.
         Some(format!("it contains {c:?}"))
     } else if name.starts_with("profile ") || name.starts_with("sso-session ") {
         Some(

@@ -946,6 +946,10 @@ fn write_refuses_profile_names_that_would_not_read_back() {
         "a;b",
         "a=b",
         "profile x",
+        // Round 5: names that look like another (invisible characters).
+        "prod\u{202E}",
+        "pro\u{200B}d",
+        "\u{FEFF}default",
     ] {
         let err = FileSink::new(&path, bad)
             .write(&creds(Some(TOKEN)), now(), now())

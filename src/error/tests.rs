@@ -12,6 +12,21 @@ fn one_line_neutralises_controls_and_bidi() {
 }
 
 #[test]
+fn one_line_neutralises_what_shows_nothing() {
+    // Round 5: zero-width characters, the soft hyphen, the byte order mark,
+    // the word joiner and tag characters passed through.
+    assert_eq!(
+        one_line("Acc\u{200B}ess\u{200D}De\u{00AD}nied\u{FEFF}\u{2060}\u{E0041}\u{E007F}"),
+        "Acc?ess?De?nied????"
+    );
+    // What is merely not ASCII stays.
+    assert_eq!(
+        one_line("Zugriff verweigert: Rôle ß 角色"),
+        "Zugriff verweigert: Rôle ß 角色"
+    );
+}
+
+#[test]
 fn exit_codes() {
     assert_eq!(Error::Usage("x".into()).exit_code(), 2);
     assert_eq!(Error::Config("x".into()).exit_code(), 2);

@@ -53,3 +53,20 @@ fn levels_filter() {
     assert!(!l.enabled(Level::Info));
     assert!(l.enabled(Level::Error));
 }
+
+#[test]
+fn what_shows_nothing_shows_as_a_question_mark() {
+    // Round 5: zero-width and other invisible characters from a server, or
+    // a flag, reached log lines unchanged.
+    let sneaky = "Access\u{200B}Denied\u{202E}\u{E0041}";
+    for format in [Format::Text, Format::Json] {
+        let line = Logger::new(format, Level::Info).render(
+            Timestamp::from_unix(0),
+            Level::Warn,
+            "refresh_failed",
+            &[("error", &sneaky)],
+        );
+        assert!(line.contains("Access?Denied??"), "{line}");
+        assert!(!line.chars().any(crate::error::is_invisible), "{line}");
+    }
+}

@@ -378,6 +378,9 @@ fn cases(f: &Files) -> Vec<Case> {
         &x200,
         "tab\there",
         "nul\0x",
+        // Round 5: names that look like others.
+        "prod\u{202E}",
+        "pro\u{200B}d",
     ]
     .iter()
     .enumerate()
