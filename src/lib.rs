@@ -12,7 +12,8 @@
 //! ARCHITECTURE.md has the map.
 // Unsafe code is denied everywhere; each call of a system call std lacks
 // carries its own allow and SAFETY note: poll(2) (`poll`), timerfd
-// (`timer`), getrlimit (`serve::limits`), sigaction (`signals`), and for
+// (`timer`), getrlimit (`serve::limits`), sigaction (`signals`), prctl,
+// setrlimit and fcntl (`process`), and for
 // `-- PROGRAM` waitpid, kill, prctl, access, signal, sigprocmask and the
 // terminal calls (`supervise`).
 #![deny(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod log;
 pub mod metrics;
 pub mod poll;
 pub mod print;
+pub mod process;
 pub mod schedule;
 pub mod serve;
 pub mod signals;

@@ -20,7 +20,7 @@ use aws_credfile::source::Provider;
 use aws_credfile::supervise::{self, EndpointToken, Handoff};
 use aws_credfile::time::Timestamp;
 use aws_credfile::wait::Waiter;
-use aws_credfile::{cli, log, print, serve};
+use aws_credfile::{cli, log, print, process, serve};
 
 fn main() -> ExitCode {
     // Until the configuration is read, errors are plain lines; after, they
@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             } else {
                 // Every part of a message is one line already; this is the
                 // last guard for the terminal and the log pipeline.
-                eprintln!(
+                // Where stderr cannot take it (closed, full, a broken
+                // pipe), the exit code still says it.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "aws-credfile: error: {}",
                     one_line_within(&err.to_string(), 4096)
                 );
@@ -49,16 +52,18 @@ fn main() -> ExitCode {
 
 /// Does what the command line says; the exit status on success.
 fn run(json_errors: &mut bool) -> Result<u8, Error> {
+    // Before any secret is read: no core file, no reading by others.
+    process::not_dumpable();
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let args = cli::parse(&argv)?;
     if args.help {
-        print!("{}", cli::help());
+        write_stdout(&cli::help())?;
         return Ok(0);
     }
     if args.version {
-        println!("aws-credfile {}", env!("CARGO_PKG_VERSION"));
+        write_stdout(&format!("aws-credfile {}\n", env!("CARGO_PKG_VERSION")))?;
         return Ok(0);
     }
     // Every variable read must be UTF-8: a path with another byte in it,
@@ -152,10 +157,7 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
                     Print::CredentialProcess => print::credential_process(&creds),
                     Print::Env => print::env(&creds),
                 };
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .map_err(|e| Error::io("write to", "standard output", e))?;
+                write_stdout(&text)?;
                 Ended::Done
             }
             Err(stopped) => stopped,
@@ -165,6 +167,17 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
         Ended::Exited(status) => status,
         Ended::Done | Ended::Stopped(_) => 0,
     })
+}
+
+/// Writes `text` to standard output, all of it, or says why not. (A
+/// standard output closed at start is `/dev/null` by then: Rust's runtime
+/// fills 0, 1 and 2, so nothing of ours takes their numbers.)
+fn write_stdout(text: &str) -> Result<(), Error> {
+    let failed = |e| Error::io("write to", "standard output", e);
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(failed)
 }
 
 /// What a supervised program is handed: the file, and the endpoint with

@@ -193,9 +193,11 @@ impl Program {
         let parent = std::process::id();
         let foreground = owns_terminal();
         let ignored = ignored.to_vec();
+        let core_limit = crate::process::core_limit_at_start();
         // SAFETY: the closure runs in the child between fork and exec and
         // calls only async-signal-safe functions (prctl, getppid, kill,
-        // getpid, sigprocmask, tcsetpgrp, signal), allocating nothing.
+        // getpid, sigprocmask, tcsetpgrp, signal, setrlimit), allocating
+        // nothing.
         #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || {
@@ -212,6 +214,15 @@ impl Program {
                 // too, as exec would have passed it on.
                 for &sig in &ignored {
                     libc::signal(sig, libc::SIG_IGN);
+                }
+                // Its own core files are its business: the limit it would
+                // have had without aws-credfile.
+                if let Some((soft, hard)) = core_limit {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    libc::setrlimit(libc::RLIMIT_CORE, &limit);
                 }
                 Ok(())
             });

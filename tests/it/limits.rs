@@ -62,3 +62,68 @@ fn a_thread_the_kernel_refuses_costs_no_refresh() {
     out.assert_code(0);
     assert!(!out.stderr.contains("panicked"), "{}", out.describe());
 }
+
+/// Round 6: a crash, an abort or a Ctrl-\ wrote a core file holding the
+/// secret key, the session token and the identity token, and any process of
+/// the same user, the supervised program among them, could read
+/// aws-credfile's `/proc/PID/environ`, where a token given as a variable
+/// sits. Now aws-credfile is not dumpable and its core limit is 0, while the
+/// program gets the core limit it would have had. Run as another user (root
+/// may read anything), so needs root.
+#[test]
+fn no_core_file_and_no_reading_by_the_same_user() {
+    const NOBODY: u32 = 65534;
+    if !crate::harness::process::is_root() {
+        crate::harness::skip("needs root to run the binary as another user");
+        return;
+    }
+    let h = Harness::new("limits_dumpable", |_, _| Answer::issue(HOUR));
+    let dir = h.cred_file.parent().expect("a directory").to_path_buf();
+    std::fs::create_dir_all(&dir).expect("the file's directory");
+    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let program = r#"cd "$OUT" || exit 9
+grep 'core file' /proc/self/limits > limits
+if cat "/proc/$PPID/environ" > /dev/null 2>&1; then echo readable; else echo refused; fi > verdict
+exec sleep 60"#;
+    let mut d = h
+        .cmd(&["--", "sh", "-c", program])
+        .env("OUT", &dir)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .user(NOBODY, NOBODY)
+        .wrapped(&["prlimit", "--core=4096:unlimited", "--"])
+        .spawn();
+    let verdict = wait_for_file_containing(&dir.join("verdict"), "e", REFRESH)
+        .unwrap_or_else(|| panic!("the program never ran\n{}", d.snapshot().describe()));
+    assert_eq!(
+        verdict.trim(),
+        "refused",
+        "the program read aws-credfile's environment"
+    );
+    let own = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).expect("limits");
+    let core = |limits: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .and_then(|l| l.split_whitespace().nth(4))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        core(&own).as_deref(),
+        Some("0"),
+        "aws-credfile's own:\n{own}"
+    );
+    let theirs = std::fs::read_to_string(dir.join("limits")).expect("the program's limits");
+    assert_eq!(
+        core(&theirs).as_deref(),
+        Some("4096"),
+        "the program's:\n{theirs}"
+    );
+    let environ = std::fs::metadata(format!("/proc/{}/environ", d.pid())).expect("stat");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&environ),
+        0,
+        "aws-credfile is dumpable: its /proc files belong to its user"
+    );
+    d.signal(libc::SIGTERM);
+    d.stop();
+}

@@ -327,3 +327,38 @@ fn a_one_shot_run_stopped_before_it_is_done_is_not_success() {
         }
     }
 }
+
+/// Round 6: writing to a full or closed standard output or standard error
+/// panicked (exit 134, a multi-line message): `--version >/dev/full`, a
+/// usage error with `2>/dev/full`. Now a failed print is exit 1, and a
+/// failed error line still leaves the exit code saying what happened. (A
+/// descriptor closed at start is `/dev/null` to a Rust program, as with
+/// `>/dev/null`.)
+#[test]
+fn output_that_cannot_be_written_is_an_exit_code_not_a_panic() {
+    let h = Harness::new("print_unwritable", |_, _| Answer::issue(HOUR));
+    let under = |redirect: &str| format!(r#"exec "$0" "$@" {redirect}"#);
+    let cases: [(&[&str], &str, i32); 6] = [
+        (&["--version"], ">/dev/full", 1),
+        (&["--help"], ">/dev/full", 1),
+        (&["--credential-process"], ">/dev/full", 1),
+        (&["--print", "env"], ">/dev/full", 1),
+        (&["--bogus-flag"], "2>/dev/full", 2),
+        (&["--once", "--profile", "a]b"], "2>&-", 2),
+    ];
+    for (args, redirect, code) in cases {
+        let script = under(redirect);
+        let out = h
+            .cmd(args)
+            .wrapped(&["sh", "-c", &script])
+            .secrets_on_stdout()
+            .run();
+        assert_eq!(
+            out.code(),
+            Some(code),
+            "{args:?} {redirect}\n{}",
+            out.describe()
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+    }
+}
