@@ -125,25 +125,33 @@ pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
 pub(super) fn lock(path: &Path, wait: Duration) -> Result<Option<File>, Error> {
     // O_NOFOLLOW: a planted link would make us create or lock a file of the
     // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
-    // open(); it is refused below.
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            let e = if is_symlink(path) {
-                io::Error::other(
-                    "it is a symbolic link, which aws-credfile never follows; remove it",
-                )
-            } else {
-                e
-            };
-            Error::io("open the lock file", path, e)
-        })?;
+    // open(); it is refused below. Read-only is enough for flock(2), so a
+    // lock file whose mode a umask narrowed (0400) still opens; one this
+    // call creates is set to 0600 whatever the umask.
+    let open = |create: bool| {
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+        if create {
+            options.write(true).create(true).truncate(false).mode(0o600);
+        }
+        options.open(path)
+    };
+    let file = match open(false) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => open(true).inspect(|file| {
+            let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+        }),
+        opened => opened,
+    }
+    .map_err(|e| {
+        let e = if is_symlink(path) {
+            io::Error::other("it is a symbolic link, which aws-credfile never follows; remove it")
+        } else {
+            e
+        };
+        Error::io("open the lock file", path, e)
+    })?;
     let regular = file
         .metadata()
         .map_err(|e| Error::io("inspect the lock file", path, e))?

@@ -463,3 +463,41 @@ fn owner_reaches_its_file_through_created_directories() {
     assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
     assert_eq!(mode(h.scratch.path()), 0o755, "existing ones unchanged");
 }
+
+/// Round 6: the lock file took its mode from the umask, so under a umask
+/// such as 0277 it was made 0400, and every write after the first failed
+/// ("could not open the lock file: Permission denied") until the
+/// credentials expired. Now the lock is opened read-only (enough for
+/// flock) and made 0600 whatever the umask. As another user (root opens
+/// anything), so needs root.
+#[test]
+fn a_narrow_umask_does_not_lock_later_writes_out() {
+    if !is_root() {
+        crate::harness::skip("needs root to run the binary as another user");
+        return;
+    }
+    let h = harness("fs_umask");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+    for umask in ["0277", "0222", "0077"] {
+        let script = format!(r#"umask {umask}; exec "$0" "$@""#);
+        for run in 0..2 {
+            let out = h
+                .cmd(&["--once"])
+                .user(NOBODY, NOBODY)
+                .wrapped(&["sh", "-c", &script])
+                .run();
+            assert_eq!(
+                out.code(),
+                Some(0),
+                "umask {umask}, run {run}\n{}",
+                out.describe()
+            );
+        }
+        let lock = dir.join(crate::harness::LOCK_FILE);
+        let mode = fs::metadata(&lock).expect("the lock file").mode() & 0o777;
+        assert_eq!(mode, 0o600, "umask {umask}: the lock file is {mode:o}");
+        fs::remove_file(&lock).expect("remove the lock for the next umask");
+    }
+}
