@@ -84,6 +84,36 @@ pub struct Response {
 }
 
 impl Response {
+    /// The body read by `parse` as it came, and only when that fails, read
+    /// again with `secrets` taken out (see [`Response::body_without`]), so
+    /// the error cannot quote what the request sent. Taking them out first
+    /// would change a real answer whenever a secret equals part of it (an
+    /// authorization token `Token` turned the session token's key into
+    /// `** redacted **`, and the credentials came out without it).
+    pub fn parse_with<T>(
+        &self,
+        secrets: &[&str],
+        parse: impl Fn(&[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match parse(&self.body) {
+            Ok(parsed) => Ok(parsed),
+            Err(first) => match parse(&self.body_without(secrets)) {
+                Err(redacted) => Err(redacted),
+                // The secrets were what made it unreadable: the first
+                // error may quote them, so say only that.
+                Ok(_) => Err(match first {
+                    Error::BadResponse { from, status, .. } => Error::BadResponse {
+                        from,
+                        status,
+                        detail: "an answer that cannot be read, holding what the request sent"
+                            .into(),
+                    },
+                    other => other,
+                }),
+            },
+        }
+    }
+
     /// The body with every occurrence of `secrets` (what the request sent:
     /// an identity token, the signing credentials, an authorization token)
     /// replaced by `** redacted **`. A server, or a proxy in front of it,

@@ -249,12 +249,14 @@ impl ContainerProvider {
             None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
         };
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
-        parse_answer(
-            &self.cfg.url,
-            resp.status,
-            resp.content_type.as_deref(),
-            &resp.body_without(&sent),
-        )
+        resp.parse_with(&sent, |body| {
+            parse_answer(
+                &self.cfg.url,
+                resp.status,
+                resp.content_type.as_deref(),
+                body,
+            )
+        })
     }
 
     pub fn describe(&self) -> String {

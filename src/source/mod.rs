@@ -157,7 +157,7 @@ impl Provider {
 /// parse the answer to `action`. Both STS hops go through here.
 ///
 /// `sent` are the secrets the request carries, taken out of the answer
-/// before anything in it can reach a message (see `Response::body_without`).
+/// before anything in it can reach a message (see `Response::parse_with`).
 fn call_sts(
     client: &Client,
     action: &str,
@@ -167,13 +167,15 @@ fn call_sts(
     deadline: Option<Instant>,
 ) -> Result<Credentials, Error> {
     let resp = client.post_form(headers, body, deadline)?;
-    sts::parse_response(
-        action,
-        client.url(),
-        resp.status,
-        resp.content_type.as_deref(),
-        &resp.body_without(sent),
-    )
+    resp.parse_with(sent, |body| {
+        sts::parse_response(
+            action,
+            client.url(),
+            resp.status,
+            resp.content_type.as_deref(),
+            body,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -362,3 +362,36 @@ fn output_that_cannot_be_written_is_an_exit_code_not_a_panic() {
         assert!(!out.stderr.contains("panicked"), "{}", out.describe());
     }
 }
+
+/// Round 6: the secrets a request sent were taken out of the answer before
+/// it was parsed, so an authorization token equal to part of a real answer
+/// changed it: with the token `Token`, the session token's key became
+/// `** redacted **` and the credentials came out without it (exit 0, an
+/// unusable ASIA key). Now the answer is parsed as it came; only an error
+/// message is made from the redacted text.
+#[test]
+fn a_secret_that_equals_part_of_the_answer_does_not_change_it() {
+    let token = "IQoJb3JpZ2luX2VjEPrintRedactionCase000000000001";
+    let (body, _) = agent_json(
+        "ASIAPRINTREDACTION01",
+        "printRedactionSecret000000000000000000001",
+        Some(token),
+    );
+    let h = agent_answering("print-redaction", body);
+    h.add_secret("printRedactionSecret000000000000000000001");
+    h.add_secret(token);
+    for auth in ["Token", "AccessKeyId", "Expiration"] {
+        let out = h
+            .cmd(&["--credential-process"])
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth)
+            .secrets_on_stdout()
+            .run();
+        out.assert_code(0);
+        let v = one_json_line(&out.stdout);
+        assert_eq!(v["SessionToken"], token, "authorization {auth:?}: {v}");
+        assert_eq!(
+            v["AccessKeyId"], "ASIAPRINTREDACTION01",
+            "authorization {auth:?}"
+        );
+    }
+}
