@@ -93,7 +93,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "owner",
-        "chown the written file to this numeric user (and group). Default: the running user.",
+        "chown the written file to this numeric user (and group; without one, the file's group is kept). Default: the running user. An existing file must belong to the running user or to this one.",
         "UID[:GID]",
     );
     o.optopt(
@@ -103,7 +103,7 @@ fn options() -> Options {
         "OCTAL",
     );
     o.optopt("", "serve", "Also serve the credentials at http://ADDR:PORT/v1/credentials (container-credentials JSON) for SDKs that never re-read the file. With --serve the file is written only if --file is given.", "ADDR:PORT");
-    o.optopt("", "serve-token-file", "With --serve: require this file's content as the Authorization header (the app sets AWS_CONTAINER_AUTHORIZATION_TOKEN to it).", "PATH");
+    o.optopt("", "serve-token-file", "With --serve: require this file's content as the Authorization header (the app sets AWS_CONTAINER_AUTHORIZATION_TOKEN to it). Read once, at start.", "PATH");
     o.optflag("", "serve-any-address", "With --serve: allow binding a non-loopback address (the credentials become reachable from the network; avoid), and also answer a Host that is the IP address the client connected to.");
     o.optopt(
         "",

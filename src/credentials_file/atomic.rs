@@ -291,6 +291,20 @@ pub(super) fn create_exclusive(temp: &Path) -> Result<File, Error> {
 /// and text that is not UTF-8 (merging into bytes we do not understand
 /// could mangle them).
 pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
+    Ok(read_existing(path)?.map(|existing| existing.text))
+}
+
+/// The file as it is: its text, and who may write it.
+pub(super) struct Existing {
+    pub text: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// [`read_text`], with the owner and mode the file has.
+pub(super) fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
     // O_NOFOLLOW: the link is refused by the open itself, so nothing can be
     // swapped in between a check and the read. O_NONBLOCK so that a FIFO at
     // the path cannot hang us in open(); it has no effect on the regular
@@ -361,7 +375,7 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
             ),
         ));
     }
-    String::from_utf8(bytes).map(Some).map_err(|_| {
+    let text = String::from_utf8(bytes).map_err(|_| {
         Error::io(
             "read",
             path,
@@ -370,5 +384,11 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
                 "it is not UTF-8 text; fix or move it so its profiles are not mangled",
             ),
         )
-    })
+    })?;
+    Ok(Some(Existing {
+        text,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mode: meta.mode() & 0o7777,
+    }))
 }

@@ -29,6 +29,7 @@ mod permissions;
 mod tests;
 
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
 use self::ini::*;
 pub use self::ini::{merge, render_section};
-use self::permissions::may_chown;
+use self::permissions::{may_chown, trusted};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 
 /// The credentials file when `--file` is absent ...
@@ -116,7 +117,9 @@ pub struct FileSink {
     /// The section to own, `[profile]` (no `profile ` prefix: this is the
     /// credentials file, not the config file).
     pub profile: String,
-    /// Permission bits of the written file. Defaults to [`DEFAULT_MODE`].
+    /// Permission bits of the written file. Defaults to [`DEFAULT_MODE`],
+    /// whatever the file had: a credentials file someone made readable to
+    /// all is tightened, not kept so.
     pub mode: u32,
     /// Set with fchown before the file appears; `None` keeps our own uid.
     pub owner: Option<Owner>,
@@ -160,6 +163,8 @@ impl FileSink {
             if !meta.is_file() {
                 return read_text(&self.path).map(drop);
             }
+            trusted(meta.uid(), meta.mode(), self.owner)
+                .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))?;
         }
         if let Some(owner) = self.owner {
             may_chown(owner).map_err(|why| Error::Config(format!("--owner: {why}")))?;
@@ -233,7 +238,17 @@ impl FileSink {
         };
         remove_leftovers(dir, file_name);
 
-        let existing = read_text(&self.path)?.unwrap_or_default();
+        let file = read_existing(&self.path)?;
+        if let Some(file) = &file {
+            trusted(file.uid, file.mode, self.owner)
+                .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
+        }
+        // `--owner UID` without a group keeps the group the file has.
+        let owner = self.owner.map(|o| Owner {
+            gid: o.gid.or(file.as_ref().map(|f| f.gid)),
+            ..o
+        });
+        let existing = file.map(|f| f.text).unwrap_or_default();
         let found = inspect(&existing, &self.profile);
         // Another writer wrote while we were fetching, keys that outlive
         // ours: theirs stay, so the profile never goes back to older keys. A
@@ -277,7 +292,7 @@ impl FileSink {
             file_name,
             merged.as_bytes(),
             self.mode,
-            self.owner,
+            owner,
         )?;
         Ok(Some(Written::Replaced))
     }

@@ -65,6 +65,39 @@ pub fn parse_owner(text: &str) -> Result<Owner, String> {
     }
 }
 
+/// This process's effective user id, from `/proc/self/status`; `None`
+/// without `/proc`.
+pub(super) fn our_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Whether an existing credentials file may be merged into and rewritten:
+/// not writable by group or others (whoever can write it can add a profile
+/// whose `credential_process` the app would run), and owned by this user or
+/// by the `--owner` it is written for (a file another user made in a shared
+/// directory may hold such a profile, for this user's tools to run).
+pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), String> {
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by group or others (mode {:04o}), so anyone could add a profile the app would use; chmod go-w it, or remove it",
+            mode & 0o7777
+        ));
+    }
+    let ours = our_uid();
+    if ours.is_some_and(|us| us != uid) && owner.map(|o| o.uid) != Some(uid) {
+        return Err(format!(
+            "it belongs to uid {uid}, neither this user (uid {}) nor --owner, so it may hold profiles this user's tools would run; give --owner {uid} if the file is written for that user, or remove it",
+            ours.unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
 /// Whether this process may give a file to `owner`, read from
 /// `/proc/self/status` (no unsafe code needed): another user needs
 /// `CAP_CHOWN`, and so does a group that is neither ours nor one of our

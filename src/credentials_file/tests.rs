@@ -1139,3 +1139,27 @@ fn no_error_shows_a_secret() {
         }
     }
 }
+
+// ---- who may have written the file ----
+
+#[test]
+fn a_file_others_may_write_is_never_merged_into() {
+    let us = super::permissions::our_uid().expect("/proc/self/status");
+    assert!(super::permissions::trusted(us, 0o600, None).is_ok());
+    assert!(super::permissions::trusted(us, 0o644, None).is_ok());
+    for mode in [0o620, 0o602, 0o666, 0o777] {
+        let why = super::permissions::trusted(us, mode, None).unwrap_err();
+        assert!(
+            why.contains("writable by group or others"),
+            "{mode:o}: {why}"
+        );
+    }
+    let other = us.wrapping_add(4242);
+    let why = super::permissions::trusted(other, 0o600, None).unwrap_err();
+    assert!(why.contains(&format!("--owner {other}")), "{why}");
+    let theirs = Owner {
+        uid: other,
+        gid: None,
+    };
+    assert!(super::permissions::trusted(other, 0o640, Some(theirs)).is_ok());
+}

@@ -501,3 +501,65 @@ fn a_narrow_umask_does_not_lock_later_writes_out() {
         fs::remove_file(&lock).expect("remove the lock for the next umask");
     }
 }
+
+/// Round 6: a file another user made (in a shared, sticky directory, say)
+/// was merged into this user's: a profile planted there, with a
+/// `credential_process` of the planter's, ended up in root's file for
+/// root's tools to run. A file group or others may write was merged into
+/// as readily. And a second writer (a hand-run `--once` beside the sidecar)
+/// reset the sidecar's `--owner` and `--mode`, locking the app out of its
+/// own profile until the next refresh. Now a file that others may write,
+/// or that belongs to neither this user nor `--owner`, is refused (exit 2,
+/// naming the way out: `--owner`), and `--owner` without a group keeps the
+/// file's group. Needs root (other users).
+#[test]
+fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
+    if !is_root() {
+        crate::harness::skip("needs root to give files to another user");
+        return;
+    }
+    let h = harness("fs_foreign");
+    let planted = "[other]\ncredential_process = /tmp/evil.sh\n";
+    h.write_cred_file(planted);
+    chown(&h.cred_file, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let before = fs::read(&h.cred_file).expect("the planted file");
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(2).assert_stderr_contains("--owner 65534");
+    assert_eq!(fs::read(&h.cred_file).expect("read"), before, "merged into");
+
+    // The file written for that user: --owner says so.
+    h.cmd(&["--once", "--owner", "65534:65534", "--mode", "0640"])
+        .run()
+        .assert_code(0);
+    // A second writer with the same --mode, and --owner without a group:
+    // the group stays as the first writer set it.
+    h.cmd(&[
+        "--once",
+        "--profile",
+        "batch",
+        "--owner",
+        "65534",
+        "--mode",
+        "0640",
+    ])
+    .run()
+    .assert_code(0);
+    let meta = fs::metadata(&h.cred_file).expect("stat");
+    assert_eq!(meta.mode() & 0o777, 0o640, "the mode was reset");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (NOBODY, NOBODY),
+        "the owner was reset"
+    );
+    let text = fs::read_to_string(&h.cred_file).expect("read");
+    assert!(ini::profile(&text, "default").is_ok() && ini::profile(&text, "batch").is_ok());
+
+    // Writable by others: refused, however it is owned.
+    chown(&h.cred_file, Some(0), Some(0)).expect("chown back");
+    for loose in [0o666, 0o620] {
+        fs::set_permissions(&h.cred_file, fs::Permissions::from_mode(loose)).expect("chmod");
+        let out = h.cmd(&["--once"]).run();
+        out.assert_code(2)
+            .assert_stderr_contains("writable by group or others");
+    }
+}
