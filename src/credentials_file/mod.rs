@@ -249,6 +249,19 @@ impl FileSink {
             ..o
         });
         let existing = file.map(|f| f.text).unwrap_or_default();
+        // Python reads a lone CR as a line break, this merge would not: the
+        // section would be missed and added again, a duplicate botocore
+        // refuses. Better no refresh than a file no SDK reads.
+        if existing
+            .match_indices('\r')
+            .any(|(at, _)| existing.as_bytes().get(at + 1) != Some(&b'\n'))
+        {
+            return Err(Error::io(
+                "merge into",
+                &self.path,
+                io::Error::other("some of its lines end in a lone CR (classic Mac OS), which aws-credfile does not merge; convert them to LF (or CRLF)"),
+            ));
+        }
         let found = inspect(&existing, &self.profile);
         // Another writer wrote while we were fetching, keys that outlive
         // ours: theirs stay, so the profile never goes back to older keys. A
@@ -402,6 +415,12 @@ pub fn check(
     if found.sections == 0 {
         return Err(Error::Stale(format!(
             "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
+        )));
+    }
+    if found.sections > 1 {
+        return Err(Error::Stale(format!(
+            "{shown} has {} [{profile}] sections, a file botocore refuses to read; aws-credfile rewrites them as one on its next refresh",
+            found.sections
         )));
     }
     if !found.access_key_id {

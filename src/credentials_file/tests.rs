@@ -1163,3 +1163,28 @@ fn a_file_others_may_write_is_never_merged_into() {
     };
     assert!(super::permissions::trusted(other, 0o640, Some(theirs)).is_ok());
 }
+
+#[test]
+fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
+    // Round 6: two [default] sections passed --check, though botocore
+    // refuses the whole file; and a file with lone-CR line endings (read
+    // by Python as lines) was merged as one line, adding a second section.
+    let twice = format!("{}\n{}", section("default"), section("default"));
+    let msg = stale_message(checked(&twice, 300));
+    assert!(msg.contains("2 [default] sections"), "{msg}");
+
+    let tmp = TempDir::new("lone_cr");
+    let path = tmp.join("credentials");
+    let lone = "[other]\raws_access_key_id = AKIAOTHER\r[default]\raws_access_key_id = X\r";
+    fs::write(&path, lone).unwrap();
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("lone CR");
+    assert!(err.to_string().contains("lone CR"), "{err}");
+    assert_eq!(read(&path), lone, "the file changed");
+    // CRLF is fine.
+    fs::write(&path, lone.replace('\r', "\r\n")).unwrap();
+    FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("CRLF");
+}
