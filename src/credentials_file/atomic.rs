@@ -119,10 +119,17 @@ pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
 
 /// Opens (creating it 0600 if needed) the lock file at `path` and takes an
 /// exclusive `flock` on it, waiting at most `wait` (`None` when another
-/// process still holds it then). The lock goes with the returned file: it
+/// process still holds it then). With `owner`, the lock is given to that
+/// user as the file is: a root run writing for `--owner` (an init
+/// container, say) would otherwise leave a root-only lock that the user's
+/// own later writer (the sidecar) could never open. The lock goes with the returned file: it
 /// is released when the file is dropped, or when the process dies, so a
 /// killed writer never leaves it held.
-pub(super) fn lock(path: &Path, wait: Duration) -> Result<Option<File>, Error> {
+pub(super) fn lock(
+    path: &Path,
+    wait: Duration,
+    owner: Option<Owner>,
+) -> Result<Option<File>, Error> {
     // O_NOFOLLOW: a planted link would make us create or lock a file of the
     // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
     // open(); it is refused below. Read-only is enough for flock(2), so a
@@ -162,6 +169,10 @@ pub(super) fn lock(path: &Path, wait: Duration) -> Result<Option<File>, Error> {
             path,
             io::Error::other("it is not a regular file; remove it"),
         ));
+    }
+    if let Some(owner) = owner {
+        std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
+            .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
     }
     let deadline = Instant::now() + wait;
     loop {

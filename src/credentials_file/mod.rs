@@ -233,7 +233,7 @@ impl FileSink {
         };
         create_dirs(dir, dir_mode)?;
         // Held until this function returns: closing it releases the lock.
-        let Some(_lock) = lock(&dir.join(our_name(file_name, ".lock")), wait)? else {
+        let Some(_lock) = lock(&dir.join(our_name(file_name, ".lock")), wait, self.owner)? else {
             return Ok(None);
         };
         remove_leftovers(dir, file_name);

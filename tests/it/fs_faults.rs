@@ -563,3 +563,31 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
             .assert_stderr_contains("writable by group or others");
     }
 }
+
+/// Round 7: a root run writing for `--owner` (an init container's
+/// `--once --owner 65532`) left the lock file root's, 0600, and the user's
+/// own sidecar started afterwards could never open it: every refresh failed
+/// until the credentials expired. Now the lock is given to `--owner` too.
+#[test]
+fn a_root_run_for_owner_leaves_a_lock_the_owner_can_use() {
+    if !is_root() {
+        crate::harness::skip("needs root to give files to another user");
+        return;
+    }
+    let h = harness("fs_root_lock");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    h.cmd(&["--once", "--owner", "65534:65534"])
+        .run()
+        .assert_code(0);
+    let lock = fs::metadata(dir.join(LOCK_FILE)).expect("the lock file");
+    assert_eq!((lock.uid(), lock.gid()), (NOBODY, NOBODY));
+    let out = h.cmd(&["--once"]).user(NOBODY, NOBODY).run();
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "the owner's own writer\n{}",
+        out.describe()
+    );
+}
