@@ -268,6 +268,8 @@ impl FileSink {
         // section written before our fetch began is replaced whatever its
         // expiry: it may be another role's, or from a longer --duration.
         // A stamp from the future is a clock that was wrong: never newer.
+        // So is an expiry further off than any session AWS issues (12 h):
+        // kept as "newer", one bogus answer would pin its keys for good.
         let written_meanwhile = found
             .refreshed
             .is_some_and(|r| r >= fetch_began && r <= now);
@@ -276,6 +278,7 @@ impl FileSink {
                 && found.access_key_id
                 && found.secret_access_key
                 && expires > creds.expiration
+                && expires <= now.plus(LONGEST_SESSION)
             {
                 return Ok(Some(Written::KeptNewer { expires }));
             }
@@ -310,6 +313,10 @@ impl FileSink {
         Ok(Some(Written::Replaced))
     }
 }
+
+/// 12 hours: the longest session STS issues (`DurationSeconds` 43200); a
+/// recorded expiry further off than this is not believed.
+const LONGEST_SESSION: Duration = Duration::from_secs(12 * 3600);
 
 /// The directory holding `path`; a bare file name lives in `.`.
 pub(super) fn parent_dir(path: &Path) -> &Path {

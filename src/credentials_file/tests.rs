@@ -708,12 +708,12 @@ fn a_symlink_at_the_lock_file_is_refused() {
 fn the_lock_is_waited_for_then_given_up_naming_it() {
     let tmp = TempDir::new("lockwait");
     let path = tmp.join(LOCK);
-    let held = lock(&path, Duration::ZERO)
+    let held = lock(&path, Duration::ZERO, None)
         .expect("opens")
         .expect("free at first");
     // flock locks belong to an open file, so a second open conflicts
     // even in this process.
-    assert!(lock(&path, Duration::from_millis(50))
+    assert!(lock(&path, Duration::from_millis(50), None)
         .expect("opens")
         .is_none());
     let err = lock_timeout(&path, Duration::from_millis(50));
@@ -726,7 +726,7 @@ fn the_lock_is_waited_for_then_given_up_naming_it() {
     assert_eq!(err.exit_code(), 1);
     drop(held);
     assert!(
-        lock(&path, Duration::ZERO).expect("opens").is_some(),
+        lock(&path, Duration::ZERO, None).expect("opens").is_some(),
         "released with the file"
     );
     assert_eq!(mode_of(&path), 0o600);
@@ -1187,4 +1187,38 @@ fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
     FileSink::new(&path, "default")
         .write(&creds(Some(TOKEN)), now(), now())
         .expect("CRLF");
+}
+
+/// Round 7: one answer expiring in 2099, written just before, was "newer"
+/// than every later fetch, so the profile kept its keys for good. An
+/// expiry further off than any session AWS issues (12 h) is not believed.
+#[test]
+fn an_expiry_beyond_any_session_is_never_kept_as_newer() {
+    let tmp = TempDir::new("far_future");
+    let path = tmp.join("credentials");
+    let bogus = creds_expiring(13 * 3600);
+    FileSink::new(&path, "default")
+        .write(&bogus, now(), now())
+        .expect("write");
+    assert_eq!(
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("write"),
+        Written::Replaced
+    );
+    assert_eq!(
+        read(&path),
+        render_section("default", &creds(Some(TOKEN)), now())
+    );
+    // Up to 12 h is a session AWS may issue: still kept when newer.
+    let twelve = creds_expiring(12 * 3600);
+    FileSink::new(&path, "default")
+        .write(&twelve, now(), now())
+        .expect("write");
+    assert!(matches!(
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("write"),
+        Written::KeptNewer { .. }
+    ));
 }
