@@ -70,12 +70,18 @@ pub fn scrub(text: String, secrets: &[Option<&Secret>]) -> String {
         .fold(text, |text, s| text.replace(s.expose(), "***"))
 }
 
+/// 16 KiB: far more than any key or session token AWS issues (a session
+/// token is a few KiB at most). A longer value could not be printed in one
+/// pipe buffer (a `--print` to a reader that never reads would block, deaf
+/// to SIGTERM), nor sent as a header to most servers.
+pub const MAX_VALUE: usize = 16 * 1024;
+
 /// Whether `value` can be an access key id, a secret key or a session
 /// token wherever it goes: HTTP headers, a `key = value` file line, an
 /// `export` line, JSON. Every source's values are held to it, since AWS
-/// issues only printable ASCII without spaces.
+/// issues only printable ASCII without spaces, and at most [`MAX_VALUE`].
 pub fn is_fit_value(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())
+    !value.is_empty() && value.len() <= MAX_VALUE && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]

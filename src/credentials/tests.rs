@@ -35,4 +35,8 @@ fn fit_values_are_printable_ascii_without_spaces() {
     for unfit in ["", "a b", "a\nb", "a\0b", "caf\u{e9}", "a\tb", "\u{1b}[2J"] {
         assert!(!is_fit_value(unfit), "{unfit:?}");
     }
+    // Round 7: a 300 kB session token was taken, and a --print of it to a
+    // pipe nobody read blocked, deaf to SIGTERM.
+    assert!(is_fit_value(&"T".repeat(MAX_VALUE)));
+    assert!(!is_fit_value(&"T".repeat(MAX_VALUE + 1)));
 }

@@ -384,7 +384,7 @@ pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
     let problem = if value.is_empty() {
         "is empty"
     } else if !is_fit_value(value) {
-        "is not printable ASCII without spaces"
+        "is not printable ASCII without spaces, at most 16 KiB"
     } else {
         return Ok(());
     };

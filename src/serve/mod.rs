@@ -65,7 +65,17 @@ pub trait Handler {
 pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
     let token = match &cfg.token_file {
         Some(path) => {
-            Some(token::read_header_token(path, "--serve-token-file").map_err(Error::Config)?)
+            let token =
+                token::read_header_token(path, "--serve-token-file").map_err(Error::Config)?;
+            // The client sends it in a request head of at most
+            // http1::MAX_REQUEST bytes; a longer one could never be answered.
+            if token.expose().len() > MAX_TOKEN {
+                return Err(Error::Config(format!(
+                    "--serve-token-file {}: the token is longer than {MAX_TOKEN} bytes, more than a request to this endpoint may carry; use a shorter one",
+                    path.display()
+                )));
+            }
+            Some(token)
         }
         None if cfg.random_token => Some(token::random_token().map_err(|e| {
             Error::Config(format!("--serve: cannot make the endpoint's token: {e}"))
@@ -94,6 +104,10 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
     };
     Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
 }
+
+/// 4 KiB: the longest `--serve-token-file` token; with the request line
+/// and the other headers it must fit [`http1::MAX_REQUEST`].
+pub const MAX_TOKEN: usize = 4 * 1024;
 
 /// 2 seconds for a client to send its request and take the
 /// answer; a slower one is cut off.

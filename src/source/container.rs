@@ -325,7 +325,7 @@ pub fn parse_answer(
             Ok(value)
         } else {
             Err(bad(format!(
-                "{name} is not printable ASCII without spaces, as AWS issues them; refused for every mode"
+                "{name} is not printable ASCII without spaces, at most 16 KiB, as AWS issues them; refused for every mode"
             )))
         }
     };

@@ -175,7 +175,7 @@ pub fn parse_response(
         // These values go into HTTP headers and a `key = value` file line.
         if !is_fit_value(&value) {
             return Err(bad(format!(
-                "<Credentials><{name}> is not printable ASCII without spaces, as AWS issues them"
+                "<Credentials><{name}> is not printable ASCII without spaces, at most 16 KiB, as AWS issues them"
             )));
         }
         Ok(value)

@@ -80,6 +80,7 @@ struct Files {
     agent_newline: PathBuf,
     agent_huge: PathBuf,
     agent_not_ascii: PathBuf,
+    serve_token_long: PathBuf,
 }
 
 fn files(h: &Harness) -> Files {
@@ -104,6 +105,7 @@ fn files(h: &Harness) -> Files {
         ),
         agent_huge: h.scratch.write("in/agent-huge", vec![b'a'; 20 * 1024]),
         agent_not_ascii: h.scratch.write("in/agent-token-utf8", "tökén-ünicode\n"),
+        serve_token_long: h.scratch.write("in/serve-token-long", "t".repeat(4097)),
     }
 }
 
@@ -586,6 +588,18 @@ fn cases(f: &Files) -> Vec<Case> {
             &p(&f.missing),
         ],
         C(vec!["--serve-token-file", "does-not-exist"]),
+    ));
+    // Round 7: a token longer than a request to the endpoint may carry was
+    // taken, and every client then got 431.
+    v.push(case(
+        "serve_token_file_too_long",
+        &[
+            "--serve",
+            "127.0.0.1:0",
+            "--serve-token-file",
+            &p(&f.serve_token_long),
+        ],
+        C(vec!["--serve-token-file", "longer than 4096 bytes"]),
     ));
 
     // Container endpoint variables.

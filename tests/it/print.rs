@@ -395,3 +395,28 @@ fn a_secret_that_equals_part_of_the_answer_does_not_change_it() {
         );
     }
 }
+
+/// Round 7: a session token of hundreds of kB was taken, and printing it
+/// to a pipe nobody read blocked in write(2), deaf to SIGTERM. A value
+/// over 16 KiB (a session token is a few KiB) is refused in every mode,
+/// so what is printed always fits a pipe's buffer.
+#[test]
+fn a_value_longer_than_aws_issues_is_refused() {
+    let huge = "IQoJb3JpZ2luX2Vj".repeat(20 * 1024 / 16);
+    let (body, _) = agent_json(
+        "ASIAPRINTHUGETOKEN01",
+        "printHugeTokenSecret000000000000000000001",
+        Some(&huge),
+    );
+    let h = agent_answering("print-huge", body);
+    h.add_secret("printHugeTokenSecret000000000000000000001");
+    for args in [
+        &["--credential-process"][..],
+        &["--print", "env"],
+        &["--once"],
+    ] {
+        let out = h.cmd(args).arg("--once-timeout").arg("2s").run();
+        out.assert_code(1).assert_stderr_contains("at most 16 KiB");
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+}
