@@ -89,10 +89,10 @@ pub struct Refresher {
     again: bool,
     /// When the last fetch began, to keep SIGHUP refreshes a second apart.
     last_fetch: Option<Instant>,
-    /// With `-- PROGRAM`: the forwarded signals that were ignored when
-    /// aws-credfile started. They stay ignored: not forwarded, no stop, and
-    /// the program starts with them ignored, as it would have without
-    /// aws-credfile (`nohup`, a job a script starts with `&`).
+    /// The signals that were ignored when aws-credfile started (`nohup`, a
+    /// job a script starts with `&`). They stay ignored in every mode: no
+    /// stop, nothing forwarded, and a program starts with them ignored, as
+    /// it would have without aws-credfile. (SIGHUP still refreshes.)
     ignored: Vec<Signal>,
 }
 
@@ -104,6 +104,10 @@ impl Refresher {
         waiter: Waiter,
         log: Logger,
     ) -> Refresher {
+        let ignored = FORWARDED
+            .into_iter()
+            .filter(|&sig| waiter.signals().was_ignored(sig))
+            .collect();
         Refresher {
             provider: Arc::new(provider),
             sink,
@@ -115,7 +119,7 @@ impl Refresher {
             status: None,
             again: false,
             last_fetch: None,
-            ignored: Vec::new(),
+            ignored,
         }
     }
 
@@ -169,12 +173,7 @@ impl Refresher {
             supervise::check_runnable(name)?;
         }
         self.log_started();
-        let signals = self.waiter.signals_mut();
-        self.ignored = FORWARDED
-            .into_iter()
-            .filter(|&sig| signals.was_ignored(sig))
-            .collect();
-        signals.add(&EXTRA_SIGNALS)?;
+        self.waiter.signals_mut().add(&EXTRA_SIGNALS)?;
         let next = match self.obtain(budget, true)? {
             Flow::Go((_, next)) => next,
             // Stopped before the program ran: as a shell reports a command

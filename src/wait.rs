@@ -134,6 +134,11 @@ impl Waiter {
         }
     }
 
+    /// The signal handlers.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
     /// The signal handlers, to handle more of them (supervising a program).
     pub fn signals_mut(&mut self) -> &mut Signals {
         &mut self.signals

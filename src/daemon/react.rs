@@ -2,7 +2,7 @@
 //! SIGTERM, SIGINT and SIGQUIT stop and SIGHUP refreshes; with a program,
 //! the forwarded signals go to it and SIGCHLD may mean it ended.
 
-use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 use super::{Ended, Refresher};
 use crate::signals::Signal;
@@ -20,8 +20,8 @@ impl Refresher {
     /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
     pub(super) fn react(&mut self, sig: Signal) -> Reaction {
         if self.ignored.contains(&sig) {
-            // Ignored when aws-credfile started, so ignored by the program
-            // too: nothing to pass on, nothing to stop. SIGHUP still asks
+            // Ignored when aws-credfile started: nothing to stop, nothing to
+            // pass on (a program has it ignored too). SIGHUP still asks
             // aws-credfile itself for a refresh.
             return if sig == SIGHUP {
                 Reaction::Refresh
@@ -31,9 +31,13 @@ impl Refresher {
         }
         let Some(program) = &mut self.program else {
             return match sig {
-                // SIGQUIT is handled only when a program is to come: before
-                // it starts, it stops like the other two (Ctrl-\ at a terminal).
-                SIGTERM | SIGINT | SIGQUIT => Reaction::End(self.stopping(sig)),
+                // SIGQUIT, SIGUSR1 and SIGUSR2 are handled only when a
+                // program is to come: before it starts, there is no one to
+                // pass them to, so they stop aws-credfile as their default
+                // action would (128 + N), as TERM and INT do (Ctrl-\ at a
+                // terminal among them); never silently dropped. SIGWINCH's
+                // default is to ignore.
+                SIGTERM | SIGINT | SIGQUIT | SIGUSR1 | SIGUSR2 => Reaction::End(self.stopping(sig)),
                 SIGHUP => Reaction::Refresh,
                 _ => Reaction::Nothing,
             };

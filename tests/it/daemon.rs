@@ -699,3 +699,30 @@ fn concurrent_writers_share_one_file() {
         "no temporary files left"
     );
 }
+
+/// Round 7: a signal ignored when aws-credfile started (a script's `cmd &`
+/// ignores SIGINT; `trap '' INT`) was kept ignored under `-- PROGRAM`, but
+/// stopped the daemon and `--once`. Now it stays ignored in every mode;
+/// SIGTERM, not ignored, stops as ever.
+#[test]
+fn a_signal_ignored_at_start_stays_ignored_in_every_mode() {
+    let h = Harness::new("daemon_ignored", |_, _| Answer::issue(HOUR));
+    let wrapper = ["sh", "-c", r#"trap '' INT; exec "$0" "$@""#];
+    let mut d = h.cmd(&[]).wrapped(&wrapper).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    d.signal(libc::SIGINT);
+    thread::sleep(Duration::from_millis(500));
+    d.assert_running();
+    assert_eq!(d.stop().code(), Some(0), "SIGTERM still stops it");
+
+    // --once, stopped while it fetches: SIGINT does nothing, SIGTERM ends
+    // it unfinished.
+    let h = Harness::new("once_ignored", |_, _| {
+        Answer::issue(HOUR).after(Duration::from_millis(1500))
+    });
+    let mut once = h.cmd(&["--once"]).wrapped(&wrapper).spawn();
+    assert!(h.sts.wait_for_requests(1, FIRST_WRITE), "no fetch");
+    once.signal(libc::SIGINT);
+    once.wait_exit(Duration::from_secs(10));
+    assert_eq!(once.outcome().code(), Some(0), "SIGINT stopped --once");
+}

@@ -1326,10 +1326,13 @@ fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
 #[test]
 fn a_stop_before_the_program_starts_is_not_success() {
     // Round 4: SIGQUIT (Ctrl-\) was dropped there, and the program started.
+    // Round 7: SIGUSR1 and SIGUSR2 were dropped there without a word.
     for (sig, code) in [
         (libc::SIGTERM, 143),
         (libc::SIGINT, 130),
         (libc::SIGQUIT, 131),
+        (libc::SIGUSR1, 138),
+        (libc::SIGUSR2, 140),
     ] {
         let h = Harness::new(&format!("sup-early-stop-{sig}"), |_, _| {
             Answer::issue(HOUR).after(Duration::from_millis(1500))
