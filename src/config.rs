@@ -218,9 +218,10 @@ fn metrics(args: &Args, daemon: bool) -> Result<Option<metrics::Settings>, Error
     }
     // A port alone is loopback's: the metrics leave the machine only
     // when an address says so.
-    let addr = match text.parse::<u16>() {
-        Ok(port) => Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))),
-        Err(_) => text.parse::<SocketAddr>(),
+    let port_alone = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let addr = match text.parse::<u16>().ok().filter(|_| port_alone) {
+        Some(port) => Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))),
+        None => text.parse::<SocketAddr>(),
     }
     .map_err(|_| {
         Error::Usage(format!(

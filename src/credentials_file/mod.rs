@@ -81,8 +81,20 @@ pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
             path.display()
         )));
     }
+    // The lock and temporary files beside it are named after it, with
+    // about 30 bytes more: their names must fit NAME_MAX (255) too.
+    if path.file_name().is_some_and(|n| n.len() > MAX_FILE_NAME) {
+        return Err(Error::Config(format!(
+            "{name} {}: the file name is longer than {MAX_FILE_NAME} bytes, too long for the lock and temporary files named after it; use a shorter one",
+            path.display()
+        )));
+    }
     Ok(path)
 }
+
+/// 220 bytes: the longest file name whose lock and temporary files
+/// (`.NAME.aws-credfile.PID.tmp`) still fit a file name's 255.
+const MAX_FILE_NAME: usize = 220;
 
 /// `~/x` means `$HOME/x`, as the SDKs read `AWS_SHARED_CREDENTIALS_FILE`.
 fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
@@ -160,6 +172,12 @@ impl FileSink {
         // A pipe, a device or a directory there is as much a mistake, and
         // found now rather than after a fetch.
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+                return Err(Error::Config(format!(
+                    "--file {} is a socket, not a regular file; point --file at a regular file",
+                    self.path.display()
+                )));
+            }
             if !meta.is_file() {
                 return read_text(&self.path).map(drop);
             }

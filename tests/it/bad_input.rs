@@ -81,6 +81,7 @@ struct Files {
     agent_huge: PathBuf,
     agent_not_ascii: PathBuf,
     serve_token_long: PathBuf,
+    socket: PathBuf,
 }
 
 fn files(h: &Harness) -> Files {
@@ -106,6 +107,11 @@ fn files(h: &Harness) -> Files {
         agent_huge: h.scratch.write("in/agent-huge", vec![b'a'; 20 * 1024]),
         agent_not_ascii: h.scratch.write("in/agent-token-utf8", "tökén-ünicode\n"),
         serve_token_long: h.scratch.write("in/serve-token-long", "t".repeat(4097)),
+        socket: {
+            let path = h.scratch.join("in/a-socket");
+            drop(std::os::unix::net::UnixListener::bind(&path).expect("bind a socket"));
+            path
+        },
     }
 }
 
@@ -588,6 +594,20 @@ fn cases(f: &Files) -> Vec<Case> {
             &p(&f.missing),
         ],
         C(vec!["--serve-token-file", "does-not-exist"]),
+    ));
+    // Round 7: a socket at --file was a runtime error (1), unlike a FIFO
+    // or a directory (2); a file name too long for the lock and temporary
+    // names beside it could never be written (exit 1 at every refresh).
+    v.push(case(
+        "file_is_a_socket",
+        &["--once", "--file", &p(&f.socket)],
+        C(vec!["--file", "socket"]),
+    ));
+    let long_name = format!("/tmp/{}", "c".repeat(221));
+    v.push(case(
+        "file_name_too_long",
+        &["--once", "--file", &long_name],
+        C(vec!["--file", "longer than 220 bytes"]),
     ));
     // Round 7: a token longer than a request to the endpoint may carry was
     // taken, and every client then got 431.

@@ -757,6 +757,7 @@ fn metrics_with_a_one_shot_mode_or_a_bad_address_is_a_usage_error() {
     }
     for bad in [
         "99999",
+        "+9912",
         "localhost:9912",
         "127.0.0.1",
         "127.0.0.1:99999",
