@@ -188,6 +188,11 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
         }
     };
     unused::refuse_unused_flags(args, sink.is_some(), metrics.is_some())?;
+    if matches!(run, Run::Daemon) && args.once_timeout.is_some() {
+        return Err(Error::Usage(
+            "--once-timeout bounds --once, --credential-process, --print and the first fetch of -- PROGRAM; the daemon retries until stopped: drop it".into(),
+        ));
+    }
     let chain = identity::chain(args, env)?;
     let source = identity::source(args, env, chain.is_some())?;
     Ok(Config {

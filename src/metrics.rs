@@ -71,6 +71,8 @@ pub struct Status {
     pub endpoint: Option<BTreeMap<u16, u64>>,
     /// `--min-valid`, for `/readyz`.
     pub min_valid: Duration,
+    /// Whether the last refresh failed (for `/readyz`'s reason).
+    pub failing: bool,
 }
 
 /// The status, shared by the parts of the one thread.
@@ -86,6 +88,7 @@ impl Status {
             .position(|r| *r == reason)
             .unwrap_or(REASONS.len() - 1);
         self.failures[i] += 1;
+        self.failing = true;
     }
 
     /// Counts a refresh that brought credentials expiring at `expiry`.
@@ -93,6 +96,7 @@ impl Status {
         self.refreshes += 1;
         self.expiry = Some(expiry);
         self.last_success = Some(now);
+        self.failing = false;
     }
 
     /// Counts an answer of the credentials endpoint.
@@ -119,8 +123,15 @@ impl Status {
                 format_duration(now.until(expiry))
             )
         };
+        // Only said when it is so: credentials issued for less than
+        // --min-valid are not ready either, with nothing failing.
+        let why = if self.failing {
+            "; refreshing is failing (see the log)"
+        } else {
+            ""
+        };
         Err(format!(
-            "the credentials {when}, less than --min-valid {}; refreshing is failing (see the log)",
+            "the credentials {when}, less than --min-valid {}{why}",
             format_duration(self.min_valid)
         ))
     }

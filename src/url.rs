@@ -25,6 +25,13 @@ impl Url {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("contains whitespace or control characters".into());
         }
+        // An HTTP request line is ASCII: other characters would go out as
+        // raw bytes while the signature covered them percent-encoded.
+        if !text.is_ascii() {
+            return Err(
+                "contains characters outside ASCII; percent-encode them (%C3%BC for ü)".into(),
+            );
+        }
         let (scheme, rest) = text.split_once("://").ok_or(
             "is not a URL; expected something like https://sts.example.com or http://127.0.0.1:8080",
         )?;

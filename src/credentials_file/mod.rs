@@ -364,6 +364,11 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
         // parsers; '=' makes some read the line as a key; an invisible one
         // makes two names that look alike.
         Some(format!("it contains {c:?}"))
+    } else if name == "DEFAULT" {
+        // Python's configparser (botocore, the AWS CLI) takes [DEFAULT] for
+        // the defaults of every other section: its keys would turn up in
+        // all the others.
+        Some("Python's SDKs read [DEFAULT] as defaults for every other profile".to_string())
     } else if name.starts_with("profile ") || name.starts_with("sso-session ") {
         Some(
             "the credentials file does not use the \"profile \" or \"sso-session \" prefixes"

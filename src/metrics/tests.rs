@@ -65,10 +65,20 @@ fn counts_and_readiness() {
     let answer = m.answer(&get("/readyz"), late);
     assert_eq!(answer.status, 503);
     assert!(
-        answer.body.contains("less than --min-valid 5m"),
+        answer
+            .body
+            .contains("less than --min-valid 5m; refreshing is failing"),
         "{}",
         answer.body
     );
+    // Round 8: credentials issued for less than --min-valid are not ready
+    // either, but nothing is failing, and the reason must not say so.
+    shared
+        .borrow_mut()
+        .succeeded(late.plus(Duration::from_secs(240)), late);
+    let answer = m.answer(&get("/readyz"), late);
+    assert_eq!(answer.status, 503);
+    assert!(!answer.body.contains("failing"), "{}", answer.body);
 }
 
 #[test]

@@ -4,6 +4,9 @@ use super::*;
 
 #[test]
 fn strict_reading() {
+    // Round 8: a raw non-ASCII path went out as bytes, signed encoded.
+    assert!(Url::parse("http://127.0.0.1:8080/\u{fc}/").is_err());
+    assert!(Url::parse("http://127.0.0.1:8080/%C3%BC/").is_ok());
     let u = Url::parse("https://STS.eu-west-1.amazonaws.com").unwrap();
     assert!(u.is_https());
     assert_eq!(

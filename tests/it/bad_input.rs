@@ -389,6 +389,8 @@ fn cases(f: &Files) -> Vec<Case> {
         // Round 5: names that look like others.
         "prod\u{202E}",
         "pro\u{200B}d",
+        // Round 8: Python's SDKs read [DEFAULT] as every profile's defaults.
+        "DEFAULT",
     ]
     .iter()
     .enumerate()
@@ -594,6 +596,18 @@ fn cases(f: &Files) -> Vec<Case> {
             &p(&f.missing),
         ],
         C(vec!["--serve-token-file", "does-not-exist"]),
+    ));
+    // Round 8: --once-timeout was taken by the daemon, and ignored; a raw
+    // non-ASCII STS endpoint path went out as bytes, signed encoded.
+    v.push(case(
+        "once_timeout_in_the_daemon",
+        &["--once-timeout", "5s"],
+        C(vec!["--once-timeout"]),
+    ));
+    v.push(case(
+        "sts_endpoint_not_ascii",
+        &["--once", "--sts-endpoint", "http://127.0.0.1:9/\u{fc}/"],
+        C(vec!["--sts-endpoint", "ASCII"]),
     ));
     // Round 7: a socket at --file was a runtime error (1), unlike a FIFO
     // or a directory (2); a file name too long for the lock and temporary
