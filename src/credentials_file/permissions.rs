@@ -65,15 +65,24 @@ pub fn parse_owner(text: &str) -> Result<Owner, String> {
     }
 }
 
-/// This process's effective user id, from `/proc/self/status`; `None`
-/// without `/proc`.
-pub(super) fn our_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// `/proc/self/status`, which says who this process is without unsafe
+/// code; `None` without `/proc`.
+fn self_status() -> Option<String> {
+    std::fs::read_to_string("/proc/self/status").ok()
+}
+
+/// The words after `name` (`Uid:`, `Groups:`, ...) in `status`.
+fn field(status: &str, name: &str) -> Vec<String> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
+        .find_map(|l| l.strip_prefix(name))
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// This process's effective user id; `None` without `/proc`.
+pub(super) fn our_uid() -> Option<u32> {
+    field(&self_status()?, "Uid:").get(1)?.parse().ok()
 }
 
 /// Whether an existing credentials file may be merged into and rewritten:
@@ -105,16 +114,10 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
 /// the daemon would call STS again and again for nothing. Without
 /// `/proc`, left to the write.
 pub(super) fn may_chown(owner: Owner) -> Result<(), String> {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+    let Some(status) = self_status() else {
         return Ok(());
     };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| field(&status, name);
     let euid = field("Uid:").get(1).and_then(|v| v.parse::<u32>().ok());
     let egid = field("Gid:").get(1).and_then(|v| v.parse::<u32>().ok());
     let groups: Vec<u32> = field("Groups:")
