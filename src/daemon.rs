@@ -131,10 +131,9 @@ impl Refresher {
     }
 
     /// `--once`: one refresh, retrying transient failures until `budget` is
-    /// spent. A stop signal ends it with success, as in the daemon.
-    /// Stopped by a signal before it was done, nothing was written: the
-    /// exit is 128 + N, as a shell reports a command ended by signal N, so
-    /// `aws-credfile --once && next` does not go on to `next`.
+    /// spent. Stopped by a signal before it was done, nothing was written:
+    /// the exit is 128 + N, as a shell reports a command ended by signal N,
+    /// so `aws-credfile --once && next` does not go on to `next`.
     pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
         Ok(match self.obtain(budget, false)? {
             Flow::Go(_) => Ended::Done,
