@@ -818,12 +818,13 @@ fn once_keeps_newer_credentials_another_writer_left() {
     let (old, _) = with_existing_file(&h);
     let mut run = h.cmd(&["--once"]).spawn();
     assert!(h.sts.wait_for_requests(1, Duration::from_secs(15)));
+    // Two hours: later than the fetched credentials' one, and within the
+    // 12 h of any session AWS issues (a farther expiry is not believed).
+    let now = std::time::SystemTime::now();
+    let later = harness::time::rfc3339(now + 2 * HOUR);
     let raced = format!(
         "{OTHERS_BEFORE}{}{OTHERS_AFTER}",
-        newer(
-            "2099-01-01T00:00:00Z",
-            &harness::time::rfc3339(std::time::SystemTime::now())
-        )
+        newer(&later, &harness::time::rfc3339(now))
     );
     h.write_cred_file(&raced);
     let inode = fs::metadata(&h.cred_file).expect("stat").ino();
@@ -835,7 +836,7 @@ fn once_keeps_newer_credentials_another_writer_left() {
     run.outcome()
         .assert_code(0)
         .assert_stderr_contains("newer_credentials_kept")
-        .assert_stderr_contains("2099-01-01T00:00:00Z");
+        .assert_stderr_contains(&later);
     assert_untouched(&h, &raced, inode);
     assert_ne!(old, raced);
 
