@@ -32,6 +32,15 @@ fn harness(name: &str) -> Harness {
     Harness::new(name, |_, _| Answer::issue(HOUR))
 }
 
+/// The credentials file's directory, made and given to nobody, so that
+/// runs as nobody can write there.
+fn nobodys_file_directory(h: &Harness) -> PathBuf {
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+    dir
+}
+
 fn assert_sane(out: &Outcome) {
     assert!(!out.stderr.contains("panicked"), "{}", out.describe());
     assert!(matches!(out.code(), Some(0..=2)), "{}", out.describe());
@@ -477,9 +486,7 @@ fn a_narrow_umask_does_not_lock_later_writes_out() {
         return;
     }
     let h = harness("fs_umask");
-    let dir = h.cred_file.parent().expect("dir").to_path_buf();
-    fs::create_dir_all(&dir).expect("the directory");
-    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+    let dir = nobodys_file_directory(&h);
     for umask in ["0277", "0222", "0077"] {
         let script = format!(r#"umask {umask}; exec "$0" "$@""#);
         for run in 0..2 {
@@ -575,9 +582,7 @@ fn a_root_run_for_owner_leaves_a_lock_the_owner_can_use() {
         return;
     }
     let h = harness("fs_root_lock");
-    let dir = h.cred_file.parent().expect("dir").to_path_buf();
-    fs::create_dir_all(&dir).expect("the directory");
-    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let dir = nobodys_file_directory(&h);
     h.cmd(&["--once", "--owner", "65534:65534"])
         .run()
         .assert_code(0);
