@@ -18,7 +18,7 @@ use crate::harness::ini::{self, Profile};
 use crate::harness::process::is_root;
 use crate::harness::{
     dir_names, mode, wait_for_file_containing, wait_until, Answer, Harness, Outcome, HOUR,
-    LOCK_FILE,
+    LOCK_FILE, NOBODY,
 };
 
 const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
@@ -26,19 +26,8 @@ const EXISTING: &str = "[dev]\naws_access_key_id = AKIADEVEXAMPLE000031\n\
     [default]\naws_access_key_id = AKIAOLDEXAMPLE000031\n\
     aws_secret_access_key = oldSecretEXAMPLE0000/0000000000000000031\n";
 
-const NOBODY: u32 = 65534;
-
 fn harness(name: &str) -> Harness {
     Harness::new(name, |_, _| Answer::issue(HOUR))
-}
-
-/// The credentials file's directory, made and given to nobody, so that
-/// runs as nobody can write there.
-fn nobodys_file_directory(h: &Harness) -> PathBuf {
-    let dir = h.cred_file.parent().expect("dir").to_path_buf();
-    fs::create_dir_all(&dir).expect("the directory");
-    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
-    dir
 }
 
 fn assert_sane(out: &Outcome) {
@@ -486,7 +475,7 @@ fn a_narrow_umask_does_not_lock_later_writes_out() {
         return;
     }
     let h = harness("fs_umask");
-    let dir = nobodys_file_directory(&h);
+    let dir = h.nobodys_file_directory();
     for umask in ["0277", "0222", "0077"] {
         let script = format!(r#"umask {umask}; exec "$0" "$@""#);
         for run in 0..2 {
@@ -582,7 +571,7 @@ fn a_root_run_for_owner_leaves_a_lock_the_owner_can_use() {
         return;
     }
     let h = harness("fs_root_lock");
-    let dir = nobodys_file_directory(&h);
+    let dir = h.nobodys_file_directory();
     h.cmd(&["--once", "--owner", "65534:65534"])
         .run()
         .assert_code(0);

@@ -31,7 +31,7 @@ use crate::harness::process::{armed_timers, is_root, rss_kib};
 use crate::harness::time::rfc3339;
 use crate::harness::{
     dir_names, private_hosts_unsupported, wait_until, Answer, Daemon, Fake, Harness, Invocation,
-    Issued, HOUR, LOCK_FILE,
+    Issued, HOUR, LOCK_FILE, NOBODY,
 };
 use crate::serve::{serving, wait_for_200};
 
@@ -48,8 +48,6 @@ const PROMPTLY: Duration = Duration::from_secs(5);
 /// Backstop for runs that used to hang: far below the harness's default,
 /// so a regression fails in seconds, not minutes.
 const HANG_GUARD: Duration = Duration::from_secs(20);
-
-const NOBODY: u32 = 65534;
 
 /// The file's bytes and inode: "untouched" means both are the same.
 fn snapshot(path: &Path) -> (Vec<u8>, u64) {

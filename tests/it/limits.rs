@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use crate::harness::process::{set_as_limit, vm_size};
-use crate::harness::{wait_for_file_containing, wait_until, Answer, Harness, HOUR};
+use crate::harness::{wait_for_file_containing, wait_until, Answer, Harness, HOUR, NOBODY};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -72,15 +72,12 @@ fn a_thread_the_kernel_refuses_costs_no_refresh() {
 /// may read anything), so needs root.
 #[test]
 fn no_core_file_and_no_reading_by_the_same_user() {
-    const NOBODY: u32 = 65534;
     if !crate::harness::process::is_root() {
         crate::harness::skip("needs root to run the binary as another user");
         return;
     }
     let h = Harness::new("limits_dumpable", |_, _| Answer::issue(HOUR));
-    let dir = h.cred_file.parent().expect("a directory").to_path_buf();
-    std::fs::create_dir_all(&dir).expect("the file's directory");
-    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let dir = h.nobodys_file_directory();
     let program = r#"cd "$OUT" || exit 9
 grep 'core file' /proc/self/limits > limits
 if cat "/proc/$PPID/environ" > /dev/null 2>&1; then echo readable; else echo refused; fi > verdict

@@ -271,6 +271,20 @@ pub fn skip_without(what: &str) {
     eprintln!("skipped: {what}");
 }
 
+/// The uid and gid of `nobody`: the other user tests run the binary as.
+pub const NOBODY: u32 = 65534;
+
+impl Harness {
+    /// The credentials file's directory, made and given to [`NOBODY`], so
+    /// that runs as nobody can write there.
+    pub fn nobodys_file_directory(&self) -> PathBuf {
+        let dir = self.cred_file.parent().expect("dir").to_path_buf();
+        fs::create_dir_all(&dir).expect("the directory");
+        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+        dir
+    }
+}
+
 /// Polls `cond` until it holds (true) or the deadline passes (false).
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
