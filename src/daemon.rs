@@ -292,6 +292,9 @@ impl Refresher {
     /// supervised program. `None` when it is time to refresh (the time ran
     /// out, or SIGHUP).
     fn idle(&mut self, timeout: Duration) -> Option<Ended> {
+        // Going idle after a refresh (or the start): the code it ran is not
+        // needed until the next one.
+        crate::process::forget_code_pages();
         let mut wake = self
             .waiter
             .wait(&mut [&mut self.server, &mut self.metrics], timeout);

@@ -45,3 +45,61 @@ pub fn not_dumpable() {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }
+
+/// Unmaps, from this process, the pages of its own read-only segments (the
+/// code and the constants), so that while idle it holds only what the wait
+/// touches again. A refresh runs TLS, XML and file code that the wait
+/// never does; left mapped, those pages count as the daemon's resident
+/// memory until the next refresh, and the kernel keeps mapped code pages
+/// in memory in preference to others. Unmapped, they are ordinary page
+/// cache: shared with every process running the same binary, reclaimable
+/// under pressure, and faulted back in (from the cache, or the file) when
+/// the next refresh runs them.
+///
+/// Only segments the ELF headers load without write permission, and only
+/// the pages wholly inside them, are dropped: those private pages were
+/// never written (relocated read-only data lives in the writable segment,
+/// made read-only after relocation), so `MADV_DONTNEED` loses nothing.
+pub fn forget_code_pages() {
+    extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        page: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: the C library calls this with a valid `dl_phdr_info` whose
+        // `dlpi_phdr` points at `dlpi_phnum` program headers of a loaded
+        // object, and `page` is the `usize` passed below. madvise(2) gets
+        // page-aligned ranges inside that object's read-only mappings, which
+        // MADV_DONTNEED only unmaps.
+        #[allow(unsafe_code)]
+        unsafe {
+            let info = &*info;
+            let page = *page.cast::<usize>();
+            let headers = std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum));
+            for h in headers {
+                if h.p_type != libc::PT_LOAD || h.p_flags & libc::PF_W != 0 {
+                    continue;
+                }
+                let first = info.dlpi_addr as usize + h.p_vaddr as usize;
+                let start = first.next_multiple_of(page);
+                let end = (first + h.p_memsz as usize) / page * page;
+                if start < end {
+                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+                }
+            }
+        }
+        // The first object is the executable itself; a static binary has no
+        // other.
+        1
+    }
+    // SAFETY: sysconf(3) takes a number; `each` matches the callback type
+    // and reads `page` only during the call.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut page = match usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)) {
+            Ok(page) if page.is_power_of_two() => page,
+            _ => return,
+        };
+        libc::dl_iterate_phdr(Some(each), (&raw mut page).cast());
+    }
+}
