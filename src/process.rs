@@ -1,4 +1,5 @@
-//! What the process makes of itself before it holds a secret.
+//! What the process makes of itself: before it holds a secret, and each
+//! time it goes idle.
 //!
 //! Not dumpable: no core file is ever written (a crash, an abort, a
 //! SIGQUIT would otherwise put the secret key, the session token and the
@@ -7,6 +8,9 @@
 //! `/proc/PID/environ` (where a source's token given as a variable sits).
 //! The program started by `-- PROGRAM` is dumpable again after its exec,
 //! as the kernel does for every exec.
+//!
+//! Idle, it keeps mapped only the code the wait runs
+//! ([`forget_code_pages`]).
 
 use std::sync::OnceLock;
 
