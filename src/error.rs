@@ -111,6 +111,42 @@ impl Error {
         }
     }
 
+    /// The error with `f` applied to every text it quotes from an answer
+    /// (an STS code and message, an endpoint's message, a bad answer's
+    /// detail); the rest is ours and stays.
+    pub fn map_quoted(self, f: impl Fn(&str) -> String) -> Error {
+        match self {
+            Error::Sts {
+                status,
+                code,
+                message,
+            } => Error::Sts {
+                status,
+                code: f(&code),
+                message: f(&message),
+            },
+            Error::Endpoint {
+                url,
+                status,
+                message,
+            } => Error::Endpoint {
+                url,
+                status,
+                message: f(&message),
+            },
+            Error::BadResponse {
+                from,
+                status,
+                detail,
+            } => Error::BadResponse {
+                from,
+                status,
+                detail: f(&detail),
+            },
+            other => other,
+        }
+    }
+
     /// Why a refresh failed, as one word of a small fixed set: the
     /// `reason` label of `aws_credfile_refresh_failures_total`. The status
     /// decides before the body: a load balancer's 502 page or a proxy's 429

@@ -5,6 +5,7 @@
 //! Status codes are not errors here: the callers parse error bodies (STS's
 //! `ErrorResponse`, the agent's JSON) into better messages than a status.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -86,7 +87,8 @@ pub struct Response {
 impl Response {
     /// The body read by `parse` as it came, and only when that fails, read
     /// again with `secrets` taken out (see [`Response::body_without`]), so
-    /// the error cannot quote what the request sent. Taking them out first
+    /// the error cannot quote what the request sent; pieces of them are
+    /// then taken out of the error's text. Taking them out first
     /// would change a real answer whenever a secret equals part of it (an
     /// authorization token `Token` turned the session token's key into
     /// `** redacted **`, and the credentials came out without it).
@@ -98,7 +100,7 @@ impl Response {
         match parse(&self.body) {
             Ok(parsed) => Ok(parsed),
             Err(first) => match parse(&self.body_without(secrets)) {
-                Err(redacted) => Err(redacted),
+                Err(redacted) => Err(redacted.map_quoted(|text| without_pieces(text, secrets))),
                 // The secrets were what made it unreadable: the first
                 // error may quote them, so say only that.
                 Ok(_) => Err(match first {
@@ -118,32 +120,56 @@ impl Response {
     /// an identity token, the signing credentials, an authorization token)
     /// replaced by `** redacted **`. A server, or a proxy in front of it,
     /// may quote the request in an error message, which would otherwise
-    /// reach the log. Secrets shorter than four bytes are left alone: they
-    /// would match too much, and protect too little.
+    /// reach the log. Only whole secrets: a piece of one may legitimately
+    /// be part of the answer (session tokens share long prefixes), and
+    /// taking it out would change what the answer says.
     pub fn body_without(&self, secrets: &[&str]) -> Vec<u8> {
-        let mut body = self.body.clone();
-        for secret in secrets
-            .iter()
-            .map(|s| s.as_bytes())
-            .filter(|s| s.len() >= 4)
-        {
-            body = replace_all(&body, secret, b"** redacted **");
-        }
-        body
+        hide(&self.body, secrets, usize::MAX)
     }
 }
 
-fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut rest = haystack;
-    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(with);
-        rest = &rest[at + needle.len()..];
+/// `text` with every run of bytes covered by a whole secret, or by any
+/// `piece` bytes in a row of one, replaced by one `** redacted **`.
+/// Secrets shorter than four bytes are left alone: they would match too
+/// much, and protect too little.
+fn hide(text: &[u8], secrets: &[&str], piece: usize) -> Vec<u8> {
+    let mut hidden = vec![false; text.len()];
+    for secret in secrets
+        .iter()
+        .map(|s| s.as_bytes())
+        .filter(|s| s.len() >= 4)
+    {
+        let n = secret.len().min(piece);
+        let pieces: HashSet<&[u8]> = secret.windows(n).collect();
+        for (at, window) in text.windows(n).enumerate() {
+            if pieces.contains(window) {
+                hidden[at..at + n].fill(true);
+            }
+        }
     }
-    out.extend_from_slice(rest);
+    let mut out = Vec::with_capacity(text.len());
+    for (at, &byte) in text.iter().enumerate() {
+        match (hidden[at], at > 0 && hidden[at - 1]) {
+            (false, _) => out.push(byte),
+            (true, false) => out.extend_from_slice(b"** redacted **"),
+            (true, true) => {}
+        }
+    }
     out
 }
+
+/// An error message with any [`PIECE`] bytes in a row of `secrets` taken
+/// out: a server may quote a secret cut to a length or from an offset,
+/// which taking whole secrets out of the answer does not catch. Applied to
+/// messages only, where text that happens to match a piece of a secret is
+/// no loss.
+fn without_pieces(message: &str, secrets: &[&str]) -> String {
+    String::from_utf8_lossy(&hide(message.as_bytes(), secrets, PIECE)).into_owned()
+}
+
+/// How many bytes of a secret in a row are taken out of an error message:
+/// 16 bytes of a token are 96 bits or more of it.
+const PIECE: usize = 16;
 
 /// A client for one destination, built for one refresh and dropped after
 /// it. Nothing is kept between refreshes on purpose: a connection would not

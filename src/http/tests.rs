@@ -16,6 +16,55 @@ fn echoed_secrets_are_taken_out_of_bodies() {
 }
 
 #[test]
+fn any_sixteen_bytes_of_a_secret_are_taken_out_of_an_error() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl";
+    let without = |text: String| without_pieces(&text, &[token]);
+    // Cut to a length, from an offset, and from the middle: each run goes.
+    assert_eq!(
+        without(format!("token {}... rejected", &token[..40])),
+        "token ** redacted **... rejected"
+    );
+    assert_eq!(
+        without(format!("tail '{}'", &token[50..])),
+        "tail '** redacted **'"
+    );
+    assert_eq!(
+        without(format!("[{}][{}]", &token[10..26], &token[30..60])),
+        "[** redacted **][** redacted **]"
+    );
+    // Fifteen bytes of it are not a piece; the whole of it still is.
+    let short = &token[5..20];
+    assert_eq!(without(format!("<{short}>")), format!("<{short}>"));
+    assert_eq!(without(format!("{token}{token}")), "** redacted **");
+}
+
+#[test]
+fn pieces_of_a_secret_in_a_good_answer_change_nothing() {
+    // The session token an answer carries shares a long prefix with the
+    // one the request was signed with, as AWS's do: read as it came.
+    let signed_with = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJGsourceSOURCE";
+    let resp = Response {
+        status: 200,
+        content_type: None,
+        body: b"IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJGissuedISSUED".to_vec(),
+    };
+    let read = resp.parse_with(&[signed_with], |body| Ok(body.to_vec()));
+    assert_eq!(read.unwrap(), resp.body);
+    // And when the answer cannot be read, the error quotes no piece of it.
+    let err = resp
+        .parse_with(&[signed_with], |body| {
+            Err::<(), _>(Error::BadResponse {
+                from: "sts".into(),
+                status: 200,
+                detail: String::from_utf8_lossy(body).into_owned(),
+            })
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("IQoJb3JpZ2luX2Vj"), "{err}");
+}
+
+#[test]
 fn a_body_that_ran_out_of_time_is_a_timeout() {
     let from_body = ureq::Error::Timeout(ureq::Timeout::Global).into_io();
     assert!(is_timeout(&from_body));

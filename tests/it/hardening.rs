@@ -438,10 +438,11 @@ struct Echoing<'a> {
 
 /// Finding: STS, a proxy or the agent quoting the request in an error (the
 /// identity token, the source keys of a chained call, the agent token)
-/// reached the log verbatim. For each source, in both log formats, for
-/// `--once` and the daemon, the server echoes every secret it was sent; the
-/// error still shows (its code), and the harness's secret scan, which knows
-/// each echoed value, finds none of them.
+/// reached the log verbatim; later, a quote cut to a length or taken from
+/// an offset did too. For each source, in both log formats, for `--once`
+/// and the daemon, the server quotes every secret it was sent, whole and in
+/// pieces; the error still shows (its code), and the harness's secret scan,
+/// which knows each value and looks for any 16 bytes of it, finds none.
 #[test]
 fn secrets_a_server_echoes_never_reach_the_log() {
     // The chained hop's source credentials, known here so the fake can
@@ -459,7 +460,12 @@ fn secrets_a_server_echoes_never_reach_the_log() {
         Answer::error(
             400,
             "InvalidIdentityToken",
-            &format!("Couldn't verify the token {token}; it was sent as {token}"),
+            &format!(
+                "Couldn't verify the token {token}; it was sent as {token}; it begins {} and \
+                 ends {}",
+                &token[..24],
+                &token[token.len() - 24..]
+            ),
         )
     });
     let echoed = source.clone();
@@ -468,9 +474,10 @@ fn secrets_a_server_echoes_never_reach_the_log() {
             403,
             "AccessDenied",
             &format!(
-                "The key {} with secret {} and token {} may not assume {}",
+                "The key {} with secret {} ({}...) and token {} may not assume {}",
                 echoed.access_key_id,
                 echoed.secret_access_key,
+                &echoed.secret_access_key[4..28],
                 req.header("X-Amz-Security-Token").unwrap_or_default(),
                 req.param("RoleArn").unwrap_or_default()
             ),
@@ -486,7 +493,10 @@ fn secrets_a_server_echoes_never_reach_the_log() {
             let sent = req.header("Authorization").unwrap_or_default();
             Answer::json(
                 401,
-                &format!(r#"{{"code":"Unauthorized","message":"the token {sent} is not valid"}}"#),
+                &format!(
+                    r#"{{"code":"Unauthorized","message":"the token {sent} ({}...) is not valid"}}"#,
+                    &sent[..sent.len().min(20)]
+                ),
             )
         }),
     );

@@ -151,7 +151,9 @@ fn with_handed_env<'h>(
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let mut run = sh(h, &flags, RECORD_ENV).env("KEEP_ME", "kept as it was");
         for (name, value) in STALE {
-            h.add_secret(value);
+            if name.contains("SECRET") || name.contains("TOKEN") && !name.ends_with("_FILE") {
+                h.add_secret(value);
+            }
             run = run.env(name, value);
         }
         let mut d = adjust(run).spawn();
