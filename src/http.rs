@@ -47,8 +47,8 @@ pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 /// How to reach servers beyond the pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Network {
-    /// `HTTPS_PROXY`, used for STS.
-    pub https_proxy: Option<String>,
+    /// `HTTPS_PROXY` (or `https_proxy`), used for STS.
+    pub https_proxy: Option<Proxy>,
     /// `NO_PROXY` entries, lowercased, spaces trimmed.
     pub no_proxy: Vec<String>,
     /// `AWS_CA_BUNDLE`: more roots to trust, beside the embedded ones.
@@ -60,7 +60,12 @@ impl Network {
     /// Checked when a client is first built (`Client::new`).
     pub fn from_env(env: Env) -> Network {
         Network {
-            https_proxy: first_var(env, &ENV_HTTPS_PROXY).map(|(_, v)| v.trim().to_string()),
+            https_proxy: ENV_HTTPS_PROXY.iter().find_map(|&variable| {
+                var(env, variable).map(|url| Proxy {
+                    variable,
+                    url: url.trim().to_string(),
+                })
+            }),
             no_proxy: first_var(env, &ENV_NO_PROXY)
                 .map(|(_, v)| {
                     v.split(',')
@@ -72,6 +77,13 @@ impl Network {
             ca_bundle: var(env, ENV_CA_BUNDLE).map(PathBuf::from),
         }
     }
+}
+
+/// A proxy URL and the variable it came from, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proxy {
+    pub variable: &'static str,
+    pub url: String,
 }
 
 const USER_AGENT: &str = concat!("aws-credfile/", env!("CARGO_PKG_VERSION"));
@@ -195,12 +207,13 @@ impl Client {
         let proxy_url = proxy_for(url, net);
         let proxy = match &proxy_url {
             Some(p) => Some(
-                check_proxy_port(p)
-                    .and_then(|()| ureq::Proxy::new(p))
+                check_proxy_port(&p.url)
+                    .and_then(|()| ureq::Proxy::new(&p.url))
                     .map_err(|e| {
                         Error::Config(format!(
-                            "HTTPS_PROXY {:?} is not a usable proxy URL: {e}",
-                            redact(p)
+                            "{} {:?} is not a usable proxy URL: {e}",
+                            p.variable,
+                            redact(&p.url)
                         ))
                     })?,
             ),
@@ -220,7 +233,7 @@ impl Client {
             url: url.to_string(),
             target: url.to_string(),
             host: None,
-            proxy: proxy_url.as_deref().map(redact),
+            proxy: proxy_url.map(|p| redact(&p.url)),
         })
     }
 
@@ -455,18 +468,38 @@ fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
 
 /// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
 /// is loopback or listed in `NO_PROXY` (exact, or a domain suffix, or `*`).
-pub fn proxy_for(url: &str, net: &Network) -> Option<String> {
+/// An entry with a port (`host:port`, `[v6]:port`) exempts that port only,
+/// as Go's and Python's HTTP clients read it.
+pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
     let proxy = net.https_proxy.as_ref()?;
     let parts = Url::parse(url).ok()?;
     if !parts.is_https() || parts.is_loopback() {
         return None;
     }
     let exempt = net.no_proxy.iter().any(|entry| {
-        let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-        let entry = entry.split(':').next().unwrap_or(entry);
-        entry == "*" || parts.host() == entry || parts.host().ends_with(&format!(".{entry}"))
+        let (host, port) = no_proxy_entry(entry);
+        let host = host.trim_start_matches("*.").trim_start_matches('.');
+        port.is_none_or(|p| p == parts.port())
+            && (host == "*" || parts.host() == host || parts.host().ends_with(&format!(".{host}")))
     });
     (!exempt).then(|| proxy.clone())
+}
+
+/// A `NO_PROXY` entry as host and port: `host`, `host:port`, `[v6]`,
+/// `[v6]:port` or a bare IPv6 address. A port that is not a number matches
+/// no port at all.
+fn no_proxy_entry(entry: &str) -> (&str, Option<u16>) {
+    let (host, port) = match entry.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match entry.split_once(':') {
+            Some((host, port)) if !port.contains(':') => (host, Some(port)),
+            _ => (entry, None),
+        },
+    };
+    (host, port.map(|p| p.parse().unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -150,35 +150,32 @@ const REDACTED: &str = "***";
 
 /// `url` with any user info (`user:password@`) replaced by `***@`, for
 /// messages and logs: proxy URLs legitimately carry a password, and a person
-/// may paste one into any URL setting. Also covers the scheme-less
+/// may paste one into any URL setting. Everything from the scheme to the
+/// last `@` of the whole value goes: a password may hold any character a
+/// person can type (`/`, `#`, `?`, a quote, a space), unencoded, so no
+/// character can be trusted to end it. Also covers the scheme-less
 /// `user:password@host:port` form curl accepts for proxies.
 pub fn redact(url: &str) -> String {
-    if url.contains("://") {
-        return redact_text(url);
-    }
-    let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
-    match url[..authority_end].rfind('@') {
-        Some(at) => format!("{REDACTED}{}", &url[at..]),
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &url[..start], &url[start + at..]),
         None => url.to_string(),
     }
 }
 
 /// `text` with the user info of every `scheme://user:password@host` in it
 /// replaced by `***`: the last line of defence for every error message and
-/// log line, whatever quoted a URL (a library's error text included).
+/// log line, whatever quoted a URL (a library's error text included). A URL
+/// in running text is taken to end at the first whitespace, and its user
+/// info at the last `@` before it; where the value is known whole, the
+/// message quotes it through [`redact`].
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        // The authority ends where a path, query, fragment or the quoting
-        // around the URL begins.
-        let end = tail
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
-            })
-            .unwrap_or(tail.len());
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
         match tail[..end].rfind('@') {
             Some(at) => {
                 out.push_str(REDACTED);

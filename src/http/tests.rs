@@ -76,29 +76,47 @@ fn a_body_that_ran_out_of_time_is_a_timeout() {
 #[test]
 fn proxy_rules() {
     let net = Network {
-        https_proxy: Some("http://proxy:3128".into()),
+        https_proxy: Some(Proxy {
+            variable: "https_proxy",
+            url: "http://proxy:3128".into(),
+        }),
         no_proxy: vec!["internal.example".into(), ".corp".into()],
         ca_bundle: None,
     };
+    let via = |url: &str, net: &Network| proxy_for(url, net).map(|p| p.url);
     assert_eq!(
-        proxy_for("https://sts.amazonaws.com", &net).as_deref(),
+        via("https://sts.amazonaws.com", &net).as_deref(),
         Some("http://proxy:3128")
     );
-    assert_eq!(proxy_for("https://sts.internal.example", &net), None);
-    assert_eq!(proxy_for("https://internal.example", &net), None);
-    assert_eq!(proxy_for("https://x.corp", &net), None);
-    assert_eq!(proxy_for("http://127.0.0.1:9", &net), None);
-    assert_eq!(proxy_for("https://localhost", &net), None);
-    assert_eq!(proxy_for("http://sts.amazonaws.com", &net), None);
+    assert_eq!(via("https://sts.internal.example", &net), None);
+    assert_eq!(via("https://internal.example", &net), None);
+    assert_eq!(via("https://x.corp", &net), None);
+    assert_eq!(via("http://127.0.0.1:9", &net), None);
+    assert_eq!(via("https://localhost", &net), None);
+    assert_eq!(via("http://sts.amazonaws.com", &net), None);
     let all = Network {
         no_proxy: vec!["*".into()],
         ..net.clone()
     };
-    assert_eq!(proxy_for("https://sts.amazonaws.com", &all), None);
-    assert_eq!(
-        proxy_for("https://sts.amazonaws.com", &Network::default()),
-        None
-    );
+    assert_eq!(via("https://sts.amazonaws.com", &all), None);
+    assert_eq!(via("https://sts.amazonaws.com", &Network::default()), None);
+    // An entry with a port exempts that port only.
+    let ports = Network {
+        no_proxy: vec![
+            "sts.test:9999".into(),
+            "[fd00::1]:8443".into(),
+            "fd00::2".into(),
+            "odd.test:x".into(),
+        ],
+        ..net.clone()
+    };
+    assert_eq!(via("https://sts.test:9999/", &ports), None);
+    assert!(via("https://sts.test:8443/", &ports).is_some());
+    assert!(via("https://sts.test/", &ports).is_some());
+    assert_eq!(via("https://[fd00::1]:8443/", &ports), None);
+    assert!(via("https://[fd00::1]/", &ports).is_some());
+    assert_eq!(via("https://[fd00::2]/", &ports), None);
+    assert!(via("https://odd.test/", &ports).is_some());
 }
 
 #[test]

@@ -57,15 +57,31 @@ fn strict_reading() {
 fn user_info_is_redacted() {
     for (given, shown) in [
         ("http://user:pw@proxy:3128", "http://***@proxy:3128"),
-        (
-            "https://user:p%40ss@host/path?q=a@b",
-            "https://***@host/path?q=a@b",
-        ),
+        ("https://user:p%40ss@host/path", "https://***@host/path"),
+        // An `@` after the host cannot be told from one in a password
+        // holding `/` or `?`: everything up to the last one goes.
+        ("https://user:p%40ss@host/path?q=a@b", "https://***@b"),
         ("http://a@b@host:1/x", "http://***@host:1/x"),
         ("user:pw@proxy:3128", "***@proxy:3128"),
         ("http://proxy:3128", "http://proxy:3128"),
         ("proxy:3128", "proxy:3128"),
-        ("/v1/creds@x", "/v1/creds@x"),
+        ("/v1/creds", "/v1/creds"),
+        // Characters a password should have encoded, and did not.
+        (
+            "http://user:wJalrXUtnFEMI/K7MDENG@127.0.0.1:3128",
+            "http://***@127.0.0.1:3128",
+        ),
+        (
+            "http://user:s3cret proxypw@127.0.0.1:3128",
+            "http://***@127.0.0.1:3128",
+        ),
+        ("https://user:s3cr\"et@sts.test/", "https://***@sts.test/"),
+        (
+            "http://user:s3cr#et@127.0.0.1:8443/v1",
+            "http://***@127.0.0.1:8443/v1",
+        ),
+        ("http://u:p?a<b>`'\\@h:1", "http://***@h:1"),
+        ("u:pa/ss@proxy:3128", "***@proxy:3128"),
     ] {
         assert_eq!(redact(given), shown, "{given}");
     }
@@ -74,6 +90,12 @@ fn user_info_is_redacted() {
             r#"HTTPS_PROXY "http://u:secret@p:1" failed: connect http://v:secret2@q/x, ok"#
         ),
         r#"HTTPS_PROXY "http://***@p:1" failed: connect http://***@q/x, ok"#
+    );
+    // In running text a URL ends at whitespace; quoted with Debug, as the
+    // configuration errors do, a quote inside it is escaped.
+    assert_eq!(
+        redact_text(r#"override "https://user:s3cr\"et/x@sts.test/": invalid"#),
+        r#"override "https://***@sts.test/": invalid"#
     );
     assert_eq!(
         redact_text("no urls here @ all://"),
