@@ -439,7 +439,8 @@ struct Echoing<'a> {
 /// Finding: STS, a proxy or the agent quoting the request in an error (the
 /// identity token, the source keys of a chained call, the agent token)
 /// reached the log verbatim; later, a quote cut to a length or taken from
-/// an offset did too. For each source, in both log formats, for `--once`
+/// an offset did too, and one the XML encoded (character references,
+/// CDATA), since only the raw answer was searched. For each source, in both log formats, for `--once`
 /// and the daemon, the server quotes every secret it was sent, whole and in
 /// pieces; the error still shows (its code), and the harness's secret scan,
 /// which knows each value and looks for any 16 bytes of it, finds none.
@@ -462,9 +463,10 @@ fn secrets_a_server_echoes_never_reach_the_log() {
             "InvalidIdentityToken",
             &format!(
                 "Couldn't verify the token {token}; it was sent as {token}; it begins {} and \
-                 ends {}",
+                 ends {}; as character references {}; in CDATA <![CDATA[{token}]]>",
                 &token[..24],
-                &token[token.len() - 24..]
+                &token[token.len() - 24..],
+                token.bytes().map(|b| format!("&#{b};")).collect::<String>()
             ),
         )
     });
