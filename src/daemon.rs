@@ -124,7 +124,10 @@ impl Refresher {
     }
 
     /// Reports to `status`, served by `metrics` (`--metrics`).
-    pub fn with_metrics(mut self, metrics: Server<Metrics>, status: Shared) -> Refresher {
+    pub fn with_metrics(mut self, mut metrics: Server<Metrics>, status: Shared) -> Refresher {
+        if let Some(server) = &mut self.server {
+            server.share_connections(&mut metrics);
+        }
         self.metrics = Some(metrics);
         self.status = Some(status);
         self

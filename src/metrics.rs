@@ -46,11 +46,6 @@ pub const REASONS: [&str; 10] = [
     "other",
 ];
 
-/// 16 connections at once: a scraper and a probe or two use one each, and a
-/// flood here must not take the descriptors the credentials endpoint and a
-/// refresh need (the rest wait in the kernel's accept queue).
-const MAX_CONNECTIONS: usize = 16;
-
 /// The content type of the 0.0.4 text format.
 const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -171,8 +166,7 @@ impl Handler for Metrics {
 
 /// Binds `--metrics` (any address: it holds no secret) and says where.
 pub fn start(cfg: &Settings, status: Shared, log: Logger) -> Result<Server<Metrics>, Error> {
-    let server = Server::bind(cfg.addr, "--metrics", "metrics", Metrics { status }, log)?
-        .with_cap(MAX_CONNECTIONS);
+    let server = Server::bind(cfg.addr, "--metrics", "metrics", Metrics { status }, log)?;
     let addr = server.local_addr().unwrap_or(cfg.addr);
     log.info("metrics_listening", &[("addr", &addr)]);
     Ok(server)

@@ -49,6 +49,15 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
     if method_len > MAX_METHOD || !buf[..method_len].iter().all(u8::is_ascii_uppercase) {
         return Parsed::Bad(400, "not an HTTP request");
     }
+    // A line ended by LF alone never becomes the CRLF CRLF that ends a
+    // head: refuse it now rather than when the connection times out.
+    if buf
+        .iter()
+        .enumerate()
+        .any(|(at, &b)| b == b'\n' && (at == 0 || buf[at - 1] != b'\r'))
+    {
+        return Parsed::Bad(400, "a line ends in LF without CR");
+    }
     let Some(end) = find(buf, b"\r\n\r\n") else {
         if buf.len() >= MAX_REQUEST {
             return Parsed::Bad(431, "request headers too large");

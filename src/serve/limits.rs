@@ -35,6 +35,22 @@ pub(super) fn connection_cap(fd_limit: Option<u64>) -> usize {
         .clamp(1, MAX_CONNECTIONS)
 }
 
+/// The caps of the credentials endpoint and the metrics listener when both
+/// run, under a descriptor limit of `fd_limit`: together they keep
+/// [`RESERVED_FDS`] free, and the metrics get a quarter of what is left,
+/// so a flood on a port that may face the pod network takes neither the
+/// endpoint's share nor the refresh's. Each is at most
+/// [`MAX_CONNECTIONS`] and at least 1. (endpoint, metrics).
+pub(super) fn shared_caps(fd_limit: Option<u64>) -> (usize, usize) {
+    let Some(limit) = fd_limit else {
+        return (MAX_CONNECTIONS, MAX_CONNECTIONS);
+    };
+    let free = usize::try_from(limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+    let metrics = (free / 4).clamp(1, MAX_CONNECTIONS);
+    let endpoint = free.saturating_sub(metrics).clamp(1, MAX_CONNECTIONS);
+    (endpoint, metrics)
+}
+
 /// This process's soft RLIMIT_NOFILE, or None when it is unlimited.
 pub(super) fn fd_limit() -> Option<u64> {
     let mut limit = libc::rlimit {

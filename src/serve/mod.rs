@@ -35,7 +35,7 @@ use crate::wait::{Fds, Part, Wake};
 use self::answer::{Endpoint, Hosts};
 use self::conn::{Conn, IDLE_AFTER};
 use self::http1::{Answer, Request};
-use self::limits::{connection_cap, fd_limit, AcceptFailures};
+use self::limits::{connection_cap, fd_limit, shared_caps, AcceptFailures};
 
 /// `--serve`, `--serve-token-file`, `--serve-any-address`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,13 +165,10 @@ impl<H: Handler> Server<H> {
         })
     }
 
-    /// At most `max` connections at once, below what the descriptor limit
-    /// allows: a listener that is not the point of the process (the
-    /// metrics) must not take the descriptors the endpoint and a refresh
-    /// need.
-    pub fn with_cap(mut self, max: usize) -> Server<H> {
-        self.cap = self.cap.min(max).max(1);
-        self
+    /// Shares the connections the descriptor limit allows with the metrics
+    /// listener (see [`shared_caps`]).
+    pub fn share_connections<M: Handler>(&mut self, metrics: &mut Server<M>) {
+        (self.cap, metrics.cap) = shared_caps(fd_limit());
     }
 
     /// The bound address (useful with port 0).

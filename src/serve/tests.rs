@@ -67,8 +67,11 @@ fn parses_sdk_requests() {
 
 #[test]
 fn refuses_malformed_requests() {
-    let cases: [&[u8]; 13] = [
+    let cases: [&[u8]; 15] = [
         b"GET /v1/credentials\r\n",
+        // Bare LF line ends: refused at once, not left to time out.
+        b"GET /v1/credentials HTTP/1.1\nHost: localhost\n\n",
+        b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\n",
         b"GET /v1/credentials HTTP/2.0\r\n\r\n",
         b"get /v1/credentials HTTP/1.1\r\n\r\n",
         b"GET v1/credentials HTTP/1.1\r\n\r\n",
@@ -338,6 +341,22 @@ fn the_connection_cap_leaves_descriptors_for_the_rest() {
     assert_eq!(connection_cap(Some(128)), 128 - RESERVED_FDS as usize);
     assert_eq!(connection_cap(Some(RESERVED_FDS)), 1);
     assert_eq!(connection_cap(Some(0)), 1);
+}
+
+#[test]
+fn the_metrics_get_a_quarter_of_the_connections_beside_the_endpoint() {
+    assert_eq!(shared_caps(None), (MAX_CONNECTIONS, MAX_CONNECTIONS));
+    assert_eq!(
+        shared_caps(Some(1 << 20)),
+        (MAX_CONNECTIONS, MAX_CONNECTIONS)
+    );
+    // The default soft limit: the endpoint keeps its 512.
+    assert_eq!(shared_caps(Some(1024)), (MAX_CONNECTIONS, 248));
+    // Together they keep the reserve free.
+    let (endpoint, metrics) = shared_caps(Some(128));
+    assert_eq!((endpoint, metrics), (72, 24));
+    assert_eq!(endpoint + metrics, 128 - RESERVED_FDS as usize);
+    assert_eq!(shared_caps(Some(RESERVED_FDS)), (1, 1));
 }
 
 #[test]

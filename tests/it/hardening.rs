@@ -905,7 +905,7 @@ fn with_few_descriptors_no_well_behaved_client_is_dropped() {
     let opened = Arc::new(AtomicUsize::new(0));
     let flood = {
         let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
-        thread::spawn(move || crate::serve::hold_idle_sockets(addr, IDLE, &stop, &opened))
+        thread::spawn(move || crate::harness::client::hold_idle_sockets(addr, IDLE, &stop, &opened))
     };
     // Idle connections are being closed and replaced: room is contested.
     let pressing = wait_until(SOON, || opened.load(Ordering::SeqCst) > 2 * IDLE);

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::harness;
 use crate::harness::client::{
-    self, exchange, exchange_within, free_port, get, non_loopback_address, Response,
+    self, exchange, exchange_within, free_port, get, hold_idle_sockets, non_loopback_address,
+    Response,
 };
 use crate::harness::ini::{self, Profile};
 use crate::harness::process::{cpu_time, open_fds, rss_kib, set_fd_limit};
@@ -737,36 +738,6 @@ fn idle_sockets_beyond_the_cap_lock_no_one_out() {
     );
     d.assert_running();
     d.stop().assert_code(0);
-}
-
-/// Keeps `count` idle connections to `addr` open until `stop`, replacing
-/// each one the server closes; counts every connection made in `opened`.
-pub(crate) fn hold_idle_sockets(
-    addr: SocketAddr,
-    count: usize,
-    stop: &AtomicBool,
-    opened: &AtomicUsize,
-) {
-    let mut held: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
-    while !stop.load(Ordering::SeqCst) {
-        for slot in &mut held {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            let open = slot.as_mut().is_some_and(
-                |s| matches!(s.read(&mut [0u8; 1]), Err(e) if e.kind() == ErrorKind::WouldBlock),
-            );
-            if !open {
-                *slot = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
-                    .ok()
-                    .filter(|s| s.set_nonblocking(true).is_ok());
-                if slot.is_some() {
-                    opened.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Opens up to `count` idle connections to `addr` and holds them until

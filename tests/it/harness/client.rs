@@ -1,9 +1,12 @@
 //! A hand-written HTTP client for the binary's `--serve` endpoint: well
 //! formed GETs for the happy paths, and raw bytes for everything an SDK
-//! would never send; and a free loopback port to serve on.
+//! would never send; a free loopback port to serve on; and idle sockets
+//! held against a listener.
 
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one exchange may take before the client gives up: a stalled
@@ -138,5 +141,30 @@ pub fn parse_response(raw: &[u8], elapsed: Duration) -> Response {
         headers,
         body: body.to_string(),
         elapsed,
+    }
+}
+
+/// Keeps `count` idle connections to `addr` open until `stop`, replacing
+/// each one the server closes; counts every connection made in `opened`.
+pub fn hold_idle_sockets(addr: SocketAddr, count: usize, stop: &AtomicBool, opened: &AtomicUsize) {
+    let mut held: Vec<Option<TcpStream>> = (0..count).map(|_| None).collect();
+    while !stop.load(Ordering::SeqCst) {
+        for slot in &mut held {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let open = slot.as_mut().is_some_and(
+                |s| matches!(s.read(&mut [0u8; 1]), Err(e) if e.kind() == ErrorKind::WouldBlock),
+            );
+            if !open {
+                *slot = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .ok()
+                    .filter(|s| s.set_nonblocking(true).is_ok());
+                if slot.is_some() {
+                    opened.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(1));
     }
 }
