@@ -411,7 +411,9 @@ impl Refresher {
         };
         let waiting = Instant::now();
         loop {
-            match sink.try_write(&creds, now, began) {
+            // No signal takes effect halfway through the write.
+            let written = crate::process::with_signals_held(|| sink.try_write(&creds, now, began));
+            match written {
                 Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
                 Err(err) => return Flow::Go(Err(err)),
                 Ok(None) if waiting.elapsed() >= LOCK_WAIT => {

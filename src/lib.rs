@@ -13,7 +13,8 @@
 // Unsafe code is denied everywhere; each call of a system call std lacks
 // carries its own allow and SAFETY note: poll(2) (`poll`), timerfd
 // (`timer`), getrlimit (`serve::limits`), sigaction (`signals`), prctl,
-// setrlimit and fcntl (`process`), and for
+// getrlimit, setrlimit, madvise and dl_iterate_phdr (`process`), the `*at` file calls
+// that work in an open directory (`credentials_file::dir`), and for
 // `-- PROGRAM` waitpid, kill, prctl, access, signal, sigprocmask and the
 // terminal calls (`supervise`).
 #![deny(unsafe_code)]

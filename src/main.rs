@@ -54,6 +54,7 @@ fn main() -> ExitCode {
 fn run(json_errors: &mut bool) -> Result<u8, Error> {
     // Before any secret is read: no core file, no reading by others.
     process::not_dumpable();
+    process::ignore_file_size_signal();
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();

@@ -11,6 +11,12 @@
 //!
 //! Idle, it keeps mapped only the code the wait runs
 //! ([`forget_code_pages`]).
+//!
+//! No signal ends it halfway through writing the credentials file: every
+//! signal is held while the file is written ([`with_signals_held`]), and
+//! threads start with every signal held, so signals reach only the main
+//! thread. A file-size limit makes the write fail (`EFBIG`, exit 1) rather
+//! than kill the process (SIGXFSZ is ignored; [`ignore_file_size_signal`]).
 
 use std::sync::OnceLock;
 
@@ -105,5 +111,49 @@ pub fn forget_code_pages() {
             _ => return,
         };
         libc::dl_iterate_phdr(Some(each), (&raw mut page).cast());
+    }
+}
+
+/// Whether SIGXFSZ was ignored when the process started, for the program.
+static XFSZ_IGNORED_AT_START: OnceLock<bool> = OnceLock::new();
+
+/// Ignores SIGXFSZ, whose default would kill the process between writing
+/// the temporary file and renaming it (under `ulimit -f`), leaving the
+/// keys in it: ignored, the write fails with `EFBIG`, which is reported
+/// and cleaned up like any other failed write. A supervised program gets
+/// the disposition back ([`file_size_signal_ignored_at_start`]).
+pub fn ignore_file_size_signal() {
+    // SAFETY: signal(2) with SIG_IGN installs no handler.
+    #[allow(unsafe_code)]
+    let was = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let _ = XFSZ_IGNORED_AT_START.set(was == libc::SIG_IGN);
+}
+
+/// Whether SIGXFSZ was ignored before [`ignore_file_size_signal`].
+pub fn file_size_signal_ignored_at_start() -> bool {
+    XFSZ_IGNORED_AT_START.get().copied().unwrap_or(false)
+}
+
+/// Runs `f` with every signal held (blocked) on this thread, then lets
+/// held ones through: a signal that arrives meanwhile takes effect after
+/// `f`, never during it. Used for the write of the credentials file (a
+/// signal whose default action ends the process, such as SIGUSR1 or
+/// SIGQUIT, would otherwise leave the temporary file holding the keys) and
+/// to start threads, which inherit the mask and keep it.
+pub fn with_signals_held<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: sigfillset(3) and pthread_sigmask(3) write only to the
+    // sigset_t locals passed by exclusive reference, which outlive the
+    // calls; the previous mask is restored as it was.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        let held = libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut before) == 0;
+        let result = f();
+        if held {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
+        }
+        result
     }
 }

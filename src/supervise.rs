@@ -194,6 +194,7 @@ impl Program {
         let foreground = owns_terminal();
         let ignored = ignored.to_vec();
         let core_limit = crate::process::core_limit_at_start();
+        let xfsz_ignored = crate::process::file_size_signal_ignored_at_start();
         // SAFETY: the closure runs in the child between fork and exec and
         // calls only async-signal-safe functions (prctl, getppid, kill,
         // getpid, sigprocmask, tcsetpgrp, signal, setrlimit), allocating
@@ -214,6 +215,10 @@ impl Program {
                 // too, as exec would have passed it on.
                 for &sig in &ignored {
                     libc::signal(sig, libc::SIG_IGN);
+                }
+                // Ignored by aws-credfile for its own writes only.
+                if !xfsz_ignored {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
                 }
                 // Its own core files are its business: the limit it would
                 // have had without aws-credfile.

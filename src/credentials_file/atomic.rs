@@ -8,17 +8,19 @@
 //! need; nothing here ever truncates the file in place.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::time::format_duration;
 
-use super::{Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
+use super::dir::Dir;
+use super::permissions::our_uid;
+use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
 /// The mode of a parent directory we have to create: the keys inside are
 /// nobody else's business, not even their names.
@@ -70,14 +72,14 @@ pub(super) fn is_our_temp(name: &OsStr, file_name: &OsStr) -> bool {
 /// renaming it, so any found are what a killed writer left. Best effort: a
 /// leftover that cannot be removed is in nobody's way, since every writer
 /// uses its own name.
-pub(super) fn remove_leftovers(dir: &Path, file_name: &OsStr) {
-    let Ok(entries) = fs::read_dir(dir) else {
+pub(super) fn remove_leftovers(dir: &Dir, file_name: &OsStr) {
+    let Ok(names) = dir.names() else {
         return;
     };
-    for entry in entries.flatten() {
-        if is_our_temp(&entry.file_name(), file_name) {
+    for name in names {
+        if is_our_temp(&name, file_name) {
             // Unlinking a planted symlink removes the link, never its target.
-            let _ = fs::remove_file(entry.path());
+            let _ = dir.unlink(&name);
         }
     }
 }
@@ -85,36 +87,6 @@ pub(super) fn remove_leftovers(dir: &Path, file_name: &OsStr) {
 /// Whether `path` itself (not what it points to) is a symbolic link.
 pub(super) fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
-}
-
-/// Creates the missing directories leading to `dir`, each with exactly
-/// `mode`; directories that exist are never changed. The umask would narrow
-/// `mode` (0711 under umask 077 is 0700, which locks the --owner user out
-/// again), so it is set once more on the new directory itself, opened with
-/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
-pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
-    let missing: Vec<&Path> = dir
-        .ancestors()
-        .filter(|p| !p.as_os_str().is_empty())
-        .take_while(
-            |p| matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
-        )
-        .collect();
-    for new in missing.into_iter().rev() {
-        match DirBuilder::new().mode(mode).create(new) {
-            Ok(()) => {}
-            // Made by someone else meanwhile: theirs, so left alone.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io("create the directory", new, e)),
-        }
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(new)
-            .and_then(|d| d.set_permissions(fs::Permissions::from_mode(mode)))
-            .map_err(|e| Error::io("set the mode of the directory", new, e))?;
-    }
-    Ok(())
 }
 
 /// Opens (creating it 0600 if needed) the lock file at `path` and takes an
@@ -126,6 +98,8 @@ pub(super) fn create_dirs(dir: &Path, mode: u32) -> Result<(), Error> {
 /// is released when the file is dropped, or when the process dies, so a
 /// killed writer never leaves it held.
 pub(super) fn lock(
+    dir: &Dir,
+    name: &OsStr,
     path: &Path,
     wait: Duration,
     owner: Option<Owner>,
@@ -136,41 +110,49 @@ pub(super) fn lock(
     // lock file whose mode a umask narrowed (0400) still opens; one this
     // call creates is set to 0600 whatever the umask.
     let open = |create: bool| {
-        let mut options = OpenOptions::new();
-        options
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
-        if create {
-            options.write(true).create(true).truncate(false).mode(0o600);
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        match create {
+            true => dir.open(name, flags | libc::O_CREAT | libc::O_EXCL, 0o600),
+            false => dir.open(name, flags, 0),
         }
-        options.open(path)
     };
+    let mut created = false;
     let file = match open(false) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => open(true).inspect(|file| {
-            let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
-        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match open(true) {
+            Ok(file) => {
+                created = true;
+                let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+                Ok(file)
+            }
+            // Another writer made it meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open(false),
+            Err(e) => Err(e),
+        },
         opened => opened,
     }
     .map_err(|e| {
-        let e = if is_symlink(path) {
+        let e = if dir.is_symlink(name) {
             io::Error::other("it is a symbolic link, which aws-credfile never follows; remove it")
         } else {
             e
         };
         Error::io("open the lock file", path, e)
     })?;
-    let regular = file
+    let meta = file
         .metadata()
-        .map_err(|e| Error::io("inspect the lock file", path, e))?
-        .is_file();
-    if !regular {
+        .map_err(|e| Error::io("inspect the lock file", path, e))?;
+    if !meta.is_file() || meta.nlink() > 1 {
         return Err(Error::io(
             "use the lock file",
             path,
-            io::Error::other("it is not a regular file; remove it"),
+            io::Error::other(
+                "it is not a regular file of its own (another name shares it); remove it",
+            ),
         ));
     }
-    if let Some(owner) = owner {
+    // Only a lock this run made, or one already ours, changes hands: a file
+    // someone else owns is never given away.
+    if let Some(owner) = owner.filter(|_| created || Some(meta.uid()) == our_uid()) {
         std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
             .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
     }
@@ -214,37 +196,39 @@ pub(super) fn lock_timeout(path: &Path, waited: Duration) -> Error {
 /// failure the target is untouched and the temporary file removed.
 pub(super) fn replace(
     path: &Path,
-    dir: &Path,
+    dir: &Dir,
     file_name: &OsStr,
     data: &[u8],
     mode: u32,
     owner: Option<Owner>,
 ) -> Result<(), Error> {
-    let temp = dir.join(our_name(file_name, &format!(".{}.tmp", std::process::id())));
-    write_temp(&temp, |f| fill(f, data, mode, owner))?;
-    if let Err(e) = fs::rename(&temp, path) {
+    let temp = our_name(file_name, &format!(".{}.tmp", std::process::id()));
+    let shown = parent_dir(path).join(&temp);
+    write_temp(dir, &temp, &shown, |f| fill(f, data, mode, owner))?;
+    if let Err(e) = dir.rename(&temp, file_name) {
         // Do not leave the keys lying around under another name. The
         // rename error is the one worth telling.
-        let _ = fs::remove_file(&temp);
+        let _ = dir.unlink(&temp);
         return Err(Error::io("replace", path, e));
     }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("flush the directory", dir, e))
+    dir.sync()
+        .map_err(|e| Error::io("flush the directory", parent_dir(path), e))
 }
 
 /// Creates `temp` exclusively with mode 0600 (so it is never readable by
 /// others, whatever `mode` ends up being), then lets `fill` set mode and
 /// owner, write and flush. On failure the temporary file is removed.
 pub(super) fn write_temp(
-    temp: &Path,
+    dir: &Dir,
+    temp: &OsStr,
+    shown: &Path,
     fill: impl FnOnce(&mut File) -> Result<(), (&'static str, io::Error)>,
 ) -> Result<(), Error> {
-    let mut file = create_exclusive(temp)?;
-    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, temp, e));
+    let mut file = create_exclusive(dir, temp, shown)?;
+    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, shown, e));
     drop(file);
     if result.is_err() {
-        let _ = fs::remove_file(temp);
+        let _ = dir.unlink(temp);
     }
     result
 }
@@ -275,25 +259,24 @@ pub(super) fn fill(
 /// removes a link itself and never its target, and the exclusive create is
 /// tried once more. A second collision means someone is racing us, and we
 /// give up rather than loop.
-pub(super) fn create_exclusive(temp: &Path) -> Result<File, Error> {
+pub(super) fn create_exclusive(dir: &Dir, temp: &OsStr, shown: &Path) -> Result<File, Error> {
     let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(temp)
+        dir.open(
+            temp,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            0o600,
+        )
     };
     match open() {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            match fs::remove_file(temp) {
+            match dir.unlink(temp) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove the stale temporary file", temp, e)),
+                Err(e) => return Err(Error::io("remove the stale temporary file", shown, e)),
             }
-            open().map_err(|e| Error::io("create the temporary file", temp, e))
+            open().map_err(|e| Error::io("create the temporary file", shown, e))
         }
-        other => other.map_err(|e| Error::io("create the temporary file", temp, e)),
+        other => other.map_err(|e| Error::io("create the temporary file", shown, e)),
     }
 }
 
@@ -302,7 +285,15 @@ pub(super) fn create_exclusive(temp: &Path) -> Result<File, Error> {
 /// and text that is not UTF-8 (merging into bytes we do not understand
 /// could mangle them).
 pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
-    Ok(read_existing(path)?.map(|existing| existing.text))
+    let dir = match Dir::walk(parent_dir(path), None) {
+        Ok(dir) => dir,
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let name = path.file_name().unwrap_or_default();
+    Ok(read_existing(&dir, name, path)?.map(|existing| existing.text))
 }
 
 /// The file as it is: its text, and who may write it.
@@ -315,20 +306,24 @@ pub(super) struct Existing {
 }
 
 /// [`read_text`], with the owner and mode the file has.
-pub(super) fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
+pub(super) fn read_existing(
+    dir: &Dir,
+    name: &OsStr,
+    path: &Path,
+) -> Result<Option<Existing>, Error> {
     // O_NOFOLLOW: the link is refused by the open itself, so nothing can be
     // swapped in between a check and the read. O_NONBLOCK so that a FIFO at
     // the path cannot hang us in open(); it has no effect on the regular
     // files we go on to read.
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
+    let file = match dir.open(
+        name,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        0,
+    ) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         // ELOOP alone reads "too many levels of symbolic links".
-        Err(_) if is_symlink(path) => {
+        Err(_) if dir.is_symlink(name) => {
             return Err(Error::io(
                 "use",
                 path,

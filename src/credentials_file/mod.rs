@@ -23,6 +23,7 @@
 //! would exceed it is refused, since the next read would refuse the result.
 
 mod atomic;
+mod dir;
 mod ini;
 mod permissions;
 #[cfg(test)]
@@ -40,6 +41,7 @@ use crate::time::{format_duration, Timestamp};
 
 pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
+use self::dir::Dir;
 use self::ini::*;
 pub use self::ini::{merge, render_section};
 use self::permissions::{may_chown, trusted};
@@ -169,6 +171,12 @@ impl FileSink {
                 self.path.display()
             )));
         }
+        // A link on the way that someone else could swap (see `dir`): found
+        // now. A directory that is missing is made by the first write, and
+        // other trouble is reported by it.
+        if let Err(e @ Error::Config(_)) = Dir::walk(parent_dir(&self.path), None) {
+            return Err(e);
+        }
         // A pipe, a device or a directory there is as much a mistake, and
         // found now rather than after a fetch.
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
@@ -244,19 +252,22 @@ impl FileSink {
                 self.path.display()
             ))
         })?;
-        let dir = parent_dir(&self.path);
         let dir_mode = match self.owner {
             Some(_) => DIR_MODE_FOR_OWNER,
             None => DIR_MODE,
         };
-        create_dirs(dir, dir_mode)?;
+        // Everything below is done in this directory as opened now, whatever
+        // its path comes to name meanwhile.
+        let dir = Dir::walk(parent_dir(&self.path), Some(dir_mode))?;
+        let lock_name = our_name(file_name, ".lock");
+        let lock_path = parent_dir(&self.path).join(&lock_name);
         // Held until this function returns: closing it releases the lock.
-        let Some(_lock) = lock(&dir.join(our_name(file_name, ".lock")), wait, self.owner)? else {
+        let Some(_lock) = lock(&dir, &lock_name, &lock_path, wait, self.owner)? else {
             return Ok(None);
         };
-        remove_leftovers(dir, file_name);
+        remove_leftovers(&dir, file_name);
 
-        let file = read_existing(&self.path)?;
+        let file = read_existing(&dir, file_name, &self.path)?;
         if let Some(file) = &file {
             trusted(file.uid, file.mode, self.owner)
                 .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
@@ -322,7 +333,7 @@ impl FileSink {
         }
         replace(
             &self.path,
-            dir,
+            &dir,
             file_name,
             merged.as_bytes(),
             self.mode,

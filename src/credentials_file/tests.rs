@@ -708,12 +708,14 @@ fn a_symlink_at_the_lock_file_is_refused() {
 fn the_lock_is_waited_for_then_given_up_naming_it() {
     let tmp = TempDir::new("lockwait");
     let path = tmp.join(LOCK);
-    let held = lock(&path, Duration::ZERO, None)
+    let dir = Dir::walk(&tmp.0, None).expect("the directory opens");
+    let name = OsStr::new(LOCK);
+    let held = lock(&dir, name, &path, Duration::ZERO, None)
         .expect("opens")
         .expect("free at first");
     // flock locks belong to an open file, so a second open conflicts
     // even in this process.
-    assert!(lock(&path, Duration::from_millis(50), None)
+    assert!(lock(&dir, name, &path, Duration::from_millis(50), None)
         .expect("opens")
         .is_none());
     let err = lock_timeout(&path, Duration::from_millis(50));
@@ -726,7 +728,9 @@ fn the_lock_is_waited_for_then_given_up_naming_it() {
     assert_eq!(err.exit_code(), 1);
     drop(held);
     assert!(
-        lock(&path, Duration::ZERO, None).expect("opens").is_some(),
+        lock(&dir, name, &path, Duration::ZERO, None)
+            .expect("opens")
+            .is_some(),
         "released with the file"
     );
     assert_eq!(mode_of(&path), 0o600);
@@ -886,7 +890,9 @@ fn failed_write_leaves_target_and_no_temp() {
 
     // A failure after the temp file exists removes it again.
     let temp = tmp.join(".other.aws-credfile.tmp");
-    let err = write_temp(&temp, |f| {
+    let dir = Dir::walk(&tmp.0, None).expect("the directory opens");
+    let temp_name = OsStr::new(".other.aws-credfile.tmp");
+    let err = write_temp(&dir, temp_name, &temp, |f| {
         f.write_all(b"partial").map_err(|e| ("write", e))?;
         Err(("flush", io::Error::other("disk on fire")))
     })
@@ -1221,4 +1227,41 @@ fn an_expiry_beyond_any_session_is_never_kept_as_newer() {
             .expect("write"),
         Written::KeptNewer { .. }
     ));
+}
+
+#[test]
+fn links_on_the_way_are_followed_only_where_no_one_else_can_swap_them() {
+    let tmp = TempDir::new("dirlinks");
+    let real = tmp.join("real");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&real, tmp.join("via")).unwrap();
+    // In a directory only this user can change: followed, as the kernel
+    // would, and the file lands in the real directory.
+    let sink = FileSink::new(tmp.join("via/credentials"), "default");
+    sink.preflight().expect("a link only we can change");
+    sink.write(&creds(Some(TOKEN)), now(), now())
+        .expect("written");
+    assert!(real.join("credentials").exists());
+    // In one others can write: refused, before any write and at one.
+    let open = tmp.join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(&real, open.join("via")).unwrap();
+    let sink = FileSink::new(open.join("via/x/credentials"), "default");
+    let err = sink.preflight().expect_err("refused at start");
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("\"via\" is a symbolic link in a directory that its group or others can write (mode 777)"),
+        "{err}"
+    );
+    let err = sink
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("refused at a write");
+    assert!(err.to_string().contains("follows no link there"), "{err}");
+    assert!(!real.join("x").exists(), "nothing made through the link");
+    // `..` and `.` on the way are walked, not refused.
+    let sink = FileSink::new(open.join("../real/./credentials"), "default");
+    sink.preflight().expect("no link");
 }

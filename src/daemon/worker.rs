@@ -27,15 +27,19 @@ impl Worker {
     ) -> std::io::Result<Worker> {
         let (done, mut ring) = UnixStream::pair()?;
         done.set_nonblocking(true)?;
-        let handle = std::thread::Builder::new()
-            .name("fetch".into())
-            .spawn(move || {
-                let result = provider.fetch(deadline);
-                // Wakes the wait; if this fails, the wait's backstop finds
-                // the thread finished.
-                let _ = ring.write_all(b"!");
-                result
-            })?;
+        // Every signal held in the thread (it inherits the mask), so that
+        // signals reach only the main thread, which waits for them.
+        let handle = crate::process::with_signals_held(|| {
+            std::thread::Builder::new()
+                .name("fetch".into())
+                .spawn(move || {
+                    let result = provider.fetch(deadline);
+                    // Wakes the wait; if this fails, the wait's backstop finds
+                    // the thread finished.
+                    let _ = ring.write_all(b"!");
+                    result
+                })
+        })?;
         Ok(Worker { handle, done })
     }
 

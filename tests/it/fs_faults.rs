@@ -585,3 +585,135 @@ fn a_root_run_for_owner_leaves_a_lock_the_owner_can_use() {
         out.describe()
     );
 }
+
+/// Round 9 finding (high): the file's path was walked by name at every
+/// write, so an `--owner` user who can change a directory on the way (its
+/// own home) swapped the next directory for a link, and a root run then
+/// created a file that user owns in a root-only directory (or merged
+/// root's credentials there into a file the user could read). A link is
+/// now followed only in a directory nobody but root and the running user
+/// can change, and each write works in the directory it opened: planted
+/// before the start the link is refused (exit 2, naming it), swapped in
+/// under a running daemon the next refresh fails the same way, and the
+/// root-only directory stays empty.
+#[test]
+fn a_link_the_owner_can_swap_on_the_way_is_never_followed() {
+    if !is_root() {
+        crate::harness::skip("needs root to run for another user's home");
+        return;
+    }
+    let h = harness("fs_owner_link");
+    let home = h.scratch.join("home");
+    fs::create_dir_all(&home).expect("the owner's home");
+    chown(&home, Some(NOBODY), Some(NOBODY)).expect("give the home to nobody");
+    let root_only = h.scratch.join("root-only");
+    fs::create_dir(&root_only).expect("a root-only directory");
+    fs::set_permissions(&root_only, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let aws = home.join(".aws");
+    let file = aws.join("credentials");
+    let file = file.to_str().expect("a UTF-8 path");
+    let args = ["--owner", "65534:65534", "--file", file];
+
+    symlink(&root_only, &aws).expect("plant the link");
+    let out = h.cmd(&[&["--once"][..], &args].concat()).run();
+    out.assert_code(2)
+        .assert_stderr_contains("is a symbolic link in a directory owned by uid 65534");
+    assert_eq!(dir_names(&root_only), Vec::<String>::new());
+
+    fs::remove_file(&aws).expect("remove the link");
+    let mut d = h.cmd(&args).spawn();
+    assert!(
+        wait_for_file_containing(Path::new(file), "[default]", Duration::from_secs(15)).is_some(),
+        "no first write\n{}",
+        d.snapshot().describe()
+    );
+    fs::rename(&aws, home.join(".aws-moved")).expect("move the directory aside");
+    symlink(&root_only, &aws).expect("swap a link in");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("is a symbolic link in a directory owned by uid 65534")),
+        "the refusal is logged\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    assert_eq!(d.stop().code(), Some(0));
+    assert_eq!(dir_names(&root_only), Vec::<String>::new());
+}
+
+/// Round 9 finding: under a file-size limit (`ulimit -f`), SIGXFSZ killed
+/// the process halfway through the write (exit 153), leaving the temporary
+/// file holding the keys. It is ignored now: the write fails (`EFBIG`), is
+/// reported as any failed write is (exit 1, naming the temporary file),
+/// and the temporary file is removed; the old file is untouched.
+#[test]
+fn a_file_size_limit_fails_the_write_and_leaves_no_keys_behind() {
+    let h = harness("fs_fsize");
+    h.write_cred_file(EXISTING);
+    let before = snapshot(&h.cred_file);
+    let out = h
+        .cmd(&["--once"])
+        .wrapped(&["prlimit", "--fsize=200"])
+        .run();
+    out.assert_code(1).assert_stderr_contains("File too large");
+    assert_eq!(snapshot(&h.cred_file), before, "the old file is untouched");
+    let dir = h.cred_file.parent().expect("dir");
+    assert!(
+        dir_names(dir).iter().all(|n| !n.ends_with(".tmp")),
+        "a temporary file was left: {:?}",
+        dir_names(dir)
+    );
+}
+
+/// Round 9 finding: a signal aws-credfile does not catch (SIGUSR1, SIGQUIT,
+/// SIGALRM: their default ends the process) arriving while the file was
+/// being written killed it between the temporary file and the rename,
+/// leaving the keys in the temporary file. Every signal is now held while
+/// the file is written, so such a signal ends the process after the rename
+/// (or before the write began). Over many runs, each ended by SIGUSR1 sent
+/// at a different moment of a SIGHUP refresh: no temporary file is ever
+/// left, and the file always parses with the last profile whole.
+#[test]
+fn a_signal_that_ends_the_daemon_never_lands_halfway_through_a_write() {
+    const RUNS: u64 = 30;
+    let h = harness("fs_usr1_write");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    for run in 0..RUNS {
+        let mut d = h.cmd(&[]).spawn();
+        assert!(
+            wait_until(Duration::from_secs(15), || d
+                .stderr()
+                .contains("credentials_refreshed")),
+            "no first write\n{}",
+            d.snapshot().describe()
+        );
+        // SIGHUP refreshes at most once a second: past that, at once.
+        std::thread::sleep(Duration::from_millis(1050));
+        d.signal(libc::SIGHUP);
+        // Spread over the refresh: the fetch, the write and its two fsyncs.
+        std::thread::sleep(Duration::from_micros(400 * run));
+        d.signal(libc::SIGUSR1);
+        let status = d.wait_exit(Duration::from_secs(15));
+        let out = d.outcome();
+        assert_eq!(
+            status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            Some(libc::SIGUSR1),
+            "{}",
+            out.describe()
+        );
+        let left: Vec<String> = dir_names(&dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "run {run}: a temporary file was left: {left:?}"
+        );
+        let text = fs::read_to_string(&h.cred_file).expect("the file");
+        assert!(
+            ini::profile(&text, "default").is_ok(),
+            "run {run}: the file does not parse:\n{text}"
+        );
+    }
+}

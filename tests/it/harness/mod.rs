@@ -231,9 +231,9 @@ impl Harness {
     }
 }
 
-/// The whole secret, its percent-encoded form, and every piece of it
-/// between separators long enough to be unmistakable: a log line printing
-/// half a token leaks it too.
+/// The whole secret and its percent-encoded form; `assert_no_secrets` looks
+/// for every [`PIECE`] bytes of each, since a line printing half a token
+/// leaks it too.
 fn secret_forms(secret: &str) -> Vec<String> {
     vec![secret.to_string(), fake::percent_encode(secret)]
 }

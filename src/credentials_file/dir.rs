@@ -1,0 +1,311 @@
+//! The directory that holds the credentials file, opened by walking its
+//! path one name at a time, and everything done in it done relative to the
+//! open directory (`openat`, `renameat`, `unlinkat`): what the path names
+//! cannot change between the walk and the write.
+//!
+//! A symbolic link on the way is followed only where it sits in a directory
+//! that nobody but root and this user can change (owned by one of them, not
+//! writable by group or others). Anywhere else, whoever can change that
+//! directory could swap the link (or a directory for a link) to point the
+//! write at a directory of their choosing: a root sidecar writing for
+//! `--owner` would then create a file that user owns wherever the link
+//! points, or merge another credentials file into one that user can read.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::Error;
+
+/// The most links followed in one walk, as the kernel allows.
+const MAX_LINKS: usize = 40;
+
+/// An open directory (`O_PATH`); see the module documentation.
+#[derive(Debug)]
+pub(super) struct Dir {
+    fd: OwnedFd,
+}
+
+impl Dir {
+    /// Opens the directory `path` (a relative one from the current
+    /// directory). With `create`, missing directories are made with that
+    /// mode, exactly (the umask cannot narrow it); directories that exist
+    /// are never changed. `path` is only walked, never opened whole.
+    pub(super) fn walk(path: &Path, create: Option<u32>) -> Result<Dir, Error> {
+        let fail = |e: io::Error| Error::io("open the directory", path, e);
+        let mut names: Vec<OsString> = Vec::new();
+        push_components(&mut names, path);
+        let mut cur = if path.is_absolute() {
+            open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?
+        } else {
+            open_at(None, OsStr::new("."), PATH_DIR).map_err(fail)?
+        };
+        let mut links = 0;
+        while let Some(name) = names.pop() {
+            if name == "/" {
+                cur = open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?;
+                continue;
+            }
+            let kind = match lstat_at(&cur, &name) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && create.is_some() => {
+                    let mode = create.unwrap_or(0o700);
+                    make_dir(&cur, &name, mode)
+                        .map_err(|e| Error::io("create the directory", path, e))?;
+                    libc::S_IFDIR
+                }
+                Err(e) => return Err(fail(e)),
+                Ok(st) => st.st_mode & libc::S_IFMT,
+            };
+            if kind == libc::S_IFLNK {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(fail(io::Error::from_raw_os_error(libc::ELOOP)));
+                }
+                if let Err(why) = may_follow_links_in(&cur) {
+                    return Err(Error::Config(format!(
+                        "{}: on the way, {:?} is a symbolic link in a directory {why}; aws-credfile follows no link there, since it could be swapped to point anywhere: give --file a path without it (the link's target, in directories only root and this user can change)",
+                        path.display(),
+                        name
+                    )));
+                }
+                let target = read_link_at(&cur, &name).map_err(fail)?;
+                let target = PathBuf::from(OsString::from_vec(target));
+                // The rest of the walk goes on from the link's target.
+                push_components(&mut names, &target);
+                continue;
+            }
+            cur = open_at(Some(&cur), &name, PATH_DIR | libc::O_NOFOLLOW).map_err(fail)?;
+        }
+        Ok(Dir { fd: cur })
+    }
+
+    /// `openat(2)` of `name` in this directory, with `O_CLOEXEC` added.
+    pub(super) fn open(&self, name: &OsStr, flags: libc::c_int, mode: u32) -> io::Result<File> {
+        let name = c_name(name)?;
+        // SAFETY: openat(2) with a live directory descriptor and a
+        // NUL-terminated name; the descriptor it returns is new and ours.
+        #[allow(unsafe_code)]
+        unsafe {
+            let fd = libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_CLOEXEC,
+                mode as libc::c_uint,
+            );
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(File::from_raw_fd(fd))
+        }
+    }
+
+    /// `renameat(2)` within this directory.
+    pub(super) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        let (from, to) = (c_name(from)?, c_name(to)?);
+        let dir = self.fd.as_raw_fd();
+        // SAFETY: renameat(2) with a live directory descriptor and two
+        // NUL-terminated names.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::renameat(dir, from.as_ptr(), dir, to.as_ptr()) };
+        check(rc)
+    }
+
+    /// `unlinkat(2)` of a name that is not a directory; a link goes, never
+    /// its target.
+    pub(super) fn unlink(&self, name: &OsStr) -> io::Result<()> {
+        let name = c_name(name)?;
+        // SAFETY: unlinkat(2) with a live directory descriptor and a
+        // NUL-terminated name.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::unlinkat(self.fd.as_raw_fd(), name.as_ptr(), 0) };
+        check(rc)
+    }
+
+    /// Whether `name` itself (not what it points to) is a symbolic link.
+    pub(super) fn is_symlink(&self, name: &OsStr) -> bool {
+        lstat_at(&self.fd, name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+    }
+
+    /// The names in this directory.
+    pub(super) fn names(&self) -> io::Result<Vec<OsString>> {
+        let own = OwnedFd::from(self.reopened()?);
+        let mut names = Vec::new();
+        // SAFETY: fdopendir(3) takes over a live descriptor that is ours
+        // (released from `own` only once it succeeded), readdir(3) returns
+        // entries valid until the next call, whose names are NUL-terminated,
+        // and closedir(3) closes the descriptor with the stream.
+        #[allow(unsafe_code)]
+        unsafe {
+            let raw = std::os::fd::IntoRawFd::into_raw_fd(own);
+            let stream = libc::fdopendir(raw);
+            if stream.is_null() {
+                let e = io::Error::last_os_error();
+                libc::close(raw);
+                return Err(e);
+            }
+            loop {
+                let entry = libc::readdir(stream);
+                if entry.is_null() {
+                    break;
+                }
+                let name = std::ffi::CStr::from_ptr((*entry).d_name.as_ptr());
+                names.push(OsStr::from_bytes(name.to_bytes()).to_os_string());
+            }
+            libc::closedir(stream);
+        }
+        Ok(names)
+    }
+
+    /// Flushes the directory, so a rename in it survives a power cut.
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.reopened()?.sync_all()
+    }
+
+    /// The directory opened to be read: the walk's descriptor (`O_PATH`,
+    /// which needs only search permission, so a 0711 directory is walked
+    /// through and its files opened) can be neither listed nor flushed.
+    fn reopened(&self) -> io::Result<File> {
+        open_at(
+            Some(&self.fd),
+            OsStr::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+        )
+        .map(File::from)
+    }
+}
+
+/// Descriptors of the directories on the way: enough to walk from, with
+/// search permission only (a 0711 directory is walked through, not read).
+const PATH_DIR: libc::c_int = libc::O_PATH | libc::O_DIRECTORY;
+
+/// Pushes the names of `path` onto the stack `names` (the next to walk is
+/// last), so its first name comes out first; `/` stands for "start again
+/// from the root".
+fn push_components(names: &mut Vec<OsString>, path: &Path) {
+    let these: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::RootDir => Some(OsString::from("/")),
+            Component::CurDir | Component::Prefix(_) => None,
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::Normal(n) => Some(n.to_os_string()),
+        })
+        .collect();
+    names.extend(these.into_iter().rev());
+}
+
+/// Whether a link in `dir` may be followed: only root and this user can
+/// change the directory. `Err` says who else can.
+fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
+    let st =
+        lstat_at(dir, OsStr::new("")).map_err(|e| format!("that cannot be inspected ({e})"))?;
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    let me = unsafe { libc::geteuid() };
+    if st.st_uid != 0 && st.st_uid != me {
+        return Err(format!("owned by uid {}, who can change it", st.st_uid));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(format!(
+            "that its group or others can write (mode {:o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `openat(2)` relative to `dir` (the current directory when `None`).
+fn open_at(dir: Option<&OwnedFd>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let name = c_name(name)?;
+    let dir = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
+    // SAFETY: openat(2) with a live directory descriptor (or AT_FDCWD) and
+    // a NUL-terminated name; the descriptor it returns is new and ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// `fstatat(2)` of `name` in `dir` without following a link; an empty name
+/// is `dir` itself.
+fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
+    let c = c_name(name)?;
+    let flags = libc::AT_SYMLINK_NOFOLLOW
+        | if name.is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            0
+        };
+    // SAFETY: fstatat(2) writes one stat into the zeroed struct passed by
+    // exclusive reference; the descriptor is live and the name
+    // NUL-terminated.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        check(libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, flags))?;
+        Ok(st)
+    }
+}
+
+fn read_link_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Vec<u8>> {
+    let c = c_name(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat(2) writes at most `buf.len()` bytes into `buf`.
+    #[allow(unsafe_code)]
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Makes the directory `name` in `dir` with exactly `mode`: the umask would
+/// narrow it (0711 under umask 077 is 0700, which locks the `--owner` user
+/// out again), so it is set once more on the new directory, opened with
+/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
+/// Made by someone else meanwhile, it is theirs and left alone.
+fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: mkdirat(2) with a live directory descriptor and a
+    // NUL-terminated name.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) };
+    match check(rc) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        other => other?,
+    }
+    let new = open_at(
+        Some(dir),
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+    )?;
+    // SAFETY: fchmod(2) of a live descriptor.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::fchmod(new.as_raw_fd(), mode as libc::mode_t) };
+    check(rc)
+}
