@@ -7,7 +7,7 @@
 //! out: a `source` fetches credentials (over `http`, from `sts` or a
 //! container endpoint), and they are delivered to the `credentials_file`
 //! and the `serve` endpoint, in the one `wait` over every descriptor.
-//! Nothing below `config` imports it, and the leaves (`env`, `token`,
+//! Nothing below `config` imports it, and the leaves (`env`, `token`, `poll`,
 //! `url`, `credentials`, `time`, `error`, `log`) import only each other.
 //! ARCHITECTURE.md has the map.
 // Unsafe code is denied everywhere; each call of a system call std lacks

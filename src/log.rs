@@ -4,8 +4,12 @@
 //! the user info of any URL in a field (a proxy password) is redacted.
 
 use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::error::is_invisible;
+use crate::poll::{poll, Interest};
 use crate::time::Timestamp;
 use crate::url::redact_text;
 
@@ -32,6 +36,25 @@ impl Level {
             Level::Error => "error",
         }
     }
+}
+
+/// How long a line waits for stderr to have room (a pipe with less than
+/// 4 KiB free) before it is dropped.
+const STDERR_WAIT: Duration = Duration::from_millis(100);
+
+/// Lines dropped since the last one written.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `text` to stderr if it has room within [`STDERR_WAIT`]; whether
+/// it did. A closed stderr must not stop credential refreshes, nor one that
+/// nobody reads (a full pipe, a stuck log driver): what it cannot take soon
+/// is dropped (and counted by the logger, whose next line that gets through
+/// says how many were), rather than block the loop, the endpoint and the
+/// reaction to SIGTERM.
+pub fn write_stderr(text: &str) -> bool {
+    let stderr = std::io::stderr();
+    poll(&[(stderr.as_fd(), Interest::Write)], STDERR_WAIT)[0]
+        && stderr.lock().write_all(text.as_bytes()).is_ok()
 }
 
 /// Writes events at or above `level` in `format`.
@@ -74,9 +97,21 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let line = self.render(Timestamp::now(), level, event, fields);
-        // A closed stderr must not stop credential refreshes.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        let now = Timestamp::now();
+        let mut line = self.render(now, level, event, fields);
+        let dropped = DROPPED.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            let note = self.render(
+                now,
+                Level::Warn,
+                "log_lines_dropped",
+                &[("count", &dropped)],
+            );
+            line.insert_str(0, &note);
+        }
+        if !write_stderr(&line) {
+            DROPPED.fetch_add(1 + dropped, Ordering::Relaxed);
+        }
     }
 
     /// The line for one event, newline included.

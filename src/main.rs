@@ -39,11 +39,10 @@ fn main() -> ExitCode {
                 // last guard for the terminal and the log pipeline.
                 // Where stderr cannot take it (closed, full, a broken
                 // pipe), the exit code still says it.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "aws-credfile: error: {}",
+                log::write_stderr(&format!(
+                    "aws-credfile: error: {}\n",
                     one_line_within(&err.to_string(), 4096)
-                );
+                ));
             }
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }

@@ -1172,3 +1172,43 @@ fn requests_are_logged_at_debug_level_only_and_without_secrets() {
         }
     }
 }
+
+/// Round 9 finding: with stderr a pipe nobody reads (a stuck log driver),
+/// the first line that did not fit blocked the daemon in write(2), and
+/// refreshes, the endpoint and SIGTERM all stopped with it. A line stderr
+/// cannot take within 100 ms is now dropped and counted: with the pipe
+/// full, the endpoint still answers and SIGTERM still ends the daemon.
+#[test]
+fn a_log_pipe_nobody_reads_stops_nothing() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let h = Harness::new("serve_stuck_log", |_, _| Answer::issue(HOUR));
+    let fifo = h.scratch.join("stderr.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    // The read end, held open and never read.
+    let _reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open the pipe's read end");
+    let script = format!("exec \"$0\" \"$@\" 2>'{}'", fifo.display());
+    let (mut d, addr) = serving_with(&h, &["--log-level", "debug"], |run| {
+        run.wrapped(&["sh", "-c", &script])
+    });
+    wait_for_200(&d, addr, &[]);
+    // Every SIGHUP is logged: far more than the pipe's 64 KiB.
+    for _ in 0..3000 {
+        d.signal(libc::SIGHUP);
+        thread::sleep(Duration::from_micros(500));
+    }
+    wait_for_200(&d, addr, &[]);
+    d.signal(libc::SIGTERM);
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "SIGTERM with the log pipe full\n{}",
+        d.snapshot().describe()
+    );
+    d.outcome();
+}
