@@ -91,6 +91,9 @@ impl Error {
             {
                 127
             }
+            // Out of descriptors, processes or memory: aws-credfile's own
+            // limits at run time, not the program's fault.
+            Error::Spawn { source, .. } if is_out_of_resources(source) => 1,
             Error::Spawn { .. } => 126,
             _ => 1,
         }
@@ -238,6 +241,15 @@ fn sts_hint(code: &str) -> &'static str {
     }
 }
 
+/// Whether starting a program failed for want of descriptors, processes
+/// or memory.
+fn is_out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
+}
+
 impl fmt::Display for Error {
     /// The message, with the user info of any URL in it redacted: proxy URLs
     /// carry passwords, and whatever quoted one (a library's error text
@@ -294,6 +306,9 @@ impl fmt::Display for Message<'_> {
             Error::Stale(msg) => f.write_str(msg),
             Error::Spawn { program, source } => {
                 let hint = match source.kind() {
+                    _ if is_out_of_resources(source) => {
+                        "aws-credfile ran out of descriptors, processes or memory (ulimit -n, -u, the pod's pids limit); raise the limit"
+                    }
                     io::ErrorKind::NotFound if source.get_ref().is_some() => {
                         "install the interpreter, or fix the #! line"
                     }

@@ -94,3 +94,18 @@ fn messages_are_one_line() {
     assert!(shown.contains("trust policy"));
     assert!(one_line(&"x".repeat(1000)).chars().count() <= 301);
 }
+
+#[test]
+fn a_program_that_cannot_start_for_want_of_resources_is_a_runtime_failure() {
+    let spawn = |errno| Error::Spawn {
+        program: "app".into(),
+        source: io::Error::from_raw_os_error(errno),
+    };
+    for errno in [libc::EMFILE, libc::ENFILE, libc::EAGAIN, libc::ENOMEM] {
+        let err = spawn(errno);
+        assert_eq!(err.exit_code(), 1, "{err}");
+        assert!(err.to_string().contains("raise the limit"), "{err}");
+    }
+    assert_eq!(spawn(libc::EACCES).exit_code(), 126);
+    assert_eq!(spawn(libc::ENOENT).exit_code(), 127);
+}
