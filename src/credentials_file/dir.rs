@@ -49,15 +49,14 @@ impl Dir {
                 cur = open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?;
                 continue;
             }
-            let kind = match lstat_at(&cur, &name) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound && create.is_some() => {
-                    let mode = create.unwrap_or(0o700);
+            let kind = match (lstat_at(&cur, &name), create) {
+                (Err(e), Some(mode)) if e.kind() == io::ErrorKind::NotFound => {
                     make_dir(&cur, &name, mode)
                         .map_err(|e| Error::io("create the directory", path, e))?;
                     libc::S_IFDIR
                 }
-                Err(e) => return Err(fail(e)),
-                Ok(st) => st.st_mode & libc::S_IFMT,
+                (Err(e), _) => return Err(fail(e)),
+                (Ok(st), _) => st.st_mode & libc::S_IFMT,
             };
             if kind == libc::S_IFLNK {
                 links += 1;
