@@ -56,18 +56,173 @@ pub struct Credentials {
     pub role_arn: Option<String>,
 }
 
-/// `text` with each of `secrets` replaced by `***`: for a message quoting a
-/// field of a document that also held them (a server may put a secret
-/// where a timestamp belongs).
+/// `text` with each of `secrets` hidden as `***` (see [`hide_pieces`]):
+/// for a message quoting a field of a document that also held them (a
+/// server may put a secret, or part of one, where a timestamp belongs).
 pub fn scrub(text: String, secrets: &[Option<&Secret>]) -> String {
     // A value this short is no secret worth hiding, and replacing it would
     // garble the message (and show what it is).
     const SHORTEST: usize = 8;
-    secrets
+    let secrets: Vec<&str> = secrets
         .iter()
         .flatten()
-        .filter(|s| s.expose().len() >= SHORTEST)
-        .fold(text, |text, s| text.replace(s.expose(), "***"))
+        .map(|s| s.expose())
+        .filter(|s| s.len() >= SHORTEST)
+        .collect();
+    hide_pieces(&text, &secrets, "***")
+}
+
+/// How many characters of a secret in a row are hidden wherever they
+/// appear in a message (a shorter secret is matched whole): 16 characters
+/// of a key or token are 96 bits or more of it.
+pub const PIECE: usize = 16;
+
+/// `text` with every stretch that spells out [`PIECE`] characters in a row
+/// of one of `secrets` (or all of a shorter one) replaced by one `marker`.
+/// Spelled out as the text would be read, not only byte for byte: case is
+/// ignored; whitespace, control and invisible characters, and any other
+/// character that is not printable ASCII, are skipped (a log shows them as
+/// `?` or a space, and a token with one after each byte is still read);
+/// and the encodings a server quoting a request uses are undone: `%XX`,
+/// `&#N;`, `&#xH;`, `&amp;` and the like, JSON's `\uXXXX` and `\/`, and
+/// the `\u{..}` and `\"` of a quoted Debug string. For error messages
+/// only: text that happens to match part of a secret is no loss there.
+pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
+    let skeleton = skeleton(text);
+    let letters: Vec<u8> = skeleton.iter().map(|unit| unit.letter).collect();
+    let mut hidden = vec![false; text.len()];
+    for secret in secrets {
+        let secret: Vec<u8> = secret
+            .bytes()
+            .filter(u8::is_ascii_graphic)
+            .map(|b| b.to_ascii_lowercase())
+            .collect();
+        let n = secret.len().min(PIECE);
+        if n < 4 {
+            continue;
+        }
+        let pieces: std::collections::HashSet<&[u8]> = secret.windows(n).collect();
+        for (at, window) in letters.windows(n).enumerate() {
+            if pieces.contains(window) {
+                hidden[skeleton[at].start..skeleton[at + n - 1].end].fill(true);
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last_hidden = false;
+    for (at, ch) in text.char_indices() {
+        match (hidden[at], last_hidden) {
+            (false, _) => out.push(ch),
+            (true, false) => out.push_str(marker),
+            (true, true) => {}
+        }
+        last_hidden = hidden[at];
+    }
+    out
+}
+
+/// One printable ASCII character as `text` spells it, lowercased, and the
+/// bytes of `text` that spell it.
+struct Unit {
+    letter: u8,
+    start: usize,
+    end: usize,
+}
+
+/// The printable ASCII characters `text` spells out, in order (see
+/// [`hide_pieces`]).
+fn skeleton(text: &str) -> Vec<Unit> {
+    let bytes = text.as_bytes();
+    let mut units = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let (letter, mut len) = spelled_at(text, at);
+        // An ANSI control sequence after an escape says nothing either.
+        if letter == Some(0x1b) && bytes.get(at + len) == Some(&b'[') {
+            len += 1;
+            while let Some(&b) = bytes.get(at + len) {
+                len += 1;
+                if (0x40..=0x7e).contains(&b) {
+                    break;
+                }
+            }
+        }
+        if let Some(letter) = letter.filter(u8::is_ascii_graphic) {
+            units.push(Unit {
+                letter: letter.to_ascii_lowercase(),
+                start: at,
+                end: at + len,
+            });
+        }
+        at += len;
+    }
+    units
+}
+
+/// The byte spelled at `at` in `text` (`None` for a character beyond ASCII)
+/// and how many bytes spell it.
+fn spelled_at(text: &str, at: usize) -> (Option<u8>, usize) {
+    let rest = &text.as_bytes()[at..];
+    let hex = |digits: &[u8]| {
+        std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+    };
+    let ascii = |code: u32| u8::try_from(code).ok().filter(u8::is_ascii);
+    match rest[0] {
+        b'%' if rest.len() >= 3 => match hex(&rest[1..3]) {
+            Some(code) => (ascii(code), 3),
+            None => (Some(b'%'), 1),
+        },
+        b'&' => {
+            let Some(semi) = rest.iter().take(12).position(|&b| b == b';') else {
+                return (Some(b'&'), 1);
+            };
+            let code = match &rest[1..semi] {
+                [b'#', b'x' | b'X', digits @ ..] => hex(digits),
+                [b'#', digits @ ..] => std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse().ok()),
+                b"amp" => Some(u32::from(b'&')),
+                b"lt" => Some(u32::from(b'<')),
+                b"gt" => Some(u32::from(b'>')),
+                b"quot" => Some(u32::from(b'"')),
+                b"apos" => Some(u32::from(b'\'')),
+                _ => return (Some(b'&'), 1),
+            };
+            match code {
+                Some(code) => (ascii(code), semi + 1),
+                None => (Some(b'&'), 1),
+            }
+        }
+        b'\\' => match rest.get(1) {
+            // Rust's Debug escape, `\u{200b}`.
+            Some(b'u') if rest.get(2) == Some(&b'{') => {
+                match rest.iter().take(12).position(|&b| b == b'}') {
+                    Some(close) => (hex(&rest[3..close]).and_then(ascii), close + 1),
+                    None => (Some(b'\\'), 1),
+                }
+            }
+            // JSON's `\u0065`.
+            Some(b'u') if rest.len() >= 6 => match hex(&rest[2..6]) {
+                Some(code) => (ascii(code), 6),
+                None => (Some(b'\\'), 1),
+            },
+            Some(b'x') if rest.len() >= 4 => match hex(&rest[2..4]) {
+                Some(code) => (ascii(code), 4),
+                None => (Some(b'\\'), 1),
+            },
+            Some(&b @ (b'"' | b'\'' | b'\\' | b'/')) => (Some(b), 2),
+            Some(b'n' | b't' | b'r' | b'0') => (None, 2),
+            _ => (Some(b'\\'), 1),
+        },
+        b if b.is_ascii() => (Some(b), 1),
+        _ => {
+            let len = text[at..].chars().next().map_or(1, char::len_utf8);
+            (None, len)
+        }
+    }
 }
 
 /// 16 KiB: far more than any key or session token AWS issues (a session

@@ -5,7 +5,6 @@
 //! Status codes are not errors here: the callers parse error bodies (STS's
 //! `ErrorResponse`, the agent's JSON) into better messages than a status.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use ureq::Agent;
 
 use std::path::PathBuf;
 
+use crate::credentials::hide_pieces;
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
 use crate::token::{self, ReadError};
@@ -136,26 +136,23 @@ impl Response {
     /// be part of the answer (session tokens share long prefixes), and
     /// taking it out would change what the answer says.
     pub fn body_without(&self, secrets: &[&str]) -> Vec<u8> {
-        hide(&self.body, secrets, usize::MAX)
+        hide(&self.body, secrets)
     }
 }
 
-/// `text` with every run of bytes covered by a whole secret, or by any
-/// `piece` bytes in a row of one, replaced by one `** redacted **`.
-/// Secrets shorter than four bytes are left alone: they would match too
-/// much, and protect too little.
-fn hide(text: &[u8], secrets: &[&str], piece: usize) -> Vec<u8> {
+/// `text` with every occurrence of a whole secret replaced by one
+/// `** redacted **` (adjacent ones by one). Secrets shorter than four bytes
+/// are left alone: they would match too much, and protect too little.
+fn hide(text: &[u8], secrets: &[&str]) -> Vec<u8> {
     let mut hidden = vec![false; text.len()];
     for secret in secrets
         .iter()
         .map(|s| s.as_bytes())
         .filter(|s| s.len() >= 4)
     {
-        let n = secret.len().min(piece);
-        let pieces: HashSet<&[u8]> = secret.windows(n).collect();
-        for (at, window) in text.windows(n).enumerate() {
-            if pieces.contains(window) {
-                hidden[at..at + n].fill(true);
+        for (at, window) in text.windows(secret.len()).enumerate() {
+            if window == secret {
+                hidden[at..at + secret.len()].fill(true);
             }
         }
     }
@@ -170,18 +167,13 @@ fn hide(text: &[u8], secrets: &[&str], piece: usize) -> Vec<u8> {
     out
 }
 
-/// An error message with any [`PIECE`] bytes in a row of `secrets` taken
-/// out: a server may quote a secret cut to a length or from an offset,
-/// which taking whole secrets out of the answer does not catch. Applied to
-/// messages only, where text that happens to match a piece of a secret is
-/// no loss.
+/// An error message with any piece of `secrets` it spells out taken out
+/// (see [`hide_pieces`]): a server may quote a secret cut to a length or
+/// from an offset, encoded, or broken up, which taking whole secrets out of
+/// the answer does not catch.
 fn without_pieces(message: &str, secrets: &[&str]) -> String {
-    String::from_utf8_lossy(&hide(message.as_bytes(), secrets, PIECE)).into_owned()
+    hide_pieces(message, secrets, "** redacted **")
 }
-
-/// How many bytes of a secret in a row are taken out of an error message:
-/// 16 bytes of a token are 96 bits or more of it.
-const PIECE: usize = 16;
 
 /// A client for one destination, built for one refresh and dropped after
 /// it. Nothing is kept between refreshes on purpose: a connection would not

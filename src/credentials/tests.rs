@@ -40,3 +40,54 @@ fn fit_values_are_printable_ascii_without_spaces() {
     assert!(is_fit_value(&"T".repeat(MAX_VALUE)));
     assert!(!is_fit_value(&"T".repeat(MAX_VALUE + 1)));
 }
+
+#[test]
+fn a_secret_is_hidden_however_a_message_spells_it() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlU0VDUkVU";
+    let spread = |sep: &str| {
+        let chars: Vec<String> = token.chars().map(String::from).collect();
+        chars.join(sep)
+    };
+    let every = |n: usize, sep: &str| {
+        token
+            .as_bytes()
+            .chunks(n)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let encoded = |f: &dyn Fn(u8) -> String| token.bytes().map(f).collect::<String>();
+    let cases = [
+        spread("\u{200b}"),
+        spread("\u{ad}"),
+        spread("\u{1}"),
+        spread("\u{7f}"),
+        every(10, "\t"),
+        every(10, "\n"),
+        every(8, "\u{1b}[0m"),
+        every(15, " "),
+        encoded(&|b| format!("%{b:02X}")),
+        encoded(&|b| format!("&#{b};")),
+        encoded(&|b| format!("&#x{b:x};")),
+        encoded(&|b| format!("\\u{b:04x}")),
+        format!("{token:?}")
+            .trim_matches('"')
+            .replace('.', "\\u{200b}."),
+        token.to_uppercase(),
+        token.replace('.', "&#46;"),
+    ];
+    for quoted in cases {
+        let shown = hide_pieces(&format!("bad token <{quoted}> sent"), &[token], "***");
+        assert_eq!(shown, "bad token <***> sent", "{quoted:?}");
+    }
+    // A piece from the middle, encoded, goes too; the rest stays.
+    let middle = encoded(&|b| format!("%{b:02x}"))[30..150].to_string();
+    assert_eq!(
+        hide_pieces(&format!("x {middle} y"), &[token], "***"),
+        "x *** y"
+    );
+    // Text that spells no 16 characters of it is left as it is, `%`, `&`
+    // and `\` included.
+    let plain = "100% & \\ &#; %zz \\u{zz} eyJhbGciOiJSUzI \u{e9}t\u{e9}";
+    assert_eq!(hide_pieces(plain, &[token], "***"), plain);
+}

@@ -463,10 +463,20 @@ fn secrets_a_server_echoes_never_reach_the_log() {
             "InvalidIdentityToken",
             &format!(
                 "Couldn't verify the token {token}; it was sent as {token}; it begins {} and \
-                 ends {}; as character references {}; in CDATA <![CDATA[{token}]]>",
+                 ends {}; as character references {}; in CDATA <![CDATA[{token}]]>; \
+                 percent-encoded {}; upper-cased {}; spaced out {}",
                 &token[..24],
                 &token[token.len() - 24..],
-                token.bytes().map(|b| format!("&#{b};")).collect::<String>()
+                token.bytes().map(|b| format!("&#{b};")).collect::<String>(),
+                token
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect::<String>(),
+                token.to_uppercase(),
+                token
+                    .chars()
+                    .map(|c| format!("{c}&#x200b;"))
+                    .collect::<String>()
             ),
         )
     });
@@ -543,21 +553,58 @@ fn secrets_a_server_echoes_never_reach_the_log() {
     every_case(runs, |(case, format, once)| {
         let mut args = vec!["--log-format", format, "--log-level", "debug"];
         args.extend_from_slice(case.args);
-        if once {
+        let stderr = if once {
             args.extend(["--once", "--once-timeout", "2s"]);
             let out = with_env(case.h.cmd(&args), case.env).run();
             out.assert_code(1).assert_stderr_contains(case.shown);
+            out.stderr
         } else {
             let d = with_env(case.h.cmd(&args), case.env).spawn();
             wait_for_log(&d, case.shown, 2);
-            d.stop().assert_code(0);
-        }
+            let out = d.stop();
+            out.assert_code(0);
+            out.stderr
+        };
+        assert_spells_no_secret(&stderr, &case.h.secrets());
     });
     assert!(chained.sts.request_count() >= 8, "the chained hop was made");
     assert!(
         container.agent().request_count() >= 4,
         "the agent was asked"
     );
+}
+
+/// Fails if `text`, read as a person would (`?` and whitespace, which the
+/// log puts for invisible characters, skipped; `%XX` decoded; case
+/// ignored), holds 16 characters in a row of any of `secrets`.
+fn assert_spells_no_secret(text: &str, secrets: &[String]) {
+    let mut spelled = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            let hex: String = chars.clone().take(2).collect();
+            if let Ok(b) = u8::from_str_radix(&hex, 16) {
+                chars.next();
+                chars.next();
+                spelled.push(char::from(b).to_ascii_lowercase());
+                continue;
+            }
+        }
+        if c != '?' && !c.is_whitespace() {
+            spelled.push(c.to_ascii_lowercase());
+        }
+    }
+    for secret in secrets {
+        let secret = secret.to_ascii_lowercase();
+        let bytes = secret.as_bytes();
+        for window in bytes.windows(16.min(bytes.len())) {
+            let window = String::from_utf8_lossy(window);
+            assert!(
+                !spelled.contains(window.as_ref()),
+                "the output spells out {window:?}, part of a secret:\n{text}"
+            );
+        }
+    }
 }
 
 fn with_env<'h>(mut run: Invocation<'h>, env: &[(&str, &str)]) -> Invocation<'h> {
