@@ -459,7 +459,8 @@ fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
 }
 
 /// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
-/// is loopback or listed in `NO_PROXY` (exact, or a domain suffix, or `*`).
+/// is loopback or listed in `NO_PROXY` (exact, an address in any spelling,
+/// or a domain suffix; `*` as a whole entry for every host).
 /// An entry with a port (`host:port`, `[v6]:port`) exempts that port only,
 /// as Go's and Python's HTTP clients read it.
 pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
@@ -469,10 +470,20 @@ pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
         return None;
     }
     let exempt = net.no_proxy.iter().any(|entry| {
+        if entry == "*" {
+            return true;
+        }
         let (host, port) = no_proxy_entry(entry);
-        let host = host.trim_start_matches("*.").trim_start_matches('.');
+        let host = host
+            .strip_prefix("*.")
+            .or_else(|| host.strip_prefix('.'))
+            .unwrap_or(host);
+        let same_address = matches!(
+            (host.parse::<IpAddr>(), parts.ip()),
+            (Ok(a), Some(b)) if a == b
+        );
         port.is_none_or(|p| p == parts.port())
-            && (host == "*" || parts.host() == host || parts.host().ends_with(&format!(".{host}")))
+            && (same_address || parts.host() == host || parts.host().ends_with(&format!(".{host}")))
     });
     (!exempt).then(|| proxy.clone())
 }

@@ -39,8 +39,12 @@ impl Url {
             true
         } else if scheme.eq_ignore_ascii_case("http") {
             false
-        } else {
+        } else if is_scheme(scheme) {
             return Err(format!("scheme {scheme:?} is not http or https"));
+        } else {
+            // Not a scheme at all (`user:pa://ss@host`): quoting it could
+            // quote a password.
+            return Err("does not begin with http:// or https://".into());
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
@@ -156,36 +160,71 @@ const REDACTED: &str = "***";
 /// character can be trusted to end it. Also covers the scheme-less
 /// `user:password@host:port` form curl accepts for proxies.
 pub fn redact(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
+    // A `://` counts only after a scheme: in `user:pa://ss@host` it is part
+    // of the password.
+    let start = url
+        .find("://")
+        .filter(|&i| is_scheme(&url[..i]))
+        .map_or(0, |i| i + 3);
     match url[start..].rfind('@') {
         Some(at) => format!("{}{REDACTED}{}", &url[..start], &url[start + at..]),
         None => url.to_string(),
     }
 }
 
+/// Whether `text` is a URL scheme (RFC 3986: a letter, then letters,
+/// digits, `+`, `-` or `.`).
+fn is_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// `text` with the user info of every `scheme://user:password@host` in it
 /// replaced by `***`: the last line of defence for every error message and
 /// log line, whatever quoted a URL (a library's error text included). A URL
 /// in running text is taken to end at the first whitespace, and its user
-/// info at the last `@` before it; where the value is known whole, the
+/// info at the last `@` before it (from the start of the word when what
+/// comes before `://` is no scheme); where the value is known whole, the
 /// message quotes it through [`redact`].
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str(REDACTED);
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
+    while !rest.is_empty() {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        redact_word(word, &mut out);
+        let spaces = after
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(after.len());
+        out.push_str(&after[..spaces]);
+        rest = &after[spaces..];
     }
-    out.push_str(rest);
     out
+}
+
+/// One word of [`redact_text`], appended to `out`.
+fn redact_word(word: &str, out: &mut String) {
+    let (Some(colon), Some(at)) = (word.find("://"), word.rfind('@')) else {
+        out.push_str(word);
+        return;
+    };
+    // Quoting before the URL stays.
+    let lead = word.len()
+        - word
+            .trim_start_matches(['"', '\'', '(', '<', '[', '`'])
+            .len();
+    let start = match lead <= colon && is_scheme(&word[lead..colon]) {
+        true => colon + 3,
+        false => lead,
+    };
+    if at < start {
+        out.push_str(word);
+        return;
+    }
+    out.push_str(&word[..start]);
+    out.push_str(REDACTED);
+    out.push_str(&word[at..]);
 }
 
 #[cfg(test)]

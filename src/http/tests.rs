@@ -117,6 +117,19 @@ fn proxy_rules() {
     assert!(via("https://[fd00::1]/", &ports).is_some());
     assert_eq!(via("https://[fd00::2]/", &ports), None);
     assert!(via("https://odd.test/", &ports).is_some());
+    // Round 10: `*` is special only as a whole entry, as Go and Python
+    // read it; an address matches however it is spelled.
+    let stars = Network {
+        no_proxy: vec![
+            "*:443".into(),
+            ".*".into(),
+            "*.*".into(),
+            "fd00:0::3".into(),
+        ],
+        ..net.clone()
+    };
+    assert!(via("https://sts.corp/", &stars).is_some());
+    assert_eq!(via("https://[fd00::3]/", &stars), None);
 }
 
 #[test]

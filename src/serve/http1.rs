@@ -49,14 +49,16 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
     if method_len > MAX_METHOD || !buf[..method_len].iter().all(u8::is_ascii_uppercase) {
         return Parsed::Bad(400, "not an HTTP request");
     }
-    // A line ended by LF alone never becomes the CRLF CRLF that ends a
-    // head: refuse it now rather than when the connection times out.
-    if buf
-        .iter()
-        .enumerate()
-        .any(|(at, &b)| b == b'\n' && (at == 0 || buf[at - 1] != b'\r'))
-    {
-        return Parsed::Bad(400, "a line ends in LF without CR");
+    // A line ended by LF or CR alone never becomes the CRLF CRLF that ends
+    // a head: refuse it now rather than when the connection times out. (A
+    // CR that is the last byte so far may yet be followed by its LF.)
+    let lone = buf.iter().enumerate().any(|(at, &b)| match b {
+        b'\n' => at == 0 || buf[at - 1] != b'\r',
+        b'\r' => buf.get(at + 1).is_some_and(|&next| next != b'\n'),
+        _ => false,
+    });
+    if lone {
+        return Parsed::Bad(400, "a line ends in LF or CR alone");
     }
     let Some(end) = find(buf, b"\r\n\r\n") else {
         if buf.len() >= MAX_REQUEST {

@@ -67,8 +67,9 @@ fn parses_sdk_requests() {
 
 #[test]
 fn refuses_malformed_requests() {
-    let cases: [&[u8]; 15] = [
+    let cases: [&[u8]; 16] = [
         b"GET /v1/credentials\r\n",
+        b"GET /v1/credentials HTTP/1.1\rHost: localhost\r\r",
         // Bare LF line ends: refused at once, not left to time out.
         b"GET /v1/credentials HTTP/1.1\nHost: localhost\n\n",
         b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\n",

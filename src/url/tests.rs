@@ -82,6 +82,9 @@ fn user_info_is_redacted() {
         ),
         ("http://u:p?a<b>`'\\@h:1", "http://***@h:1"),
         ("u:pa/ss@proxy:3128", "***@proxy:3128"),
+        // Round 10: a `://` inside the password is not a scheme's.
+        ("user:PWGse://cret@127.0.0.1:9", "***@127.0.0.1:9"),
+        ("http:/user:pw@host", "***@host"),
     ] {
         assert_eq!(redact(given), shown, "{given}");
     }
@@ -98,7 +101,21 @@ fn user_info_is_redacted() {
         r#"override "https://***@sts.test/": invalid"#
     );
     assert_eq!(
+        redact_text(r#"value "user:PWGse://cret@127.0.0.1:9": bad, and (u:p://q@h)"#),
+        r#"value "***@127.0.0.1:9": bad, and (***@h)"#
+    );
+    assert_eq!(
         redact_text("no urls here @ all://"),
         "no urls here @ all://"
+    );
+}
+
+#[test]
+fn a_value_that_is_no_url_is_not_quoted_as_a_scheme() {
+    let err = Url::parse("user:PWGse://cret@127.0.0.1:9").unwrap_err();
+    assert!(!err.contains("PWGse"), "{err}");
+    assert_eq!(
+        Url::parse("ftp://host").unwrap_err(),
+        "scheme \"ftp\" is not http or https"
     );
 }

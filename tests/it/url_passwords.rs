@@ -177,6 +177,20 @@ fn rows() -> Vec<Row> {
             culprit: "--sts-endpoint",
             password: "FlagHeadL/?FlagTailL",
         },
+        // Round 10: a `://` inside the password was taken for the end of
+        // a scheme, and the "scheme" before it was quoted.
+        Row {
+            name: "container endpoint password holding ://, no scheme",
+            args: vec!["--source", "container"],
+            env: vec![(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "agent:SchemeHeadM://SchemeTailM@127.0.0.1:9/v1/credentials",
+            )],
+            unset: vec![],
+            code: 2,
+            culprit: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            password: "SchemeHeadM://SchemeTailM",
+        },
     ]
 }
 
