@@ -42,11 +42,24 @@ impl Level {
 /// 4 KiB free) before it is dropped.
 const STDERR_WAIT: Duration = Duration::from_millis(100);
 
+/// The longest line written: what a pipe with any room at all takes in one
+/// write (PIPE_BUF), so a line that waited for room never blocks.
+pub const MAX_LINE: usize = 4096;
+
+/// `value` cut to `cap` characters, an ellipsis saying so.
+fn cut_to(value: &str, cap: usize) -> String {
+    match value.char_indices().nth(cap) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_string(),
+    }
+}
+
 /// Lines dropped since the last one written.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `text` to stderr if it has room within [`STDERR_WAIT`]; whether
-/// it did. A closed stderr must not stop credential refreshes, nor one that
+/// Writes `text` (at most [`MAX_LINE`] bytes, so one write never blocks
+/// once there is room) to stderr if it has room within [`STDERR_WAIT`];
+/// whether it did. A closed stderr must not stop credential refreshes, nor one that
 /// nobody reads (a full pipe, a stuck log driver): what it cannot take soon
 /// is dropped (and counted by the logger, whose next line that gets through
 /// says how many were), rather than block the loop, the endpoint and the
@@ -98,7 +111,6 @@ impl Logger {
             return;
         }
         let now = Timestamp::now();
-        let mut line = self.render(now, level, event, fields);
         let dropped = DROPPED.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             let note = self.render(
@@ -107,20 +119,50 @@ impl Logger {
                 "log_lines_dropped",
                 &[("count", &dropped)],
             );
-            line.insert_str(0, &note);
+            if !write_stderr(&note) {
+                DROPPED.fetch_add(dropped + 1, Ordering::Relaxed);
+                return;
+            }
         }
-        if !write_stderr(&line) {
-            DROPPED.fetch_add(1 + dropped, Ordering::Relaxed);
+        if !write_stderr(&self.render(now, level, event, fields)) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The line for one event, newline included.
+    /// The line for one event, newline included, at most [`MAX_LINE`]
+    /// bytes: values too long for that are cut (after redaction), each to
+    /// 256 characters, or to 32 if that is still too long.
     pub fn render(
         &self,
         time: Timestamp,
         level: Level,
         event: &str,
         fields: &[(&str, &dyn std::fmt::Display)],
+    ) -> String {
+        let shown: Vec<(&str, String)> = fields
+            .iter()
+            .map(|(key, value)| (*key, visible(&redact_text(&value.to_string())).into_owned()))
+            .collect();
+        let mut line = String::new();
+        for cap in [usize::MAX, 256, 32] {
+            let cut: Vec<(&str, String)> = shown
+                .iter()
+                .map(|(key, value)| (*key, cut_to(value, cap)))
+                .collect();
+            line = self.render_shown(time, level, event, &cut);
+            if line.len() <= MAX_LINE {
+                break;
+            }
+        }
+        line
+    }
+
+    fn render_shown(
+        &self,
+        time: Timestamp,
+        level: Level,
+        event: &str,
+        fields: &[(&str, String)],
     ) -> String {
         match self.format {
             Format::Text => {
@@ -129,7 +171,7 @@ impl Logger {
                     line.push(' ');
                     line.push_str(key);
                     line.push('=');
-                    line.push_str(&text_value(&visible(&redact_text(&value.to_string()))));
+                    line.push_str(&text_value(value));
                 }
                 line.push('\n');
                 line
@@ -152,7 +194,7 @@ impl Logger {
                 push("level", level.name());
                 push("event", event);
                 for (key, value) in fields {
-                    push(key, &visible(&redact_text(&value.to_string())));
+                    push(key, value);
                 }
                 line.push_str("}\n");
                 line

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 // pipe), the exit code still says it.
                 log::write_stderr(&format!(
                     "aws-credfile: error: {}\n",
-                    one_line_within(&err.to_string(), 4096)
+                    one_line_within(&err.to_string(), log::MAX_LINE - 64)
                 ));
             }
             ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -54,6 +54,7 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
     // Before any secret is read: no core file, no reading by others.
     process::not_dumpable();
     process::ignore_file_size_signal();
+    process::unblock_signals();
     // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();

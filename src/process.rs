@@ -17,6 +17,8 @@
 //! threads start with every signal held, so signals reach only the main
 //! thread. A file-size limit makes the write fail (`EFBIG`, exit 1) rather
 //! than kill the process (SIGXFSZ is ignored; [`ignore_file_size_signal`]).
+//! A mask it inherits is lifted ([`unblock_signals`]), so stops and
+//! refreshes always arrive; the program gets the mask back.
 
 use std::sync::OnceLock;
 
@@ -156,4 +158,30 @@ pub fn with_signals_held<T>(f: impl FnOnce() -> T) -> T {
         }
         result
     }
+}
+
+/// The signal mask the process started with, for the program.
+static MASK_AT_START: OnceLock<libc::sigset_t> = OnceLock::new();
+
+/// Lets every signal through: a mask inherited with SIGTERM or SIGHUP
+/// blocked would leave them pending for good, so that neither stops nor
+/// refreshes (nor, passed on, reaches a supervised program). The mask as it
+/// was is kept for the program ([`mask_at_start`]), as exec would pass it on.
+pub fn unblock_signals() {
+    // SAFETY: sigemptyset(3) and pthread_sigmask(3) write only to the
+    // sigset_t locals passed by exclusive reference.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        let mut was: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &none, &mut was) == 0 {
+            let _ = MASK_AT_START.set(was);
+        }
+    }
+}
+
+/// The signal mask before [`unblock_signals`].
+pub fn mask_at_start() -> Option<libc::sigset_t> {
+    MASK_AT_START.get().copied()
 }

@@ -195,6 +195,7 @@ impl Program {
         let ignored = ignored.to_vec();
         let core_limit = crate::process::core_limit_at_start();
         let xfsz_ignored = crate::process::file_size_signal_ignored_at_start();
+        let mask = crate::process::mask_at_start();
         // SAFETY: the closure runs in the child between fork and exec and
         // calls only async-signal-safe functions (prctl, getppid, kill,
         // getpid, sigprocmask, tcsetpgrp, signal, setrlimit), allocating
@@ -219,6 +220,10 @@ impl Program {
                 // Ignored by aws-credfile for its own writes only.
                 if !xfsz_ignored {
                     libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+                }
+                // The mask aws-credfile started with, as exec passes it on.
+                if let Some(mask) = &mask {
+                    libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
                 }
                 // Its own core files are its business: the limit it would
                 // have had without aws-credfile.

@@ -38,20 +38,32 @@ impl Dir {
         let fail = |e: io::Error| Error::io("open the directory", path, e);
         let mut names: Vec<OsString> = Vec::new();
         push_components(&mut names, path);
-        let mut cur = if path.is_absolute() {
-            open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?
-        } else {
-            open_at(None, OsStr::new("."), PATH_DIR).map_err(fail)?
-        };
+        let start = if path.is_absolute() { "/" } else { "." };
+        // The directories walked through, the current one last: `..` goes
+        // back to the one the walk came from, not to wherever the current
+        // one has since been moved (by whoever can change the directory
+        // holding it).
+        let mut walked = vec![open_at(None, OsStr::new(start), PATH_DIR).map_err(fail)?];
         let mut links = 0;
         while let Some(name) = names.pop() {
             if name == "/" {
-                cur = open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?;
+                walked = vec![open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?];
                 continue;
             }
-            let kind = match (lstat_at(&cur, &name), create) {
+            let cur = walked.last().expect("the walk always has a directory");
+            if name == ".." {
+                if walked.len() > 1 {
+                    walked.pop();
+                } else {
+                    // Above where the walk began: the current directory's
+                    // parent (the root's is the root).
+                    walked = vec![open_at(Some(cur), &name, PATH_DIR).map_err(fail)?];
+                }
+                continue;
+            }
+            let kind = match (lstat_at(cur, &name), create) {
                 (Err(e), Some(mode)) if e.kind() == io::ErrorKind::NotFound => {
-                    make_dir(&cur, &name, mode)
+                    make_dir(cur, &name, mode)
                         .map_err(|e| Error::io("create the directory", path, e))?;
                     libc::S_IFDIR
                 }
@@ -63,22 +75,24 @@ impl Dir {
                 if links > MAX_LINKS {
                     return Err(fail(io::Error::from_raw_os_error(libc::ELOOP)));
                 }
-                if let Err(why) = may_follow_links_in(&cur) {
+                if let Err(why) = may_follow_links_in(cur) {
                     return Err(Error::Config(format!(
                         "{}: on the way, {:?} is a symbolic link in a directory {why}; aws-credfile follows no link there, since it could be swapped to point anywhere: give --file a path without it (the link's target, in directories only root and this user can change)",
                         path.display(),
                         name
                     )));
                 }
-                let target = read_link_at(&cur, &name).map_err(fail)?;
+                let target = read_link_at(cur, &name).map_err(fail)?;
                 let target = PathBuf::from(OsString::from_vec(target));
                 // The rest of the walk goes on from the link's target.
                 push_components(&mut names, &target);
                 continue;
             }
-            cur = open_at(Some(&cur), &name, PATH_DIR | libc::O_NOFOLLOW).map_err(fail)?;
+            let next = open_at(Some(cur), &name, PATH_DIR | libc::O_NOFOLLOW).map_err(fail)?;
+            walked.push(next);
         }
-        Ok(Dir { fd: cur })
+        let fd = walked.pop().expect("the walk always has a directory");
+        Ok(Dir { fd })
     }
 
     /// `openat(2)` of `name` in this directory, with `O_CLOEXEC` added.

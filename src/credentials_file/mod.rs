@@ -165,6 +165,14 @@ impl FileSink {
     /// is a configuration mistake, refused before anything is fetched.
     /// Everything else is left to the first write, which reports it.
     pub fn preflight(&self) -> Result<(), Error> {
+        // No SDK could open a longer path, nor could this be done in one go.
+        if self.path.as_os_str().len() >= libc::PATH_MAX as usize {
+            return Err(Error::Config(format!(
+                "--file is {} bytes long, more than a path may be ({}); give a shorter path",
+                self.path.as_os_str().len(),
+                libc::PATH_MAX - 1
+            )));
+        }
         if is_symlink(&self.path) {
             return Err(Error::Config(format!(
                 "--file {} is a symbolic link; {LINK_ADVICE}",

@@ -70,3 +70,25 @@ fn what_shows_nothing_shows_as_a_question_mark() {
         assert!(!line.chars().any(crate::error::is_invisible), "{line}");
     }
 }
+
+#[test]
+fn a_line_never_exceeds_what_a_pipe_takes_in_one_write() {
+    let long = "p".repeat(10_000);
+    let url = format!("http://user:secret@host/{long}");
+    for format in [Format::Text, Format::Json] {
+        let log = Logger::new(format, Level::Debug);
+        let line = log.render(
+            Timestamp::from_unix(0),
+            Level::Debug,
+            "serve_request",
+            &[("path", &long), ("url", &url), ("status", &200)],
+        );
+        assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
+        assert!(line.contains('…') && line.contains("status") && !line.contains("secret"));
+        if format == Format::Json {
+            serde_json::from_str::<serde_json::Value>(&line).expect("still JSON");
+        }
+        let short = log.render(Timestamp::from_unix(0), Level::Info, "e", &[("k", &"v")]);
+        assert!(!short.contains('…'), "{short}");
+    }
+}

@@ -364,7 +364,10 @@ fn bad_expiration() {
     let part = &SECRET[2..SECRET.len() - 2];
     let xml = web_identity_xml().replace("2024-05-06T08:08:09Z", part);
     let msg = bad_response(parse(ACTION_WEB_IDENTITY, 200, &xml));
-    assert!(msg.contains("Expiration") && !msg.contains(&part[..16]), "{msg}");
+    assert!(
+        msg.contains("Expiration") && !msg.contains(&part[..16]),
+        "{msg}"
+    );
 }
 
 #[test]

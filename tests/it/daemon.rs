@@ -726,3 +726,39 @@ fn a_signal_ignored_at_start_stays_ignored_in_every_mode() {
     once.wait_exit(Duration::from_secs(10));
     assert_eq!(once.outcome().code(), Some(0), "SIGINT stopped --once");
 }
+
+/// Round 10: started with SIGTERM, SIGINT and SIGHUP blocked (a parent's
+/// mask is inherited across exec), aws-credfile handled them but never
+/// received them: SIGHUP refreshed nothing and SIGTERM did not stop it.
+/// The mask is lifted at start; a supervised program gets it back, as exec
+/// would have passed it on.
+#[test]
+fn a_mask_inherited_at_start_is_lifted_and_handed_back() {
+    let h = Harness::new("daemon_masked", |_, _| Answer::issue(HOUR));
+    let wrapper = [
+        "perl",
+        "-MPOSIX",
+        "-e",
+        "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP, SIGINT, SIGTERM)) or die; exec @ARGV or die",
+    ];
+    let mut d = h.cmd(&[]).wrapped(&wrapper).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    thread::sleep(Duration::from_millis(1100));
+    d.signal(libc::SIGHUP);
+    wait_for_issued(&h, &mut d, 1, FIRST_WRITE);
+    assert_eq!(d.stop().code(), Some(0), "SIGTERM stops it");
+
+    // Read by grep itself: a shell would clear the mask it starts with.
+    let out = h
+        .cmd(&["--", "grep", "SigBlk", "/proc/self/status"])
+        .wrapped(&wrapper)
+        .run();
+    out.assert_code(0);
+    let mask = out.stdout.clone();
+    let bits = u64::from_str_radix(mask.trim().trim_start_matches("SigBlk:").trim(), 16)
+        .expect("a hex mask");
+    let want = [libc::SIGHUP, libc::SIGINT, libc::SIGTERM]
+        .iter()
+        .fold(0u64, |set, &sig| set | 1 << (sig - 1));
+    assert_eq!(bits, want, "the program's mask: {mask}");
+}

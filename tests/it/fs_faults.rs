@@ -717,3 +717,69 @@ fn a_signal_that_ends_the_daemon_never_lands_halfway_through_a_write() {
         );
     }
 }
+
+/// Round 10 finding: `..` in `--file` was walked as `openat(dir, "..")`,
+/// so it climbed out of wherever the directory before it had been moved
+/// meanwhile: swapping `home/sub` (in a directory the `--owner` user can
+/// change) with a directory elsewhere sent a root write, and a merge of the
+/// file found there, outside the intended directory. `..` now goes back to
+/// the directory the walk came from. With the swap racing every run, the
+/// file is only ever written where the path says.
+#[test]
+fn dot_dot_goes_back_the_way_the_walk_came() {
+    const RUNS: usize = 60;
+    let h = harness("fs_dotdot");
+    let base = h.scratch.join("race");
+    let here = base.join("A");
+    for dir in [
+        here.join("u/sub"),
+        here.join("T"),
+        base.join("B/sub2"),
+        base.join("T"),
+    ] {
+        fs::create_dir_all(&dir).expect("the directories");
+    }
+    let file = here.join("u/sub/../../T/creds");
+    let file = file.to_str().expect("a UTF-8 path");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, a, b) = (
+            std::sync::Arc::clone(&stop),
+            std::ffi::CString::new(here.join("u/sub").to_str().unwrap()).unwrap(),
+            std::ffi::CString::new(base.join("B/sub2").to_str().unwrap()).unwrap(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: renameat2(2) with two NUL-terminated paths.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    );
+                }
+            }
+        })
+    };
+    for _ in 0..RUNS {
+        h.cmd(&["--once", "--file", file]).run();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().expect("the swapper");
+    assert_eq!(
+        dir_names(&base.join("T")),
+        Vec::<String>::new(),
+        "written outside A"
+    );
+    assert_eq!(
+        dir_names(&base.join("B")),
+        vec!["sub2".to_string()],
+        "written under B"
+    );
+    assert!(
+        here.join("T/creds").exists(),
+        "never written where the path says"
+    );
+}

@@ -1176,8 +1176,9 @@ fn requests_are_logged_at_debug_level_only_and_without_secrets() {
 /// Round 9 finding: with stderr a pipe nobody reads (a stuck log driver),
 /// the first line that did not fit blocked the daemon in write(2), and
 /// refreshes, the endpoint and SIGTERM all stopped with it. A line stderr
-/// cannot take within 100 ms is now dropped and counted: with the pipe
-/// full, the endpoint still answers and SIGTERM still ends the daemon.
+/// cannot take within 100 ms is now dropped and counted, and no line is
+/// longer than a pipe with any room takes at once: with the pipe full, the
+/// endpoint still answers and SIGTERM still ends the daemon.
 #[test]
 fn a_log_pipe_nobody_reads_stops_nothing() {
     use std::os::unix::fs::OpenOptionsExt;
@@ -1185,21 +1186,42 @@ fn a_log_pipe_nobody_reads_stops_nothing() {
     let fifo = h.scratch.join("stderr.fifo");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
-    // The read end, held open and never read.
-    let _reader = fs::OpenOptions::new()
+    // The read end, held open and read only as below; the pipe filled up
+    // from a write end of the test's own.
+    let mut reader = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .expect("open the pipe's read end");
+    let mut filler = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open a write end");
+    while filler.write(&[b'#'; 4096]).is_ok() {}
     let script = format!("exec \"$0\" \"$@\" 2>'{}'", fifo.display());
     let (mut d, addr) = serving_with(&h, &["--log-level", "debug"], |run| {
         run.wrapped(&["sh", "-c", &script])
     });
     wait_for_200(&d, addr, &[]);
-    // Every SIGHUP is logged: far more than the pipe's 64 KiB.
-    for _ in 0..3000 {
+    // Every SIGHUP is logged, and nothing fits.
+    for _ in 0..50 {
         d.signal(libc::SIGHUP);
-        thread::sleep(Duration::from_micros(500));
+        thread::sleep(Duration::from_millis(2));
+    }
+    wait_for_200(&d, addr, &[]);
+    // Round 10: with room for one page (4 KiB), a longer line (a request
+    // path near the 8 KiB head cap, logged at debug) passed the wait for
+    // room and then blocked in write(2). Lines are now at most 4 KiB.
+    let mut page = [0u8; 4096];
+    reader.read_exact(&mut page).expect("free one page");
+    let long = format!("/{}", "p".repeat(7900));
+    for _ in 0..3 {
+        let _ = exchange_within(
+            addr,
+            format!("GET {long} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+            Duration::from_secs(2),
+        );
     }
     wait_for_200(&d, addr, &[]);
     d.signal(libc::SIGTERM);
