@@ -91,3 +91,32 @@ fn a_secret_is_hidden_however_a_message_spells_it() {
     let plain = "100% & \\ &#; %zz \\u{zz} eyJhbGciOiJSUzI \u{e9}t\u{e9}";
     assert_eq!(hide_pieces(plain, &[token], "***"), plain);
 }
+
+#[test]
+fn hiding_pieces_never_panics_on_odd_text() {
+    // Text made of what the decoding looks at, cut anywhere: no slice may
+    // fall inside a character, and text spelling no secret comes back as
+    // it was.
+    const ALPHABET: [&str; 16] = [
+        "%", "&", "#", "x", ";", "\\", "u", "{", "}", "4", "1", "\u{e9}", "\u{200b}", "\u{1b}",
+        "[", "a",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 24) as usize;
+        let text: String = (0..len)
+            .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+            .collect();
+        assert_eq!(
+            hide_pieces(&text, &["SECRETKEYSECRETKEYSECRET"], "***"),
+            text
+        );
+        let _ = hide_pieces(&text, &["%&#x;\\u{}41aaaa"], "***");
+    }
+}
