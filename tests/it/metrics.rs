@@ -15,12 +15,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::harness::client::{exchange, exchange_within, get, hold_idle_sockets, Response};
+use crate::harness::client::{exchange, get, gets_under_idle_flood, Response};
 use crate::harness::ini::EXPIRY_COMMENT;
 use crate::harness::time::rfc3339;
 use crate::harness::{wait_for_file_containing, wait_until, Answer, Daemon, Harness, HOUR};
@@ -904,51 +904,31 @@ fn idle_sockets_on_the_metrics_port_lock_no_probe_out() {
     let (mut d, addr) = with_metrics(&h, &["--serve", "127.0.0.1:0"]);
     answer_until(&d, addr, "/healthz", 200);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let opened = Arc::new(AtomicUsize::new(0));
-    let flood: Vec<_> = (0..FLOOD_THREADS)
-        .map(|_| {
-            let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
-            thread::spawn(move || hold_idle_sockets(addr, IDLE_PER_THREAD, &stop, &opened))
-        })
-        .collect();
-    let pushed = wait_until(UP, || {
-        opened.load(Ordering::SeqCst) >= 2 * FLOOD_THREADS * IDLE_PER_THREAD
-    });
-
-    let mut failed = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for i in 0..PROBES {
-        match exchange_within(
-            addr,
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
-            PROBE_TIMEOUT,
-        ) {
-            Ok(r) if r.status == Some(200) => slowest = slowest.max(r.elapsed),
-            Ok(r) => failed.push(format!(
-                "probe {i}: HTTP {:?} after {:?}",
-                r.status, r.elapsed
-            )),
-            Err(e) => failed.push(format!("probe {i}: {e}")),
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    stop.store(true, Ordering::SeqCst);
-    for thread in flood {
-        thread.join().expect("a flood thread");
-    }
-    let opened = opened.load(Ordering::SeqCst);
-    eprintln!(
-        "{} idle sockets held on the metrics port ({opened} opened in all): \
-         {} of {PROBES} probes answered, slowest {slowest:?}",
-        FLOOD_THREADS * IDLE_PER_THREAD,
-        PROBES - failed.len()
+    let run = gets_under_idle_flood(
+        addr,
+        "/healthz",
+        (FLOOD_THREADS, IDLE_PER_THREAD),
+        PROBES,
+        PROBE_TIMEOUT,
+        UP,
     );
-    assert!(pushed, "the flood never got going: {opened} sockets opened");
+    eprintln!(
+        "{} idle sockets held on the metrics port ({} opened in all): \
+         {} of {PROBES} probes answered, slowest {:?}",
+        FLOOD_THREADS * IDLE_PER_THREAD,
+        run.opened,
+        PROBES - run.failed.len(),
+        run.slowest
+    );
     assert!(
-        failed.is_empty(),
+        run.pushed,
+        "the flood never got going: {} sockets opened",
+        run.opened
+    );
+    assert!(
+        run.failed.is_empty(),
         "probes failed while idle sockets were held:\n{}\n{}",
-        failed.join("\n"),
+        run.failed.join("\n"),
         d.snapshot().describe()
     );
     d.assert_running();

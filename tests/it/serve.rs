@@ -11,14 +11,14 @@
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness;
 use crate::harness::client::{
-    self, exchange, exchange_within, free_port, get, hold_idle_sockets, non_loopback_address,
+    self, exchange, exchange_within, free_port, get, gets_under_idle_flood, non_loopback_address,
     Response,
 };
 use crate::harness::ini::{self, Profile};
@@ -690,50 +690,30 @@ fn idle_sockets_beyond_the_cap_lock_no_one_out() {
     let (mut d, addr) = serving_with(&h, &[], |run| run.fd_limit(128));
     wait_for_200(&d, addr, &[]);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let opened = Arc::new(AtomicUsize::new(0));
-    let flood: Vec<_> = (0..FLOOD_THREADS)
-        .map(|_| {
-            let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
-            thread::spawn(move || hold_idle_sockets(addr, IDLE_PER_THREAD, &stop, &opened))
-        })
-        .collect();
-    let pushed = wait_until(Duration::from_secs(30), || {
-        opened.load(Ordering::SeqCst) >= 2 * FLOOD_THREADS * IDLE_PER_THREAD
-    });
-
-    let mut failed = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for i in 0..REQUESTS {
-        match exchange_within(
-            addr,
-            format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
-            Duration::from_secs(20),
-        ) {
-            Ok(r) if r.status == Some(200) => slowest = slowest.max(r.elapsed),
-            Ok(r) => failed.push(format!(
-                "request {i}: HTTP {:?} after {:?}",
-                r.status, r.elapsed
-            )),
-            Err(e) => failed.push(format!("request {i}: {e}")),
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    stop.store(true, Ordering::SeqCst);
-    for thread in flood {
-        thread.join().expect("a flood thread");
-    }
-    let opened = opened.load(Ordering::SeqCst);
-    eprintln!(
-        "{} idle sockets held ({opened} opened in all): {} of {REQUESTS} requests answered, slowest {slowest:?}",
-        FLOOD_THREADS * IDLE_PER_THREAD,
-        REQUESTS - failed.len()
+    let run = gets_under_idle_flood(
+        addr,
+        PATH,
+        (FLOOD_THREADS, IDLE_PER_THREAD),
+        REQUESTS,
+        Duration::from_secs(20),
+        Duration::from_secs(30),
     );
-    assert!(pushed, "the flood never got going: {opened} sockets opened");
+    eprintln!(
+        "{} idle sockets held ({} opened in all): {} of {REQUESTS} requests answered, slowest {:?}",
+        FLOOD_THREADS * IDLE_PER_THREAD,
+        run.opened,
+        REQUESTS - run.failed.len(),
+        run.slowest
+    );
     assert!(
-        failed.is_empty(),
+        run.pushed,
+        "the flood never got going: {} sockets opened",
+        run.opened
+    );
+    assert!(
+        run.failed.is_empty(),
         "legitimate clients failed while idle sockets were held:\n{}\n{}",
-        failed.join("\n"),
+        run.failed.join("\n"),
         d.snapshot().describe()
     );
     d.assert_running();

@@ -168,3 +168,64 @@ pub fn hold_idle_sockets(addr: SocketAddr, count: usize, stop: &AtomicBool, open
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// What [`gets_under_idle_flood`] saw.
+pub struct FloodRun {
+    /// Whether the flood replaced its sockets once (it got going).
+    pub pushed: bool,
+    /// Idle connections opened in all.
+    pub opened: usize,
+    /// The GETs not answered 200 in time, each said in a line.
+    pub failed: Vec<String>,
+    /// The slowest 200.
+    pub slowest: Duration,
+}
+
+/// Holds `threads` × `per_thread` idle connections against `addr` (see
+/// [`hold_idle_sockets`]) and, once the flood has replaced them all once
+/// (or `ready_within` passed), sends `count` GETs of `path`, 20 ms apart,
+/// each given `timeout`.
+pub fn gets_under_idle_flood(
+    addr: SocketAddr,
+    path: &str,
+    (threads, per_thread): (usize, usize),
+    count: usize,
+    timeout: Duration,
+    ready_within: Duration,
+) -> FloodRun {
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let opened = std::sync::Arc::new(AtomicUsize::new(0));
+    let flood: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, opened) = (std::sync::Arc::clone(&stop), std::sync::Arc::clone(&opened));
+            thread::spawn(move || hold_idle_sockets(addr, per_thread, &stop, &opened))
+        })
+        .collect();
+    let pushed = super::wait_until(ready_within, || {
+        opened.load(Ordering::SeqCst) >= 2 * threads * per_thread
+    });
+    let mut failed = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for i in 0..count {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        match exchange_within(addr, request.as_bytes(), timeout) {
+            Ok(r) if r.status == Some(200) => slowest = slowest.max(r.elapsed),
+            Ok(r) => failed.push(format!(
+                "GET {i}: HTTP {:?} after {:?}",
+                r.status, r.elapsed
+            )),
+            Err(e) => failed.push(format!("GET {i}: {e}")),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for thread in flood {
+        thread.join().expect("a flood thread");
+    }
+    FloodRun {
+        pushed,
+        opened: opened.load(Ordering::SeqCst),
+        failed,
+        slowest,
+    }
+}
