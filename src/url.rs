@@ -205,26 +205,18 @@ pub fn redact_text(text: &str) -> String {
 
 /// One word of [`redact_text`], appended to `out`.
 fn redact_word(word: &str, out: &mut String) {
-    let (Some(colon), Some(at)) = (word.find("://"), word.rfind('@')) else {
+    if !word.contains("://") {
         out.push_str(word);
         return;
-    };
-    // Quoting before the URL stays.
+    }
+    // Quoting before the URL stays; the rest is read as `redact` reads a
+    // value.
     let lead = word.len()
         - word
             .trim_start_matches(['"', '\'', '(', '<', '[', '`'])
             .len();
-    let start = match lead <= colon && is_scheme(&word[lead..colon]) {
-        true => colon + 3,
-        false => lead,
-    };
-    if at < start {
-        out.push_str(word);
-        return;
-    }
-    out.push_str(&word[..start]);
-    out.push_str(REDACTED);
-    out.push_str(&word[at..]);
+    out.push_str(&word[..lead]);
+    out.push_str(&redact(&word[lead..]));
 }
 
 #[cfg(test)]
