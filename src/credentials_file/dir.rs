@@ -97,22 +97,7 @@ impl Dir {
 
     /// `openat(2)` of `name` in this directory, with `O_CLOEXEC` added.
     pub(super) fn open(&self, name: &OsStr, flags: libc::c_int, mode: u32) -> io::Result<File> {
-        let name = c_name(name)?;
-        // SAFETY: openat(2) with a live directory descriptor and a
-        // NUL-terminated name; the descriptor it returns is new and ours.
-        #[allow(unsafe_code)]
-        unsafe {
-            let fd = libc::openat(
-                self.fd.as_raw_fd(),
-                name.as_ptr(),
-                flags | libc::O_CLOEXEC,
-                mode as libc::c_uint,
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(File::from_raw_fd(fd))
-        }
+        open_at_mode(Some(&self.fd), name, flags, mode).map(File::from)
     }
 
     /// `renameat(2)` within this directory.
@@ -244,13 +229,28 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 
 /// `openat(2)` relative to `dir` (the current directory when `None`).
 fn open_at(dir: Option<&OwnedFd>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    open_at_mode(dir, name, flags, 0)
+}
+
+/// [`open_at`] with the mode a file it creates gets.
+fn open_at_mode(
+    dir: Option<&OwnedFd>,
+    name: &OsStr,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     let name = c_name(name)?;
     let dir = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
     // SAFETY: openat(2) with a live directory descriptor (or AT_FDCWD) and
     // a NUL-terminated name; the descriptor it returns is new and ours.
     #[allow(unsafe_code)]
     unsafe {
-        let fd = libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC);
+        let fd = libc::openat(
+            dir,
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
