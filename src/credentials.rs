@@ -108,15 +108,19 @@ pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
             }
         }
     }
-    let mut out = String::with_capacity(text.len());
-    let mut last_hidden = false;
-    for (at, ch) in text.char_indices() {
-        match (hidden[at], last_hidden) {
-            (false, _) => out.push(ch),
-            (true, false) => out.push_str(marker),
+    // Each hidden stretch begins and ends where a character does.
+    String::from_utf8_lossy(&mark_runs(text.as_bytes(), &hidden, marker.as_bytes())).into_owned()
+}
+
+/// `text` with each run of bytes `hidden` marks replaced by one `marker`.
+pub fn mark_runs(text: &[u8], hidden: &[bool], marker: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for (at, &byte) in text.iter().enumerate() {
+        match (hidden[at], at > 0 && hidden[at - 1]) {
+            (false, _) => out.push(byte),
+            (true, false) => out.extend_from_slice(marker),
             (true, true) => {}
         }
-        last_hidden = hidden[at];
     }
     out
 }

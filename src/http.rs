@@ -15,7 +15,7 @@ use ureq::Agent;
 
 use std::path::PathBuf;
 
-use crate::credentials::hide_pieces;
+use crate::credentials::{hide_pieces, mark_runs};
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
 use crate::token::{self, ReadError};
@@ -156,15 +156,7 @@ fn hide(text: &[u8], secrets: &[&str]) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::with_capacity(text.len());
-    for (at, &byte) in text.iter().enumerate() {
-        match (hidden[at], at > 0 && hidden[at - 1]) {
-            (false, _) => out.push(byte),
-            (true, false) => out.extend_from_slice(b"** redacted **"),
-            (true, true) => {}
-        }
-    }
-    out
+    mark_runs(text, &hidden, b"** redacted **")
 }
 
 /// An error message with any piece of `secrets` it spells out taken out
