@@ -240,9 +240,13 @@ impl FileSink {
 
     /// The error after waiting `waited` for another writer's lock in vain.
     pub fn lock_timeout(&self, waited: Duration) -> Error {
-        let dir = parent_dir(&self.path);
         let name = self.path.file_name().unwrap_or_default();
-        lock_timeout(&dir.join(our_name(name, ".lock")), waited)
+        lock_timeout(&self.beside(&our_name(name, ".lock")), waited)
+    }
+
+    /// The path of `name` in the file's directory, for messages.
+    fn beside(&self, name: &std::ffi::OsStr) -> PathBuf {
+        parent_dir(&self.path).join(name)
     }
 
     fn write_waiting(
@@ -268,7 +272,7 @@ impl FileSink {
         // its path comes to name meanwhile.
         let dir = Dir::walk(parent_dir(&self.path), Some(dir_mode))?;
         let lock_name = our_name(file_name, ".lock");
-        let lock_path = parent_dir(&self.path).join(&lock_name);
+        let lock_path = self.beside(&lock_name);
         // Held until this function returns: closing it releases the lock.
         let Some(_lock) = lock(&dir, &lock_name, &lock_path, wait, self.owner)? else {
             return Ok(None);
