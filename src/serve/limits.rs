@@ -27,12 +27,15 @@ pub(super) const RESERVED_FDS: u64 = 32;
 /// `fd_limit` (None: no limit): [`MAX_CONNECTIONS`], or fewer so that
 /// [`RESERVED_FDS`] stay free for the refresh.
 pub(super) fn connection_cap(fd_limit: Option<u64>) -> usize {
-    let Some(limit) = fd_limit else {
-        return MAX_CONNECTIONS;
-    };
-    usize::try_from(limit.saturating_sub(RESERVED_FDS))
-        .unwrap_or(MAX_CONNECTIONS)
-        .clamp(1, MAX_CONNECTIONS)
+    fd_limit.map_or(MAX_CONNECTIONS, |limit| {
+        spare(limit).clamp(1, MAX_CONNECTIONS)
+    })
+}
+
+/// The descriptors a limit of `limit` leaves for connections after
+/// [`RESERVED_FDS`].
+fn spare(limit: u64) -> usize {
+    usize::try_from(limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX)
 }
 
 /// The caps of the credentials endpoint and the metrics listener when both
@@ -45,7 +48,7 @@ pub(super) fn shared_caps(fd_limit: Option<u64>) -> (usize, usize) {
     let Some(limit) = fd_limit else {
         return (MAX_CONNECTIONS, MAX_CONNECTIONS);
     };
-    let free = usize::try_from(limit.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+    let free = spare(limit);
     let metrics = (free / 4).clamp(1, MAX_CONNECTIONS);
     let endpoint = free.saturating_sub(metrics).clamp(1, MAX_CONNECTIONS);
     (endpoint, metrics)
