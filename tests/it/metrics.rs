@@ -912,25 +912,7 @@ fn idle_sockets_on_the_metrics_port_lock_no_probe_out() {
         PROBE_TIMEOUT,
         UP,
     );
-    eprintln!(
-        "{} idle sockets held on the metrics port ({} opened in all): \
-         {} of {PROBES} probes answered, slowest {:?}",
-        FLOOD_THREADS * IDLE_PER_THREAD,
-        run.opened,
-        PROBES - run.failed.len(),
-        run.slowest
-    );
-    assert!(
-        run.pushed,
-        "the flood never got going: {} sockets opened",
-        run.opened
-    );
-    assert!(
-        run.failed.is_empty(),
-        "probes failed while idle sockets were held:\n{}\n{}",
-        run.failed.join("\n"),
-        d.snapshot().describe()
-    );
+    run.assert_all_answered("the metrics port", || d.snapshot().describe());
     d.assert_running();
     d.stop().assert_code(0);
 }

@@ -181,6 +181,30 @@ pub struct FloodRun {
     pub slowest: Duration,
 }
 
+impl FloodRun {
+    /// Says what happened, then fails unless the flood got going and every
+    /// GET was answered; `daemon` describes the server for the failure.
+    pub fn assert_all_answered(&self, what: &str, daemon: impl FnOnce() -> String) {
+        eprintln!(
+            "{what}: idle sockets held ({} opened in all): {} GETs failed, slowest 200 {:?}",
+            self.opened,
+            self.failed.len(),
+            self.slowest
+        );
+        assert!(
+            self.pushed,
+            "{what}: the flood never got going: {} sockets opened",
+            self.opened
+        );
+        assert!(
+            self.failed.is_empty(),
+            "{what}: GETs failed while idle sockets were held:\n{}\n{}",
+            self.failed.join("\n"),
+            daemon()
+        );
+    }
+}
+
 /// Holds `threads` × `per_thread` idle connections against `addr` (see
 /// [`hold_idle_sockets`]) and, once the flood has replaced them all once
 /// (or `ready_within` passed), sends `count` GETs of `path`, 20 ms apart,
