@@ -38,10 +38,11 @@ VENV_PY := $(VENV)/bin/python
 # Touched after a successful install; newer than requirements-test.txt means nothing to do.
 VENV_STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-test.txt
-# Debian packages `make deps` installs when missing (none beyond what scripts/deps.sh checks
-# itself: python3-venv, only when python3 lacks ensurepip). The mk/*.mk fragments install
-# their own (musl-tools, buildah, ...) when their targets run.
-APT_PACKAGES ?=
+# Debian packages `make deps` installs when missing: strace, which holds a process in a race
+# window so that a race test hits it every time; and what scripts/deps.sh checks itself
+# (python3-venv, only when python3 lacks ensurepip). The mk/*.mk fragments install their own
+# (musl-tools, buildah, ...) when their targets run.
+APT_PACKAGES ?= strace
 PYTEST_ARGS ?=
 
 # Where cargo puts binaries, honouring CARGO_TARGET_DIR and .cargo/config; asked lazily so

@@ -67,6 +67,22 @@ pub(super) fn is_our_temp(name: &OsStr, file_name: &OsStr) -> bool {
     }
 }
 
+/// Whether `name` is shaped like one of our own lock or temporary files
+/// for some other file (`.<x>.aws-credfile.lock`, `.<x>.aws-credfile[.<n>].tmp`):
+/// a credentials file so named would be that file's lock, or removed as its
+/// leftover.
+pub(super) fn is_ours_for_another(name: &OsStr) -> bool {
+    let bytes = name.as_bytes();
+    let Some(rest) = bytes.strip_prefix(b".") else {
+        return false;
+    };
+    let suffix = OUR_SUFFIX.as_bytes();
+    (1..rest.len()).any(|at| {
+        rest[at..].starts_with(suffix) && is_our_temp(name, OsStr::from_bytes(&rest[..at]))
+            || rest[at..] == [suffix, b".lock"].concat()[..]
+    })
+}
+
 /// Removes our temporary files next to the target. Called with the lock
 /// held, when no other writer is between creating its temporary file and
 /// renaming it, so any found are what a killed writer left. Best effort: a

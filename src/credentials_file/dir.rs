@@ -63,9 +63,15 @@ impl Dir {
             }
             let kind = match (lstat_at(cur, &name), create) {
                 (Err(e), Some(mode)) if e.kind() == io::ErrorKind::NotFound => {
-                    make_dir(cur, &name, mode)
-                        .map_err(|e| Error::io("create the directory", path, e))?;
-                    libc::S_IFDIR
+                    match make_dir(cur, &name, mode)
+                        .map_err(|e| Error::io("create the directory", path, e))?
+                    {
+                        Some(made) => {
+                            walked.push(made);
+                            continue;
+                        }
+                        None => libc::S_IFDIR,
+                    }
                 }
                 (Err(e), _) => return Err(fail(e)),
                 (Ok(st), _) => st.st_mode & libc::S_IFMT,
@@ -195,6 +201,19 @@ fn push_components(names: &mut Vec<OsString>, path: &Path) {
     names.extend(these.into_iter().rev());
 }
 
+/// This process's user, and the group a file it creates in `dir` gets:
+/// the directory's own when it is set-group-ID (as a Kubernetes `fsGroup`
+/// volume is), else this process's.
+pub(super) fn effective_ids(dir: &Dir) -> (u32, u32) {
+    // SAFETY: geteuid(2) and getegid(2) take no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    match lstat_at(&dir.fd, OsStr::new("")) {
+        Ok(st) if st.st_mode & libc::S_ISGID != 0 => (uid, st.st_gid),
+        _ => (uid, gid),
+    }
+}
+
 /// Whether a link in `dir` may be followed: only root and this user can
 /// change the directory. `Err` says who else can.
 fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
@@ -297,19 +316,24 @@ fn read_link_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Makes the directory `name` in `dir` with exactly `mode`: the umask would
-/// narrow it (0711 under umask 077 is 0700, which locks the `--owner` user
-/// out again), so it is set once more on the new directory, opened with
-/// `O_NOFOLLOW` so that a link swapped in meanwhile is not what changes.
-/// Made by someone else meanwhile, it is theirs and left alone.
-fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+/// Makes the directory `name` in `dir` with exactly `mode`, and opens it.
+///
+/// It is made private (0700) and opened with `O_NOFOLLOW`; then, before its
+/// mode is set (the umask would narrow 0711 to 0700 under umask 077, which
+/// locks the `--owner` user out again) and anything goes in, it must still
+/// be what was just made: a directory of this user's with nothing in it.
+/// Whoever can change `dir` could otherwise swap another directory in
+/// between the mkdir and the open, and have this process chmod it and
+/// write there. Made by someone else before us, it is theirs: `None`, and
+/// the walk opens it as any other.
+fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd>> {
     let c = c_name(name)?;
     // SAFETY: mkdirat(2) with a live directory descriptor and a
     // NUL-terminated name.
     #[allow(unsafe_code)]
-    let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) };
+    let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o700) };
     match check(rc) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
         other => other?,
     }
     let new = open_at(
@@ -317,8 +341,25 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
         name,
         libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
     )?;
+    let st = lstat_at(&new, OsStr::new(""))?;
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    let me = unsafe { libc::geteuid() };
+    let fresh = st.st_uid == me && st.st_nlink == 2 && {
+        let names = Dir {
+            fd: new.try_clone()?,
+        }
+        .names()?;
+        names.iter().all(|n| n == "." || n == "..")
+    };
+    if !fresh {
+        return Err(io::Error::other(format!(
+            "{name:?} was replaced by another directory as soon as it was made; whoever can change the directory holding it is racing aws-credfile"
+        )));
+    }
     // SAFETY: fchmod(2) of a live descriptor.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::fchmod(new.as_raw_fd(), mode as libc::mode_t) };
-    check(rc)
+    check(rc)?;
+    Ok(Some(new))
 }

@@ -80,6 +80,35 @@ pub(super) fn classify(line: &str) -> Line<'_> {
     }
 }
 
+/// Why a merge into `text` could make the SDKs read something else than
+/// aws-credfile does, if it could: `None` when it is safe.
+///
+/// - Python reads a lone CR as a line break and this merge does not: the
+///   section would be missed and added again, a duplicate botocore refuses.
+/// - Python reads a line indented deeper than the `key = value` above it as
+///   more of that value: an indented header after the section written here
+///   would join the session token (and its profile vanish), and one inside
+///   another profile's value would be taken for a section here.
+///
+/// Better no refresh than a file no SDK reads as meant.
+pub(super) fn ambiguity(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    if text
+        .match_indices('\r')
+        .any(|(at, _)| bytes.get(at + 1) != Some(&b'\n'))
+    {
+        return Some("some of its lines end in a lone CR (classic Mac OS), which aws-credfile does not merge; convert them to LF (or CRLF)".into());
+    }
+    let (n, line) = text.split_inclusive('\n').enumerate().find(|(_, line)| {
+        line.starts_with(|c: char| c.is_whitespace()) && matches!(classify(line), Line::Header(_))
+    })?;
+    Some(format!(
+        "line {} is an indented section header ({:?}), which Python's SDKs read as part of the value above it; remove the indentation",
+        n + 1,
+        trim_line(line)
+    ))
+}
+
 /// One occurrence of our profile's section, as line indices: the header is
 /// at `start`, and `start..body_end` is replaced. The comments and blank
 /// lines from `body_end` to the next header are kept.

@@ -41,10 +41,10 @@ use crate::time::{format_duration, Timestamp};
 
 pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
-use self::dir::Dir;
+use self::dir::{effective_ids, Dir};
 use self::ini::*;
 pub use self::ini::{merge, render_section};
-use self::permissions::{may_chown, trusted};
+use self::permissions::{may_chown, no_new_readers, trusted, Access};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 
 /// The credentials file when `--file` is absent ...
@@ -173,6 +173,12 @@ impl FileSink {
                 libc::PATH_MAX - 1
             )));
         }
+        if self.path.file_name().is_some_and(is_ours_for_another) {
+            return Err(Error::Config(format!(
+                "--file {} is named as aws-credfile names the lock and temporary files beside a credentials file, so another run would lock or remove it; give it another name",
+                self.path.display()
+            )));
+        }
         if is_symlink(&self.path) {
             return Err(Error::Config(format!(
                 "--file {} is a symbolic link; {LINK_ADVICE}",
@@ -182,9 +188,10 @@ impl FileSink {
         // A link on the way that someone else could swap (see `dir`): found
         // now. A directory that is missing is made by the first write, and
         // other trouble is reported by it.
-        if let Err(e @ Error::Config(_)) = Dir::walk(parent_dir(&self.path), None) {
-            return Err(e);
-        }
+        let dir = match Dir::walk(parent_dir(&self.path), None) {
+            Err(e @ Error::Config(_)) => return Err(e),
+            walked => walked.ok(),
+        };
         // A pipe, a device or a directory there is as much a mistake, and
         // found now rather than after a fetch.
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
@@ -197,7 +204,16 @@ impl FileSink {
             if !meta.is_file() {
                 return read_text(&self.path).map(drop);
             }
-            trusted(meta.uid(), meta.mode(), self.owner)
+            let old = Access {
+                uid: meta.uid(),
+                gid: meta.gid(),
+                mode: meta.mode(),
+            };
+            trusted(old.uid, old.mode, self.owner)
+                .and_then(|()| match &dir {
+                    Some(dir) => no_new_readers(old, self.access_after(dir, old)),
+                    None => Ok(()),
+                })
                 .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))?;
         }
         if let Some(owner) = self.owner {
@@ -244,6 +260,21 @@ impl FileSink {
         lock_timeout(&self.beside(&our_name(name, ".lock")), waited)
     }
 
+    /// Who may read the file once it is written over one with `old`'s
+    /// owner: `--owner` (its group, or the file's), else this process and
+    /// the group a new file in `dir` gets; `--mode`.
+    fn access_after(&self, dir: &Dir, old: Access) -> Access {
+        let (uid, gid) = match self.owner {
+            Some(o) => (o.uid, o.gid.unwrap_or(old.gid)),
+            None => effective_ids(dir),
+        };
+        Access {
+            uid,
+            gid,
+            mode: self.mode,
+        }
+    }
+
     /// The path of `name` in the file's directory, for messages.
     fn beside(&self, name: &std::ffi::OsStr) -> PathBuf {
         parent_dir(&self.path).join(name)
@@ -281,7 +312,13 @@ impl FileSink {
 
         let file = read_existing(&dir, file_name, &self.path)?;
         if let Some(file) = &file {
+            let old = Access {
+                uid: file.uid,
+                gid: file.gid,
+                mode: file.mode,
+            };
             trusted(file.uid, file.mode, self.owner)
+                .and_then(|()| no_new_readers(old, self.access_after(&dir, old)))
                 .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
         }
         // `--owner UID` without a group keeps the group the file has.
@@ -290,18 +327,8 @@ impl FileSink {
             ..o
         });
         let existing = file.map(|f| f.text).unwrap_or_default();
-        // Python reads a lone CR as a line break, this merge would not: the
-        // section would be missed and added again, a duplicate botocore
-        // refuses. Better no refresh than a file no SDK reads.
-        if existing
-            .match_indices('\r')
-            .any(|(at, _)| existing.as_bytes().get(at + 1) != Some(&b'\n'))
-        {
-            return Err(Error::io(
-                "merge into",
-                &self.path,
-                io::Error::other("some of its lines end in a lone CR (classic Mac OS), which aws-credfile does not merge; convert them to LF (or CRLF)"),
-            ));
+        if let Some(why) = ambiguity(&existing) {
+            return Err(Error::io("merge into", &self.path, io::Error::other(why)));
         }
         let found = inspect(&existing, &self.profile);
         // Another writer wrote while we were fetching, keys that outlive
@@ -379,14 +406,21 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
         Some("it is longer than 128 characters".to_string())
     } else if name != name.trim() {
         Some("it starts or ends with whitespace".to_string())
-    } else if let Some(c) = name
-        .chars()
-        .find(|&c| c.is_control() || is_invisible(c) || matches!(c, '[' | ']' | '#' | ';' | '='))
-    {
+    } else if let Some(c) = name.chars().find(|&c| {
+        c.is_control()
+            || is_invisible(c)
+            || matches!(c, '[' | ']' | '#' | ';' | '=' | ':' | ',' | '"')
+    }) {
         // Brackets end the header early; '#' and ';' start comments in some
-        // parsers; '=' makes some read the line as a key; an invisible one
-        // makes two names that look alike.
+        // parsers; '=' makes some read the line as a key; aws-sdk-go's
+        // parser (v1 and v2) fails on the whole file at ':', ',' or '"' in
+        // a header, every other profile with it; an invisible one makes two
+        // names that look alike.
         Some(format!("it contains {c:?}"))
+    } else if name.contains("__proto__") {
+        // The JavaScript SDKs read sections into plain objects, and throw
+        // on the whole file at this one.
+        Some("the JavaScript SDKs cannot read a file with a __proto__ section".to_string())
     } else if name == "DEFAULT" {
         // Python's configparser (botocore, the AWS CLI) takes [DEFAULT] for
         // the defaults of every other section: its keys would turn up in
@@ -468,6 +502,11 @@ pub fn check(
     if found.sections == 0 {
         return Err(Error::Stale(format!(
             "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
+        )));
+    }
+    if let Some(why) = ambiguity(&text) {
+        return Err(Error::Stale(format!(
+            "{shown} may not read as aws-credfile reads it: {why}"
         )));
     }
     if found.sections > 1 {

@@ -85,6 +85,54 @@ pub(super) fn our_uid() -> Option<u32> {
     field(&self_status()?, "Uid:").get(1)?.parse().ok()
 }
 
+/// A file's owner, group and permission bits: who may read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Access {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// Whether the file as it is (`old`) may be rewritten as `new` without
+/// anyone gaining what it holds: a merge keeps every other profile, so
+/// whoever may read the result must have been able to read the file
+/// already. Otherwise anyone who can rename a file into the directory (the
+/// `--owner` user in its own home, any user in a shared one) could put a
+/// root-only file there and have root's next write hand it over, to the
+/// owner or to everyone `--mode` lets read. A file's owner can always read
+/// it (it may chmod it), and root reads everything. A file readable by all
+/// may go anywhere.
+pub(super) fn no_new_readers(old: Access, new: Access) -> Result<(), String> {
+    if old.mode & 0o004 != 0 {
+        return Ok(());
+    }
+    if new.mode & 0o004 != 0 {
+        return Err(format!(
+            "its mode {:04o} keeps it from other users, and --mode {:04o} would let every user read what it holds; chmod it to {:04o} first if that is meant, or remove it",
+            old.mode & 0o777,
+            new.mode & 0o777,
+            new.mode & 0o777
+        ));
+    }
+    if new.mode & 0o040 != 0 && (old.mode & 0o040 == 0 || old.gid != new.gid) {
+        return Err(format!(
+            "group {} may not read it now (it is {}:{} mode {:04o}), and --mode {:04o} would let that group read what it holds; chgrp and chmod it first if that is meant, or remove it",
+            new.gid,
+            old.uid,
+            old.gid,
+            old.mode & 0o777,
+            new.mode & 0o777
+        ));
+    }
+    if new.uid != 0 && new.uid != old.uid {
+        return Err(format!(
+            "it belongs to uid {}, and giving it to uid {} would hand that user what it holds; chown {} it first if it is that user's, or remove it",
+            old.uid, new.uid, new.uid
+        ));
+    }
+    Ok(())
+}
+
 /// Whether an existing credentials file may be merged into and rewritten:
 /// not writable by group or others (whoever can write it can add a profile
 /// whose `credential_process` the app would run), and owned by this user or

@@ -523,14 +523,14 @@ fn write_keeps_other_profiles_and_sets_mode() {
     assert_eq!(mode_of(&path), 0o640);
     // Set-id bits are never applied.
     let sink = FileSink {
-        mode: 0o4755,
+        mode: 0o4640,
         ..sink
     };
     sink.write(&creds(Some(TOKEN)), now(), now())
         .expect("write succeeds");
     assert_eq!(
         fs::metadata(&path).expect("exists").permissions().mode() & 0o7777,
-        0o755
+        0o640
     );
 }
 
@@ -952,6 +952,13 @@ fn write_refuses_profile_names_that_would_not_read_back() {
         "a;b",
         "a=b",
         "profile x",
+        // Round 11: aws-sdk-go fails on the whole file at these, and the
+        // JavaScript SDKs at __proto__.
+        "123456789012:role",
+        "a,b",
+        "\"x",
+        "__proto__",
+        "x __proto__",
         // Round 5: names that look like another (invisible characters).
         "prod\u{202E}",
         "pro\u{200B}d",
@@ -1014,7 +1021,7 @@ fn check_fresh_file() {
 
 #[test]
 fn check_is_tolerant() {
-    let text = "[other]\r\naws_access_key_id=X\r\n\r\n  [ default ]  \r\n\
+    let text = "[other]\r\naws_access_key_id=X\r\n\r\n[ default ]  \r\n\
                 ;   aws-credfile:   expires   2024-01-01T03:00:00+02:00 ,refreshed whenever\r\n\
                 \taws_access_key_id=ASIA\r\n  AWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
     assert_eq!(
@@ -1264,4 +1271,99 @@ fn links_on_the_way_are_followed_only_where_no_one_else_can_swap_them() {
     // `..` and `.` on the way are walked, not refused.
     let sink = FileSink::new(open.join("../real/./credentials"), "default");
     sink.preflight().expect("no link");
+}
+
+/// Round 11: a file botocore reads as two profiles, both headers indented,
+/// was merged into one where `[other]` followed the fresh section still
+/// indented, so Python read it (and every later line) as more of the
+/// session token: the token broke and `[other]` vanished, while `--check`
+/// passed. Indented headers are now refused, by the merge and by `--check`.
+#[test]
+fn an_indented_header_is_neither_merged_into_nor_passed() {
+    let indented = "  [default]\n  aws_access_key_id = OLD\n  aws_secret_access_key = OLDS\n\
+                    \t[other]\n  aws_access_key_id = OTHER\n  aws_secret_access_key = OTHERS\n";
+    let tmp = TempDir::new("indented");
+    let path = tmp.join("credentials");
+    fs::write(&path, indented).unwrap();
+    let err = FileSink::new(&path, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("indented headers");
+    assert!(
+        err.to_string()
+            .contains("line 1 is an indented section header"),
+        "{err}"
+    );
+    assert_eq!(read(&path), indented, "the file changed");
+    // Only the header matters: indented keys are read alike everywhere.
+    let keys = format!(
+        "{}[other]\n  aws_access_key_id = OTHER\n",
+        section("default")
+    );
+    assert!(super::ini::ambiguity(&keys).is_none());
+    let headers = format!("{}\n  [other]\nx = y\n", section("default"));
+    let msg = stale_message(checked(&headers, 300));
+    assert!(msg.contains("is an indented section header"), "{msg}");
+    // A byte-order mark before the first header is no indentation.
+    assert!(super::ini::ambiguity(&format!("\u{feff}{}", section("default"))).is_none());
+}
+
+/// Round 11: whoever could rename a file onto the path (the `--owner` user
+/// in its own home, anyone in a shared directory) could put a root-only
+/// file there, and root's next write handed its content to `--owner`, or to
+/// everyone `--mode 0644` lets read. Whoever may read the result must have
+/// been able to read the file already.
+#[test]
+fn a_merge_hands_no_one_what_they_could_not_read() {
+    use super::permissions::{no_new_readers, Access};
+    let access = |uid, gid, mode| Access { uid, gid, mode };
+    let ok = |old, new| no_new_readers(old, new).is_ok();
+    // The same owner, group and mode, or narrower: fine.
+    assert!(ok(access(0, 0, 0o600), access(0, 0, 0o600)));
+    assert!(ok(access(7, 8, 0o640), access(7, 8, 0o640)));
+    assert!(ok(access(7, 8, 0o644), access(7, 8, 0o600)));
+    // Readable by all before: may go anywhere.
+    assert!(ok(access(0, 0, 0o644), access(7, 8, 0o644)));
+    // Root reads everything; an owner may always chmod its own file.
+    assert!(ok(access(7, 8, 0o600), access(0, 0, 0o600)));
+    assert!(ok(access(7, 8, 0o200 | 0o400), access(7, 8, 0o600)));
+    // Root's to another user, to every user, or to a group.
+    let why = no_new_readers(access(0, 0, 0o600), access(4001, 0, 0o600)).unwrap_err();
+    assert!(why.contains("chown 4001"), "{why}");
+    let why = no_new_readers(access(0, 0, 0o600), access(0, 0, 0o644)).unwrap_err();
+    assert!(why.contains("every user"), "{why}");
+    let why = no_new_readers(access(0, 0, 0o600), access(0, 5, 0o640)).unwrap_err();
+    assert!(why.contains("group 5"), "{why}");
+    // Group-readable, but by another group.
+    assert!(!ok(access(7, 8, 0o640), access(7, 9, 0o640)));
+}
+
+/// Round 11: a `--file` named like another file's lock or leftover
+/// temporary file would be locked or removed by another run.
+#[test]
+fn a_file_named_like_our_own_lock_or_temporary_file_is_refused() {
+    use super::atomic::is_ours_for_another;
+    use std::ffi::OsStr;
+    for name in [
+        ".credentials.aws-credfile.lock",
+        ".c.aws-credfile.1.tmp",
+        ".c.aws-credfile.tmp",
+        ".a.b.aws-credfile.42.tmp",
+    ] {
+        assert!(is_ours_for_another(OsStr::new(name)), "{name}");
+    }
+    for name in [
+        "credentials",
+        ".credentials",
+        "credentials.aws-credfile.lock",
+        ".aws-credfile.lock",
+        ".c.aws-credfile.x.tmp",
+        ".c.aws-credfile.lock.bak",
+    ] {
+        assert!(!is_ours_for_another(OsStr::new(name)), "{name}");
+    }
+    let tmp = TempDir::new("our_names");
+    let err = FileSink::new(tmp.join(".credentials.aws-credfile.lock"), "default")
+        .preflight()
+        .expect_err("a lock's name");
+    assert!(matches!(err, Error::Config(_)), "{err}");
 }

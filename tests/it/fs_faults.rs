@@ -783,3 +783,146 @@ fn dot_dot_goes_back_the_way_the_walk_came() {
         "never written where the path says"
     );
 }
+
+/// Round 11 finding (medium): a file owned by the running user, with one
+/// link, was merged into whatever it held. So the `--owner` user renamed a
+/// root-only file lying in its own home (anything: another credentials
+/// file, a private key) onto its credentials path, and root's next write
+/// handed the content over in a file that user owns; with `--mode 0644`
+/// anyone able to rename into the directory published a root-only file to
+/// every user. Now whoever may read the result must have been able to read
+/// the file: refused at start (exit 2), and by a running daemon's next
+/// refresh, with the file as it was.
+#[test]
+fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
+    if !is_root() {
+        crate::harness::skip("needs root to run for another user");
+        return;
+    }
+    let h = harness("fs_renamed_in");
+    let home = h.nobodys_file_directory();
+    let plant = || {
+        let secret = home.join("roots-private");
+        fs::write(&secret, "[root]\naws_secret_access_key = ROOTONLYSECRET\n").expect("plant");
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::rename(&secret, &h.cred_file).expect("rename it onto the path");
+        snapshot(&h.cred_file)
+    };
+
+    let before = plant();
+    let out = h.cmd(&["--once", "--owner", "65534:65534"]).run();
+    out.assert_code(2)
+        .assert_stderr_contains("would hand that user what it holds");
+    assert_eq!(snapshot(&h.cred_file), before, "merged for the owner");
+    let out = h.cmd(&["--once", "--mode", "0644"]).run();
+    out.assert_code(2)
+        .assert_stderr_contains("would let every user read");
+    assert_eq!(snapshot(&h.cred_file), before, "merged for everyone");
+
+    fs::remove_file(&h.cred_file).expect("remove the planted file");
+    let mut d = h.cmd(&["--owner", "65534:65534"]).spawn();
+    assert!(
+        wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15)).is_some(),
+        "no first write\n{}",
+        d.snapshot().describe()
+    );
+    let before = plant();
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("would hand that user what it holds")),
+        "the refusal is logged\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    assert_eq!(d.stop().code(), Some(0));
+    assert_eq!(snapshot(&h.cred_file), before, "merged under the daemon");
+    assert_eq!(fs::metadata(&h.cred_file).expect("stat").uid(), 0);
+}
+
+/// Round 11 finding: a missing directory on the way was made, then opened
+/// by name and chmodded. Whoever can change the directory holding it (the
+/// `--owner` user's home) swapped another directory in between: root then
+/// opened up a root-only directory (0711) and wrote the owner's file and
+/// lock into it, or narrowed another one (here 0755) to 0700. The
+/// directory made is now checked to be the one made (ours, empty) before
+/// anything is done to it. strace holds the process for a moment after its
+/// mkdir, so the swap lands in that window every time: the run fails
+/// (exit 1, saying so), and the other directory is as it was.
+#[test]
+fn a_directory_swapped_in_as_it_is_made_is_left_alone() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        crate::harness::skip("needs strace (make deps installs it)");
+        return;
+    }
+    let h = harness("fs_mkdir_race");
+    let base = h.scratch.join("race");
+    let theirs = base.join("theirs");
+    fs::create_dir_all(&theirs).expect("the directories");
+    fs::write(theirs.join("MARKER"), "private").expect("a file in it");
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let made = base.join("made");
+    let file = made.join("credentials");
+    let swapper = {
+        let (made, theirs) = (made.clone(), theirs.clone());
+        std::thread::spawn(move || {
+            assert!(
+                wait_until(Duration::from_secs(15), || made.exists()),
+                "never made"
+            );
+            let (a, b) = (
+                std::ffi::CString::new(made.to_str().unwrap()).unwrap(),
+                std::ffi::CString::new(theirs.to_str().unwrap()).unwrap(),
+            );
+            // SAFETY: renameat2(2) with two NUL-terminated paths.
+            let rc = unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    a.as_ptr(),
+                    libc::AT_FDCWD,
+                    b.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            assert_eq!(rc, 0, "swap: {}", std::io::Error::last_os_error());
+        })
+    };
+    let out = h
+        .cmd(&["--once", "--file", file.to_str().expect("a UTF-8 path")])
+        .wrapped(&[
+            "strace",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=mkdir,mkdirat",
+            "-e",
+            "inject=mkdir,mkdirat:delay_exit=500000",
+        ])
+        .run();
+    swapper.join().expect("the swapper");
+    // After the swap, `made` names their directory.
+    assert_eq!(dir_names(&made), vec!["MARKER".to_string()], "written into");
+    assert_eq!(mode(&made), 0o755, "their directory's mode changed");
+    out.assert_code(1)
+        .assert_stderr_contains("was replaced by another directory");
+}
+
+/// Round 11 finding: a file botocore reads as two profiles, both headers
+/// indented, was merged into one where the second header, still indented,
+/// followed the fresh section: Python read it and the rest as part of the
+/// session token, so every call failed and the other profile vanished,
+/// while `--check` passed. Such a file is now not merged (exit 1, naming
+/// the line), and stays as it was.
+#[test]
+fn a_file_with_indented_headers_is_not_merged_into() {
+    let h = harness("fs_indented");
+    let indented = "  [default]\n  aws_access_key_id = OLD\n  aws_secret_access_key = OLDSECRET\n  [other]\n  aws_access_key_id = OTHER\n  aws_secret_access_key = OTHERSECRET\n";
+    h.write_cred_file(indented);
+    let before = snapshot(&h.cred_file);
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(1)
+        .assert_stderr_contains("line 1 is an indented section header");
+    assert_eq!(snapshot(&h.cred_file), before, "merged");
+}
