@@ -19,7 +19,7 @@ use crate::credentials::{hide_pieces, mark_runs};
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
 use crate::token::{self, ReadError};
-use crate::url::{redact, Url};
+use crate::url::{redact_origin, Url};
 use resolver::Lookup;
 
 mod resolver;
@@ -163,7 +163,7 @@ fn hide(text: &[u8], secrets: &[&str]) -> Vec<u8> {
 /// (see [`hide_pieces`]): a server may quote a secret cut to a length or
 /// from an offset, encoded, or broken up, which taking whole secrets out of
 /// the answer does not catch.
-fn without_pieces(message: &str, secrets: &[&str]) -> String {
+pub fn without_pieces(message: &str, secrets: &[&str]) -> String {
     hide_pieces(message, secrets, "** redacted **")
 }
 
@@ -193,11 +193,12 @@ impl Client {
             Some(p) => Some(
                 check_proxy_port(&p.url)
                     .and_then(|()| ureq::Proxy::new(&p.url))
+                    .and_then(http_proxy_only)
                     .map_err(|e| {
                         Error::Config(format!(
                             "{} {:?} is not a usable proxy URL: {e}",
                             p.variable,
-                            redact(&p.url)
+                            redact_origin(&p.url)
                         ))
                     })?,
             ),
@@ -217,7 +218,7 @@ impl Client {
             url: url.to_string(),
             target: url.to_string(),
             host: None,
-            proxy: proxy_url.map(|p| redact(&p.url)),
+            proxy: proxy_url.map(|p| redact_origin(&p.url)),
         })
     }
 
@@ -447,6 +448,17 @@ fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
         Err(ureq::Error::BadUri(
             "its port is not a number from 1 to 65535".into(),
         ))
+    }
+}
+
+/// `proxy` if it speaks HTTP (`CONNECT`): SOCKS is not built in, and
+/// ureq panics when asked to use it.
+fn http_proxy_only(proxy: ureq::Proxy) -> Result<ureq::Proxy, ureq::Error> {
+    match proxy.protocol() {
+        ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => Ok(proxy),
+        other => Err(ureq::Error::BadUri(format!(
+            "{other} proxies are not supported, only http:// and https:// ones"
+        ))),
     }
 }
 

@@ -172,6 +172,22 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// [`redact`], cut after the host and port: for a proxy, whose path,
+/// query or fragment (`?auth=...`) means nothing to the connection and may
+/// hold a token of its own.
+pub fn redact_origin(url: &str) -> String {
+    let shown = redact(url);
+    let start = shown
+        .find("://")
+        .filter(|&i| is_scheme(&shown[..i]))
+        .map_or(0, |i| i + 3);
+    let host = shown[start..].rfind('@').map_or(start, |at| start + at + 1);
+    match shown[host..].find(['/', '?', '#']) {
+        Some(end) => shown[..host + end].to_string(),
+        None => shown,
+    }
+}
+
 /// Whether `text` is a URL scheme (RFC 3986: a letter, then letters,
 /// digits, `+`, `-` or `.`).
 fn is_scheme(text: &str) -> bool {

@@ -11,7 +11,7 @@
 //! ureq's `Resolver` is in its `unversioned` module: changes there come only
 //! with a minor version, so Cargo.toml takes ureq's patch releases only.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
@@ -34,10 +34,14 @@ impl Resolver for Lookup {
         let bad = || ureq::Error::BadUri(uri.to_string());
         let (scheme, authority) = uri.scheme().zip(uri.authority()).ok_or_else(bad)?;
         let addr = DefaultResolver::host_and_port(scheme, authority).ok_or_else(bad)?;
-        let found = match addr.parse::<SocketAddr>() {
-            Ok(literal) => vec![literal],
-            Err(_) if timeout.after.is_not_happening() => look_up(&addr)?,
-            Err(_) => look_up_within(addr, *timeout.after, timeout)?,
+        let found = match (addr.parse::<SocketAddr>(), loopback_port(&addr)) {
+            (Ok(literal), _) => vec![literal],
+            (Err(_), Some(port)) => vec![
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+            ],
+            (Err(_), None) if timeout.after.is_not_happening() => look_up(&addr)?,
+            (Err(_), None) => look_up_within(addr, *timeout.after, timeout)?,
         };
         let mut resolved = self.empty();
         for addr in config.ip_family().keep_wanted(found.into_iter()) {
@@ -50,6 +54,18 @@ impl Resolver for Lookup {
         }
         Ok(resolved)
     }
+}
+
+/// The port of `host:port` when the host is `localhost` (in any case),
+/// which is loopback and never looked up (RFC 6761): `/etc/hosts` may lack
+/// it (a scratch image has none), and DNS with a search domain would ask
+/// for `localhost.<domain>`, a name anyone who can make one in the cluster
+/// would answer, and be sent the identity token.
+fn loopback_port(addr: &str) -> Option<u16> {
+    let (host, port) = addr.rsplit_once(':')?;
+    host.eq_ignore_ascii_case("localhost")
+        .then(|| port.parse().ok())
+        .flatten()
 }
 
 fn look_up(addr: &str) -> std::io::Result<Vec<SocketAddr>> {

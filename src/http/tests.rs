@@ -158,3 +158,43 @@ fn a_proxy_port_must_be_a_port() {
         assert!(check_proxy_port(bad).is_err(), "{bad}");
     }
 }
+
+/// Round 11: a SOCKS proxy in `HTTPS_PROXY` (`socks5://`, `socks5h://`,
+/// `socks4://`, `socks://`) reached ureq, which panics when a proxy needs a
+/// feature it was built without: every refresh aborted (exit 134). Now a
+/// configuration error naming the variable.
+#[test]
+fn a_socks_proxy_is_a_config_error_not_a_panic() {
+    for url in [
+        "socks5://127.0.0.1:1080",
+        "socks5h://127.0.0.1:1080",
+        "socks4://127.0.0.1:1080",
+        "socks://127.0.0.1:1080",
+    ] {
+        let net = Network {
+            https_proxy: Some(Proxy {
+                variable: "HTTPS_PROXY",
+                url: url.into(),
+            }),
+            no_proxy: Vec::new(),
+            ca_bundle: None,
+        };
+        match Client::new("https://sts.eu-west-1.amazonaws.com/", &net) {
+            Err(Error::Config(msg)) => {
+                assert!(msg.starts_with("HTTPS_PROXY"), "{msg}");
+                assert!(msg.contains("only http:// and https://"), "{msg}");
+            }
+            Err(other) => panic!("{url}: {other}"),
+            Ok(_) => panic!("{url}: accepted"),
+        }
+    }
+    let net = Network {
+        https_proxy: Some(Proxy {
+            variable: "HTTPS_PROXY",
+            url: "http://127.0.0.1:3128".into(),
+        }),
+        no_proxy: Vec::new(),
+        ca_bundle: None,
+    };
+    assert!(Client::new("https://sts.eu-west-1.amazonaws.com/", &net).is_ok());
+}

@@ -119,3 +119,21 @@ fn a_value_that_is_no_url_is_not_quoted_as_a_scheme() {
         "scheme \"ftp\" is not http or https"
     );
 }
+
+/// Round 11: a proxy URL's path, query or fragment (`?auth=...`) was shown
+/// whole in errors; only its user info was hidden.
+#[test]
+fn a_proxy_is_shown_as_its_scheme_host_and_port_only() {
+    for (url, shown) in [
+        ("http://proxy:3128", "http://proxy:3128"),
+        (
+            "http://proxy:3128/?auth=ProxySecretToken123",
+            "http://proxy:3128",
+        ),
+        ("http://u:p@proxy:3128#frag", "http://***@proxy:3128"),
+        ("http://u:p/a#b@proxy:3128/x", "http://***@proxy:3128"),
+        ("proxy:3128?auth=x", "proxy:3128"),
+    ] {
+        assert_eq!(redact_origin(url), shown, "{url}");
+    }
+}

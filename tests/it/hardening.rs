@@ -574,6 +574,91 @@ fn secrets_a_server_echoes_never_reach_the_log() {
     );
 }
 
+/// Round 11 finding: an upstream quoting the credentials it issued last
+/// time (still in the file, and served) had them logged whole: only what a
+/// request sent was taken out of error text. The credentials held are now
+/// taken out of every later error too, in every mode that holds them.
+#[test]
+fn the_credentials_held_never_reach_the_log_when_an_upstream_quotes_them() {
+    let held = Issued {
+        access_key_id: "ASIAHELDEXAMPLE00011".into(),
+        secret_access_key: "heldSecretKeyEXAMPLE0011/K7MDENG+bPxRfiCY".into(),
+        session_token: "IQoJb3JpZ2luX2VjHeldSessionToken0011/SeSsIoN+tOkEn==".into(),
+        expiration: rfc3339(SystemTime::now() + HOUR),
+    };
+    for (run, args) in [&[][..], &["--serve", "127.0.0.1:0"][..]]
+        .into_iter()
+        .enumerate()
+    {
+        let quoted = held.clone();
+        let h = Harness::new(&format!("hard_echo_held{run}"), move |n, _| {
+            if n == 0 {
+                return Answer::raw(200, "text/xml", success(Protocol::WebIdentity, &quoted).1);
+            }
+            Answer::error(
+                500,
+                "InternalFailure",
+                &format!(
+                    "could not renew {} (secret {}, token {})",
+                    quoted.access_key_id, quoted.secret_access_key, quoted.session_token
+                ),
+            )
+        });
+        h.add_secret(&held.secret_access_key);
+        h.add_secret(&held.session_token);
+        let mut d = h.cmd(args).spawn();
+        wait_for_log(&d, "credentials_refreshed", 1);
+        // SIGHUP refreshes at most once a second.
+        thread::sleep(Duration::from_millis(1050));
+        d.signal(libc::SIGHUP);
+        wait_for_log(&d, "refresh_failed", 1);
+        let out = d.stop();
+        out.assert_code(0)
+            .assert_stderr_contains("InternalFailure")
+            .assert_stderr_contains("** redacted **");
+        assert_spells_no_secret(&out.stderr, &h.secrets());
+    }
+}
+
+/// Round 11 finding: the identity token the first hop sent was taken out
+/// of that hop's errors only; the same STS quoting it in the chained
+/// `AssumeRole`'s error had it logged whole. Each hop now also hides what
+/// the source sent.
+#[test]
+fn the_identity_token_is_hidden_from_the_chained_hops_errors_too() {
+    let seen = Arc::new(std::sync::Mutex::new(String::new()));
+    let remembered = Arc::clone(&seen);
+    let h = Harness::new("hard_echo_hop2", move |_, req| match req.protocol() {
+        Protocol::AssumeRole => Answer::error(
+            403,
+            "AccessDenied",
+            &format!(
+                "the session of web identity {} may not assume {}",
+                remembered.lock().expect("lock"),
+                req.param("RoleArn").unwrap_or_default()
+            ),
+        ),
+        _ => {
+            *remembered.lock().expect("lock") = req.param("WebIdentityToken").unwrap_or_default();
+            Answer::issue(HOUR)
+        }
+    });
+    let out = h
+        .cmd(&[
+            "--once",
+            "--once-timeout",
+            "2s",
+            "--role-arn",
+            "arn:aws:iam::210987654321:role/partner",
+        ])
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("AccessDenied")
+        .assert_stderr_contains("** redacted **");
+    assert!(!seen.lock().expect("lock").is_empty(), "the token was sent");
+    assert_spells_no_secret(&out.stderr, &h.secrets());
+}
+
 /// Fails if `text`, read as a person would (`?` and whitespace, which the
 /// log puts for invisible characters, skipped; `%XX` decoded; case
 /// ignored), holds 16 characters in a row of any of `secrets`.
@@ -732,6 +817,50 @@ fn the_checked_address_is_the_one_connected_to() {
             last.header("Host"),
             Some(format!("{}:{port}", written.to_ascii_lowercase()).as_str()),
             "the request carries the URL's host"
+        );
+    }
+}
+
+/// Round 11 finding: the container endpoint never looked `localhost` up,
+/// but an STS endpoint override did: `AWS_ENDPOINT_URL_STS` with
+/// `localhost` went to `/etc/hosts` (which a scratch image lacks, and which
+/// matched `LOCALHOST` only as written), then to DNS with the search
+/// domains (`localhost.<namespace>.svc…`, a name anyone able to make a
+/// Service answers), and the identity token went to whatever came back.
+/// Now `localhost`, in any case, is loopback for every connection: with
+/// the name pointing at this machine's network address, only the fake STS
+/// on loopback hears from it. Needs root and a mount namespace.
+#[test]
+fn an_sts_endpoint_at_localhost_is_never_looked_up() {
+    let h = Harness::new("hard_sts_localhost", |_, _| Answer::issue(HOUR));
+    let Some(ip) = private_hosts_and_an_address(&h) else {
+        return;
+    };
+    let port = h.sts.url().rsplit(':').next().expect("a port").to_string();
+    let elsewhere = Fake::start_on(&format!("{ip}:{port}"), |_, _| Answer::issue(HOUR))
+        .expect("listen on the network address, same port");
+    let hosts = h
+        .scratch
+        .write("hosts", format!("{ip} localhost LOCALHOST LocalHost\n"));
+    for written in ["localhost", "LOCALHOST", "LocalHost"] {
+        let before = h.sts.request_count();
+        let out = h
+            .cmd(&["--once", "--once-timeout", "5s"])
+            .env("AWS_ENDPOINT_URL_STS", format!("http://{written}:{port}"))
+            .hosts_file(&hosts)
+            .timeout(HANG_GUARD)
+            .run();
+        assert_eq!(
+            elsewhere.connection_count(),
+            0,
+            "{written}: the STS at {ip} was contacted\n{}",
+            out.describe()
+        );
+        out.assert_code(0);
+        assert_eq!(
+            h.sts.request_count(),
+            before + 1,
+            "{written}: loopback's STS"
         );
     }
 }
