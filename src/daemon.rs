@@ -20,9 +20,12 @@ use std::time::{Duration, Instant};
 use crate::credentials::Credentials;
 use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
 use crate::error::Error;
+use crate::http::without_pieces;
 use crate::log::Logger;
 use crate::metrics::{Metrics, Shared};
-use crate::schedule::{self, backoff, random_unit, refresh_delay, MIN_WAIT};
+use crate::schedule::{
+    self, backoff, random_unit, refresh_delay_keeping, MIN_WAIT, READY_HEADROOM,
+};
 use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
@@ -94,6 +97,10 @@ pub struct Refresher {
     /// stop, nothing forwarded, and a program starts with them ignored, as
     /// it would have without aws-credfile. (SIGHUP still refreshes.)
     ignored: Vec<Signal>,
+    /// The last credentials stored. An upstream that fails may quote them
+    /// (they are still in the file, and served): any later error has them
+    /// taken out, as a request's own secrets are.
+    held: Option<Credentials>,
 }
 
 impl Refresher {
@@ -120,6 +127,7 @@ impl Refresher {
             again: false,
             last_fetch: None,
             ignored,
+            held: None,
         }
     }
 
@@ -223,7 +231,7 @@ impl Refresher {
                     failures = 0;
                     // Scheduled from what we fetched even when newer keys
                     // were kept: earlier, never later, than needed.
-                    let next = refresh_delay(Timestamp::now(), creds.expiration, random_unit());
+                    let next = self.next_refresh(&creds);
                     self.log_written(&creds, written, Some(next));
                     next
                 }
@@ -236,6 +244,23 @@ impl Refresher {
             };
             self.planned(wait);
         }
+    }
+
+    /// The wait before refreshing `creds`: keeping them valid for
+    /// `--min-valid` at all times when `/readyz` asks for it. Credentials
+    /// that do not last that long cannot, which is said at each refresh:
+    /// `/readyz` turns 503 before every refresh until they do.
+    fn next_refresh(&self, creds: &Credentials) -> Duration {
+        let keep = self
+            .status
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.borrow().min_valid);
+        let now = Timestamp::now();
+        let lifetime = now.until(creds.expiration);
+        if !keep.is_zero() && lifetime <= keep + READY_HEADROOM {
+            self.log_too_short(lifetime, keep);
+        }
+        refresh_delay_keeping(now, creds.expiration, keep, random_unit())
     }
 
     /// How long until a refresh asked for by SIGHUP may start: at most one
@@ -268,8 +293,7 @@ impl Refresher {
             let err = match self.refresh(Some(deadline)) {
                 Flow::End(ended) => return Ok(Flow::End(ended)),
                 Flow::Go(Ok((creds, written))) => {
-                    let next = kept_fresh
-                        .then(|| refresh_delay(Timestamp::now(), creds.expiration, random_unit()));
+                    let next = kept_fresh.then(|| self.next_refresh(&creds));
                     self.log_written(&creds, written, next);
                     if let Some(next) = next {
                         self.planned(next);
@@ -343,8 +367,11 @@ impl Refresher {
                 Flow::Go(stored) => stored,
                 Flow::End(ended) => return Flow::End(ended),
             },
-            Err(err) => Err(err),
+            Err(err) => Err(self.without_held(err)),
         };
+        if let Ok((creds, _)) = &stored {
+            self.held = Some(creds.clone());
+        }
         if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
             server.handler_mut().creds = Some(creds.clone());
         }
@@ -357,6 +384,17 @@ impl Refresher {
             }
         }
         Flow::Go(stored)
+    }
+
+    /// `err` with any piece of the held credentials' secrets it quotes
+    /// taken out.
+    fn without_held(&self, err: Error) -> Error {
+        let Some(held) = &self.held else {
+            return err;
+        };
+        let mut secrets = vec![held.secret_access_key.expose()];
+        secrets.extend(held.session_token.as_ref().map(|t| t.expose()));
+        err.map_quoted(|text| without_pieces(text, &secrets))
     }
 
     /// Runs the provider's fetch on a worker while the wait goes on. A

@@ -41,6 +41,25 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// credentials living just over the margin (601 s) would otherwise be
 /// refreshed every second, each answer as short as the last.
 pub fn refresh_delay(now: Timestamp, expiration: Timestamp, jitter: f64) -> Duration {
+    refresh_delay_keeping(now, expiration, Duration::ZERO, jitter)
+}
+
+/// 1 minute: with `/readyz` asking for `--min-valid` at all times, how long
+/// before the credentials fall short of it the refresh is due, so one that
+/// takes a while, or a retry, still lands in time.
+pub const READY_HEADROOM: Duration = Duration::from_secs(60);
+
+/// [`refresh_delay`], when credentials must stay valid for `keep` at all
+/// times (`/readyz` with `--min-valid`): the refresh is also due
+/// [`READY_HEADROOM`] before less than `keep` is left, whatever the rules
+/// above say, as long as that is still ahead. (Credentials that never last
+/// that long cannot meet it; the caller says so.)
+pub fn refresh_delay_keeping(
+    now: Timestamp,
+    expiration: Timestamp,
+    keep: Duration,
+    jitter: f64,
+) -> Duration {
     let remaining = now.until(expiration).min(2 * LONGEST_WAIT);
     let half = remaining / 2;
     let planned = match remaining.checked_sub(SAFETY_MARGIN) {
@@ -48,6 +67,12 @@ pub fn refresh_delay(now: Timestamp, expiration: Timestamp, jitter: f64) -> Dura
         _ => half,
     }
     .max(remaining / 4);
+    let planned = match remaining.checked_sub(keep + READY_HEADROOM) {
+        Some(before_short) if !keep.is_zero() && !before_short.is_zero() => {
+            planned.min(before_short)
+        }
+        _ => planned,
+    };
     let cut = planned.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0));
     planned.saturating_sub(cut).max(MIN_WAIT)
 }

@@ -121,6 +121,13 @@ pub fn check_web_identity(token: &str) -> Result<(), &'static str> {
     if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("it holds whitespace or control characters inside the token");
     }
+    // A byte-order mark an editor put first, a zero-width space: STS would
+    // get them percent-encoded, part of the token, and refuse it.
+    if token.chars().any(crate::error::is_invisible) {
+        return Err(
+            "it holds an invisible character (such as a byte-order mark); save it without one",
+        );
+    }
     Ok(())
 }
 

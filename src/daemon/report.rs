@@ -83,6 +83,22 @@ impl Refresher {
         }
     }
 
+    /// Credentials lasting `lifetime` cannot stay valid for `min_valid`
+    /// until the next refresh.
+    pub(super) fn log_too_short(&self, lifetime: Duration, min_valid: Duration) {
+        self.log.warn(
+            "credentials_shorter_than_min_valid",
+            &[
+                ("lasting", &format_duration_ms(lifetime)),
+                ("min_valid", &format_duration_ms(min_valid)),
+                (
+                    "effect",
+                    &"/readyz turns not ready before each refresh; lower --min-valid, or raise --duration",
+                ),
+            ],
+        );
+    }
+
     pub(super) fn log_failure(&self, err: &Error, attempt: u32, retry_in: Duration) {
         self.log.warn(
             "refresh_failed",

@@ -83,3 +83,36 @@ fn random_unit_is_in_range_and_varies() {
     let mean = draws.iter().sum::<f64>() / draws.len() as f64;
     assert!((0.4..0.6).contains(&mean), "mean {mean}");
 }
+
+/// Round 11 finding: with `/readyz` asking for more validity than the
+/// margin leaves (`--min-valid 11m`, 15-minute credentials refreshed 10
+/// minutes before expiry), readiness turned 503 before every refresh. The
+/// refresh now comes a minute before less than `--min-valid` is left.
+#[test]
+fn credentials_kept_valid_for_min_valid_are_refreshed_before_they_fall_short() {
+    let keep = |secs| Duration::from_secs(secs);
+    // Nothing to keep, or less than the margin: as before.
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(900), keep(0), 0.0),
+        refresh_delay(at(0), at(900), 0.0)
+    );
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(3600), keep(300), 0.0),
+        Duration::from_secs(1800)
+    );
+    // 15 minutes, 11 kept: due with 12 left, not 10.
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(900), keep(660), 0.0),
+        Duration::from_secs(180)
+    );
+    // One hour, 50 minutes kept: before the quarter-life floor.
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(3600), keep(3000), 0.0),
+        Duration::from_secs(540)
+    );
+    // Never long enough: the usual plan, and the caller warns.
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(900), keep(900), 0.0),
+        refresh_delay(at(0), at(900), 0.0)
+    );
+}

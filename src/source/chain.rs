@@ -37,9 +37,13 @@ impl ChainProvider {
     }
 
     /// Assumes the chained role with `base`.
+    /// `AssumeRole` signed with `base`. `source_token` is what the source
+    /// sent for `base` (the identity token went to the same STS): its
+    /// pieces are taken out of this hop's errors as `base`'s secrets are.
     pub fn fetch(
         &self,
         base: &Credentials,
+        source_token: Option<&Secret>,
         deadline: Option<Instant>,
     ) -> Result<Credentials, Error> {
         let body = sts::assume_role_body(&AssumeRoleParams {
@@ -60,6 +64,7 @@ impl ChainProvider {
                     .as_ref()
                     .map(Secret::expose)
                     .unwrap_or(""),
+                source_token.map(Secret::expose).unwrap_or(""),
             ],
             deadline,
         )

@@ -212,7 +212,9 @@ impl ContainerProvider {
         }
     }
 
-    pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
+    /// The credentials, and the authorization token sent for them, if any
+    /// (a chained hop takes it out of its own errors).
+    pub fn fetch(&self, deadline: Option<Instant>) -> Result<(Credentials, Option<Secret>), Error> {
         let pinned = plain_http_addresses(&self.cfg.url)?;
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = match &token {
@@ -249,14 +251,15 @@ impl ContainerProvider {
             None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
         };
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
-        resp.parse_with(&sent, |body| {
+        let creds = resp.parse_with(&sent, |body| {
             parse_answer(
                 &self.cfg.url,
                 resp.status,
                 resp.content_type.as_deref(),
                 body,
             )
-        })
+        })?;
+        Ok((creds, token))
     }
 
     pub fn describe(&self) -> String {
@@ -358,7 +361,11 @@ pub fn parse_answer(
         secret_access_key: secret,
         session_token,
         expiration,
-        account_id: answer.account_id.filter(|a| !a.is_empty()),
+        // An account is twelve digits; anything else would be handed on
+        // to SDKs that refuse the credentials for it (botocore does).
+        account_id: answer
+            .account_id
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
         role_arn: answer.role_arn.filter(|a| !a.is_empty()),
     })
 }

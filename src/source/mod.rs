@@ -130,12 +130,12 @@ impl Provider {
 
     /// One fresh set of credentials, giving up at `deadline` if there is one.
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
-        let base = match &self.base {
-            Base::WebIdentity(p) => p.fetch(deadline)?,
+        let (base, sent) = match &self.base {
+            Base::WebIdentity(p) => p.fetch(deadline).map(|(c, t)| (c, Some(t)))?,
             Base::Container(p) => p.fetch(deadline)?,
         };
         match &self.chain {
-            Some(chain) => chain.fetch(&base, deadline),
+            Some(chain) => chain.fetch(&base, sent.as_ref(), deadline),
             None => Ok(base),
         }
     }

@@ -94,7 +94,9 @@ impl WebIdentityProvider {
         })
     }
 
-    pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
+    /// The credentials, and the token sent for them (a chained hop takes
+    /// it out of its own errors: the same STS may quote it there).
+    pub fn fetch(&self, deadline: Option<Instant>) -> Result<(Credentials, Secret), Error> {
         let token = read_token(&self.cfg.token_file)?;
         let body = sts::web_identity_body(&WebIdentityParams {
             role_arn: &self.cfg.role_arn,
@@ -110,6 +112,7 @@ impl WebIdentityProvider {
             &[token.expose()],
             deadline,
         )
+        .map(|creds| (creds, token))
     }
 
     pub fn describe(&self) -> String {

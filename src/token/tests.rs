@@ -33,7 +33,15 @@ fn random_tokens_differ() {
 #[test]
 fn web_identity_tokens_are_one_word() {
     assert!(check_web_identity("eyJhbGciOi.payload.sig").is_ok());
-    for bad in ["", "a b", "a\tb", "a\u{0}b"] {
+    // Round 11: a byte-order mark was sent, percent-encoded, as the token.
+    for bad in [
+        "",
+        "a b",
+        "a\tb",
+        "a\u{0}b",
+        "\u{feff}eyJ.x.y",
+        "eyJ\u{200b}.x.y",
+    ] {
         assert!(check_web_identity(bad).is_err(), "{bad:?}");
     }
 }

@@ -46,6 +46,25 @@ fn parses_pod_identity_answer() {
     assert_eq!(c.account_id.as_deref(), Some("123456789012"));
 }
 
+/// Round 11: an agent's `AccountId` was passed on as it came, and
+/// botocore refuses credentials whose account is not twelve digits. Such
+/// an account is dropped (it is optional).
+#[test]
+fn an_account_that_is_not_twelve_digits_is_dropped() {
+    for account in [
+        "evil.example.com/#",
+        "12345678901",
+        "1234567890123",
+        "12345678901x",
+    ] {
+        let body = format!(
+            r#"{{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken","AccountId":"{account}","Expiration":"2026-11-26T16:00:00Z"}}"#
+        );
+        let c = parse_answer(URL, 200, None, body.as_bytes()).unwrap();
+        assert_eq!(c.account_id, None, "{account}");
+    }
+}
+
 #[test]
 fn token_is_optional_for_long_term_keys() {
     let body =
