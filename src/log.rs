@@ -65,8 +65,13 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// says how many were), rather than block the loop, the endpoint and the
 /// reaction to SIGTERM.
 pub fn write_stderr(text: &str) -> bool {
+    write_stderr_within(text, STDERR_WAIT)
+}
+
+/// [`write_stderr`], waiting at most `wait` for room.
+fn write_stderr_within(text: &str, wait: Duration) -> bool {
     let stderr = std::io::stderr();
-    poll(&[(stderr.as_fd(), Interest::Write)], STDERR_WAIT)[0]
+    poll(&[(stderr.as_fd(), Interest::Write)], wait)[0]
         && stderr.lock().write_all(text.as_bytes()).is_ok()
 }
 
@@ -112,6 +117,15 @@ impl Logger {
         }
         let now = Timestamp::now();
         let dropped = DROPPED.swap(0, Ordering::Relaxed);
+        // Lines already dropped: stderr is stuck, and waiting for it again
+        // at every line would slow whatever logs (100 ms a request, under a
+        // flood of debug lines) for nothing. Until a line gets through,
+        // none waits.
+        let wait = if dropped > 0 {
+            Duration::ZERO
+        } else {
+            STDERR_WAIT
+        };
         if dropped > 0 {
             let note = self.render(
                 now,
@@ -119,12 +133,12 @@ impl Logger {
                 "log_lines_dropped",
                 &[("count", &dropped)],
             );
-            if !write_stderr(&note) {
+            if !write_stderr_within(&note, wait) {
                 DROPPED.fetch_add(dropped + 1, Ordering::Relaxed);
                 return;
             }
         }
-        if !write_stderr(&self.render(now, level, event, fields)) {
+        if !write_stderr_within(&self.render(now, level, event, fields), wait) {
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }

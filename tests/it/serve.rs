@@ -1187,6 +1187,22 @@ fn a_log_pipe_nobody_reads_stops_nothing() {
         );
     }
     wait_for_200(&d, addr, &[]);
+    // Round 11: each line still waited its 100 ms for room, so with debug
+    // lines (one a request) any local client slowed the endpoint and the
+    // probes to ten answers a second. Once a line is dropped, none waits
+    // until one gets through: a run of requests costs one wait at most.
+    const REQUESTS: u32 = 60;
+    let started = Instant::now();
+    for _ in 0..REQUESTS {
+        let reply = get(addr, PATH, &[]).expect("an answer");
+        assert_eq!(reply.status, Some(200), "{reply:?}");
+    }
+    let took = started.elapsed();
+    // 100 ms each was 6 s; loopback answers take milliseconds.
+    assert!(
+        took < Duration::from_secs(3),
+        "{REQUESTS} requests with the log pipe full took {took:?}"
+    );
     d.signal(libc::SIGTERM);
     let status = d.wait_exit(Duration::from_secs(10));
     assert_eq!(
