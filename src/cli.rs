@@ -136,10 +136,25 @@ pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
     };
     let flags = flags
         .iter()
-        .map(|a| {
-            a.to_str()
-                .map(str::to_string)
-                .ok_or_else(|| Error::Usage(format!("argument {a:?} is not valid UTF-8")))
+        .enumerate()
+        .map(|(i, a)| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                // Name the flag: the bad bytes are its value, or in it.
+                let flag = a
+                    .as_encoded_bytes()
+                    .starts_with(b"-")
+                    .then_some(a)
+                    .or_else(|| i.checked_sub(1).map(|p| &flags[p]))
+                    .map(|f| f.to_string_lossy())
+                    .and_then(|f| {
+                        let name = f.split('=').next().unwrap_or_default().to_string();
+                        name.starts_with('-').then_some(name)
+                    });
+                Error::Usage(match flag {
+                    Some(flag) => format!("{flag}: {a:?} is not valid UTF-8"),
+                    None => format!("argument {a:?} is not valid UTF-8"),
+                })
+            })
         })
         .collect::<Result<Vec<String>, Error>>()?;
     if program

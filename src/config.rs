@@ -124,8 +124,10 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
         }
     }
     let daemon = !args.once && !args.check && print.is_none();
-    let serve = serve(args, daemon)?;
-    let metrics = metrics(args, daemon)?;
+    // --check takes the sidecar's own command line (an exec probe reusing
+    // it), so its --serve and --metrics are checked, then left unused.
+    let serve = serve(args, daemon || args.check)?;
+    let metrics = metrics(args, daemon || args.check)?;
     let min_valid =
         duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
@@ -138,8 +140,27 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             },
         });
     }
+    // /readyz asks for --min-valid at all times: credentials that never
+    // last that long would never be ready.
+    if let (Some(_), Some(lasting)) = (
+        &metrics,
+        duration_flag(args.duration.as_deref(), "--duration")?,
+    ) {
+        if min_valid >= lasting {
+            return Err(Error::Usage(format!(
+                "--min-valid {} is not less than --duration {}: /readyz would never report ready; lower --min-valid",
+                format_duration(min_valid),
+                format_duration(lasting)
+            )));
+        }
+    }
     let timeout = duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
         .unwrap_or(DEFAULT_ONCE_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(Error::Usage(
+            "--once-timeout 0 leaves no time to obtain credentials; give at least 1s".into(),
+        ));
+    }
     let (run, sink, serve) = match (&args.program, print) {
         (Some(program), _) => {
             // The file only when asked for; an endpoint unless only the file
@@ -211,14 +232,15 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
 }
 
 /// `--metrics ADDR:PORT`, which needs a process that stays, as `--serve`
-/// does; any address, since it serves no secret.
+/// does (`daemon`; or `--check` given the sidecar's flags); any address,
+/// since it serves no secret.
 fn metrics(args: &Args, daemon: bool) -> Result<Option<metrics::Settings>, Error> {
     let Some(text) = args.metrics.as_deref() else {
         return Ok(None);
     };
     if !daemon {
         return Err(Error::Usage(
-            "--metrics runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
+            "--metrics runs with the daemon or -- PROGRAM, not with --once, --credential-process or --print".into(),
         ));
     }
     // A port alone is loopback's: the metrics leave the machine only
@@ -278,7 +300,8 @@ fn print(args: &Args) -> Result<Option<Print>, Error> {
 }
 
 /// `--serve` and its companions; `daemon` says whether the run stays (the
-/// endpoint needs a process that does).
+/// endpoint needs a process that does), or is `--check` given the
+/// sidecar's flags.
 fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     let Some(text) = args.serve.as_deref() else {
         if args.serve_token_file.is_some() || args.serve_any_address {
@@ -290,7 +313,7 @@ fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     };
     if !daemon {
         return Err(Error::Usage(
-            "--serve runs with the daemon or -- PROGRAM, not with --once, --check, --credential-process or --print".into(),
+            "--serve runs with the daemon or -- PROGRAM, not with --once, --credential-process or --print".into(),
         ));
     }
     let addr: SocketAddr = text.parse().map_err(|_| {

@@ -391,6 +391,12 @@ fn cases(f: &Files) -> Vec<Case> {
         "pro\u{200B}d",
         // Round 8: Python's SDKs read [DEFAULT] as every profile's defaults.
         "DEFAULT",
+        // Round 11: aws-sdk-go fails on the whole file at ':', ',' or '"'
+        // in a header; the JavaScript SDKs at a __proto__ section.
+        "a:b",
+        "a,b",
+        "\"x",
+        "__proto__",
     ]
     .iter()
     .enumerate()
@@ -503,7 +509,8 @@ fn cases(f: &Files) -> Vec<Case> {
             "--profile".into(),
             OsString::from_vec(b"bad\xffname".to_vec()),
         ],
-        ..case("argument_not_utf8", &[], C(vec!["UTF-8"]))
+        // Round 11: the flag is named, as every other error names it.
+        ..case("argument_not_utf8", &[], C(vec!["--profile", "UTF-8"]))
     });
 
     // Token files.
@@ -572,9 +579,30 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--serve", "127.0.0.1:0"],
         C(vec!["--serve"]),
     ));
+    // Round 11: a zero --once-timeout was quietly one second.
     v.push(case(
-        "serve_with_check",
-        &["--check", "--serve", "127.0.0.1:0"],
+        "once_timeout_zero",
+        &["--once", "--once-timeout", "0"],
+        C(vec!["--once-timeout"]),
+    ));
+    // Round 11: /readyz asking for more than the credentials ever last.
+    v.push(case(
+        "min_valid_not_less_than_duration",
+        &[
+            "--metrics",
+            "127.0.0.1:0",
+            "--duration",
+            "15m",
+            "--min-valid",
+            "15m",
+        ],
+        C(vec!["--min-valid", "--duration"]),
+    ));
+    // --check takes the sidecar's flags, values checked (round 11: it
+    // refused --serve outright).
+    v.push(case(
+        "serve_with_check_not_an_address",
+        &["--check", "--serve", "localhost:9911"],
         C(vec!["--serve"]),
     ));
     v.push(case(
@@ -623,6 +651,18 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--file", &long_name],
         C(vec!["--file", "longer than 220 bytes"]),
     ));
+    // Round 11: a --file named as another file's lock or temporary file
+    // would be locked, or removed as a leftover, by that file's writers.
+    for (i, name) in [".credentials.aws-credfile.lock", ".c.aws-credfile.1.tmp"]
+        .iter()
+        .enumerate()
+    {
+        v.push(case(
+            &format!("file_named_like_our_own_{i}"),
+            &["--once", "--file", &format!("/tmp/{name}")],
+            C(vec!["--file", "lock and temporary files"]),
+        ));
+    }
     // Round 7: a token longer than a request to the endpoint may carry was
     // taken, and every client then got 431.
     v.push(case(

@@ -101,3 +101,34 @@ fn check_follows_a_daemon_written_file() {
     assert_eq!(d.stop().code(), Some(0));
     h.cmd(&["--check"]).run().assert_code(0);
 }
+
+/// Round 11 finding: `--check` takes the sidecar's flags (an exec probe
+/// reusing its command line), but refused `--serve` and `--metrics`: a
+/// probe built from a serving sidecar's command line never passed. They are
+/// now checked and left unused; nothing listens.
+#[test]
+fn check_takes_a_serving_sidecars_whole_command_line() {
+    let h = Harness::new("check_sidecar_flags", |_, _| Answer::issue(HOUR));
+    let token = h
+        .scratch
+        .write("serve-token", "c2lkZWNhci1wcm9iZS10b2tlbi0wMTIzNDU2");
+    let token = token.to_str().expect("a UTF-8 path");
+    let sidecar = [
+        "--serve",
+        "127.0.0.1:9",
+        "--serve-token-file",
+        token,
+        "--metrics",
+        "0.0.0.0:9",
+        "--min-valid",
+        "10m",
+    ];
+    h.cmd(&[&["--check"][..], &sidecar].concat())
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("does not exist yet");
+    h.cmd(&["--once"]).run().assert_code(0);
+    h.cmd(&[&["--check"][..], &sidecar].concat())
+        .run()
+        .assert_code(0);
+}

@@ -741,12 +741,7 @@ fn a_query_string_does_not_change_the_path() {
 #[test]
 fn metrics_with_a_one_shot_mode_or_a_bad_address_is_a_usage_error() {
     let h = Harness::new("metrics_usage", |_, _| Answer::issue(HOUR));
-    let one_shot: [&[&str]; 4] = [
-        &["--once"],
-        &["--check"],
-        &["--credential-process"],
-        &["--print", "env"],
-    ];
+    let one_shot: [&[&str]; 3] = [&["--once"], &["--credential-process"], &["--print", "env"]];
     for mode in one_shot {
         let mut args = vec!["--metrics", "127.0.0.1:0"];
         args.extend_from_slice(mode);
