@@ -80,7 +80,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "min-valid",
-        "With --check, and /readyz with --metrics: how long the credentials must still be valid. Default: 5m.",
+        "How long the credentials must still be valid: for --check and /readyz, and kept to by a refreshing run given it. Default: 5m.",
         "D",
     );
     o.optopt(

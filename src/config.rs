@@ -61,6 +61,10 @@ pub struct Refresh {
     pub metrics: Option<metrics::Settings>,
     /// `--min-valid`, for `/readyz`.
     pub min_valid: Duration,
+    /// How long the credentials must stay valid at all times: `--min-valid`
+    /// when given or `/readyz` asks for it (the refresh comes before less
+    /// is left), else zero.
+    pub keep_valid: Duration,
 }
 
 /// How long to go on, and what for.
@@ -140,15 +144,15 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             },
         });
     }
-    // /readyz asks for --min-valid at all times: credentials that never
-    // last that long would never be ready.
-    if let (Some(_), Some(lasting)) = (
-        &metrics,
+    // The credentials are kept valid for --min-valid at all times (and
+    // /readyz asks for it): ones that never last that long never are.
+    if let (true, Some(lasting)) = (
+        daemon,
         duration_flag(args.duration.as_deref(), "--duration")?,
     ) {
         if min_valid >= lasting {
             return Err(Error::Usage(format!(
-                "--min-valid {} is not less than --duration {}: /readyz would never report ready; lower --min-valid",
+                "--min-valid {} is not less than --duration {}: the credentials could never stay valid that long; lower --min-valid",
                 format_duration(min_valid),
                 format_duration(lasting)
             )));
@@ -208,7 +212,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             (run, sink, serve)
         }
     };
-    unused::refuse_unused_flags(args, sink.is_some(), metrics.is_some())?;
+    unused::refuse_unused_flags(args, sink.is_some(), daemon)?;
     if matches!(run, Run::Daemon) && args.once_timeout.is_some() {
         return Err(Error::Usage(
             "--once-timeout bounds --once, --credential-process, --print and the first fetch of -- PROGRAM; the daemon retries until stopped: drop it".into(),
@@ -225,6 +229,11 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             network: Network::from_env(env),
             sink,
             serve,
+            keep_valid: if args.min_valid.is_some() || metrics.is_some() {
+                min_valid
+            } else {
+                Duration::ZERO
+            },
             metrics,
             min_valid,
         })),

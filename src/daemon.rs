@@ -101,6 +101,10 @@ pub struct Refresher {
     /// (they are still in the file, and served): any later error has them
     /// taken out, as a request's own secrets are.
     held: Option<Credentials>,
+    /// How long the credentials must stay valid at all times (`--min-valid`,
+    /// when given or asked for by `/readyz`); zero for nothing beyond the
+    /// usual margin.
+    keep_valid: Duration,
 }
 
 impl Refresher {
@@ -128,7 +132,15 @@ impl Refresher {
             last_fetch: None,
             ignored,
             held: None,
+            keep_valid: Duration::ZERO,
         }
+    }
+
+    /// Keeps the credentials valid for `keep` at all times: the refresh
+    /// comes before less is left (see `schedule::refresh_delay_keeping`).
+    pub fn keeping_valid_for(mut self, keep: Duration) -> Refresher {
+        self.keep_valid = keep;
+        self
     }
 
     /// Reports to `status`, served by `metrics` (`--metrics`).
@@ -246,15 +258,12 @@ impl Refresher {
         }
     }
 
-    /// The wait before refreshing `creds`: keeping them valid for
-    /// `--min-valid` at all times when `/readyz` asks for it. Credentials
-    /// that do not last that long cannot, which is said at each refresh:
-    /// `/readyz` turns 503 before every refresh until they do.
+    /// The wait before refreshing `creds`, keeping them valid for
+    /// `--min-valid` at all times when asked to. Credentials that do not
+    /// last that long cannot be, which is said at each refresh: a probe
+    /// with that `--min-valid` fails before every refresh until they do.
     fn next_refresh(&self, creds: &Credentials) -> Duration {
-        let keep = self
-            .status
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.borrow().min_valid);
+        let keep = self.keep_valid;
         let now = Timestamp::now();
         let lifetime = now.until(creds.expiration);
         if !keep.is_zero() && lifetime <= keep + READY_HEADROOM {

@@ -142,7 +142,8 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
         .as_ref()
         .map(|sink| (sink.path.clone(), sink.profile.clone()));
     let token_file = plan.serve.as_ref().and_then(|s| s.token_file.clone());
-    let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger);
+    let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger)
+        .keeping_valid_for(plan.keep_valid);
     if let Some((listener, status)) = metrics {
         refresher = refresher.with_metrics(listener, status);
     }

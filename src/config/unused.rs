@@ -31,8 +31,8 @@ pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
 }
 
 /// Flags this run would silently ignore: the file's when no file is
-/// written, `--min-valid` without `/readyz` to apply it to.
-pub(super) fn refuse_unused_flags(args: &Args, file: bool, metrics: bool) -> Result<(), Error> {
+/// written, `--min-valid` in a run that does not stay to keep to it.
+pub(super) fn refuse_unused_flags(args: &Args, file: bool, stays: bool) -> Result<(), Error> {
     let file_flags = [
         ("--profile", args.profile.is_some()),
         ("--mode", args.mode.is_some()),
@@ -43,9 +43,9 @@ pub(super) fn refuse_unused_flags(args: &Args, file: bool, metrics: bool) -> Res
             "{flag} is about the credentials file, and this run writes none; give --file, or drop {flag}"
         )));
     }
-    if !metrics && args.min_valid.is_some() {
+    if !stays && args.min_valid.is_some() {
         return Err(Error::Usage(
-            "--min-valid applies to --check and to /readyz with --metrics; drop it here".into(),
+            "--min-valid applies to --check and to the runs that keep refreshing (the daemon, -- PROGRAM); drop it here".into(),
         ));
     }
     Ok(())

@@ -93,7 +93,7 @@ impl Refresher {
                 ("min_valid", &format_duration_ms(min_valid)),
                 (
                     "effect",
-                    &"/readyz turns not ready before each refresh; lower --min-valid, or raise --duration",
+                    &"/readyz and --check probes with this --min-valid fail before each refresh; lower --min-valid, or raise --duration",
                 ),
             ],
         );

@@ -579,6 +579,12 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--serve", "127.0.0.1:0"],
         C(vec!["--serve"]),
     ));
+    // --min-valid where nothing stays to keep to it.
+    v.push(case(
+        "min_valid_with_once",
+        &["--once", "--min-valid", "5m"],
+        C(vec!["--min-valid"]),
+    ));
     // Round 11: a zero --once-timeout was quietly one second.
     v.push(case(
         "once_timeout_zero",

@@ -557,6 +557,48 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
     }
 }
 
+/// Round 11 finding: the refresh was planned 10 minutes before expiry
+/// whatever `--min-valid` a probe used, so `/readyz` (and a `--check`
+/// probe) with `--min-valid 11m` failed before every refresh. Given the
+/// same `--min-valid`, the daemon now refreshes a minute before less is
+/// left: 15-minute credentials kept valid for 11 minutes are refreshed
+/// within 3 minutes, not 5; and credentials that cannot last that long are
+/// warned about.
+#[test]
+fn the_daemon_keeps_the_credentials_valid_for_min_valid() {
+    const CLOCK_BOOTTIME: u32 = 7;
+    let h = Harness::new("daemon_min_valid", |_, _| {
+        Answer::issue(Duration::from_secs(900))
+    });
+    let mut d = h.cmd(&["--min-valid", "11m"]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    let mut timers = Vec::new();
+    let found = wait_until(Duration::from_secs(10), || {
+        timers = armed_timers(d.pid());
+        timers
+            .iter()
+            .any(|&(secs, clock)| clock == CLOCK_BOOTTIME && (150..=180).contains(&secs))
+    });
+    assert!(
+        found,
+        "no boot-clock timer due within 3 min; armed timers (secs, clock): {timers:?}\n{}",
+        d.snapshot().describe()
+    );
+    assert!(!d.stderr().contains("credentials_shorter_than_min_valid"));
+    assert_eq!(d.stop().code(), Some(0));
+
+    let mut d = h.cmd(&["--min-valid", "14m30s"]).spawn();
+    wait_for_issued(&h, &mut d, 1, FIRST_WRITE);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .stderr()
+            .contains("credentials_shorter_than_min_valid")),
+        "no warning\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 /// One thread while idle, in every long-running mode: a fetch runs on a
 /// short-lived worker that has ended by the time the first write is done,
 /// and nothing else ever starts one (the endpoint, the metrics and the
