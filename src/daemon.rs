@@ -72,6 +72,10 @@ enum Flow<T> {
     End(Ended),
 }
 
+/// Attempts in a row that fail for want of a thread before a fetch is made
+/// on the loop's own thread after all.
+const THREAD_RETRIES: u32 = 3;
+
 /// Everything the loop needs.
 pub struct Refresher {
     provider: Arc<Provider>,
@@ -101,6 +105,8 @@ pub struct Refresher {
     /// (they are still in the file, and served): any later error has them
     /// taken out, as a request's own secrets are.
     held: Option<Credentials>,
+    /// Attempts in a row whose fetch could not get a thread.
+    threads_refused: u32,
     /// How long the credentials must stay valid at all times (`--min-valid`,
     /// when given or asked for by `/readyz`); zero for nothing beyond the
     /// usual margin.
@@ -132,6 +138,7 @@ impl Refresher {
             last_fetch: None,
             ignored,
             held: None,
+            threads_refused: 0,
             keep_valid: Duration::ZERO,
         }
     }
@@ -411,9 +418,23 @@ impl Refresher {
     /// may have read the token before whatever the SIGHUP is about).
     fn fetch(&mut self, deadline: Option<Instant>) -> Flow<Result<Credentials, Error>> {
         let mut worker = match Worker::start(Arc::clone(&self.provider), deadline) {
-            Ok(worker) => worker,
-            // No thread or socket to spare: fetch here, without serving.
-            Err(_) => return Flow::Go(self.provider.fetch(deadline)),
+            Ok(worker) => {
+                self.threads_refused = 0;
+                worker
+            }
+            // No thread or socket to spare, usually for a moment (a burst
+            // at the pods limit): a failed attempt, retried after a backoff,
+            // since a fetch here would hold up the endpoint, the probes and
+            // a stop for as long as it takes. Refused again and again, the
+            // limit is lasting: fetch here after all, rather than never.
+            Err(e) if self.threads_refused < THREAD_RETRIES => {
+                self.threads_refused += 1;
+                return Flow::Go(Err(Error::NoThread(e)));
+            }
+            Err(_) => {
+                self.threads_refused = 0;
+                return Flow::Go(self.provider.fetch(deadline));
+            }
         };
         self.last_fetch = Some(Instant::now());
         loop {

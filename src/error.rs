@@ -67,6 +67,10 @@ pub enum Error {
     /// The program to supervise (`-- PROGRAM`) could not be started. Exit
     /// code 127 when it was not found, 126 otherwise, as shells report it.
     Spawn { program: String, source: io::Error },
+    /// The fetch's thread could not be started (the pod's pids limit,
+    /// `RLIMIT_NPROC`): retried, as a fetch on the loop's own thread would
+    /// hold up the endpoint, the probes and a stop for as long as it took.
+    NoThread(io::Error),
     /// Credentials arrived already expired by the local clock: the clock is
     /// wrong, or the source is. Retried, and never written.
     ExpiredOnArrival {
@@ -109,7 +113,7 @@ impl Error {
             Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
                 *status == 429 || *status >= 500
             }
-            Error::Network { .. } | Error::ExpiredOnArrival { .. } => true,
+            Error::Network { .. } | Error::ExpiredOnArrival { .. } | Error::NoThread(_) => true,
             _ => false,
         }
     }
@@ -180,6 +184,7 @@ impl Error {
             Error::Network { .. } => "network",
             Error::BadResponse { .. } => "bad_response",
             Error::ExpiredOnArrival { .. } => "expired_on_arrival",
+            Error::NoThread(_) => "other",
             Error::Io { .. } | Error::Stale(_) => "file",
             Error::Usage(_) | Error::Config(_) | Error::Spawn { .. } => "config",
         }
@@ -320,6 +325,10 @@ impl fmt::Display for Message<'_> {
                 };
                 write!(f, "could not start {program:?}: {source}; {hint}")
             }
+            Error::NoThread(source) => write!(
+                f,
+                "could not start a thread for the fetch: {source}; the pod's pids limit or ulimit -u is reached (retrying; raise the limit if this lasts)"
+            ),
             Error::ExpiredOnArrival {
                 from,
                 expiration,

@@ -4,7 +4,10 @@
 //! `RLIMIT_NPROC`, `ulimit -v`), Rust's `thread::spawn` panics, and in a
 //! `panic = "abort"` program that killed aws-credfile (exit 134) and, under
 //! `-- PROGRAM`, the program with it. Now a refused thread costs only the
-//! thread: the fetch runs on the calling thread instead.
+//! thread: the attempt is retried after a backoff (round 11: a fetch on the
+//! loop's own thread held up the endpoint, the probes and SIGTERM for as
+//! long as the call took), and after three refusals in a row the fetch runs
+//! on the calling thread instead.
 //!
 //! The address-space limit (RLIMIT_AS) is the refusal a test can set on a
 //! running process without root or a cgroup: the process's own size plus
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use crate::harness::process::{set_as_limit, vm_size};
 use crate::harness::{wait_for_file_containing, wait_until, Answer, Harness, HOUR, NOBODY};
+use crate::serve::{serving_with, wait_for_200};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -61,6 +65,67 @@ fn a_thread_the_kernel_refuses_costs_no_refresh() {
     let out = h.cmd(&["--once"]).wrapped(&["prlimit", &limit, "--"]).run();
     out.assert_code(0);
     assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+}
+
+/// Round 11 finding: with no thread to be had, the fetch ran on the loop's
+/// own thread at once, so for as long as the upstream took (up to 20 s)
+/// the endpoint did not answer and SIGTERM waited. Now each attempt fails
+/// at once, saying why, and is retried after a backoff; only the fourth in
+/// a row fetches on the loop's thread. Under a process limit (as `nobody`,
+/// whom `RLIMIT_NPROC` binds; as a pod's pids limit does), the first
+/// credentials still come, and after a SIGHUP, with an upstream that now
+/// never answers, the endpoint answers and SIGTERM ends the daemon
+/// promptly while the attempts are retried.
+#[test]
+fn a_refused_thread_holds_up_neither_the_endpoint_nor_a_stop() {
+    const REFUSED: &str = "could not start a thread for the fetch";
+    if !crate::harness::process::is_root() {
+        crate::harness::skip("needs root to run the binary as another user");
+        return;
+    }
+    let h = Harness::new("limits_no_thread", |n, _| {
+        if n == 0 {
+            Answer::issue(HOUR)
+        } else {
+            Answer::Hang
+        }
+    });
+    h.nobodys_file_directory();
+    let (mut d, addr) = serving_with(&h, &[], |run| {
+        run.user(NOBODY, NOBODY)
+            .wrapped(&["prlimit", "--nproc=1", "--"])
+    });
+    wait_for_200(&d, addr, &[]);
+    let refused = d.stderr().matches(REFUSED).count();
+    assert!(refused >= 1, "{}", d.snapshot().describe());
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(REFRESH, || d.stderr().matches(REFUSED).count() > refused),
+        "the refused thread is not reported\n{}",
+        d.snapshot().describe()
+    );
+    let answered = std::time::Instant::now();
+    wait_for_200(&d, addr, &[]);
+    assert!(
+        answered.elapsed() < Duration::from_secs(2),
+        "the endpoint waited {:?}",
+        answered.elapsed()
+    );
+    let stopping = std::time::Instant::now();
+    d.signal(libc::SIGTERM);
+    let status = d.wait_exit(Duration::from_secs(30));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        d.snapshot().describe()
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(2),
+        "SIGTERM waited {:?}",
+        stopping.elapsed()
+    );
+    d.outcome();
 }
 
 /// Round 6: a crash, an abort or a Ctrl-\ wrote a core file holding the
