@@ -27,8 +27,10 @@ pub fn credential_process(c: &Credentials) -> String {
 
 /// `export NAME='value'` lines for `eval "$(aws-credfile --print env)"`:
 /// the keys, the session token (or an `unset` of a stale one when there is
-/// none) and `AWS_CREDENTIAL_EXPIRATION`, the name the SDKs that read an
-/// expiry from the environment use.
+/// none), an `unset` of `AWS_SECURITY_TOKEN` (its old name, which botocore
+/// reads before `AWS_SESSION_TOKEN`: a stale one set by another tool would
+/// be paired with the new keys) and `AWS_CREDENTIAL_EXPIRATION`, the name
+/// the SDKs that read an expiry from the environment use.
 pub fn env(c: &Credentials) -> String {
     let token = c.session_token.as_ref().filter(|t| !t.is_empty());
     let mut out = format!(
@@ -40,6 +42,7 @@ pub fn env(c: &Credentials) -> String {
         Some(t) => out.push_str(&format!("export AWS_SESSION_TOKEN={}\n", shell_quote(t))),
         None => out.push_str("unset AWS_SESSION_TOKEN\n"),
     }
+    out.push_str("unset AWS_SECURITY_TOKEN\n");
     out.push_str(&format!(
         "export AWS_CREDENTIAL_EXPIRATION={}\n",
         shell_quote(&c.expiration.to_rfc3339())

@@ -35,6 +35,7 @@ fn env_lines_are_quoted() {
         "export AWS_ACCESS_KEY_ID='ASIAPRINT'\n\
              export AWS_SECRET_ACCESS_KEY='se'\\''cr$et`x'\n\
              export AWS_SESSION_TOKEN='t'\\''k'\n\
+             unset AWS_SECURITY_TOKEN\n\
              export AWS_CREDENTIAL_EXPIRATION='2033-05-18T03:33:20Z'\n"
     );
     assert!(env(&creds(None)).contains("unset AWS_SESSION_TOKEN\n"));

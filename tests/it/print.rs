@@ -157,7 +157,7 @@ fn nothing_is_printed_when_the_credentials_cannot_be_had() {
 const EVAL: &str = r#"
 out=$("$0" "$@") || exit 9
 eval "$out"
-for name in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION; do
+for name in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_CREDENTIAL_EXPIRATION; do
     if eval "[ \"\${$name+set}\" = set ]"; then
         eval "printf '%s=%s\n' $name \"\$$name\""
     else
@@ -178,8 +178,10 @@ fn print_env_is_evaluated_by_sh_to_the_exact_values() {
     let raw = h.cmd(&["--print", "env"]).secrets_on_stdout().run();
     raw.assert_code(0);
     let lines: Vec<&str> = raw.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{}", raw.stdout.len());
-    for (line, name) in lines.iter().zip([
+    assert_eq!(lines.len(), 5, "{}", raw.stdout.len());
+    assert_eq!(lines[3], "unset AWS_SECURITY_TOKEN");
+    let exports = lines[..3].iter().chain(&lines[4..]);
+    for (line, name) in exports.zip([
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
@@ -192,10 +194,13 @@ fn print_env_is_evaluated_by_sh_to_the_exact_values() {
     }
     assert_eq!(raw.stderr, "", "{}", raw.describe());
 
-    // What a shell makes of it: exactly the values, no expansion.
+    // What a shell makes of it: exactly the values, no expansion. Round
+    // 11: a stale AWS_SECURITY_TOKEN (set by another tool), which botocore
+    // reads before AWS_SESSION_TOKEN, was left paired with the new keys.
     let out = h
         .cmd(&["--print", "env"])
         .env("PATH", PATH)
+        .env("AWS_SECURITY_TOKEN", "staleSecurityToken")
         .wrapped(&["sh", "-c", EVAL])
         .secrets_on_stdout()
         .run();
@@ -206,6 +211,7 @@ fn print_env_is_evaluated_by_sh_to_the_exact_values() {
             "AWS_ACCESS_KEY_ID=ASIAPRINTSHELL000009\n\
              AWS_SECRET_ACCESS_KEY={SHELL_SECRET}\n\
              AWS_SESSION_TOKEN={token}\n\
+             AWS_SECURITY_TOKEN unset\n\
              AWS_CREDENTIAL_EXPIRATION={expiration}\n"
         ),
         "{}",
