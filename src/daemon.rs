@@ -429,7 +429,10 @@ impl Refresher {
             // limit is lasting: fetch here after all, rather than never.
             Err(e) if self.threads_refused < THREAD_RETRIES => {
                 self.threads_refused += 1;
-                return Flow::Go(Err(Error::NoThread(e)));
+                return Flow::Go(Err(Error::OutOfResources {
+                    doing: "start a thread for the fetch",
+                    source: e,
+                }));
             }
             Err(_) => {
                 self.threads_refused = 0;

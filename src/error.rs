@@ -67,10 +67,16 @@ pub enum Error {
     /// The program to supervise (`-- PROGRAM`) could not be started. Exit
     /// code 127 when it was not found, 126 otherwise, as shells report it.
     Spawn { program: String, source: io::Error },
-    /// The fetch's thread could not be started (the pod's pids limit,
-    /// `RLIMIT_NPROC`): retried, as a fetch on the loop's own thread would
-    /// hold up the endpoint, the probes and a stop for as long as it took.
-    NoThread(io::Error),
+    /// A limit on threads, processes, descriptors or memory was reached
+    /// (the pod's pids limit, `RLIMIT_NPROC`, `RLIMIT_NOFILE`): not the
+    /// configuration's fault, so exit code 1, and retried by the daemon
+    /// (a fetch whose thread was refused, say: one on the loop's own thread
+    /// would hold up the endpoint, the probes and a stop).
+    OutOfResources {
+        /// What could not be done, such as "start a thread for the fetch".
+        doing: &'static str,
+        source: io::Error,
+    },
     /// Credentials arrived already expired by the local clock: the clock is
     /// wrong, or the source is. Retried, and never written.
     ExpiredOnArrival {
@@ -113,7 +119,9 @@ impl Error {
             Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
                 *status == 429 || *status >= 500
             }
-            Error::Network { .. } | Error::ExpiredOnArrival { .. } | Error::NoThread(_) => true,
+            Error::Network { .. }
+            | Error::ExpiredOnArrival { .. }
+            | Error::OutOfResources { .. } => true,
             _ => false,
         }
     }
@@ -184,9 +192,21 @@ impl Error {
             Error::Network { .. } => "network",
             Error::BadResponse { .. } => "bad_response",
             Error::ExpiredOnArrival { .. } => "expired_on_arrival",
-            Error::NoThread(_) => "other",
+            Error::OutOfResources { .. } => "other",
             Error::Io { .. } | Error::Stale(_) => "file",
             Error::Usage(_) | Error::Config(_) | Error::Spawn { .. } => "config",
+        }
+    }
+
+    /// Whether this failed for want of descriptors, processes or memory:
+    /// the process's limits, never the configuration's fault (so never
+    /// made a configuration error at start).
+    pub fn is_out_of_resources(&self) -> bool {
+        match self {
+            Error::Io { source, .. } | Error::OutOfResources { source, .. } => {
+                is_out_of_resources(source)
+            }
+            _ => false,
         }
     }
 
@@ -248,7 +268,10 @@ fn sts_hint(code: &str) -> &'static str {
 
 /// Whether starting a program failed for want of descriptors, processes
 /// or memory.
-fn is_out_of_resources(e: &io::Error) -> bool {
+/// What to do when a limit of the process's was reached.
+const OUT_OF_RESOURCES: &str = "a limit on threads, processes or descriptors is reached (the pod's pids limit, ulimit -u or -n): raise it if this lasts";
+
+pub fn is_out_of_resources(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
@@ -307,6 +330,15 @@ impl fmt::Display for Message<'_> {
                 action,
                 path,
                 source,
+            } if is_out_of_resources(source) => write!(
+                f,
+                "could not {action} {}: {source}; {OUT_OF_RESOURCES}",
+                path.display()
+            ),
+            Error::Io {
+                action,
+                path,
+                source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             Error::Stale(msg) => f.write_str(msg),
             Error::Spawn { program, source } => {
@@ -325,10 +357,9 @@ impl fmt::Display for Message<'_> {
                 };
                 write!(f, "could not start {program:?}: {source}; {hint}")
             }
-            Error::NoThread(source) => write!(
-                f,
-                "could not start a thread for the fetch: {source}; the pod's pids limit or ulimit -u is reached (retrying; raise the limit if this lasts)"
-            ),
+            Error::OutOfResources { doing, source } => {
+                write!(f, "could not {doing}: {source}; {OUT_OF_RESOURCES}")
+            }
             Error::ExpiredOnArrival {
                 from,
                 expiration,

@@ -404,6 +404,11 @@ fn roots(net: &Network) -> Result<RootCerts, Error> {
     let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
     let pem = token::read_capped(path, MAX_CA_BUNDLE).map_err(|e| match e {
         ReadError::TooLarge => bad("it is larger than 4 MiB, which no CA bundle is".into()),
+        // Out of descriptors: this process's limit, not the bundle's fault.
+        ReadError::Io(e) if crate::error::is_out_of_resources(&e) => Error::OutOfResources {
+            doing: "read AWS_CA_BUNDLE",
+            source: e,
+        },
         other => bad(other.describe()),
     })?;
     let embedded = certs.len();

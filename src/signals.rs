@@ -119,5 +119,11 @@ fn is_ignored(sig: Signal) -> bool {
 }
 
 fn setup(e: std::io::Error) -> Error {
+    if crate::error::is_out_of_resources(&e) {
+        return Error::OutOfResources {
+            doing: "install signal handlers",
+            source: e,
+        };
+    }
     Error::Config(format!("could not install signal handlers: {e}"))
 }

@@ -198,6 +198,7 @@ impl ContainerProvider {
         plain_http_addresses(&self.cfg.url)?;
         self.token().map(drop).map_err(|e| match e {
             Error::Config(_) => e,
+            _ if e.is_out_of_resources() => e,
             other => Error::Config(format!(
                 "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE}: {other}; check the Pod Identity token volume is mounted"
             )),

@@ -88,6 +88,9 @@ impl WebIdentityProvider {
     /// read it is a refresh failure like any other.
     pub fn preflight(&self) -> Result<(), Error> {
         read_token(&self.cfg.token_file).map(drop).map_err(|e| {
+            if e.is_out_of_resources() {
+                return e;
+            }
             Error::Config(format!(
                 "{ENV_WEB_IDENTITY_TOKEN_FILE}: {e}; check the projected token volume is mounted"
             ))

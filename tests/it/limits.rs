@@ -189,3 +189,36 @@ exec sleep 60"#;
     d.signal(libc::SIGTERM);
     d.stop();
 }
+
+/// Round 11 finding: run out of descriptors at start, aws-credfile said
+/// "could not install signal handlers" or "AWS_CA_BUNDLE ... cannot read
+/// it" with exit 2, a configuration error, though nothing in the
+/// configuration is wrong. Under every descriptor limit from 3 up, a
+/// one-shot run now succeeds or fails with exit 1, naming the limit.
+#[test]
+fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
+    let h = Harness::new("limits_nofile", |_, _| Answer::issue(HOUR));
+    let mut failed = 0;
+    for n in 3..=16 {
+        let limit = format!("--nofile={n}");
+        let out = h
+            .cmd(&["--credential-process"])
+            .wrapped(&["prlimit", &limit, "--"])
+            .secrets_on_stdout()
+            .run();
+        match out.code() {
+            // Never started with so few: prlimit could not exec it, or
+            // the loader of a dynamic (debug) build could not open a
+            // library. Not aws-credfile's code.
+            _ if out.stderr.starts_with("prlimit:")
+                || out.stderr.contains("error while loading shared libraries") => {}
+            Some(0) => {}
+            Some(1) => {
+                failed += 1;
+                out.assert_stderr_contains("ulimit -u or -n");
+            }
+            _ => panic!("--nofile={n}\n{}", out.describe()),
+        }
+    }
+    assert!(failed > 0, "no limit was low enough to fail");
+}
