@@ -350,6 +350,9 @@ impl fmt::Display for Message<'_> {
                         "install the interpreter, or fix the #! line"
                     }
                     io::ErrorKind::NotFound => "give a program on PATH or its full path",
+                    _ if source.raw_os_error() == Some(libc::E2BIG) => {
+                        "its arguments and environment (with the variables aws-credfile adds) are longer than the system allows; shorten them"
+                    }
                     io::ErrorKind::PermissionDenied => {
                         "it must be an executable file the user may run (chmod +x, a mount without noexec)"
                     }

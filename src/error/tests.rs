@@ -108,4 +108,8 @@ fn a_program_that_cannot_start_for_want_of_resources_is_a_runtime_failure() {
     }
     assert_eq!(spawn(libc::EACCES).exit_code(), 126);
     assert_eq!(spawn(libc::ENOENT).exit_code(), 127);
+    // Round 11: too long a command line was blamed on the program.
+    let long = spawn(libc::E2BIG);
+    assert_eq!(long.exit_code(), 126);
+    assert!(long.to_string().contains("longer than the system allows"), "{long}");
 }
