@@ -2,9 +2,18 @@
 //! whether a process is stopped. Async-signal-safe where it runs between
 //! fork and exec.
 
-/// Whether `pid` is stopped now, from `/proc`; without `/proc`, taken to be
-/// (the wait status said so).
+/// Whether `pid` is stopped now, from `/proc`; without `/proc`, or with
+/// one of another PID namespace (`unshare -pf` without a `/proc` of its
+/// own: its `/proc/PID` is someone else), taken to be (the wait status
+/// said so).
 pub fn is_stopped(pid: libc::pid_t) -> bool {
+    let ours = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return true;
+    }
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return true;
     };
