@@ -19,7 +19,7 @@ use crate::credentials::{hide_pieces, mark_runs};
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
 use crate::token::{self, ReadError};
-use crate::url::{redact_origin, Url};
+use crate::url::{redact_origin, shown, Url};
 use resolver::Lookup;
 
 mod resolver;
@@ -174,8 +174,10 @@ pub fn without_pieces(message: &str, secrets: &[&str]) -> String {
 /// 2 MiB idle-memory budget, measured in BENCHMARKS.md).
 pub struct Client {
     agent: Agent,
-    /// Used in messages; URLs here never hold secrets.
+    /// As given: what `pinned_to` reads.
     url: String,
+    /// For messages (see `url::shown`): no query, which may hold a token.
+    shown: String,
     /// Where requests go: `url`, or `url` pinned to an address, with the
     /// `Host` header `url` implies.
     target: String,
@@ -216,6 +218,7 @@ impl Client {
         Ok(Client {
             agent: Agent::with_parts(config, DefaultConnector::default(), Lookup),
             url: url.to_string(),
+            shown: shown(url),
             target: url.to_string(),
             host: None,
             proxy: proxy_url.map(|p| redact_origin(&p.url)),
@@ -227,9 +230,9 @@ impl Client {
     /// the URL's `Host`.
     pub fn pinned_to(self, ip: IpAddr) -> Result<Client, Error> {
         let parsed =
-            Url::parse(&self.url).map_err(|e| Error::Config(format!("{}: {e}", self.url)))?;
+            Url::parse(&self.url).map_err(|e| Error::Config(format!("{}: {e}", self.shown)))?;
         let target = Url::pinned_to(&self.url, ip)
-            .map_err(|e| Error::Config(format!("{}: {e}", self.url)))?;
+            .map_err(|e| Error::Config(format!("{}: {e}", self.shown)))?;
         Ok(Client {
             target,
             host: Some(parsed.host_header()),
@@ -237,9 +240,9 @@ impl Client {
         })
     }
 
-    /// The URL this client talks to.
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The URL this client talks to, as messages show it.
+    pub fn shown_url(&self) -> &str {
+        &self.shown
     }
 
     /// `POST` an `application/x-www-form-urlencoded` body, giving up at
@@ -316,13 +319,13 @@ impl Client {
             .take(MAX_BODY + 1)
             .read_to_end(&mut body)
             .map_err(|e| Error::Network {
-                url: self.url.clone(),
+                url: self.shown.clone(),
                 timed_out: is_timeout(&e),
                 detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
             })?;
         if body.len() as u64 > MAX_BODY {
             return Err(Error::BadResponse {
-                from: self.url.clone(),
+                from: self.shown.clone(),
                 status,
                 detail: format!("the answer is larger than {MAX_BODY} bytes; this is not an AWS credentials answer"),
             });
@@ -349,7 +352,7 @@ impl Client {
             None => detail,
         };
         Error::Network {
-            url: self.url.clone(),
+            url: self.shown.clone(),
             detail,
             timed_out,
         }

@@ -188,6 +188,30 @@ pub fn redact_origin(url: &str) -> String {
     }
 }
 
+/// `url` as messages and logs show an endpoint's URL: scheme, host, port
+/// and path. A query or a fragment shows as `?…`: it may carry a token (a
+/// credentials server that authenticates by one), and an `@` in it would
+/// read as user info. A URL that does not parse, or that has user info,
+/// shows as [`redact_origin`] does.
+pub fn shown(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.authority().is_some_and(|a| !a.as_str().contains('@')) => {
+            let (scheme, authority) = (uri.scheme_str().unwrap_or("http"), uri.authority());
+            let elided = if uri.query().is_some() || url.contains('#') {
+                "?…"
+            } else {
+                ""
+            };
+            format!(
+                "{scheme}://{}{}{elided}",
+                authority.map_or("", |a| a.as_str()),
+                uri.path()
+            )
+        }
+        _ => redact_origin(url),
+    }
+}
+
 /// Whether `text` is a URL scheme (RFC 3986: a letter, then letters,
 /// digits, `+`, `-` or `.`).
 fn is_scheme(text: &str) -> bool {

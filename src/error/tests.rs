@@ -111,5 +111,8 @@ fn a_program_that_cannot_start_for_want_of_resources_is_a_runtime_failure() {
     // Round 11: too long a command line was blamed on the program.
     let long = spawn(libc::E2BIG);
     assert_eq!(long.exit_code(), 126);
-    assert!(long.to_string().contains("longer than the system allows"), "{long}");
+    assert!(
+        long.to_string().contains("longer than the system allows"),
+        "{long}"
+    );
 }

@@ -34,14 +34,14 @@ impl Resolver for Lookup {
         let bad = || ureq::Error::BadUri(uri.to_string());
         let (scheme, authority) = uri.scheme().zip(uri.authority()).ok_or_else(bad)?;
         let addr = DefaultResolver::host_and_port(scheme, authority).ok_or_else(bad)?;
-        let found = match (addr.parse::<SocketAddr>(), loopback_port(&addr)) {
-            (Ok(literal), _) => vec![literal],
-            (Err(_), Some(port)) => vec![
+        let found = match (literal(&addr), loopback_port(&addr)) {
+            (Some(literal), _) => vec![literal],
+            (None, Some(port)) => vec![
                 SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                 SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
             ],
-            (Err(_), None) if timeout.after.is_not_happening() => look_up(&addr)?,
-            (Err(_), None) => look_up_within(addr, *timeout.after, timeout)?,
+            (None, None) if timeout.after.is_not_happening() => look_up(&addr)?,
+            (None, None) => look_up_within(addr, *timeout.after, timeout)?,
         };
         let mut resolved = self.empty();
         for addr in config.ip_family().keep_wanted(found.into_iter()) {
@@ -56,14 +56,24 @@ impl Resolver for Lookup {
     }
 }
 
-/// The port of `host:port` when the host is `localhost` (in any case),
-/// which is loopback and never looked up (RFC 6761): `/etc/hosts` may lack
-/// it (a scratch image has none), and DNS with a search domain would ask
-/// for `localhost.<domain>`, a name anyone who can make one in the cluster
-/// would answer, and be sent the identity token.
+/// `host:port` when the host is an IP address, a final dot allowed
+/// (`127.0.0.1.`), which would otherwise go to the resolver as a name.
+fn literal(addr: &str) -> Option<SocketAddr> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = host.strip_suffix('.').unwrap_or(host);
+    format!("{host}:{port}").parse().ok()
+}
+
+/// The port of `host:port` when the host is `localhost` or a name under it
+/// (in any case, with or without a final dot), which is loopback and never
+/// looked up (RFC 6761): `/etc/hosts` may lack it (a scratch image has
+/// none), and DNS with a search domain would ask for `localhost.<domain>`,
+/// a name anyone who can make one in the cluster would answer, and be sent
+/// the identity token.
 fn loopback_port(addr: &str) -> Option<u16> {
     let (host, port) = addr.rsplit_once(':')?;
-    host.eq_ignore_ascii_case("localhost")
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    (host == "localhost" || host.ends_with(".localhost"))
         .then(|| port.parse().ok())
         .flatten()
 }
@@ -92,5 +102,32 @@ fn look_up_within(
         Ok(found) => Ok(found?),
         Err(RecvTimeoutError::Timeout) => Err(ureq::Error::Timeout(timeout.reason)),
         Err(RecvTimeoutError::Disconnected) => Err(ureq::Error::HostNotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Round 12: `localhost.` (the same name, fully qualified) and names
+    /// under `.localhost` went to DNS, and the identity token to its answer.
+    #[test]
+    fn localhost_in_every_spelling_is_loopback_and_addresses_are_literal() {
+        for addr in [
+            "localhost:9",
+            "LOCALHOST:9",
+            "localhost.:9",
+            "LocalHost.:9",
+            "sts.localhost:9",
+            "sts.localhost.:9",
+        ] {
+            assert_eq!(loopback_port(addr), Some(9), "{addr}");
+        }
+        for addr in ["localhost.evil.example:9", "notlocalhost:9", "localhostx:9"] {
+            assert_eq!(loopback_port(addr), None, "{addr}");
+        }
+        assert_eq!(literal("127.0.0.1.:9"), "127.0.0.1:9".parse().ok());
+        assert_eq!(literal("[::1]:9"), "[::1]:9".parse().ok());
+        assert_eq!(literal("example.com:9"), None);
     }
 }

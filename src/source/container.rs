@@ -254,7 +254,7 @@ impl ContainerProvider {
         let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
         let creds = resp.parse_with(&sent, |body| {
             parse_answer(
-                &self.cfg.url,
+                &crate::url::shown(&self.cfg.url),
                 resp.status,
                 resp.content_type.as_deref(),
                 body,
@@ -264,7 +264,7 @@ impl ContainerProvider {
     }
 
     pub fn describe(&self) -> String {
-        format!("container endpoint {}", self.cfg.url)
+        format!("container endpoint {}", crate::url::shown(&self.cfg.url))
     }
 }
 
@@ -287,6 +287,22 @@ pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
     let token = Secret::new(text);
     token::check_header_value(&token).map_err(|why| invalid(&why))?;
     Ok(token)
+}
+
+/// What is wrong with an answer that is not the credentials JSON, by kind
+/// and place only. serde_json's own message quotes values ("invalid type:
+/// string \"{...}\"", of an answer encoded twice, with the keys inside),
+/// so it is never shown.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Eof => "the JSON is cut short".into(),
+        Category::Syntax | Category::Io => format!("not valid JSON, at {at}"),
+        Category::Data => format!(
+            "JSON of another shape (an object with AccessKeyId, SecretAccessKey, Token and Expiration strings was expected), at {at}"
+        ),
+    }
 }
 
 /// Parses the endpoint's answer into credentials, or its error into a
@@ -313,8 +329,7 @@ pub fn parse_answer(
         bad(format!(
             "not the credentials JSON (content type {}): {}",
             content_type.unwrap_or("none"),
-            // serde_json's message names a line and column, never the input.
-            e
+            describe_json_error(&e)
         ))
     })?;
     let required = |field: Option<String>, name: &str| {

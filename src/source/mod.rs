@@ -170,7 +170,7 @@ fn call_sts(
     resp.parse_with(sent, |body| {
         sts::parse_response(
             action,
-            client.url(),
+            client.shown_url(),
             resp.status,
             resp.content_type.as_deref(),
             body,

@@ -137,3 +137,33 @@ fn a_proxy_is_shown_as_its_scheme_host_and_port_only() {
         assert_eq!(redact_origin(url), shown, "{url}");
     }
 }
+
+/// Round 12: an endpoint URL's query (a token, for a credentials server
+/// that authenticates by one) reached every log line naming the endpoint,
+/// and an `@` in it read as user info, so messages named a host never
+/// contacted.
+#[test]
+fn an_endpoint_is_shown_without_its_query() {
+    for (url, expected) in [
+        (
+            "http://127.0.0.1:9/v1/credentials",
+            "http://127.0.0.1:9/v1/credentials",
+        ),
+        (
+            "http://127.0.0.1:9/creds?access_token=QuerySecret0123",
+            "http://127.0.0.1:9/creds?…",
+        ),
+        (
+            "http://127.0.0.1:9/v1/credentials?owner=ops@example.com",
+            "http://127.0.0.1:9/v1/credentials?…",
+        ),
+        (
+            "https://[fd00:ec2::23]/v1/credentials",
+            "https://[fd00:ec2::23]/v1/credentials",
+        ),
+        ("http://u:p@127.0.0.1:9/x?t=1", "http://***@127.0.0.1:9"),
+    ] {
+        assert_eq!(shown(url), expected, "{url}");
+        assert_eq!(redact_text(&shown(url)), expected, "{url}");
+    }
+}

@@ -646,3 +646,63 @@ fn debug_logs_leak_no_token_or_secret() {
         assert!(!out.stderr.is_empty(), "debug logging says something");
     }
 }
+
+/// Round 12 finding: a token in the query of
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (a credentials server that
+/// authenticates by one) was logged whole in the start line and every
+/// failure, and an `@` in the query made messages name another host. The
+/// endpoint is now shown without its query: the token never appears, and
+/// the host named is the one asked.
+#[test]
+fn a_token_in_the_endpoints_query_is_never_logged() {
+    const SECRET: &str = "QueryAccessTokenSecret0123456789";
+    let h = Harness::with_agent(
+        "container_query_token",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(|n, _| {
+            if n == 0 {
+                Answer::issue(HOUR)
+            } else {
+                Answer::json(500, r#"{"code":"InternalError","message":"try later"}"#)
+            }
+        }),
+    );
+    h.add_secret(SECRET);
+    let url = format!(
+        "{}/v1/credentials?access_token={SECRET}&owner=ops@example.com",
+        h.agent().url()
+    );
+    let mut d = h
+        .cmd(&[])
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url)
+        .spawn();
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("refresh_failed")
+            || d.stderr().contains("credentials_refreshed")),
+        "{}",
+        d.snapshot().describe()
+    );
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .stderr()
+            .contains("refresh_failed")),
+        "{}",
+        d.snapshot().describe()
+    );
+    // The harness scans the output for the token.
+    let out = d.stop();
+    out.assert_code(0);
+    assert!(
+        !out.stderr.contains("example.com"),
+        "a host never asked is named\n{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr.contains("/v1/credentials?…"),
+        "{}",
+        out.describe()
+    );
+}

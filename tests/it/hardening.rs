@@ -839,10 +839,18 @@ fn an_sts_endpoint_at_localhost_is_never_looked_up() {
     let port = h.sts.url().rsplit(':').next().expect("a port").to_string();
     let elsewhere = Fake::start_on(&format!("{ip}:{port}"), |_, _| Answer::issue(HOUR))
         .expect("listen on the network address, same port");
-    let hosts = h
-        .scratch
-        .write("hosts", format!("{ip} localhost LOCALHOST LocalHost\n"));
-    for written in ["localhost", "LOCALHOST", "LocalHost"] {
+    let hosts = h.scratch.write(
+        "hosts",
+        format!("{ip} localhost LOCALHOST LocalHost localhost. sts.localhost\n"),
+    );
+    // Round 12: `localhost.` and names under `.localhost` were looked up.
+    for written in [
+        "localhost",
+        "LOCALHOST",
+        "LocalHost",
+        "localhost.",
+        "sts.localhost",
+    ] {
         let before = h.sts.request_count();
         let out = h
             .cmd(&["--once", "--once-timeout", "5s"])

@@ -65,6 +65,27 @@ fn an_account_that_is_not_twelve_digits_is_dropped() {
     }
 }
 
+/// Round 12: an answer encoded twice (a JSON string holding the
+/// credentials object) was reported with serde_json's own message, which
+/// quotes the string: the secret key and session token reached the log.
+#[test]
+fn an_answer_that_is_not_the_json_quotes_nothing_of_it() {
+    let object = r#"{"AccessKeyId":"ASIADOUBLE","SecretAccessKey":"doubleSECRETkey0123456789","Token":"doubleSESSIONtoken0123456789","Expiration":"2026-11-26T16:00:00Z"}"#;
+    let twice = serde_json::to_string(object).unwrap();
+    for body in [
+        twice.as_str(),
+        r#"{"AccessKeyId":1,"SecretAccessKey":"doubleSECRETkey0123456789"}"#,
+        r#"{"AccessKeyId":"ASIADOUBLE","SecretAccessKey":"doubleSECRETkey0123456789","#,
+        r#"["doubleSECRETkey0123456789"]"#,
+    ] {
+        let err = parse_answer(URL, 200, Some("application/json"), body.as_bytes()).unwrap_err();
+        let shown = err.to_string();
+        assert!(!shown.contains("doubleSECRET"), "{shown}");
+        assert!(!shown.contains("doubleSESSION"), "{shown}");
+        assert!(shown.contains("not the credentials JSON"), "{shown}");
+    }
+}
+
 #[test]
 fn token_is_optional_for_long_term_keys() {
     let body =
