@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::time::format_duration;
 
-use super::dir::Dir;
+use super::dir::{drop_access_acl, has_access_acl, Dir};
 use super::permissions::our_uid;
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
@@ -166,9 +166,15 @@ pub(super) fn lock(
             ),
         ));
     }
-    // Only a lock this run made, or one already ours, changes hands: a file
-    // someone else owns is never given away.
-    if let Some(owner) = owner.filter(|_| created || Some(meta.uid()) == our_uid()) {
+    // Only a lock this run made, or one of ours that is a lock (empty, as
+    // every lock is, and 0600), changes hands: a file someone else owns is
+    // never given away, nor is one of ours with something in it (round 12:
+    // the `--owner` user renamed a root-only file in as the lock, and was
+    // given it).
+    let ours_and_empty = Some(meta.uid()) == our_uid()
+        && meta.len() == 0
+        && meta.permissions().mode() & 0o777 == 0o600;
+    if let Some(owner) = owner.filter(|_| created || ours_and_empty) {
         std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
             .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
     }
@@ -208,8 +214,9 @@ pub(super) fn lock_timeout(path: &Path, waited: Duration) -> Error {
 /// atomically: an exclusive temporary file of this process's own beside it,
 /// with `mode` and `owner` set before the data goes in, flushed, renamed
 /// over the target, and the directory flushed so the rename survives a power
-/// cut (after a reboot the app would find the old credentials or none). On
-/// failure the target is untouched and the temporary file removed.
+/// cut (after a reboot the app would find the old credentials or none; best
+/// effort, once the rename is done). On failure the target is untouched
+/// and the temporary file removed.
 pub(super) fn replace(
     path: &Path,
     dir: &Dir,
@@ -227,8 +234,12 @@ pub(super) fn replace(
         let _ = dir.unlink(&temp);
         return Err(Error::io("replace", path, e));
     }
-    dir.sync()
-        .map_err(|e| Error::io("flush the directory", parent_dir(path), e))
+    // The file is replaced now, whatever the flush says: reporting a
+    // failure would make the daemon fetch again for a file already fresh
+    // (round 12: a directory this user may search and write but not read,
+    // 0300, cannot be opened to be flushed). The flush is for power cuts.
+    let _ = dir.sync();
+    Ok(())
 }
 
 /// Creates `temp` exclusively with mode 0600 (so it is never readable by
@@ -261,6 +272,9 @@ pub(super) fn fill(
     // would only ever be a mistake.
     file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
         .map_err(|e| ("set the mode of", e))?;
+    // An ACL inherited from the directory's default one would let its
+    // named users read what the mode keeps from them.
+    drop_access_acl(file).map_err(|e| ("remove the inherited ACL of", e))?;
     if let Some(owner) = owner {
         std::os::unix::fs::fchown(&*file, Some(owner.uid), owner.gid)
             .map_err(|e| ("set the owner (--owner) of", e))?;
@@ -319,6 +333,8 @@ pub(super) struct Existing {
     pub gid: u32,
     /// Permission bits.
     pub mode: u32,
+    /// It has an access ACL: who may read it is not in `mode` alone.
+    pub acl: bool,
 }
 
 /// [`read_text`], with the owner and mode the file has.
@@ -384,6 +400,7 @@ pub(super) fn read_existing(
         )));
     }
     let mut bytes = Vec::new();
+    let acl = has_access_acl(&file);
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;
@@ -412,5 +429,6 @@ pub(super) fn read_existing(
         uid: meta.uid(),
         gid: meta.gid(),
         mode: meta.mode() & 0o7777,
+        acl,
     }))
 }

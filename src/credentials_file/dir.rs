@@ -214,6 +214,40 @@ pub(super) fn effective_ids(dir: &Dir) -> (u32, u32) {
     }
 }
 
+/// The extended attribute that holds a file's POSIX access ACL.
+const ACCESS_ACL: &std::ffi::CStr = c"system.posix_acl_access";
+
+/// Whether `file` has an access ACL (`setfacl`): then its mode bits do not
+/// say who may read it. Where ACLs are not supported, it has none.
+pub(super) fn has_access_acl(file: &std::fs::File) -> bool {
+    // SAFETY: fgetxattr(2) with a live descriptor, a NUL-terminated name
+    // and no buffer (size 0: it only reports the value's size).
+    #[allow(unsafe_code)]
+    let size = unsafe {
+        libc::fgetxattr(
+            file.as_raw_fd(),
+            ACCESS_ACL.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    size > 0
+}
+
+/// Removes `file`'s access ACL, if it has one (a new file inherits its
+/// directory's default ACL): its mode bits then say exactly who may read
+/// it, as `--mode` meant.
+pub(super) fn drop_access_acl(file: &std::fs::File) -> io::Result<()> {
+    // SAFETY: fremovexattr(2) with a live descriptor and a NUL-terminated
+    // name.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::fremovexattr(file.as_raw_fd(), ACCESS_ACL.as_ptr()) };
+    match check(rc) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA | libc::EOPNOTSUPP)) => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether a link in `dir` may be followed: only root and this user can
 /// change the directory. `Err` says who else can.
 fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
@@ -329,9 +363,17 @@ fn read_link_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Vec<u8>> {
 fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd>> {
     let c = c_name(name)?;
     // SAFETY: mkdirat(2) with a live directory descriptor and a
-    // NUL-terminated name.
+    // NUL-terminated name; umask(2) cannot fail. The umask is narrowed to
+    // 077 for the mkdir only (no other thread creates files meanwhile): a
+    // umask of 0777 would make the directory 000, which this user could
+    // not open again to set its mode (round 12).
     #[allow(unsafe_code)]
-    let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o700) };
+    let rc = unsafe {
+        let umask = libc::umask(0o077);
+        let rc = libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o700);
+        libc::umask(umask);
+        rc
+    };
     match check(rc) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
         other => other?,

@@ -56,7 +56,14 @@ pub(super) enum Line<'a> {
 /// Whitespace as the parsers trim it, plus a byte-order mark, which
 /// editors on other systems put before the first header.
 pub(super) fn trim_line(line: &str) -> &str {
-    line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+    line.trim_matches(|c: char| is_python_space(c) || c == '\u{feff}')
+}
+
+/// Whitespace as Python's `str.strip` has it: Unicode's, and the four
+/// separators U+001C to U+001F (round 12: a header indented by one was a
+/// header to botocore only).
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 pub(super) fn classify(line: &str) -> Line<'_> {
@@ -99,14 +106,30 @@ pub(super) fn ambiguity(text: &str) -> Option<String> {
     {
         return Some("some of its lines end in a lone CR (classic Mac OS), which aws-credfile does not merge; convert them to LF (or CRLF)".into());
     }
-    let (n, line) = text.split_inclusive('\n').enumerate().find(|(_, line)| {
-        line.starts_with(|c: char| c.is_whitespace()) && matches!(classify(line), Line::Header(_))
-    })?;
-    Some(format!(
-        "line {} is an indented section header ({:?}), which Python's SDKs read as part of the value above it; remove the indentation",
-        n + 1,
-        trim_line(line)
-    ))
+    // The line itself is not quoted: a file may hold anything.
+    text.split_inclusive('\n')
+        .enumerate()
+        .find_map(|(n, line)| {
+            let Line::Header(name) = classify(line) else {
+                return None;
+            };
+            let n = n + 1;
+            if line.starts_with(is_python_space) {
+                return Some(format!(
+                    "line {n} is an indented section header, which Python's SDKs read as part of the value above it; remove the indentation"
+                ));
+            }
+            // Python takes a header's name up to the last `]`, untrimmed;
+            // Go and aws-credfile up to the first, trimmed.
+            let body = trim_line(line);
+            let padded = name.is_some_and(|name| {
+                let inner = &body[1..body.find(']').unwrap_or(body.len())];
+                inner != name
+            });
+            (body.matches(']').count() > 1 || padded).then(|| format!(
+                "line {n} is a section header the SDKs read differently (with a second ] or spaces inside the brackets); write it as [name]"
+            ))
+        })
 }
 
 /// One occurrence of our profile's section, as line indices: the header is

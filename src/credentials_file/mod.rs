@@ -318,7 +318,12 @@ impl FileSink {
                 mode: file.mode,
             };
             trusted(file.uid, file.mode, self.owner)
-                .and_then(|()| no_new_readers(old, self.access_after(&dir, old)))
+                .and_then(|()| match file.acl {
+                    // Its mode bits do not say who may read it, so whether
+                    // the result hands anyone more cannot be told.
+                    true => Err("it has an ACL (setfacl), so who may read it is not in its mode; remove the ACL (setfacl -b) or the file".to_string()),
+                    false => no_new_readers(old, self.access_after(&dir, old)),
+                })
                 .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
         }
         // `--owner UID` without a group keeps the group the file has.
@@ -408,14 +413,16 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
         Some("it starts or ends with whitespace".to_string())
     } else if let Some(c) = name.chars().find(|&c| {
         c.is_control()
+            || c.is_whitespace()
             || is_invisible(c)
             || matches!(c, '[' | ']' | '#' | ';' | '=' | ':' | ',' | '"')
     }) {
         // Brackets end the header early; '#' and ';' start comments in some
         // parsers; '=' makes some read the line as a key; aws-sdk-go's
         // parser (v1 and v2) fails on the whole file at ':', ',' or '"' in
-        // a header, every other profile with it; an invisible one makes two
-        // names that look alike.
+        // a header, every other profile with it; the JavaScript SDK v3
+        // reads `[a b]` as a section of type `a` and drops it; an invisible
+        // one makes two names that look alike.
         Some(format!("it contains {c:?}"))
     } else if name.contains("__proto__") {
         // The JavaScript SDKs read sections into plain objects, and throw

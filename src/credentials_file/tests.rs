@@ -959,6 +959,9 @@ fn write_refuses_profile_names_that_would_not_read_back() {
         "\"x",
         "__proto__",
         "x __proto__",
+        // Round 12: the JavaScript SDK v3 drops a two-word section.
+        "my profile",
+        "services x",
         // Round 5: names that look like another (invisible characters).
         "prod\u{202E}",
         "pro\u{200B}d",
@@ -971,13 +974,7 @@ fn write_refuses_profile_names_that_would_not_read_back() {
         assert!(!err.to_string().contains('\n'), "{err}");
     }
     assert!(!path.exists());
-    for good in [
-        "default",
-        "my profile",
-        "prod-eu.west_1",
-        "\u{e9}t\u{e9}",
-        "team+x@corp",
-    ] {
+    for good in ["default", "prod-eu.west_1", "\u{e9}t\u{e9}", "team+x@corp"] {
         validate_profile(good).expect(good);
         let rendered = render_section(good, &creds(None), now());
         let out = merge(&merge("", good, &rendered), good, &rendered);
@@ -1021,7 +1018,7 @@ fn check_fresh_file() {
 
 #[test]
 fn check_is_tolerant() {
-    let text = "[other]\r\naws_access_key_id=X\r\n\r\n[ default ]  \r\n\
+    let text = "[other]\r\naws_access_key_id=X\r\n\r\n[default]  \r\n\
                 ;   aws-credfile:   expires   2024-01-01T03:00:00+02:00 ,refreshed whenever\r\n\
                 \taws_access_key_id=ASIA\r\n  AWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
     assert_eq!(
@@ -1305,6 +1302,24 @@ fn an_indented_header_is_neither_merged_into_nor_passed() {
     assert!(msg.contains("is an indented section header"), "{msg}");
     // A byte-order mark before the first header is no indentation.
     assert!(super::ini::ambiguity(&format!("\u{feff}{}", section("default"))).is_none());
+    // Round 12: Python's strip() takes U+001C..U+001F for whitespace too;
+    // and it reads a header's name up to the last ], untrimmed, where Go
+    // (and the merge) read it up to the first, trimmed. The line is never
+    // quoted: a file may hold anything.
+    for odd in [
+        "\u{1f}[default]\nx = y\n",
+        "\u{1c}[default]\n",
+        "[default] [prod]\n",
+        "[default]  # ]\n",
+        "[default]]\n",
+        "[ default ]\n",
+        "\t[aws_secret_access_key = TOPSECRET3]\n",
+    ] {
+        let why = super::ini::ambiguity(odd).expect(odd);
+        assert!(why.starts_with("line 1 "), "{why}");
+        assert!(!why.contains("TOPSECRET"), "{why}");
+    }
+    assert!(super::ini::ambiguity("[default]  \n[a.b-c]\n# ] comment\n").is_none());
 }
 
 /// Round 11: whoever could rename a file onto the path (the `--owner` user

@@ -938,3 +938,145 @@ fn a_file_with_indented_headers_is_not_merged_into() {
         .assert_stderr_contains("line 1 is an indented section header");
     assert_eq!(snapshot(&h.cred_file), before, "merged");
 }
+
+/// A POSIX ACL as the kernel stores it in `system.posix_acl_<kind>`: the
+/// owner rw, `reader` r, the owning group and the mask r, others nothing.
+fn set_acl(path: &Path, kind: &str, reader: u32) -> std::io::Result<()> {
+    let mut blob = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 4, reader),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        blob.extend(tag.to_le_bytes());
+        blob.extend(perm.to_le_bytes());
+        blob.extend(id.to_le_bytes());
+    }
+    let path = std::ffi::CString::new(path.to_str().expect("UTF-8")).expect("no NUL");
+    let name = std::ffi::CString::new(format!("system.posix_acl_{kind}")).expect("no NUL");
+    // SAFETY: setxattr(2) with NUL-terminated strings and a live buffer.
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            blob.as_ptr().cast(),
+            blob.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether `path` has an access ACL.
+fn has_acl(path: &Path) -> bool {
+    let path = std::ffi::CString::new(path.to_str().expect("UTF-8")).expect("no NUL");
+    // SAFETY: getxattr(2) with NUL-terminated strings and no buffer.
+    let size = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    size > 0
+}
+
+/// Round 12 finding: the readers rule looked at mode bits only. The new
+/// file inherited the directory's default ACL, so a user named there read
+/// keys `--mode 0640` kept from it (and a root-only file renamed in along
+/// with them); and an old file's ACL (a user denied, or let in) was not
+/// read. The written file now has no ACL, its mode saying exactly who may
+/// read it, and a file with one is not merged into (exit 1, saying so).
+#[test]
+fn acls_neither_widen_the_file_nor_hide_who_may_read_it() {
+    let h = harness("fs_acl");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    if let Err(e) = set_acl(&dir, "default", NOBODY) {
+        crate::harness::skip_without(&format!("no ACLs on this filesystem: {e}"));
+        return;
+    }
+    h.cmd(&["--once", "--mode", "0640"]).run().assert_code(0);
+    assert!(
+        !has_acl(&h.cred_file),
+        "the directory's default ACL was inherited"
+    );
+    assert_eq!(mode(&h.cred_file), 0o640);
+
+    set_acl(&h.cred_file, "access", NOBODY).expect("an ACL on the file");
+    let before = snapshot(&h.cred_file);
+    let out = h.cmd(&["--once", "--mode", "0640"]).run();
+    out.assert_code(1).assert_stderr_contains("it has an ACL");
+    assert_eq!(snapshot(&h.cred_file), before, "merged into");
+}
+
+/// Round 12 finding (high): an existing lock file of the running user's
+/// was given to `--owner` whatever it held, so the `--owner` user renamed
+/// a root-only file in as the lock and root's next write handed it over.
+/// Only a lock this run made, or an empty 0600 one, changes hands.
+#[test]
+fn a_file_renamed_in_as_the_lock_is_not_given_away() {
+    if !is_root() {
+        crate::harness::skip("needs root to run for another user");
+        return;
+    }
+    let h = harness("fs_lock_renamed_in");
+    let home = h.nobodys_file_directory();
+    let secret = home.join("roots-private");
+    fs::write(&secret, "root-only secret\n").expect("plant");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    fs::rename(&secret, home.join(LOCK_FILE)).expect("rename it in as the lock");
+    h.cmd(&["--once", "--owner", "65534:65534"]).run();
+    let lock = fs::metadata(home.join(LOCK_FILE)).expect("the lock");
+    assert_eq!(lock.uid(), 0, "the file renamed in was given away");
+    assert_eq!(
+        fs::read_to_string(home.join(LOCK_FILE)).expect("read"),
+        "root-only secret\n"
+    );
+}
+
+/// Round 12 findings: as a user other than root, under umask 0777 a
+/// directory made on the way came out 000 and could not be opened again to
+/// set its mode (exit 1, and every later run failed on it); and in a 0300
+/// directory (search and write, no read) the file was replaced but the run
+/// failed on flushing the directory, so the daemon fetched again and again
+/// for a file already fresh. Both now succeed.
+#[test]
+fn a_zero_umask_and_an_unreadable_directory_fail_nothing() {
+    if !is_root() {
+        crate::harness::skip("needs root to run the binary as another user");
+        return;
+    }
+    let h = harness("fs_umask_0777");
+    let home = h.nobodys_file_directory();
+    let file = home.join("made/deeper/credentials");
+    let file = file.to_str().expect("UTF-8");
+    let out = h
+        .cmd(&["--once", "--file", file])
+        .user(NOBODY, NOBODY)
+        .wrapped(&["sh", "-c", r#"umask 0777; exec "$0" "$@""#])
+        .run();
+    assert_eq!(out.code(), Some(0), "umask 0777\n{}", out.describe());
+    assert_eq!(mode(&home.join("made")), 0o700);
+    assert!(ini::profile(&fs::read_to_string(file).expect("read"), "default").is_ok());
+
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o300)).expect("chmod 0300");
+    let out = h.cmd(&["--once"]).user(NOBODY, NOBODY).run();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    assert_eq!(out.code(), Some(0), "a 0300 directory\n{}", out.describe());
+    assert_fresh_default(&h);
+}
+
+/// The file's `[default]` holds the last credentials issued.
+fn assert_fresh_default(h: &Harness) {
+    let text = fs::read_to_string(&h.cred_file).expect("read the credentials file");
+    let last = h.sts.issued().last().map(Profile::from);
+    assert_eq!(ini::profile(&text, "default").ok(), last, "{text}");
+}
