@@ -9,11 +9,17 @@ use libfuzzer_sys::fuzz_target;
 const PROFILE: &str = "default";
 const SECTION: &str = "[default]\naws_access_key_id = AKID\naws_secret_access_key = s\n";
 
+/// Whitespace as Python's `str.strip` (and so the merge) has it: Unicode's
+/// and U+001C..U+001F.
+fn space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 fn header_name(line: &str) -> Option<&str> {
-    let t = line.trim().trim_start_matches('\u{feff}');
+    let t = line.trim_matches(space).trim_start_matches('\u{feff}');
     let inner = t.strip_prefix('[')?;
     let end = inner.find(']')?;
-    Some(inner[..end].trim())
+    Some(inner[..end].trim_matches(space))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -39,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         if let Some(name) = header_name(line) {
             ours = name == PROFILE;
         }
-        let t = line.trim();
+        let t = line.trim_matches(space);
         if !ours && !t.is_empty() && !t.starts_with('#') && !t.starts_with(';') {
             others.push(line.trim_end_matches('\r'));
         }
