@@ -94,7 +94,7 @@ pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     for secret in secrets {
         let secret: Vec<u8> = secret
             .bytes()
-            .filter(u8::is_ascii_graphic)
+            .filter(|b| b.is_ascii_graphic() && *b != b'\\')
             .map(|b| b.to_ascii_lowercase())
             .collect();
         let n = secret.len().min(PIECE);
@@ -217,9 +217,13 @@ fn spelled_at(text: &str, at: usize) -> (Option<u8>, usize) {
                 Some(code) => (ascii(code), 4),
                 None => (Some(b'\\'), 1),
             },
-            Some(&b @ (b'"' | b'\'' | b'\\' | b'/')) => (Some(b), 2),
+            Some(&b @ (b'"' | b'\'' | b'/')) => (Some(b), 2),
             Some(b'n' | b't' | b'r' | b'0') => (None, 2),
-            _ => (Some(b'\\'), 1),
+            // Any other backslash is an escape's (a quote of a quote:
+            // `\\/` is `\/` escaped again, round 13), and spells nothing;
+            // the next one is read afresh. No secret is matched by its
+            // backslashes either.
+            _ => (None, 1),
         },
         b if b.is_ascii() => (Some(b), 1),
         _ => {

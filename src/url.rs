@@ -188,11 +188,13 @@ pub fn redact_origin(url: &str) -> String {
     }
 }
 
-/// `url` as messages and logs show an endpoint's URL: scheme, host, port
-/// and path. A query or a fragment shows as `?…`: it may carry a token (a
-/// credentials server that authenticates by one), and an `@` in it would
-/// read as user info. A URL that does not parse, or that has user info,
-/// shows as [`redact_origin`] does.
+/// An endpoint's URL, already accepted, as messages and logs show it:
+/// scheme, host, port and path as the request reads them. A query or a
+/// fragment shows as `?…`: it may carry a token (a credentials server that
+/// authenticates by one), and an `@` in it would read as user info. A URL
+/// that does not parse, or that has user info, shows as [`redact_origin`]
+/// does, as a value refused at start is shown (whose `#` or `?` may be
+/// part of a password, so that only the last `@` can end it).
 pub fn shown(url: &str) -> String {
     match url.parse::<http::Uri>() {
         Ok(uri) if uri.authority().is_some_and(|a| !a.as_str().contains('@')) => {

@@ -24,7 +24,7 @@ pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
     }
     if let Some(url) = args.sts_endpoint.as_deref() {
         crate::url::Url::parse(url).map_err(|e| {
-            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact(url)))
+            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact_origin(url)))
         })?;
     }
     Ok(())

@@ -80,6 +80,19 @@ fn a_secret_is_hidden_however_a_message_spells_it() {
         let shown = hide_pieces(&format!("bad token <{quoted}> sent"), &[token], "***");
         assert_eq!(shown, "bad token <***> sent", "{quoted:?}");
     }
+    // Round 13: a secret key quoted JSON-escaped (`\/`, as HTML-safe JSON
+    // encoders write `/`), then escaped again in a quoted body (`\\/`).
+    let key = "wJalrXUt/nFEMI/K7MDENG+bPxRfi/CYEXAMPL+EKEY";
+    for quoted in [
+        key.replace('/', "\\/"),
+        key.replace('/', "\\\\/"),
+        format!("{:?}", key.replace('/', "\\/"))
+            .trim_matches('"')
+            .to_string(),
+    ] {
+        let shown = hide_pieces(&format!("body <{quoted}> end"), &[key], "***");
+        assert_eq!(shown, "body <***> end", "{quoted:?}");
+    }
     // A piece from the middle, encoded, goes too; the rest stays.
     let middle = encoded(&|b| format!("%{b:02x}"))[30..150].to_string();
     assert_eq!(

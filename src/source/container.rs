@@ -15,7 +15,7 @@ use crate::error::{one_line, quote_body, Error};
 use crate::http::{Client, Network};
 use crate::time::Timestamp;
 use crate::token::{self, ReadError};
-use crate::url::{redact, Url};
+use crate::url::{redact_origin, Url};
 
 /// A full URL of the endpoint (EKS Pod Identity: the agent's) ...
 pub const ENV_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
@@ -74,8 +74,13 @@ pub fn settings(env: Env) -> Result<Settings, Error> {
         (_, Some(rel)) => {
             let rel = rel.trim();
             if !rel.starts_with('/') {
+                // Shown without its query, which may carry a token.
+                let path = match rel.find(['?', '#']) {
+                    Some(at) => format!("{}?…", &rel[..at]),
+                    None => rel.to_string(),
+                };
                 return Err(Error::Config(format!(
-                    "{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {rel:?} must start with /"
+                    "{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {path:?} must start with /"
                 )));
             }
             format!("http://{ECS_AGENT}{rel}")
@@ -85,7 +90,7 @@ pub fn settings(env: Env) -> Result<Settings, Error> {
             validate_url(&full).map_err(|e| {
                 Error::Config(format!(
                     "{ENV_CONTAINER_CREDENTIALS_FULL_URI} {:?}: {e}",
-                    redact(&full)
+                    redact_origin(&full)
                 ))
             })?;
             full

@@ -26,7 +26,7 @@
 
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
-use crate::url::{redact, Url};
+use crate::url::{redact_origin, Url};
 
 /// Region, then the older fallback name.
 pub const ENV_REGION: &str = "AWS_REGION";
@@ -167,7 +167,7 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<StsEndpoint, Error> {
 
     if let Some(url) = inputs.override_url.filter(|u| !u.is_empty()) {
         let url = check_override_url(url)
-            .map_err(|e| Error::Config(format!("STS endpoint override {:?}: {e}", redact(url))))?;
+            .map_err(|e| Error::Config(format!("STS endpoint override {:?}: {e}", redact_origin(url))))?;
         // The SigV4 scope of an override still needs a region; aws-global is
         // not one a server would accept.
         let signing_region = match region {

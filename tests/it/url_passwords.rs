@@ -191,6 +191,44 @@ fn rows() -> Vec<Row> {
             culprit: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             password: "SchemeHeadM://SchemeTailM",
         },
+        // Round 13: a token in an endpoint's query was echoed by
+        // configuration errors (runtime messages had stopped showing it).
+        Row {
+            name: "container endpoint token in the query",
+            args: vec!["--source", "container"],
+            env: vec![(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://10.0.0.1/v1/credentials?token=QueryTokenN0123",
+            )],
+            unset: vec![],
+            code: 2,
+            culprit: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            password: "QueryTokenN0123",
+        },
+        Row {
+            name: "relative container endpoint token in the query",
+            args: vec!["--source", "container"],
+            env: vec![(
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "v2/credentials?token=QueryTokenO0123",
+            )],
+            unset: vec![],
+            code: 2,
+            culprit: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            password: "QueryTokenO0123",
+        },
+        Row {
+            name: "STS override with a key in the query",
+            args: vec![],
+            env: vec![(
+                "AWS_ENDPOINT_URL_STS",
+                "https://sts.example.com/?apikey=QueryKeyP0123",
+            )],
+            unset: vec![],
+            code: 2,
+            culprit: "STS endpoint override",
+            password: "QueryKeyP0123",
+        },
     ]
 }
 
