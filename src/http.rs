@@ -460,8 +460,16 @@ fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
 }
 
 /// `proxy` if it speaks HTTP (`CONNECT`): SOCKS is not built in, and
-/// ureq panics when asked to use it.
+/// ureq panics when asked to use it. And if it has no path, query or
+/// fragment, which a proxy URL never needs: a password holding an unencoded
+/// `/`, `?` or `#` makes one, and then the host before it (the user name)
+/// is where the traffic would go (round 13).
 fn http_proxy_only(proxy: ureq::Proxy) -> Result<ureq::Proxy, ureq::Error> {
+    if !matches!(proxy.uri().path(), "" | "/") || proxy.uri().query().is_some() {
+        return Err(ureq::Error::BadUri(
+            "it has a path or a query, which a proxy URL has no use for; a password holding / ? or # must be percent-encoded (%2F %3F %23)".into(),
+        ));
+    }
     match proxy.protocol() {
         ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => Ok(proxy),
         other => Err(ureq::Error::BadUri(format!(

@@ -9,11 +9,43 @@ use super::*;
 /// line (often the sidecar's own arguments, reused) is still a mistake to
 /// report rather than ignore.
 pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
-    role_duration(args, sts::MAX_DURATION)?;
-    duration_flag(args.once_timeout.as_deref(), "--once-timeout")?;
+    // The same rules the sidecar applies (round 13: --check passed values
+    // the sidecar refused), as far as they need nothing from the
+    // environment.
+    if let Some(other) = args
+        .source
+        .as_deref()
+        .filter(|s| !["web-identity", "container"].contains(s))
+    {
+        return Err(Error::Usage(format!(
+            "--source {other:?} is not one of web-identity, container"
+        )));
+    }
+    let max = match args.role_arn {
+        Some(_) => sts::MAX_CHAINED_DURATION,
+        None => sts::MAX_DURATION,
+    };
+    let lasting = role_duration(args, max)?;
+    let min_valid = duration_flag(args.min_valid.as_deref(), "--min-valid")?;
+    if let (Some(min_valid), Some(lasting)) = (min_valid, lasting) {
+        if min_valid >= lasting {
+            return Err(Error::Usage(format!(
+                "--min-valid {} is not less than --duration {}: the credentials could never stay valid that long; lower --min-valid",
+                format_duration(min_valid),
+                format_duration(lasting)
+            )));
+        }
+    }
+    if duration_flag(args.once_timeout.as_deref(), "--once-timeout")?.is_some_and(|t| t.is_zero()) {
+        return Err(Error::Usage(
+            "--once-timeout 0 leaves no time to obtain credentials; give at least 1s".into(),
+        ));
+    }
     if let Some(arn) = args.role_arn.as_deref() {
         sts::validate_role_arn(arn)
             .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;
+    } else if args.external_id.is_some() {
+        return Err(Error::Usage("--external-id needs --role-arn".into()));
     }
     if let Some(id) = args.external_id.as_deref() {
         sts::validate_external_id(id).map_err(|e| Error::Usage(format!("--external-id: {e}")))?;
@@ -23,8 +55,11 @@ pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
             .map_err(|e| Error::Usage(format!("--session-name {name:?}: {e}")))?;
     }
     if let Some(url) = args.sts_endpoint.as_deref() {
-        crate::url::Url::parse(url).map_err(|e| {
-            Error::Usage(format!("--sts-endpoint {:?}: {e}", crate::url::redact_origin(url)))
+        sts::endpoint::check_override_url(url).map_err(|e| {
+            Error::Usage(format!(
+                "--sts-endpoint {:?}: {e}",
+                crate::url::redact_origin(url)
+            ))
         })?;
     }
     Ok(())

@@ -197,4 +197,32 @@ fn a_socks_proxy_is_a_config_error_not_a_panic() {
         ca_bundle: None,
     };
     assert!(Client::new("https://sts.eu-west-1.amazonaws.com/", &net).is_ok());
+    // Round 13: a password with an unencoded / ? or # made a path or a
+    // query, and the user name the proxy's host.
+    for url in [
+        "http://localhost:18003/pw@proxy.corp.example:3128",
+        "http://localhost:18003?pw@proxy.corp.example:3128",
+        "http://proxy.corp.example:3128/x",
+    ] {
+        let net = Network {
+            https_proxy: Some(Proxy {
+                variable: "HTTPS_PROXY",
+                url: url.into(),
+            }),
+            ..net.clone()
+        };
+        match Client::new("https://sts.eu-west-1.amazonaws.com/", &net) {
+            Err(Error::Config(msg)) => assert!(msg.contains("path or a query"), "{msg}"),
+            Err(other) => panic!("{url}: {other}"),
+            Ok(_) => panic!("{url}: accepted"),
+        }
+    }
+    let slash = Network {
+        https_proxy: Some(Proxy {
+            variable: "HTTPS_PROXY",
+            url: "http://proxy.corp.example:3128/".into(),
+        }),
+        ..net.clone()
+    };
+    assert!(Client::new("https://sts.eu-west-1.amazonaws.com/", &slash).is_ok());
 }

@@ -166,8 +166,12 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<StsEndpoint, Error> {
     }
 
     if let Some(url) = inputs.override_url.filter(|u| !u.is_empty()) {
-        let url = check_override_url(url)
-            .map_err(|e| Error::Config(format!("STS endpoint override {:?}: {e}", redact_origin(url))))?;
+        let url = check_override_url(url).map_err(|e| {
+            Error::Config(format!(
+                "STS endpoint override {:?}: {e}",
+                redact_origin(url)
+            ))
+        })?;
         // The SigV4 scope of an override still needs a region; aws-global is
         // not one a server would accept.
         let signing_region = match region {
@@ -273,7 +277,7 @@ impl Partition {
 /// Checks an override URL and returns it without its one trailing slash.
 /// Only what a person would mean as an STS endpoint passes: http or https,
 /// a host, optionally a port and a path; no user info, query or fragment.
-fn check_override_url(url: &str) -> Result<String, String> {
+pub fn check_override_url(url: &str) -> Result<String, String> {
     if Url::parse(url)?.has_query_or_fragment() {
         return Err("must not have a query or fragment".into());
     }

@@ -585,6 +585,39 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--min-valid", "5m"],
         C(vec!["--min-valid"]),
     ));
+    // Round 13: --check passed values the sidecar refuses.
+    for (i, (args, culprit)) in [
+        (&["--check", "--source", "foo"][..], "--source"),
+        (
+            &["--check", "--sts-endpoint", "https://sts.example.com/?x=1"],
+            "--sts-endpoint",
+        ),
+        (
+            &[
+                "--check",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/x",
+                "--duration",
+                "2h",
+            ],
+            "--duration",
+        ),
+        (&["--check", "--external-id", "abc"], "--external-id"),
+        (&["--check", "--once-timeout", "0"], "--once-timeout"),
+        (
+            &["--check", "--min-valid", "1h", "--duration", "1h"],
+            "--min-valid",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        v.push(case(
+            &format!("check_as_strict_as_the_sidecar_{i}"),
+            args,
+            C(vec![culprit]),
+        ));
+    }
     // Round 11: a zero --once-timeout was quietly one second.
     v.push(case(
         "once_timeout_zero",
