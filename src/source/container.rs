@@ -173,8 +173,20 @@ struct Answer {
     secret_access_key: Option<String>,
     token: Option<String>,
     expiration: Option<String>,
+    /// Optional and only passed on: anything but a string is dropped, not
+    /// a reason to refuse the credentials (round 13: a number was).
+    #[serde(default, deserialize_with = "string_or_nothing")]
     account_id: Option<String>,
+    #[serde(default, deserialize_with = "string_or_nothing")]
     role_arn: Option<String>,
+}
+
+/// A string, or `None` for any other JSON value.
+fn string_or_nothing<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// The error JSON some agents send.

@@ -278,8 +278,21 @@ impl Partition {
 /// Only what a person would mean as an STS endpoint passes: http or https,
 /// a host, optionally a port and a path; no user info, query or fragment.
 pub fn check_override_url(url: &str) -> Result<String, String> {
-    if Url::parse(url)?.has_query_or_fragment() {
+    let parsed = Url::parse(url)?;
+    if parsed.has_query_or_fragment() {
         return Err("must not have a query or fragment".into());
+    }
+    // TLS checks the certificate against the host as written: an address
+    // spelled otherwise (`127.1`, `2130706433`, `127.0.0.1.`) is neither an
+    // address nor a name to it, and every call would fail (round 13).
+    if parsed.is_https()
+        && parsed.ip().is_none()
+        && rustls::pki_types::ServerName::try_from(parsed.host()).is_err()
+    {
+        return Err(format!(
+            "{:?} is not a host name TLS can check a certificate against; write an address as 127.0.0.1 or [::1]",
+            parsed.host()
+        ));
     }
     Ok(url.strip_suffix('/').unwrap_or(url).to_owned())
 }

@@ -51,6 +51,14 @@ fn parses_pod_identity_answer() {
 /// an account is dropped (it is optional).
 #[test]
 fn an_account_that_is_not_twelve_digits_is_dropped() {
+    // Round 13: nor is a number, an object or null a reason to refuse them.
+    for value in ["123456789012", "{}", "null", "[1]"] {
+        let body = format!(
+            r#"{{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken","AccountId":{value},"RoleArn":5,"Expiration":"2026-11-26T16:00:00Z"}}"#
+        );
+        let c = parse_answer(URL, 200, None, body.as_bytes()).expect(value);
+        assert_eq!((c.account_id, c.role_arn), (None, None), "{value}");
+    }
     for account in [
         "evil.example.com/#",
         "12345678901",

@@ -228,6 +228,10 @@ fn override_urls_accepted_as_given() {
         ("HTTPS://sts.example.com", "HTTPS://sts.example.com"),
         ("http://[::1]:8080/", "http://[::1]:8080"),
         ("http://localhost:4566/sts/", "http://localhost:4566/sts"),
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+        ("https://localhost:8443", "https://localhost:8443"),
+        ("http://127.1:8080", "http://127.1:8080"),
         // Only one slash is stripped.
         ("http://localhost//", "http://localhost/"),
     ] {
@@ -257,6 +261,10 @@ fn bad_override_urls() {
         "https://sts.example.com\n",
         "http://[]:80",
         "://x",
+        // Round 13: addresses TLS cannot check a certificate against.
+        "https://127.1:8443",
+        "https://2130706433:8443",
+        "https://127.0.0.1.:8443",
     ] {
         let i = EndpointInputs {
             override_url: Some(bad),
