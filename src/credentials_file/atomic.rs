@@ -19,7 +19,6 @@ use crate::error::Error;
 use crate::time::format_duration;
 
 use super::dir::{drop_access_acl, has_access_acl, Dir};
-use super::permissions::our_uid;
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
 /// The mode of a parent directory we have to create: the keys inside are
@@ -107,10 +106,10 @@ pub(super) fn is_symlink(path: &Path) -> bool {
 
 /// Opens (creating it 0600 if needed) the lock file at `path` and takes an
 /// exclusive `flock` on it, waiting at most `wait` (`None` when another
-/// process still holds it then). With `owner`, the lock is given to that
-/// user as the file is: a root run writing for `--owner` (an init
-/// container, say) would otherwise leave a root-only lock that the user's
-/// own later writer (the sidecar) could never open. The lock goes with the returned file: it
+/// process still holds it then). With `owner`, a lock this call creates is
+/// given to that user as the file is: a root run writing for `--owner` (an
+/// init container, say) would otherwise leave a root-only lock that the
+/// user's own later writer (the sidecar) could never open. The lock goes with the returned file: it
 /// is released when the file is dropped, or when the process dies, so a
 /// killed writer never leaves it held.
 pub(super) fn lock(
@@ -166,15 +165,13 @@ pub(super) fn lock(
             ),
         ));
     }
-    // Only a lock this run made, or one of ours that is a lock (empty, as
-    // every lock is, and 0600), changes hands: a file someone else owns is
-    // never given away, nor is one of ours with something in it (round 12:
-    // the `--owner` user renamed a root-only file in as the lock, and was
-    // given it).
-    let ours_and_empty = Some(meta.uid()) == our_uid()
-        && meta.len() == 0
-        && meta.permissions().mode() & 0o777 == 0o600;
-    if let Some(owner) = owner.filter(|_| created || ours_and_empty) {
+    // Only a lock this run made changes hands, through the descriptor that
+    // made it. Whoever can rename files into the directory (the `--owner`
+    // user in its own home, anyone in a shared one) could put any file of
+    // ours under the lock's name: a root-only file (round 12), or another
+    // writer's temporary file just created, still empty, about to get its
+    // keys (round 13).
+    if let Some(owner) = owner.filter(|_| created) {
         std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
             .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
     }

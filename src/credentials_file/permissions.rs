@@ -103,12 +103,14 @@ pub(super) struct Access {
 /// it (it may chmod it), and root reads everything. A file readable by all
 /// may go anywhere.
 pub(super) fn no_new_readers(old: Access, new: Access) -> Result<(), String> {
-    if old.mode & 0o004 != 0 {
+    // Readable by others but not by its group keeps the group out (round
+    // 13): only both bits make it everyone's.
+    if old.mode & 0o044 == 0o044 {
         return Ok(());
     }
     if new.mode & 0o004 != 0 {
         return Err(format!(
-            "its mode {:04o} keeps it from other users, and --mode {:04o} would let every user read what it holds; chmod it to {:04o} first if that is meant, or remove it",
+            "its mode {:04o} keeps it from some users, and --mode {:04o} would let every user read what it holds; chmod it to {:04o} first if that is meant, or remove it",
             old.mode & 0o777,
             new.mode & 0o777,
             new.mode & 0o777

@@ -1350,6 +1350,11 @@ fn a_merge_hands_no_one_what_they_could_not_read() {
     assert!(why.contains("group 5"), "{why}");
     // Group-readable, but by another group.
     assert!(!ok(access(7, 8, 0o640), access(7, 9, 0o640)));
+    // Round 13: readable by others but not by its group keeps that group
+    // out; made readable by all, it would let the group in.
+    assert!(!ok(access(0, 5, 0o604), access(0, 0, 0o644)));
+    assert!(!ok(access(0, 5, 0o404), access(0, 0, 0o644)));
+    assert!(ok(access(0, 5, 0o644), access(0, 0, 0o644)));
 }
 
 /// Round 11: a `--file` named like another file's lock or leftover

@@ -149,8 +149,17 @@ impl<H: Handler> Server<H> {
         handler: H,
         log: Logger,
     ) -> Result<Server<H>, Error> {
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| Error::Config(format!("{flag} {addr}: cannot listen there: {e}")))?;
+        let listener = TcpListener::bind(addr).map_err(|e| {
+            // Out of descriptors: this process's limit, not the address's
+            // fault (round 13: exit 2, blaming a --serve never given).
+            if crate::error::is_out_of_resources(&e) {
+                return Error::OutOfResources {
+                    doing: "open the listening socket",
+                    source: e,
+                };
+            }
+            Error::Config(format!("{flag} {addr}: cannot listen there: {e}"))
+        })?;
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::Config(format!("{flag} {addr}: {e}")))?;

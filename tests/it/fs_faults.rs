@@ -1029,17 +1029,25 @@ fn a_file_renamed_in_as_the_lock_is_not_given_away() {
     }
     let h = harness("fs_lock_renamed_in");
     let home = h.nobodys_file_directory();
-    let secret = home.join("roots-private");
-    fs::write(&secret, "root-only secret\n").expect("plant");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-    fs::rename(&secret, home.join(LOCK_FILE)).expect("rename it in as the lock");
-    h.cmd(&["--once", "--owner", "65534:65534"]).run();
-    let lock = fs::metadata(home.join(LOCK_FILE)).expect("the lock");
-    assert_eq!(lock.uid(), 0, "the file renamed in was given away");
-    assert_eq!(
-        fs::read_to_string(home.join(LOCK_FILE)).expect("read"),
-        "root-only secret\n"
-    );
+    // Round 13: an empty 0600 file of root's (another writer's temporary
+    // file, just made, its keys still to come) was given away too.
+    for content in ["root-only secret\n", ""] {
+        let secret = home.join("roots-private");
+        fs::write(&secret, content).expect("plant");
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::rename(&secret, home.join(LOCK_FILE)).expect("rename it in as the lock");
+        h.cmd(&["--once", "--owner", "65534:65534"]).run();
+        let lock = fs::metadata(home.join(LOCK_FILE)).expect("the lock");
+        assert_eq!(
+            lock.uid(),
+            0,
+            "{content:?}: the file renamed in was given away"
+        );
+        assert_eq!(
+            fs::read_to_string(home.join(LOCK_FILE)).expect("read"),
+            content
+        );
+    }
 }
 
 /// Round 12 findings: as a user other than root, under umask 0777 a
