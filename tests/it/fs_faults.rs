@@ -53,6 +53,19 @@ fn assert_fresh(h: &Harness, path: &Path) {
     );
 }
 
+/// A SIGHUP refresh of the running daemon `d` is refused, `why` logged;
+/// the daemon goes on, and stops with 0.
+fn refused_at_the_next_refresh(mut d: crate::harness::Daemon, why: &str) {
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || d.stderr().contains(why)),
+        "the refusal is logged\n{}",
+        d.snapshot().describe()
+    );
+    d.assert_running();
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 /// A tmpfs mounted for one test, unmounted (lazily) when dropped.
 struct Mount(PathBuf);
 
@@ -621,7 +634,7 @@ fn a_link_the_owner_can_swap_on_the_way_is_never_followed() {
     assert_eq!(dir_names(&root_only), Vec::<String>::new());
 
     fs::remove_file(&aws).expect("remove the link");
-    let mut d = h.cmd(&args).spawn();
+    let d = h.cmd(&args).spawn();
     assert!(
         wait_for_file_containing(Path::new(file), "[default]", Duration::from_secs(15)).is_some(),
         "no first write\n{}",
@@ -629,16 +642,7 @@ fn a_link_the_owner_can_swap_on_the_way_is_never_followed() {
     );
     fs::rename(&aws, home.join(".aws-moved")).expect("move the directory aside");
     symlink(&root_only, &aws).expect("swap a link in");
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(15), || d
-            .stderr()
-            .contains("is a symbolic link in a directory owned by uid 65534")),
-        "the refusal is logged\n{}",
-        d.snapshot().describe()
-    );
-    d.assert_running();
-    assert_eq!(d.stop().code(), Some(0));
+    refused_at_the_next_refresh(d, "is a symbolic link in a directory owned by uid 65534");
     assert_eq!(dir_names(&root_only), Vec::<String>::new());
 }
 
@@ -820,23 +824,14 @@ fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
     assert_eq!(snapshot(&h.cred_file), before, "merged for everyone");
 
     fs::remove_file(&h.cred_file).expect("remove the planted file");
-    let mut d = h.cmd(&["--owner", "65534:65534"]).spawn();
+    let d = h.cmd(&["--owner", "65534:65534"]).spawn();
     assert!(
         wait_for_file_containing(&h.cred_file, "[default]", Duration::from_secs(15)).is_some(),
         "no first write\n{}",
         d.snapshot().describe()
     );
     let before = plant();
-    d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(15), || d
-            .stderr()
-            .contains("would hand that user what it holds")),
-        "the refusal is logged\n{}",
-        d.snapshot().describe()
-    );
-    d.assert_running();
-    assert_eq!(d.stop().code(), Some(0));
+    refused_at_the_next_refresh(d, "would hand that user what it holds");
     assert_eq!(snapshot(&h.cred_file), before, "merged under the daemon");
     assert_eq!(fs::metadata(&h.cred_file).expect("stat").uid(), 0);
 }
