@@ -135,7 +135,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     let min_valid =
         duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     if args.check {
-        unused::check_ignored_flags(args)?;
+        unused::check_ignored_flags(args, min_valid)?;
         return Ok(Config {
             logger,
             plan: Plan::Check {
@@ -146,25 +146,13 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     }
     // The credentials are kept valid for --min-valid at all times (and
     // /readyz asks for it): ones that never last that long never are.
-    if let (true, Some(lasting)) = (
-        daemon,
-        duration_flag(args.duration.as_deref(), "--duration")?,
-    ) {
-        if min_valid >= lasting {
-            return Err(Error::Usage(format!(
-                "--min-valid {} is not less than --duration {}: the credentials could never stay valid that long; lower --min-valid",
-                format_duration(min_valid),
-                format_duration(lasting)
-            )));
-        }
+    if daemon {
+        identity::min_valid_within(
+            min_valid,
+            duration_flag(args.duration.as_deref(), "--duration")?,
+        )?;
     }
-    let timeout = duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
-        .unwrap_or(DEFAULT_ONCE_TIMEOUT);
-    if timeout.is_zero() {
-        return Err(Error::Usage(
-            "--once-timeout 0 leaves no time to obtain credentials; give at least 1s".into(),
-        ));
-    }
+    let timeout = once_timeout(args)?;
     let (run, sink, serve) = match (&args.program, print) {
         (Some(program), _) => {
             // The file only when asked for; an endpoint unless only the file
@@ -363,6 +351,18 @@ fn parse_choice<T: Copy>(
                 names.join(", ")
             ))
         })
+}
+
+/// `--once-timeout`, or its default; never zero, which leaves no time.
+fn once_timeout(args: &Args) -> Result<Duration, Error> {
+    let timeout = duration_flag(args.once_timeout.as_deref(), "--once-timeout")?
+        .unwrap_or(DEFAULT_ONCE_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(Error::Usage(
+            "--once-timeout 0 leaves no time to obtain credentials; give at least 1s".into(),
+        ));
+    }
+    Ok(timeout)
 }
 
 fn duration_flag(value: Option<&str>, flag: &str) -> Result<Option<Duration>, Error> {

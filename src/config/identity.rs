@@ -8,14 +8,8 @@ use super::*;
 /// `--role-arn` (`chained`), `--session-name` and `--duration` belong to the
 /// chained hop, and the web identity hop uses its own defaults.
 pub(super) fn source(args: &Args, env: Env, chained: bool) -> Result<Source, Error> {
-    let kind = match args.source.as_deref() {
-        Some("web-identity") => Kind::WebIdentity,
-        Some("container") => Kind::Container,
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "--source {other:?} is not one of web-identity, container"
-            )))
-        }
+    let kind = match named_source(args)? {
+        Some(kind) => kind,
         None => Kind::detect(env).ok_or_else(|| {
             Error::Config(format!(
                 "no identity configured: looked for IRSA ({} and {}) and a container endpoint ({} or {}); on EKS, annotate the service account with eks.amazonaws.com/role-arn or create a Pod Identity association",
@@ -61,6 +55,35 @@ pub(super) fn source(args: &Args, env: Env, chained: bool) -> Result<Source, Err
             }
             container::settings(env).map(Source::Container)
         }
+    }
+}
+
+/// The source `--source` names, if it names one.
+pub(super) fn named_source(args: &Args) -> Result<Option<Kind>, Error> {
+    match args.source.as_deref() {
+        Some("web-identity") => Ok(Some(Kind::WebIdentity)),
+        Some("container") => Ok(Some(Kind::Container)),
+        Some(other) => Err(Error::Usage(format!(
+            "--source {other:?} is not one of web-identity, container"
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// `--min-valid` must be less than how long the credentials last, when
+/// that is known (`--duration`): longer, they could never stay valid that
+/// long.
+pub(super) fn min_valid_within(
+    min_valid: Duration,
+    lasting: Option<Duration>,
+) -> Result<(), Error> {
+    match lasting {
+        Some(lasting) if min_valid >= lasting => Err(Error::Usage(format!(
+            "--min-valid {} is not less than --duration {}: the credentials could never stay valid that long; lower --min-valid",
+            format_duration(min_valid),
+            format_duration(lasting)
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -2,45 +2,23 @@
 //! ignored, or, for `--check` (often given the sidecar's own flags), at
 //! least checked.
 
-use super::identity::role_duration;
+use super::identity::{min_valid_within, named_source, role_duration};
 use super::*;
 
 /// `--check` reads only the file, but a wrong value elsewhere on its command
 /// line (often the sidecar's own arguments, reused) is still a mistake to
 /// report rather than ignore.
-pub(super) fn check_ignored_flags(args: &Args) -> Result<(), Error> {
+pub(super) fn check_ignored_flags(args: &Args, min_valid: Duration) -> Result<(), Error> {
     // The same rules the sidecar applies (round 13: --check passed values
     // the sidecar refused), as far as they need nothing from the
     // environment.
-    if let Some(other) = args
-        .source
-        .as_deref()
-        .filter(|s| !["web-identity", "container"].contains(s))
-    {
-        return Err(Error::Usage(format!(
-            "--source {other:?} is not one of web-identity, container"
-        )));
-    }
+    named_source(args)?;
     let max = match args.role_arn {
         Some(_) => sts::MAX_CHAINED_DURATION,
         None => sts::MAX_DURATION,
     };
-    let lasting = role_duration(args, max)?;
-    let min_valid = duration_flag(args.min_valid.as_deref(), "--min-valid")?;
-    if let (Some(min_valid), Some(lasting)) = (min_valid, lasting) {
-        if min_valid >= lasting {
-            return Err(Error::Usage(format!(
-                "--min-valid {} is not less than --duration {}: the credentials could never stay valid that long; lower --min-valid",
-                format_duration(min_valid),
-                format_duration(lasting)
-            )));
-        }
-    }
-    if duration_flag(args.once_timeout.as_deref(), "--once-timeout")?.is_some_and(|t| t.is_zero()) {
-        return Err(Error::Usage(
-            "--once-timeout 0 leaves no time to obtain credentials; give at least 1s".into(),
-        ));
-    }
+    min_valid_within(min_valid, role_duration(args, max)?)?;
+    once_timeout(args)?;
     if let Some(arn) = args.role_arn.as_deref() {
         sts::validate_role_arn(arn)
             .map_err(|e| Error::Usage(format!("--role-arn {arn:?}: {e}")))?;

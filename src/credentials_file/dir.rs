@@ -205,9 +205,9 @@ fn push_components(names: &mut Vec<OsString>, path: &Path) {
 /// the directory's own when it is set-group-ID (as a Kubernetes `fsGroup`
 /// volume is), else this process's.
 pub(super) fn effective_ids(dir: &Dir) -> (u32, u32) {
-    // SAFETY: geteuid(2) and getegid(2) take no arguments and cannot fail.
+    // SAFETY: getegid(2) takes no arguments and cannot fail.
     #[allow(unsafe_code)]
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (our_euid(), unsafe { libc::getegid() });
     match lstat_at(&dir.fd, OsStr::new("")) {
         Ok(st) if st.st_mode & libc::S_ISGID != 0 => (uid, st.st_gid),
         _ => (uid, gid),
@@ -253,9 +253,7 @@ pub(super) fn drop_access_acl(file: &std::fs::File) -> io::Result<()> {
 fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
     let st =
         lstat_at(dir, OsStr::new("")).map_err(|e| format!("that cannot be inspected ({e})"))?;
-    // SAFETY: geteuid(2) takes no arguments and cannot fail.
-    #[allow(unsafe_code)]
-    let me = unsafe { libc::geteuid() };
+    let me = our_euid();
     if st.st_uid != 0 && st.st_uid != me {
         return Err(format!("owned by uid {}, who can change it", st.st_uid));
     }
@@ -266,6 +264,15 @@ fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// This process's effective user id.
+fn our_euid() -> u32 {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid()
+    }
 }
 
 fn c_name(name: &OsStr) -> io::Result<CString> {
@@ -384,10 +391,7 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd
         libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
     )?;
     let st = lstat_at(&new, OsStr::new(""))?;
-    // SAFETY: geteuid(2) takes no arguments and cannot fail.
-    #[allow(unsafe_code)]
-    let me = unsafe { libc::geteuid() };
-    let fresh = st.st_uid == me && st.st_nlink == 2 && {
+    let fresh = st.st_uid == our_euid() && st.st_nlink == 2 && {
         let names = Dir {
             fd: new.try_clone()?,
         }
