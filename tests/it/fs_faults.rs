@@ -66,6 +66,15 @@ fn refused_at_the_next_refresh(mut d: crate::harness::Daemon, why: &str) {
     assert_eq!(d.stop().code(), Some(0));
 }
 
+/// What the `--owner` user can do in its own directory `dir`: rename a
+/// root-only (0600) file holding `content`, made there, to `to`.
+fn rename_in_root_only(dir: &Path, to: &Path, content: &str) {
+    let file = dir.join("roots-private");
+    fs::write(&file, content).expect("plant");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).expect("chmod");
+    fs::rename(&file, to).expect("rename it in");
+}
+
 /// A tmpfs mounted for one test, unmounted (lazily) when dropped.
 struct Mount(PathBuf);
 
@@ -806,10 +815,11 @@ fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
     let h = harness("fs_renamed_in");
     let home = h.nobodys_file_directory();
     let plant = || {
-        let secret = home.join("roots-private");
-        fs::write(&secret, "[root]\naws_secret_access_key = ROOTONLYSECRET\n").expect("plant");
-        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-        fs::rename(&secret, &h.cred_file).expect("rename it onto the path");
+        rename_in_root_only(
+            &home,
+            &h.cred_file,
+            "[root]\naws_secret_access_key = ROOTONLYSECRET\n",
+        );
         snapshot(&h.cred_file)
     };
 
@@ -1015,7 +1025,7 @@ fn acls_neither_widen_the_file_nor_hide_who_may_read_it() {
 /// Round 12 finding (high): an existing lock file of the running user's
 /// was given to `--owner` whatever it held, so the `--owner` user renamed
 /// a root-only file in as the lock and root's next write handed it over.
-/// Only a lock this run made, or an empty 0600 one, changes hands.
+/// Only a lock this run makes changes hands.
 #[test]
 fn a_file_renamed_in_as_the_lock_is_not_given_away() {
     if !is_root() {
@@ -1027,10 +1037,7 @@ fn a_file_renamed_in_as_the_lock_is_not_given_away() {
     // Round 13: an empty 0600 file of root's (another writer's temporary
     // file, just made, its keys still to come) was given away too.
     for content in ["root-only secret\n", ""] {
-        let secret = home.join("roots-private");
-        fs::write(&secret, content).expect("plant");
-        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
-        fs::rename(&secret, home.join(LOCK_FILE)).expect("rename it in as the lock");
+        rename_in_root_only(&home, &home.join(LOCK_FILE), content);
         h.cmd(&["--once", "--owner", "65534:65534"]).run();
         let lock = fs::metadata(home.join(LOCK_FILE)).expect("the lock");
         assert_eq!(
