@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::time::format_duration;
 
 use super::dir::{drop_access_acl, has_access_acl, Dir};
+use super::permissions::trusted_lock;
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
 /// The mode of a parent directory we have to create: the keys inside are
@@ -165,6 +166,8 @@ pub(super) fn lock(
             ),
         ));
     }
+    trusted_lock(meta.uid(), owner)
+        .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
     // Only a lock this run made changes hands, through the descriptor that
     // made it. Whoever can rename files into the directory (the `--owner`
     // user in its own home, anyone in a shared one) could put any file of
@@ -222,9 +225,9 @@ pub(super) fn replace(
     mode: u32,
     owner: Option<Owner>,
 ) -> Result<(), Error> {
-    let temp = our_name(file_name, &format!(".{}.tmp", std::process::id()));
-    let shown = parent_dir(path).join(&temp);
-    write_temp(dir, &temp, &shown, |f| fill(f, data, mode, owner))?;
+    let temp = write_temp(dir, file_name, parent_dir(path), |f| {
+        fill(f, data, mode, owner)
+    })?;
     if let Err(e) = dir.rename(&temp, file_name) {
         // Do not leave the keys lying around under another name. The
         // rename error is the one worth telling.
@@ -239,22 +242,87 @@ pub(super) fn replace(
     Ok(())
 }
 
-/// Creates `temp` exclusively with mode 0600 (so it is never readable by
-/// others, whatever `mode` ends up being), then lets `fill` set mode and
-/// owner, write and flush. On failure the temporary file is removed.
+/// Creates a temporary file of this process's beside `file_name` (in `dir`,
+/// shown as being in `parent`) exclusively with mode 0600 (so it is never
+/// readable by others, whatever `mode` ends up being), then lets `fill` set
+/// mode and owner, write and flush. On failure the temporary file is
+/// removed. Returns the name it got.
 pub(super) fn write_temp(
     dir: &Dir,
-    temp: &OsStr,
-    shown: &Path,
+    file_name: &OsStr,
+    parent: &Path,
     fill: impl FnOnce(&mut File) -> Result<(), (&'static str, io::Error)>,
-) -> Result<(), Error> {
-    let mut file = create_exclusive(dir, temp, shown)?;
-    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, shown, e));
+) -> Result<OsString, Error> {
+    let (mut file, temp) = create_temp(dir, file_name, parent)?;
+    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, parent.join(&temp), e));
     drop(file);
     if result.is_err() {
-        let _ = dir.unlink(temp);
+        let _ = dir.unlink(&temp);
     }
-    result
+    result.map(|()| temp)
+}
+
+/// How many names [`create_temp`] tries before giving up.
+const TEMP_NAMES: usize = 4;
+
+/// Opens a new temporary file with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and
+/// mode 0600, first as `.<name>.aws-credfile.<pid>.tmp`. Something already
+/// there was planted after the leftovers were cleared (no writer of ours
+/// holds this name now): it is unlinked, which removes a link itself and
+/// never its target, and the name tried once more. What cannot be unlinked
+/// (round 14: another user's directory of that name in a sticky `/tmp`,
+/// where the process id is easy to read) must not stop every refresh for
+/// good, so the next names add random digits no one can guess in advance.
+fn create_temp(dir: &Dir, file_name: &OsStr, parent: &Path) -> Result<(File, OsString), Error> {
+    let pid = std::process::id();
+    let mut temp = our_name(file_name, &format!(".{pid}.tmp"));
+    let mut unlinked = false;
+    for _ in 0..TEMP_NAMES {
+        let opened = dir.open(
+            &temp,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+            0o600,
+        );
+        match opened {
+            Ok(file) => return Ok((file, temp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if !unlinked {
+                    unlinked = true;
+                    match dir.unlink(&temp) {
+                        Ok(()) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(_) => {}
+                    }
+                }
+                let digits = random_digits();
+                temp = our_name(file_name, &format!(".{pid}{digits}.tmp"));
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    "create the temporary file",
+                    parent.join(&temp),
+                    e,
+                ))
+            }
+        }
+    }
+    Err(Error::io(
+        "create a temporary file beside",
+        parent.join(file_name),
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{TEMP_NAMES} names in a row were taken by something aws-credfile cannot remove; is someone planting files in {}?", parent.display()),
+        ),
+    ))
+}
+
+/// Twelve decimal digits no one else can foresee: `RandomState` is keyed
+/// from the system's randomness once and changes on every call.
+fn random_digits() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("{:012}", hasher.finish() % 1_000_000_000_000)
 }
 
 /// Sets mode and owner before the data goes in, so the bytes are never
@@ -278,33 +346,6 @@ pub(super) fn fill(
     }
     file.write_all(data).map_err(|e| ("write", e))?;
     file.sync_all().map_err(|e| ("flush", e))
-}
-
-/// Opens `temp` with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC` and mode 0600. If
-/// something is already there (planted after the leftovers were cleared,
-/// since no writer of ours holds this name now), it is unlinked, which
-/// removes a link itself and never its target, and the exclusive create is
-/// tried once more. A second collision means someone is racing us, and we
-/// give up rather than loop.
-pub(super) fn create_exclusive(dir: &Dir, temp: &OsStr, shown: &Path) -> Result<File, Error> {
-    let open = || {
-        dir.open(
-            temp,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
-            0o600,
-        )
-    };
-    match open() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            match dir.unlink(temp) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove the stale temporary file", shown, e)),
-            }
-            open().map_err(|e| Error::io("create the temporary file", shown, e))
-        }
-        other => other.map_err(|e| Error::io("create the temporary file", shown, e)),
-    }
 }
 
 /// The file's text, `None` if it does not exist. Refuses a symbolic link,

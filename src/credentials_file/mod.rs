@@ -44,7 +44,7 @@ use self::atomic::*;
 use self::dir::{effective_ids, Dir};
 use self::ini::*;
 pub use self::ini::{merge, render_section};
-use self::permissions::{may_chown, no_new_readers, trusted, Access};
+use self::permissions::{may_chown, no_new_readers, trusted, trusted_lock, Access};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 
 /// The credentials file when `--file` is absent ...
@@ -215,6 +215,14 @@ impl FileSink {
                     None => Ok(()),
                 })
                 .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))?;
+        }
+        if let Some(file_name) = self.path.file_name() {
+            let lock = self.beside(&our_name(file_name, ".lock"));
+            if let Ok(meta) = std::fs::symlink_metadata(&lock) {
+                trusted_lock(meta.uid(), self.owner).map_err(|why| {
+                    Error::Config(format!("the lock file {}: {why}", lock.display()))
+                })?;
+            }
         }
         if let Some(owner) = self.owner {
             may_chown(owner).map_err(|why| Error::Config(format!("--owner: {why}")))?;

@@ -157,6 +157,21 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
     Ok(())
 }
 
+/// Whether a lock file owned by `uid` may be used: this user's, root's or
+/// `--owner`'s. One another user made first (round 14: in a shared, sticky
+/// directory) is theirs to hold for good, and every write would wait for
+/// it and fail.
+pub(super) fn trusted_lock(uid: u32, owner: Option<Owner>) -> Result<(), String> {
+    let ours = our_uid();
+    if uid != 0 && ours.is_some_and(|us| us != uid) && owner.map(|o| o.uid) != Some(uid) {
+        return Err(format!(
+            "it belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could hold it and stop every write; remove it",
+            ours.unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
 /// Whether this process may give a file to `owner`, read from
 /// `/proc/self/status` (no unsafe code needed): another user needs
 /// `CAP_CHOWN`, and so does a group that is neither ours nor one of our

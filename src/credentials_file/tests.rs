@@ -869,39 +869,52 @@ fn write_refuses_files_it_cannot_merge() {
     assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
 }
 
+/// Round 14: another user made a directory under our temporary name in a
+/// sticky /tmp (the process id is easy to read), and every refresh failed
+/// on it for good. What cannot be removed is stepped around.
+#[test]
+fn a_temporary_name_taken_for_good_is_stepped_around() {
+    let tmp = TempDir::new("temp-taken");
+    let path = tmp.join("credentials");
+    fs::write(&path, OTHER).expect("seed");
+    let temp = tmp.join(&our_temp());
+    fs::create_dir(&temp).expect("mkdir");
+    fs::write(temp.join("x"), "x").expect("fill");
+    for _ in 0..2 {
+        FileSink::new(&path, "default")
+            .write(&creds(Some(TOKEN)), now(), now())
+            .expect("another name is used");
+    }
+    assert!(read(&path).contains(TOKEN));
+    assert!(read(&path).contains("[other]"));
+    // The planted directory is left as it was, and nothing else is left.
+    assert!(temp.join("x").exists());
+    assert_eq!(
+        names(&tmp.0),
+        [our_temp(), LOCK.to_string(), "credentials".to_string()]
+    );
+}
+
 #[test]
 fn failed_write_leaves_target_and_no_temp() {
     let tmp = TempDir::new("fail");
     let path = tmp.join("credentials");
     fs::write(&path, OTHER).expect("seed");
-    // Something at our temp path that cannot be unlinked as a file.
-    let temp = tmp.join(&our_temp());
-    fs::create_dir(&temp).expect("mkdir");
-    fs::write(temp.join("x"), "x").expect("fill");
-    let err = FileSink::new(&path, "default")
-        .write(&creds(Some(TOKEN)), now(), now())
-        .expect_err("temp path blocked");
-    assert!(
-        err.to_string()
-            .contains("could not remove the stale temporary file"),
-        "{err}"
-    );
-    assert_eq!(read(&path), OTHER);
-
-    // A failure after the temp file exists removes it again.
-    let temp = tmp.join(".other.aws-credfile.tmp");
     let dir = Dir::walk(&tmp.0, None).expect("the directory opens");
-    let temp_name = OsStr::new(".other.aws-credfile.tmp");
-    let err = write_temp(&dir, temp_name, &temp, |f| {
+    let err = write_temp(&dir, OsStr::new("credentials"), &tmp.0, |f| {
         f.write_all(b"partial").map_err(|e| ("write", e))?;
         Err(("flush", io::Error::other("disk on fire")))
     })
     .expect_err("fill failed");
     assert_eq!(
         err.to_string(),
-        format!("could not flush {}: disk on fire", temp.display())
+        format!(
+            "could not flush {}: disk on fire",
+            tmp.join(&our_temp()).display()
+        )
     );
-    assert!(fs::symlink_metadata(&temp).is_err());
+    assert_eq!(read(&path), OTHER);
+    assert_eq!(names(&tmp.0), ["credentials"]);
 }
 
 #[test]

@@ -582,6 +582,61 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
     }
 }
 
+const FIFTEEN_S: Duration = Duration::from_secs(15);
+
+/// Round 14: a lock file another user made first, in a shared, sticky
+/// directory, was used without a word: that user held it, and every write
+/// waited 10 s and failed, blamed on "another aws-credfile". Now a lock
+/// that is neither this user's, root's nor `--owner`'s is refused: at start
+/// (exit 2), or by the refresh that finds it (which leaves the file as it
+/// was). The `--owner` user's own lock stays usable.
+#[test]
+fn a_lock_file_another_user_made_is_refused_by_name() {
+    if !is_root() {
+        crate::harness::skip("needs root to give files to another user");
+        return;
+    }
+    let h = harness("fs_foreign_lock");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).expect("chmod 1777");
+    let lock = dir.join(LOCK_FILE);
+    fs::write(&lock, "").expect("plant the lock");
+    chown(&lock, Some(NOBODY), Some(NOBODY)).expect("chown");
+    h.cmd(&["--once"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(&format!("the lock file {}", lock.display()))
+        .assert_stderr_contains("belongs to uid 65534");
+    assert!(!h.cred_file.exists(), "written beside a foreign lock");
+
+    // Planted after the start: the refresh that finds it fails and says why.
+    fs::remove_file(&lock).expect("remove");
+    let mut daemon = h.cmd(&[]).spawn();
+    let first = wait_for_file_containing(&h.cred_file, "aws_session_token", FIFTEEN_S)
+        .expect("the first write");
+    fs::remove_file(&lock).expect("remove ours");
+    fs::write(&lock, "").expect("plant the lock");
+    chown(&lock, Some(NOBODY), Some(NOBODY)).expect("chown");
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        wait_until(FIFTEEN_S, || daemon
+            .stderr()
+            .contains("belongs to uid 65534")),
+        "{}",
+        daemon.snapshot().describe()
+    );
+    daemon.assert_running();
+    assert_eq!(fs::read_to_string(&h.cred_file).expect("read"), first);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // Written for that user, its lock is fine.
+    fs::remove_file(&h.cred_file).expect("remove root's file");
+    h.cmd(&["--once", "--owner", "65534:65534"])
+        .run()
+        .assert_code(0);
+}
+
 /// Round 7: a root run writing for `--owner` (an init container's
 /// `--once --owner 65532`) left the lock file root's, 0600, and the user's
 /// own sidecar started afterwards could never open it: every refresh failed
