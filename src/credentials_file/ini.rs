@@ -6,6 +6,8 @@
 //! The expiry is kept in a whole-line `#` comment inside the section, which
 //! every parser skips, so `--check` can answer from the file alone.
 
+use std::collections::HashMap;
+
 use crate::credentials::Credentials;
 use crate::time::Timestamp;
 
@@ -130,6 +132,91 @@ pub(super) fn ambiguity(text: &str) -> Option<String> {
                 "line {n} is a section header the SDKs read differently (with a second ] or spaces inside the brackets); write it as [name]"
             ))
         })
+}
+
+/// Why Python's `configparser`, which botocore and the AWS CLI read the
+/// file with, would refuse `text` whole (they then have no profile at all);
+/// `None` when it reads it. Its rules, as `RawConfigParser` has them by
+/// default (round 14: `--check` passed, and writes went ahead, on files
+/// botocore refused):
+///
+/// - a byte-order mark is not whitespace to it, so the first header is not
+///   one; nor may any `key = value` come before the first header;
+/// - a line that is no header, comment, blank or continuation must hold a
+///   key, then `=` or `:`;
+/// - no section twice (`[DEFAULT]` may be), no key twice in a section
+///   (case-insensitive);
+/// - a line indented deeper than the key above it continues its value, and
+///   botocore reads a value that starts empty as `key = value` lines, each
+///   of which must hold a `=`.
+///
+/// Lines are counted as Python counts them (a lone CR is refused earlier,
+/// by [`ambiguity`]). The line itself is never quoted: a file may hold
+/// anything.
+pub(super) fn python_refuses(text: &str) -> Option<String> {
+    const REFUSED: &str = "so Python's SDKs (botocore, the AWS CLI) refuse the whole file";
+    if text.starts_with('\u{feff}') {
+        return Some(format!("it starts with a byte-order mark, which Python does not skip, {REFUSED}; save it as UTF-8 without one"));
+    }
+    let mut sections: HashMap<&str, usize> = HashMap::new();
+    let mut keys: HashMap<(&str, String), usize> = HashMap::new();
+    let mut section: Option<&str> = None;
+    // The key the lines below may continue: its line, and whether its
+    // value starts empty (botocore then reads it as nested keys).
+    let mut key: Option<(usize, bool)> = None;
+    let mut indent_level = 0;
+    for (n, line) in (1..).zip(text.split_inclusive('\n')) {
+        let value = line.trim_matches(is_python_space);
+        if value.is_empty() || value.starts_with(['#', ';']) {
+            continue;
+        }
+        let indent = line.chars().take_while(|&c| is_python_space(c)).count();
+        if let (Some(_), Some((at, nested))) = (section, key) {
+            if indent > indent_level {
+                if nested && !value.contains('=') {
+                    return Some(format!("line {n} continues the empty value of line {at} with no =, which botocore fails on; write it as key = value, or remove the indentation"));
+                }
+                continue;
+            }
+        }
+        indent_level = indent;
+        if let Some(name) = python_header(value) {
+            if name != "DEFAULT" {
+                if let Some(first) = sections.insert(name, n) {
+                    return Some(format!("line {n} is the header of line {first} again, {REFUSED}; merge the two sections into one"));
+                }
+            }
+            (section, key) = (Some(name), None);
+            continue;
+        }
+        let Some(current) = section else {
+            return Some(format!("line {n} comes before any [section] header, {REFUSED}; put it under a header, or remove it"));
+        };
+        let Some(at) = value.find(['=', ':']) else {
+            return Some(format!("line {n} is neither a [section] header, a comment, nor key = value, {REFUSED}; fix or remove it"));
+        };
+        let name = value[..at].trim_end_matches(is_python_space);
+        if name.is_empty() {
+            return Some(format!(
+                "line {n} has no key before its {}, {REFUSED}; fix or remove it",
+                &value[at..=at]
+            ));
+        }
+        if let Some(first) = keys.insert((current, name.to_lowercase()), n) {
+            return Some(format!("line {n} sets the key of line {first} again in the same section, {REFUSED}; remove one of them"));
+        }
+        let empty = value[at + 1..].trim_matches(is_python_space).is_empty();
+        key = Some((n, empty));
+    }
+    None
+}
+
+/// The name of a section header as Python's `configparser` reads the
+/// (stripped) line: from `[` to the last `]`, at least one character.
+fn python_header(value: &str) -> Option<&str> {
+    let inner = value.strip_prefix('[')?;
+    let end = inner.rfind(']').filter(|&end| end > 0)?;
+    Some(&inner[..end])
 }
 
 /// One occurrence of our profile's section, as line indices: the header is

@@ -369,6 +369,14 @@ impl FileSink {
             &self.profile,
             &render_section(&self.profile, creds, now),
         );
+        // A file Python's SDKs refuse gives them no profile at all: better
+        // no refresh, with the line named, than keys no one can read. The
+        // existing text is the one to name lines in; problems inside our
+        // own section are gone from the merge, which is what counts.
+        if let Some(why) = python_refuses(&merged) {
+            let why = python_refuses(&existing).unwrap_or(why);
+            return Err(Error::io("merge into", &self.path, io::Error::other(why)));
+        }
         // Never write what the next read would refuse.
         if merged.len() as u64 > MAX_FILE_SIZE {
             return Err(Error::io(
@@ -530,6 +538,9 @@ pub fn check(
             found.sections
         )));
     }
+    if let Some(why) = python_refuses(&text) {
+        return Err(Error::Stale(format!("{shown} cannot be read: {why}")));
+    }
     if !found.access_key_id {
         return Err(missing(ACCESS_KEY_ID));
     }
@@ -544,6 +555,25 @@ pub fn check(
         };
         return Err(missing(why));
     };
+    // An expiry further off than any session AWS issues is believed only
+    // for 12 h after the section was written (round 14: a file baked into
+    // an image, claiming 9999, passed every probe while nothing refreshed
+    // it). A running aws-credfile rewrites the section every 6 h at most.
+    let written = found.refreshed.filter(|&r| r <= now);
+    let believed = match written {
+        Some(written) => expires.min(written.plus(LONGEST_SESSION)),
+        None if expires > now.plus(LONGEST_SESSION) => now,
+        None => expires,
+    };
+    if believed < expires && believed < now.plus(min_valid) {
+        let why = match written {
+            Some(w) => format!("more than 12 h after it was written at {w}"),
+            None => "more than 12 h from now, and it says no past time it was written".into(),
+        };
+        return Err(Error::Stale(format!(
+            "profile [{profile}] in {shown} claims to expire at {expires}, {why}; no session AWS issues lasts that long, so it is not believed (is aws-credfile running and refreshing it?)"
+        )));
+    }
     if expires < now.plus(min_valid) {
         let when = if expires <= now {
             format!(

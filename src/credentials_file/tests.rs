@@ -1029,6 +1029,45 @@ fn check_fresh_file() {
     );
 }
 
+/// Round 14: `--check` believed any expiry in the comment, so a file baked
+/// into an image claiming 9999 passed every probe while nothing refreshed
+/// it. An expiry is believed for at most 12 h (the longest STS session)
+/// after the section was written.
+#[test]
+fn check_believes_no_expiry_beyond_the_longest_session() {
+    let hour = Duration::from_secs(3600);
+    let file = |expires: Timestamp, refreshed: &str| {
+        format!(
+            "[default]\n# aws-credfile: expires {}, refreshed {refreshed}\n\
+             aws_access_key_id = A\naws_secret_access_key = S\n",
+            expires.to_rfc3339()
+        )
+    };
+    let far = Timestamp::parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+    let just_now = now().to_rfc3339();
+    // Written just now: believed for 12 h, whatever it claims.
+    assert_eq!(checked(&file(far, &just_now), 300).expect("fresh"), far);
+    let msg = stale_message(checked(&file(far, &just_now), 13 * 3600));
+    assert!(
+        msg.contains("more than 12 h after it was written at"),
+        "{msg}"
+    );
+    // Written 13 h ago: no longer.
+    let written = Timestamp::from_unix(now().unix() - 13 * 3600).to_rfc3339();
+    let msg = stale_message(checked(&file(far, &written), 300));
+    assert!(msg.contains("is not believed"), "{msg}");
+    // Not saying when, or a time still to come: not believed at all.
+    for refreshed in ["whenever", &now().plus(hour).to_rfc3339()] {
+        let msg = stale_message(checked(&file(far, refreshed), 300));
+        assert!(msg.contains("says no past time it was written"), "{msg}");
+    }
+    // A real session is judged by its expiry alone.
+    let real = now().plus(hour);
+    let written = Timestamp::from_unix(now().unix() - 2 * 3600).to_rfc3339();
+    assert_eq!(checked(&file(real, &written), 300).expect("fresh"), real);
+    assert_eq!(checked(&file(real, "whenever"), 300).expect("fresh"), real);
+}
+
 #[test]
 fn check_is_tolerant() {
     let text = "[other]\r\naws_access_key_id=X\r\n\r\n[default]  \r\n\
@@ -1333,6 +1372,91 @@ fn an_indented_header_is_neither_merged_into_nor_passed() {
         assert!(!why.contains("TOPSECRET"), "{why}");
     }
     assert!(super::ini::ambiguity("[default]  \n[a.b-c]\n# ] comment\n").is_none());
+}
+
+/// Round 14: a byte-order mark, a key before the first header and an
+/// unclosed header made botocore refuse the whole file, while `--check`
+/// passed and writes went ahead. Every way Python's configparser refuses a
+/// file is now refused by both, naming the line, never quoting it.
+#[test]
+fn a_file_python_refuses_is_neither_merged_into_nor_passed() {
+    let ours = section("default");
+    let refused = [
+        (format!("\u{feff}[other]\nx = y\n{ours}"), "byte-order mark"),
+        (
+            format!("secret = TOPSECRET1\n{ours}"),
+            "line 1 comes before any",
+        ),
+        (format!("{ours}[staging\n"), "line 6 is neither"),
+        (format!("{ours}[]\n"), "line 6 is neither"),
+        (
+            format!("{ours}[other]\njust TOPSECRET2 words\n"),
+            "line 7 is neither",
+        ),
+        (
+            format!("{ours}[other]\n= TOPSECRET3\n"),
+            "line 7 has no key before its =",
+        ),
+        (
+            format!("{ours}[other]\n : x\n"),
+            "line 7 has no key before its :",
+        ),
+        (
+            format!("[other]\na = 1\n{ours}[other]\n"),
+            "line 8 is the header of line 1",
+        ),
+        (
+            format!("{ours}[other]\nKey = 1\nkey: 2\n"),
+            "line 8 sets the key of line 7",
+        ),
+        (
+            format!("{ours}[other]\ns3 =\n  max_concurrent_requests = 1\n  TOPSECRET4\n"),
+            "line 9 continues the empty value of line 7",
+        ),
+    ];
+    for (text, why) in &refused {
+        let msg = stale_message(checked(text, 300));
+        assert!(msg.contains(why), "{text:?}: {msg}");
+        assert!(
+            msg.contains("refuse the whole file") || msg.contains("botocore fails"),
+            "{msg}"
+        );
+        assert!(!msg.contains("TOPSECRET"), "{msg}");
+
+        let tmp = TempDir::new("python-refuses");
+        let path = tmp.join("credentials");
+        fs::write(&path, text).unwrap();
+        let err = FileSink::new(&path, "default")
+            .write(&creds(Some("NEWTOKEN")), now(), now())
+            .expect_err(text);
+        assert!(err.to_string().contains(why), "{text:?}: {err}");
+        assert_eq!(&read(&path), text, "the file changed");
+    }
+    // What Python reads: [DEFAULT] twice, `key: value`, continued values,
+    // nested keys, indented keys under a header, text after a header's ].
+    let read_fine = format!(
+        "[DEFAULT]\na = 1\n[DEFAULT]\nb = 2\n{ours}[other]\n  region: eu-west-1\n\
+         note = one\n  two\n\n    three\ns3 =\n  max_concurrent_requests = 10\n# c\n\
+         \n[third] trailing\nx=y\n"
+    );
+    assert_eq!(super::ini::python_refuses(&read_fine), None);
+    assert!(checked(&read_fine, 300).is_ok());
+    // Problems inside our own section are gone once it is rewritten: a
+    // key twice, a byte-order mark before its header.
+    for own in [
+        format!("{ours}aws_access_key_id = AGAIN\n[other]\nx = y\n"),
+        format!("\u{feff}{ours}[other]\nx = y\n"),
+    ] {
+        let tmp = TempDir::new("python-own");
+        let path = tmp.join("credentials");
+        fs::write(&path, &own).unwrap();
+        assert!(checked(&own, 300).is_err());
+        FileSink::new(&path, "default")
+            .write(&creds(Some("NEWTOKEN")), now(), now())
+            .expect("our own section is rewritten");
+        assert_eq!(super::ini::python_refuses(&read(&path)), None);
+        assert!(read(&path).contains("[other]\nx = y\n"));
+    }
 }
 
 /// Round 11: whoever could rename a file onto the path (the `--owner` user
