@@ -119,9 +119,16 @@ impl Timestamp {
             _ => return Err(bad()),
         };
         let days = days_from_civil(year, month, day);
-        Ok(Timestamp(
-            days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset,
-        ))
+        let t = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset;
+        // An offset can carry a time past the four-digit years (round 14:
+        // 9999-12-31T23:59:59-23:59 was written as year 10000, which
+        // nothing reads back); everything said in UTC must fit them.
+        if !(EARLIEST..=LATEST).contains(&t) {
+            return Err(format!(
+                "{s:?} falls outside the years 0000 to 9999 in UTC, which RFC 3339 can write"
+            ));
+        }
+        Ok(Timestamp(t))
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, the form STS itself uses.
@@ -137,6 +144,11 @@ impl Timestamp {
         )
     }
 }
+
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as seconds since the
+/// epoch: the instants [`Timestamp::to_rfc3339`] writes in four digits.
+const EARLIEST: i64 = -62_167_219_200;
+const LATEST: i64 = 253_402_300_799;
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -57,6 +57,28 @@ fn rejects_malformed_timestamps() {
     }
 }
 
+/// Round 14: an offset carried 9999-12-31T23:59:59-23:59 into year 10000,
+/// written as five digits that neither `--check` nor botocore read back.
+#[test]
+fn only_times_that_four_digit_years_can_write_are_taken() {
+    for edge in [
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:00:00-00:59",
+    ] {
+        let t = Timestamp::parse_rfc3339(edge).expect(edge);
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Ok(t), "{edge}");
+    }
+    for beyond in [
+        "9999-12-31T23:59:59-23:59",
+        "9999-12-31T23:59:59-00:01",
+        "0000-01-01T00:00:00+00:01",
+    ] {
+        let err = Timestamp::parse_rfc3339(beyond).expect_err(beyond);
+        assert!(err.contains("outside the years 0000 to 9999"), "{err}");
+    }
+}
+
 #[test]
 fn round_trips_many_days() {
     for days in (-700_000..2_900_000).step_by(997) {
