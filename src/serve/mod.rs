@@ -126,9 +126,11 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// already open.
 const ACCEPT_BATCH: usize = 64;
 
-/// An HTTP server in the one wait: a listener and the connections in flight.
+/// An HTTP server in the one wait: its listeners (the address asked for,
+/// and its loopback sibling, see [`loopback_sibling`]) and the connections
+/// in flight.
 pub struct Server<H> {
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     conns: Vec<Conn>,
     /// At most this many in `conns`; see [`connection_cap`].
     cap: usize,
@@ -149,22 +151,28 @@ impl<H: Handler> Server<H> {
         handler: H,
         log: Logger,
     ) -> Result<Server<H>, Error> {
-        let listener = TcpListener::bind(addr).map_err(|e| {
-            // Out of descriptors: this process's limit, not the address's
-            // fault (round 13: exit 2, blaming a --serve never given).
-            if crate::error::is_out_of_resources(&e) {
-                return Error::OutOfResources {
-                    doing: "open the listening socket",
-                    source: e,
-                };
+        let listener = listen(addr)
+            .map_err(|e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}")))?;
+        let mut listeners = vec![listener];
+        if let Some(sibling) = loopback_sibling(addr) {
+            match listen(sibling) {
+                Ok(listener) => listeners.push(listener),
+                // No such loopback here (IPv6 disabled, say): no one else
+                // can listen there either.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
+                    ) => {}
+                Err(e) => {
+                    return Err(listen_error(e, |e| {
+                        format!("{flag} {addr}: cannot also listen on {sibling}, where clients that resolve localhost may connect first: {e}; stop what listens there, or choose another port")
+                    }))
+                }
             }
-            Error::Config(format!("{flag} {addr}: cannot listen there: {e}"))
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::Config(format!("{flag} {addr}: {e}")))?;
+        }
         Ok(Server {
-            listener,
+            listeners,
             conns: Vec::new(),
             cap: connection_cap(fd_limit()),
             accept_failures: AcceptFailures::new(),
@@ -182,7 +190,7 @@ impl<H: Handler> Server<H> {
 
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listener.local_addr().ok()
+        self.listeners.first()?.local_addr().ok()
     }
 
     /// What answers; the refresh loop updates it.
@@ -216,7 +224,7 @@ impl<H: Handler> Server<H> {
     /// there at once, so a burst of well-behaved clients is served as it
     /// arrives without filling the connection set. Past the cap, the
     /// connection that has waited longest for its request makes room.
-    fn accept(&mut self) {
+    fn accept(&mut self, listener: usize) {
         // Whether the last failure closed a connection to free a descriptor.
         let mut freed = false;
         for _ in 0..ACCEPT_BATCH {
@@ -225,7 +233,7 @@ impl<H: Handler> Server<H> {
                 // accept queue.
                 return;
             }
-            match self.listener.accept() {
+            match self.listeners[listener].accept() {
                 Ok((stream, peer)) => {
                     freed = false;
                     self.accept_failures.succeeded();
@@ -331,6 +339,41 @@ impl<H: Handler> Server<H> {
     }
 }
 
+/// A listening socket at `addr`, not blocking.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Out of descriptors is this process's limit, not the address's fault
+/// (round 13: exit 2, blaming a --serve never given); anything else is the
+/// address's, told by `describe`.
+fn listen_error(e: std::io::Error, describe: impl FnOnce(&std::io::Error) -> String) -> Error {
+    if crate::error::is_out_of_resources(&e) {
+        return Error::OutOfResources {
+            doing: "open the listening socket",
+            source: e,
+        };
+    }
+    Error::Config(describe(&e))
+}
+
+/// The other loopback address on the same port, for `127.0.0.1:PORT` and
+/// `[::1]:PORT`: clients given `localhost` resolve it to both, most SDKs
+/// trying `::1` first, so whoever listened on the other one would get
+/// their requests, tokens and all (round 14: any local user could). Not
+/// for port 0 (a port of our own choosing, handed out as `127.0.0.1`).
+fn loopback_sibling(addr: SocketAddr) -> Option<SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let ip: std::net::IpAddr = match addr.ip() {
+        ip if ip == Ipv4Addr::LOCALHOST => Ipv6Addr::LOCALHOST.into(),
+        ip if ip == Ipv6Addr::LOCALHOST => Ipv4Addr::LOCALHOST.into(),
+        _ => return None,
+    };
+    (addr.port() != 0).then_some(SocketAddr::new(ip, addr.port()))
+}
+
 /// A log event's name: `serve_request`, `metrics_timeout`, ...
 fn event(events: &str, what: &str) -> String {
     format!("{events}_{what}")
@@ -352,7 +395,9 @@ impl<H: Handler> Part for Server<H> {
             fds.push((c.stream.as_fd(), interest));
         }
         if self.accepting(now) {
-            fds.push((self.listener.as_fd(), Interest::Read));
+            for listener in &self.listeners {
+                fds.push((listener.as_fd(), Interest::Read));
+            }
         }
         // At the cap, also when the oldest waiting connection turns idle
         // and can make room for a client in the accept queue.
@@ -379,7 +424,7 @@ impl<H: Handler> Part for Server<H> {
     /// swap_remove only moves ones already handled, then new ones) and
     /// drops connections past their deadline. Never ends the wait.
     fn ready(&mut self, ready: &[bool], now: Instant) -> Option<Wake> {
-        // `watch` added one flag per connection, then the listener's if it
+        // `watch` added one flag per connection, then the listeners' if it
         // was accepting; nothing changed the connections since.
         let open = self.conns.len();
         for i in (0..open).rev() {
@@ -387,8 +432,10 @@ impl<H: Handler> Part for Server<H> {
                 self.service(i);
             }
         }
-        if ready.get(open).copied().unwrap_or(false) {
-            self.accept();
+        for listener in 0..self.listeners.len() {
+            if ready.get(open + listener).copied().unwrap_or(false) {
+                self.accept(listener);
+            }
         }
         self.expire(now);
         None

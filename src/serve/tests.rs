@@ -390,7 +390,7 @@ fn accept_failures_pause_longer_and_longer_and_warn_once_per_interval() {
 fn connect(server: &Server<Endpoint>) -> TcpStream {
     let addr = server.local_addr().expect("bound");
     let client = TcpStream::connect(addr).expect("connect");
-    assert!(readable(server.listener.as_fd()), "never queued");
+    assert!(readable(server.listeners[0].as_fd()), "never queued");
     client
 }
 
@@ -430,9 +430,9 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     // Two silent connections fill the set; no one is waiting, so no one
     // is closed.
     let mut first = connect(&server);
-    server.accept();
+    server.accept(0);
     let second = connect(&server);
-    server.accept();
+    server.accept(0);
     assert_eq!(server.conns.len(), 2);
 
     // Both are idle by now, but the oldest has sent its request by the time
@@ -441,14 +441,14 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     first.write_all(request).expect("send");
     assert!(readable(server.conns[0].stream.as_fd()));
     let third = connect(&server);
-    server.accept();
+    server.accept(0);
     assert!(received(first).starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(server.conns.len(), 2, "the second and third stay");
 
     // A fourth, while the third is still new: nobody is idle enough to go
     // but the second, which does.
     let fourth = connect(&server);
-    server.accept();
+    server.accept(0);
     assert_eq!(
         received(second),
         "",
@@ -459,7 +459,7 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     // A fifth, while the third and fourth are new: it waits in the accept
     // queue rather than anyone being closed.
     let fifth = connect(&server);
-    server.accept();
+    server.accept(0);
     assert_eq!(server.conns.len(), 2, "nobody closed for it yet");
     drop((third, fourth, fifth));
 }

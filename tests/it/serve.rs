@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -74,7 +74,7 @@ fn serving_on<'h>(
         });
         if d.try_exit().is_some() {
             let out = d.outcome();
-            if attempt == 0 && out.stderr.contains("cannot listen") {
+            if attempt == 0 && out.stderr.contains("listen") {
                 continue;
             }
             panic!("the daemon exited instead of serving\n{}", out.describe());
@@ -403,6 +403,40 @@ fn non_loopback_addresses_and_once_are_refused() {
         out.assert_stderr_contains(needle);
     }
     assert_eq!(h.sts.request_count(), 0, "refused before fetching anything");
+}
+
+/// Round 14: `--serve 127.0.0.1:P` listened on IPv4 only, and a client
+/// given `localhost` (botocore tries `::1` first) went to whoever listened
+/// on `[::1]:P`: any local user, who got the token and fed it keys of their
+/// own. Both loopback addresses are the endpoint's now, and one taken before
+/// the start refuses it, naming it.
+#[test]
+fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
+    let v6_loopback = SocketAddr::from((Ipv6Addr::LOCALHOST, 0));
+    if TcpListener::bind(v6_loopback).is_err() {
+        harness::skip_without("no IPv6 loopback here");
+        return;
+    }
+    let h = Harness::new("serve_sibling", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = serving(&h, &[]);
+    wait_for_200(&d, addr, &[]);
+    let sibling = SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()));
+    let reply = get(sibling, PATH, &[]).expect("[::1] answers");
+    assert_eq!(reply.status, Some(200), "{reply:?}");
+    assert!(
+        TcpListener::bind(sibling).is_err(),
+        "anyone could listen on {sibling}"
+    );
+    d.stop().assert_code(0);
+
+    let squatter = TcpListener::bind(v6_loopback).expect("listen on [::1]");
+    let port = squatter.local_addr().expect("its port").port();
+    let serve = format!("127.0.0.1:{port}");
+    h.cmd(&["--serve", &serve])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(&format!("cannot also listen on [::1]:{port}"));
+    assert_eq!(h.sts.request_count(), 1, "only the first run fetched");
 }
 
 /// A GET of the credentials with exactly these header lines (no Host
