@@ -20,9 +20,12 @@ pub(super) const IDLE_AFTER: Duration = Duration::from_millis(50);
 pub(super) struct Conn {
     pub(super) stream: TcpStream,
     pub(super) peer: SocketAddr,
-    /// Accepted plus [`CONNECTION_DEADLINE`], so also the order in which
-    /// connections came.
+    /// Accepted plus [`CONNECTION_DEADLINE`].
     pub(super) deadline: Instant,
+    /// When the client connected, as far as is known: when it was
+    /// accepted, or earlier by the time it spent in the accept queue without
+    /// a word (see [`silent_for`]).
+    pub(super) connected: Instant,
     pub(super) inbox: Vec<u8>,
     pub(super) outbox: Vec<u8>,
     pub(super) written: usize,
@@ -38,17 +41,52 @@ impl Conn {
         !self.writing()
     }
 
-    /// When it was accepted.
-    pub(super) fn accepted(&self) -> Instant {
-        self.deadline - CONNECTION_DEADLINE
+    /// When it may be closed to make room: [`IDLE_AFTER`] after it
+    /// connected.
+    pub(super) fn idle_from(&self) -> Instant {
+        self.connected + IDLE_AFTER
     }
 
     /// Closed to make room if need be: still without its whole request
-    /// [`IDLE_AFTER`] after it was accepted, so idle or slow, not a
+    /// [`IDLE_AFTER`] after it connected, so idle or slow, not a
     /// well-behaved client whose request is on its way.
     pub(super) fn idle(&self, now: Instant) -> bool {
-        self.reading() && now >= self.accepted() + IDLE_AFTER
+        self.reading() && now >= self.idle_from()
     }
+}
+
+/// How long the client of `stream` has sent nothing, by the kernel's
+/// count (`TCP_INFO`, the last segment received from it), at most
+/// [`CONNECTION_DEADLINE`]; `None` where that cannot be read. For a socket
+/// that has sent nothing since it connected, this is how long it waited in
+/// the accept queue (round 14: under a flood of idle sockets, each one was
+/// given [`IDLE_AFTER`] from its accept before it could make room, and with
+/// few descriptors a probe waited behind them for over a second).
+pub(super) fn silent_for(stream: &TcpStream) -> Option<Duration> {
+    use std::os::fd::AsRawFd;
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) writes at most `len` bytes into the zeroed
+    // tcp_info it is given, which outlives the call, and says how many.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let needed = std::mem::offset_of!(libc::tcp_info, tcpi_last_ack_recv) + 4;
+    if rc != 0 || (len as usize) < needed {
+        return None;
+    }
+    // SAFETY: zeroed, then filled in by the kernel: every field an integer.
+    #[allow(unsafe_code)]
+    let info = unsafe { info.assume_init() };
+    let ms = info.tcpi_last_ack_recv.min(info.tcpi_last_data_recv);
+    Some(Duration::from_millis(ms.into()).min(CONNECTION_DEADLINE))
 }
 
 impl<H: Handler> Server<H> {

@@ -33,7 +33,7 @@ use crate::token;
 use crate::wait::{Fds, Part, Wake};
 
 use self::answer::{Endpoint, Hosts};
-use self::conn::{Conn, IDLE_AFTER};
+use self::conn::{silent_for, Conn};
 use self::http1::{Answer, Request};
 use self::limits::{connection_cap, fd_limit, shared_caps, AcceptFailures};
 
@@ -240,17 +240,27 @@ impl<H: Handler> Server<H> {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
+                    let now = Instant::now();
                     self.conns.push(Conn {
                         stream,
                         peer,
-                        deadline: Instant::now() + CONNECTION_DEADLINE,
+                        deadline: now + CONNECTION_DEADLINE,
+                        connected: now,
                         inbox: Vec::new(),
                         outbox: Vec::new(),
                         written: 0,
                     });
                     // A client sends its request as soon as it is
                     // connected, so it is usually there already.
-                    self.service(self.conns.len() - 1);
+                    let last = self.conns.len() - 1;
+                    self.service(last);
+                    // Still waiting for it: how long it has, counting its
+                    // silence in the accept queue.
+                    if let Some(conn) = self.conns.get_mut(last).filter(|c| c.reading()) {
+                        if let Some(silent) = silent_for(&conn.stream) {
+                            conn.connected = now.checked_sub(silent).unwrap_or(now);
+                        }
+                    }
                     if self.conns.len() > self.cap {
                         self.make_room();
                     }
@@ -296,7 +306,7 @@ impl<H: Handler> Server<H> {
 
     /// Frees a slot by closing the connection that has waited longest
     /// without sending a whole request, once it is idle (see
-    /// [`IDLE_AFTER`]): a real SDK request is complete in milliseconds, so
+    /// [`conn::IDLE_AFTER`]): a real SDK request is complete in milliseconds, so
     /// that one is idle or slow. It is read once more
     /// first, and answered instead if its request has arrived meanwhile
     /// (then the next one is considered, unless answering freed the slot). A
@@ -308,7 +318,7 @@ impl<H: Handler> Server<H> {
         loop {
             let Some(oldest) = (0..self.conns.len())
                 .filter(|&i| self.conns[i].idle(now))
-                .min_by_key(|&i| self.conns[i].deadline)
+                .min_by_key(|&i| self.conns[i].connected)
             else {
                 return false;
             };
@@ -339,12 +349,26 @@ impl<H: Handler> Server<H> {
     }
 }
 
-/// A listening socket at `addr`, not blocking.
+/// A listening socket at `addr`, not blocking, with an accept queue of
+/// [`BACKLOG`].
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use std::os::fd::AsRawFd;
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
+    // SAFETY: listen(2) on the socket just bound and listening, to size
+    // its queue again; it takes no pointers.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
     Ok(listener)
 }
+
+/// 1024 connections may wait to be accepted (the kernel caps this at
+/// `net.core.somaxconn`, 4096 by default), not the 128 the standard library
+/// asks for: when the queue is full, a client's SYN is dropped and it
+/// tries again only a second later, a kubelet probe's whole timeout
+/// (round 14: a flood of idle sockets kept 128 full). Sockets that wait
+/// there silently are closed as soon as they are taken.
+const BACKLOG: libc::c_int = 1024;
 
 /// Out of descriptors is this process's limit, not the address's fault
 /// (round 13: exit 2, blaming a --serve never given); anything else is the
@@ -406,7 +430,7 @@ impl<H: Handler> Part for Server<H> {
                 self.conns
                     .iter()
                     .filter(|c| c.reading())
-                    .map(|c| c.accepted() + IDLE_AFTER)
+                    .map(Conn::idle_from)
                     // Already idle: the listener is watched; no timer.
                     .filter(|at| *at > now)
                     .min()

@@ -1,6 +1,7 @@
 //! Unit tests of the endpoint: request parsing, routing and the Host rule,
 //! rendering, the connection cap and the accept policy on real sockets.
 use super::answer::*;
+use super::conn::IDLE_AFTER;
 use super::http1::*;
 use super::limits::*;
 use super::*;
@@ -462,6 +463,43 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     server.accept(0);
     assert_eq!(server.conns.len(), 2, "nobody closed for it yet");
     drop((third, fourth, fifth));
+}
+
+/// Round 14: under a flood of idle sockets, each one got `IDLE_AFTER` from
+/// its accept before it could make room, so with few descriptors (a cap of
+/// 8) a probe queued behind them waited over a second. A socket that was
+/// silent in the accept queue that long is idle as soon as it is accepted.
+#[test]
+fn silence_in_the_accept_queue_counts_towards_idle() {
+    let quiet = Logger::new(crate::log::Format::Text, crate::log::Level::Error);
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let endpoint = Endpoint {
+        token: None,
+        hosts: Hosts::Loopback,
+        creds: Some(creds()),
+        status: None,
+    };
+    let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
+    server.cap = 2;
+    let silent: Vec<TcpStream> = (0..2).map(|_| connect(&server)).collect();
+    server.accept(0);
+    assert_eq!(server.conns.len(), 2, "the cap is full of fresh sockets");
+    // More silent ones, then a client with its request, all queued.
+    let queued: Vec<TcpStream> = (0..4).map(|_| connect(&server)).collect();
+    let mut probe = connect(&server);
+    probe
+        .write_all(b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("send");
+    std::thread::sleep(IDLE_AFTER + Duration::from_millis(20));
+    // One round of accepting reaches the probe: each silent socket taken
+    // from the queue is idle already, and the next newcomer replaces it.
+    server.accept(0);
+    assert!(
+        poll(&[(probe.as_fd(), Interest::Read)], Duration::ZERO)[0],
+        "the probe is still queued behind silent sockets"
+    );
+    assert!(received(probe).starts_with("HTTP/1.1 200 OK\r\n"));
+    drop((silent, queued));
 }
 
 #[test]

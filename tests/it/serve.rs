@@ -418,7 +418,7 @@ fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
         return;
     }
     let h = Harness::new("serve_sibling", |_, _| Answer::issue(HOUR));
-    let (mut d, addr) = serving(&h, &[]);
+    let (d, addr) = serving(&h, &[]);
     wait_for_200(&d, addr, &[]);
     let sibling = SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()));
     let reply = get(sibling, PATH, &[]).expect("[::1] answers");
