@@ -30,7 +30,7 @@ use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
 use crate::source::Provider;
-use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS, FORWARDED};
+use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS, FORWARDED, PAUSE_SIGNALS};
 use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
 use react::Reaction;
@@ -210,6 +210,9 @@ impl Refresher {
             Flow::End(ended) => return Ok(unfinished(ended)),
         };
         let program = Program::spawn(argv, &handoff(self), &self.ignored)?;
+        if !program.job_control() {
+            self.waiter.signals_mut().add(&PAUSE_SIGNALS)?;
+        }
         self.log.info(
             "program_started",
             &[

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use signal_hook::consts::{
-    SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+    SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH,
 };
 
 use crate::credentials::Secret;
@@ -46,6 +46,17 @@ use terminal::{at_our_terminal, give_terminal, is_stopped, our_process_group, ow
 
 /// What is passed on to the program when aws-credfile receives it.
 pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// Forwarded signals whose default action ends a program: a stopped one
+/// is continued after them, so that it can.
+const WAKE_FOR: [Signal; 4] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP];
+
+/// Handled once the program runs without job control (no terminal): passed
+/// on, so `kill -TSTP` pauses the program, and the SIGCONT that follows
+/// resumes it, while aws-credfile goes on serving and refreshing (round 14:
+/// aws-credfile stopped alone, and the program it served ran on with a
+/// frozen endpoint). At a terminal, Ctrl-Z stops the whole job instead.
+pub const PAUSE_SIGNALS: [Signal; 1] = [SIGTSTP];
 
 /// Handled while supervising, besides the base set: the rest of
 /// [`FORWARDED`], the death (or stop) of a child, and being continued.
@@ -268,9 +279,26 @@ impl Program {
         self.pid as u32
     }
 
+    /// Whether the program was given the terminal at start, and so job
+    /// control (Ctrl-Z) is the terminal's business.
+    pub fn job_control(&self) -> bool {
+        self.job_control
+    }
+
     /// Passes `sig` on to the program's process group (or to the program
-    /// alone, if it has not made its group yet or left it).
+    /// alone, if it has not made its group yet or left it). After a signal
+    /// that ends a program by default, the group is continued too, as
+    /// `timeout` does: a stopped program would otherwise hold it pending,
+    /// and a `docker stop` would wait out its grace period for the SIGKILL
+    /// (round 14).
     pub fn forward(&self, sig: Signal) {
+        self.send(sig);
+        if WAKE_FOR.contains(&sig) {
+            self.send(SIGCONT);
+        }
+    }
+
+    fn send(&self, sig: Signal) {
         // SAFETY: kill(2) takes no pointers; a failure (the group or process
         // is gone) is reported through the return value only.
         #[allow(unsafe_code)]
@@ -341,10 +369,11 @@ impl Program {
 
     /// aws-credfile was continued (a shell's `fg` or `bg`, or right after
     /// its own stop): with the terminal (`fg`), the program gets it back;
-    /// either way the program continues. Only for a program that was given
-    /// the terminal at start; otherwise stops are the program's business.
+    /// either way the program continues. Without a terminal, SIGCONT is
+    /// passed on, as the SIGTSTP before it was ([`PAUSE_SIGNALS`]).
     pub fn continue_job(&self) {
         if !self.job_control {
+            self.send(SIGCONT);
             return;
         }
         // SAFETY: tcgetpgrp and kill(2) take numbers only.

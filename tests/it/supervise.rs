@@ -699,6 +699,62 @@ fn every_forwarded_signal_reaches_the_program() {
     d.outcome();
 }
 
+/// Round 14: with no terminal, `kill -TSTP` stopped aws-credfile alone:
+/// the program ran on against an endpoint that no longer answered. And a
+/// program stopped by anyone kept the forwarded SIGTERM pending, so
+/// aws-credfile ran on until the runtime's SIGKILL. SIGTSTP and SIGCONT
+/// are passed on now (aws-credfile keeps serving meanwhile), and a signal
+/// that ends a program is followed by SIGCONT, as `timeout` does.
+#[test]
+fn a_pause_is_the_programs_and_a_stopped_program_still_ends() {
+    let h = harness("sup-stopped", HOUR);
+    let script = r#"trap 'echo TERM >> signals; exit 9' TERM; env > env.txt; echo $$ > pid; while :; do sleep 0.05; done"#;
+    let mut d = sh(&h, &[], script).spawn();
+    let program: u32 = wait_for_file(&h, &mut d, "pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let env = parse_env(&fs::read_to_string(h.scratch.join("env.txt")).expect("env"));
+    let (addr, token) = (
+        endpoint_addr(&env),
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN"].clone(),
+    );
+    let becomes =
+        |pid: u32, stopped: bool| wait_until(STARTED, || (state(pid) == Some('T')) == stopped);
+
+    d.signal(libc::SIGTSTP);
+    assert!(
+        becomes(program, true),
+        "the program was not paused
+{}",
+        d.snapshot().describe()
+    );
+    assert_ne!(state(d.pid()), Some('T'), "aws-credfile stopped itself");
+    assert_endpoint_serves(&h, addr, &token);
+    d.signal(libc::SIGCONT);
+    assert!(
+        becomes(program, false),
+        "the program was not resumed
+{}",
+        d.snapshot().describe()
+    );
+
+    // Stopped behind aws-credfile's back, then asked to end.
+    // SAFETY: kill(2) of a child of the daemon the test started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(program as libc::pid_t, libc::SIGSTOP);
+    }
+    assert!(becomes(program, true), "SIGSTOP did not stop it");
+    d.signal(libc::SIGTERM);
+    assert_eq!(wait_exit(&mut d), Some(9), "{}", d.snapshot().describe());
+    assert_eq!(
+        fs::read_to_string(h.scratch.join("signals")).expect("signals"),
+        "TERM\n"
+    );
+    d.outcome();
+}
+
 #[test]
 fn the_program_is_killed_with_aws_credfile() {
     let h = harness("sup-pdeathsig", HOUR);
