@@ -75,9 +75,12 @@ pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
             }
         },
     };
-    // `dir/`, `.` and `..` name directories: refused before any fetch.
+    // `dir/`, `.` and `..` name directories: refused before any fetch. So
+    // does `dir/.`, which Rust's path reading takes for `dir` (round 14:
+    // the file `dir` was written, where every SDK given the same path
+    // fails with "Not a directory").
     let text = path.as_os_str().as_encoded_bytes();
-    if text.ends_with(b"/") || path.file_name().is_none() {
+    if text.ends_with(b"/") || text.ends_with(b"/.") || path.file_name().is_none() {
         return Err(Error::Config(format!(
             "{name} {} does not name a file; give a path such as /home/app/.aws/credentials",
             path.display()

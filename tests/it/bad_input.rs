@@ -427,6 +427,25 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--file", ""],
         C(vec!["--file"]),
     ));
+    // Round 14: `dir/.` was read as `dir`, and that file written.
+    for (name, file) in [
+        ("file_ending_in_slash_dot", "/tmp/creds/."),
+        ("file_ending_in_slash", "/tmp/creds/"),
+        ("file_ending_in_dot_dot", "/tmp/creds/.."),
+    ] {
+        v.push(case(
+            name,
+            &["--once", "--file", file],
+            C(vec!["--file", "does not name a file"]),
+        ));
+    }
+    v.push(env_case(
+        "env_file_ending_in_slash_dot",
+        &["--once"],
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/tmp/creds/.",
+        C(vec!["AWS_SHARED_CREDENTIALS_FILE", "does not name a file"]),
+    ));
     v.push(Case {
         env: vec![("HOME", None)],
         ..case(
