@@ -82,6 +82,19 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         })?),
         None => None,
     };
+    // Round 15: the Host rule keeps browsers out, not other local users.
+    if token.is_none() {
+        log.warn(
+            "serve_without_token",
+            &[
+                ("addr", &cfg.addr),
+                (
+                    "risk",
+                    &"every process that can reach it (any user here, any container of the pod) can read the credentials; give --serve-token-file",
+                ),
+            ],
+        );
+    }
     if !cfg.addr.ip().is_loopback() {
         log.warn(
             "serve_not_loopback",

@@ -327,13 +327,27 @@ fn serve_token_file_requires_the_authorization_header() {
         assert!(!reply.body.contains(token), "{reply:?}");
     }
     d.assert_running();
-    d.stop().assert_code(0);
+    let out = d.stop();
+    out.assert_code(0);
+    assert!(
+        !out.stderr.contains("serve_without_token"),
+        "{}",
+        out.describe()
+    );
 }
 
+/// `--serve` alone writes no file. Without a token, any local user reads
+/// the credentials (round 15: the Host rule stops browsers only), and the
+/// start says so.
 #[test]
 fn serve_alone_writes_no_file() {
     let h = Harness::new("serve_no_file", |_, _| Answer::issue(HOUR));
     let (d, addr) = serving(&h, &[]);
+    assert!(
+        wait_until(FIRST_ANSWER, || d.stderr().contains("serve_without_token")),
+        "no warning about the missing token\n{}",
+        d.snapshot().describe()
+    );
     wait_for_200(&d, addr, &[]);
     assert!(
         !h.cred_file.exists(),
