@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::time::format_duration;
 
-use super::dir::{drop_access_acl, has_access_acl, Dir};
+use super::dir::{drop_access_acl, has_access_acl, our_euid, Dir};
 use super::permissions::trusted_lock;
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
@@ -105,14 +105,24 @@ pub(super) fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// Opens (creating it 0600 if needed) the lock file at `path` and takes an
-/// exclusive `flock` on it, waiting at most `wait` (`None` when another
-/// process still holds it then). With `owner`, a lock this call creates is
-/// given to that user as the file is: a root run writing for `--owner` (an
-/// init container, say) would otherwise leave a root-only lock that the
-/// user's own later writer (the sidecar) could never open. The lock goes with the returned file: it
-/// is released when the file is dropped, or when the process dies, so a
-/// killed writer never leaves it held.
+/// The lock file's mode: write-only, for its owner. `flock(2)` takes any
+/// open descriptor, so a lock anyone could open for reading could be held
+/// by them to stop every write (round 15: the app, the same user as the
+/// sidecar, reading the directory through a read-only mount). Opening it
+/// for writing takes write permission and a writable mount, and whoever has
+/// both may replace the credentials file anyway.
+pub(super) const LOCK_MODE: u32 = 0o200;
+
+/// Opens (creating it [`LOCK_MODE`] if needed) the lock file at `path`, for
+/// writing, and takes an exclusive `flock` on it, waiting at most `wait`
+/// (`None` when another process still holds it then). With `owner`, a lock
+/// this call creates is given to that user as the file is: a root run
+/// writing for `--owner` (an init container, say) would otherwise leave a
+/// root-only lock that the user's own later writer (the sidecar) could
+/// never open. An empty lock of this user's with another mode (made by an
+/// older version) is set to [`LOCK_MODE`]. The lock goes with the returned
+/// file: it is released when the file is dropped, or when the process dies,
+/// so a killed writer never leaves it held.
 pub(super) fn lock(
     dir: &Dir,
     name: &OsStr,
@@ -122,13 +132,12 @@ pub(super) fn lock(
 ) -> Result<Option<File>, Error> {
     // O_NOFOLLOW: a planted link would make us create or lock a file of the
     // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
-    // open(); it is refused below. Read-only is enough for flock(2), so a
-    // lock file whose mode a umask narrowed (0400) still opens; one this
-    // call creates is set to 0600 whatever the umask.
+    // open(); it is refused below. One this call creates is set to
+    // LOCK_MODE whatever the umask (0277 would leave it 0000).
     let open = |create: bool| {
-        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
         match create {
-            true => dir.open(name, flags | libc::O_CREAT | libc::O_EXCL, 0o600),
+            true => dir.open(name, flags | libc::O_CREAT | libc::O_EXCL, LOCK_MODE),
             false => dir.open(name, flags, 0),
         }
     };
@@ -137,7 +146,7 @@ pub(super) fn lock(
         Err(e) if e.kind() == io::ErrorKind::NotFound => match open(true) {
             Ok(file) => {
                 created = true;
-                let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+                let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
                 Ok(file)
             }
             // Another writer made it meanwhile.
@@ -168,6 +177,9 @@ pub(super) fn lock(
     }
     trusted_lock(meta.uid(), owner)
         .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
+    if !created && meta.len() == 0 && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
+        let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
+    }
     // Only a lock this run made changes hands, through the descriptor that
     // made it. Whoever can rename files into the directory (the `--owner`
     // user in its own home, anyone in a shared one) could put any file of

@@ -267,7 +267,7 @@ fn may_follow_links_in(dir: &OwnedFd) -> Result<(), String> {
 }
 
 /// This process's effective user id.
-fn our_euid() -> u32 {
+pub(super) fn our_euid() -> u32 {
     // SAFETY: geteuid(2) takes no arguments and cannot fail.
     #[allow(unsafe_code)]
     unsafe {

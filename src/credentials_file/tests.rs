@@ -472,7 +472,7 @@ fn write_creates_missing_directory_and_file() {
     assert_eq!(mode_of(&tmp.join("home/.aws")), 0o700);
     assert_eq!(mode_of(&tmp.join("home")), 0o700);
     assert_eq!(names(&tmp.join("home/.aws")), [LOCK, "credentials"]);
-    assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o600);
+    assert_eq!(mode_of(&tmp.join("home/.aws").join(LOCK)), 0o200);
 }
 
 #[test]
@@ -733,7 +733,7 @@ fn the_lock_is_waited_for_then_given_up_naming_it() {
             .is_some(),
         "released with the file"
     );
-    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(mode_of(&path), LOCK_MODE);
 }
 
 /// A section written while our fetch was under way (refreshed at or

@@ -515,7 +515,7 @@ fn a_narrow_umask_does_not_lock_later_writes_out() {
         }
         let lock = dir.join(crate::harness::LOCK_FILE);
         let mode = fs::metadata(&lock).expect("the lock file").mode() & 0o777;
-        assert_eq!(mode, 0o600, "umask {umask}: the lock file is {mode:o}");
+        assert_eq!(mode, 0o200, "umask {umask}: the lock file is {mode:o}");
         fs::remove_file(&lock).expect("remove the lock for the next umask");
     }
 }
@@ -579,6 +579,46 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
         let out = h.cmd(&["--once"]).run();
         out.assert_code(2)
             .assert_stderr_contains("writable by group or others");
+    }
+}
+
+/// Round 15: a process that could only read the directory (the app, the
+/// same user as the sidecar, through a read-only mount) opened the lock
+/// for reading and held `flock` on it: every refresh waited 10 s and
+/// failed. The lock is write-only for its owner now, and an older
+/// version's readable one is tightened on first use.
+#[test]
+fn no_one_who_may_only_read_can_hold_the_lock() {
+    if !is_root() {
+        crate::harness::skip("needs root to run as another user");
+        return;
+    }
+    let h = harness("fs_lock_reader");
+    let dir = h.nobodys_file_directory();
+    let lock = dir.join(LOCK_FILE);
+    let read_and_hold = || {
+        use std::os::unix::process::CommandExt;
+        Command::new("flock")
+            .args(["--nonblock", "--shared"])
+            .arg(&lock)
+            .arg("true")
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stderr(Stdio::null())
+            .status()
+            .expect("run flock")
+    };
+    for older in [None, Some(0o600)] {
+        if let Some(older) = older {
+            fs::set_permissions(&lock, fs::Permissions::from_mode(older)).expect("chmod");
+            assert!(read_and_hold().success(), "the older lock was not readable");
+        }
+        h.cmd(&["--once"]).user(NOBODY, NOBODY).run().assert_code(0);
+        assert_eq!(mode(&lock), 0o200, "{older:?}");
+        assert!(
+            !read_and_hold().success(),
+            "{older:?}: it could be read and held"
+        );
     }
 }
 
