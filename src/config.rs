@@ -384,11 +384,13 @@ fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {
         .clone()
         .unwrap_or_else(|| DEFAULT_PROFILE.into());
     credentials_file::validate_profile(&profile)?;
-    let mode = match &args.mode {
-        None => credentials_file::DEFAULT_MODE,
-        Some(m) => credentials_file::parse_mode(m)
-            .map_err(|e| Error::Usage(format!("--mode {m:?}: {e}")))?,
-    };
+    let mode = args
+        .mode
+        .as_deref()
+        .map(|m| {
+            credentials_file::parse_mode(m).map_err(|e| Error::Usage(format!("--mode {m:?}: {e}")))
+        })
+        .transpose()?;
     let owner = args
         .owner
         .as_deref()

@@ -50,7 +50,7 @@ fn irsa_defaults() {
     let sink = r.sink.unwrap();
     assert_eq!(sink.path, PathBuf::from("/home/app/.aws/credentials"));
     assert_eq!(sink.profile, "default");
-    assert_eq!(sink.mode, 0o600);
+    assert_eq!(sink.mode, None, "the file's own, or 0600 for a new one");
     let Source::WebIdentity(w) = r.source else {
         panic!("not web identity")
     };

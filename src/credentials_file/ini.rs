@@ -89,6 +89,13 @@ pub(super) fn classify(line: &str) -> Line<'_> {
     }
 }
 
+/// Whether aws-credfile wrote `text` before: it holds one of our expiry
+/// comments.
+pub(super) fn has_marker(text: &str) -> bool {
+    text.split_inclusive('\n')
+        .any(|line| classify(line) == Line::Marker)
+}
+
 /// Why a merge into `text` could make the SDKs read something else than
 /// aws-credfile does, if it could: `None` when it is safe.
 ///

@@ -134,10 +134,14 @@ pub struct FileSink {
     /// The section to own, `[profile]` (no `profile ` prefix: this is the
     /// credentials file, not the config file).
     pub profile: String,
-    /// Permission bits of the written file. Defaults to [`DEFAULT_MODE`],
-    /// whatever the file had: a credentials file someone made readable to
-    /// all is tightened, not kept so.
-    pub mode: u32,
+    /// Permission bits of the written file (`--mode`). `None`: a file
+    /// aws-credfile wrote before keeps who may read it, as its writer's
+    /// `--mode` set it (round 15: a hand-run `--once` beside a sidecar with
+    /// `--mode 0640` made the file 0600, which locked the app's group out,
+    /// and the sidecar could never widen it again); any other file, and a
+    /// new one, gets [`DEFAULT_MODE`], so a file someone made readable to
+    /// all (`touch` under umask 022) is tightened.
+    pub mode: Option<u32>,
     /// Set with fchown before the file appears; `None` keeps our own uid.
     pub owner: Option<Owner>,
 }
@@ -159,7 +163,7 @@ impl FileSink {
         FileSink {
             path: path.into(),
             profile: profile.into(),
-            mode: DEFAULT_MODE,
+            mode: None,
             owner: None,
         }
     }
@@ -214,7 +218,8 @@ impl FileSink {
             };
             trusted(old.uid, old.mode, self.owner)
                 .and_then(|()| match &dir {
-                    Some(dir) => no_new_readers(old, self.access_after(dir, old)),
+                    // Keeping the mode never widens; tightening neither.
+                    Some(dir) => no_new_readers(old, self.access_after(dir, old, true)),
                     None => Ok(()),
                 })
                 .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))?;
@@ -272,9 +277,10 @@ impl FileSink {
     }
 
     /// Who may read the file once it is written over one with `old`'s
-    /// owner: `--owner` (its group, or the file's), else this process and
-    /// the group a new file in `dir` gets; `--mode`.
-    fn access_after(&self, dir: &Dir, old: Access) -> Access {
+    /// owner and mode (`ours`: aws-credfile wrote it): `--owner` (its
+    /// group, or the file's), else this process and the group a new file in
+    /// `dir` gets; with the mode [`FileSink::mode_over`] gives.
+    fn access_after(&self, dir: &Dir, old: Access, ours: bool) -> Access {
         let (uid, gid) = match self.owner {
             Some(o) => (o.uid, o.gid.unwrap_or(old.gid)),
             None => effective_ids(dir),
@@ -282,8 +288,17 @@ impl FileSink {
         Access {
             uid,
             gid,
-            mode: self.mode,
+            mode: self.mode_over(ours.then_some(old.mode)),
         }
+    }
+
+    /// The mode the file gets: `--mode`; else, over a file aws-credfile
+    /// wrote (`kept`, its mode), the group and others read bits it has,
+    /// the owner reading and writing; else [`DEFAULT_MODE`].
+    fn mode_over(&self, kept: Option<u32>) -> u32 {
+        self.mode
+            .or(kept.map(|old| DEFAULT_MODE | (old & 0o044)))
+            .unwrap_or(DEFAULT_MODE)
     }
 
     /// The path of `name` in the file's directory, for messages.
@@ -333,10 +348,14 @@ impl FileSink {
                     // Its mode bits do not say who may read it, so whether
                     // the result hands anyone more cannot be told.
                     true => Err("it has an ACL (setfacl), so who may read it is not in its mode; remove the ACL (setfacl -b) or the file".to_string()),
-                    false => no_new_readers(old, self.access_after(&dir, old)),
+                    false => no_new_readers(old, self.access_after(&dir, old, has_marker(&file.text))),
                 })
                 .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
         }
+        let kept_mode = file
+            .as_ref()
+            .filter(|f| has_marker(&f.text))
+            .map(|f| f.mode);
         // `--owner UID` without a group keeps the group the file has.
         let owner = self.owner.map(|o| Owner {
             gid: o.gid.or(file.as_ref().map(|f| f.gid)),
@@ -399,7 +418,7 @@ impl FileSink {
             &dir,
             file_name,
             merged.as_bytes(),
-            self.mode,
+            self.mode_over(kept_mode),
             owner,
         )?;
         Ok(Some(Written::Replaced))

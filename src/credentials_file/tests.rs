@@ -508,7 +508,7 @@ fn write_keeps_other_profiles_and_sets_mode() {
     fs::write(&path, &existing).expect("seed file");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
     let sink = FileSink {
-        mode: 0o640,
+        mode: Some(0o640),
         ..FileSink::new(&path, "default")
     };
     sink.write(&creds(Some(TOKEN)), now(), now())
@@ -523,7 +523,7 @@ fn write_keeps_other_profiles_and_sets_mode() {
     assert_eq!(mode_of(&path), 0o640);
     // Set-id bits are never applied.
     let sink = FileSink {
-        mode: 0o4640,
+        mode: Some(0o4640),
         ..sink
     };
     sink.write(&creds(Some(TOKEN)), now(), now())
@@ -893,6 +893,39 @@ fn a_temporary_name_taken_for_good_is_stepped_around() {
         names(&tmp.0),
         [our_temp(), LOCK.to_string(), "credentials".to_string()]
     );
+}
+
+/// Round 15: a hand-run `--once` without `--mode` beside a sidecar with
+/// `--mode 0640` made the file 0600: the app's group lost it, and the
+/// sidecar refused every refresh after (it would widen who may read it).
+/// Without `--mode`, a file aws-credfile wrote keeps its mode; any other
+/// file is still tightened.
+#[test]
+fn a_second_writer_without_mode_keeps_the_mode_the_sidecar_gave() {
+    let tmp = TempDir::new("second-writer");
+    let path = tmp.join("credentials");
+    let sidecar = FileSink {
+        mode: Some(0o640),
+        ..FileSink::new(&path, "default")
+    };
+    sidecar
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("the sidecar writes");
+    FileSink::new(&path, "batch")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("a hand-run --once");
+    assert_eq!(mode_of(&path), 0o640);
+    sidecar
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("the sidecar's next refresh");
+
+    let touched = tmp.join("touched");
+    fs::write(&touched, OTHER).expect("seed");
+    fs::set_permissions(&touched, fs::Permissions::from_mode(0o644)).expect("chmod");
+    FileSink::new(&touched, "default")
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect("written");
+    assert_eq!(mode_of(&touched), 0o600, "a file made readable to all");
 }
 
 #[test]
