@@ -90,8 +90,7 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
     *json_errors = logger.format() == log::Format::Json;
     match plan {
         Plan::Check { file, min_valid } => {
-            let expires =
-                credentials_file::check(&file.path, &file.profile, Timestamp::now(), min_valid)?;
+            let expires = credentials_file::check(&file, Timestamp::now(), min_valid)?;
             logger.info(
                 "check_passed",
                 &[

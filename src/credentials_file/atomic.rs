@@ -365,6 +365,11 @@ pub(super) fn fill(
 /// and text that is not UTF-8 (merging into bytes we do not understand
 /// could mangle them).
 pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
+    Ok(read_file(path)?.map(|existing| existing.text))
+}
+
+/// [`read_text`], with the owner and mode the file has.
+pub(super) fn read_file(path: &Path) -> Result<Option<Existing>, Error> {
     let dir = match Dir::walk(parent_dir(path), None) {
         Ok(dir) => dir,
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -373,7 +378,7 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>, Error> {
         Err(e) => return Err(e),
     };
     let name = path.file_name().unwrap_or_default();
-    Ok(read_existing(&dir, name, path)?.map(|existing| existing.text))
+    read_existing(&dir, name, path)
 }
 
 /// The file as it is: its text, and who may write it.

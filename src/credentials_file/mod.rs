@@ -522,22 +522,28 @@ pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
     })
 }
 
-/// For `--check`: Ok(expiration) iff the file at `path` has `profile` with
+/// For `--check`: Ok(expiration) iff the sink's file holds its profile with
 /// access key, secret key and the recorded expiry at least `min_valid`
-/// after `now`; otherwise `Err(Error::Stale(..))` saying why, or an `Io` error
-/// if unreadable for another reason.
-pub fn check(
-    path: &Path,
-    profile: &str,
-    now: Timestamp,
-    min_valid: Duration,
-) -> Result<Timestamp, Error> {
+/// after `now`, in a file the writer would merge into (this user's or
+/// `--owner`'s, not writable by group or others: round 15, a file another
+/// user planted in a directory it may write passed, keys of its choosing
+/// and all, while the daemon refused it at every refresh); otherwise
+/// `Err(Error::Stale(..))` saying why, or an `Io` error if unreadable for
+/// another reason.
+pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Timestamp, Error> {
+    let (path, profile) = (&sink.path, sink.profile.as_str());
     let shown = path.display();
-    let Some(text) = read_text(path)? else {
+    let Some(file) = read_file(path)? else {
         return Err(Error::Stale(format!(
             "{shown} does not exist yet; aws-credfile has not written it (is it running with this --file?)"
         )));
     };
+    if let Err(why) = trusted(file.uid, file.mode, sink.owner) {
+        return Err(Error::Stale(format!(
+            "{shown} is not the file aws-credfile writes: {why}"
+        )));
+    }
+    let text = file.text;
     let found = inspect(&text, profile);
     let missing = |what: &str| {
         Error::Stale(format!(

@@ -673,7 +673,8 @@ fn a_symlinked_target_is_refused_never_read_or_replaced() {
             .contains("is a symbolic link; aws-credfile never"),
         "{err}"
     );
-    let err = check(&path, "default", now(), Duration::ZERO).expect_err("refused by check");
+    let err = check(&FileSink::new(&path, "default"), now(), Duration::ZERO)
+        .expect_err("refused by check");
     assert_eq!(err.exit_code(), 1, "{err:?}");
     assert!(err.to_string().contains("is a symbolic link"), "{err}");
 
@@ -813,7 +814,7 @@ fn write_never_produces_what_read_refuses() {
         .write(&creds(Some(TOKEN)), now(), now())
         .expect("exactly the cap is fine");
     assert_eq!(fs::metadata(&path).expect("stat").len(), MAX_FILE_SIZE);
-    check(&path, "default", now(), Duration::ZERO).expect("reads back");
+    check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect("reads back");
 
     // One byte more is refused, the file untouched, no temporary left.
     let over = pad(MAX_FILE_SIZE as usize - ours.len());
@@ -1034,7 +1035,11 @@ fn checked(text: &str, min_valid: u64) -> Result<Timestamp, Error> {
     let tmp = TempDir::new("check");
     let path = tmp.join("credentials");
     fs::write(&path, text).expect("seed");
-    check(&path, "default", now(), Duration::from_secs(min_valid))
+    check(
+        &FileSink::new(&path, "default"),
+        now(),
+        Duration::from_secs(min_valid),
+    )
 }
 
 fn stale_message(result: Result<Timestamp, Error>) -> String {
@@ -1057,7 +1062,12 @@ fn check_fresh_file() {
         .write(&creds(None), now(), now())
         .expect("write succeeds");
     assert_eq!(
-        check(&path, "default", now(), Duration::from_secs(300)).expect("fresh"),
+        check(
+            &FileSink::new(&path, "default"),
+            now(),
+            Duration::from_secs(300)
+        )
+        .expect("fresh"),
         expiry
     );
 }
@@ -1123,7 +1133,11 @@ fn check_reports_expiring_and_expired() {
     let path = tmp.join("credentials");
     fs::write(&path, section("default")).expect("seed");
     let later = now().plus(Duration::from_secs(3600 + 120));
-    let msg = stale_message(check(&path, "default", later, Duration::from_secs(300)));
+    let msg = stale_message(check(
+        &FileSink::new(&path, "default"),
+        later,
+        Duration::from_secs(300),
+    ));
     assert!(
         msg.contains("expired at 2024-01-01T01:00:00Z, 2m ago"),
         "{msg}"
@@ -1133,7 +1147,11 @@ fn check_reports_expiring_and_expired() {
 #[test]
 fn check_reports_what_is_missing() {
     let tmp = TempDir::new("missing");
-    let msg = stale_message(check(&tmp.join("nope"), "default", now(), Duration::ZERO));
+    let msg = stale_message(check(
+        &FileSink::new(tmp.join("nope"), "default"),
+        now(),
+        Duration::ZERO,
+    ));
     assert!(msg.contains("does not exist"), "{msg}");
 
     let msg = stale_message(checked(OTHER, 0));
@@ -1166,11 +1184,12 @@ fn check_reports_what_is_missing() {
 #[test]
 fn check_other_failures_are_not_stale() {
     let tmp = TempDir::new("checkdir");
-    let err = check(&tmp.0, "default", now(), Duration::ZERO).expect_err("a directory");
+    let err =
+        check(&FileSink::new(&tmp.0, "default"), now(), Duration::ZERO).expect_err("a directory");
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     let path = tmp.join("bin");
     fs::write(&path, b"\xff").expect("seed");
-    let err = check(&path, "default", now(), Duration::ZERO).expect_err("binary");
+    let err = check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect_err("binary");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
 }
 
@@ -1182,9 +1201,12 @@ fn no_error_shows_a_secret() {
     let path = tmp.join("credentials");
     let stale = section("default").replace("2024-01-01T01:00:00Z", "2023-01-01T00:00:00Z");
     fs::write(&path, &stale).expect("seed");
-    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("expired"));
+    errors
+        .push(check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect_err("expired"));
     fs::write(&path, stale.replace("# aws-credfile", "# x")).expect("seed");
-    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("no marker"));
+    errors.push(
+        check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect_err("no marker"),
+    );
     fs::write(
         &path,
         format!("{SECRET} {TOKEN}\n\u{0}\u{ff}")
@@ -1194,7 +1216,8 @@ fn no_error_shows_a_secret() {
             .collect::<Vec<u8>>(),
     )
     .expect("seed");
-    errors.push(check(&path, "default", now(), Duration::ZERO).expect_err("binary"));
+    errors
+        .push(check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect_err("binary"));
     errors.push(
         FileSink::new(&path, "default")
             .write(&creds(Some(TOKEN)), now(), now())

@@ -132,3 +132,33 @@ fn check_takes_a_serving_sidecars_whole_command_line() {
         .run()
         .assert_code(0);
 }
+
+/// Round 15: in a directory others may write (a disk-backed emptyDir is
+/// 0777), another user renamed its own file over the credentials, keys of
+/// its choosing in a section that looked like ours. The daemon refused it
+/// at every refresh, while `--check` passed it and the app used those
+/// keys. `--check` now holds the file to the writer's rules: this user's
+/// or `--owner`'s, and not writable by group or others.
+#[test]
+fn check_passes_no_file_the_writer_would_not_merge_into() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    if !crate::harness::process::is_root() {
+        harness::skip("needs root to give the file to another user");
+        return;
+    }
+    let h = Harness::new("check_foreign", |_, _| Answer::issue(HOUR));
+    h.cmd(&["--once"]).run().assert_code(0);
+    chown(&h.cred_file, Some(harness::NOBODY), Some(harness::NOBODY)).expect("chown");
+    h.cmd(&["--check"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("belongs to uid 65534");
+    h.cmd(&["--check", "--owner", "65534"]).run().assert_code(0);
+
+    chown(&h.cred_file, Some(0), Some(0)).expect("chown back");
+    std::fs::set_permissions(&h.cred_file, std::fs::Permissions::from_mode(0o620)).expect("chmod");
+    h.cmd(&["--check"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("writable by group or others");
+}
