@@ -39,10 +39,11 @@ VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-test.txt
 # Debian packages `make deps` installs when missing: strace, which holds a process in a race
-# window so that a race test hits it every time; and what scripts/deps.sh checks itself
+# window so that a race test hits it every time; iproute2, whose `ip` takes 127.0.0.1 away in a
+# private network namespace (an IPv6-only loopback); and what scripts/deps.sh checks itself
 # (python3-venv, only when python3 lacks ensurepip). The mk/*.mk fragments install their own
 # (musl-tools, buildah, ...) when their targets run.
-APT_PACKAGES ?= strace
+APT_PACKAGES ?= strace iproute2
 PYTEST_ARGS ?=
 
 # Where cargo puts binaries, honouring CARGO_TARGET_DIR and .cargo/config; asked lazily so

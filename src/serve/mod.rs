@@ -164,22 +164,33 @@ impl<H: Handler> Server<H> {
         handler: H,
         log: Logger,
     ) -> Result<Server<H>, Error> {
-        let listener = listen(addr)
-            .map_err(|e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}")))?;
-        let mut listeners = vec![listener];
-        if let Some(sibling) = loopback_sibling(addr) {
-            match listen(sibling) {
+        let absent = |e: &std::io::Error| {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
+            )
+        };
+        let cannot = |e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}"));
+        let other = other_loopback(addr);
+        let mut listeners = match (listen(addr), other) {
+            (Ok(listener), _) => vec![listener],
+            // That loopback is missing here (an IPv6-only one, round 15):
+            // the other serves alone, as the address handed out says.
+            (Err(e), Some(other)) if absent(&e) => vec![listen(other).map_err(cannot)?],
+            (Err(e), _) => return Err(cannot(e)),
+        };
+        // Both loopbacks are ours, for clients that resolve localhost (see
+        // `other_loopback`); not for a port of our own choosing (0), which
+        // is handed out as an address.
+        if let Some(other) = other.filter(|_| listeners.len() == 1 && addr.port() != 0) {
+            match listen(other) {
                 Ok(listener) => listeners.push(listener),
                 // No such loopback here (IPv6 disabled, say): no one else
                 // can listen there either.
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
-                    ) => {}
+                Err(e) if absent(&e) => {}
                 Err(e) => {
                     return Err(listen_error(e, |e| {
-                        format!("{flag} {addr}: cannot also listen on {sibling}, where clients that resolve localhost may connect first: {e}; stop what listens there, or choose another port")
+                        format!("{flag} {addr}: cannot also listen on {other}, where clients that resolve localhost may connect first: {e}; stop what listens there, or choose another port")
                     }))
                 }
             }
@@ -399,16 +410,15 @@ fn listen_error(e: std::io::Error, describe: impl FnOnce(&std::io::Error) -> Str
 /// The other loopback address on the same port, for `127.0.0.1:PORT` and
 /// `[::1]:PORT`: clients given `localhost` resolve it to both, most SDKs
 /// trying `::1` first, so whoever listened on the other one would get
-/// their requests, tokens and all (round 14: any local user could). Not
-/// for port 0 (a port of our own choosing, handed out as `127.0.0.1`).
-fn loopback_sibling(addr: SocketAddr) -> Option<SocketAddr> {
+/// their requests, tokens and all (round 14: any local user could).
+fn other_loopback(addr: SocketAddr) -> Option<SocketAddr> {
     use std::net::{Ipv4Addr, Ipv6Addr};
     let ip: std::net::IpAddr = match addr.ip() {
         ip if ip == Ipv4Addr::LOCALHOST => Ipv6Addr::LOCALHOST.into(),
         ip if ip == Ipv6Addr::LOCALHOST => Ipv4Addr::LOCALHOST.into(),
         _ => return None,
     };
-    (addr.port() != 0).then_some(SocketAddr::new(ip, addr.port()))
+    Some(SocketAddr::new(ip, addr.port()))
 }
 
 /// A log event's name: `serve_request`, `metrics_timeout`, ...

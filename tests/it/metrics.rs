@@ -911,3 +911,29 @@ fn idle_sockets_on_the_metrics_port_lock_no_probe_out() {
     d.assert_running();
     d.stop().assert_code(0);
 }
+
+/// Round 15: with 127.0.0.1 taken off the loopback (an IPv6-only one), a
+/// port alone (`--metrics 9912`, loopback) and the endpoint of `-- PROGRAM`
+/// (`127.0.0.1:0`) could not listen at all (exit 2). The IPv6 loopback
+/// serves alone then. Run in a private network namespace, as root.
+#[test]
+fn an_ipv6_only_loopback_is_listened_on() {
+    if !crate::harness::process::is_root()
+        || std::process::Command::new("ip").arg("-V").output().is_err()
+    {
+        crate::harness::skip("needs root and ip (iproute2) for a private network namespace");
+        return;
+    }
+    let h = Harness::new("metrics_ipv6_only", |_, _| Answer::issue(HOUR));
+    let ipv6_only = "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && exec \"$0\" \"$@\"";
+    // No STS can be reached in there: the refreshes fail, the listener is
+    // what is looked at.
+    let mut d = h
+        .cmd(&["--metrics", "0"])
+        .wrapped(&["unshare", "--net", "sh", "-c", ipv6_only])
+        .spawn();
+    let bound = logged_addr(&mut d, "metrics_listening addr=");
+    assert_eq!(bound.ip(), std::net::Ipv6Addr::LOCALHOST, "{bound}");
+    d.assert_running();
+    assert_eq!(d.stop().code(), Some(0));
+}
