@@ -394,6 +394,7 @@ impl Refresher {
         if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
             server.handler_mut().creds = Some(creds.clone());
         }
+        self.claim_other_loopbacks();
         if let Some(status) = &self.status {
             match &stored {
                 Ok((creds, _)) => status
@@ -403,6 +404,30 @@ impl Refresher {
             }
         }
         Flow::Go(stored)
+    }
+
+    /// The listeners take a loopback address that has appeared since they
+    /// started (see `Server::claim_other_loopback`); one someone else holds
+    /// is warned about at each refresh.
+    fn claim_other_loopbacks(&mut self) {
+        let claims = [
+            (
+                "serve",
+                self.server.as_mut().map(Server::claim_other_loopback),
+            ),
+            (
+                "metrics",
+                self.metrics.as_mut().map(Server::claim_other_loopback),
+            ),
+        ];
+        for (listener, claim) in claims {
+            if let Some(Err(why)) = claim {
+                self.log.warn(
+                    "loopback_taken",
+                    &[("listener", &listener), ("error", &why)],
+                );
+            }
+        }
     }
 
     /// `err` with any piece of the held credentials' secrets it quotes

@@ -144,6 +144,8 @@ const ACCEPT_BATCH: usize = 64;
 /// in flight.
 pub struct Server<H> {
     listeners: Vec<TcpListener>,
+    /// The other loopback address, missing when the server started.
+    unclaimed: Option<SocketAddr>,
     conns: Vec<Conn>,
     /// At most this many in `conns`; see [`connection_cap`].
     cap: usize,
@@ -164,29 +166,30 @@ impl<H: Handler> Server<H> {
         handler: H,
         log: Logger,
     ) -> Result<Server<H>, Error> {
-        let absent = |e: &std::io::Error| {
-            matches!(
-                e.raw_os_error(),
-                Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
-            )
-        };
         let cannot = |e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}"));
         let other = other_loopback(addr);
-        let mut listeners = match (listen(addr), other) {
-            (Ok(listener), _) => vec![listener],
+        // Both loopbacks are ours, for clients that resolve localhost (see
+        // `other_loopback`); not with a port of our own choosing (0), which
+        // is handed out as an address.
+        let (mut listeners, mut unclaimed) = match (listen(addr), other) {
+            (Ok(listener), other) => (vec![listener], other.filter(|_| addr.port() != 0)),
             // That loopback is missing here (an IPv6-only one, round 15):
             // the other serves alone, as the address handed out says.
-            (Err(e), Some(other)) if absent(&e) => vec![listen(other).map_err(cannot)?],
+            (Err(e), Some(other)) if absent(&e) => (
+                vec![listen(other).map_err(cannot)?],
+                Some(addr).filter(|_| addr.port() != 0),
+            ),
             (Err(e), _) => return Err(cannot(e)),
         };
-        // Both loopbacks are ours, for clients that resolve localhost (see
-        // `other_loopback`); not for a port of our own choosing (0), which
-        // is handed out as an address.
-        if let Some(other) = other.filter(|_| listeners.len() == 1 && addr.port() != 0) {
+        if let Some(other) = unclaimed {
             match listen(other) {
-                Ok(listener) => listeners.push(listener),
+                Ok(listener) => {
+                    listeners.push(listener);
+                    unclaimed = None;
+                }
                 // No such loopback here (IPv6 disabled, say): no one else
-                // can listen there either.
+                // can listen there either, until it appears (see
+                // `claim_other_loopback`).
                 Err(e) if absent(&e) => {}
                 Err(e) => {
                     return Err(listen_error(e, |e| {
@@ -197,6 +200,7 @@ impl<H: Handler> Server<H> {
         }
         Ok(Server {
             listeners,
+            unclaimed,
             conns: Vec::new(),
             cap: connection_cap(fd_limit()),
             accept_failures: AcceptFailures::new(),
@@ -210,6 +214,28 @@ impl<H: Handler> Server<H> {
     /// listener (see [`shared_caps`]).
     pub fn share_connections<M: Handler>(&mut self, metrics: &mut Server<M>) {
         (self.cap, metrics.cap) = shared_caps(fd_limit());
+    }
+
+    /// Listens on the other loopback address too, if it was missing at
+    /// start and is there now (round 16: IPv6 enabled on `lo` after the
+    /// start left `[::1]:PORT` to whoever took it first). Called at every
+    /// refresh, so it costs no wake-up of its own. Says why when another
+    /// process has it.
+    pub fn claim_other_loopback(&mut self) -> Result<(), String> {
+        let Some(other) = self.unclaimed else {
+            return Ok(());
+        };
+        match listen(other) {
+            Ok(listener) => {
+                self.listeners.push(listener);
+                self.unclaimed = None;
+                Ok(())
+            }
+            Err(e) if absent(&e) => Ok(()),
+            Err(e) => Err(format!(
+                "cannot also listen on {other}, where clients that resolve localhost may connect first: {e}; stop what listens there"
+            )),
+        }
     }
 
     /// The bound address (useful with port 0).
@@ -393,6 +419,14 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// (round 14: a flood of idle sockets kept 128 full). Sockets that wait
 /// there silently are closed as soon as they are taken.
 const BACKLOG: libc::c_int = 1024;
+
+/// That address does not exist here: a loopback the machine lacks.
+fn absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
+    )
+}
 
 /// Out of descriptors is this process's limit, not the address's fault
 /// (round 13: exit 2, blaming a --serve never given); anything else is the

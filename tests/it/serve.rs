@@ -453,6 +453,67 @@ fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
     assert_eq!(h.sts.request_count(), 1, "only the first run fetched");
 }
 
+/// Round 16: started while the loopback had no IPv6, the endpoint served
+/// IPv4 alone and never looked again: once IPv6 was enabled, another user
+/// took `[::1]:PORT` and the clients that resolve localhost to it first.
+/// Each refresh claims it now. In a private network namespace, as root.
+#[test]
+fn a_loopback_that_appears_later_is_claimed_at_the_next_refresh() {
+    let tools = ["ip", "nsenter", "python3"];
+    if !harness::process::is_root()
+        || tools.iter().any(|t| {
+            std::process::Command::new(t)
+                .arg("--version")
+                .output()
+                .is_err()
+        })
+    {
+        harness::skip("needs root, ip, nsenter and python3 for a private network namespace");
+        return;
+    }
+    let h = Harness::new("serve_ipv6_later", |_, _| Answer::issue(HOUR));
+    let port = free_port().to_string();
+    let serve = format!("127.0.0.1:{port}");
+    let no_ipv6 = "ip link set lo up && echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && exec \"$0\" \"$@\"";
+    // No STS is reachable in there: each refresh fails, and claims.
+    let mut d = h
+        .cmd(&["--serve", &serve])
+        .wrapped(&["unshare", "--net", "sh", "-c", no_ipv6])
+        .spawn();
+    assert!(
+        wait_until(FIRST_ANSWER, || d.stderr().contains("refresh_failed")),
+        "{}",
+        d.snapshot().describe()
+    );
+    let netns = format!("--net=/proc/{}/ns/net", d.pid());
+    let inside = |script: &str| {
+        std::process::Command::new("nsenter")
+            .args([netns.as_str(), "sh", "-c", script])
+            .status()
+            .expect("nsenter")
+            .success()
+    };
+    assert!(inside("echo 0 > /proc/sys/net/ipv6/conf/lo/disable_ipv6"));
+    let anyone_can_take = format!(
+        "python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind((\"::1\", {port}))' 2>/dev/null"
+    );
+    // A refresh (each failing retry is one; a SIGHUP asks for one) claims
+    // it; the address may take a moment to be usable, so a few rounds.
+    let claimed = (0..5).any(|_| {
+        let failures = d.stderr().matches("refresh_failed").count();
+        d.signal(libc::SIGHUP);
+        wait_until(FIRST_ANSWER, || {
+            d.stderr().matches("refresh_failed").count() > failures
+        }) && !inside(&anyone_can_take)
+    });
+    assert!(
+        claimed,
+        "[::1]:{port} is still anyone's\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 /// A GET of the credentials with exactly these header lines (no Host
 /// unless given), in the HTTP `version` asked for.
 fn get_with(addr: SocketAddr, version: &str, headers: &[&str]) -> Response {
