@@ -51,12 +51,14 @@ fn main() -> ExitCode {
 
 /// Does what the command line says; the exit status on success.
 fn run(json_errors: &mut bool) -> Result<u8, Error> {
+    // Signals held until their handlers are in place, so a stop or a
+    // SIGHUP during start-up is handled, not fatal.
+    process::hold_signals();
     // Before any secret is read: no core file, no reading by others.
     process::not_dumpable();
     process::ignore_file_size_signal();
-    process::unblock_signals();
-    // Signals first, so a stop during start-up is handled, not fatal.
     let signals = Signals::install()?;
+    process::unblock_signals();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let args = cli::parse(&argv)?;
     if args.help {

@@ -1323,3 +1323,61 @@ fn every_checked_loopback_address_is_tried() {
     out.assert_code(0);
     assert_eq!(agent.requests().len(), 2, "{}", out.describe());
 }
+
+/// Round 16: a SIGHUP that came while aws-credfile was starting, before
+/// its handlers were in place, killed it (129) instead of asking for a
+/// refresh. Signals are held from the start of `main` now, and let through
+/// once the handlers are there. strace holds the start (its prctl) for half
+/// a second, and the SIGHUP lands in it every time. (One that lands during
+/// the exec itself, before any code of ours runs, still takes its default
+/// action: nothing in the process can hold it.)
+#[test]
+fn a_sighup_during_start_up_waits_for_its_handler() {
+    let traced = std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status();
+    if !traced.is_ok_and(|s| s.success()) {
+        crate::harness::skip("needs strace that may trace here (make deps installs it)");
+        return;
+    }
+    let h = Harness::new("hard_early_sighup", |_, _| Answer::issue(HOUR));
+    let mut run = h
+        .cmd(&["--once"])
+        .wrapped(&[
+            "strace",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=prctl",
+            "-e",
+            "inject=prctl:delay_exit=500000",
+        ])
+        .spawn();
+    // strace's child is aws-credfile.
+    let children = format!("/proc/{0}/task/{0}/children", run.pid());
+    let mut traced_pid = None;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            traced_pid = fs::read_to_string(&children)
+                .ok()
+                .and_then(|c| c.split_whitespace().next()?.parse::<i32>().ok());
+            traced_pid.is_some()
+        }),
+        "strace started nothing"
+    );
+    thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) of the process this test started, through strace.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(traced_pid.expect("found"), libc::SIGHUP);
+    }
+    let status = run.wait_exit(Duration::from_secs(30));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        run.snapshot().describe()
+    );
+    assert!(ini::profile(&h.read_cred_file(), "default").is_ok());
+}
