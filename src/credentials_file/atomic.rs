@@ -345,13 +345,15 @@ pub(super) fn fill(
     mode: u32,
     owner: Option<Owner>,
 ) -> Result<(), (&'static str, io::Error)> {
+    // An ACL inherited from the directory's default one would let its
+    // named users read what the mode keeps from them. Removed first: a
+    // chmod to 0640 before it would open its mask to them meanwhile
+    // (round 16).
+    drop_access_acl(file).map_err(|e| ("remove the inherited ACL of", e))?;
     // Only permission bits: set-id or sticky bits on a credentials file
     // would only ever be a mistake.
     file.set_permissions(fs::Permissions::from_mode(mode & 0o777))
         .map_err(|e| ("set the mode of", e))?;
-    // An ACL inherited from the directory's default one would let its
-    // named users read what the mode keeps from them.
-    drop_access_acl(file).map_err(|e| ("remove the inherited ACL of", e))?;
     if let Some(owner) = owner {
         std::os::unix::fs::fchown(&*file, Some(owner.uid), owner.gid)
             .map_err(|e| ("set the owner (--owner) of", e))?;
