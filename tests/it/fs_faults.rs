@@ -952,21 +952,8 @@ fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
 /// (exit 1, saying so), and the other directory is as it was.
 #[test]
 fn a_directory_swapped_in_as_it_is_made_is_left_alone() {
-    match Command::new("strace")
-        .args(["-qq", "-o", "/dev/null", "true"])
-        .status()
-    {
-        Err(_) => {
-            crate::harness::skip("needs strace (make deps installs it)");
-            return;
-        }
-        // Installed, but tracing is not allowed here (a seccomp profile
-        // or a container without ptrace): nothing is wrong with the code.
-        Ok(status) if !status.success() => {
-            crate::harness::skip_without("strace cannot trace here (no ptrace allowed)");
-            return;
-        }
-        Ok(_) => {}
+    if !crate::harness::process::strace_usable() {
+        return;
     }
     let h = harness("fs_mkdir_race");
     let base = h.scratch.join("race");

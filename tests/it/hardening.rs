@@ -1333,11 +1333,7 @@ fn every_checked_loopback_address_is_tried() {
 /// action: nothing in the process can hold it.)
 #[test]
 fn a_sighup_during_start_up_waits_for_its_handler() {
-    let traced = std::process::Command::new("strace")
-        .args(["-qq", "-o", "/dev/null", "true"])
-        .status();
-    if !traced.is_ok_and(|s| s.success()) {
-        crate::harness::skip("needs strace that may trace here (make deps installs it)");
+    if !crate::harness::process::strace_usable() {
         return;
     }
     let h = Harness::new("hard_early_sighup", |_, _| Answer::issue(HOUR));
@@ -1361,17 +1357,13 @@ fn a_sighup_during_start_up_waits_for_its_handler() {
         wait_until(Duration::from_secs(5), || {
             traced_pid = fs::read_to_string(&children)
                 .ok()
-                .and_then(|c| c.split_whitespace().next()?.parse::<i32>().ok());
+                .and_then(|c| c.split_whitespace().next()?.parse::<u32>().ok());
             traced_pid.is_some()
         }),
         "strace started nothing"
     );
     thread::sleep(Duration::from_millis(200));
-    // SAFETY: kill(2) of the process this test started, through strace.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::kill(traced_pid.expect("found"), libc::SIGHUP);
-    }
+    crate::harness::process::send_signal(traced_pid.expect("found"), libc::SIGHUP);
     let status = run.wait_exit(Duration::from_secs(30));
     assert_eq!(
         status.and_then(|s| s.code()),

@@ -740,11 +740,7 @@ fn a_pause_is_the_programs_and_a_stopped_program_still_ends() {
     );
 
     // Stopped behind aws-credfile's back, then asked to end.
-    // SAFETY: kill(2) of a child of the daemon the test started.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::kill(program as libc::pid_t, libc::SIGSTOP);
-    }
+    crate::harness::process::send_signal(program, libc::SIGSTOP);
     assert!(becomes(program, true), "SIGSTOP did not stop it");
     d.signal(libc::SIGTERM);
     assert_eq!(wait_exit(&mut d), Some(9), "{}", d.snapshot().describe());

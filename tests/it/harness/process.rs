@@ -15,6 +15,26 @@ pub fn send_signal(pid: u32, sig: libc::c_int) {
     assert_eq!(rc, 0, "kill({pid}, {sig}): {}", io::Error::last_os_error());
 }
 
+/// Whether strace is installed and may trace here; when not, the test
+/// says it skips (a seccomp profile or a container without ptrace forbids
+/// tracing: nothing is wrong with the code then).
+pub fn strace_usable() -> bool {
+    match std::process::Command::new("strace")
+        .args(["-qq", "-o", "/dev/null", "true"])
+        .status()
+    {
+        Err(_) => {
+            super::skip("needs strace (make deps installs it)");
+            false
+        }
+        Ok(status) if !status.success() => {
+            super::skip_without("strace cannot trace here (no ptrace allowed)");
+            false
+        }
+        Ok(_) => true,
+    }
+}
+
 /// Sets a running child's soft RLIMIT_NOFILE to `n` (at most its hard
 /// limit, which stays, so the limit can be raised again): how a test runs a
 /// process out of descriptors without the process having sized itself for
