@@ -1327,8 +1327,8 @@ fn every_checked_loopback_address_is_tried() {
 /// Round 16: a SIGHUP that came while aws-credfile was starting, before
 /// its handlers were in place, killed it (129) instead of asking for a
 /// refresh. Signals are held from the start of `main` now, and let through
-/// once the handlers are there. strace holds the start (its prctl) for half
-/// a second, and the SIGHUP lands in it every time. (One that lands during
+/// once the handlers are there. strace holds the start (its prctl) for a
+/// second, and the SIGHUP lands in it every time. (One that lands during
 /// the exec itself, before any code of ours runs, still takes its default
 /// action: nothing in the process can hold it.)
 #[test]
@@ -1347,22 +1347,33 @@ fn a_sighup_during_start_up_waits_for_its_handler() {
             "-e",
             "trace=prctl",
             "-e",
-            "inject=prctl:delay_exit=500000",
+            "inject=prctl:delay_exit=1000000",
         ])
         .spawn();
-    // strace's child is aws-credfile.
+    // strace's child that runs aws-credfile (strace forks short-lived
+    // probes of its own first).
     let children = format!("/proc/{0}/task/{0}/children", run.pid());
     let mut traced_pid = None;
     assert!(
-        wait_until(Duration::from_secs(5), || {
-            traced_pid = fs::read_to_string(&children)
-                .ok()
-                .and_then(|c| c.split_whitespace().next()?.parse::<u32>().ok());
+        wait_until(Duration::from_secs(10), || {
+            traced_pid = fs::read_to_string(&children).ok().and_then(|c| {
+                c.split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok())
+                    .find(|pid| {
+                        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| {
+                            cmd.split(|&b| b == 0)
+                                .next()
+                                .is_some_and(|argv0| argv0.ends_with(b"aws-credfile"))
+                        })
+                    })
+            });
             traced_pid.is_some()
         }),
-        "strace started nothing"
+        "strace never ran aws-credfile\n{}",
+        run.snapshot().describe()
     );
-    thread::sleep(Duration::from_millis(200));
+    // Well inside the second strace holds its first prctl.
+    thread::sleep(Duration::from_millis(300));
     crate::harness::process::send_signal(traced_pid.expect("found"), libc::SIGHUP);
     let status = run.wait_exit(Duration::from_secs(30));
     assert_eq!(
