@@ -424,10 +424,18 @@ def bloat_crates(path):
         return None
 
 
-def image_size(paths):
+def image_size(paths, binary):
+    """The first archive `make image` made from this very binary: one older than the binary
+    holds an earlier build, and its size would be reported as today's."""
+    built = pathlib.Path(binary).stat().st_mtime
     for p in paths:
-        if p and pathlib.Path(p).is_file():
-            return p, pathlib.Path(p).stat().st_size
+        path = pathlib.Path(p) if p else None
+        if path and path.is_file() and path.stat().st_mtime >= built:
+            try:
+                shown = path.resolve().relative_to(pathlib.Path.cwd())
+            except ValueError:
+                shown = path
+            return str(shown), path.stat().st_size
     return None, None
 
 
@@ -566,8 +574,8 @@ def write_report(args, ctx):
         lines.append(f"- image (`{ctx['image'][0]}`, OCI archive): **{ctx['image'][1]:,} B = "
                      f"{ctx['image'][1] / MIB:.2f} MiB**")
     else:
-        lines.append("- image: **pending** — no `aws-credfile.oci.tar` from `make image` yet; "
-                     "`make bench` picks it up once it exists")
+        lines.append("- image: **not measured** — no `aws-credfile.oci.tar` from `make image` built "
+                     "after this binary; run `make image`, then `make bench`")
     lines.append("- for scale: the sidecar runs `public.ecr.aws/aws-cli/aws-cli`, an image of 100+ MB; "
                  f"the AWS CLI v1 installed here from PyPI is {ctx['cli_size'] / MIB:.0f} MiB on disk "
                  "(.venv-bench site-packages) before any Python runtime")
@@ -771,7 +779,7 @@ def main():
         "idle": idle,
         "binary_size": binary_size,
         "binary_rel": binary_rel,
-        "image": image_size(args.image),
+        "image": image_size(args.image, args.binary),
         "sections": elf_sections(binary),
         "unloaded_sections": elf_sections(binary, allocated=False),
         "bloat": bloat_crates(args.bloat_json),
