@@ -1,6 +1,7 @@
 #!/bin/bash
-# The shell-loop sidecar aws-credfile replaces, as published in
-# /work/shared/seed/blog-credentials-sidecar.txt (the init container's command),
+# The shell-loop sidecar aws-credfile replaces, as a blog post on running
+# Harbor with IRSA publishes it ("Sidecar Container Magic": a native sidecar
+# running the AWS CLI in a `sleep 1800` loop; the init container's command),
 # with one change: the file is $CREDENTIALS_FILE instead of
 # /home/harbor/.aws/credentials. `sidecar.sh once` runs one refresh step and
 # exits (what `make bench` times); `sidecar.sh` alone runs the whole thing,

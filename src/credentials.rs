@@ -220,7 +220,7 @@ fn spelled_at(text: &str, at: usize) -> (Option<u8>, usize) {
             Some(&b @ (b'"' | b'\'' | b'/')) => (Some(b), 2),
             Some(b'n' | b't' | b'r' | b'0') => (None, 2),
             // Any other backslash is an escape's (a quote of a quote:
-            // `\\/` is `\/` escaped again, round 13), and spells nothing;
+            // `\\/` is `\/` escaped again), and spells nothing;
             // the next one is read afresh. No secret is matched by its
             // backslashes either.
             _ => (None, 1),

@@ -11,6 +11,7 @@
 //! of it. While idle there is one thread and one `poll`.
 
 mod react;
+mod refresh;
 mod report;
 mod worker;
 
@@ -18,9 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::credentials::Credentials;
-use crate::credentials_file::{FileSink, Written, LOCK_WAIT};
+use crate::credentials_file::FileSink;
 use crate::error::Error;
-use crate::http::without_pieces;
 use crate::log::Logger;
 use crate::metrics::{Metrics, Shared};
 use crate::schedule::{
@@ -34,7 +34,6 @@ use crate::supervise::{self, Handoff, Program, EXTRA_SIGNALS, FORWARDED, PAUSE_S
 use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
 use react::Reaction;
-use worker::Worker;
 
 /// How often a write tries the file's lock again while another aws-credfile
 /// process holds it: often, since the lock is free only between that
@@ -367,163 +366,6 @@ impl Refresher {
             wake = self
                 .waiter
                 .resume(&mut [&mut self.server, &mut self.metrics]);
-        }
-    }
-
-    /// Fetches and stores once; the endpoint serves what was stored. A
-    /// failure at any step leaves the file as it was.
-    fn refresh(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Flow<Result<(Credentials, Written), Error>> {
-        let began = Timestamp::now();
-        let fetched = match self.fetch(deadline) {
-            Flow::Go(fetched) => fetched,
-            Flow::End(ended) => return Flow::End(ended),
-        };
-        let stored = match fetched {
-            Ok(creds) => match self.store(creds, began) {
-                Flow::Go(stored) => stored,
-                Flow::End(ended) => return Flow::End(ended),
-            },
-            Err(err) => Err(self.without_held(err)),
-        };
-        if let Ok((creds, _)) = &stored {
-            self.held = Some(creds.clone());
-        }
-        if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
-            server.handler_mut().creds = Some(creds.clone());
-        }
-        self.claim_other_loopbacks();
-        if let Some(status) = &self.status {
-            match &stored {
-                Ok((creds, _)) => status
-                    .borrow_mut()
-                    .succeeded(creds.expiration, Timestamp::now()),
-                Err(err) => status.borrow_mut().failed(err),
-            }
-        }
-        Flow::Go(stored)
-    }
-
-    /// The listeners take a loopback address that has appeared since they
-    /// started (see `Server::claim_other_loopback`); one someone else holds
-    /// is warned about at each refresh.
-    fn claim_other_loopbacks(&mut self) {
-        let claims = [
-            (
-                "serve",
-                self.server.as_mut().map(Server::claim_other_loopback),
-            ),
-            (
-                "metrics",
-                self.metrics.as_mut().map(Server::claim_other_loopback),
-            ),
-        ];
-        for (listener, claim) in claims {
-            if let Some(Err(why)) = claim {
-                self.log.warn(
-                    "loopback_taken",
-                    &[("listener", &listener), ("error", &why)],
-                );
-            }
-        }
-    }
-
-    /// `err` with any piece of the held credentials' secrets it quotes
-    /// taken out.
-    fn without_held(&self, err: Error) -> Error {
-        let Some(held) = &self.held else {
-            return err;
-        };
-        let mut secrets = vec![held.secret_access_key.expose()];
-        secrets.extend(held.session_token.as_ref().map(|t| t.expose()));
-        err.map_quoted(|text| without_pieces(text, &secrets))
-    }
-
-    /// Runs the provider's fetch on a worker while the wait goes on. A
-    /// SIGHUP meanwhile asks for one more refresh after this one (this fetch
-    /// may have read the token before whatever the SIGHUP is about).
-    fn fetch(&mut self, deadline: Option<Instant>) -> Flow<Result<Credentials, Error>> {
-        let mut worker = match Worker::start(Arc::clone(&self.provider), deadline) {
-            Ok(worker) => {
-                self.threads_refused = 0;
-                worker
-            }
-            // No thread or socket to spare, usually for a moment (a burst
-            // at the pods limit): a failed attempt, retried after a backoff,
-            // since a fetch here would hold up the endpoint, the probes and
-            // a stop for as long as it takes. Refused again and again, the
-            // limit is lasting: fetch here after all, rather than never.
-            Err(e) if self.threads_refused < THREAD_RETRIES => {
-                self.threads_refused += 1;
-                return Flow::Go(Err(Error::OutOfResources {
-                    doing: "start a thread for the fetch",
-                    source: e,
-                }));
-            }
-            Err(_) => {
-                self.threads_refused = 0;
-                return Flow::Go(self.provider.fetch(deadline));
-            }
-        };
-        self.last_fetch = Some(Instant::now());
-        loop {
-            match self.waiter.wait(
-                &mut [&mut self.server, &mut self.metrics, &mut worker],
-                FETCH_BACKSTOP,
-            ) {
-                Wake::Signal(sig) => match self.react(sig) {
-                    Reaction::End(ended) => return Flow::End(ended),
-                    Reaction::Refresh => self.again = true,
-                    Reaction::Nothing => {}
-                },
-                Wake::Done => break,
-                Wake::Timeout if worker.finished() => break,
-                Wake::Timeout => {}
-            }
-        }
-        Flow::Go(worker.result())
-    }
-
-    /// Checks fetched credentials and writes them; the part of a refresh
-    /// that never runs off this thread. `began` is when their fetch began
-    /// (see `FileSink::write`). Without a file there is nothing to keep, so
-    /// that counts as written. While another writer holds the file's lock,
-    /// the wait goes on between tries (the endpoint answers, a stop ends it
-    /// at once, with nothing written), for at most `LOCK_WAIT`.
-    fn store(
-        &mut self,
-        creds: Credentials,
-        began: Timestamp,
-    ) -> Flow<Result<(Credentials, Written), Error>> {
-        let now = Timestamp::now();
-        if creds.expiration <= now {
-            return Flow::Go(Err(Error::ExpiredOnArrival {
-                from: self.provider.describe(),
-                expiration: creds.expiration,
-                now,
-            }));
-        }
-        let Some(sink) = self.sink.clone() else {
-            return Flow::Go(Ok((creds, Written::Replaced)));
-        };
-        let waiting = Instant::now();
-        loop {
-            // No signal takes effect halfway through the write.
-            let written = crate::process::with_signals_held(|| sink.try_write(&creds, now, began));
-            match written {
-                Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
-                Err(err) => return Flow::Go(Err(err)),
-                Ok(None) if waiting.elapsed() >= LOCK_WAIT => {
-                    return Flow::Go(Err(sink.lock_timeout(LOCK_WAIT)))
-                }
-                Ok(None) => {
-                    if let Some(ended) = self.pause(LOCK_RETRY) {
-                        return Flow::End(ended);
-                    }
-                }
-            }
         }
     }
 

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use crate::time::Timestamp;
 
+mod text;
+pub use text::{is_invisible, one_line, one_line_within, quote_body, BODY_PREFIX_CHARS};
+
 /// Everything that can go wrong. Each `Display` is one line for a person;
 /// none of them may contain a secret.
 #[non_exhaustive]
@@ -378,82 +381,6 @@ impl fmt::Display for Message<'_> {
 /// `source()` is deliberately not implemented for `Io`: its `Display`
 /// already includes the inner error, and printing a chain would repeat it.
 impl std::error::Error for Error {}
-
-/// 100 characters of a body quoted in an error message.
-pub const BODY_PREFIX_CHARS: usize = 100;
-
-/// `: "<first 100 characters>"` of an unexpected answer's body for an error
-/// message, with control characters blanked; or a note that it was withheld
-/// when the body mentions a secret, key or token, since an answer that does
-/// may carry credentials.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if ["secret", "token", "accesskey", "access_key"]
-        .iter()
-        .any(|w| lower.contains(w))
-    {
-        return " (body not quoted: it may hold credentials)".into();
-    }
-    let shown: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(BODY_PREFIX_CHARS)
-        .collect();
-    let cut = text.chars().nth(BODY_PREFIX_CHARS).is_some();
-    format!(": {:?}{}", shown.trim(), if cut { "…" } else { "" })
-}
-
-/// Collapses whitespace (including newlines from remote messages) so every
-/// error stays on one log line, and caps its length.
-pub fn one_line(s: &str) -> String {
-    one_line_within(s, 300)
-}
-
-/// [`one_line`] with a cap of `max` bytes (plus an ellipsis when cut):
-/// control characters become `?`, so nothing a server sent can start a
-/// forged log line or drive a terminal.
-pub fn one_line_within(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max));
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    if out.len() > max {
-        let mut cut = max;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push('…');
-    }
-    out.chars()
-        .map(|c| {
-            if c.is_control() || is_invisible(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// Unicode characters that show nothing or change how the text around
-/// them is shown: the bidi controls (LRM, RLM, ALM, embeddings, overrides,
-/// isolates), zero-width characters and joiners, the soft hyphen, the byte
-/// order mark, invisible operators and fillers, variation selectors and the
-/// tag characters. In a log line or a name they make what a reader sees
-/// differ from what was written.
-pub fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
-        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
-        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
-        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
-}
 
 #[cfg(test)]
 mod tests;

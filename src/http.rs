@@ -7,22 +7,27 @@
 
 use std::io::Read;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::TlsConfig;
 use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
-use std::path::PathBuf;
-
-use crate::credentials::{hide_pieces, mark_runs};
 use crate::env::{first_var, var, Env};
 use crate::error::Error;
-use crate::token::{self, ReadError};
 use crate::url::{redact_origin, shown, Url};
 use resolver::Lookup;
+use roots::roots;
 
+mod proxy;
 mod resolver;
+mod response;
+mod roots;
+
+pub use proxy::proxy_for;
+pub use response::{without_pieces, Response};
+pub use roots::MAX_CA_BUNDLE;
 
 /// 1 MiB: an STS answer is a few KiB; anything near this is not
 /// STS, and reading it would only cost memory.
@@ -32,11 +37,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// 20 seconds for one whole exchange, body included, so a server
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The largest `AWS_CA_BUNDLE` read: the whole Mozilla list as PEM is about
-/// 220 KB; a file near this is not a CA bundle, and reading it whole (or
-/// `/dev/zero`) would cost memory without end.
-pub const MAX_CA_BUNDLE: u64 = 4 * 1024 * 1024;
 
 /// Proxy settings, each checked in upper then lower case as curl does.
 pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -88,85 +88,6 @@ pub struct Proxy {
 
 const USER_AGENT: &str = concat!("aws-credfile/", env!("CARGO_PKG_VERSION"));
 
-/// An answer with any status.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The body read by `parse` as it came, and only when that fails, read
-    /// again with `secrets` taken out (see [`Response::body_without`]), so
-    /// the error cannot quote what the request sent; pieces of them are
-    /// then taken out of the error's text. Taking them out first
-    /// would change a real answer whenever a secret equals part of it (an
-    /// authorization token `Token` turned the session token's key into
-    /// `** redacted **`, and the credentials came out without it).
-    pub fn parse_with<T>(
-        &self,
-        secrets: &[&str],
-        parse: impl Fn(&[u8]) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        match parse(&self.body) {
-            Ok(parsed) => Ok(parsed),
-            Err(first) => match parse(&self.body_without(secrets)) {
-                Err(redacted) => Err(redacted.map_quoted(|text| without_pieces(text, secrets))),
-                // The secrets were what made it unreadable: the first
-                // error may quote them, so say only that.
-                Ok(_) => Err(match first {
-                    Error::BadResponse { from, status, .. } => Error::BadResponse {
-                        from,
-                        status,
-                        detail: "an answer that cannot be read, holding what the request sent"
-                            .into(),
-                    },
-                    other => other,
-                }),
-            },
-        }
-    }
-
-    /// The body with every occurrence of `secrets` (what the request sent:
-    /// an identity token, the signing credentials, an authorization token)
-    /// replaced by `** redacted **`. A server, or a proxy in front of it,
-    /// may quote the request in an error message, which would otherwise
-    /// reach the log. Only whole secrets: a piece of one may legitimately
-    /// be part of the answer (session tokens share long prefixes), and
-    /// taking it out would change what the answer says.
-    pub fn body_without(&self, secrets: &[&str]) -> Vec<u8> {
-        hide(&self.body, secrets)
-    }
-}
-
-/// `text` with every occurrence of a whole secret replaced by one
-/// `** redacted **` (adjacent ones by one). Secrets shorter than four bytes
-/// are left alone: they would match too much, and protect too little.
-fn hide(text: &[u8], secrets: &[&str]) -> Vec<u8> {
-    let mut hidden = vec![false; text.len()];
-    for secret in secrets
-        .iter()
-        .map(|s| s.as_bytes())
-        .filter(|s| s.len() >= 4)
-    {
-        for (at, window) in text.windows(secret.len()).enumerate() {
-            if window == secret {
-                hidden[at..at + secret.len()].fill(true);
-            }
-        }
-    }
-    mark_runs(text, &hidden, b"** redacted **")
-}
-
-/// An error message with any piece of `secrets` it spells out taken out
-/// (see [`hide_pieces`]): a server may quote a secret cut to a length or
-/// from an offset, encoded, or broken up, which taking whole secrets out of
-/// the answer does not catch.
-pub fn without_pieces(message: &str, secrets: &[&str]) -> String {
-    hide_pieces(message, secrets, "** redacted **")
-}
-
 /// A client for one destination, built for one refresh and dropped after
 /// it. Nothing is kept between refreshes on purpose: a connection would not
 /// be reused half an hour later anyway, and an idle daemon that kept its
@@ -191,21 +112,7 @@ impl Client {
     pub fn new(url: &str, net: &Network) -> Result<Client, Error> {
         install_crypto_provider();
         let proxy_url = proxy_for(url, net);
-        let proxy = match &proxy_url {
-            Some(p) => Some(
-                check_proxy_port(&p.url)
-                    .and_then(|()| ureq::Proxy::new(&p.url))
-                    .and_then(http_proxy_only)
-                    .map_err(|e| {
-                        Error::Config(format!(
-                            "{} {:?} is not a usable proxy URL: {e}",
-                            p.variable,
-                            redact_origin(&p.url)
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
+        let proxy = proxy_url.as_ref().map(proxy::usable).transpose()?;
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
@@ -391,138 +298,6 @@ fn timeout_until(deadline: Option<Instant>) -> Duration {
             .clamp(Duration::from_secs(1), REQUEST_TIMEOUT),
         None => REQUEST_TIMEOUT,
     }
-}
-
-/// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
-/// (for TLS-inspecting corporate proxies) when it is set.
-fn roots(net: &Network) -> Result<RootCerts, Error> {
-    // Borrowed from the binary's read-only data, not copied.
-    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()))
-        .collect();
-    let Some(path) = &net.ca_bundle else {
-        return Ok(RootCerts::new_with_certs(&certs));
-    };
-    let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
-    let pem = token::read_capped(path, MAX_CA_BUNDLE).map_err(|e| match e {
-        ReadError::TooLarge => bad("it is larger than 4 MiB, which no CA bundle is".into()),
-        // Out of descriptors: this process's limit, not the bundle's fault.
-        ReadError::Io(e) if crate::error::is_out_of_resources(&e) => Error::OutOfResources {
-            doing: "read AWS_CA_BUNDLE",
-            source: e,
-        },
-        other => bad(other.describe()),
-    })?;
-    let embedded = certs.len();
-    for item in ureq::tls::parse_pem(&pem) {
-        // Keys and other blocks have no business here; skip them.
-        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
-            certs.push(cert);
-        }
-    }
-    if certs.len() == embedded {
-        return Err(bad("it holds no PEM certificate".into()));
-    }
-    Ok(RootCerts::new_with_certs(&certs))
-}
-
-/// ureq reads a proxy's port leniently: `:3128x`, `:99999` and `:-1` all
-/// became port 80, and the failure came only at the first connection, as a
-/// network error. A port, when given, must be a number from 1 to 65535.
-fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
-    let rest = proxy.split_once("://").map_or(proxy, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let port = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').and_then(|(_, after)| match after {
-            "" => Some(None),
-            _ => after.strip_prefix(':').map(Some),
-        }),
-        None => Some(host_port.split_once(':').map(|(_, port)| port)),
-    };
-    let valid = match port {
-        None => false,
-        Some(None) => true,
-        Some(Some(port)) => {
-            port.len() <= 5
-                && port.bytes().all(|b| b.is_ascii_digit())
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-        }
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(ureq::Error::BadUri(
-            "its port is not a number from 1 to 65535".into(),
-        ))
-    }
-}
-
-/// `proxy` if it speaks HTTP (`CONNECT`): SOCKS is not built in, and
-/// ureq panics when asked to use it. And if it has no path, query or
-/// fragment, which a proxy URL never needs: a password holding an unencoded
-/// `/`, `?` or `#` makes one, and then the host before it (the user name)
-/// is where the traffic would go (round 13).
-fn http_proxy_only(proxy: ureq::Proxy) -> Result<ureq::Proxy, ureq::Error> {
-    if !matches!(proxy.uri().path(), "" | "/") || proxy.uri().query().is_some() {
-        return Err(ureq::Error::BadUri(
-            "it has a path or a query, which a proxy URL has no use for; a password holding / ? or # must be percent-encoded (%2F %3F %23)".into(),
-        ));
-    }
-    match proxy.protocol() {
-        ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https => Ok(proxy),
-        other => Err(ureq::Error::BadUri(format!(
-            "{other} proxies are not supported, only http:// and https:// ones"
-        ))),
-    }
-}
-
-/// The proxy to use for `url`: `HTTPS_PROXY` for https URLs unless the host
-/// is loopback or listed in `NO_PROXY` (exact, an address in any spelling,
-/// or a domain suffix; `*` as a whole entry for every host).
-/// An entry with a port (`host:port`, `[v6]:port`) exempts that port only,
-/// as Go's and Python's HTTP clients read it.
-pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
-    let proxy = net.https_proxy.as_ref()?;
-    let parts = Url::parse(url).ok()?;
-    if !parts.is_https() || parts.is_loopback() {
-        return None;
-    }
-    let exempt = net.no_proxy.iter().any(|entry| {
-        if entry == "*" {
-            return true;
-        }
-        let (host, port) = no_proxy_entry(entry);
-        let host = host
-            .strip_prefix("*.")
-            .or_else(|| host.strip_prefix('.'))
-            .unwrap_or(host);
-        let same_address = matches!(
-            (host.parse::<IpAddr>(), parts.ip()),
-            (Ok(a), Some(b)) if a == b
-        );
-        port.is_none_or(|p| p == parts.port())
-            && (same_address || parts.host() == host || parts.host().ends_with(&format!(".{host}")))
-    });
-    (!exempt).then(|| proxy.clone())
-}
-
-/// A `NO_PROXY` entry as host and port: `host`, `host:port`, `[v6]`,
-/// `[v6]:port` or a bare IPv6 address. A port that is not a number matches
-/// no port at all.
-fn no_proxy_entry(entry: &str) -> (&str, Option<u16>) {
-    let (host, port) = match entry.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match entry.split_once(':') {
-            Some((host, port)) if !port.contains(':') => (host, Some(port)),
-            _ => (entry, None),
-        },
-    };
-    (host, port.map(|p| p.parse().unwrap_or(0)))
 }
 
 #[cfg(test)]

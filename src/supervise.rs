@@ -53,8 +53,8 @@ const WAKE_FOR: [Signal; 4] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP];
 
 /// Handled once the program runs without job control (no terminal): passed
 /// on, so `kill -TSTP` pauses the program, and the SIGCONT that follows
-/// resumes it, while aws-credfile goes on serving and refreshing (round 14:
-/// aws-credfile stopped alone, and the program it served ran on with a
+/// resumes it, while aws-credfile goes on serving and refreshing
+/// (aws-credfile stopped alone, and the program it served ran on with a
 /// frozen endpoint). At a terminal, Ctrl-Z stops the whole job instead.
 pub const PAUSE_SIGNALS: [Signal; 1] = [SIGTSTP];
 
@@ -289,8 +289,7 @@ impl Program {
     /// alone, if it has not made its group yet or left it). After a signal
     /// that ends a program by default, the group is continued too, as
     /// `timeout` does: a stopped program would otherwise hold it pending,
-    /// and a `docker stop` would wait out its grace period for the SIGKILL
-    /// (round 14).
+    /// and a `docker stop` would wait out its grace period for the SIGKILL.
     pub fn forward(&self, sig: Signal) {
         self.send(sig);
         if WAKE_FOR.contains(&sig) {

@@ -120,8 +120,8 @@ impl Timestamp {
         };
         let days = days_from_civil(year, month, day);
         let t = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset;
-        // An offset can carry a time past the four-digit years (round 14:
-        // 9999-12-31T23:59:59-23:59 was written as year 10000, which
+        // An offset can carry a time past the four-digit years
+        // (9999-12-31T23:59:59-23:59 was written as year 10000, which
         // nothing reads back); everything said in UTC must fit them.
         if !(EARLIEST..=LATEST).contains(&t) {
             return Err(format!(

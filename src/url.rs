@@ -57,20 +57,8 @@ impl Url {
             }
             _ => return Err("has no host".into()),
         };
-        // http::Uri neither range-checks a port nor refuses an empty one, so
-        // look at the text after the host (after the brackets of an IPv6 host).
-        let after_host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
-            None => authority.rsplit_once(':').map_or("", |(_, port)| port),
-        };
-        let port_text = after_host.strip_prefix(':').unwrap_or(after_host);
-        let port = match port_text {
-            "" if !authority.ends_with(':') => None,
-            p => match p.parse::<u16>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err("has an invalid port".into()),
-            },
-        };
+        // http::Uri neither range-checks a port nor refuses an empty one.
+        let port = authority_port(authority).map_err(|_| "has an invalid port".to_owned())?;
         let host = host.to_ascii_lowercase();
         Ok(Url {
             https,
@@ -211,6 +199,30 @@ pub fn shown(url: &str) -> String {
             )
         }
         _ => redact_origin(url),
+    }
+}
+
+/// The port an authority without user info (`host`, `host:port`, `[v6]`,
+/// `[v6]:port`) gives: `None` when it gives none. Anything else after the
+/// host than a colon and a number from 1 to 65535 in digits is an error:
+/// lenient readers take `:3128x`, `:+80`, `:99999` or `:` as some port, or
+/// as none, and the failure comes only at the first connection.
+pub fn authority_port(authority: &str) -> Result<Option<u16>, String> {
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => authority.find(':').map_or("", |at| &authority[at..]),
+    };
+    if after_host.is_empty() {
+        return Ok(None);
+    }
+    match after_host.strip_prefix(':') {
+        Some(p) if p.len() <= 5 && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            match p.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err("the port is not a number from 1 to 65535".into()),
+            }
+        }
+        _ => Err("the port is not a number from 1 to 65535".into()),
     }
 }
 

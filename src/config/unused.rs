@@ -9,7 +9,7 @@ use super::*;
 /// line (often the sidecar's own arguments, reused) is still a mistake to
 /// report rather than ignore.
 pub(super) fn check_ignored_flags(args: &Args, min_valid: Duration) -> Result<(), Error> {
-    // The same rules the sidecar applies (round 13: --check passed values
+    // The same rules the sidecar applies (--check passed values
     // the sidecar refused), as far as they need nothing from the
     // environment.
     named_source(args)?;

@@ -35,7 +35,7 @@ fn fit_values_are_printable_ascii_without_spaces() {
     for unfit in ["", "a b", "a\nb", "a\0b", "caf\u{e9}", "a\tb", "\u{1b}[2J"] {
         assert!(!is_fit_value(unfit), "{unfit:?}");
     }
-    // Round 7: a 300 kB session token was taken, and a --print of it to a
+    // A 300 kB session token was taken, and a --print of it to a
     // pipe nobody read blocked, deaf to SIGTERM.
     assert!(is_fit_value(&"T".repeat(MAX_VALUE)));
     assert!(!is_fit_value(&"T".repeat(MAX_VALUE + 1)));
@@ -80,7 +80,7 @@ fn a_secret_is_hidden_however_a_message_spells_it() {
         let shown = hide_pieces(&format!("bad token <{quoted}> sent"), &[token], "***");
         assert_eq!(shown, "bad token <***> sent", "{quoted:?}");
     }
-    // Round 13: a secret key quoted JSON-escaped (`\/`, as HTML-safe JSON
+    // A secret key quoted JSON-escaped (`\/`, as HTML-safe JSON
     // encoders write `/`), then escaped again in a quoted body (`\\/`).
     let key = "wJalrXUt/nFEMI/K7MDENG+bPxRfi/CYEXAMPL+EKEY";
     for quoted in [

@@ -1,5 +1,5 @@
-//! Crash-safe file I/O for the credentials file: the lock that serialises
-//! writers, the directories, the exclusive temporary file, the rename over
+//! Crash-safe file I/O for the credentials file: the directories, the
+//! exclusive temporary file, the rename over
 //! the target and the flushes that make it last, and the capped,
 //! link-refusing read.
 //!
@@ -8,18 +8,15 @@
 //! need; nothing here ever truncates the file in place.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, TryLockError};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::time::format_duration;
 
-use super::dir::{drop_access_acl, has_access_acl, our_euid, Dir};
-use super::permissions::trusted_lock;
+use super::dir::{drop_access_acl, has_access_acl, Dir};
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
 /// The mode of a parent directory we have to create: the keys inside are
@@ -31,11 +28,6 @@ pub(super) const DIR_MODE: u32 = 0o700;
 /// path), but still cannot list it or add anything to it. Making the user
 /// the directory's owner instead would let it swap our files.
 pub(super) const DIR_MODE_FOR_OWNER: u32 = 0o711;
-
-/// How long a write waits for another aws-credfile process to finish its
-/// own. A write holds the lock for milliseconds; a holder that takes this
-/// long is stuck, and failing (the daemon retries) is better than hanging.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// After the file name (and a leading dot), names the lock, temporary and
 /// leftover files: `.<name>.aws-credfile.lock`, `.<name>.aws-credfile.<pid>.tmp`.
@@ -105,123 +97,6 @@ pub(super) fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// The lock file's mode: write-only, for its owner. `flock(2)` takes any
-/// open descriptor, so a lock anyone could open for reading could be held
-/// by them to stop every write (round 15: the app, the same user as the
-/// sidecar, reading the directory through a read-only mount). Opening it
-/// for writing takes write permission and a writable mount, and whoever has
-/// both may replace the credentials file anyway.
-pub(super) const LOCK_MODE: u32 = 0o200;
-
-/// Opens (creating it [`LOCK_MODE`] if needed) the lock file at `path`, for
-/// writing, and takes an exclusive `flock` on it, waiting at most `wait`
-/// (`None` when another process still holds it then). With `owner`, a lock
-/// this call creates is given to that user as the file is: a root run
-/// writing for `--owner` (an init container, say) would otherwise leave a
-/// root-only lock that the user's own later writer (the sidecar) could
-/// never open. An empty lock of this user's with another mode (made by an
-/// older version) is set to [`LOCK_MODE`]. The lock goes with the returned
-/// file: it is released when the file is dropped, or when the process dies,
-/// so a killed writer never leaves it held.
-pub(super) fn lock(
-    dir: &Dir,
-    name: &OsStr,
-    path: &Path,
-    wait: Duration,
-    owner: Option<Owner>,
-) -> Result<Option<File>, Error> {
-    // O_NOFOLLOW: a planted link would make us create or lock a file of the
-    // attacker's choosing. O_NONBLOCK: a FIFO planted here must not hang
-    // open(); it is refused below. One this call creates is set to
-    // LOCK_MODE whatever the umask (0277 would leave it 0000).
-    let open = |create: bool| {
-        let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-        match create {
-            true => dir.open(name, flags | libc::O_CREAT | libc::O_EXCL, LOCK_MODE),
-            false => dir.open(name, flags, 0),
-        }
-    };
-    let mut created = false;
-    let file = match open(false) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match open(true) {
-            Ok(file) => {
-                created = true;
-                let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
-                Ok(file)
-            }
-            // Another writer made it meanwhile.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open(false),
-            Err(e) => Err(e),
-        },
-        opened => opened,
-    }
-    .map_err(|e| {
-        let e = if dir.is_symlink(name) {
-            io::Error::other("it is a symbolic link, which aws-credfile never follows; remove it")
-        } else {
-            e
-        };
-        Error::io("open the lock file", path, e)
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io("inspect the lock file", path, e))?;
-    if !meta.is_file() || meta.nlink() > 1 {
-        return Err(Error::io(
-            "use the lock file",
-            path,
-            io::Error::other(
-                "it is not a regular file of its own (another name shares it); remove it",
-            ),
-        ));
-    }
-    trusted_lock(meta.uid(), owner)
-        .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
-    if !created && meta.len() == 0 && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
-        let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
-    }
-    // Only a lock this run made changes hands, through the descriptor that
-    // made it. Whoever can rename files into the directory (the `--owner`
-    // user in its own home, anyone in a shared one) could put any file of
-    // ours under the lock's name: a root-only file (round 12), or another
-    // writer's temporary file just created, still empty, about to get its
-    // keys (round 13).
-    if let Some(owner) = owner.filter(|_| created) {
-        std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
-            .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
-    }
-    let deadline = Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Some(file)),
-            // Polled often: a writer releases the lock for only as long as
-            // it takes to fetch its next credentials, and one polling slowly
-            // could miss every such gap. Waits are rare and short, so the
-            // wake-ups cost nothing that matters.
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(TryLockError::WouldBlock) => return Ok(None),
-            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
-        }
-    }
-}
-
-/// The error after waiting `waited` for the lock at `path` in vain.
-pub(super) fn lock_timeout(path: &Path, waited: Duration) -> Error {
-    Error::io(
-        "lock",
-        path,
-        io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!(
-                "another process has held it for over {}; is another aws-credfile for this file stuck?",
-                format_duration(waited)
-            ),
-        ),
-    )
-}
-
 /// Replaces the file at `path` (named `file_name`, in `dir`) with `data`,
 /// atomically: an exclusive temporary file of this process's own beside it,
 /// with `mode` and `owner` set before the data goes in, flushed, renamed
@@ -248,7 +123,7 @@ pub(super) fn replace(
     }
     // The file is replaced now, whatever the flush says: reporting a
     // failure would make the daemon fetch again for a file already fresh
-    // (round 12: a directory this user may search and write but not read,
+    // (a directory this user may search and write but not read,
     // 0300, cannot be opened to be flushed). The flush is for power cuts.
     let _ = dir.sync();
     Ok(())
@@ -282,7 +157,7 @@ const TEMP_NAMES: usize = 4;
 /// there was planted after the leftovers were cleared (no writer of ours
 /// holds this name now): it is unlinked, which removes a link itself and
 /// never its target, and the name tried once more. What cannot be unlinked
-/// (round 14: another user's directory of that name in a sticky `/tmp`,
+/// (another user's directory of that name in a sticky `/tmp`,
 /// where the process id is easy to read) must not stop every refresh for
 /// good, so the next names add random digits no one can guess in advance.
 fn create_temp(dir: &Dir, file_name: &OsStr, parent: &Path) -> Result<(File, OsString), Error> {
@@ -347,8 +222,7 @@ pub(super) fn fill(
 ) -> Result<(), (&'static str, io::Error)> {
     // An ACL inherited from the directory's default one would let its
     // named users read what the mode keeps from them. Removed first: a
-    // chmod to 0640 before it would open its mask to them meanwhile
-    // (round 16).
+    // chmod to 0640 before it would open its mask to them meanwhile.
     drop_access_acl(file).map_err(|e| ("remove the inherited ACL of", e))?;
     // Only permission bits: set-id or sticky bits on a credentials file
     // would only ever be a mistake.

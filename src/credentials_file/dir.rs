@@ -373,7 +373,7 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd
     // NUL-terminated name; umask(2) cannot fail. The umask is narrowed to
     // 077 for the mkdir only (no other thread creates files meanwhile): a
     // umask of 0777 would make the directory 000, which this user could
-    // not open again to set its mode (round 12).
+    // not open again to set its mode.
     #[allow(unsafe_code)]
     let rc = unsafe {
         let umask = libc::umask(0o077);

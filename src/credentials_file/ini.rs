@@ -62,7 +62,7 @@ pub(super) fn trim_line(line: &str) -> &str {
 }
 
 /// Whitespace as Python's `str.strip` has it: Unicode's, and the four
-/// separators U+001C to U+001F (round 12: a header indented by one was a
+/// separators U+001C to U+001F (a header indented by one was a
 /// header to botocore only).
 fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
@@ -144,7 +144,7 @@ pub(super) fn ambiguity(text: &str) -> Option<String> {
 /// Why Python's `configparser`, which botocore and the AWS CLI read the
 /// file with, would refuse `text` whole (they then have no profile at all);
 /// `None` when it reads it. Its rules, as `RawConfigParser` has them by
-/// default (round 14: `--check` passed, and writes went ahead, on files
+/// default (`--check` passed, and writes went ahead, on files
 /// botocore refused):
 ///
 /// - a byte-order mark is not whitespace to it, so the first header is not

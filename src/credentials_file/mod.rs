@@ -1,6 +1,8 @@
 //! The shared credentials file as a sink: one profile's section written
 //! into it, keeping every other byte, and read back for `--check`. The text
-//! work is `ini`'s, the crash-safe I/O `atomic`'s; this module decides.
+//! work is `ini`'s, the crash-safe I/O `atomic`'s and `lock`'s, which file
+//! `path`'s, what may go in `values`'s, `--check` `check`'s; this module
+//! decides.
 //!
 //! Several aws-credfile processes may write one file (two sidecars with
 //! different profiles, a hand-run `--once` beside the sidecar). Each
@@ -23,95 +25,38 @@
 //! would exceed it is refused, since the next read would refuse the result.
 
 mod atomic;
+mod check;
 mod dir;
 mod ini;
+mod lock;
+mod path;
 mod permissions;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::credentials::{is_fit_value, Credentials};
-use crate::env::{var, Env};
-use crate::error::{is_invisible, Error};
-use crate::time::{format_duration, Timestamp};
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::time::Timestamp;
 
-pub use self::atomic::LOCK_WAIT;
 use self::atomic::*;
+pub use self::check::check;
+use self::check::LONGEST_SESSION;
 use self::dir::{effective_ids, Dir};
 use self::ini::*;
 pub use self::ini::{merge, render_section};
+pub use self::lock::LOCK_WAIT;
+use self::lock::{lock, lock_timeout};
+pub use self::path::{path, ENV_HOME, ENV_SHARED_CREDENTIALS_FILE};
 use self::permissions::{may_chown, no_new_readers, trusted, trusted_lock, Access};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
-
-/// The credentials file when `--file` is absent ...
-pub const ENV_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
-/// ... else `.aws/credentials` in the home directory, as every SDK looks.
-pub const ENV_HOME: &str = "HOME";
-
-/// The file to write, as the SDKs find it: `flag` (`--file`), else
-/// `$AWS_SHARED_CREDENTIALS_FILE`, else `$HOME/.aws/credentials`; `~/` at
-/// the start means `$HOME/`.
-pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
-    let (name, path) = match (flag, var(env, ENV_SHARED_CREDENTIALS_FILE)) {
-        (Some(f), _) if f.trim().is_empty() => return Err(Error::Usage("--file is empty".into())),
-        (Some(f), _) => ("--file", expand_home(f, env, "--file")?),
-        (None, Some(f)) => (
-            ENV_SHARED_CREDENTIALS_FILE,
-            expand_home(&f, env, ENV_SHARED_CREDENTIALS_FILE)?,
-        ),
-        (None, None) => match var(env, ENV_HOME) {
-            Some(home) => (
-                ENV_HOME,
-                PathBuf::from(home).join(".aws").join("credentials"),
-            ),
-            None => {
-                return Err(Error::Config(format!(
-                    "no credentials file: set --file, {ENV_SHARED_CREDENTIALS_FILE} or {ENV_HOME}"
-                )))
-            }
-        },
-    };
-    // `dir/`, `.` and `..` name directories: refused before any fetch. So
-    // does `dir/.`, which Rust's path reading takes for `dir` (round 14:
-    // the file `dir` was written, where every SDK given the same path
-    // fails with "Not a directory").
-    let text = path.as_os_str().as_encoded_bytes();
-    if text.ends_with(b"/") || text.ends_with(b"/.") || path.file_name().is_none() {
-        return Err(Error::Config(format!(
-            "{name} {} does not name a file; give a path such as /home/app/.aws/credentials",
-            path.display()
-        )));
-    }
-    // The lock and temporary files beside it are named after it, with
-    // about 30 bytes more: their names must fit NAME_MAX (255) too.
-    if path.file_name().is_some_and(|n| n.len() > MAX_FILE_NAME) {
-        return Err(Error::Config(format!(
-            "{name} {}: the file name is longer than {MAX_FILE_NAME} bytes, too long for the lock and temporary files named after it; use a shorter one",
-            path.display()
-        )));
-    }
-    Ok(path)
-}
-
-/// 220 bytes: the longest file name whose lock and temporary files
-/// (`.NAME.aws-credfile.PID.tmp`) still fit a file name's 255.
-const MAX_FILE_NAME: usize = 220;
-
-/// `~/x` means `$HOME/x`, as the SDKs read `AWS_SHARED_CREDENTIALS_FILE`.
-fn expand_home(path: &str, env: Env, name: &str) -> Result<PathBuf, Error> {
-    match path.strip_prefix("~/") {
-        None => Ok(PathBuf::from(path)),
-        Some(rest) => var(env, ENV_HOME)
-            .map(|home| PathBuf::from(home).join(rest))
-            .ok_or_else(|| {
-                Error::Config(format!("{name} starts with ~/ but {ENV_HOME} is not set"))
-            }),
-    }
-}
+use self::values::validate;
+pub use self::values::validate_profile;
 
 /// The largest file we are willing to read, and so to write. A real
 /// credentials file is a few KiB; anything near this is not one, and reading
@@ -136,7 +81,7 @@ pub struct FileSink {
     pub profile: String,
     /// Permission bits of the written file (`--mode`). `None`: a file
     /// aws-credfile wrote before keeps who may read it, as its writer's
-    /// `--mode` set it (round 15: a hand-run `--once` beside a sidecar with
+    /// `--mode` set it (a hand-run `--once` beside a sidecar with
     /// `--mode 0640` made the file 0600, which locked the app's group out,
     /// and the sidecar could never widen it again); any other file, and a
     /// new one, gets [`DEFAULT_MODE`], so a file someone made readable to
@@ -425,199 +370,10 @@ impl FileSink {
     }
 }
 
-/// 12 hours: the longest session STS issues (`DurationSeconds` 43200); a
-/// recorded expiry further off than this is not believed.
-const LONGEST_SESSION: Duration = Duration::from_secs(12 * 3600);
-
 /// The directory holding `path`; a bare file name lives in `.`.
 pub(super) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
-}
-
-/// Refuses a profile name that would not read back as its own `[name]`
-/// header: empty, with brackets, control or invisible characters, or
-/// surrounding whitespace. Such a name would never match on the next write, and a new
-/// section would be appended every refresh. The configuration may call this
-/// to reject `--profile` early; `write` calls it as a last line of defence.
-pub fn validate_profile(name: &str) -> Result<(), Error> {
-    let why = if name.is_empty() {
-        Some("it is empty".to_string())
-    } else if name.len() > 128 {
-        Some("it is longer than 128 characters".to_string())
-    } else if name != name.trim() {
-        Some("it starts or ends with whitespace".to_string())
-    } else if let Some(c) = name.chars().find(|&c| {
-        c.is_control()
-            || c.is_whitespace()
-            || is_invisible(c)
-            || matches!(c, '[' | ']' | '#' | ';' | '=' | ':' | ',' | '"')
-    }) {
-        // Brackets end the header early; '#' and ';' start comments in some
-        // parsers; '=' makes some read the line as a key; aws-sdk-go's
-        // parser (v1 and v2) fails on the whole file at ':', ',' or '"' in
-        // a header, every other profile with it; the JavaScript SDK v3
-        // reads `[a b]` as a section of type `a` and drops it; an invisible
-        // one makes two names that look alike.
-        Some(format!("it contains {c:?}"))
-    } else if name.contains("__proto__") {
-        // The JavaScript SDKs read sections into plain objects, and throw
-        // on the whole file at this one.
-        Some("the JavaScript SDKs cannot read a file with a __proto__ section".to_string())
-    } else if name == "DEFAULT" {
-        // Python's configparser (botocore, the AWS CLI) takes [DEFAULT] for
-        // the defaults of every other section: its keys would turn up in
-        // all the others.
-        Some("Python's SDKs read [DEFAULT] as defaults for every other profile".to_string())
-    } else if name.starts_with("profile ") || name.starts_with("sso-session ") {
-        Some(
-            "the credentials file does not use the \"profile \" or \"sso-session \" prefixes"
-                .to_string(),
-        )
-    } else {
-        None
-    };
-    match why {
-        Some(why) => Err(Error::Config(format!(
-            "--profile {name:?} cannot be a section name in a credentials file: {why}; use a plain name such as default"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Refuses credentials the file cannot hold faithfully. Parsers trim values
-/// and end them at a line break, so whitespace or a control character would
-/// change a key or inject lines into the file; an empty value breaks some
-/// old parsers outright. The sources should never produce such values; this
-/// is the last line of defence before they reach the disk.
-pub(super) fn validate(creds: &Credentials) -> Result<(), Error> {
-    check_value("access key id", &creds.access_key_id)?;
-    check_value("secret access key", creds.secret_access_key.expose())?;
-    if let Some(token) = &creds.session_token {
-        // An empty token means "no token" (long-term keys); render omits it.
-        if !token.is_empty() {
-            check_value("session token", token.expose())?;
-        }
-    }
-    Ok(())
-}
-
-/// Never puts `value` in the message: it may be a secret.
-pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
-    let problem = if value.is_empty() {
-        "is empty"
-    } else if !is_fit_value(value) {
-        "is not printable ASCII without spaces, at most 16 KiB"
-    } else {
-        return Ok(());
-    };
-    Err(Error::BadResponse {
-        from: "the credentials source".into(),
-        status: 200,
-        detail: format!(
-            "the {what} {problem}, which a credentials file cannot hold; not writing it"
-        ),
-    })
-}
-
-/// For `--check`: Ok(expiration) iff the sink's file holds its profile with
-/// access key, secret key and the recorded expiry at least `min_valid`
-/// after `now`, in a file the writer would merge into (this user's or
-/// `--owner`'s, not writable by group or others: round 15, a file another
-/// user planted in a directory it may write passed, keys of its choosing
-/// and all, while the daemon refused it at every refresh); otherwise
-/// `Err(Error::Stale(..))` saying why, or an `Io` error if unreadable for
-/// another reason.
-pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Timestamp, Error> {
-    let (path, profile) = (&sink.path, sink.profile.as_str());
-    let shown = path.display();
-    let Some(file) = read_file(path)? else {
-        return Err(Error::Stale(format!(
-            "{shown} does not exist yet; aws-credfile has not written it (is it running with this --file?)"
-        )));
-    };
-    if let Err(why) = trusted(file.uid, file.mode, sink.owner) {
-        return Err(Error::Stale(format!(
-            "{shown} is not the file aws-credfile writes: {why}"
-        )));
-    }
-    let text = file.text;
-    let found = inspect(&text, profile);
-    let missing = |what: &str| {
-        Error::Stale(format!(
-            "profile [{profile}] in {shown} has no {what}; aws-credfile rewrites it on its next refresh"
-        ))
-    };
-    if found.sections == 0 {
-        return Err(Error::Stale(format!(
-            "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
-        )));
-    }
-    if let Some(why) = ambiguity(&text) {
-        return Err(Error::Stale(format!(
-            "{shown} may not read as aws-credfile reads it: {why}"
-        )));
-    }
-    if found.sections > 1 {
-        return Err(Error::Stale(format!(
-            "{shown} has {} [{profile}] sections, a file botocore refuses to read; aws-credfile rewrites them as one on its next refresh",
-            found.sections
-        )));
-    }
-    if let Some(why) = python_refuses(&text) {
-        return Err(Error::Stale(format!("{shown} cannot be read: {why}")));
-    }
-    if !found.access_key_id {
-        return Err(missing(ACCESS_KEY_ID));
-    }
-    if !found.secret_access_key {
-        return Err(missing(SECRET_ACCESS_KEY));
-    }
-    let Some(expires) = found.expires else {
-        let why = if found.bad_marker {
-            "readable expiry in its \"# aws-credfile: expires ...\" comment"
-        } else {
-            "\"# aws-credfile: expires ...\" comment, so its expiry is unknown (was it written by aws-credfile?)"
-        };
-        return Err(missing(why));
-    };
-    // An expiry further off than any session AWS issues is believed only
-    // for 12 h after the section was written (round 14: a file baked into
-    // an image, claiming 9999, passed every probe while nothing refreshed
-    // it). A running aws-credfile rewrites the section every 6 h at most.
-    let written = found.refreshed.filter(|&r| r <= now);
-    let believed = match written {
-        Some(written) => expires.min(written.plus(LONGEST_SESSION)),
-        None if expires > now.plus(LONGEST_SESSION) => now,
-        None => expires,
-    };
-    if believed < expires && believed < now.plus(min_valid) {
-        let why = match written {
-            Some(w) => format!("more than 12 h after it was written at {w}"),
-            None => "more than 12 h from now, and it says no past time it was written".into(),
-        };
-        return Err(Error::Stale(format!(
-            "profile [{profile}] in {shown} claims to expire at {expires}, {why}; no session AWS issues lasts that long, so it is not believed (is aws-credfile running and refreshing it?)"
-        )));
-    }
-    if expires < now.plus(min_valid) {
-        let when = if expires <= now {
-            format!(
-                "expired at {expires}, {} ago",
-                format_duration(expires.until(now))
-            )
-        } else {
-            format!(
-                "expire at {expires}, in {}",
-                format_duration(now.until(expires))
-            )
-        };
-        return Err(Error::Stale(format!(
-            "the credentials for profile [{profile}] in {shown} {when}, less than --min-valid {}; is aws-credfile running and refreshing?",
-            format_duration(min_valid)
-        )));
-    }
-    Ok(expires)
 }

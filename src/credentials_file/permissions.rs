@@ -103,8 +103,8 @@ pub(super) struct Access {
 /// it (it may chmod it), and root reads everything. A file readable by all
 /// may go anywhere.
 pub(super) fn no_new_readers(old: Access, new: Access) -> Result<(), String> {
-    // Readable by others but not by its group keeps the group out (round
-    // 13): only both bits make it everyone's.
+    // Readable by others but not by its group keeps the group out: only
+    // both bits make it everyone's.
     if old.mode & 0o044 == 0o044 {
         return Ok(());
     }
@@ -158,7 +158,7 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
 }
 
 /// Whether a lock file owned by `uid` may be used: this user's, root's or
-/// `--owner`'s. One another user made first (round 14: in a shared, sticky
+/// `--owner`'s. One another user made first (in a shared, sticky
 /// directory) is theirs to hold for good, and every write would wait for
 /// it and fail.
 pub(super) fn trusted_lock(uid: u32, owner: Option<Owner>) -> Result<(), String> {

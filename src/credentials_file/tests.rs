@@ -1,6 +1,7 @@
 //! Unit tests of the credentials file: rendering, merging, writing and
 //! checking, with a fixed clock and scratch directories of their own.
 
+use super::lock::LOCK_MODE;
 use super::*;
 use crate::credentials::Secret;
 use std::ffi::OsStr;
@@ -870,7 +871,7 @@ fn write_refuses_files_it_cannot_merge() {
     assert_eq!(names(&tmp.0), [LOCK, "credentials"]);
 }
 
-/// Round 14: another user made a directory under our temporary name in a
+/// Another user made a directory under our temporary name in a
 /// sticky /tmp (the process id is easy to read), and every refresh failed
 /// on it for good. What cannot be removed is stepped around.
 #[test]
@@ -896,7 +897,7 @@ fn a_temporary_name_taken_for_good_is_stepped_around() {
     );
 }
 
-/// Round 15: a hand-run `--once` without `--mode` beside a sidecar with
+/// A hand-run `--once` without `--mode` beside a sidecar with
 /// `--mode 0640` made the file 0600: the app's group lost it, and the
 /// sidecar refused every refresh after (it would widen who may read it).
 /// Without `--mode`, a file aws-credfile wrote keeps its mode; any other
@@ -999,17 +1000,17 @@ fn write_refuses_profile_names_that_would_not_read_back() {
         "a;b",
         "a=b",
         "profile x",
-        // Round 11: aws-sdk-go fails on the whole file at these, and the
+        // aws-sdk-go fails on the whole file at these, and the
         // JavaScript SDKs at __proto__.
         "123456789012:role",
         "a,b",
         "\"x",
         "__proto__",
         "x __proto__",
-        // Round 12: the JavaScript SDK v3 drops a two-word section.
+        // The JavaScript SDK v3 drops a two-word section.
         "my profile",
         "services x",
-        // Round 5: names that look like another (invisible characters).
+        // Names that look like another (invisible characters).
         "prod\u{202E}",
         "pro\u{200B}d",
         "\u{FEFF}default",
@@ -1072,7 +1073,7 @@ fn check_fresh_file() {
     );
 }
 
-/// Round 14: `--check` believed any expiry in the comment, so a file baked
+/// `--check` believed any expiry in the comment, so a file baked
 /// into an image claiming 9999 passed every probe while nothing refreshed
 /// it. An expiry is believed for at most 12 h (the longest STS session)
 /// after the section was written.
@@ -1284,7 +1285,7 @@ fn a_file_others_may_write_is_never_merged_into() {
 
 #[test]
 fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
-    // Round 6: two [default] sections passed --check, though botocore
+    // Two [default] sections passed --check, though botocore
     // refuses the whole file; and a file with lone-CR line endings (read
     // by Python as lines) was merged as one line, adding a second section.
     let twice = format!("{}\n{}", section("default"), section("default"));
@@ -1307,7 +1308,7 @@ fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
         .expect("CRLF");
 }
 
-/// Round 7: one answer expiring in 2099, written just before, was "newer"
+/// One answer expiring in 2099, written just before, was "newer"
 /// than every later fetch, so the profile kept its keys for good. An
 /// expiry further off than any session AWS issues (12 h) is not believed.
 #[test]
@@ -1378,7 +1379,7 @@ fn links_on_the_way_are_followed_only_where_no_one_else_can_swap_them() {
     sink.preflight().expect("no link");
 }
 
-/// Round 11: a file botocore reads as two profiles, both headers indented,
+/// A file botocore reads as two profiles, both headers indented,
 /// was merged into one where `[other]` followed the fresh section still
 /// indented, so Python read it (and every later line) as more of the
 /// session token: the token broke and `[other]` vanished, while `--check`
@@ -1410,7 +1411,7 @@ fn an_indented_header_is_neither_merged_into_nor_passed() {
     assert!(msg.contains("is an indented section header"), "{msg}");
     // A byte-order mark before the first header is no indentation.
     assert!(super::ini::ambiguity(&format!("\u{feff}{}", section("default"))).is_none());
-    // Round 12: Python's strip() takes U+001C..U+001F for whitespace too;
+    // Python's strip() takes U+001C..U+001F for whitespace too;
     // and it reads a header's name up to the last ], untrimmed, where Go
     // (and the merge) read it up to the first, trimmed. The line is never
     // quoted: a file may hold anything.
@@ -1430,7 +1431,7 @@ fn an_indented_header_is_neither_merged_into_nor_passed() {
     assert!(super::ini::ambiguity("[default]  \n[a.b-c]\n# ] comment\n").is_none());
 }
 
-/// Round 14: a byte-order mark, a key before the first header and an
+/// A byte-order mark, a key before the first header and an
 /// unclosed header made botocore refuse the whole file, while `--check`
 /// passed and writes went ahead. Every way Python's configparser refuses a
 /// file is now refused by both, naming the line, never quoting it.
@@ -1515,7 +1516,7 @@ fn a_file_python_refuses_is_neither_merged_into_nor_passed() {
     }
 }
 
-/// Round 11: whoever could rename a file onto the path (the `--owner` user
+/// Whoever could rename a file onto the path (the `--owner` user
 /// in its own home, anyone in a shared directory) could put a root-only
 /// file there, and root's next write handed its content to `--owner`, or to
 /// everyone `--mode 0644` lets read. Whoever may read the result must have
@@ -1543,14 +1544,14 @@ fn a_merge_hands_no_one_what_they_could_not_read() {
     assert!(why.contains("group 5"), "{why}");
     // Group-readable, but by another group.
     assert!(!ok(access(7, 8, 0o640), access(7, 9, 0o640)));
-    // Round 13: readable by others but not by its group keeps that group
+    // Readable by others but not by its group keeps that group
     // out; made readable by all, it would let the group in.
     assert!(!ok(access(0, 5, 0o604), access(0, 0, 0o644)));
     assert!(!ok(access(0, 5, 0o404), access(0, 0, 0o644)));
     assert!(ok(access(0, 5, 0o644), access(0, 0, 0o644)));
 }
 
-/// Round 11: a `--file` named like another file's lock or leftover
+/// A `--file` named like another file's lock or leftover
 /// temporary file would be locked or removed by another run.
 #[test]
 fn a_file_named_like_our_own_lock_or_temporary_file_is_refused() {

@@ -13,7 +13,7 @@ fn one_line_neutralises_controls_and_bidi() {
 
 #[test]
 fn one_line_neutralises_what_shows_nothing() {
-    // Round 5: zero-width characters, the soft hyphen, the byte order mark,
+    // Zero-width characters, the soft hyphen, the byte order mark,
     // the word joiner and tag characters passed through.
     assert_eq!(
         one_line("Acc\u{200B}ess\u{200D}De\u{00AD}nied\u{FEFF}\u{2060}\u{E0041}\u{E007F}"),
@@ -108,7 +108,7 @@ fn a_program_that_cannot_start_for_want_of_resources_is_a_runtime_failure() {
     }
     assert_eq!(spawn(libc::EACCES).exit_code(), 126);
     assert_eq!(spawn(libc::ENOENT).exit_code(), 127);
-    // Round 11: too long a command line was blamed on the program.
+    // Too long a command line was blamed on the program.
     let long = spawn(libc::E2BIG);
     assert_eq!(long.exit_code(), 126);
     assert!(

@@ -1,5 +1,6 @@
 //! Unit tests of `http`.
 
+use super::proxy::check_proxy_port;
 use super::*;
 
 #[test]
@@ -117,7 +118,7 @@ fn proxy_rules() {
     assert!(via("https://[fd00::1]/", &ports).is_some());
     assert_eq!(via("https://[fd00::2]/", &ports), None);
     assert!(via("https://odd.test/", &ports).is_some());
-    // Round 10: `*` is special only as a whole entry, as Go and Python
+    // `*` is special only as a whole entry, as Go and Python
     // read it; an address matches however it is spelled.
     let stars = Network {
         no_proxy: vec![
@@ -159,7 +160,7 @@ fn a_proxy_port_must_be_a_port() {
     }
 }
 
-/// Round 11: a SOCKS proxy in `HTTPS_PROXY` (`socks5://`, `socks5h://`,
+/// A SOCKS proxy in `HTTPS_PROXY` (`socks5://`, `socks5h://`,
 /// `socks4://`, `socks://`) reached ureq, which panics when a proxy needs a
 /// feature it was built without: every refresh aborted (exit 134). Now a
 /// configuration error naming the variable.
@@ -192,7 +193,7 @@ fn a_socks_proxy_is_a_config_error_not_a_panic() {
         assert!(msg.contains("only http:// and https://"), "{msg}");
     }
     assert_eq!(refusal("http://127.0.0.1:3128"), None);
-    // Round 13: a password with an unencoded / ? or # made a path or a
+    // A password with an unencoded / ? or # made a path or a
     // query, and the user name the proxy's host.
     for url in [
         "http://localhost:18003/pw@proxy.corp.example:3128",

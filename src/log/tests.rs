@@ -56,7 +56,7 @@ fn levels_filter() {
 
 #[test]
 fn what_shows_nothing_shows_as_a_question_mark() {
-    // Round 5: zero-width and other invisible characters from a server, or
+    // Zero-width and other invisible characters from a server, or
     // a flag, reached log lines unchanged.
     let sneaky = "Access\u{200B}Denied\u{202E}\u{E0041}";
     for format in [Format::Text, Format::Json] {

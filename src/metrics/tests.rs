@@ -71,7 +71,7 @@ fn counts_and_readiness() {
         "{}",
         answer.body
     );
-    // Round 8: credentials issued for less than --min-valid are not ready
+    // Credentials issued for less than --min-valid are not ready
     // either, but nothing is failing, and the reason must not say so.
     shared
         .borrow_mut()

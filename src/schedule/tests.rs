@@ -44,7 +44,7 @@ fn short_lived_credentials_never_spin() {
     assert_eq!(refresh_delay(at(0), at(600), 0.0), Duration::from_secs(300));
 }
 
-/// Round 4 finding: 601-second credentials were refreshed every second
+/// 601-second credentials were refreshed every second
 /// (the margin left 1 s), forever. Whatever the lifetime, the wait is
 /// at least a quarter of it, jitter included.
 #[test]
@@ -84,7 +84,7 @@ fn random_unit_is_in_range_and_varies() {
     assert!((0.4..0.6).contains(&mean), "mean {mean}");
 }
 
-/// Round 11 finding: with `/readyz` asking for more validity than the
+/// With `/readyz` asking for more validity than the
 /// margin leaves (`--min-valid 11m`, 15-minute credentials refreshed 10
 /// minutes before expiry), readiness turned 503 before every refresh. The
 /// refresh now comes a minute before less than `--min-valid` is left.

@@ -59,7 +59,7 @@ impl Conn {
 /// count (`TCP_INFO`, the last segment received from it), at most
 /// [`CONNECTION_DEADLINE`]; `None` where that cannot be read. For a socket
 /// that has sent nothing since it connected, this is how long it waited in
-/// the accept queue (round 14: under a flood of idle sockets, each one was
+/// the accept queue (under a flood of idle sockets, each one was
 /// given [`IDLE_AFTER`] from its accept before it could make room, and with
 /// few descriptors a probe waited behind them for over a second).
 pub(super) fn silent_for(stream: &TcpStream) -> Option<Duration> {

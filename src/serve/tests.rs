@@ -7,10 +7,13 @@ use super::limits::*;
 use super::*;
 use crate::credentials::{Credentials, Secret};
 use crate::log::Logger;
-use crate::poll::poll;
+use crate::poll::{poll, Interest};
+use std::io::ErrorKind;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::AsFd;
 use std::os::fd::BorrowedFd;
+use std::time::Instant;
 
 fn req(method: &str, path: &str, auth: Option<&str>) -> Request {
     Request {
@@ -465,7 +468,7 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
     drop((third, fourth, fifth));
 }
 
-/// Round 14: under a flood of idle sockets, each one got `IDLE_AFTER` from
+/// Under a flood of idle sockets, each one got `IDLE_AFTER` from
 /// its accept before it could make room, so with few descriptors (a cap of
 /// 8) a probe queued behind them waited over a second. A socket that was
 /// silent in the accept queue that long is idle as soon as it is accepted.

@@ -174,7 +174,7 @@ struct Answer {
     token: Option<String>,
     expiration: Option<String>,
     /// Optional and only passed on: anything but a string is dropped, not
-    /// a reason to refuse the credentials (round 13: a number was).
+    /// a reason to refuse the credentials (a number was).
     #[serde(default, deserialize_with = "string_or_nothing")]
     account_id: Option<String>,
     #[serde(default, deserialize_with = "string_or_nothing")]

@@ -284,7 +284,7 @@ pub fn check_override_url(url: &str) -> Result<String, String> {
     }
     // TLS checks the certificate against the host as written: an address
     // spelled otherwise (`127.1`, `2130706433`, `127.0.0.1.`) is neither an
-    // address nor a name to it, and every call would fail (round 13).
+    // address nor a name to it, and every call would fail.
     if parsed.is_https()
         && parsed.ip().is_none()
         && rustls::pki_types::ServerName::try_from(parsed.host()).is_err()

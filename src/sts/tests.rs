@@ -359,7 +359,7 @@ fn bad_expiration() {
         let msg = bad_response(parse(ACTION_WEB_IDENTITY, 200, &xml));
         assert!(msg.contains("Expiration"), "{msg}");
     }
-    // Round 10: part of the answer's own secret key where the expiry
+    // Part of the answer's own secret key where the expiry
     // belongs was quoted; only the whole of it was hidden.
     let part = &SECRET[2..SECRET.len() - 2];
     let xml = web_identity_xml().replace("2024-05-06T08:08:09Z", part);

@@ -57,7 +57,7 @@ fn rejects_malformed_timestamps() {
     }
 }
 
-/// Round 14: an offset carried 9999-12-31T23:59:59-23:59 into year 10000,
+/// An offset carried 9999-12-31T23:59:59-23:59 into year 10000,
 /// written as five digits that neither `--check` nor botocore read back.
 #[test]
 fn only_times_that_four_digit_years_can_write_are_taken() {

@@ -33,7 +33,7 @@ fn random_tokens_differ() {
 #[test]
 fn web_identity_tokens_are_one_word() {
     assert!(check_web_identity("eyJhbGciOi.payload.sig").is_ok());
-    // Round 11: a byte-order mark was sent, percent-encoded, as the token.
+    // A byte-order mark was sent, percent-encoded, as the token.
     for bad in [
         "",
         "a b",

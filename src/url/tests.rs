@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn strict_reading() {
-    // Round 8: a raw non-ASCII path went out as bytes, signed encoded.
+    // A raw non-ASCII path went out as bytes, signed encoded.
     assert!(Url::parse("http://127.0.0.1:8080/\u{fc}/").is_err());
     assert!(Url::parse("http://127.0.0.1:8080/%C3%BC/").is_ok());
     let u = Url::parse("https://STS.eu-west-1.amazonaws.com").unwrap();
@@ -82,7 +82,7 @@ fn user_info_is_redacted() {
         ),
         ("http://u:p?a<b>`'\\@h:1", "http://***@h:1"),
         ("u:pa/ss@proxy:3128", "***@proxy:3128"),
-        // Round 10: a `://` inside the password is not a scheme's.
+        // A `://` inside the password is not a scheme's.
         ("user:PWGse://cret@127.0.0.1:9", "***@127.0.0.1:9"),
         ("http:/user:pw@host", "***@host"),
     ] {
@@ -120,7 +120,7 @@ fn a_value_that_is_no_url_is_not_quoted_as_a_scheme() {
     );
 }
 
-/// Round 11: a proxy URL's path, query or fragment (`?auth=...`) was shown
+/// A proxy URL's path, query or fragment (`?auth=...`) was shown
 /// whole in errors; only its user info was hidden.
 #[test]
 fn a_proxy_is_shown_as_its_scheme_host_and_port_only() {
@@ -138,7 +138,7 @@ fn a_proxy_is_shown_as_its_scheme_host_and_port_only() {
     }
 }
 
-/// Round 12: an endpoint URL's query (a token, for a credentials server
+/// An endpoint URL's query (a token, for a credentials server
 /// that authenticates by one) reached every log line naming the endpoint,
 /// and an `@` in it read as user info, so messages named a host never
 /// contacted.

@@ -1,5 +1,5 @@
 """Hostile credentials files, built at random from the shapes that trip parsers, read by the
-real botocore and by aws-credfile side by side (round 14: `--check` passed, and writes went
+real botocore and by aws-credfile side by side (`--check` passed, and writes went
 ahead, on files botocore refused whole). For every file:
 
 - `--check` passes only when botocore reads the profile, with the keys that are there; when

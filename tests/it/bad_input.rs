@@ -386,12 +386,12 @@ fn cases(f: &Files) -> Vec<Case> {
         &x200,
         "tab\there",
         "nul\0x",
-        // Round 5: names that look like others.
+        // Names that look like others.
         "prod\u{202E}",
         "pro\u{200B}d",
-        // Round 8: Python's SDKs read [DEFAULT] as every profile's defaults.
+        // Python's SDKs read [DEFAULT] as every profile's defaults.
         "DEFAULT",
-        // Round 11: aws-sdk-go fails on the whole file at ':', ',' or '"'
+        // aws-sdk-go fails on the whole file at ':', ',' or '"'
         // in a header; the JavaScript SDKs at a __proto__ section.
         "a:b",
         "a,b",
@@ -427,7 +427,7 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--file", ""],
         C(vec!["--file"]),
     ));
-    // Round 14: `dir/.` was read as `dir`, and that file written.
+    // `dir/.` was read as `dir`, and that file written.
     for (name, file) in [
         ("file_ending_in_slash_dot", "/tmp/creds/."),
         ("file_ending_in_slash", "/tmp/creds/"),
@@ -528,7 +528,7 @@ fn cases(f: &Files) -> Vec<Case> {
             "--profile".into(),
             OsString::from_vec(b"bad\xffname".to_vec()),
         ],
-        // Round 11: the flag is named, as every other error names it.
+        // The flag is named, as every other error names it.
         ..case("argument_not_utf8", &[], C(vec!["--profile", "UTF-8"]))
     });
 
@@ -604,7 +604,7 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--min-valid", "5m"],
         C(vec!["--min-valid"]),
     ));
-    // Round 13: --check passed values the sidecar refuses.
+    // --check passed values the sidecar refuses.
     for (i, (args, culprit)) in [
         (&["--check", "--source", "foo"][..], "--source"),
         (
@@ -637,13 +637,13 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec![culprit]),
         ));
     }
-    // Round 11: a zero --once-timeout was quietly one second.
+    // A zero --once-timeout was quietly one second.
     v.push(case(
         "once_timeout_zero",
         &["--once", "--once-timeout", "0"],
         C(vec!["--once-timeout"]),
     ));
-    // Round 11: /readyz asking for more than the credentials ever last.
+    // /readyz asking for more than the credentials ever last.
     v.push(case(
         "min_valid_not_less_than_duration",
         &[
@@ -656,7 +656,7 @@ fn cases(f: &Files) -> Vec<Case> {
         ],
         C(vec!["--min-valid", "--duration"]),
     ));
-    // --check takes the sidecar's flags, values checked (round 11: it
+    // --check takes the sidecar's flags, values checked (it
     // refused --serve outright).
     v.push(case(
         "serve_with_check_not_an_address",
@@ -683,7 +683,7 @@ fn cases(f: &Files) -> Vec<Case> {
         ],
         C(vec!["--serve-token-file", "does-not-exist"]),
     ));
-    // Round 8: --once-timeout was taken by the daemon, and ignored; a raw
+    // --once-timeout was taken by the daemon, and ignored; a raw
     // non-ASCII STS endpoint path went out as bytes, signed encoded.
     v.push(case(
         "once_timeout_in_the_daemon",
@@ -695,7 +695,7 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--sts-endpoint", "http://127.0.0.1:9/\u{fc}/"],
         C(vec!["--sts-endpoint", "ASCII"]),
     ));
-    // Round 7: a socket at --file was a runtime error (1), unlike a FIFO
+    // A socket at --file was a runtime error (1), unlike a FIFO
     // or a directory (2); a file name too long for the lock and temporary
     // names beside it could never be written (exit 1 at every refresh).
     v.push(case(
@@ -709,7 +709,7 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--file", &long_name],
         C(vec!["--file", "longer than 220 bytes"]),
     ));
-    // Round 11: a --file named as another file's lock or temporary file
+    // A --file named as another file's lock or temporary file
     // would be locked, or removed as a leftover, by that file's writers.
     for (i, name) in [".credentials.aws-credfile.lock", ".c.aws-credfile.1.tmp"]
         .iter()
@@ -721,7 +721,7 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec!["--file", "lock and temporary files"]),
         ));
     }
-    // Round 7: a token longer than a request to the endpoint may carry was
+    // A token longer than a request to the endpoint may carry was
     // taken, and every client then got 431.
     v.push(case(
         "serve_token_file_too_long",
@@ -772,7 +772,7 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec!["AWS_CONTAINER_AUTHORIZATION_TOKEN"]),
         )
     });
-    // Round 5: outside ASCII, no HTTP header can carry it; every attempt
+    // Outside ASCII, no HTTP header can carry it; every attempt
     // failed (as a network error) until --once ran out of time.
     v.push(Case {
         env: container_env(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", "tökén")]),

@@ -102,7 +102,7 @@ fn check_follows_a_daemon_written_file() {
     h.cmd(&["--check"]).run().assert_code(0);
 }
 
-/// Round 11 finding: `--check` takes the sidecar's flags (an exec probe
+/// `--check` takes the sidecar's flags (an exec probe
 /// reusing its command line), but refused `--serve` and `--metrics`: a
 /// probe built from a serving sidecar's command line never passed. They are
 /// now checked and left unused; nothing listens.
@@ -133,7 +133,7 @@ fn check_takes_a_serving_sidecars_whole_command_line() {
         .assert_code(0);
 }
 
-/// Round 15: in a directory others may write (a disk-backed emptyDir is
+/// In a directory others may write (a disk-backed emptyDir is
 /// 0777), another user renamed its own file over the credentials, keys of
 /// its choosing in a section that looked like ours. The daemon refused it
 /// at every refresh, while `--check` passed it and the app used those

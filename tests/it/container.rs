@@ -647,7 +647,7 @@ fn debug_logs_leak_no_token_or_secret() {
     }
 }
 
-/// Round 12 finding: a token in the query of
+/// A token in the query of
 /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (a credentials server that
 /// authenticates by one) was logged whole in the start line and every
 /// failure, and an `@` in the query made messages name another host. The

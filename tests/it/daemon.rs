@@ -557,7 +557,7 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
     }
 }
 
-/// Round 11 finding: the refresh was planned 10 minutes before expiry
+/// The refresh was planned 10 minutes before expiry
 /// whatever `--min-valid` a probe used, so `/readyz` (and a `--check`
 /// probe) with `--min-valid 11m` failed before every refresh. Given the
 /// same `--min-valid`, the daemon now refreshes a minute before less is
@@ -742,7 +742,7 @@ fn concurrent_writers_share_one_file() {
     );
 }
 
-/// Round 7: a signal ignored when aws-credfile started (a script's `cmd &`
+/// A signal ignored when aws-credfile started (a script's `cmd &`
 /// ignores SIGINT; `trap '' INT`) was kept ignored under `-- PROGRAM`, but
 /// stopped the daemon and `--once`. Now it stays ignored in every mode;
 /// SIGTERM, not ignored, stops as ever.
@@ -769,7 +769,7 @@ fn a_signal_ignored_at_start_stays_ignored_in_every_mode() {
     assert_eq!(once.outcome().code(), Some(0), "SIGINT stopped --once");
 }
 
-/// Round 10: started with SIGTERM, SIGINT and SIGHUP blocked (a parent's
+/// Started with SIGTERM, SIGINT and SIGHUP blocked (a parent's
 /// mask is inherited across exec), aws-credfile handled them but never
 /// received them: SIGHUP refreshed nothing and SIGTERM did not stop it.
 /// The mask is lifted at start; a supervised program gets it back, as exec

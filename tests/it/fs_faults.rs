@@ -484,7 +484,7 @@ fn owner_reaches_its_file_through_created_directories() {
     assert_eq!(mode(h.scratch.path()), 0o755, "existing ones unchanged");
 }
 
-/// Round 6: the lock file took its mode from the umask, so under a umask
+/// The lock file took its mode from the umask, so under a umask
 /// such as 0277 it was made 0400, and every write after the first failed
 /// ("could not open the lock file: Permission denied") until the
 /// credentials expired. Now the lock is opened read-only (enough for
@@ -520,7 +520,7 @@ fn a_narrow_umask_does_not_lock_later_writes_out() {
     }
 }
 
-/// Round 6: a file another user made (in a shared, sticky directory, say)
+/// A file another user made (in a shared, sticky directory, say)
 /// was merged into this user's: a profile planted there, with a
 /// `credential_process` of the planter's, ended up in root's file for
 /// root's tools to run. A file group or others may write was merged into
@@ -582,7 +582,7 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
     }
 }
 
-/// Round 15: a process that could only read the directory (the app, the
+/// A process that could only read the directory (the app, the
 /// same user as the sidecar, through a read-only mount) opened the lock
 /// for reading and held `flock` on it: every refresh waited 10 s and
 /// failed. The lock is write-only for its owner now, and an older
@@ -624,7 +624,7 @@ fn no_one_who_may_only_read_can_hold_the_lock() {
 
 const FIFTEEN_S: Duration = Duration::from_secs(15);
 
-/// Round 14: a lock file another user made first, in a shared, sticky
+/// A lock file another user made first, in a shared, sticky
 /// directory, was used without a word: that user held it, and every write
 /// waited 10 s and failed, blamed on "another aws-credfile". Now a lock
 /// that is neither this user's, root's nor `--owner`'s is refused: at start
@@ -677,7 +677,7 @@ fn a_lock_file_another_user_made_is_refused_by_name() {
         .assert_code(0);
 }
 
-/// Round 7: a root run writing for `--owner` (an init container's
+/// A root run writing for `--owner` (an init container's
 /// `--once --owner 65532`) left the lock file root's, 0600, and the user's
 /// own sidecar started afterwards could never open it: every refresh failed
 /// until the credentials expired. Now the lock is given to `--owner` too.
@@ -703,7 +703,7 @@ fn a_root_run_for_owner_leaves_a_lock_the_owner_can_use() {
     );
 }
 
-/// Round 9 finding (high): the file's path was walked by name at every
+/// The file's path was walked by name at every
 /// write, so an `--owner` user who can change a directory on the way (its
 /// own home) swapped the next directory for a link, and a root run then
 /// created a file that user owns in a root-only directory (or merged
@@ -750,7 +750,7 @@ fn a_link_the_owner_can_swap_on_the_way_is_never_followed() {
     assert_eq!(dir_names(&root_only), Vec::<String>::new());
 }
 
-/// Round 9 finding: under a file-size limit (`ulimit -f`), SIGXFSZ killed
+/// Under a file-size limit (`ulimit -f`), SIGXFSZ killed
 /// the process halfway through the write (exit 153), leaving the temporary
 /// file holding the keys. It is ignored now: the write fails (`EFBIG`), is
 /// reported as any failed write is (exit 1, naming the temporary file),
@@ -774,7 +774,7 @@ fn a_file_size_limit_fails_the_write_and_leaves_no_keys_behind() {
     );
 }
 
-/// Round 9 finding: a signal aws-credfile does not catch (SIGUSR1, SIGQUIT,
+/// A signal aws-credfile does not catch (SIGUSR1, SIGQUIT,
 /// SIGALRM: their default ends the process) arriving while the file was
 /// being written killed it between the temporary file and the rename,
 /// leaving the keys in the temporary file. Every signal is now held while
@@ -826,7 +826,7 @@ fn a_signal_that_ends_the_daemon_never_lands_halfway_through_a_write() {
     }
 }
 
-/// Round 10 finding: `..` in `--file` was walked as `openat(dir, "..")`,
+/// `..` in `--file` was walked as `openat(dir, "..")`,
 /// so it climbed out of wherever the directory before it had been moved
 /// meanwhile: swapping `home/sub` (in a directory the `--owner` user can
 /// change) with a directory elsewhere sent a root write, and a merge of the
@@ -892,7 +892,7 @@ fn dot_dot_goes_back_the_way_the_walk_came() {
     );
 }
 
-/// Round 11 finding (medium): a file owned by the running user, with one
+/// A file owned by the running user, with one
 /// link, was merged into whatever it held. So the `--owner` user renamed a
 /// root-only file lying in its own home (anything: another credentials
 /// file, a private key) onto its credentials path, and root's next write
@@ -941,7 +941,7 @@ fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
     assert_eq!(fs::metadata(&h.cred_file).expect("stat").uid(), 0);
 }
 
-/// Round 11 finding: a missing directory on the way was made, then opened
+/// A missing directory on the way was made, then opened
 /// by name and chmodded. Whoever can change the directory holding it (the
 /// `--owner` user's home) swapped another directory in between: root then
 /// opened up a root-only directory (0711) and wrote the owner's file and
@@ -1008,7 +1008,7 @@ fn a_directory_swapped_in_as_it_is_made_is_left_alone() {
         .assert_stderr_contains("was replaced by another directory");
 }
 
-/// Round 11 finding: a file botocore reads as two profiles, both headers
+/// A file botocore reads as two profiles, both headers
 /// indented, was merged into one where the second header, still indented,
 /// followed the fresh section: Python read it and the rest as part of the
 /// session token, so every call failed and the other profile vanished,
@@ -1075,7 +1075,7 @@ fn has_acl(path: &Path) -> bool {
     size > 0
 }
 
-/// Round 12 finding: the readers rule looked at mode bits only. The new
+/// The readers rule looked at mode bits only. The new
 /// file inherited the directory's default ACL, so a user named there read
 /// keys `--mode 0640` kept from it (and a root-only file renamed in along
 /// with them); and an old file's ACL (a user denied, or let in) was not
@@ -1104,7 +1104,7 @@ fn acls_neither_widen_the_file_nor_hide_who_may_read_it() {
     assert_eq!(snapshot(&h.cred_file), before, "merged into");
 }
 
-/// Round 12 finding (high): an existing lock file of the running user's
+/// An existing lock file of the running user's
 /// was given to `--owner` whatever it held, so the `--owner` user renamed
 /// a root-only file in as the lock and root's next write handed it over.
 /// Only a lock this run makes changes hands.
@@ -1116,7 +1116,7 @@ fn a_file_renamed_in_as_the_lock_is_not_given_away() {
     }
     let h = harness("fs_lock_renamed_in");
     let home = h.nobodys_file_directory();
-    // Round 13: an empty 0600 file of root's (another writer's temporary
+    // An empty 0600 file of root's (another writer's temporary
     // file, just made, its keys still to come) was given away too.
     for content in ["root-only secret\n", ""] {
         rename_in_root_only(&home, &home.join(LOCK_FILE), content);
@@ -1134,7 +1134,7 @@ fn a_file_renamed_in_as_the_lock_is_not_given_away() {
     }
 }
 
-/// Round 12 findings: as a user other than root, under umask 0777 a
+/// As a user other than root, under umask 0777 a
 /// directory made on the way came out 000 and could not be opened again to
 /// set its mode (exit 1, and every later run failed on it); and in a 0300
 /// directory (search and write, no read) the file was replaced but the run

@@ -574,7 +574,7 @@ fn secrets_a_server_echoes_never_reach_the_log() {
     );
 }
 
-/// Round 11 finding: an upstream quoting the credentials it issued last
+/// An upstream quoting the credentials it issued last
 /// time (still in the file, and served) had them logged whole: only what a
 /// request sent was taken out of error text. The credentials held are now
 /// taken out of every later error too, in every mode that holds them.
@@ -620,7 +620,7 @@ fn the_credentials_held_never_reach_the_log_when_an_upstream_quotes_them() {
     }
 }
 
-/// Round 11 finding: the identity token the first hop sent was taken out
+/// The identity token the first hop sent was taken out
 /// of that hop's errors only; the same STS quoting it in the chained
 /// `AssumeRole`'s error had it logged whole. Each hop now also hides what
 /// the source sent.
@@ -732,7 +732,7 @@ fn container_once<'h>(
 
 /// Finding: plain http to `localhost` trusted the name, so an `/etc/hosts`
 /// (or a DNS search domain) pointing it elsewhere got the agent token in
-/// the clear. Round 4 went further: with no `localhost` line the name went
+/// the clear. It went further: with no `localhost` line the name went
 /// to DNS, off the machine. Now `localhost` is never looked up (RFC 6761):
 /// with it pointing at this machine's network address, the fake agent
 /// listening there never hears from it, and the run fails connecting to
@@ -770,7 +770,7 @@ fn a_localhost_that_resolves_elsewhere_gets_no_token() {
     assert!(!h.cred_file.exists(), "a file was written");
 }
 
-/// Round 2 finding: the loopback check resolved the lowercased name while
+/// The loopback check resolved the lowercased name while
 /// the connection looked up the name as written, so `LOCALHOST` (which an
 /// `/etc/hosts` or DNS may answer differently from `localhost`) passed the
 /// check and the token went to another address. Now the connection goes to
@@ -821,7 +821,7 @@ fn the_checked_address_is_the_one_connected_to() {
     }
 }
 
-/// Round 11 finding: the container endpoint never looked `localhost` up,
+/// The container endpoint never looked `localhost` up,
 /// but an STS endpoint override did: `AWS_ENDPOINT_URL_STS` with
 /// `localhost` went to `/etc/hosts` (which a scratch image lacks, and which
 /// matched `LOCALHOST` only as written), then to DNS with the search
@@ -843,7 +843,7 @@ fn an_sts_endpoint_at_localhost_is_never_looked_up() {
         "hosts",
         format!("{ip} localhost LOCALHOST LocalHost localhost. sts.localhost\n"),
     );
-    // Round 12: `localhost.` and names under `.localhost` were looked up.
+    // `localhost.` and names under `.localhost` were looked up.
     for written in [
         "localhost",
         "LOCALHOST",
@@ -1253,7 +1253,7 @@ fn a_sighup_storm_is_no_sts_storm() {
     );
 }
 
-/// Round 2 finding: the STS error code went raw onto the last
+/// The STS error code went raw onto the last
 /// `aws-credfile: error:` line, so a hostile code with a line feed forged a
 /// second log line, escape sequences reached the terminal, and a 100 kB code
 /// made a 100 kB line (the message beside it was already one short line).
@@ -1293,7 +1293,7 @@ fn a_hostile_error_code_stays_on_one_short_line() {
     }
 }
 
-/// Round 3 finding: after the check, only the first address `localhost`
+/// After the check, only the first address `localhost`
 /// resolved to was tried, so with `127.0.0.1 localhost` and `::1 localhost`
 /// an agent listening only on `[::1]` was never reached. Each checked
 /// address is tried in turn now, and no other.
@@ -1316,7 +1316,7 @@ fn every_checked_loopback_address_is_tried() {
     out.assert_code(0);
     assert_eq!(agent.requests().len(), 1, "{}", out.describe());
 
-    // Round 4: with no `localhost` line at all (a scratch image), the name
+    // With no `localhost` line at all (a scratch image), the name
     // is still 127.0.0.1 then ::1, without a lookup (it went to DNS).
     let empty = h.scratch.write("empty-hosts", "");
     let out = container_once(&h, format!("http://LocalHost:{port}{PATH}"), &empty, "5s").run();
@@ -1324,7 +1324,7 @@ fn every_checked_loopback_address_is_tried() {
     assert_eq!(agent.requests().len(), 2, "{}", out.describe());
 }
 
-/// Round 16: a SIGHUP that came while aws-credfile was starting, before
+/// A SIGHUP that came while aws-credfile was starting, before
 /// its handlers were in place, killed it (129) instead of asking for a
 /// refresh. Signals are held from the start of `main` now, and let through
 /// once the handlers are there. strace holds the start (its prctl) for a

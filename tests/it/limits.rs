@@ -4,7 +4,7 @@
 //! `RLIMIT_NPROC`, `ulimit -v`), Rust's `thread::spawn` panics, and in a
 //! `panic = "abort"` program that killed aws-credfile (exit 134) and, under
 //! `-- PROGRAM`, the program with it. Now a refused thread costs only the
-//! thread: the attempt is retried after a backoff (round 11: a fetch on the
+//! thread: the attempt is retried after a backoff (a fetch on the
 //! loop's own thread held up the endpoint, the probes and SIGTERM for as
 //! long as the call took), and after three refusals in a row the fetch runs
 //! on the calling thread instead.
@@ -67,7 +67,7 @@ fn a_thread_the_kernel_refuses_costs_no_refresh() {
     assert!(!out.stderr.contains("panicked"), "{}", out.describe());
 }
 
-/// Round 11 finding: with no thread to be had, the fetch ran on the loop's
+/// With no thread to be had, the fetch ran on the loop's
 /// own thread at once, so for as long as the upstream took (up to 20 s)
 /// the endpoint did not answer and SIGTERM waited. Now each attempt fails
 /// at once, saying why, and is retried after a backoff; only the fourth in
@@ -128,7 +128,7 @@ fn a_refused_thread_holds_up_neither_the_endpoint_nor_a_stop() {
     d.outcome();
 }
 
-/// Round 6: a crash, an abort or a Ctrl-\ wrote a core file holding the
+/// A crash, an abort or a Ctrl-\ wrote a core file holding the
 /// secret key, the session token and the identity token, and any process of
 /// the same user, the supervised program among them, could read
 /// aws-credfile's `/proc/PID/environ`, where a token given as a variable
@@ -190,7 +190,7 @@ exec sleep 60"#;
     d.stop();
 }
 
-/// Round 11 finding: run out of descriptors at start, aws-credfile said
+/// Run out of descriptors at start, aws-credfile said
 /// "could not install signal handlers" or "AWS_CA_BUNDLE ... cannot read
 /// it" with exit 2, a configuration error, though nothing in the
 /// configuration is wrong. Under every descriptor limit from 3 up, a
@@ -205,7 +205,7 @@ fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
         crate::harness::Fake::start(|_, _| Answer::issue(HOUR)),
     );
     let mut failed = 0;
-    // Round 13: the listening socket of -- PROGRAM's endpoint too.
+    // The listening socket of -- PROGRAM's endpoint too.
     for (n, args) in (3..=16).flat_map(|n| {
         [
             (n, &["--credential-process", "--once-timeout", "2s"][..]),

@@ -879,7 +879,7 @@ fn the_listener_adds_no_wake_up_while_idle() {
     d.stop().assert_code(0);
 }
 
-/// Round 9 finding: the metrics listener took 16 connections at once, so
+/// The metrics listener took 16 connections at once, so
 /// idle sockets opened faster than they could be evicted filled it, and
 /// kubelet probes of `/healthz` timed out (on a port the README suggests
 /// binding to the pod network). It now gets a quarter of the connections
@@ -912,7 +912,7 @@ fn idle_sockets_on_the_metrics_port_lock_no_probe_out() {
     d.stop().assert_code(0);
 }
 
-/// Round 15: with 127.0.0.1 taken off the loopback (an IPv6-only one), a
+/// With 127.0.0.1 taken off the loopback (an IPv6-only one), a
 /// port alone (`--metrics 9912`, loopback) and the endpoint of `-- PROGRAM`
 /// (`127.0.0.1:0`) could not listen at all (exit 2). The IPv6 loopback
 /// serves alone then. Run in a private network namespace, as root.

@@ -268,7 +268,7 @@ fn flags_that_make_no_sense_with_printing_are_usage_errors() {
     assert_eq!(h.sts.request_count(), 0);
 }
 
-/// Round 2 finding: values from a container agent with control characters
+/// Values from a container agent with control characters
 /// were refused for the file but printed by `--print env` (a raw NUL inside
 /// the quotes, which bash drops: a silently different key) and by
 /// `--credential-process`. Every source's values are now held to one rule
@@ -300,7 +300,7 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
     }
 }
 
-/// Round 5: a one-shot run stopped before it had the credentials exited 0
+/// A one-shot run stopped before it had the credentials exited 0
 /// with nothing written or printed, so `aws-credfile --once && next` went
 /// on to `next` without a file, and a Ctrl-C'd `eval "$(... --print env)"`
 /// script went on without keys. Now 128 + N, as a shell reports a command
@@ -334,7 +334,7 @@ fn a_one_shot_run_stopped_before_it_is_done_is_not_success() {
     }
 }
 
-/// Round 6: writing to a full or closed standard output or standard error
+/// Writing to a full or closed standard output or standard error
 /// panicked (exit 134, a multi-line message): `--version >/dev/full`, a
 /// usage error with `2>/dev/full`. Now a failed print is exit 1, and a
 /// failed error line still leaves the exit code saying what happened. (A
@@ -369,7 +369,7 @@ fn output_that_cannot_be_written_is_an_exit_code_not_a_panic() {
     }
 }
 
-/// Round 6: the secrets a request sent were taken out of the answer before
+/// The secrets a request sent were taken out of the answer before
 /// it was parsed, so an authorization token equal to part of a real answer
 /// changed it: with the token `Token`, the session token's key became
 /// `** redacted **` and the credentials came out without it (exit 0, an
@@ -402,7 +402,7 @@ fn a_secret_that_equals_part_of_the_answer_does_not_change_it() {
     }
 }
 
-/// Round 7: a session token of hundreds of kB was taken, and printing it
+/// A session token of hundreds of kB was taken, and printing it
 /// to a pipe nobody read blocked in write(2), deaf to SIGTERM. A value
 /// over 16 KiB (a session token is a few KiB) is refused in every mode,
 /// so what is printed always fits a pipe's buffer.

@@ -337,7 +337,7 @@ fn serve_token_file_requires_the_authorization_header() {
 }
 
 /// `--serve` alone writes no file. Without a token, any local user reads
-/// the credentials (round 15: the Host rule stops browsers only), and the
+/// the credentials (the Host rule stops browsers only), and the
 /// start says so.
 #[test]
 fn serve_alone_writes_no_file() {
@@ -419,7 +419,7 @@ fn non_loopback_addresses_and_once_are_refused() {
     assert_eq!(h.sts.request_count(), 0, "refused before fetching anything");
 }
 
-/// Round 14: `--serve 127.0.0.1:P` listened on IPv4 only, and a client
+/// `--serve 127.0.0.1:P` listened on IPv4 only, and a client
 /// given `localhost` (botocore tries `::1` first) went to whoever listened
 /// on `[::1]:P`: any local user, who got the token and fed it keys of their
 /// own. Both loopback addresses are the endpoint's now, and one taken before
@@ -453,7 +453,7 @@ fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
     assert_eq!(h.sts.request_count(), 1, "only the first run fetched");
 }
 
-/// Round 16: started while the loopback had no IPv6, the endpoint served
+/// Started while the loopback had no IPv6, the endpoint served
 /// IPv4 alone and never looked again: once IPv6 was enabled, another user
 /// took `[::1]:PORT` and the clients that resolve localhost to it first.
 /// Each refresh claims it now. In a private network namespace, as root.
@@ -1245,7 +1245,7 @@ fn requests_are_logged_at_debug_level_only_and_without_secrets() {
     }
 }
 
-/// Round 9 finding: with stderr a pipe nobody reads (a stuck log driver),
+/// With stderr a pipe nobody reads (a stuck log driver),
 /// the first line that did not fit blocked the daemon in write(2), and
 /// refreshes, the endpoint and SIGTERM all stopped with it. A line stderr
 /// cannot take within 100 ms is now dropped and counted, and no line is
@@ -1282,7 +1282,7 @@ fn a_log_pipe_nobody_reads_stops_nothing() {
         thread::sleep(Duration::from_millis(2));
     }
     wait_for_200(&d, addr, &[]);
-    // Round 10: with room for one page (4 KiB), a longer line (a request
+    // With room for one page (4 KiB), a longer line (a request
     // path near the 8 KiB head cap, logged at debug) passed the wait for
     // room and then blocked in write(2). Lines are now at most 4 KiB.
     let mut page = [0u8; 4096];
@@ -1296,7 +1296,7 @@ fn a_log_pipe_nobody_reads_stops_nothing() {
         );
     }
     wait_for_200(&d, addr, &[]);
-    // Round 11: each line still waited its 100 ms for room, so with debug
+    // Each line still waited its 100 ms for room, so with debug
     // lines (one a request) any local client slowed the endpoint and the
     // probes to ten answers a second. Once a line is dropped, none waits
     // until one gets through: a run of requests costs one wait at most.

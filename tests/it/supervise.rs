@@ -265,8 +265,8 @@ fn exit_status_is_the_programs() {
         out.assert_code(code);
         out.assert_stderr_contains("program_started");
         out.assert_stderr_contains("program_exited");
-        // The refresh before the program plans the next one (round 2
-        // finding: it said `next_refresh_in=none`).
+        // The refresh before the program plans the next one
+        // (it said `next_refresh_in=none`).
         let refreshed = out
             .stderr_lines()
             .into_iter()
@@ -343,7 +343,7 @@ fn a_program_that_cannot_start_gives_127_or_126() {
 
     fs::create_dir_all(h.scratch.join("a-directory")).expect("mkdir");
     h.cmd(&["--", "./a-directory"]).run().assert_code(126);
-    // Round 2 finding: each of these cost a full STS call first, and the
+    // Each of these cost a full STS call first, and the
     // 126s were told to put the program on PATH.
     out.assert_stderr_contains("chmod +x");
     assert_eq!(
@@ -352,7 +352,7 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         "STS was asked for a program that cannot start"
     );
 
-    // Round 3: a missing #! interpreter is told as such (126, as bash
+    // A missing #! interpreter is told as such (126, as bash
     // says), and an empty program name is a usage error.
     let bad_interpreter = h
         .scratch
@@ -363,7 +363,7 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         .assert_code(126)
         .assert_stderr_contains("#! interpreter");
     h.cmd(&["--", ""]).run().assert_code(2);
-    // Round 4: neither #! nor ELF is found before any STS call too.
+    // Neither #! nor ELF is found before any STS call too.
     let no_magic = h.scratch.write("no-magic", "echo hello\n");
     fs::set_permissions(&no_magic, fs::Permissions::from_mode(0o755)).expect("chmod");
     h.cmd(&["--", "./no-magic"]).run().assert_code(126);
@@ -544,7 +544,7 @@ fn file_hands_over_its_absolute_path_and_profile() {
             );
         },
     );
-    // A caller's own AWS_SDK_LOAD_CONFIG is kept (round 2 finding: it was
+    // A caller's own AWS_SDK_LOAD_CONFIG is kept (it was
     // overwritten with 1).
     with_handed_env(
         &h,
@@ -699,7 +699,7 @@ fn every_forwarded_signal_reaches_the_program() {
     d.outcome();
 }
 
-/// Round 14: with no terminal, `kill -TSTP` stopped aws-credfile alone:
+/// With no terminal, `kill -TSTP` stopped aws-credfile alone:
 /// the program ran on against an endpoint that no longer answered. And a
 /// program stopped by anyone kept the forwarded SIGTERM pending, so
 /// aws-credfile ran on until the runtime's SIGKILL. SIGTSTP and SIGCONT
@@ -1052,7 +1052,7 @@ fn as_pid_1_it_reaps_orphans() {
     assert!(lines.contains(&"zombies 0"), "zombies left:\n{report}");
 }
 
-/// Round 2 finding: a SIGHUP during the first fetch, before the program
+/// A SIGHUP during the first fetch, before the program
 /// existed, was put back as if it had just arrived, so the program was sent
 /// it the moment it started, before it could handle it (exit 129). A SIGHUP
 /// then still causes one more refresh, and reaches no program that did not
@@ -1256,11 +1256,11 @@ fn program_reads_then_ctrl_c_ends_it(
     assert_eq!(wait_exit(d), Some(130), "{}", d.snapshot().describe());
 }
 
-/// Round 2 finding: Ctrl-Z at a terminal stopped the program in the
+/// Ctrl-Z at a terminal stopped the program in the
 /// foreground, but the shell waits for aws-credfile, which kept running:
 /// the terminal stayed with the stopped group and Ctrl-C did nothing. Now
 /// aws-credfile takes the terminal back and stops too, as a job does; `fg`
-/// continues both, the program with the terminal. Round 3 finding: after
+/// continues both, the program with the terminal. After
 /// a second Ctrl-Z, `bg` had aws-credfile take the terminal from the shell
 /// (which then died); after `bg` the shell keeps it.
 #[test]
@@ -1304,7 +1304,7 @@ fn ctrl_z_fg_and_bg_work_as_for_any_job() {
     assert_eq!(wait_exit(&mut d), Some(130), "{}", d.snapshot().describe());
 }
 
-/// Round 3 finding: a SIGSTOP sent to aws-credfile itself (not through the
+/// A SIGSTOP sent to aws-credfile itself (not through the
 /// terminal) stopped the job from the shell's point of view, but `fg` then
 /// gave the terminal to aws-credfile's group, and nothing gave it on to the
 /// program: a program reading the terminal was stopped for it (SIGTTIN) and
@@ -1341,7 +1341,7 @@ fn a_stop_sent_to_aws_credfile_itself_is_undone_by_fg() {
     program_reads_then_ctrl_c_ends_it(&h, &mut d, &mut tty, program);
 }
 
-/// Round 4 finding: started in the background (`&`), a program reading
+/// Started in the background (`&`), a program reading
 /// the terminal was stopped for it (SIGTTIN) while aws-credfile ran on, so
 /// the shell showed the job running; `fg` then gave aws-credfile the
 /// terminal and nothing gave it on: typed input and Ctrl-C went nowhere.
@@ -1373,14 +1373,14 @@ fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
     program_reads_then_ctrl_c_ends_it(&h, &mut d, &mut tty, program);
 }
 
-/// Round 3 finding: SIGTERM or SIGINT before the program started (during
+/// SIGTERM or SIGINT before the program started (during
 /// the first fetch) ended aws-credfile with 0, so `aws-credfile -- deploy
 /// && next` went on to `next` though `deploy` never ran. Now the status is
 /// what a shell reports for a command that signal ended: 143, 130.
 #[test]
 fn a_stop_before_the_program_starts_is_not_success() {
-    // Round 4: SIGQUIT (Ctrl-\) was dropped there, and the program started.
-    // Round 7: SIGUSR1 and SIGUSR2 were dropped there without a word.
+    // SIGQUIT (Ctrl-\) was dropped there, and the program started.
+    // SIGUSR1 and SIGUSR2 were dropped there without a word.
     for (sig, code) in [
         (libc::SIGTERM, 143),
         (libc::SIGINT, 130),
@@ -1403,7 +1403,7 @@ fn a_stop_before_the_program_starts_is_not_success() {
     }
 }
 
-/// Round 5: signals ignored when aws-credfile started (`nohup`, a job a
+/// Signals ignored when aws-credfile started (`nohup`, a job a
 /// script starts with `&`) were caught and forwarded anyway, and the
 /// program started with them back at their default action: `nohup
 /// aws-credfile -- app` died of a SIGHUP. Now they stay ignored, in
@@ -1450,7 +1450,7 @@ fn signals_ignored_at_start_stay_ignored() {
     assert_eq!(wait_exit(&mut d), Some(143), "{}", d.snapshot().describe());
 }
 
-/// Round 5: a program name or argument that was not UTF-8 was refused
+/// A program name or argument that was not UTF-8 was refused
 /// (exit 2), though Linux names are bytes and the program's arguments are
 /// promised untouched. Now only aws-credfile's own flags must be UTF-8.
 #[test]

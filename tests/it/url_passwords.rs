@@ -36,7 +36,7 @@ fn rows() -> Vec<Row> {
             env: vec![("HTTPS_PROXY", "http://proxyuser:Pr0xyPassw0rdA@127.0.0.1:9")],
             unset: vec![],
             code: 1,
-            // The proxy is named, redacted (round 2 finding: a refused
+            // The proxy is named, redacted (a refused
             // proxy read as STS refusing).
             culprit: "(through the proxy http://***@127.0.0.1:9; check HTTPS_PROXY",
             password: "Pr0xyPassw0rdA",
@@ -48,13 +48,13 @@ fn rows() -> Vec<Row> {
             env: vec![("https_proxy", "http://proxyuser:Pr0xyPassw0rdB@[not-a-host")],
             unset: vec![],
             code: 2,
-            // Named as it was set (round 9: it was called HTTPS_PROXY).
+            // Named as it was set (it was called HTTPS_PROXY).
             culprit: "https_proxy",
             password: "Pr0xyPassw0rdB",
         },
         Row {
             name: "proxy whose port is not a port",
-            // Round 5: ureq took `:3128x` (and `:99999`, `:-1`) for port 80,
+            // Ureq took `:3128x` (and `:99999`, `:-1`) for port 80,
             // and the run failed at its first connection, exit 1.
             args: vec!["--sts-endpoint", "https://sts.example.invalid"],
             env: vec![(
@@ -114,7 +114,7 @@ fn rows() -> Vec<Row> {
             culprit: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             password: "AgentPassw0rdF",
         },
-        // Round 9: a password holding a character it should have encoded
+        // A password holding a character it should have encoded
         // (`/`, a space, a quote, `#`, `?`) was echoed whole: the redaction
         // took the first of them for the end of the user info.
         Row {
@@ -177,7 +177,7 @@ fn rows() -> Vec<Row> {
             culprit: "--sts-endpoint",
             password: "FlagHeadL/?FlagTailL",
         },
-        // Round 10: a `://` inside the password was taken for the end of
+        // A `://` inside the password was taken for the end of
         // a scheme, and the "scheme" before it was quoted.
         Row {
             name: "container endpoint password holding ://, no scheme",
@@ -191,7 +191,7 @@ fn rows() -> Vec<Row> {
             culprit: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             password: "SchemeHeadM://SchemeTailM",
         },
-        // Round 13: a token in an endpoint's query was echoed by
+        // A token in an endpoint's query was echoed by
         // configuration errors (runtime messages had stopped showing it).
         Row {
             name: "container endpoint token in the query",

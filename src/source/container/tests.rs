@@ -46,12 +46,12 @@ fn parses_pod_identity_answer() {
     assert_eq!(c.account_id.as_deref(), Some("123456789012"));
 }
 
-/// Round 11: an agent's `AccountId` was passed on as it came, and
+/// An agent's `AccountId` was passed on as it came, and
 /// botocore refuses credentials whose account is not twelve digits. Such
 /// an account is dropped (it is optional).
 #[test]
 fn an_account_that_is_not_twelve_digits_is_dropped() {
-    // Round 13: nor is a number, an object or null a reason to refuse them.
+    // Nor is a number, an object or null a reason to refuse them.
     for value in ["123456789012", "{}", "null", "[1]"] {
         let body = format!(
             r#"{{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken","AccountId":{value},"RoleArn":5,"Expiration":"2026-11-26T16:00:00Z"}}"#
@@ -73,7 +73,7 @@ fn an_account_that_is_not_twelve_digits_is_dropped() {
     }
 }
 
-/// Round 12: an answer encoded twice (a JSON string holding the
+/// An answer encoded twice (a JSON string holding the
 /// credentials object) was reported with serde_json's own message, which
 /// quotes the string: the secret key and session token reached the log.
 #[test]
@@ -140,7 +140,7 @@ fn errors_name_status_and_message_without_secrets() {
     }
 }
 
-/// Round 3: a server that puts the secret where the timestamp belongs
+/// A server that puts the secret where the timestamp belongs
 /// gets no quote of it in the error.
 #[test]
 fn a_bad_expiration_never_quotes_the_secrets_beside_it() {

@@ -261,7 +261,7 @@ fn bad_override_urls() {
         "https://sts.example.com\n",
         "http://[]:80",
         "://x",
-        // Round 13: addresses TLS cannot check a certificate against.
+        // Addresses TLS cannot check a certificate against.
         "https://127.1:8443",
         "https://2130706433:8443",
         "https://127.0.0.1.:8443",

@@ -1,0 +1,46 @@
+//! The roots TLS trusts: the embedded Mozilla list, plus `AWS_CA_BUNDLE`.
+
+use ureq::tls::{Certificate, PemItem, RootCerts};
+
+use super::Network;
+use crate::error::Error;
+use crate::token::{self, ReadError};
+
+/// The largest `AWS_CA_BUNDLE` read: the whole Mozilla list as PEM is about
+/// 220 KB; a file near this is not a CA bundle, and reading it whole (or
+/// `/dev/zero`) would cost memory without end.
+pub const MAX_CA_BUNDLE: u64 = 4 * 1024 * 1024;
+
+/// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
+/// (for TLS-inspecting corporate proxies) when it is set.
+pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
+    // Borrowed from the binary's read-only data, not copied.
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()))
+        .collect();
+    let Some(path) = &net.ca_bundle else {
+        return Ok(RootCerts::new_with_certs(&certs));
+    };
+    let bad = |why: String| Error::Config(format!("AWS_CA_BUNDLE {}: {why}", path.display()));
+    let pem = token::read_capped(path, MAX_CA_BUNDLE).map_err(|e| match e {
+        ReadError::TooLarge => bad("it is larger than 4 MiB, which no CA bundle is".into()),
+        // Out of descriptors: this process's limit, not the bundle's fault.
+        ReadError::Io(e) if crate::error::is_out_of_resources(&e) => Error::OutOfResources {
+            doing: "read AWS_CA_BUNDLE",
+            source: e,
+        },
+        other => bad(other.describe()),
+    })?;
+    let embedded = certs.len();
+    for item in ureq::tls::parse_pem(&pem) {
+        // Keys and other blocks have no business here; skip them.
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            certs.push(cert);
+        }
+    }
+    if certs.len() == embedded {
+        return Err(bad("it holds no PEM certificate".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
