@@ -31,12 +31,13 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     }
     // Whoever may write the file may swap the keys an application uses;
     // nothing in it is a program.
-    if mode & 0o133 != 0 {
-        return Err(format!(
-            "{mode:04o} lets others write or execute the credentials file; use 0600, 0640 or 0644"
-        ));
-    }
-    Ok(mode)
+    let why = match (mode & 0o111 != 0, mode & 0o022 != 0) {
+        (true, true) => "makes the credentials file executable and lets group or others write it",
+        (true, false) => "makes the credentials file executable",
+        (false, true) => "lets group or others write the credentials file",
+        (false, false) => return Ok(mode),
+    };
+    Err(format!("{mode:04o} {why}; use 0600, 0640 or 0644"))
 }
 
 /// Reads `--owner UID[:GID]`, numeric ids only.
@@ -149,8 +150,13 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
     }
     let ours = our_uid();
     if ours.is_some_and(|us| us != uid) && owner.map(|o| o.uid) != Some(uid) {
+        // `--owner` is a remedy only where this process may give files away.
+        let remedy = match may_chown(Owner { uid, gid: None }) {
+            Ok(()) => format!("give --owner {uid} if the file is written for that user"),
+            Err(_) => format!("run aws-credfile as uid {uid} if the file is that user's"),
+        };
         return Err(format!(
-            "it belongs to uid {uid}, neither this user (uid {}) nor --owner, so it may hold profiles this user's tools would run; give --owner {uid} if the file is written for that user, or remove it",
+            "it belongs to uid {uid}, neither this user (uid {}) nor --owner, so it may hold profiles this user's tools would run; {remedy}, or remove it",
             ours.unwrap_or_default()
         ));
     }

@@ -1581,3 +1581,23 @@ fn a_file_named_like_our_own_lock_or_temporary_file_is_refused() {
         .expect_err("a lock's name");
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+/// `--mode 0700` was refused as letting "others write or execute" the
+/// file; it lets no one else do anything. Each refusal says what the mode
+/// really allows.
+#[test]
+fn a_refused_mode_says_what_it_would_allow() {
+    let why = |m: &str| parse_mode(m).expect_err(m);
+    assert_eq!(
+        why("0700"),
+        "0700 makes the credentials file executable; use 0600, 0640 or 0644"
+    );
+    assert_eq!(
+        why("0620"),
+        "0620 lets group or others write the credentials file; use 0600, 0640 or 0644"
+    );
+    assert!(why("0777").contains("executable and lets group or others write"));
+    for fine in ["0600", "0640", "0644", "0604"] {
+        assert!(parse_mode(fine).is_ok(), "{fine}");
+    }
+}

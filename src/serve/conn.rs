@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::time::Timestamp;
 
-use super::http1::{parse_request, render, Answer, Parsed, MAX_REQUEST};
+use super::http1::{error_code, parse_request, render, Answer, Parsed, MAX_REQUEST};
 use super::{event, Handler, Server, CONNECTION_DEADLINE};
 
 /// 50 ms: a connection that has not sent its whole request this long after
@@ -126,7 +126,7 @@ impl<H: Handler> Server<H> {
                         &event(self.events, "bad_request"),
                         &[("peer", &conn.peer), ("status", &status), ("why", &why)],
                     );
-                    break Answer::json_error(status, "BadRequest", why);
+                    break Answer::json_error(status, &error_code(status), why);
                 }
                 Parsed::Request(mut req) => {
                     req.to = conn.stream.local_addr().ok().map(|a| a.ip().to_canonical());

@@ -80,7 +80,12 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         return Parsed::Bad(400, "request head is not UTF-8");
     };
     let mut lines = head.split("\r\n");
-    let (method, path, version) = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
+    let RequestLine {
+        method,
+        path,
+        authority,
+        version,
+    } = match parse_request_line(lines.next().unwrap_or("").as_bytes()) {
         Ok(v) => v,
         Err(p) => return p,
     };
@@ -113,6 +118,9 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
     if host.is_none() && version == HttpVersion::Http11 {
         return Parsed::Bad(400, "HTTP/1.1 requires a Host header");
     }
+    // An absolute-form target's authority is the host asked for; the
+    // `Host` header is then ignored (RFC 9112 section 3.2.2).
+    let host = authority.or(host);
     Parsed::Request(Request {
         method,
         path,
@@ -128,7 +136,7 @@ enum HttpVersion {
     Http11,
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(String, String, HttpVersion), Parsed> {
+fn parse_request_line(line: &[u8]) -> Result<RequestLine, Parsed> {
     let line =
         std::str::from_utf8(line).map_err(|_| Parsed::Bad(400, "request line is not UTF-8"))?;
     let mut parts = line.split(' ');
@@ -140,7 +148,11 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, HttpVersion), Pars
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(Parsed::Bad(400, "malformed method"));
     }
-    if !target.starts_with('/') || target.bytes().any(|b| !b.is_ascii_graphic()) {
+    if target.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err(Parsed::Bad(400, "malformed request target"));
+    }
+    let (authority, target) = absolute_form(target)?;
+    if !target.starts_with('/') {
         return Err(Parsed::Bad(400, "malformed request target"));
     }
     let version = match version {
@@ -149,7 +161,41 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, HttpVersion), Pars
         _ => return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served")),
     };
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    Ok((method.to_string(), path.to_string(), version))
+    Ok(RequestLine {
+        method: method.to_string(),
+        path: path.to_string(),
+        authority: authority.map(str::to_string),
+        version,
+    })
+}
+
+/// A request target in absolute form (`http://host[:port]/path`, RFC 9112
+/// section 3.2.2, which a server must accept though only proxies are sent
+/// it) as its authority and the rest (`/` when there is none); any other
+/// target as it is, with no authority. A user name in the authority is a
+/// 400 (RFC 9110 section 4.2.4).
+fn absolute_form(target: &str) -> Result<(Option<&str>, &str), Parsed> {
+    let scheme = target
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("http://"));
+    let Some(rest) = scheme.map(|s| &target[s.len()..]) else {
+        return Ok((None, target));
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() || authority.contains('@') {
+        return Err(Parsed::Bad(400, "malformed request target"));
+    }
+    Ok((Some(authority), if path.is_empty() { "/" } else { path }))
+}
+
+/// What the request line says.
+struct RequestLine {
+    method: String,
+    path: String,
+    /// The authority of an absolute-form target, which stands for `Host`.
+    authority: Option<String>,
+    version: HttpVersion,
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -182,6 +228,13 @@ impl Answer {
             serde_json::json!({ "code": code, "message": message }).to_string(),
         )
     }
+}
+
+/// The error code of a JSON error answer for a request that could not be
+/// read: the status's reason phrase in one word (`BadRequest`,
+/// `HTTPVersionNotSupported`).
+pub fn error_code(status: u16) -> String {
+    reason(status).replace(' ', "")
 }
 
 fn reason(status: u16) -> &'static str {

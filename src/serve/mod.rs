@@ -74,6 +74,12 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
                     path.display()
                 )));
             }
+            if token.expose().len() < MIN_TOKEN {
+                return Err(Error::Config(format!(
+                    "--serve-token-file {}: the token is shorter than {MIN_TOKEN} characters, which any local user can guess; use at least {MIN_TOKEN} random ones (head -c 24 /dev/urandom | base64)",
+                    path.display()
+                )));
+            }
             Some(token)
         }
         None if cfg.random_token => Some(token::random_token().map_err(|e| {
@@ -116,6 +122,11 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
     };
     Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
 }
+
+/// 16 characters: the shortest `--serve-token-file` token. The endpoint
+/// answers a few thousand guesses a second to any local user; a short token
+/// falls within a second (two characters did), 16 random ones never.
+pub const MIN_TOKEN: usize = 16;
 
 /// 4 KiB: the longest `--serve-token-file` token; with the request line
 /// and the other headers it must fit [`http1::MAX_REQUEST`].

@@ -69,6 +69,41 @@ fn parses_sdk_requests() {
     assert_eq!(parse_request(b""), Parsed::Incomplete);
 }
 
+/// An absolute-form target (what a client sends a proxy, RFC 9112 section
+/// 3.2.2) was a 400, though a server must accept it. Its authority is the
+/// host asked for, so the Host rule applies to it, not to `Host`.
+#[test]
+fn an_absolute_form_target_is_read_with_its_authority_as_the_host() {
+    let abs = b"GET http://127.0.0.1:9911/v1/credentials?x=1 HTTP/1.1\r\nHost: evil.example\r\nAuthorization: tok\r\n\r\n";
+    assert_eq!(
+        parse_request(abs),
+        Parsed::Request(req("GET", "/v1/credentials", Some("tok")))
+    );
+    let bare = b"GET HTTP://127.0.0.1:9911 HTTP/1.0\r\n\r\n";
+    assert_eq!(
+        parse_request(bare),
+        Parsed::Request(Request {
+            path: "/".into(),
+            ..req("GET", "/", None)
+        })
+    );
+    let rebound = b"GET http://evil.example/v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    match parse_request(rebound) {
+        Parsed::Request(r) => assert_eq!(r.host.as_deref(), Some("evil.example")),
+        other => panic!("{other:?}"),
+    }
+    for bad in [
+        b"GET http://user@localhost/v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n".as_slice(),
+        b"GET http:///v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET https://localhost/v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET http://localhost/v1/credentials HTTP/1.1\r\n\r\n",
+    ] {
+        assert!(matches!(parse_request(bad), Parsed::Bad(400, _)), "{bad:?}");
+    }
+    assert_eq!(error_code(505), "HTTPVersionNotSupported");
+    assert_eq!(error_code(400), "BadRequest");
+}
+
 #[test]
 fn refuses_malformed_requests() {
     let cases: [&[u8]; 16] = [

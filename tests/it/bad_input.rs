@@ -81,6 +81,7 @@ struct Files {
     agent_huge: PathBuf,
     agent_not_ascii: PathBuf,
     serve_token_long: PathBuf,
+    serve_token_short: PathBuf,
     socket: PathBuf,
 }
 
@@ -107,6 +108,8 @@ fn files(h: &Harness) -> Files {
         agent_huge: h.scratch.write("in/agent-huge", vec![b'a'; 20 * 1024]),
         agent_not_ascii: h.scratch.write("in/agent-token-utf8", "tökén-ünicode\n"),
         serve_token_long: h.scratch.write("in/serve-token-long", "t".repeat(4097)),
+        // 15 characters and a newline, which is trimmed.
+        serve_token_short: h.scratch.write("in/serve-token-short", "q7q7q7q7q7q7q7q\n"),
         socket: {
             let path = h.scratch.join("in/a-socket");
             drop(std::os::unix::net::UnixListener::bind(&path).expect("bind a socket"));
@@ -732,6 +735,18 @@ fn cases(f: &Files) -> Vec<Case> {
             &p(&f.serve_token_long),
         ],
         C(vec!["--serve-token-file", "longer than 4096 bytes"]),
+    ));
+    // A two-character token was taken, and any local user guessed it in
+    // a fraction of a second, a few thousand tries a second.
+    v.push(case(
+        "serve_token_file_too_short",
+        &[
+            "--serve",
+            "127.0.0.1:0",
+            "--serve-token-file",
+            &p(&f.serve_token_short),
+        ],
+        C(vec!["--serve-token-file", "shorter than 16 characters"]),
     ));
 
     // Container endpoint variables.

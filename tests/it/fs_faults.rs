@@ -582,6 +582,29 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
     }
 }
 
+/// A user that may not give files away was told to "give --owner 0" for
+/// root's file in its directory, and following that failed: "--owner: giving
+/// the file to 0 needs root". It is told what it can do instead.
+#[test]
+fn a_user_who_cannot_give_files_away_is_not_told_to_use_owner() {
+    if !is_root() {
+        crate::harness::skip("needs root to give files to another user");
+        return;
+    }
+    let h = harness("fs_foreign_unprivileged");
+    h.nobodys_file_directory();
+    h.write_cred_file("[other]\naws_access_key_id = AKIAROOTS\n");
+    let out = h.cmd(&["--once"]).user(NOBODY, NOBODY).run();
+    out.assert_code(2)
+        .assert_stderr_contains("belongs to uid 0")
+        .assert_stderr_contains("run aws-credfile as uid 0");
+    assert!(
+        !out.stderr.contains("--owner 0"),
+        "a remedy it cannot follow: {}",
+        out.stderr
+    );
+}
+
 /// A process that could only read the directory (the app, the
 /// same user as the sidecar, through a read-only mount) opened the lock
 /// for reading and held `flock` on it: every refresh waited 10 s and
