@@ -26,6 +26,12 @@ fn parses_sts_and_container_timestamps() {
     assert_eq!(nanos, t);
     let offset = Timestamp::parse_rfc3339("2024-02-29T14:34:56+02:00").unwrap();
     assert_eq!(offset, t);
+    let lower = Timestamp::parse_rfc3339("2024-02-29t12:34:56z").unwrap();
+    assert_eq!(lower, t);
+    assert_eq!(
+        Timestamp::from_unix(i64::MAX).to_rfc3339(),
+        format!("{}s since 1970-01-01T00:00:00Z", i64::MAX)
+    );
     assert_eq!(
         Timestamp::parse_rfc3339("1970-01-01T00:00:00Z")
             .unwrap()
@@ -63,7 +69,7 @@ fn rejects_malformed_timestamps() {
 fn only_times_that_four_digit_years_can_write_are_taken() {
     for edge in [
         "9999-12-31T23:59:59Z",
-        "0000-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
         "9999-12-31T23:00:00-00:59",
     ] {
         let t = Timestamp::parse_rfc3339(edge).expect(edge);
@@ -72,10 +78,11 @@ fn only_times_that_four_digit_years_can_write_are_taken() {
     for beyond in [
         "9999-12-31T23:59:59-23:59",
         "9999-12-31T23:59:59-00:01",
-        "0000-01-01T00:00:00+00:01",
+        "0001-01-01T00:00:00+00:01",
+        "0000-06-01T00:00:00Z",
     ] {
         let err = Timestamp::parse_rfc3339(beyond).expect_err(beyond);
-        assert!(err.contains("outside the years 0000 to 9999"), "{err}");
+        assert!(err.contains("outside the years 0001 to 9999"), "{err}");
     }
 }
 
