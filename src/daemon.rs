@@ -23,9 +23,7 @@ use crate::credentials_file::FileSink;
 use crate::error::Error;
 use crate::log::Logger;
 use crate::metrics::{Metrics, Shared};
-use crate::schedule::{
-    self, backoff, random_unit, refresh_delay_keeping, MIN_WAIT, READY_HEADROOM,
-};
+use crate::schedule::{self, backoff, falls_short, random_unit, refresh_delay_keeping, MIN_WAIT};
 use crate::serve::answer::Endpoint;
 use crate::serve::Server;
 use crate::signals::Signal;
@@ -268,15 +266,17 @@ impl Refresher {
     }
 
     /// The wait before refreshing `creds`, keeping them valid for
-    /// `--min-valid` at all times when asked to. Credentials that do not
-    /// last that long cannot be, which is said at each refresh: a probe
-    /// with that `--min-valid` fails before every refresh until they do.
+    /// `--min-valid` at all times when asked to. Credentials the plan
+    /// cannot keep that valid (they last too little, or it would take
+    /// refreshing more often than an eighth of their lifetime) are said so
+    /// at each refresh: a probe with that `--min-valid` fails for a while
+    /// before every refresh.
     fn next_refresh(&self, creds: &Credentials) -> Duration {
         let keep = self.keep_valid;
         let now = Timestamp::now();
-        let lifetime = now.until(creds.expiration);
-        if !keep.is_zero() && lifetime <= keep + READY_HEADROOM {
-            self.log_too_short(lifetime, keep);
+        let short = falls_short(now, creds.expiration, keep);
+        if !short.is_zero() {
+            self.log_too_short(now.until(creds.expiration), keep, short);
         }
         refresh_delay_keeping(now, creds.expiration, keep, random_unit())
     }

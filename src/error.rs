@@ -272,7 +272,7 @@ fn sts_hint(code: &str) -> &'static str {
 /// Whether starting a program failed for want of descriptors, processes
 /// or memory.
 /// What to do when a limit of the process's was reached.
-const OUT_OF_RESOURCES: &str = "a limit on threads, processes or descriptors is reached (the pod's pids limit, ulimit -u or -n): raise it if this lasts";
+const OUT_OF_RESOURCES: &str = "a limit on threads, processes, descriptors or memory is reached (the pod's pids limit or memory limit, ulimit -u, -n or -v): raise it if this lasts";
 
 pub fn is_out_of_resources(e: &io::Error) -> bool {
     matches!(
@@ -318,7 +318,12 @@ impl fmt::Display for Message<'_> {
                 one_line(message)
             ),
             Error::Network { url, detail, .. } => {
-                write!(f, "could not reach {url}: {}", one_line(detail))
+                write!(
+                    f,
+                    "could not reach {url}: {}; {}",
+                    one_line(detail),
+                    network_hint(detail)
+                )
             }
             Error::BadResponse {
                 from,
@@ -342,7 +347,13 @@ impl fmt::Display for Message<'_> {
                 action,
                 path,
                 source,
-            } => write!(f, "could not {action} {}: {source}", path.display()),
+            } => {
+                write!(f, "could not {action} {}: {source}", path.display())?;
+                match io_hint(source) {
+                    Some(hint) => write!(f, "; {hint}"),
+                    None => Ok(()),
+                }
+            }
             Error::Stale(msg) => f.write_str(msg),
             Error::Spawn { program, source } => {
                 let hint = match source.kind() {
@@ -375,6 +386,39 @@ impl fmt::Display for Message<'_> {
                 "credentials from {from} expire at {expiration}, which is not after the local time {now}; check the clock (NTP) on this node"
             ),
         }
+    }
+}
+
+/// What to do about a system call's failure, for the errors whose cause
+/// lies outside aws-credfile; `None` for the rest, whose messages say it
+/// already (or have nothing useful to add).
+fn io_hint(e: &io::Error) -> Option<&'static str> {
+    Some(match e.raw_os_error()? {
+        libc::EFBIG => "the file size limit (ulimit -f) is below what the file needs; raise it",
+        libc::ENOSPC => "the file system is full; free space there",
+        libc::EDQUOT => "this user's disk quota is used up; free space or raise it",
+        libc::EROFS => "the file system is mounted read-only; give --file a path on a writable one (an emptyDir)",
+        libc::EACCES | libc::EPERM => {
+            "this user may not do that there; check the owner and mode of the file and the directories on its way"
+        }
+        libc::EIO => "the disk reported an error; check the node",
+        _ => return None,
+    })
+}
+
+/// What to do when a server could not be reached, by what went wrong.
+fn network_hint(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("certificate") || d.contains("tls") {
+        "check the server's certificate, or give AWS_CA_BUNDLE the CA of a TLS-inspecting proxy"
+    } else if d.contains("host not found") || d.contains("dns") {
+        "check the host name and this pod's DNS"
+    } else if d.contains("refused") {
+        "nothing listens there: check the address and port, and that the server (the Pod Identity agent, a proxy) runs"
+    } else if d.contains("https_proxy") {
+        "check the proxy"
+    } else {
+        "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
     }
 }
 

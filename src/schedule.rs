@@ -52,8 +52,11 @@ pub const READY_HEADROOM: Duration = Duration::from_secs(60);
 /// [`refresh_delay`], when credentials must stay valid for `keep` at all
 /// times (`/readyz` with `--min-valid`): the refresh is also due
 /// [`READY_HEADROOM`] before less than `keep` is left, whatever the rules
-/// above say, as long as that is still ahead. (Credentials that never last
-/// that long cannot meet it; the caller says so.)
+/// above say, but never sooner than an eighth of the remaining lifetime: a
+/// `keep` just short of the lifetime (`--duration 15m --min-valid 13m58s`)
+/// made that due a second or two after every refresh, and STS was called
+/// over and over. (Credentials that cannot meet `keep` that way, see
+/// [`falls_short`], are the caller's to warn about.)
 pub fn refresh_delay_keeping(
     now: Timestamp,
     expiration: Timestamp,
@@ -69,12 +72,22 @@ pub fn refresh_delay_keeping(
     .max(remaining / 4);
     let planned = match remaining.checked_sub(keep + READY_HEADROOM) {
         Some(before_short) if !keep.is_zero() && !before_short.is_zero() => {
-            planned.min(before_short)
+            planned.min(before_short.max(remaining / 8))
         }
         _ => planned,
     };
     let cut = planned.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0));
     planned.saturating_sub(cut).max(MIN_WAIT)
+}
+
+/// How long before each refresh credentials expiring at `expiration` are
+/// valid for less than `keep` (zero when they never are): what `/readyz`
+/// and `--check` probes with that `--min-valid` see fail, when the refresh
+/// comes as late as [`refresh_delay_keeping`] plans it.
+pub fn falls_short(now: Timestamp, expiration: Timestamp, keep: Duration) -> Duration {
+    let remaining = now.until(expiration);
+    let latest = refresh_delay_keeping(now, expiration, keep, 0.0);
+    keep.saturating_sub(remaining.saturating_sub(latest))
 }
 
 /// The wait before retry number `attempt` (1 for the first retry):

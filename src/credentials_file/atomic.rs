@@ -141,7 +141,10 @@ pub(super) fn write_temp(
     fill: impl FnOnce(&mut File) -> Result<(), (&'static str, io::Error)>,
 ) -> Result<OsString, Error> {
     let (mut file, temp) = create_temp(dir, file_name, parent)?;
-    let result = fill(&mut file).map_err(|(action, e)| Error::io(action, parent.join(&temp), e));
+    // Named as the file it is about to become: the temporary name means
+    // nothing to whoever reads the message, and is gone by then.
+    let result =
+        fill(&mut file).map_err(|(action, e)| Error::io(action, parent.join(file_name), e));
     drop(file);
     if result.is_err() {
         let _ = dir.unlink(&temp);

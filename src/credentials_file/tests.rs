@@ -945,7 +945,7 @@ fn failed_write_leaves_target_and_no_temp() {
         err.to_string(),
         format!(
             "could not flush {}: disk on fire",
-            tmp.join(&our_temp()).display()
+            tmp.join("credentials").display()
         )
     );
     assert_eq!(read(&path), OTHER);

@@ -85,15 +85,16 @@ impl Refresher {
 
     /// Credentials lasting `lifetime` cannot stay valid for `min_valid`
     /// until the next refresh.
-    pub(super) fn log_too_short(&self, lifetime: Duration, min_valid: Duration) {
+    pub(super) fn log_too_short(&self, lifetime: Duration, min_valid: Duration, short: Duration) {
         self.log.warn(
             "credentials_shorter_than_min_valid",
             &[
                 ("lasting", &format_duration_ms(lifetime)),
                 ("min_valid", &format_duration_ms(min_valid)),
+                ("failing_for", &format_duration_ms(short)),
                 (
                     "effect",
-                    &"/readyz and --check probes with this --min-valid fail before each refresh; lower --min-valid, or raise --duration",
+                    &"/readyz and --check probes with this --min-valid fail for this long before each refresh; lower --min-valid, or raise --duration",
                 ),
             ],
         );

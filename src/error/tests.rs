@@ -116,3 +116,36 @@ fn a_program_that_cannot_start_for_want_of_resources_is_a_runtime_failure() {
         "{long}"
     );
 }
+
+/// Some lines named what failed but not what to do: a timeout or a
+/// refused connection, a file too large for `ulimit -f` (which also named
+/// the temporary file). Each now says where to look.
+#[test]
+fn failures_outside_aws_credfile_say_where_to_look() {
+    let net = |detail: &str| {
+        Error::Network {
+            url: "http://127.0.0.1:1/creds".into(),
+            detail: detail.into(),
+            timed_out: false,
+        }
+        .to_string()
+    };
+    assert!(net("timed out (global)")
+        .contains("; check that the server runs and that this pod may reach it"));
+    assert!(net("io: Connection refused (os error 111)").contains("; nothing listens there"));
+    assert!(net("host not found (DNS)").contains("; check the host name"));
+    assert!(net("invalid peer certificate: UnknownIssuer").contains("AWS_CA_BUNDLE"));
+    let io = |errno| {
+        Error::io(
+            "write",
+            "/x/credentials",
+            io::Error::from_raw_os_error(errno),
+        )
+        .to_string()
+    };
+    assert!(io(libc::EFBIG)
+        .ends_with("; the file size limit (ulimit -f) is below what the file needs; raise it"));
+    assert!(io(libc::ENOSPC).contains("full"));
+    assert!(io(libc::EROFS).contains("read-only"));
+    assert!(!io(libc::EEXIST).contains(';'), "{}", io(libc::EEXIST));
+}

@@ -116,3 +116,41 @@ fn credentials_kept_valid_for_min_valid_are_refreshed_before_they_fall_short() {
         refresh_delay(at(0), at(900), 0.0)
     );
 }
+
+/// A `keep` just short of the lifetime made the refresh due a second or two
+/// after each one (lifetime - keep - 60 s), and STS was called over and
+/// over. Whatever `keep`, the wait is at least an eighth of the lifetime,
+/// jitter included; what that leaves short of `keep` is `falls_short`.
+#[test]
+fn no_min_valid_makes_refreshes_come_one_after_another() {
+    for lifetime in [120u64, 900, 3600, 43_200] {
+        for keep in (0..lifetime).step_by((lifetime / 97).max(1) as usize) {
+            let wait =
+                refresh_delay_keeping(at(0), at(lifetime as i64), Duration::from_secs(keep), 0.999);
+            let eighth = Duration::from_secs(lifetime) / 8;
+            assert!(
+                wait >= eighth.mul_f64(1.0 - REFRESH_JITTER).max(MIN_WAIT),
+                "{lifetime} s keeping {keep} s: {wait:?}"
+            );
+        }
+    }
+    let keep = |secs| Duration::from_secs(secs);
+    // 15 minutes, 13m58s kept: due after 112.5 s, 50.5 s short.
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(900), keep(838), 0.0),
+        Duration::from_millis(112_500)
+    );
+    assert_eq!(
+        falls_short(at(0), at(900), keep(838)),
+        Duration::from_millis(50_500)
+    );
+    // Kept with time to spare, or nothing to keep: never short.
+    assert_eq!(falls_short(at(0), at(900), keep(660)), Duration::ZERO);
+    assert_eq!(falls_short(at(0), at(30), keep(5)), Duration::ZERO);
+    assert_eq!(falls_short(at(0), at(3600), keep(0)), Duration::ZERO);
+    // Never long enough: short by what the usual plan leaves.
+    assert_eq!(
+        falls_short(at(0), at(900), keep(870)),
+        Duration::from_secs(270)
+    );
+}

@@ -599,6 +599,51 @@ fn the_daemon_keeps_the_credentials_valid_for_min_valid() {
     assert_eq!(d.stop().code(), Some(0));
 }
 
+/// A `--min-valid` just short of the lifetime (15-minute
+/// credentials, 13m58s kept) made the refresh due a second or two after
+/// each one: STS was called about once a second, forever, without a word.
+/// The refresh is never due sooner than an eighth of the lifetime, and the
+/// shortfall that leaves is warned about, with how long probes fail.
+#[test]
+fn a_min_valid_near_the_lifetime_never_makes_the_daemon_call_sts_over_and_over() {
+    let h = Harness::new("daemon_min_valid_storm", |_, _| {
+        Answer::issue(Duration::from_secs(900))
+    });
+    let mut d = h.cmd(&["--min-valid", "13m58s"]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .stderr()
+            .contains("credentials_shorter_than_min_valid")),
+        "no warning\n{}",
+        d.snapshot().describe()
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        h.sts.request_count(),
+        1,
+        "STS called again within seconds\n{}",
+        d.snapshot().describe()
+    );
+    assert!(d.stderr().contains("failing_for="), "{}", d.stderr());
+    assert_eq!(d.stop().code(), Some(0));
+
+    // Credentials that outlast --min-valid by more than a refresh's wait
+    // are not warned about (30-second ones, 5 s kept, were).
+    let h = Harness::new("daemon_min_valid_fine", |_, _| {
+        Answer::issue(Duration::from_secs(30))
+    });
+    let mut d = h.cmd(&["--min-valid", "5s"]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !d.stderr().contains("credentials_shorter_than_min_valid"),
+        "{}",
+        d.stderr()
+    );
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 /// One thread while idle, in every long-running mode: a fetch runs on a
 /// short-lived worker that has ended by the time the first write is done,
 /// and nothing else ever starts one (the endpoint, the metrics and the
