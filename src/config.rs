@@ -208,13 +208,15 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     }
     let chain = identity::chain(args, env)?;
     let source = identity::source(args, env, chain.is_some())?;
+    let network = Network::from_env(env);
+    network.check()?;
     Ok(Config {
         logger,
         plan: Plan::Refresh(Box::new(Refresh {
             run,
             source,
             chain,
-            network: Network::from_env(env),
+            network,
             sink,
             serve,
             keep_valid: if args.min_valid.is_some() || metrics.is_some() {

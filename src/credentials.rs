@@ -2,6 +2,7 @@
 //! `Secret` wrapper that keeps key material out of logs and `Debug` output.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::time::Timestamp;
 
@@ -54,6 +55,35 @@ pub struct Credentials {
     pub account_id: Option<String>,
     /// The assumed role's ARN, when the source said.
     pub role_arn: Option<String>,
+}
+
+/// 12 hours: the longest session STS issues (`DurationSeconds` 43200). An
+/// expiry further off is not believed: not by `--check`, and not handed on
+/// (see [`Credentials::believed`]).
+pub const LONGEST_SESSION: Duration = Duration::from_secs(12 * 3600);
+
+/// 2048 bytes: the longest ARN IAM allows.
+pub const MAX_ARN: usize = 2048;
+
+impl Credentials {
+    /// These credentials, their expiry cut to at most [`LONGEST_SESSION`]
+    /// after `now`. A source that claims a later one (9999-12-31, a proxy's
+    /// mistake, a clock far behind) would otherwise have every SDK handed
+    /// it (`credential_process`, `--print env`, the endpoint) never ask
+    /// again, and fail with ExpiredToken once the real keys expire; cut, they
+    /// are asked for again in time, which costs nothing if they were good.
+    pub fn believed(mut self, now: Timestamp) -> Credentials {
+        self.expiration = self.expiration.min(now.plus(LONGEST_SESSION));
+        self
+    }
+}
+
+/// Whether `arn`, which is only passed on (the endpoint's `RoleArn`), may be:
+/// `arn:` then printable ASCII without spaces, at most [`MAX_ARN`] bytes. A
+/// source's terminal escapes, line breaks or half a megabyte would reach
+/// every client that prints it.
+pub fn is_fit_arn(arn: &str) -> bool {
+    arn.starts_with("arn:") && arn.len() <= MAX_ARN && arn.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// `text` with each of `secrets` hidden as `***` (see [`hide_pieces`]):

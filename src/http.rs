@@ -79,6 +79,18 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Refuses a proxy setting no request could use, at start: checked when
+    /// a request first goes through it, a SOCKS or malformed `HTTPS_PROXY`
+    /// passed every start whose endpoint happened not to need it.
+    pub fn check(&self) -> Result<(), Error> {
+        match &self.https_proxy {
+            Some(p) => proxy::usable(p).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A proxy URL and the variable it came from, for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proxy {

@@ -133,3 +133,27 @@ fn hiding_pieces_never_panics_on_odd_text() {
         let _ = hide_pieces(&text, &["%&#x;\\u{}41aaaa"], "***");
     }
 }
+
+/// An expiry of 9999-12-31 was handed on as it came (`credential_process`,
+/// `--print env`, the endpoint), so an SDK never asked again and failed
+/// with ExpiredToken when the real keys expired. Nothing is handed on as
+/// lasting longer than the longest session STS issues.
+#[test]
+fn no_expiry_is_believed_beyond_the_longest_session() {
+    let now = Timestamp::from_unix(1_800_000_000);
+    let creds = |expiration| Credentials {
+        access_key_id: "ASIA".into(),
+        secret_access_key: Secret::new("s"),
+        session_token: None,
+        expiration,
+        account_id: None,
+        role_arn: None,
+    };
+    let far = Timestamp::parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+    assert_eq!(
+        creds(far).believed(now).expiration,
+        now.plus(LONGEST_SESSION)
+    );
+    let hour = now.plus(Duration::from_secs(3600));
+    assert_eq!(creds(hour).believed(now).expiration, hour);
+}

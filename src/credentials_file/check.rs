@@ -7,12 +7,9 @@ use super::atomic::read_file;
 use super::ini::*;
 use super::permissions::trusted;
 use super::FileSink;
+use crate::credentials::LONGEST_SESSION;
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
-
-/// 12 hours: the longest session STS issues (`DurationSeconds` 43200); a
-/// recorded expiry further off than this is not believed.
-pub(super) const LONGEST_SESSION: Duration = Duration::from_secs(12 * 3600);
 
 /// For `--check`: Ok(expiration) iff the sink's file holds its profile with
 /// access key, secret key and the recorded expiry at least `min_valid`

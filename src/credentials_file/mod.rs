@@ -40,13 +40,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, LONGEST_SESSION};
 use crate::error::Error;
 use crate::time::Timestamp;
 
 use self::atomic::*;
 pub use self::check::check;
-use self::check::LONGEST_SESSION;
 use self::dir::{effective_ids, Dir};
 use self::ini::*;
 pub use self::ini::{merge, render_section};

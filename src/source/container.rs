@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_value, scrub, Credentials, Secret};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error};
 use crate::http::{Client, Network};
@@ -73,17 +73,24 @@ pub fn settings(env: Env) -> Result<Settings, Error> {
     ) {
         (_, Some(rel)) => {
             let rel = rel.trim();
+            // Shown without its query, which may carry a token.
+            let path = match rel.find(['?', '#']) {
+                Some(at) => format!("{}?…", &rel[..at]),
+                None => rel.to_string(),
+            };
             if !rel.starts_with('/') {
-                // Shown without its query, which may carry a token.
-                let path = match rel.find(['?', '#']) {
-                    Some(at) => format!("{}?…", &rel[..at]),
-                    None => rel.to_string(),
-                };
                 return Err(Error::Config(format!(
                     "{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {path:?} must start with /"
                 )));
             }
-            format!("http://{ECS_AGENT}{rel}")
+            // Read as the full URI is, so what no request can carry
+            // (control characters, whitespace) is refused now, not at every
+            // refresh as a network failure.
+            let url = format!("http://{ECS_AGENT}{rel}");
+            Url::parse(&url).map_err(|e| {
+                Error::Config(format!("{ENV_CONTAINER_CREDENTIALS_RELATIVE_URI} {path:?}: {e}"))
+            })?;
+            url
         }
         (Some(full), None) => {
             let full = full.trim().to_string();
@@ -381,6 +388,14 @@ pub fn parse_answer(
         Some(token) => Some(Secret::new(fit(token, "Token")?)),
         None => None,
     };
+    // A temporary key (ASIA...) is useless without its session token; an
+    // agent that named it otherwise (`SessionToken`) would have the
+    // credentials handed on as long-term keys that every call refuses.
+    if session_token.is_none() && access_key_id.starts_with("ASIA") {
+        return Err(bad(
+            "AccessKeyId is a temporary key (ASIA...) but there is no Token, which the SDKs need with it; the agent must send its session token as Token".into(),
+        ));
+    }
     let secret = Secret::new(secret);
     let expiration_text = required(answer.expiration, "Expiration")?;
     let expiration = Timestamp::parse_rfc3339(&expiration_text).map_err(|e| {
@@ -399,7 +414,7 @@ pub fn parse_answer(
         account_id: answer
             .account_id
             .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
-        role_arn: answer.role_arn.filter(|a| !a.is_empty()),
+        role_arn: answer.role_arn.filter(|a| is_fit_arn(a)),
     })
 }
 

@@ -13,6 +13,7 @@ use crate::env::{var, Env};
 use crate::error::Error;
 use crate::http::{Client, Network};
 use crate::sts;
+use crate::time::Timestamp;
 
 use self::chain::ChainProvider;
 use self::container::ContainerProvider;
@@ -134,10 +135,11 @@ impl Provider {
             Base::WebIdentity(p) => p.fetch(deadline).map(|(c, t)| (c, Some(t)))?,
             Base::Container(p) => p.fetch(deadline)?,
         };
-        match &self.chain {
-            Some(chain) => chain.fetch(&base, sent.as_ref(), deadline),
-            None => Ok(base),
-        }
+        let creds = match &self.chain {
+            Some(chain) => chain.fetch(&base, sent.as_ref(), deadline)?,
+            None => base,
+        };
+        Ok(creds.believed(Timestamp::now()))
     }
 
     /// What to call the source in logs.

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_value, scrub, Credentials, Secret};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -195,7 +195,7 @@ pub fn parse_response(
         .assumed_role_user
         .and_then(|u| u.arn)
         .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty());
+        .filter(|a| is_fit_arn(a));
     let account_id = role_arn.as_deref().and_then(account_of_arn);
 
     Ok(Credentials {

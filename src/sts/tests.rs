@@ -702,3 +702,26 @@ fn durations() {
     assert!(validate_duration(s(3_601), MAX_CHAINED_DURATION).is_err());
     assert!(validate_duration(Duration::from_millis(900_500), MAX_DURATION).is_err());
 }
+
+/// The assumed role's ARN was served as `RoleArn` as STS (or whatever
+/// answered in its place) spelled it: terminal escapes and line breaks
+/// reached every client that prints it. Only what can be an ARN is kept.
+#[test]
+fn an_arn_that_cannot_be_one_is_not_passed_on() {
+    let good = parse("AssumeRoleWithWebIdentity", 200, &web_identity_xml()).expect("parses");
+    assert_eq!(
+        good.role_arn.as_deref(),
+        Some("arn:aws:sts::123456789012:assumed-role/demo/app1")
+    );
+    for arn in [
+        "arn:aws:sts::123456789012:assumed-role/demo/app1&#27;]0;pwned&#7;",
+        "arn:aws:sts::1:assumed-role/a&#10;[evil]",
+        "not-an-arn",
+        &format!("arn:{}", "x".repeat(3000)),
+    ] {
+        let xml =
+            web_identity_xml().replace("arn:aws:sts::123456789012:assumed-role/demo/app1", arn);
+        let c = parse("AssumeRoleWithWebIdentity", 200, &xml).expect(arn);
+        assert_eq!((c.role_arn, c.account_id), (None, None), "{arn}");
+    }
+}

@@ -778,6 +778,45 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec!["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]),
         )
     });
+    // Control characters and whitespace in the relative URI passed the
+    // start and failed every refresh as a network error.
+    for (i, rel) in [
+        "/v2/creds\r\nX-Injected: yes",
+        "/v2/cr\teds",
+        "/v2/\u{1}creds",
+    ]
+    .iter()
+    .enumerate()
+    {
+        v.push(Case {
+            env: container_env(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", rel)]),
+            ..case(
+                &format!("container_relative_uri_controls_{i}"),
+                &["--once"],
+                C(vec!["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]),
+            )
+        });
+    }
+    // A proxy no request could use passed every start whose endpoint did
+    // not need it (loopback, plain http), and was refused only by an https
+    // one.
+    for (i, proxy) in [
+        "socks5://127.0.0.1:1080",
+        "http://127.0.0.1:3128/some/path",
+        "http://user:pa#ss@127.0.0.1:3128",
+        "http://127.0.0.1:3128x",
+    ]
+    .iter()
+    .enumerate()
+    {
+        v.push(env_case(
+            &format!("https_proxy_unusable_{i}"),
+            &["--once"],
+            "HTTPS_PROXY",
+            proxy,
+            C(vec!["HTTPS_PROXY"]),
+        ));
+    }
     let injected = format!("{CONTAINER_TOKEN}\r\nX-Injected: yes");
     v.push(Case {
         env: container_env(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", &injected)]),

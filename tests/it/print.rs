@@ -125,6 +125,33 @@ fn credential_process_leaves_out_a_session_token_there_is_none_of() {
     assert_eq!(v["Expiration"], expiration.as_str());
 }
 
+/// An expiry of 9999-12-31 from the source was printed as it came, and
+/// the SDK running `credential_process` would never have run it again.
+/// Nothing is handed on as lasting longer than 12 hours, STS's longest.
+#[test]
+fn an_expiry_beyond_the_longest_session_is_not_handed_on() {
+    let body = serde_json::json!({
+        "AccessKeyId": "AKIAPRINTFARFUTURE01",
+        "SecretAccessKey": "printFarFutureSecret00000000000000000001",
+        "Expiration": "9999-12-31T23:59:59Z",
+    })
+    .to_string();
+    let h = agent_answering("print-cp-far-future", body);
+    h.add_secret("printFarFutureSecret00000000000000000001");
+    let before = SystemTime::now();
+    let out = h.cmd(&["--credential-process"]).secrets_on_stdout().run();
+    out.assert_code(0);
+    let v = one_json_line(&out.stdout);
+    let twelve_hours = Duration::from_secs(12 * 3600);
+    let latest = rfc3339(SystemTime::now() + twelve_hours);
+    let earliest = rfc3339(before + twelve_hours - Duration::from_secs(2));
+    let handed = v["Expiration"].as_str().expect("an Expiration");
+    assert!(
+        (earliest.as_str()..=latest.as_str()).contains(&handed),
+        "{handed} is not 12 h from now ({earliest}..{latest})"
+    );
+}
+
 #[test]
 fn nothing_is_printed_when_the_credentials_cannot_be_had() {
     let h = Harness::new("print-denied", |_, _| Answer::access_denied());

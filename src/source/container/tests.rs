@@ -154,3 +154,48 @@ fn a_bad_expiration_never_quotes_the_secrets_beside_it() {
         "{err}"
     );
 }
+
+/// An agent's `RoleArn` was served on as it came: control characters,
+/// NUL, U+2028, half a megabyte. Only what can be an ARN is kept.
+#[test]
+fn a_role_arn_that_cannot_be_one_is_dropped() {
+    let answer = |arn: &str| {
+        let body = serde_json::json!({
+            "AccessKeyId": "ASIAPOD", "SecretAccessKey": "podsecret", "Token": "podtoken",
+            "RoleArn": arn, "Expiration": "2026-11-26T16:00:00Z",
+        })
+        .to_string();
+        parse_answer(URL, 200, None, body.as_bytes())
+            .expect(arn)
+            .role_arn
+    };
+    let fine = "arn:aws:iam::123456789012:role/pod";
+    assert_eq!(answer(fine).as_deref(), Some(fine));
+    for bad in [
+        "arn:aws:iam::1:role/a\u{1b}]0;pwned\u{7}",
+        "arn:aws:iam::1:role/a\u{2028}b",
+        "arn:aws:iam::1:role/a\0",
+        "role/pod",
+        &format!("arn:{}", "r".repeat(500_000)),
+    ] {
+        assert_eq!(answer(bad), None, "{:?}", &bad[..bad.len().min(40)]);
+    }
+}
+
+/// A temporary key whose token came under another name (`SessionToken`)
+/// was handed on as long-term keys, which every call refuses, with exit 0.
+#[test]
+fn a_temporary_key_without_its_token_is_refused() {
+    let body = br#"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","SessionToken":"podtoken","Expiration":"2026-11-26T16:00:00Z"}"#;
+    let err = parse_answer(URL, 200, None, body)
+        .expect_err("no Token")
+        .to_string();
+    assert!(
+        err.contains("temporary key (ASIA...) but there is no Token"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("podsecret") && !err.contains("podtoken"),
+        "{err}"
+    );
+}
