@@ -105,8 +105,14 @@ def recommend(facts: dict, client_id: str) -> str:
     if env_fails and "`--print env`" not in use:
         use += "; not `--print env`"
     if file in ("works", "recovers") and o("file") != o("file-env"):
-        found_by = "`$HOME/.aws/credentials`" if o("file") == file else "`AWS_SHARED_CREDENTIALS_FILE`"
-        use += f"; it finds the file only as {found_by}"
+        if o("file") != file:
+            use += "; it finds the file only by `AWS_SHARED_CREDENTIALS_FILE`"
+        elif o("exec-file") in ("works", "recovers"):
+            # What `--` hands the program made the variable work where it alone did not.
+            use += ("; it finds the file as `$HOME/.aws/credentials`, or by `AWS_SHARED_CREDENTIALS_FILE` "
+                    "only as `--` hands it over")
+        else:
+            use += "; it finds the file only as `$HOME/.aws/credentials`"
     if endpoint and o("serve-token") == "works" and o("serve-token-file") == "fails":
         use += "; token as `AWS_CONTAINER_AUTHORIZATION_TOKEN`, not `_FILE`"
     if (endpoint or supervised) and o("serve-long-term") == "fails":
