@@ -80,14 +80,15 @@ impl Network {
 }
 
 impl Network {
-    /// Refuses a proxy setting no request could use, at start: checked when
-    /// a request first goes through it, a SOCKS or malformed `HTTPS_PROXY`
-    /// passed every start whose endpoint happened not to need it.
+    /// Refuses, at start, a proxy setting no request could use and a CA
+    /// bundle that cannot be read: checked only when a request first needed
+    /// them, a SOCKS `HTTPS_PROXY` passed every start whose endpoint did not
+    /// need a proxy, and a corrupt certificate failed only the handshakes.
     pub fn check(&self) -> Result<(), Error> {
-        match &self.https_proxy {
-            Some(p) => proxy::usable(p).map(|_| ()),
-            None => Ok(()),
+        if let Some(p) = &self.https_proxy {
+            proxy::usable(p)?;
         }
+        roots(self).map(drop)
     }
 }
 

@@ -36,6 +36,17 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
     for item in ureq::tls::parse_pem(&pem) {
         // Keys and other blocks have no business here; skip them.
         if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            // The TLS stack skips a certificate it cannot read as a trust
+            // anchor without a word, and every handshake with the proxy it
+            // was for then fails as an unknown issuer; say so now.
+            let n = certs.len() - embedded + 1;
+            rustls::RootCertStore::empty()
+                .add(rustls::pki_types::CertificateDer::from(cert.der()))
+                .map_err(|e| {
+                    bad(format!(
+                        "certificate {n} in it cannot be read as a CA certificate ({e}); replace it"
+                    ))
+                })?;
             certs.push(cert);
         }
     }

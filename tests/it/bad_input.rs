@@ -76,6 +76,7 @@ struct Files {
     dir: PathBuf,
     not_pem: PathBuf,
     bad_pem: PathBuf,
+    corrupt_cert: PathBuf,
     missing: PathBuf,
     agent_newline: PathBuf,
     agent_huge: PathBuf,
@@ -96,6 +97,12 @@ fn files(h: &Harness) -> Files {
         spaced: h.scratch.write("in/spaced", "eyJhbGciOi.inner space.sig\n"),
         dir,
         not_pem: h.scratch.write("in/ca.txt", "this is not a certificate\n"),
+        // Valid PEM and base64, but no certificate inside: the TLS stack
+        // skipped it silently, and every handshake then failed.
+        corrupt_cert: h.scratch.write(
+            "in/ca-corrupt.pem",
+            "-----BEGIN CERTIFICATE-----\nTUlJQmFkQ2VydGlmaWNhdGVCeXRlcw==\n-----END CERTIFICATE-----\n",
+        ),
         bad_pem: h.scratch.write(
             "in/ca.pem",
             "-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n",
@@ -563,6 +570,7 @@ fn cases(f: &Files) -> Vec<Case> {
     for (name, path) in [
         ("ca_not_pem", &f.not_pem),
         ("ca_bad_pem", &f.bad_pem),
+        ("ca_corrupt_certificate", &f.corrupt_cert),
         ("ca_missing", &f.missing),
         ("ca_directory", &f.dir),
         ("ca_binary", &f.binary),
