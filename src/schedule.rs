@@ -70,11 +70,14 @@ pub fn refresh_delay_keeping(
         _ => half,
     }
     .max(remaining / 4);
-    let planned = match remaining.checked_sub(keep + READY_HEADROOM) {
-        Some(before_short) if !keep.is_zero() && !before_short.is_zero() => {
-            planned.min(before_short.max(remaining / 8))
-        }
-        _ => planned,
+    // Credentials that cannot stay valid for `keep` even when fresh gain
+    // nothing from coming sooner; all others come in time for it where an
+    // eighth of their lifetime allows, and at that eighth where it does not.
+    let planned = if keep.is_zero() || keep >= remaining {
+        planned
+    } else {
+        let before_short = remaining.saturating_sub(keep + READY_HEADROOM);
+        planned.min(before_short.max(remaining / 8))
     };
     let cut = planned.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0));
     planned.saturating_sub(cut).max(MIN_WAIT)
@@ -83,11 +86,13 @@ pub fn refresh_delay_keeping(
 /// How long before each refresh credentials expiring at `expiration` are
 /// valid for less than `keep` (zero when they never are): what `/readyz`
 /// and `--check` probes with that `--min-valid` see fail, when the refresh
-/// comes as late as [`refresh_delay_keeping`] plans it.
+/// comes as late as [`refresh_delay_keeping`] plans it. At most the whole
+/// wait: credentials shorter than `keep` fail probes all the time.
 pub fn falls_short(now: Timestamp, expiration: Timestamp, keep: Duration) -> Duration {
     let remaining = now.until(expiration);
     let latest = refresh_delay_keeping(now, expiration, keep, 0.0);
     keep.saturating_sub(remaining.saturating_sub(latest))
+        .min(latest)
 }
 
 /// The wait before retry number `attempt` (1 for the first retry):

@@ -16,8 +16,9 @@ use crate::time::Timestamp;
 use crate::wait::Wake;
 
 impl Refresher {
-    /// Fetches and stores once; the endpoint serves what was stored. A
-    /// failure at any step leaves the file as it was.
+    /// Fetches and stores once; the endpoint serves what was stored, or
+    /// what was fetched when only the file could not take it. A failure at
+    /// any step leaves the file as it was.
     pub(super) fn refresh(
         &mut self,
         deadline: Option<Instant>,
@@ -27,18 +28,31 @@ impl Refresher {
             Flow::Go(fetched) => fetched,
             Flow::End(ended) => return Flow::End(ended),
         };
-        let stored = match fetched {
-            Ok(creds) => match self.store(creds, began) {
-                Flow::Go(stored) => stored,
-                Flow::End(ended) => return Flow::End(ended),
-            },
-            Err(err) => Err(self.without_held(err)),
+        let (stored, copy) = match fetched {
+            Ok(creds) => {
+                let copy = self.server.is_some().then(|| creds.clone());
+                match self.store(creds, began) {
+                    Flow::Go(stored) => (stored, copy),
+                    Flow::End(ended) => return Flow::End(ended),
+                }
+            }
+            Err(err) => (Err(self.without_held(err)), None),
         };
-        if let Ok((creds, _)) = &stored {
-            self.held = Some(creds.clone());
-        }
-        if let (Ok((creds, _)), Some(server)) = (&stored, &mut self.server) {
-            server.handler_mut().creds = Some(creds.clone());
+        // A full disk or a lock another writer holds is the file's trouble,
+        // not the endpoint's: its clients get the fresh credentials rather
+        // than 503 once the old ones expire. The refresh still failed (the
+        // file, `/readyz` and the metrics say so) and is retried. Credentials
+        // that were themselves refused are served nowhere.
+        let served = match (&stored, copy) {
+            (Ok((creds, _)), _) => Some(creds.clone()),
+            (Err(Error::ExpiredOnArrival { .. } | Error::BadResponse { .. }), _) => None,
+            (Err(_), fetched) => fetched,
+        };
+        if let Some(creds) = served {
+            if let Some(server) = &mut self.server {
+                server.handler_mut().creds = Some(creds.clone());
+            }
+            self.held = Some(creds);
         }
         self.claim_other_loopbacks();
         if let Some(status) = &self.status {

@@ -38,8 +38,13 @@ pub(super) fn check_proxy_port(proxy: &str) -> Result<(), ureq::Error> {
 /// ureq panics when asked to use it. And if it has no path, query or
 /// fragment, which a proxy URL never needs: a password holding an unencoded
 /// `/`, `?` or `#` makes one, and then the host before it (the user name)
-/// is where the traffic would go (round 13).
+/// is where the traffic would go.
 pub(super) fn http_proxy_only(proxy: ureq::Proxy) -> Result<ureq::Proxy, ureq::Error> {
+    // `http://:3128`, `http://[]:3128`: every request would look up an
+    // empty name, and fail, for as long as the daemon ran.
+    if matches!(proxy.host(), "" | "[]") {
+        return Err(ureq::Error::BadUri("it names no host".into()));
+    }
     if !matches!(proxy.uri().path(), "" | "/") || proxy.uri().query().is_some() {
         return Err(ureq::Error::BadUri(
             "it has a path or a query, which a proxy URL has no use for; a password holding / ? or # must be percent-encoded (%2F %3F %23)".into(),

@@ -110,10 +110,17 @@ fn credentials_kept_valid_for_min_valid_are_refreshed_before_they_fall_short() {
         refresh_delay_keeping(at(0), at(3600), keep(3000), 0.0),
         Duration::from_secs(540)
     );
-    // Never long enough: the usual plan, and the caller warns.
+    // Never valid that long, even fresh: the usual plan, and the caller
+    // warns.
     assert_eq!(
         refresh_delay_keeping(at(0), at(900), keep(900), 0.0),
         refresh_delay(at(0), at(900), 0.0)
+    );
+    // Within a minute of the lifetime: as soon as an eighth allows, not
+    // the usual plan (which left probes failing half the time).
+    assert_eq!(
+        refresh_delay_keeping(at(0), at(3600), keep(3540), 0.0),
+        Duration::from_secs(450)
     );
 }
 
@@ -148,9 +155,18 @@ fn no_min_valid_makes_refreshes_come_one_after_another() {
     assert_eq!(falls_short(at(0), at(900), keep(660)), Duration::ZERO);
     assert_eq!(falls_short(at(0), at(30), keep(5)), Duration::ZERO);
     assert_eq!(falls_short(at(0), at(3600), keep(0)), Duration::ZERO);
-    // Never long enough: short by what the usual plan leaves.
+    // Within a minute of the lifetime: short by what an eighth leaves.
     assert_eq!(
         falls_short(at(0), at(900), keep(870)),
-        Duration::from_secs(270)
+        Duration::from_millis(82_500)
+    );
+    // Never valid that long: short for the whole wait, not more.
+    assert_eq!(
+        falls_short(at(0), at(120), keep(300)),
+        refresh_delay_keeping(at(0), at(120), keep(300), 0.0)
+    );
+    assert_eq!(
+        falls_short(at(0), at(120), keep(39_600)),
+        Duration::from_secs(60)
     );
 }

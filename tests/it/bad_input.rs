@@ -813,6 +813,9 @@ fn cases(f: &Files) -> Vec<Case> {
         "http://127.0.0.1:3128/some/path",
         "http://user:pa#ss@127.0.0.1:3128",
         "http://127.0.0.1:3128x",
+        "http://:3128",
+        "http://user:pw@:3128",
+        "http://[]:3128",
     ]
     .iter()
     .enumerate()

@@ -381,6 +381,52 @@ fn serve_with_file_writes_both() {
     d.stop().assert_code(0);
 }
 
+/// With `--file` too, a refresh whose write failed (a full disk, a lock
+/// another writer held, a link planted at the file) also kept the fresh
+/// credentials from the endpoint, which answered 503 once the old ones
+/// expired although STS answered. The endpoint serves what was fetched;
+/// the refresh still counts as failed, and the file stays as it was.
+#[test]
+fn a_file_that_cannot_be_written_does_not_starve_the_endpoint() {
+    let h = Harness::new("serve_file_fails", |_, _| Answer::issue(HOUR));
+    let file = h.scratch.join("shared/credentials");
+    let file_arg = file.display().to_string();
+    let (mut d, addr) = serving(&h, &["--file", file_arg.as_str()]);
+    let first = wait_for_200(&d, addr, &[]);
+    assert_eq!(assert_serves_issued(&first, &h.sts.issued()), 0);
+    harness::wait_for_file_containing(&file, "[default]", FIRST_ANSWER).expect("the first write");
+    // A link at the file: every write is refused from now on.
+    std::fs::remove_file(&file).expect("remove");
+    std::os::unix::fs::symlink("/dev/null", &file).expect("plant a link");
+    d.signal(libc::SIGHUP);
+    let mut later = None;
+    let served = wait_until(Duration::from_secs(15), || {
+        later = get(addr, PATH, &[]).ok();
+        later.as_ref().is_some_and(|r| {
+            r.status == Some(200) && r.field("AccessKeyId") != first.field("AccessKeyId")
+        })
+    });
+    assert!(
+        served,
+        "the endpoint kept the old credentials; last {later:?}\n{}",
+        d.snapshot().describe()
+    );
+    let later = later.expect("set when the wait succeeded");
+    assert_eq!(assert_serves_issued(&later, &h.sts.issued()), 1);
+    assert!(
+        std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()),
+        "the link was replaced"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || d
+            .stderr()
+            .contains("refresh_failed")),
+        "the failed write was not reported\n{}",
+        d.snapshot().describe()
+    );
+    d.stop().assert_code(0);
+}
+
 #[test]
 fn non_loopback_addresses_and_once_are_refused() {
     let h = Harness::new("serve_refused", |_, _| Answer::issue(HOUR));
