@@ -296,6 +296,14 @@ pub(super) fn read_existing(
                 io::Error::other(format!("it is a symbolic link; {LINK_ADVICE}")),
             ))
         }
+        // A socket cannot be opened at all (ENXIO): as much a mistake as the
+        // pipes and devices below, and as much a configuration error.
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            return Err(Error::Config(format!(
+                "{} is a socket or a device, not a regular file; point --file at a regular file",
+                path.display()
+            )))
+        }
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
