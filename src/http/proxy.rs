@@ -78,12 +78,18 @@ pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
             .strip_prefix("*.")
             .or_else(|| host.strip_prefix('.'))
             .unwrap_or(host);
+        // `example.com.` is `example.com`, fully qualified, on either side.
+        let (host, target) = (
+            host.trim_end_matches('.'),
+            parts.host().trim_end_matches('.'),
+        );
         let same_address = matches!(
             (host.parse::<IpAddr>(), parts.ip()),
             (Ok(a), Some(b)) if a == b
         );
         port.is_none_or(|p| p == parts.port())
-            && (same_address || parts.host() == host || parts.host().ends_with(&format!(".{host}")))
+            && !host.is_empty()
+            && (same_address || target == host || target.ends_with(&format!(".{host}")))
     });
     (!exempt).then(|| proxy.clone())
 }

@@ -131,6 +131,15 @@ fn proxy_rules() {
     };
     assert!(via("https://sts.corp/", &stars).is_some());
     assert_eq!(via("https://[fd00::3]/", &stars), None);
+    // A final dot (a fully qualified name) on either side was no match.
+    let dotted = Network {
+        no_proxy: vec!["internal.example.".into(), ".".into()],
+        ..net.clone()
+    };
+    assert_eq!(via("https://sts.internal.example/", &dotted), None);
+    assert_eq!(via("https://sts.internal.example./", &dotted), None);
+    assert_eq!(via("https://x.corp./", &net), None);
+    assert!(via("https://sts.amazonaws.com./", &dotted).is_some());
 }
 
 #[test]
