@@ -274,11 +274,12 @@ impl Refresher {
     fn next_refresh(&self, creds: &Credentials) -> Duration {
         let keep = self.keep_valid;
         let now = Timestamp::now();
-        let short = falls_short(now, creds.expiration, keep);
+        let wait = refresh_delay_keeping(now, creds.expiration, keep, random_unit());
+        let short = falls_short(now, creds.expiration, keep, wait);
         if !short.is_zero() {
             self.log_too_short(now.until(creds.expiration), keep, short);
         }
-        refresh_delay_keeping(now, creds.expiration, keep, random_unit())
+        wait
     }
 
     /// How long until a refresh asked for by SIGHUP may start: at most one

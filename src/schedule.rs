@@ -83,16 +83,20 @@ pub fn refresh_delay_keeping(
     planned.saturating_sub(cut).max(MIN_WAIT)
 }
 
-/// How long before each refresh credentials expiring at `expiration` are
-/// valid for less than `keep` (zero when they never are): what `/readyz`
-/// and `--check` probes with that `--min-valid` see fail, when the refresh
-/// comes as late as [`refresh_delay_keeping`] plans it. At most the whole
-/// wait: credentials shorter than `keep` fail probes all the time.
-pub fn falls_short(now: Timestamp, expiration: Timestamp, keep: Duration) -> Duration {
+/// How long before a refresh after `wait` credentials expiring at
+/// `expiration` are valid for less than `keep` (zero when they never are):
+/// what `/readyz` and `--check` probes with that `--min-valid` see fail. At
+/// most the whole wait: credentials shorter than `keep` fail probes all the
+/// time.
+pub fn falls_short(
+    now: Timestamp,
+    expiration: Timestamp,
+    keep: Duration,
+    wait: Duration,
+) -> Duration {
     let remaining = now.until(expiration);
-    let latest = refresh_delay_keeping(now, expiration, keep, 0.0);
-    keep.saturating_sub(remaining.saturating_sub(latest))
-        .min(latest)
+    keep.saturating_sub(remaining.saturating_sub(wait))
+        .min(wait)
 }
 
 /// The wait before retry number `attempt` (1 for the first retry):

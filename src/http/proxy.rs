@@ -10,7 +10,8 @@ use crate::url::{authority_port, redact_origin, Url};
 /// The proxy `p` as ureq takes it, or a configuration error naming its
 /// variable (the URL shown without password, path or query).
 pub(super) fn usable(p: &Proxy) -> Result<ureq::Proxy, Error> {
-    check_proxy_port(&p.url)
+    no_fragment(&p.url)
+        .and_then(|()| check_proxy_port(&p.url))
         .and_then(|()| ureq::Proxy::new(&p.url))
         .and_then(http_proxy_only)
         .map_err(|e| {
@@ -20,6 +21,17 @@ pub(super) fn usable(p: &Proxy) -> Result<ureq::Proxy, Error> {
                 redact_origin(&p.url)
             ))
         })
+}
+
+/// A `#` anywhere: the URL reader drops a fragment without a word, and a
+/// password's unencoded `#` makes one of the rest of the URL.
+fn no_fragment(proxy: &str) -> Result<(), ureq::Error> {
+    match proxy.contains('#') {
+        true => Err(ureq::Error::BadUri(
+            "it has a fragment (#), which a proxy URL has no use for; a password holding # must be percent-encoded (%23)".into(),
+        )),
+        false => Ok(()),
+    }
 }
 
 /// ureq reads a proxy's port leniently (`:3128x`, `:99999` and `:-1` all

@@ -11,6 +11,9 @@ use crate::token::{self, ReadError};
 /// `/dev/zero`) would cost memory without end.
 pub const MAX_CA_BUNDLE: u64 = 4 * 1024 * 1024;
 
+/// The label of OpenSSL's trusted-certificate PEM blocks.
+const TRUSTED: &[u8] = b"-----BEGIN TRUSTED CERTIFICATE-----";
+
 /// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
 /// (for TLS-inspecting corporate proxies) when it is set.
 pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
@@ -32,8 +35,17 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
         },
         other => bad(other.describe()),
     })?;
+    // A byte-order mark an editor left first hides the first block.
+    let pem = pem.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&pem);
+    // OpenSSL's own form, with trust settings, is skipped by the PEM reader
+    // without a word: the proxy it was for would fail every handshake.
+    if pem.windows(TRUSTED.len()).any(|w| w == TRUSTED) {
+        return Err(bad(
+            "it holds a BEGIN TRUSTED CERTIFICATE block (OpenSSL's form with trust settings), which aws-credfile cannot use; convert it to a plain certificate with openssl x509 -in FILE -out FILE.pem".into(),
+        ));
+    }
     let embedded = certs.len();
-    for item in ureq::tls::parse_pem(&pem) {
+    for item in ureq::tls::parse_pem(pem) {
         // Keys and other blocks have no business here; skip them.
         if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
             // The TLS stack skips a certificate it cannot read as a trust

@@ -214,3 +214,54 @@ fn a_socks_proxy_is_a_config_error_not_a_panic() {
     }
     assert_eq!(refusal("http://proxy.corp.example:3128/"), None);
 }
+
+/// A bundle an editor saved with a byte-order mark first was refused as
+/// holding no certificate; OpenSSL's `TRUSTED CERTIFICATE` blocks were
+/// skipped without a word, and the proxy they were for failed every
+/// handshake.
+#[test]
+fn a_bundle_with_a_byte_order_mark_is_read_and_openssls_trusted_form_refused() {
+    // One of the embedded roots, as PEM.
+    let der: &[u8] = webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref();
+    let cert = &format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+        base64(der)
+    );
+    let path = std::env::temp_dir().join(format!("aws-credfile-ca-{}.pem", std::process::id()));
+    let net = Network {
+        ca_bundle: Some(path.clone()),
+        ..Network::default()
+    };
+    std::fs::write(&path, format!("\u{feff}{cert}\n")).expect("write");
+    let with_bom = net.check();
+    let trusted = cert.replace("BEGIN CERTIFICATE", "BEGIN TRUSTED CERTIFICATE");
+    std::fs::write(&path, format!("{cert}\n{trusted}\n")).expect("write");
+    let openssl_form = net.check();
+    std::fs::remove_file(&path).expect("remove");
+    assert!(with_bom.is_ok(), "{with_bom:?}");
+    let err = openssl_form
+        .expect_err("a TRUSTED CERTIFICATE block")
+        .to_string();
+    assert!(
+        err.contains("TRUSTED CERTIFICATE") && err.contains("openssl x509"),
+        "{err}"
+    );
+}
+
+/// Standard base64 with padding, for the PEM above.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}

@@ -148,25 +148,54 @@ fn no_min_valid_makes_refreshes_come_one_after_another() {
         Duration::from_millis(112_500)
     );
     assert_eq!(
-        falls_short(at(0), at(900), keep(838)),
+        falls_short(at(0), at(900), keep(838), latest(900, 838)),
         Duration::from_millis(50_500)
     );
     // Kept with time to spare, or nothing to keep: never short.
-    assert_eq!(falls_short(at(0), at(900), keep(660)), Duration::ZERO);
-    assert_eq!(falls_short(at(0), at(30), keep(5)), Duration::ZERO);
-    assert_eq!(falls_short(at(0), at(3600), keep(0)), Duration::ZERO);
+    assert_eq!(
+        falls_short(at(0), at(900), keep(660), latest(900, 660)),
+        Duration::ZERO
+    );
+    assert_eq!(
+        falls_short(at(0), at(30), keep(5), latest(30, 5)),
+        Duration::ZERO
+    );
+    assert_eq!(
+        falls_short(at(0), at(3600), keep(0), latest(3600, 0)),
+        Duration::ZERO
+    );
     // Within a minute of the lifetime: short by what an eighth leaves.
     assert_eq!(
-        falls_short(at(0), at(900), keep(870)),
+        falls_short(at(0), at(900), keep(870), latest(900, 870)),
         Duration::from_millis(82_500)
     );
     // Never valid that long: short for the whole wait, not more.
     assert_eq!(
-        falls_short(at(0), at(120), keep(300)),
+        falls_short(at(0), at(120), keep(300), latest(120, 300)),
         refresh_delay_keeping(at(0), at(120), keep(300), 0.0)
     );
     assert_eq!(
-        falls_short(at(0), at(120), keep(39_600)),
+        falls_short(at(0), at(120), keep(39_600), latest(120, 39_600)),
         Duration::from_secs(60)
     );
+}
+
+/// The wait with no jitter: the latest a refresh comes.
+fn latest(lifetime: i64, keep: u64) -> Duration {
+    refresh_delay_keeping(at(0), at(lifetime), Duration::from_secs(keep), 0.0)
+}
+
+/// `failing_for=` was worked out for the latest refresh, while the wait
+/// it warned about had jitter taken off: it said 7m29s of a 7m3s wait.
+/// It is worked out for the wait the refresh really has.
+#[test]
+fn the_shortfall_is_that_of_the_wait_planned() {
+    let keep = Duration::from_secs(3599);
+    for jitter in [0.0, 0.5, 0.999] {
+        let wait = refresh_delay_keeping(at(0), at(3600), keep, jitter);
+        let short = falls_short(at(0), at(3600), keep, wait);
+        // Valid for 3600 s - wait at the refresh, 3599 s asked: short by
+        // all of the wait but its first second.
+        assert_eq!(short, wait - Duration::from_secs(1), "jitter {jitter}");
+    }
 }

@@ -77,6 +77,7 @@ struct Files {
     not_pem: PathBuf,
     bad_pem: PathBuf,
     corrupt_cert: PathBuf,
+    trusted_cert: PathBuf,
     missing: PathBuf,
     agent_newline: PathBuf,
     agent_huge: PathBuf,
@@ -102,6 +103,11 @@ fn files(h: &Harness) -> Files {
         corrupt_cert: h.scratch.write(
             "in/ca-corrupt.pem",
             "-----BEGIN CERTIFICATE-----\nTUlJQmFkQ2VydGlmaWNhdGVCeXRlcw==\n-----END CERTIFICATE-----\n",
+        ),
+        // OpenSSL's form with trust settings, which the PEM reader skipped.
+        trusted_cert: h.scratch.write(
+            "in/ca-trusted.pem",
+            "-----BEGIN TRUSTED CERTIFICATE-----\nTUlJQmFkQ2VydGlmaWNhdGVCeXRlcw==\n-----END TRUSTED CERTIFICATE-----\n",
         ),
         bad_pem: h.scratch.write(
             "in/ca.pem",
@@ -571,6 +577,7 @@ fn cases(f: &Files) -> Vec<Case> {
         ("ca_not_pem", &f.not_pem),
         ("ca_bad_pem", &f.bad_pem),
         ("ca_corrupt_certificate", &f.corrupt_cert),
+        ("ca_trusted_certificate", &f.trusted_cert),
         ("ca_missing", &f.missing),
         ("ca_directory", &f.dir),
         ("ca_binary", &f.binary),
@@ -823,6 +830,7 @@ fn cases(f: &Files) -> Vec<Case> {
         "http://:3128",
         "http://user:pw@:3128",
         "http://[]:3128",
+        "http://127.0.0.1:3128#frag",
     ]
     .iter()
     .enumerate()
