@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
+use crate::credentials::LONGEST_SESSION;
 use crate::credentials_file::{self, FileSink};
 use crate::env::Env;
 use crate::error::Error;
@@ -134,6 +135,16 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     let metrics = metrics(args, daemon || args.check)?;
     let min_valid =
         duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
+    // `--check` never believes more than 12 h (see credentials_file::check):
+    // a probe asking for more could only ever fail.
+    if min_valid > LONGEST_SESSION {
+        return Err(Error::Usage(format!(
+            "--min-valid {}: no credentials last longer than {} (the longest session STS issues), so none could stay valid that long; give at most {}",
+            format_duration(min_valid),
+            format_duration(LONGEST_SESSION),
+            format_duration(LONGEST_SESSION)
+        )));
+    }
     if args.check {
         unused::check_ignored_flags(args, min_valid)?;
         return Ok(Config {
@@ -147,10 +158,13 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     // The credentials are kept valid for --min-valid at all times (and
     // /readyz asks for it): ones that never last that long never are.
     if daemon {
-        identity::min_valid_within(
-            min_valid,
-            duration_flag(args.duration.as_deref(), "--duration")?,
-        )?;
+        // --duration's own range first: a short one is its fault, not
+        // --min-valid's.
+        let max = match args.role_arn {
+            Some(_) => sts::MAX_CHAINED_DURATION,
+            None => sts::MAX_DURATION,
+        };
+        identity::min_valid_within(min_valid, identity::role_duration(args, max)?)?;
     }
     let timeout = once_timeout(args)?;
     let (run, sink, serve) = match (&args.program, print) {

@@ -85,7 +85,7 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
     });
     if let Some(name) = not_utf8.into_inner() {
         return Err(Error::Config(format!(
-            "{name} is not valid UTF-8; give it as UTF-8 text (a path with other bytes would name another file)"
+            "{name} is not valid UTF-8; give it as UTF-8 text (aws-credfile reads no variable byte by byte, and a path with other bytes would name another file)"
         )));
     }
     let Config { logger, plan } = built?;

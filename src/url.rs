@@ -33,7 +33,7 @@ impl Url {
             );
         }
         let (scheme, rest) = text.split_once("://").ok_or(
-            "is not a URL; expected something like https://sts.example.com or http://127.0.0.1:8080",
+            "is not a URL; expected one like https://host/path or http://127.0.0.1:8080/path",
         )?;
         let https = if scheme.eq_ignore_ascii_case("https") {
             true

@@ -110,7 +110,12 @@ pub(super) fn chain(args: &Args, env: Env) -> Result<Option<chain::Settings>, Er
 
 /// `--duration`, within STS's bounds for this hop.
 pub(super) fn role_duration(args: &Args, max: Duration) -> Result<Option<Duration>, Error> {
-    let duration = duration_flag(args.duration.as_deref(), "--duration")?;
+    // STS's range is the limit, and the message gives it (not the 24 h any
+    // duration setting is held to).
+    let duration = match args.duration.as_deref() {
+        Some(v) => Some(parse_duration(v).map_err(|e| Error::Usage(format!("--duration: {e}")))?),
+        None => None,
+    };
     if let Some(d) = duration {
         sts::validate_duration(d, max).map_err(|e| {
             let chained = if max == sts::MAX_CHAINED_DURATION {

@@ -52,8 +52,14 @@ pub(super) fn refuse_unused_flags(args: &Args, file: bool, stays: bool) -> Resul
         ("--owner", args.owner.is_some()),
     ];
     if let (false, Some((flag, _))) = (file, file_flags.iter().find(|(_, given)| *given)) {
+        // --credential-process and --print take no --file to give.
+        let way_out = if args.credential_process || args.print.is_some() {
+            format!("drop {flag}")
+        } else {
+            format!("give --file, or drop {flag}")
+        };
         return Err(Error::Usage(format!(
-            "{flag} is about the credentials file, and this run writes none; give --file, or drop {flag}"
+            "{flag} is about the credentials file, and this run writes none; {way_out}"
         )));
     }
     if !stays && args.min_valid.is_some() {

@@ -23,14 +23,24 @@ pub(super) fn usable(p: &Proxy) -> Result<ureq::Proxy, Error> {
         })
 }
 
-/// A `#` anywhere: the URL reader drops a fragment without a word, and a
-/// password's unencoded `#` makes one of the rest of the URL.
+/// A `#` anywhere (the URL reader drops a fragment without a word, and a
+/// password's unencoded `#` makes one of the rest of the URL), or a `/` or
+/// `?` in the user info.
 fn no_fragment(proxy: &str) -> Result<(), ureq::Error> {
-    match proxy.contains('#') {
-        true => Err(ureq::Error::BadUri(
+    if proxy.contains('#') {
+        return Err(ureq::Error::BadUri(
             "it has a fragment (#), which a proxy URL has no use for; a password holding # must be percent-encoded (%23)".into(),
+        ));
+    }
+    // `user:abc/def@proxy:3128`: the `/` ends the authority before the `@`,
+    // and what follows would be read as a port or a path, not a password.
+    let rest = proxy.split_once("://").map_or(proxy, |(_, rest)| rest);
+    match rest.rfind('@') {
+        Some(at) if rest[..at].contains(['/', '?']) => Err(ureq::Error::BadUri(
+            "its user name or password holds / or ?, which must be percent-encoded (%2F %3F)"
+                .into(),
         )),
-        false => Ok(()),
+        _ => Ok(()),
     }
 }
 

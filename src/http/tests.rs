@@ -204,14 +204,19 @@ fn a_socks_proxy_is_a_config_error_not_a_panic() {
     assert_eq!(refusal("http://127.0.0.1:3128"), None);
     // A password with an unencoded / ? or # made a path or a
     // query, and the user name the proxy's host.
+    // Where an `@` comes after it, it is named as the password's, whose
+    // `/` made the port look invalid.
     for url in [
         "http://localhost:18003/pw@proxy.corp.example:3128",
         "http://localhost:18003?pw@proxy.corp.example:3128",
-        "http://proxy.corp.example:3128/x",
+        "http://user:abc/def@proxy.corp.example:3128",
     ] {
         let msg = refusal(url).unwrap_or_else(|| panic!("{url}: accepted"));
-        assert!(msg.contains("path or a query"), "{msg}");
+        assert!(msg.contains("password holds / or ?"), "{msg}");
+        assert!(msg.contains("percent-encoded"), "{msg}");
     }
+    let msg = refusal("http://proxy.corp.example:3128/x").expect("a path");
+    assert!(msg.contains("path or a query"), "{msg}");
     assert_eq!(refusal("http://proxy.corp.example:3128/"), None);
 }
 

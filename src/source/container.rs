@@ -95,9 +95,18 @@ pub fn settings(env: Env) -> Result<Settings, Error> {
         (Some(full), None) => {
             let full = full.trim().to_string();
             validate_url(&full).map_err(|e| {
+                // A path alone (`/v1/credentials`) belongs in the relative
+                // variable; shown as given then (it has no password).
+                let shown = match full.starts_with('/') {
+                    true => full.split(['?', '#']).next().unwrap_or_default().to_string(),
+                    false => redact_origin(&full),
+                };
+                let hint = match full.starts_with('/') {
+                    true => format!("; a path alone goes in {ENV_CONTAINER_CREDENTIALS_RELATIVE_URI}"),
+                    false => String::new(),
+                };
                 Error::Config(format!(
-                    "{ENV_CONTAINER_CREDENTIALS_FULL_URI} {:?}: {e}",
-                    redact_origin(&full)
+                    "{ENV_CONTAINER_CREDENTIALS_FULL_URI} {shown:?}: {e}{hint}"
                 ))
             })?;
             full

@@ -42,10 +42,16 @@ impl Kind {
     /// The kind the environment names, in the SDKs' order: web identity
     /// before a container endpoint.
     pub fn detect(env: Env) -> Option<Kind> {
-        if web_identity::configured(env) {
+        // The SDKs skip web identity unless both its variables are set: a
+        // stray AWS_ROLE_ARN in a Pod Identity pod leaves them on the
+        // container endpoint, and so it leaves this. Half of IRSA with
+        // nothing else is still web identity, to say which half is missing.
+        if web_identity::complete(env) {
             Some(Kind::WebIdentity)
         } else if container::configured(env) {
             Some(Kind::Container)
+        } else if web_identity::configured(env) {
+            Some(Kind::WebIdentity)
         } else {
             None
         }

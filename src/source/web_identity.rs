@@ -36,6 +36,12 @@ pub fn configured(env: Env) -> bool {
     var(env, ENV_ROLE_ARN).is_some() || var(env, ENV_WEB_IDENTITY_TOKEN_FILE).is_some()
 }
 
+/// Whether both IRSA variables are set, as the SDKs require before they
+/// take web identity.
+pub fn complete(env: Env) -> bool {
+    var(env, ENV_ROLE_ARN).is_some() && var(env, ENV_WEB_IDENTITY_TOKEN_FILE).is_some()
+}
+
 /// IRSA's settings from its variables, with the session name, duration and
 /// STS endpoint the caller chose.
 pub fn settings(

@@ -800,6 +800,38 @@ fn cases(f: &Files) -> Vec<Case> {
             C(vec!["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]),
         )
     });
+    // A short --duration was blamed on a --min-valid never given ("lower
+    // --min-valid"); one over a day was held to "at most 24h" while STS's
+    // range ends at 12h.
+    for (i, d) in ["5", "300", "25h"].iter().enumerate() {
+        v.push(case(
+            &format!("duration_out_of_sts_range_{i}"),
+            &["--duration", d],
+            C(vec!["from 900s to 43200s"]),
+        ));
+    }
+    // --check never believes more than 12 h: a probe asking for more
+    // failed at every run (exit 1) instead of being refused.
+    v.push(case(
+        "check_min_valid_beyond_the_longest_session",
+        &["--check", "--min-valid", "13h"],
+        C(vec!["--min-valid", "at most 12h"]),
+    ));
+    // Printing modes were told to "give --file", which they refuse.
+    v.push(case(
+        "credential_process_profile",
+        &["--credential-process", "--profile", "x"],
+        C(vec!["writes none; drop --profile"]),
+    ));
+    // A path alone in the full URI was quoted as "" with an STS example.
+    v.push(Case {
+        env: container_env(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "/v1/creds")]),
+        ..case(
+            "container_full_uri_path_alone",
+            &["--once"],
+            C(vec!["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]),
+        )
+    });
     // Control characters and whitespace in the relative URI passed the
     // start and failed every refresh as a network error.
     for (i, rel) in [

@@ -706,3 +706,24 @@ fn a_token_in_the_endpoints_query_is_never_logged() {
         out.describe()
     );
 }
+
+/// The SDKs take web identity only with both of its variables. A stray
+/// `AWS_ROLE_ARN` in a Pod Identity pod (common while migrating) stopped
+/// aws-credfile with exit 2, while botocore used the container endpoint.
+#[test]
+fn half_of_irsa_beside_a_container_endpoint_leaves_the_endpoint_in_use() {
+    let h = container_harness("ctr_stray_role_arn", |_, _| Answer::issue(HOUR));
+    for stray in ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"] {
+        let value = match stray {
+            "AWS_ROLE_ARN" => "arn:aws:iam::123456789012:role/stray".to_string(),
+            _ => h
+                .scratch
+                .write("stray-token", "eyJ.stray.token")
+                .display()
+                .to_string(),
+        };
+        h.cmd(&["--once"]).env(stray, value).run().assert_code(0);
+    }
+    assert_eq!(h.agent().connection_count(), 2, "the agent was not asked");
+    assert_eq!(h.sts.request_count(), 0, "STS was asked");
+}
