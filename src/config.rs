@@ -133,8 +133,11 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     // it), so its --serve and --metrics are checked, then left unused.
     let serve = serve(args, daemon || args.check)?;
     let metrics = metrics(args, daemon || args.check)?;
-    let min_valid =
-        duration_flag(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
+    // Held to 12 h below, not to the 24 h of other durations.
+    let min_valid = match args.min_valid.as_deref() {
+        Some(v) => parse_duration(v).map_err(|e| Error::Usage(format!("--min-valid: {e}")))?,
+        None => DEFAULT_MIN_VALID,
+    };
     // `--check` never believes more than 12 h (see credentials_file::check):
     // a probe asking for more could only ever fail.
     if min_valid > LONGEST_SESSION {

@@ -75,7 +75,7 @@ const ENV_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
 /// file and the endpoint, and skip a chained `--role-arn`), and any
 /// credentials or profile choice that would win over the ones handed over.
 /// The handed-over ones are set again after these are removed.
-pub const REMOVED: [&str; 15] = [
+pub const REMOVED: [&str; 21] = [
     ENV_ROLE_ARN,
     ENV_WEB_IDENTITY_TOKEN_FILE,
     ENV_ROLE_SESSION_NAME,
@@ -88,10 +88,23 @@ pub const REMOVED: [&str; 15] = [
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CREDENTIAL_EXPIRATION",
+    // The same keys under the names other SDKs also read (the Java v1 and
+    // Ruby SDKs), which would be taken before anything handed over.
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AMAZON_ACCESS_KEY_ID",
+    "AMAZON_SECRET_ACCESS_KEY",
+    "AMAZON_SESSION_TOKEN",
     ENV_PROFILE,
     ENV_DEFAULT_PROFILE,
     ENV_SHARED_CREDENTIALS_FILE,
+    // The AWS SDK for Java v1's name for the credentials file.
+    ENV_CREDENTIAL_PROFILES_FILE,
 ];
+
+/// The AWS SDK for Java v1 reads the credentials file from here, not from
+/// `AWS_SHARED_CREDENTIALS_FILE`.
+pub const ENV_CREDENTIAL_PROFILES_FILE: &str = "AWS_CREDENTIAL_PROFILES_FILE";
 
 /// The credentials handed to the program.
 #[derive(Debug, Default)]
@@ -120,6 +133,7 @@ impl Handoff {
         let mut vars = Vec::new();
         if let Some((path, profile)) = &self.file {
             vars.push((ENV_SHARED_CREDENTIALS_FILE, absolute(path)));
+            vars.push((ENV_CREDENTIAL_PROFILES_FILE, absolute(path)));
             if profile != "default" {
                 vars.push((ENV_PROFILE, profile.clone()));
             }

@@ -13,6 +13,23 @@ pub const MAX_CA_BUNDLE: u64 = 4 * 1024 * 1024;
 
 /// The label of OpenSSL's trusted-certificate PEM blocks.
 const TRUSTED: &[u8] = b"-----BEGIN TRUSTED CERTIFICATE-----";
+/// The label of a certificate's PEM block.
+const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
+/// `bytes` with every occurrence of `cut` taken out.
+fn without(bytes: &[u8], cut: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.starts_with(cut) {
+            rest = &rest[cut.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
+}
 
 /// The embedded Mozilla roots, plus the PEM certificates in `AWS_CA_BUNDLE`
 /// (for TLS-inspecting corporate proxies) when it is set.
@@ -35,8 +52,10 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
         },
         other => bad(other.describe()),
     })?;
-    // A byte-order mark an editor left first hides the first block.
-    let pem = pem.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&pem);
+    // A byte-order mark an editor left hides the block after it, first in
+    // the file or where `cat` joined a file saved with one.
+    let pem: Vec<u8> = without(&pem, "\u{feff}".as_bytes());
+    let pem = pem.as_slice();
     // OpenSSL's own form, with trust settings, is skipped by the PEM reader
     // without a word: the proxy it was for would fail every handshake.
     if pem.windows(TRUSTED.len()).any(|w| w == TRUSTED) {
@@ -64,6 +83,15 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
     }
     if certs.len() == embedded {
         return Err(bad("it holds no PEM certificate".into()));
+    }
+    // The PEM reader passes over a block it cannot make out without a
+    // word; every one that says it is a certificate must have been read.
+    let blocks = pem.windows(BEGIN.len()).filter(|w| *w == BEGIN).count();
+    let read = certs.len() - embedded;
+    if read < blocks {
+        return Err(bad(format!(
+            "it holds {blocks} BEGIN CERTIFICATE blocks, of which only {read} could be read; check the others' base64 and END lines"
+        )));
     }
     Ok(RootCerts::new_with_certs(&certs))
 }

@@ -239,11 +239,24 @@ fn a_bundle_with_a_byte_order_mark_is_read_and_openssls_trusted_form_refused() {
     };
     std::fs::write(&path, format!("\u{feff}{cert}\n")).expect("write");
     let with_bom = net.check();
+    // A second file saved with a byte-order mark, joined by `cat`: its
+    // certificate was dropped without a word.
+    std::fs::write(&path, format!("{cert}\n\u{feff}{cert}\n")).expect("write");
+    let joined = net.check();
+    // A block the PEM reader passes over (no END line) is named.
+    std::fs::write(
+        &path,
+        format!("{cert}\n-----BEGIN CERTIFICATE-----\nTUlJ\n"),
+    )
+    .expect("write");
+    let unended = net.check();
     let trusted = cert.replace("BEGIN CERTIFICATE", "BEGIN TRUSTED CERTIFICATE");
     std::fs::write(&path, format!("{cert}\n{trusted}\n")).expect("write");
     let openssl_form = net.check();
     std::fs::remove_file(&path).expect("remove");
     assert!(with_bom.is_ok(), "{with_bom:?}");
+    assert!(joined.is_ok(), "{joined:?}");
+    assert!(unended.is_err(), "a block left unread was accepted");
     let err = openssl_form
         .expect_err("a TRUSTED CERTIFICATE block")
         .to_string();

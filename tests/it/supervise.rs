@@ -43,7 +43,7 @@ const SHORT: Duration = Duration::from_secs(4);
 /// The variables a program must not see from aws-credfile's environment
 /// (the source's, and credentials or a profile choice that would win over
 /// what is handed over), each set to a stale value the test recognises.
-const STALE: [(&str, &str); 12] = [
+const STALE: [(&str, &str); 18] = [
     ("AWS_ROLE_SESSION_NAME", "stale-session"),
     ("AWS_ACCESS_KEY_ID", "AKIASTALEEXAMPLE0009"),
     (
@@ -71,6 +71,20 @@ const STALE: [(&str, &str); 12] = [
         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
         "/stale/container-token-file",
     ),
+    // The same keys under the names the Java v1 and Ruby SDKs also read,
+    // which reached the program.
+    ("AWS_ACCESS_KEY", "AKIASTALEEXAMPLE0010"),
+    ("AWS_SECRET_KEY", "staleSecretEXAMPLE00/0000000000000000010"),
+    ("AMAZON_ACCESS_KEY_ID", "AKIASTALEEXAMPLE0011"),
+    (
+        "AMAZON_SECRET_ACCESS_KEY",
+        "staleSecretEXAMPLE00/0000000000000000011",
+    ),
+    (
+        "AMAZON_SESSION_TOKEN",
+        "staleTokenEXAMPLE000/000000000000000000000011",
+    ),
+    ("AWS_CREDENTIAL_PROFILES_FILE", "/stale/java-credentials"),
 ];
 
 /// A harness whose fake STS issues credentials for `lifetime` every time.
@@ -512,6 +526,11 @@ fn file_hands_over_its_absolute_path_and_profile() {
                 Some(path.clone())
             );
             assert_eq!(env.get("AWS_PROFILE").map(String::as_str), Some("app"));
+            // The Java v1 SDK's name for the same file.
+            assert_eq!(
+                env.get("AWS_CREDENTIAL_PROFILES_FILE").map(PathBuf::from),
+                Some(path.clone())
+            );
             for name in [
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN",
