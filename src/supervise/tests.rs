@@ -40,6 +40,10 @@ fn handoff_variables() {
                 ENV_SHARED_CREDENTIALS_FILE,
                 "/shared/credentials".to_string()
             ),
+            (
+                ENV_CREDENTIAL_PROFILES_FILE,
+                "/shared/credentials".to_string()
+            ),
             (ENV_PROFILE, "app".to_string()),
             (ENV_SDK_LOAD_CONFIG, "1".to_string()),
             (
@@ -57,6 +61,7 @@ fn handoff_variables() {
         default_profile.variables(),
         vec![
             (ENV_SHARED_CREDENTIALS_FILE, "/c".to_string()),
+            (ENV_CREDENTIAL_PROFILES_FILE, "/c".to_string()),
             (ENV_SDK_LOAD_CONFIG, "1".to_string())
         ]
     );
@@ -74,6 +79,10 @@ fn handoff_variables() {
         vec![
             (
                 ENV_SHARED_CREDENTIALS_FILE,
+                cwd.join("c/credentials").display().to_string()
+            ),
+            (
+                ENV_CREDENTIAL_PROFILES_FILE,
                 cwd.join("c/credentials").display().to_string()
             ),
             (ENV_SDK_LOAD_CONFIG, "1".to_string()),
