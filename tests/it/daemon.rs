@@ -557,6 +557,18 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
     }
 }
 
+/// Waits up to 10 s for the daemon's `credentials_shorter_than_min_valid`
+/// warning.
+fn assert_warned_too_short(d: &Daemon) {
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .stderr()
+            .contains("credentials_shorter_than_min_valid")),
+        "no warning\n{}",
+        d.snapshot().describe()
+    );
+}
+
 /// The refresh was planned 10 minutes before expiry
 /// whatever `--min-valid` a probe used, so `/readyz` (and a `--check`
 /// probe) with `--min-valid 11m` failed before every refresh. Given the
@@ -589,13 +601,7 @@ fn the_daemon_keeps_the_credentials_valid_for_min_valid() {
 
     let mut d = h.cmd(&["--min-valid", "14m30s"]).spawn();
     wait_for_issued(&h, &mut d, 1, FIRST_WRITE);
-    assert!(
-        wait_until(Duration::from_secs(10), || d
-            .stderr()
-            .contains("credentials_shorter_than_min_valid")),
-        "no warning\n{}",
-        d.snapshot().describe()
-    );
+    assert_warned_too_short(&d);
     assert_eq!(d.stop().code(), Some(0));
 }
 
@@ -611,13 +617,7 @@ fn a_min_valid_near_the_lifetime_never_makes_the_daemon_call_sts_over_and_over()
     });
     let mut d = h.cmd(&["--min-valid", "13m58s"]).spawn();
     wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
-    assert!(
-        wait_until(Duration::from_secs(10), || d
-            .stderr()
-            .contains("credentials_shorter_than_min_valid")),
-        "no warning\n{}",
-        d.snapshot().describe()
-    );
+    assert_warned_too_short(&d);
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(
         h.sts.request_count(),
