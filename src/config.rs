@@ -134,10 +134,8 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     let serve = serve(args, daemon || args.check)?;
     let metrics = metrics(args, daemon || args.check)?;
     // Held to 12 h below, not to the 24 h of other durations.
-    let min_valid = match args.min_valid.as_deref() {
-        Some(v) => parse_duration(v).map_err(|e| Error::Usage(format!("--min-valid: {e}")))?,
-        None => DEFAULT_MIN_VALID,
-    };
+    let min_valid =
+        parsed_duration(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);
     // `--check` never believes more than 12 h (see credentials_file::check):
     // a probe asking for more could only ever fail.
     if min_valid > LONGEST_SESSION {
@@ -163,10 +161,7 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     if daemon {
         // --duration's own range first: a short one is its fault, not
         // --min-valid's.
-        let max = match args.role_arn {
-            Some(_) => sts::MAX_CHAINED_DURATION,
-            None => sts::MAX_DURATION,
-        };
+        let max = identity::duration_max(args);
         identity::min_valid_within(min_valid, identity::role_duration(args, max)?)?;
     }
     let timeout = once_timeout(args)?;
@@ -384,16 +379,27 @@ fn once_timeout(args: &Args) -> Result<Duration, Error> {
     Ok(timeout)
 }
 
+/// A duration flag's value, if given, held to [`MAX_SETTING_DURATION`].
 fn duration_flag(value: Option<&str>, flag: &str) -> Result<Option<Duration>, Error> {
-    let Some(v) = value else { return Ok(None) };
-    let d = parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+    let Some(d) = parsed_duration(value, flag)? else {
+        return Ok(None);
+    };
     if d > MAX_SETTING_DURATION {
+        let v = value.unwrap_or_default();
         return Err(Error::Usage(format!(
             "{flag} {v:?}: at most {}",
             format_duration(MAX_SETTING_DURATION)
         )));
     }
     Ok(Some(d))
+}
+
+/// A duration flag's value, if given, read but not yet bounded: for the
+/// flags with a tighter bound of their own and a message that says it.
+fn parsed_duration(value: Option<&str>, flag: &str) -> Result<Option<Duration>, Error> {
+    value
+        .map(|v| parse_duration(v).map_err(|e| Error::Usage(format!("{flag}: {e}"))))
+        .transpose()
 }
 
 fn sink(args: &Args, env: Env) -> Result<FileSink, Error> {

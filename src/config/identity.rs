@@ -108,14 +108,20 @@ pub(super) fn chain(args: &Args, env: Env) -> Result<Option<chain::Settings>, Er
     }))
 }
 
+/// The longest `--duration` STS allows the hop it applies to: the chained
+/// one's with `--role-arn`, else the web identity one's.
+pub(super) fn duration_max(args: &Args) -> Duration {
+    match args.role_arn {
+        Some(_) => sts::MAX_CHAINED_DURATION,
+        None => sts::MAX_DURATION,
+    }
+}
+
 /// `--duration`, within STS's bounds for this hop.
 pub(super) fn role_duration(args: &Args, max: Duration) -> Result<Option<Duration>, Error> {
     // STS's range is the limit, and the message gives it (not the 24 h any
     // duration setting is held to).
-    let duration = match args.duration.as_deref() {
-        Some(v) => Some(parse_duration(v).map_err(|e| Error::Usage(format!("--duration: {e}")))?),
-        None => None,
-    };
+    let duration = parsed_duration(args.duration.as_deref(), "--duration")?;
     if let Some(d) = duration {
         sts::validate_duration(d, max).map_err(|e| {
             let chained = if max == sts::MAX_CHAINED_DURATION {

@@ -2,7 +2,7 @@
 //! ignored, or, for `--check` (often given the sidecar's own flags), at
 //! least checked.
 
-use super::identity::{min_valid_within, named_source, role_duration};
+use super::identity::{duration_max, min_valid_within, named_source, role_duration};
 use super::*;
 
 /// `--check` reads only the file, but a wrong value elsewhere on its command
@@ -13,11 +13,7 @@ pub(super) fn check_ignored_flags(args: &Args, min_valid: Duration) -> Result<()
     // the sidecar refused), as far as they need nothing from the
     // environment.
     named_source(args)?;
-    let max = match args.role_arn {
-        Some(_) => sts::MAX_CHAINED_DURATION,
-        None => sts::MAX_DURATION,
-    };
-    min_valid_within(min_valid, role_duration(args, max)?)?;
+    min_valid_within(min_valid, role_duration(args, duration_max(args))?)?;
     once_timeout(args)?;
     if let Some(arn) = args.role_arn.as_deref() {
         sts::validate_role_arn(arn)
