@@ -560,12 +560,10 @@ fn the_next_refresh_is_timed_on_the_boot_clock() {
 /// Waits up to 10 s for the daemon's `credentials_shorter_than_min_valid`
 /// warning.
 fn assert_warned_too_short(d: &Daemon) {
-    assert!(
-        wait_until(Duration::from_secs(10), || d
-            .stderr()
-            .contains("credentials_shorter_than_min_valid")),
-        "no warning\n{}",
-        d.snapshot().describe()
+    d.assert_logs_within(
+        "credentials_shorter_than_min_valid",
+        Duration::from_secs(10),
+        "no warning",
     );
 }
 

@@ -199,12 +199,10 @@ fn symlink_to_a_secret_is_never_read() {
     symlink(&secret_file, &staged).expect("stage a link");
     fs::rename(&staged, &h.cred_file).expect("swap the link in");
     d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(15), || d
-            .stderr()
-            .contains("is a symbolic link")),
-        "the refusal is logged\n{}",
-        d.snapshot().describe()
+    d.assert_logs_within(
+        "is a symbolic link",
+        Duration::from_secs(15),
+        "the refusal is logged",
     );
     d.assert_running();
     d.signal(libc::SIGHUP);
@@ -404,12 +402,10 @@ fn permissions_changed_under_a_running_daemon() {
     let before = snapshot(&h.cred_file);
     let issued = h.sts.issued().len();
     d.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(15), || d
-            .stderr()
-            .contains("Permission denied")),
-        "the refusal is reported: {}",
-        d.stderr()
+    d.assert_logs_within(
+        "Permission denied",
+        Duration::from_secs(15),
+        "the refusal is reported",
     );
     d.assert_running();
     assert_eq!(snapshot(&h.cred_file), before, "nothing lost");
@@ -682,13 +678,7 @@ fn a_lock_file_another_user_made_is_refused_by_name() {
     fs::write(&lock, "").expect("plant the lock");
     chown(&lock, Some(NOBODY), Some(NOBODY)).expect("chown");
     daemon.signal(libc::SIGHUP);
-    assert!(
-        wait_until(FIFTEEN_S, || daemon
-            .stderr()
-            .contains("belongs to uid 65534")),
-        "{}",
-        daemon.snapshot().describe()
-    );
+    daemon.assert_logs_within("belongs to uid 65534", FIFTEEN_S, "the foreign lock");
     daemon.assert_running();
     assert_eq!(fs::read_to_string(&h.cred_file).expect("read"), first);
     assert_eq!(daemon.stop().code(), Some(0));
@@ -812,12 +802,10 @@ fn a_signal_that_ends_the_daemon_never_lands_halfway_through_a_write() {
     let dir = h.cred_file.parent().expect("dir").to_path_buf();
     for run in 0..RUNS {
         let mut d = h.cmd(&[]).spawn();
-        assert!(
-            wait_until(Duration::from_secs(15), || d
-                .stderr()
-                .contains("credentials_refreshed")),
-            "no first write\n{}",
-            d.snapshot().describe()
+        d.assert_logs_within(
+            "credentials_refreshed",
+            Duration::from_secs(15),
+            "no first write",
         );
         // SIGHUP refreshes at most once a second: past that, at once.
         std::thread::sleep(Duration::from_millis(1050));

@@ -417,12 +417,10 @@ fn a_file_that_cannot_be_written_does_not_starve_the_endpoint() {
         std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()),
         "the link was replaced"
     );
-    assert!(
-        wait_until(Duration::from_secs(5), || d
-            .stderr()
-            .contains("refresh_failed")),
-        "the failed write was not reported\n{}",
-        d.snapshot().describe()
+    d.assert_logs_within(
+        "refresh_failed",
+        Duration::from_secs(5),
+        "the failed write was not reported",
     );
     d.stop().assert_code(0);
 }

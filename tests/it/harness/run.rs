@@ -497,6 +497,16 @@ impl Daemon<'_> {
         read_lossy(&self.stderr)
     }
 
+    /// Fails the test, saying `what` and showing the output, unless the
+    /// daemon's stderr holds `needle` within `timeout`.
+    pub fn assert_logs_within(&self, needle: &str, timeout: Duration, what: &str) {
+        assert!(
+            super::wait_until(timeout, || self.stderr().contains(needle)),
+            "{what}: no {needle:?} within {timeout:?}\n{}",
+            self.snapshot().describe()
+        );
+    }
+
     /// The output so far, and the status if it has exited.
     pub fn snapshot(&self) -> Outcome {
         Outcome {
