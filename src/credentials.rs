@@ -271,11 +271,22 @@ pub const MAX_VALUE: usize = 16 * 1024;
 
 /// Whether `value` can be an access key id, a secret key or a session
 /// token wherever it goes: HTTP headers, a `key = value` file line, an
-/// `export` line, JSON. Every source's values are held to it, since AWS
-/// issues only printable ASCII without spaces, and at most [`MAX_VALUE`].
+/// `export` line, JSON, and every SDK's reading of the file. AWS issues
+/// base64 (`A-Z a-z 0-9 + / =`); other issuers' JWT session tokens add `-`,
+/// `_` and `.`. Nothing else is taken: aws-sdk-go v1 refuses the whole file
+/// at a value starting with `;` or `#` (every other profile with it), the
+/// Ruby SDK drops the profile, and parsers disagree on quotes. At most
+/// [`MAX_VALUE`].
 pub fn is_fit_value(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_VALUE && value.bytes().all(|b| b.is_ascii_graphic())
+    !value.is_empty()
+        && value.len() <= MAX_VALUE
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_.".contains(&b))
 }
+
+/// The characters [`is_fit_value`] takes, for messages.
+pub const FIT_VALUE_CHARS: &str = "letters, digits and + / = - _ .";
 
 #[cfg(test)]
 mod tests;

@@ -30,9 +30,20 @@ fn scrub_hides_every_secret_given() {
 }
 
 #[test]
-fn fit_values_are_printable_ascii_without_spaces() {
+fn fit_values_are_base64_or_jwt_characters() {
     assert!(is_fit_value("AKIDEXAMPLE") && is_fit_value("wJal/K7+MDENG=="));
+    assert!(
+        is_fit_value("eyJhbGciOi.eyJzdWIi-_.c2ln"),
+        "a JWT session token"
+    );
     for unfit in ["", "a b", "a\nb", "a\0b", "caf\u{e9}", "a\tb", "\u{1b}[2J"] {
+        assert!(!is_fit_value(unfit), "{unfit:?}");
+    }
+    // What aws-sdk-go v1 fails the whole file at, what Ruby drops the
+    // profile for, what parsers unquote differently.
+    for unfit in [
+        ";x", "#x", "[evil]", "ASIA;FOO", "]x", "\"abc\"", "'x'", "a%b", "a:b",
+    ] {
         assert!(!is_fit_value(unfit), "{unfit:?}");
     }
     // A 300 kB session token was taken, and a --print of it to a

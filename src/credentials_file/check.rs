@@ -7,7 +7,7 @@ use super::atomic::read_file;
 use super::ini::*;
 use super::permissions::trusted;
 use super::FileSink;
-use crate::credentials::LONGEST_SESSION;
+use crate::credentials::{FIT_VALUE_CHARS, LONGEST_SESSION};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
 
@@ -57,6 +57,11 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     }
     if let Some(why) = python_refuses(&text) {
         return Err(Error::Stale(format!("{shown} cannot be read: {why}")));
+    }
+    if let Some(key) = found.unfit {
+        return Err(Error::Stale(format!(
+            "the {key} of [{profile}] in {shown} holds characters other than {FIT_VALUE_CHARS}, which some SDKs misread or fail the whole file at; aws-credfile rewrites it on its next refresh"
+        )));
     }
     if !found.access_key_id {
         return Err(missing(ACCESS_KEY_ID));

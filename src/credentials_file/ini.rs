@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::credentials::Credentials;
+use crate::credentials::{is_fit_value, Credentials};
 use crate::time::Timestamp;
 
 /// Starts the comment that records the expiry, and marks the lines we own.
@@ -346,11 +346,14 @@ pub(super) struct Found {
     /// A marker line was there but its timestamp did not parse (only
     /// reported when no other marker did).
     pub(super) bad_marker: bool,
+    /// The last key whose value holds what some SDK misreads (see
+    /// `is_fit_value`): `;` or `#` first fails aws-sdk-go v1 on the file.
+    pub(super) unfit: Option<&'static str>,
 }
 
 /// Reads `profile` the way aws-sdk-go does: every section of that name,
-/// later keys overriding earlier ones. Values are only tested for presence,
-/// so no secret is ever held here.
+/// later keys overriding earlier ones. Values are only tested for presence
+/// and fitness, so no secret is ever held here.
 pub(super) fn inspect(text: &str, profile: &str) -> Found {
     let mut found = Found::default();
     let mut inside = false;
@@ -372,11 +375,21 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 let Some((key, value)) = trim_line(line).split_once('=') else {
                     continue;
                 };
-                let (key, present) = (key.trim(), !value.trim().is_empty());
-                if key.eq_ignore_ascii_case(ACCESS_KEY_ID) {
+                let (key, value) = (key.trim(), value.trim());
+                let present = !value.is_empty();
+                let Some(name) = [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN]
+                    .into_iter()
+                    .find(|name| key.eq_ignore_ascii_case(name))
+                else {
+                    continue;
+                };
+                if name == ACCESS_KEY_ID {
                     found.access_key_id = present;
-                } else if key.eq_ignore_ascii_case(SECRET_ACCESS_KEY) {
+                } else if name == SECRET_ACCESS_KEY {
                     found.secret_access_key = present;
+                }
+                if present && !is_fit_value(value) {
+                    found.unfit = Some(name);
                 }
             }
             Line::Comment | Line::Blank => {}

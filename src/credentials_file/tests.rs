@@ -963,7 +963,7 @@ fn write_refuses_values_the_file_cannot_hold() {
         .expect_err("newline in secret");
     assert!(
         err.to_string()
-            .contains("secret access key is not printable ASCII without spaces"),
+            .contains("secret access key holds characters other than letters, digits"),
         "{err}"
     );
     assert!(!path.exists());
@@ -1180,6 +1180,23 @@ fn check_reports_what_is_missing() {
     let elsewhere = format!("[default]\n# aws-credfile: expires 2030-01-01T00:00:00Z\n{OTHER}");
     let msg = stale_message(checked(&elsewhere, 0));
     assert!(msg.contains("has no aws_access_key_id"), "{msg}");
+}
+
+/// A value aws-sdk-go v1 fails the whole file at (`;` or `#` first) or
+/// another SDK misreads does not pass the probe, whoever wrote it.
+#[test]
+fn check_refuses_values_some_sdk_misreads() {
+    for (from, to) in [
+        (format!("= {SECRET}"), format!("= ;{SECRET}")),
+        ("= ASIAEXAMPLE".to_string(), "= #ASIAEXAMPLE".to_string()),
+        (format!("= {TOKEN}"), format!("= \"{TOKEN}\"")),
+    ] {
+        let text = section("default").replace(&from, &to);
+        assert_ne!(text, section("default"), "{from}");
+        let msg = stale_message(checked(&text, 0));
+        assert!(msg.contains("holds characters other than"), "{msg}");
+        assert!(!msg.contains(SECRET) && !msg.contains(TOKEN), "{msg}");
+    }
 }
 
 #[test]

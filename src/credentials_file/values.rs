@@ -1,7 +1,7 @@
 //! What may go into the file: profile names that read back as their own
 //! section, and values no parser changes or splits.
 
-use crate::credentials::{is_fit_value, Credentials};
+use crate::credentials::{is_fit_value, Credentials, FIT_VALUE_CHARS};
 use crate::error::{is_invisible, Error};
 
 /// Refuses a profile name that would not read back as its own `[name]`
@@ -56,8 +56,9 @@ pub fn validate_profile(name: &str) -> Result<(), Error> {
 
 /// Refuses credentials the file cannot hold faithfully. Parsers trim values
 /// and end them at a line break, so whitespace or a control character would
-/// change a key or inject lines into the file; an empty value breaks some
-/// old parsers outright. The sources should never produce such values; this
+/// change a key or inject lines into the file; `;` or `#` first fails
+/// aws-sdk-go v1 on the whole file; an empty value breaks some old parsers
+/// outright. The sources should never produce such values; this
 /// is the last line of defence before they reach the disk.
 pub(super) fn validate(creds: &Credentials) -> Result<(), Error> {
     check_value("access key id", &creds.access_key_id)?;
@@ -74,9 +75,9 @@ pub(super) fn validate(creds: &Credentials) -> Result<(), Error> {
 /// Never puts `value` in the message: it may be a secret.
 pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
     let problem = if value.is_empty() {
-        "is empty"
+        "is empty".to_string()
     } else if !is_fit_value(value) {
-        "is not printable ASCII without spaces, at most 16 KiB"
+        format!("holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB")
     } else {
         return Ok(());
     };

@@ -40,3 +40,22 @@ fn env_lines_are_quoted() {
     );
     assert!(env(&creds(None)).contains("unset AWS_SESSION_TOKEN\n"));
 }
+
+/// Quoting holds for any text, whatever the sources are held to: a shell
+/// evaluating the lines gets exactly the value back.
+#[test]
+fn a_shell_gets_exactly_the_value_back() {
+    let hostile = r#"it's"$HOME"`id`\$(true);*x*|&<"#;
+    let mut c = creds(None);
+    c.secret_access_key = Secret::new(hostile);
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "eval \"$1\"; printf %s \"$AWS_SECRET_ACCESS_KEY\"",
+            "sh",
+        ])
+        .arg(env(&c))
+        .output()
+        .expect("sh");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
+}

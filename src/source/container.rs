@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error};
 use crate::http::{Client, Network};
@@ -377,7 +377,7 @@ pub fn parse_answer(
             Ok(value)
         } else {
             Err(bad(format!(
-                "{name} is not printable ASCII without spaces, at most 16 KiB, as AWS issues them; refused for every mode"
+                "{name} holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB; AWS issues no such value, refused for every mode"
             )))
         }
     };

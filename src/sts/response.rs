@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -172,17 +172,22 @@ pub fn parse_response(
         if value.is_empty() {
             return Err(bad(format!("<Credentials><{name}> is missing or empty")));
         }
-        // These values go into HTTP headers and a `key = value` file line.
+        Ok(value)
+    };
+    // These values go into HTTP headers, a `key = value` file line, every
+    // SDK's reading of it.
+    let key = |value: Option<String>, name: &str| -> Result<String, Error> {
+        let value = field(value, name)?;
         if !is_fit_value(&value) {
             return Err(bad(format!(
-                "<Credentials><{name}> is not printable ASCII without spaces, at most 16 KiB, as AWS issues them"
+                "<Credentials><{name}> holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB; AWS issues no such value"
             )));
         }
         Ok(value)
     };
-    let access_key_id = field(xml.access_key_id, "AccessKeyId")?;
-    let secret_access_key = Secret::new(field(xml.secret_access_key, "SecretAccessKey")?);
-    let session_token = Secret::new(field(xml.session_token, "SessionToken")?);
+    let access_key_id = key(xml.access_key_id, "AccessKeyId")?;
+    let secret_access_key = Secret::new(key(xml.secret_access_key, "SecretAccessKey")?);
+    let session_token = Secret::new(key(xml.session_token, "SessionToken")?);
     let expiration = field(xml.expiration, "Expiration")?;
     let expiration = Timestamp::parse_rfc3339(&expiration).map_err(|e| {
         bad(scrub(

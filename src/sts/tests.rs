@@ -378,6 +378,15 @@ fn credential_values_must_be_file_safe() {
     let xml = web_identity_xml().replace(SECRET, &format!("{SECRET} more"));
     let msg = bad_response(parse(ACTION_WEB_IDENTITY, 200, &xml));
     assert!(msg.contains("SecretAccessKey"), "{msg}");
+    // aws-sdk-go v1 fails on the whole file at a value starting with ';'.
+    let xml = web_identity_xml().replace(SECRET, &format!(";{SECRET}"));
+    let msg = bad_response(parse(ACTION_WEB_IDENTITY, 200, &xml));
+    assert!(
+        msg.contains("<Credentials><SecretAccessKey> holds characters other than"),
+        "{msg}"
+    );
+    // Expiration is no credential value: its ':' is fine.
+    assert!(parse(ACTION_WEB_IDENTITY, 200, &web_identity_xml()).is_ok());
 }
 
 #[test]

@@ -16,11 +16,11 @@ use crate::harness::{Answer, Fake, Harness, Issued, HOUR};
 
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// A secret key with everything a shell would act on inside double quotes
-/// or unquoted: quotes of both kinds, `$`, a backquote, a backslash, `;`,
-/// `*`, `|`, `&`, `<`. The container agent's JSON may carry any of it
-/// within the one rule every value is held to (printable ASCII, no spaces).
-const SHELL_SECRET: &str = r#"it's"$HOME"`id`\$(true);*x*|&<"#;
+/// A secret key with every kind of character a value may hold (base64 and
+/// JWT characters; a shell's own, quotes, `$`, a backquote, are refused
+/// before any mode sees them, and quoting them is a unit test of `print`),
+/// a `-` and a `=` first, where an unquoted `export` would misread them.
+const SHELL_SECRET: &str = "-=sec/ret+Key_with.all-kinds==";
 
 /// A harness whose container agent answers `body` (JSON) every time.
 fn agent_answering(name: &str, body: String) -> Harness {
@@ -299,7 +299,9 @@ fn flags_that_make_no_sense_with_printing_are_usage_errors() {
 /// were refused for the file but printed by `--print env` (a raw NUL inside
 /// the quotes, which bash drops: a silently different key) and by
 /// `--credential-process`. Every source's values are now held to one rule
-/// before any mode sees them: printable ASCII without spaces.
+/// before any mode sees them: base64 and JWT characters. A secret starting
+/// with `;` was written, and aws-sdk-go v1 failed on the whole file, every
+/// other profile with it, while `--check` passed.
 #[test]
 fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
     for (name, secret, token) in [
@@ -307,6 +309,9 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
         ("newline", "secret", "tok\nen"),
         ("space", "sec ret", "token"),
         ("escape", "secret", "tok\u{1b}[2Jen"),
+        ("semicolon", ";secret", "token"),
+        ("hash", "secret", "#token"),
+        ("quoted", "\"secret\"", "token"),
     ] {
         let (body, _) = agent_json("ASIAPRINTUNFIT000001", secret, Some(token));
         let h = agent_answering(&format!("print-unfit-{name}"), body);
@@ -322,7 +327,7 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
                 "{name} {args:?}: printed {:?}",
                 out.stdout
             );
-            out.assert_stderr_contains("printable ASCII");
+            out.assert_stderr_contains("holds characters other than letters, digits");
         }
     }
 }
@@ -449,7 +454,8 @@ fn a_value_longer_than_aws_issues_is_refused() {
         &["--once"],
     ] {
         let out = h.cmd(args).arg("--once-timeout").arg("2s").run();
-        out.assert_code(1).assert_stderr_contains("at most 16 KiB");
+        out.assert_code(1)
+            .assert_stderr_contains("or is over 16 KiB");
         assert_eq!(out.stdout, "", "{args:?}");
     }
 }
