@@ -52,7 +52,7 @@ pub use self::ini::{merge, render_section};
 pub use self::lock::LOCK_WAIT;
 use self::lock::{lock, lock_timeout};
 pub use self::path::{path, ENV_HOME, ENV_SHARED_CREDENTIALS_FILE};
-use self::permissions::{may_chown, no_new_readers, trusted, trusted_lock, Access};
+use self::permissions::{may_chown, may_keep_group, no_new_readers, trusted, trusted_lock, Access};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 use self::values::validate;
 pub use self::values::validate_profile;
@@ -155,18 +155,13 @@ impl FileSink {
             if !meta.is_file() {
                 return read_text(&self.path).map(drop);
             }
-            let old = Access {
-                uid: meta.uid(),
-                gid: meta.gid(),
-                mode: meta.mode(),
-            };
-            trusted(old.uid, old.mode, self.owner)
-                .and_then(|()| match &dir {
-                    // Keeping the mode never widens; tightening neither.
-                    Some(dir) => no_new_readers(old, self.access_after(dir, old, true)),
-                    None => Ok(()),
-                })
-                .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))?;
+            let refused = |why| Error::Config(format!("--file {}: {why}", self.path.display()));
+            trusted(meta.uid(), meta.mode(), self.owner).map_err(refused)?;
+            // Judged as the write will judge it; one it cannot read is
+            // left to the write to report.
+            if let (Some(dir), Ok(Some(file))) = (&dir, read_file(&self.path)) {
+                self.access_over(dir, &file).map_err(refused)?;
+            }
         }
         if let Some(file_name) = self.path.file_name() {
             let lock = self.beside(&our_name(file_name, ".lock"));
@@ -220,20 +215,46 @@ impl FileSink {
         lock_timeout(&self.beside(&our_name(name, ".lock")), waited)
     }
 
-    /// Who may read the file once it is written over one with `old`'s
-    /// owner and mode (`ours`: aws-credfile wrote it): `--owner` (its
-    /// group, or the file's), else this process and the group a new file in
-    /// `dir` gets; with the mode [`FileSink::mode_over`] gives.
-    fn access_after(&self, dir: &Dir, old: Access, ours: bool) -> Access {
+    /// Who may read the file once it is written over `file`, if it may be
+    /// merged into and rewritten at all (see [`trusted`],
+    /// [`no_new_readers`]): `--owner` (its group, or the file's), else this
+    /// process, with the group the file has where this process may give it
+    /// (a member of it, or root), else the one a new file in `dir` gets;
+    /// with the mode [`FileSink::mode_over`] gives. So a hand-run `--once`
+    /// beside a sidecar changes nothing of who may read the file.
+    fn access_over(&self, dir: &Dir, file: &Existing) -> Result<Access, String> {
+        trusted(file.uid, file.mode, self.owner)?;
+        if file.acl {
+            // Its mode bits do not say who may read it, so whether the
+            // result hands anyone more cannot be told.
+            return Err("it has an ACL (setfacl), so who may read it is not in its mode; remove the ACL (setfacl -b) or the file".to_string());
+        }
         let (uid, gid) = match self.owner {
-            Some(o) => (o.uid, o.gid.unwrap_or(old.gid)),
-            None => effective_ids(dir),
+            Some(o) => (o.uid, o.gid.unwrap_or(file.gid)),
+            None => {
+                let (uid, gid) = effective_ids(dir);
+                (
+                    uid,
+                    if may_keep_group(file.gid) {
+                        file.gid
+                    } else {
+                        gid
+                    },
+                )
+            }
         };
-        Access {
+        let after = Access {
             uid,
             gid,
-            mode: self.mode_over(ours.then_some(old.mode)),
-        }
+            mode: self.mode_over(has_marker(&file.text).then_some(file.mode)),
+        };
+        let old = Access {
+            uid: file.uid,
+            gid: file.gid,
+            mode: file.mode,
+        };
+        no_new_readers(old, after, self.mode.is_some())?;
+        Ok(after)
     }
 
     /// The mode the file gets: `--mode`; else, over a file aws-credfile
@@ -281,30 +302,20 @@ impl FileSink {
         remove_leftovers(&dir, file_name);
 
         let file = read_existing(&dir, file_name, &self.path)?;
-        if let Some(file) = &file {
-            let old = Access {
-                uid: file.uid,
-                gid: file.gid,
-                mode: file.mode,
-            };
-            trusted(file.uid, file.mode, self.owner)
-                .and_then(|()| match file.acl {
-                    // Its mode bits do not say who may read it, so whether
-                    // the result hands anyone more cannot be told.
-                    true => Err("it has an ACL (setfacl), so who may read it is not in its mode; remove the ACL (setfacl -b) or the file".to_string()),
-                    false => no_new_readers(old, self.access_after(&dir, old, has_marker(&file.text))),
-                })
-                .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
-        }
-        let kept_mode = file
-            .as_ref()
-            .filter(|f| has_marker(&f.text))
-            .map(|f| f.mode);
-        // `--owner UID` without a group keeps the group the file has.
-        let owner = self.owner.map(|o| Owner {
-            gid: o.gid.or(file.as_ref().map(|f| f.gid)),
-            ..o
-        });
+        let (mode, owner) = match &file {
+            Some(file) => {
+                let after = self
+                    .access_over(&dir, file)
+                    .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
+                let given = self.owner.is_some() || after.gid != effective_ids(&dir).1;
+                let owner = given.then_some(Owner {
+                    uid: after.uid,
+                    gid: Some(after.gid),
+                });
+                (after.mode, owner)
+            }
+            None => (self.mode_over(None), self.owner),
+        };
         let existing = file.map(|f| f.text).unwrap_or_default();
         if let Some(why) = ambiguity(&existing) {
             return Err(Error::io("merge into", &self.path, io::Error::other(why)));
@@ -357,14 +368,7 @@ impl FileSink {
                 ),
             ));
         }
-        replace(
-            &self.path,
-            &dir,
-            file_name,
-            merged.as_bytes(),
-            self.mode_over(kept_mode),
-            owner,
-        )?;
+        replace(&self.path, &dir, file_name, merged.as_bytes(), mode, owner)?;
         Ok(Some(Written::Replaced))
     }
 }

@@ -81,6 +81,20 @@ fn field(status: &str, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether this process may give a file of its own to group `gid`: it is
+/// a member, or may give files to anyone. Without `/proc`, no: keeping a
+/// group is never worth a failed write.
+pub(super) fn may_keep_group(gid: u32) -> bool {
+    let Some(uid) = our_uid() else {
+        return false;
+    };
+    may_chown(Owner {
+        uid,
+        gid: Some(gid),
+    })
+    .is_ok()
+}
+
 /// This process's effective user id; `None` without `/proc`.
 pub(super) fn our_uid() -> Option<u32> {
     field(&self_status()?, "Uid:").get(1)?.parse().ok()
@@ -103,7 +117,13 @@ pub(super) struct Access {
 /// owner or to everyone `--mode` lets read. A file's owner can always read
 /// it (it may chmod it), and root reads everything. A file readable by all
 /// may go anywhere.
-pub(super) fn no_new_readers(old: Access, new: Access) -> Result<(), String> {
+///
+/// `mode_given`: the mode is `--mode`'s, not the one kept from the file.
+pub(super) fn no_new_readers(old: Access, new: Access, mode_given: bool) -> Result<(), String> {
+    let mode = |m: u32| match mode_given {
+        true => format!("--mode {:04o}", m & 0o777),
+        false => format!("keeping its mode {:04o}", m & 0o777),
+    };
     // Readable by others but not by its group keeps the group out: only
     // both bits make it everyone's.
     if old.mode & 0o044 == 0o044 {
@@ -111,20 +131,22 @@ pub(super) fn no_new_readers(old: Access, new: Access) -> Result<(), String> {
     }
     if new.mode & 0o004 != 0 {
         return Err(format!(
-            "its mode {:04o} keeps it from some users, and --mode {:04o} would let every user read what it holds; chmod it to {:04o} first if that is meant, or remove it",
+            "its mode {:04o} keeps it from some users, and {} would let every user read what it holds; chmod it to {:04o} first if that is meant, or remove it",
             old.mode & 0o777,
-            new.mode & 0o777,
+            mode(new.mode),
             new.mode & 0o777
         ));
     }
     if new.mode & 0o040 != 0 && (old.mode & 0o040 == 0 || old.gid != new.gid) {
         return Err(format!(
-            "group {} may not read it now (it is {}:{} mode {:04o}), and --mode {:04o} would let that group read what it holds; chgrp and chmod it first if that is meant, or remove it",
+            "group {} may not read it now (it is {}:{} mode {:04o}), and {} would let that group read what it holds; give --owner {}:{} to keep its group, or chgrp and chmod it first if the new group is meant, or remove it",
             new.gid,
             old.uid,
             old.gid,
             old.mode & 0o777,
-            new.mode & 0o777
+            mode(new.mode),
+            new.uid,
+            old.gid
         ));
     }
     if new.uid != 0 && new.uid != old.uid {

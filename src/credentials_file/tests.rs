@@ -1542,7 +1542,7 @@ fn a_file_python_refuses_is_neither_merged_into_nor_passed() {
 fn a_merge_hands_no_one_what_they_could_not_read() {
     use super::permissions::{no_new_readers, Access};
     let access = |uid, gid, mode| Access { uid, gid, mode };
-    let ok = |old, new| no_new_readers(old, new).is_ok();
+    let ok = |old, new| no_new_readers(old, new, true).is_ok();
     // The same owner, group and mode, or narrower: fine.
     assert!(ok(access(0, 0, 0o600), access(0, 0, 0o600)));
     assert!(ok(access(7, 8, 0o640), access(7, 8, 0o640)));
@@ -1553,12 +1553,16 @@ fn a_merge_hands_no_one_what_they_could_not_read() {
     assert!(ok(access(7, 8, 0o600), access(0, 0, 0o600)));
     assert!(ok(access(7, 8, 0o200 | 0o400), access(7, 8, 0o600)));
     // Root's to another user, to every user, or to a group.
-    let why = no_new_readers(access(0, 0, 0o600), access(4001, 0, 0o600)).unwrap_err();
+    let why = no_new_readers(access(0, 0, 0o600), access(4001, 0, 0o600), true).unwrap_err();
     assert!(why.contains("chown 4001"), "{why}");
-    let why = no_new_readers(access(0, 0, 0o600), access(0, 0, 0o644)).unwrap_err();
-    assert!(why.contains("every user"), "{why}");
-    let why = no_new_readers(access(0, 0, 0o600), access(0, 5, 0o640)).unwrap_err();
+    let why = no_new_readers(access(0, 0, 0o600), access(0, 0, 0o644), true).unwrap_err();
+    assert!(why.contains("--mode 0644 would let every user"), "{why}");
+    let why = no_new_readers(access(0, 0, 0o600), access(0, 5, 0o640), true).unwrap_err();
     assert!(why.contains("group 5"), "{why}");
+    // A mode kept from the file is not blamed on a --mode never given.
+    let why = no_new_readers(access(0, 7, 0o640), access(0, 0, 0o640), false).unwrap_err();
+    assert!(why.contains("keeping its mode 0640 would let"), "{why}");
+    assert!(why.contains("--owner 0:7 to keep its group"), "{why}");
     // Group-readable, but by another group.
     assert!(!ok(access(7, 8, 0o640), access(7, 9, 0o640)));
     // Readable by others but not by its group keeps that group

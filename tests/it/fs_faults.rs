@@ -578,6 +578,48 @@ fn only_this_users_or_the_owners_file_is_merged_into_and_it_keeps_its_mode() {
     }
 }
 
+/// An administrator's `root:app 0640` file (no aws-credfile comment) could
+/// not be refreshed by root without `--owner 0:GID`: the file would have
+/// gone to root's group, so the start-up check refused it, quoting a
+/// `--mode 0640` never given and advising a chgrp that would lock the app
+/// out. A writer that may keep the file's group (a member of it, or root)
+/// now keeps it, as editors do; the mode follows the documented rule.
+#[test]
+fn a_file_given_to_a_group_keeps_that_group() {
+    if !is_root() {
+        crate::harness::skip("needs root to give a file to another group");
+        return;
+    }
+    const APP: u32 = 4242;
+    let h = harness("fs_group");
+    let administrators = || {
+        h.write_cred_file("[x]\nk = v\n");
+        chown(&h.cred_file, Some(0), Some(APP)).expect("chgrp");
+        fs::set_permissions(&h.cred_file, fs::Permissions::from_mode(0o640)).expect("chmod");
+    };
+    let access = || {
+        let meta = fs::metadata(&h.cred_file).expect("stat");
+        (meta.uid(), meta.gid(), meta.mode() & 0o777)
+    };
+    // Readable by that group, as it was.
+    administrators();
+    h.cmd(&["--once", "--mode", "0640"]).run().assert_code(0);
+    assert_eq!(access(), (0, APP, 0o640));
+    // A hand-run --once beside it changes nothing of who may read it.
+    h.cmd(&["--once", "--profile", "batch"])
+        .run()
+        .assert_code(0);
+    assert_eq!(access(), (0, APP, 0o640));
+    let text = fs::read_to_string(&h.cred_file).expect("read");
+    assert!(text.contains("[x]\nk = v\n"), "{text}");
+    assert!(ini::profile(&text, "default").is_ok() && ini::profile(&text, "batch").is_ok());
+    // Without --mode, a file aws-credfile did not write is made 0600; its
+    // group stays.
+    administrators();
+    h.cmd(&["--once"]).run().assert_code(0);
+    assert_eq!(access(), (0, APP, 0o600));
+}
+
 /// A user that may not give files away was told to "give --owner 0" for
 /// root's file in its directory, and following that failed: "--owner: giving
 /// the file to 0 needs root". It is told what it can do instead.
@@ -1110,8 +1152,9 @@ fn acls_neither_widen_the_file_nor_hide_who_may_read_it() {
 
     set_acl(&h.cred_file, "access", NOBODY).expect("an ACL on the file");
     let before = snapshot(&h.cred_file);
+    // Found at start, as a file of another user's is.
     let out = h.cmd(&["--once", "--mode", "0640"]).run();
-    out.assert_code(1).assert_stderr_contains("it has an ACL");
+    out.assert_code(2).assert_stderr_contains("it has an ACL");
     assert_eq!(snapshot(&h.cred_file), before, "merged into");
 }
 
