@@ -202,6 +202,21 @@ pub fn shown(url: &str) -> String {
     }
 }
 
+/// What of `url` must stay out of messages as a token would, since
+/// [`shown`] hides it: its query whole, each of its values, and its
+/// fragment. A server that echoes the request in an error (`GET
+/// /v1/credentials?sig=…`) would otherwise put them in the log.
+pub fn query_secrets(url: &str) -> Vec<&str> {
+    let Some((_, after)) = url.split_once('?').or_else(|| url.split_once('#')) else {
+        return Vec::new();
+    };
+    let (query, fragment) = after.split_once('#').unwrap_or((after, ""));
+    let values = query
+        .split('&')
+        .map(|pair| pair.split_once('=').map_or(pair, |(_, v)| v));
+    [query, fragment].into_iter().chain(values).collect()
+}
+
 /// The port an authority without user info (`host`, `host:port`, `[v6]`,
 /// `[v6]:port`) gives: `None` when it gives none. Anything else after the
 /// host than a colon and a number from 1 to 65535 in digits is an error:

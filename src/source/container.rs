@@ -284,7 +284,10 @@ impl ContainerProvider {
             Some(answer) => answer?,
             None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
         };
-        let sent: Vec<&str> = token.iter().map(Secret::expose).collect();
+        // What the request carried: the token, and the URI's query, which
+        // messages never show either.
+        let mut sent: Vec<&str> = token.iter().map(Secret::expose).collect();
+        sent.extend(crate::url::query_secrets(&self.cfg.url));
         let creds = resp.parse_with(&sent, |body| {
             parse_answer(
                 &crate::url::shown(&self.cfg.url),

@@ -167,3 +167,12 @@ fn an_endpoint_is_shown_without_its_query() {
         assert_eq!(redact_text(&shown(url)), expected, "{url}");
     }
 }
+
+#[test]
+fn a_query_is_kept_out_of_messages_whole_and_by_value() {
+    assert_eq!(
+        query_secrets("http://127.0.0.1/v1/credentials?sig=abcd&x=1#frag"),
+        ["sig=abcd&x=1", "frag", "abcd", "1"]
+    );
+    assert!(query_secrets("http://127.0.0.1/v1/credentials").is_empty());
+}

@@ -442,7 +442,7 @@ struct Echoing<'a> {
 /// an offset did too, and one the XML encoded (character references,
 /// CDATA), since only the raw answer was searched. For each source, in both log formats, for `--once`
 /// and the daemon, the server quotes every secret it was sent, whole and in
-/// pieces; the error still shows (its code), and the harness's secret scan,
+/// pieces (the agent, the URI's query too); the error still shows (its code), and the harness's secret scan,
 /// which knows each value and looks for any 16 bytes of it, finds none.
 #[test]
 fn secrets_a_server_echoes_never_reach_the_log() {
@@ -506,13 +506,19 @@ fn secrets_a_server_echoes_never_reach_the_log() {
             Answer::json(
                 401,
                 &format!(
-                    r#"{{"code":"Unauthorized","message":"the token {sent} ({}...) is not valid"}}"#,
-                    &sent[..sent.len().min(20)]
+                    r#"{{"code":"Unauthorized","message":"the token {sent} ({}...) is not valid for GET {}"}}"#,
+                    &sent[..sent.len().min(20)],
+                    req.target
                 ),
             )
         }),
     );
     container.add_secret(agent_token);
+    // A query the URI carries is never shown (`?…`), so neither is it when
+    // the agent echoes the request.
+    let signature = "echoQuerySignature0077abcdefXYZ";
+    let signed_uri = format!("{}/v1/credentials?sig={signature}", container.agent().url());
+    container.add_secret(signature);
 
     let cases = [
         Echoing {
@@ -530,7 +536,10 @@ fn secrets_a_server_echoes_never_reach_the_log() {
         Echoing {
             h: &container,
             args: &[],
-            env: &[("AWS_CONTAINER_AUTHORIZATION_TOKEN", agent_token)],
+            env: &[
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", agent_token),
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &signed_uri),
+            ],
             shown: "401",
         },
     ];
