@@ -231,6 +231,7 @@ impl Refresher {
     fn keep_fresh(&mut self, first: Duration) -> Ended {
         let mut wait = first;
         let mut failures = 0;
+        let mut short_lived = 0;
         loop {
             if std::mem::take(&mut self.again) {
                 // A SIGHUP came while the last refresh was under way (and,
@@ -248,9 +249,13 @@ impl Refresher {
                 Flow::End(ended) => return ended,
                 Flow::Go(Ok((creds, written))) => {
                     failures = 0;
+                    short_lived = match Timestamp::now().until(creds.expiration) {
+                        left if left < schedule::SHORT_LIVED => short_lived + 1,
+                        _ => 0,
+                    };
                     // Scheduled from what we fetched even when newer keys
                     // were kept: earlier, never later, than needed.
-                    let next = self.next_refresh(&creds);
+                    let next = self.next_refresh(&creds, short_lived);
                     self.log_written(&creds, written, Some(next));
                     next
                 }
@@ -270,14 +275,21 @@ impl Refresher {
     /// cannot keep that valid (they last too little, or it would take
     /// refreshing more often than an eighth of their lifetime) are said so
     /// at each refresh: a probe with that `--min-valid` fails for a while
-    /// before every refresh.
-    fn next_refresh(&self, creds: &Credentials) -> Duration {
+    /// before every refresh. The `short_lived`-th short-lived answer in a
+    /// row waits at least `schedule::short_lived_floor`, said so too.
+    fn next_refresh(&self, creds: &Credentials, short_lived: u32) -> Duration {
         let keep = self.keep_valid;
         let now = Timestamp::now();
         let wait = refresh_delay_keeping(now, creds.expiration, keep, random_unit());
+        let lasting = now.until(creds.expiration);
+        let floor = schedule::short_lived_floor(short_lived, random_unit());
+        if !floor.is_zero() {
+            self.log_short_lived(lasting, short_lived, wait.max(floor));
+            return wait.max(floor);
+        }
         let short = falls_short(now, creds.expiration, keep, wait);
         if !short.is_zero() {
-            self.log_too_short(now.until(creds.expiration), keep, short);
+            self.log_too_short(lasting, keep, short);
         }
         wait
     }
@@ -312,7 +324,7 @@ impl Refresher {
             let err = match self.refresh(Some(deadline)) {
                 Flow::End(ended) => return Ok(Flow::End(ended)),
                 Flow::Go(Ok((creds, written))) => {
-                    let next = kept_fresh.then(|| self.next_refresh(&creds));
+                    let next = kept_fresh.then(|| self.next_refresh(&creds, 0));
                     self.log_written(&creds, written, next);
                     if let Some(next) = next {
                         self.planned(next);

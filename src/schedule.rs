@@ -103,14 +103,38 @@ pub fn falls_short(
 /// uniformly random up to `min(cap, base * 2^(attempt-1))` ("full jitter"),
 /// so that many sidecars failing together do not retry together.
 pub fn backoff(attempt: u32, cap: Duration, jitter: f64) -> Duration {
-    let exp = BACKOFF_BASE
-        .checked_mul(
-            1u32.checked_shl(attempt.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        )
+    doubling(attempt, cap)
+        .mul_f64(jitter.clamp(0.0, 1.0))
+        .max(MIN_BACKOFF)
+}
+
+/// `min(cap, BACKOFF_BASE * 2^(n-1))`, for `n` from 1.
+fn doubling(n: u32, cap: Duration) -> Duration {
+    BACKOFF_BASE
+        .checked_mul(1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX))
         .unwrap_or(cap)
-        .min(cap);
-    exp.mul_f64(jitter.clamp(0.0, 1.0)).max(MIN_BACKOFF)
+        .min(cap)
+}
+
+/// 1 minute: credentials that arrive with less than this left are
+/// short-lived. No source issues such on purpose (STS's shortest session is
+/// 15 minutes); a source gone wrong, or a clock far ahead, answers nothing
+/// else.
+pub const SHORT_LIVED: Duration = Duration::from_secs(60);
+/// 10: short-lived answers in a row before refreshes are spaced out.
+pub const SHORT_LIVED_IN_A_ROW: u32 = 10;
+
+/// The least wait after the `in_a_row`-th short-lived answer in a row: none
+/// before [`SHORT_LIVED_IN_A_ROW`], then doubling from [`BACKOFF_BASE`] to
+/// [`BACKOFF_CAP`], less up to [`REFRESH_JITTER`] of it. A source that only
+/// ever answers credentials about to expire made the daemon ask it once a
+/// second for good; now, after a few tries, once a minute.
+pub fn short_lived_floor(in_a_row: u32, jitter: f64) -> Duration {
+    let Some(over) = in_a_row.checked_sub(SHORT_LIVED_IN_A_ROW) else {
+        return Duration::ZERO;
+    };
+    let floor = doubling(over + 1, BACKOFF_CAP);
+    floor.saturating_sub(floor.mul_f64(REFRESH_JITTER * jitter.clamp(0.0, 1.0)))
 }
 
 /// A random number in `[0, 1)`. `RandomState` is seeded from the operating

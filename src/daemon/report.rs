@@ -83,6 +83,23 @@ impl Refresher {
         }
     }
 
+    /// The source has answered only credentials about to expire, `in_a_row`
+    /// times: the refreshes are spaced out.
+    pub(super) fn log_short_lived(&self, lifetime: Duration, in_a_row: u32, next: Duration) {
+        self.log.warn(
+            "credentials_short_lived",
+            &[
+                ("lasting", &format_duration_ms(lifetime)),
+                ("in_a_row", &in_a_row),
+                ("next_refresh_in", &format_duration_ms(next)),
+                (
+                    "effect",
+                    &"the source answers only credentials that expire within a minute (is this machine's clock ahead?); refreshes are spaced out, up to a minute apart, until it answers longer ones",
+                ),
+            ],
+        );
+    }
+
     /// Credentials lasting `lifetime` cannot stay valid for `min_valid`
     /// until the next refresh.
     pub(super) fn log_too_short(&self, lifetime: Duration, min_valid: Duration, short: Duration) {

@@ -199,3 +199,21 @@ fn the_shortfall_is_that_of_the_wait_planned() {
         assert_eq!(short, wait - Duration::from_secs(1), "jitter {jitter}");
     }
 }
+
+/// Short-lived answers in a row: nothing before the tenth, then doubling
+/// from a second to a minute, jitter taking at most a tenth off.
+#[test]
+fn short_lived_answers_in_a_row_space_refreshes_out() {
+    let secs = |s: u64| Duration::from_secs(s);
+    for n in 0..SHORT_LIVED_IN_A_ROW {
+        assert_eq!(short_lived_floor(n, 0.5), Duration::ZERO, "{n}");
+    }
+    let floors: Vec<Duration> = (10..18).map(|n| short_lived_floor(n, 0.0)).collect();
+    assert_eq!(
+        floors,
+        [1, 2, 4, 8, 16, 32, 60, 60].map(secs),
+        "doubling to a minute"
+    );
+    assert_eq!(short_lived_floor(u32::MAX, 0.0), BACKOFF_CAP);
+    assert_eq!(short_lived_floor(16, 0.999_999).as_secs(), 54);
+}

@@ -642,6 +642,31 @@ fn a_min_valid_near_the_lifetime_never_makes_the_daemon_call_sts_over_and_over()
     assert_eq!(d.stop().code(), Some(0));
 }
 
+/// A source answering credentials that expire within a second or two (a
+/// source gone wrong, a clock far ahead) was asked once a second for good,
+/// without a word at the default log level. After ten such answers in a
+/// row the refreshes are spaced out, doubling to a minute apart, and each
+/// is warned about. (Over 20 s: 20 requests before, at most 13 now.)
+#[test]
+fn a_source_answering_only_short_lived_credentials_is_not_asked_every_second() {
+    let h = Harness::new("daemon_short_lived", |_, _| {
+        Answer::issue(Duration::from_secs(1))
+    });
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    std::thread::sleep(Duration::from_secs(20));
+    let asked = h.sts.request_count();
+    let out = d.stop();
+    assert_eq!(out.code(), Some(0));
+    assert!(
+        (10..=14).contains(&asked),
+        "STS asked {asked} times in 20 s\n{}",
+        out.describe()
+    );
+    out.assert_stderr_contains("credentials_short_lived")
+        .assert_stderr_contains("in_a_row=10");
+}
+
 /// One thread while idle, in every long-running mode: a fetch runs on a
 /// short-lived worker that has ended by the time the first write is done,
 /// and nothing else ever starts one (the endpoint, the metrics and the
