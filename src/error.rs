@@ -48,6 +48,8 @@ pub enum Error {
         /// Whether it was a timeout (connect, the whole exchange, or the
         /// `--once-timeout` budget), rather than a refusal or a reset.
         timed_out: bool,
+        /// How far it got.
+        reach: Reach,
     },
     /// An answer arrived but is not what the protocol promises (HTML from a
     /// proxy, truncated XML, missing fields, an oversized body).
@@ -90,6 +92,19 @@ pub enum Error {
     },
 }
 
+/// How far a failed exchange got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// No answer: DNS, a refused or reset connection, a timeout.
+    Unreached,
+    /// An answer came, broken: not HTTP, cut short, too large.
+    Broken,
+    /// It fails the same way until someone changes something: a
+    /// certificate that is not trusted, a proxy that refuses the tunnel.
+    /// Retrying within a `--once` budget cannot help.
+    Lasting,
+}
+
 impl Error {
     /// The process exit code this error maps to: 2 for usage and
     /// configuration mistakes a person must fix, 1 for everything that went
@@ -122,9 +137,8 @@ impl Error {
             Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
                 *status == 429 || *status >= 500
             }
-            Error::Network { .. }
-            | Error::ExpiredOnArrival { .. }
-            | Error::OutOfResources { .. } => true,
+            Error::Network { reach, .. } => *reach != Reach::Lasting,
+            Error::ExpiredOnArrival { .. } | Error::OutOfResources { .. } => true,
             _ => false,
         }
     }
@@ -316,6 +330,16 @@ impl fmt::Display for Message<'_> {
                 f,
                 "container credentials endpoint {url} answered HTTP {status}: {}",
                 one_line(message)
+            ),
+            Error::Network {
+                url,
+                detail,
+                reach: Reach::Broken,
+                ..
+            } => write!(
+                f,
+                "no usable answer from {url}: {}; check what answers there (a proxy or load balancer in between?)",
+                one_line(detail)
             ),
             Error::Network { url, detail, .. } => {
                 write!(

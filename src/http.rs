@@ -15,7 +15,7 @@ use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 use crate::env::{first_var, var, Env};
-use crate::error::Error;
+use crate::error::{Error, Reach};
 use crate::url::{redact_origin, shown, Url};
 use resolver::Lookup;
 use roots::roots;
@@ -24,6 +24,7 @@ mod proxy;
 mod resolver;
 mod response;
 mod roots;
+mod transport;
 
 pub use proxy::proxy_for;
 pub use response::{without_pieces, Response};
@@ -241,8 +242,31 @@ impl Client {
             .map_err(|e| Error::Network {
                 url: self.shown.clone(),
                 timed_out: is_timeout(&e),
-                detail: format!("the answer broke off while reading its body (HTTP {status}): {e}"),
+                detail: match is_timeout(&e) {
+                    true => format!("timed out reading the answer's body (HTTP {status})"),
+                    false => format!(
+                        "the answer broke off while reading its body (HTTP {status}): {}",
+                        transport::describe(&ureq::Error::Io(e)).0
+                    ),
+                },
+                reach: Reach::Broken,
             })?;
+        if (300..400).contains(&status) {
+            // Never followed: a request that carries a token, or is signed
+            // for one host, goes only where it was sent.
+            let to = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map_or("nowhere".to_string(), crate::url::redact);
+            return Err(Error::BadResponse {
+                from: self.shown.clone(),
+                status,
+                detail: format!(
+                    "a redirect to {to}, which aws-credfile does not follow; give the URL it points to"
+                ),
+            });
+        }
         if body.len() as u64 > MAX_BODY {
             return Err(Error::BadResponse {
                 from: self.shown.clone(),
@@ -259,12 +283,7 @@ impl Client {
 
     fn transport_error(&self, e: ureq::Error) -> Error {
         let timed_out = matches!(e, ureq::Error::Timeout(_));
-        let detail = match e {
-            ureq::Error::Timeout(t) => format!("timed out ({t})"),
-            ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
-            ureq::Error::ConnectionFailed => "connection failed".to_string(),
-            other => other.to_string(),
-        };
+        let (detail, reach) = transport::describe(&e);
         let detail = match &self.proxy {
             Some(proxy) => {
                 format!("{detail} (through the proxy {proxy}; check HTTPS_PROXY and NO_PROXY)")
@@ -275,6 +294,7 @@ impl Client {
             url: self.shown.clone(),
             detail,
             timed_out,
+            reach,
         }
     }
 }

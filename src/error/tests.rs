@@ -56,8 +56,31 @@ fn transient_classification() {
         url: "u".into(),
         detail: "reset".into(),
         timed_out: false,
+        reach: crate::error::Reach::Unreached,
     }
     .is_transient());
+    // An untrusted certificate, a proxy that refuses: no retry mends them.
+    let lasting = Error::Network {
+        url: "u".into(),
+        detail: "the server's TLS certificate is not trusted: it has expired".into(),
+        timed_out: false,
+        reach: crate::error::Reach::Lasting,
+    };
+    assert!(!lasting.is_transient());
+    assert_eq!(lasting.reason(), "network");
+    let broken = Error::Network {
+        url: "https://sts.example".into(),
+        detail: "the answer is not valid HTTP/1.1 (bad chunk)".into(),
+        timed_out: false,
+        reach: crate::error::Reach::Broken,
+    };
+    assert!(broken.is_transient());
+    assert!(
+        broken
+            .to_string()
+            .starts_with("no usable answer from https://sts.example: "),
+        "{broken}"
+    );
     assert!(!Error::Config("x".into()).is_transient());
 }
 
@@ -127,6 +150,7 @@ fn failures_outside_aws_credfile_say_where_to_look() {
             url: "http://127.0.0.1:1/creds".into(),
             detail: detail.into(),
             timed_out: false,
+            reach: crate::error::Reach::Unreached,
         }
         .to_string()
     };

@@ -66,7 +66,7 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
     let embedded = certs.len();
     for item in ureq::tls::parse_pem(pem) {
         // Keys and other blocks have no business here; skip them.
-        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(pem_error(&e)))? {
             // The TLS stack skips a certificate it cannot read as a trust
             // anchor without a word, and every handshake with the proxy it
             // was for then fails as an unknown issuer; say so now.
@@ -94,4 +94,22 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
         )));
     }
     Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// What the PEM reader could not make out, in words (its own text quotes
+/// the END line as a list of byte values).
+fn pem_error(e: &ureq::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    let ureq::Error::Pem(pem) = e else {
+        return format!("not a PEM file: {e}");
+    };
+    match pem {
+        Pem::MissingSectionEnd { end_marker } => format!(
+            "a block has no -----END {}----- line; the file may be cut short",
+            String::from_utf8_lossy(end_marker)
+        ),
+        Pem::IllegalSectionStart { .. } => "a BEGIN line cannot be read".to_string(),
+        Pem::Base64Decode(_) => "a block's base64 cannot be read".to_string(),
+        other => format!("not a PEM file: {other}"),
+    }
 }

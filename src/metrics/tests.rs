@@ -50,6 +50,7 @@ fn counts_and_readiness() {
             url: "u".into(),
             detail: "reset".into(),
             timed_out: false,
+            reach: crate::error::Reach::Unreached,
         });
         s.answered(200);
         s.answered(401);
@@ -103,6 +104,7 @@ fn every_reason_is_in_the_fixed_set() {
             url: "u".into(),
             detail: "d".into(),
             timed_out: true,
+            reach: crate::error::Reach::Unreached,
         },
         Error::Config("x".into()),
         Error::Stale("x".into()),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
 use crate::env::{var, Env};
-use crate::error::{one_line, quote_body, Error};
+use crate::error::{one_line, quote_body, Error, Reach};
 use crate::http::{Client, Network};
 use crate::time::Timestamp;
 use crate::token::{self, ReadError};
@@ -272,6 +272,7 @@ impl ContainerProvider {
                 this,
                 Err(Error::Network {
                     timed_out: false,
+                    reach: Reach::Unreached,
                     ..
                 })
             );

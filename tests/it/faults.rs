@@ -151,7 +151,7 @@ fn rows() -> Vec<Row> {
                 let half = good_body(p).1.len() / 2;
                 good(p).cut_off(half)
             }),
-            Fails(NET),
+            Fails(&["no usable answer"]),
         ),
         row(
             "slow_headers",
@@ -201,6 +201,12 @@ fn rows() -> Vec<Row> {
                 _ => error_for(p, 400, "Throttling", "Rate exceeded"),
             }),
             Fails(&["Throttling"]),
+        ),
+        // Never followed; said to be a redirect, not "an empty body".
+        row(
+            "redirect_307",
+            A(|_| Answer::raw(307, "text/plain", "")),
+            Fails(&["redirect to nowhere, which aws-credfile does not follow"]),
         ),
         row(
             "http_429_plain",

@@ -1050,6 +1050,48 @@ fn settings_are_checked_before_any_request() {
     assert!(!Path::new(&own_file).exists(), "a file was written");
 }
 
+/// A proxy answering CONNECT with 407 (it wants credentials) or 403 was
+/// asked again and again until the `--once` budget ran out, and the error
+/// read `CONNECT proxy failed: proxy server responded 407/407`. What no
+/// retry can mend now fails `--once` at the first answer, saying what to
+/// do; a proxy whose upstream is down (503) is still retried.
+#[test]
+fn a_proxy_that_refuses_fails_once_at_the_first_answer() {
+    let h = Harness::new("hard_proxy_refuses", |_, _| Answer::issue(HOUR));
+    for (status, retried, says) in [
+        (407, false, "the proxy asks for credentials (HTTP 407)"),
+        (403, false, "the proxy refused to connect there (HTTP 403)"),
+        (503, true, "the proxy could not connect there (HTTP 503)"),
+    ] {
+        let proxy = Fake::start(move |_, req| match req.method.as_str() {
+            "CONNECT" => Answer::raw(status, "text/plain", "no"),
+            _ => Answer::raw(400, "text/plain", "CONNECT only"),
+        });
+        // Reached only through the proxy, which never connects: `.invalid`
+        // names nothing, and a proxied name is never looked up here.
+        let out = h
+            .cmd(&["--once", "--once-timeout", "4s"])
+            .arg("--sts-endpoint")
+            .arg("https://sts.invalid")
+            .env("HTTPS_PROXY", proxy.url())
+            .timeout(HANG_GUARD)
+            .run();
+        out.assert_code(1).assert_stderr_contains(says);
+        assert!(
+            !out.stderr.contains(&format!("{status}/{status}")),
+            "{}",
+            out.stderr
+        );
+        let asked = proxy.request_count();
+        assert_eq!(
+            asked > 1,
+            retried,
+            "HTTP {status}: the proxy was asked {asked} times"
+        );
+    }
+    assert_eq!(h.sts.request_count(), 0);
+}
+
 /// One well-behaved client: connects, sends its whole GET in one write
 /// `after` connecting (an SDK takes a millisecond or so; the endpoint
 /// promises to wait far longer for it), reads the answer to the end. Its
