@@ -53,11 +53,15 @@ pub(super) fn listen_error(
 /// The other loopback address on the same port, for `127.0.0.1:PORT` and
 /// `[::1]:PORT`: clients given `localhost` resolve it to both, most SDKs
 /// trying `::1` first, so whoever listened on the other one would get
-/// their requests, tokens and all (round 14: any local user could).
+/// their requests, tokens and all (any local user could). The IPv4
+/// wildcard `0.0.0.0:PORT` leaves `[::1]:PORT` free the same way; `[::]`
+/// takes both families.
 pub(super) fn other_loopback(addr: SocketAddr) -> Option<SocketAddr> {
     use std::net::{Ipv4Addr, Ipv6Addr};
     let ip: std::net::IpAddr = match addr.ip() {
-        ip if ip == Ipv4Addr::LOCALHOST => Ipv6Addr::LOCALHOST.into(),
+        ip if ip == Ipv4Addr::LOCALHOST || ip == Ipv4Addr::UNSPECIFIED => {
+            Ipv6Addr::LOCALHOST.into()
+        }
         ip if ip == Ipv6Addr::LOCALHOST => Ipv4Addr::LOCALHOST.into(),
         _ => return None,
     };

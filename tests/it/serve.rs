@@ -466,8 +466,8 @@ fn non_loopback_addresses_and_once_are_refused() {
 /// `--serve 127.0.0.1:P` listened on IPv4 only, and a client
 /// given `localhost` (botocore tries `::1` first) went to whoever listened
 /// on `[::1]:P`: any local user, who got the token and fed it keys of their
-/// own. Both loopback addresses are the endpoint's now, and one taken before
-/// the start refuses it, naming it.
+/// own. Both loopback addresses are the endpoint's now (beside `0.0.0.0:P`,
+/// `[::1]:P` too), and one taken before the start refuses it, naming it.
 #[test]
 fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
     let v6_loopback = SocketAddr::from((Ipv6Addr::LOCALHOST, 0));
@@ -487,6 +487,17 @@ fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
     );
     d.stop().assert_code(0);
 
+    // The IPv4 wildcard left [::1]:P to anyone, and clients that resolve
+    // localhost to it first with it.
+    let (d, addr) = serving_on(&h, "0.0.0.0", &["--serve-any-address"], |run| run);
+    wait_for_200(&d, addr, &[]);
+    let sibling = SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()));
+    assert!(
+        TcpListener::bind(sibling).is_err(),
+        "anyone could listen on {sibling} beside 0.0.0.0"
+    );
+    d.stop().assert_code(0);
+
     let squatter = TcpListener::bind(v6_loopback).expect("listen on [::1]");
     let port = squatter.local_addr().expect("its port").port();
     let serve = format!("127.0.0.1:{port}");
@@ -494,7 +505,7 @@ fn localhost_reaches_the_endpoint_on_either_loopback_and_no_one_else() {
         .run()
         .assert_code(2)
         .assert_stderr_contains(&format!("cannot also listen on [::1]:{port}"));
-    assert_eq!(h.sts.request_count(), 1, "only the first run fetched");
+    assert_eq!(h.sts.request_count(), 2, "only the first two runs fetched");
 }
 
 /// Started while the loopback had no IPv6, the endpoint served
