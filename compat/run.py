@@ -683,7 +683,7 @@ def main() -> int:
             stop_group(cell.proc)
         for d in daemons:
             if not d.alive():
-                raise RuntimeError(f"a daemon died during the run:\n{d.output()}")
+                raise RuntimeError(f"a daemon died during the run (status {d.proc.returncode}):\n{d.output()}")
 
         # For a post-mortem: every request the front saw and every key it issued (ids only).
         with front.lock:
