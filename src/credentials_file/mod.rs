@@ -112,9 +112,10 @@ impl FileSink {
         }
     }
 
-    /// Start-up checks that need no network: a symbolic link at the target
-    /// is a configuration mistake, refused before anything is fetched.
-    /// Everything else is left to the first write, which reports it.
+    /// Start-up checks that need no network: a symbolic link at the target,
+    /// a file another user may have made or that cannot be merged into, are
+    /// configuration mistakes, refused before anything is fetched. What the
+    /// system refuses is left to the first write, which reports it.
     pub fn preflight(&self) -> Result<(), Error> {
         // No SDK could open a longer path, nor could this be done in one go.
         if self.path.as_os_str().len() >= libc::PATH_MAX as usize {
@@ -157,10 +158,28 @@ impl FileSink {
             }
             let refused = |why| Error::Config(format!("--file {}: {why}", self.path.display()));
             trusted(meta.uid(), meta.mode(), self.owner).map_err(refused)?;
-            // Judged as the write will judge it; one it cannot read is
-            // left to the write to report.
-            if let (Some(dir), Ok(Some(file))) = (&dir, read_file(&self.path)) {
-                self.access_over(dir, &file).map_err(refused)?;
+            // Judged as the write will judge it, before any fetch: what
+            // aws-credfile refuses to merge into (hard links, its size, its
+            // text) stays so until someone changes the file. What the
+            // system refused (permissions, no descriptor left) is left to
+            // the write to report.
+            match read_file(&self.path) {
+                Ok(Some(file)) => {
+                    if let Some(dir) = &dir {
+                        self.access_over(dir, &file).map_err(refused)?;
+                    }
+                    self.mergeable(&file.text).map_err(refused)?;
+                }
+                Err(Error::Io { source, .. })
+                    if source.raw_os_error().is_none()
+                        && matches!(
+                            source.kind(),
+                            io::ErrorKind::Other | io::ErrorKind::InvalidData
+                        ) =>
+                {
+                    return Err(refused(source.to_string()));
+                }
+                _ => {}
             }
         }
         if let Some(file_name) = self.path.file_name() {
@@ -257,6 +276,30 @@ impl FileSink {
         Ok(after)
     }
 
+    /// `existing` with the profile's section replaced by `section`, unless
+    /// Python's SDKs would refuse the result: a file they refuse gives them
+    /// no profile at all, so better no refresh, with the line named, than
+    /// keys no one can read. The existing text is the one to name lines in;
+    /// problems inside our own section are gone from the merge, which is
+    /// what counts.
+    fn merged(&self, existing: &str, section: &str) -> Result<String, String> {
+        let merged = merge(existing, &self.profile, section);
+        match python_refuses(&merged) {
+            Some(why) => Err(python_refuses(existing).unwrap_or(why)),
+            None => Ok(merged),
+        }
+    }
+
+    /// Whether a write could merge into `existing` (see [`ambiguity`] and
+    /// [`FileSink::merged`]), checked at start with an empty section.
+    fn mergeable(&self, existing: &str) -> Result<(), String> {
+        if let Some(why) = ambiguity(existing) {
+            return Err(why);
+        }
+        self.merged(existing, &format!("[{}]\n", self.profile))
+            .map(drop)
+    }
+
     /// The mode the file gets: `--mode`; else, over a file aws-credfile
     /// wrote (`kept`, its mode), the group and others read bits it has,
     /// the owner reading and writing; else [`DEFAULT_MODE`].
@@ -317,8 +360,9 @@ impl FileSink {
             None => (self.mode_over(None), self.owner),
         };
         let existing = file.map(|f| f.text).unwrap_or_default();
+        let cannot_merge = |why| Error::io("merge into", &self.path, io::Error::other(why));
         if let Some(why) = ambiguity(&existing) {
-            return Err(Error::io("merge into", &self.path, io::Error::other(why)));
+            return Err(cannot_merge(why));
         }
         let found = inspect(&existing, &self.profile);
         // Another writer wrote while we were fetching, keys that outlive
@@ -341,19 +385,9 @@ impl FileSink {
                 return Ok(Some(Written::KeptNewer { expires }));
             }
         }
-        let merged = merge(
-            &existing,
-            &self.profile,
-            &render_section(&self.profile, creds, now),
-        );
-        // A file Python's SDKs refuse gives them no profile at all: better
-        // no refresh, with the line named, than keys no one can read. The
-        // existing text is the one to name lines in; problems inside our
-        // own section are gone from the merge, which is what counts.
-        if let Some(why) = python_refuses(&merged) {
-            let why = python_refuses(&existing).unwrap_or(why);
-            return Err(Error::io("merge into", &self.path, io::Error::other(why)));
-        }
+        let merged = self
+            .merged(&existing, &render_section(&self.profile, creds, now))
+            .map_err(cannot_merge)?;
         // Never write what the next read would refuse.
         if merged.len() as u64 > MAX_FILE_SIZE {
             return Err(Error::io(

@@ -1065,18 +1065,34 @@ fn a_directory_swapped_in_as_it_is_made_is_left_alone() {
 /// indented, was merged into one where the second header, still indented,
 /// followed the fresh section: Python read it and the rest as part of the
 /// session token, so every call failed and the other profile vanished,
-/// while `--check` passed. Such a file is now not merged (exit 1, naming
-/// the line), and stays as it was.
+/// while `--check` passed. Such a file is now not merged, and stays as it
+/// was. Found at start, as every file aws-credfile will not merge into is
+/// (a byte-order mark, a key twice), it is a configuration error (exit 2,
+/// naming the line) before any fetch; it was exit 1 after a useless call
+/// to STS, and a daemon called STS and retried for good.
 #[test]
 fn a_file_with_indented_headers_is_not_merged_into() {
     let h = harness("fs_indented");
     let indented = "  [default]\n  aws_access_key_id = OLD\n  aws_secret_access_key = OLDSECRET\n  [other]\n  aws_access_key_id = OTHER\n  aws_secret_access_key = OTHERSECRET\n";
-    h.write_cred_file(indented);
-    let before = snapshot(&h.cred_file);
-    let out = h.cmd(&["--once"]).run();
-    out.assert_code(1)
-        .assert_stderr_contains("line 1 is an indented section header");
-    assert_eq!(snapshot(&h.cred_file), before, "merged");
+    for (text, says) in [
+        (indented, "line 1 is an indented section header"),
+        ("\u{feff}[other]\nk = v\n", "byte-order mark"),
+        ("[other]\nk = v\nk = w\n", "line 3"),
+    ] {
+        h.write_cred_file(text);
+        let before = snapshot(&h.cred_file);
+        let asked = h.sts.request_count();
+        for args in [&["--once"][..], &[]] {
+            let out = h.cmd(args).run();
+            out.assert_code(2).assert_stderr_contains(says);
+            assert_eq!(snapshot(&h.cred_file), before, "merged");
+        }
+        assert_eq!(
+            h.sts.request_count(),
+            asked,
+            "fetched for a file it refuses"
+        );
+    }
 }
 
 /// A POSIX ACL as the kernel stores it in `system.posix_acl_<kind>`: the

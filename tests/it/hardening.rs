@@ -1197,8 +1197,9 @@ fn with_few_descriptors_no_well_behaved_client_is_dropped() {
 /// Finding: a hard link at `--file` (another name for some other file's
 /// content) was read and merged, copying that file into credentials the app
 /// can read, the exposure refusing symbolic links exists to prevent. Now a
-/// file with more than one link is refused: `--once` exits 1 naming it, the
-/// daemon logs it and retries, and nothing of the other file is copied.
+/// file with more than one link is refused: at start, exit 2 before any
+/// fetch; one that appears under the daemon is logged and retried; nothing
+/// of the other file is copied.
 #[test]
 fn a_hard_link_at_the_file_is_refused() {
     let h = Harness::new("hard_link", |_, _| Answer::issue(HOUR));
@@ -1240,13 +1241,23 @@ fn a_hard_link_at_the_file_is_refused() {
     let parts = vec![
         part("--once", || {
             linked();
+            let asked = h.sts.request_count();
             let out = h.cmd(&["--once"]).run();
-            out.assert_code(1).assert_stderr_contains("hard link");
+            out.assert_code(2).assert_stderr_contains("hard link");
+            assert_eq!(
+                h.sts.request_count(),
+                asked,
+                "fetched for a file it refuses"
+            );
             nothing_copied();
         }),
         part("the daemon", || {
-            linked();
+            let _ = fs::remove_file(&h.cred_file);
+            let issued = h.sts.issued().len();
             let mut d = h.cmd(&[]).spawn();
+            wait_for_new_write(h, &d, issued);
+            linked();
+            d.signal(libc::SIGHUP);
             // Logged, and retried (after a backoff of well under a second).
             wait_for_log(&d, "hard link", 2);
             d.assert_running();
