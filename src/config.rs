@@ -148,6 +148,13 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     }
     if args.check {
         unused::check_ignored_flags(args, min_valid)?;
+        // The sidecar this probe copies writes no file with --serve alone:
+        // the probe could never pass.
+        if serve.is_some() && args.file.is_none() {
+            return Err(Error::Usage(
+                "--check reads the credentials file, and with --serve and no --file the sidecar writes none, so this probe could never pass; probe the endpoint's sidecar with --metrics and /readyz, or give both the same --file".into(),
+            ));
+        }
         return Ok(Config {
             logger,
             plan: Plan::Check {

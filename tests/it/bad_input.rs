@@ -817,6 +817,13 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--check", "--min-valid", "13h"],
         C(vec!["--min-valid", "at most 12h"]),
     ));
+    // A probe copied from a sidecar that only serves checked a file that
+    // sidecar never writes: it could never pass.
+    v.push(case(
+        "check_serve_without_file",
+        &["--check", "--serve", "127.0.0.1:9911"],
+        C(vec!["this probe could never pass"]),
+    ));
     // Printing modes were told to "give --file", which they refuse.
     v.push(case(
         "credential_process_profile",
