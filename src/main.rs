@@ -111,6 +111,12 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
 /// `--file`, the token files, the proxy and CA bundle), binds the endpoint,
 /// and runs the loop.
 fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, Error> {
+    if let Run::Print { format, .. } = &plan.run {
+        print::check_stdout(match format {
+            Print::CredentialProcess => "--credential-process",
+            Print::Env => "--print env",
+        })?;
+    }
     if let Some(sink) = &plan.sink {
         sink.preflight()?;
     }

@@ -4,6 +4,7 @@
 //! on stderr), since the reader parses all of it.
 
 use crate::credentials::{Credentials, Secret};
+use crate::error::Error;
 
 /// The `credential_process` answer (Version 1): `AccessKeyId`,
 /// `SecretAccessKey`, `SessionToken` (only when there is one) and
@@ -48,6 +49,27 @@ pub fn env(c: &Credentials) -> String {
         shell_quote(&c.expiration.to_rfc3339())
     ));
     out
+}
+
+/// Refuses to print where no one reads: standard output on the null
+/// device, which is also what the runtime puts there when it was closed
+/// (`>&-`). The credentials would be fetched and thrown away, and the exit
+/// would say all went well. `flag` names the mode, for the message.
+pub fn check_stdout(flag: &str) -> Result<(), Error> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return Ok(());
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return Ok(());
+    };
+    if meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3) {
+        return Err(Error::Config(format!(
+            "standard output is closed or /dev/null, so the credentials {flag} prints would go nowhere; run it where its output is read"
+        )));
+    }
+    Ok(())
 }
 
 /// `value` in single quotes, each `'` in it written `'\''`: nothing inside

@@ -459,3 +459,25 @@ fn a_value_longer_than_aws_issues_is_refused() {
         assert_eq!(out.stdout, "", "{args:?}");
     }
 }
+
+/// With standard output closed (`>&-`; the runtime puts /dev/null there)
+/// or on /dev/null, `--credential-process` and `--print env` fetched the
+/// credentials, threw them away, and exited 0. Refused now, before any
+/// request (exit 2).
+#[test]
+fn printing_where_no_one_reads_is_refused() {
+    let h = Harness::new("print_nowhere", |_, _| Answer::issue(HOUR));
+    for (args, says) in [
+        (&["--credential-process"][..], "--credential-process prints"),
+        (&["--print", "env"], "--print env prints"),
+    ] {
+        for redirect in [">&-", ">/dev/null"] {
+            let script = format!("exec \"$0\" \"$@\" {redirect}");
+            let out = h.cmd(args).wrapped(&["sh", "-c", &script]).run();
+            out.assert_code(2)
+                .assert_stderr_contains("standard output is closed or /dev/null")
+                .assert_stderr_contains(says);
+        }
+    }
+    assert_eq!(h.sts.request_count(), 0);
+}
