@@ -105,7 +105,9 @@ fn check_follows_a_daemon_written_file() {
 /// `--check` takes the sidecar's flags (an exec probe
 /// reusing its command line), but refused `--serve` and `--metrics`: a
 /// probe built from a serving sidecar's command line never passed. They are
-/// now checked and left unused; nothing listens.
+/// now checked and left unused; nothing listens. (A sidecar that serves
+/// and writes no file, without `--file`, has no file to probe: refused,
+/// see `bad_input`.)
 #[test]
 fn check_takes_a_serving_sidecars_whole_command_line() {
     let h = Harness::new("check_sidecar_flags", |_, _| Answer::issue(HOUR));
@@ -113,7 +115,10 @@ fn check_takes_a_serving_sidecars_whole_command_line() {
         .scratch
         .write("serve-token", "c2lkZWNhci1wcm9iZS10b2tlbi0wMTIzNDU2");
     let token = token.to_str().expect("a UTF-8 path");
+    let file = h.cred_file.to_str().expect("a UTF-8 path");
     let sidecar = [
+        "--file",
+        file,
         "--serve",
         "127.0.0.1:9",
         "--serve-token-file",
