@@ -113,9 +113,10 @@ def test_check_and_the_merge_never_pass_what_botocore_refuses(fake_container_end
         once = run_credfile(["--once", "--file", str(path)], env)
         if once.returncode != 0:
             seen["not merged"] += 1
-            assert once.returncode == 1, f"{what}\n{describe(once)}"
+            # Found at start, before any fetch: a configuration error.
+            assert once.returncode == 2, f"{what}\n{describe(once)}"
             assert path.read_bytes() == text.encode(), f"a refused merge changed the file: {what}"
-            assert "could not merge into" in once.stderr, f"{what}\n{describe(once)}"
+            assert f"--file {path}: " in once.stderr, f"{what}\n{describe(once)}"
             continue
         seen["merged"] += 1
         after = botocore_profiles(path)
