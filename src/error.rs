@@ -437,10 +437,10 @@ fn network_hint(detail: &str) -> &'static str {
         "check the server's certificate, or give AWS_CA_BUNDLE the CA of a TLS-inspecting proxy"
     } else if d.contains("host not found") || d.contains("dns") {
         "check the host name and this pod's DNS"
-    } else if d.contains("refused") {
-        "nothing listens there: check the address and port, and that the server (the Pod Identity agent, a proxy) runs"
     } else if d.contains("https_proxy") {
         "check the proxy"
+    } else if d.contains("refused") {
+        "nothing listens there: check the address and port, and that the server (the Pod Identity agent, a proxy) runs"
     } else {
         "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
     }

@@ -251,14 +251,15 @@ impl Client {
                 },
                 reach: Reach::Broken,
             })?;
-        if (300..400).contains(&status) {
+        if matches!(status, 301 | 302 | 303 | 307 | 308) {
             // Never followed: a request that carries a token, or is signed
-            // for one host, goes only where it was sent.
+            // for one host, goes only where it was sent. Where to is shown
+            // as URLs are, its query never (it may carry what was sent).
             let to = resp
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
-                .map_or("nowhere".to_string(), crate::url::redact);
+                .map_or("nowhere".to_string(), crate::url::shown_reference);
             return Err(Error::BadResponse {
                 from: self.shown.clone(),
                 status,

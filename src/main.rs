@@ -182,10 +182,17 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
 /// standard output closed at start is `/dev/null` by then: Rust's runtime
 /// fills 0, 1 and 2, so nothing of ours takes their numbers.)
 fn write_stdout(text: &str) -> Result<(), Error> {
+    use std::os::fd::AsFd;
     let failed = |e| Error::io("write to", "standard output", e);
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
+    // Through a file of our own on it: the standard library's stdout takes
+    // EBADF (a descriptor 1 opened read-only) for success, and nothing
+    // would be printed with exit 0.
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(failed)?;
+    std::fs::File::from(fd)
+        .write_all(text.as_bytes())
         .map_err(failed)
 }
 

@@ -203,18 +203,41 @@ pub fn shown(url: &str) -> String {
 }
 
 /// What of `url` must stay out of messages as a token would, since
-/// [`shown`] hides it: its query whole, each of its values, and its
-/// fragment. A server that echoes the request in an error (`GET
-/// /v1/credentials?sig=…`) would otherwise put them in the log.
-pub fn query_secrets(url: &str) -> Vec<&str> {
+/// [`shown`] hides it: its query whole, each of its values as written and
+/// percent-decoded (`+` as a space too: a server quoting the request may
+/// decode it), and its fragment. A server that echoes the request in an
+/// error (`GET /v1/credentials?sig=…`) would otherwise put them in the log.
+pub fn query_secrets(url: &str) -> Vec<String> {
     let Some((_, after)) = url.split_once('?').or_else(|| url.split_once('#')) else {
         return Vec::new();
     };
     let (query, fragment) = after.split_once('#').unwrap_or((after, ""));
-    let values = query
-        .split('&')
-        .map(|pair| pair.split_once('=').map_or(pair, |(_, v)| v));
-    [query, fragment].into_iter().chain(values).collect()
+    let mut secrets = vec![query.to_string(), fragment.to_string()];
+    for pair in query.split('&') {
+        let value = pair.split_once('=').map_or(pair, |(_, v)| v);
+        let decoded = |v: &str| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        secrets.extend([
+            value.to_string(),
+            decoded(value),
+            decoded(&value.replace('+', " ")),
+        ]);
+    }
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// A URL or reference (a redirect's `Location`: `/path?query`) for a
+/// message: user info redacted, a query or fragment shown as `?…`.
+pub fn shown_reference(reference: &str) -> String {
+    match reference.find(['?', '#']) {
+        Some(at) => format!("{}?…", redact(&reference[..at])),
+        None => redact(reference),
+    }
 }
 
 /// The port an authority without user info (`host`, `host:port`, `[v6]`,

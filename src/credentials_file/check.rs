@@ -32,6 +32,11 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             "{shown} is not the file aws-credfile writes: {why}"
         )));
     }
+    if file.acl {
+        return Err(Error::Stale(format!(
+            "{shown} is not the file aws-credfile writes: it has an ACL (setfacl), so who may read it is not in its mode"
+        )));
+    }
     let text = file.text;
     let found = inspect(&text, profile);
     let missing = |what: &str| {
@@ -68,6 +73,13 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     }
     if !found.secret_access_key {
         return Err(missing(SECRET_ACCESS_KEY));
+    }
+    // STS refuses a temporary key without its token, as every source here
+    // does.
+    if found.temporary && !found.session_token {
+        return Err(missing(&format!(
+            "{SESSION_TOKEN}, which its temporary access key (ASIA…) needs"
+        )));
     }
     let Some(expires) = found.expires else {
         let why = if found.bad_marker {

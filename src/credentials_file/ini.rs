@@ -347,8 +347,12 @@ pub(super) struct Found {
     /// reported when no other marker did).
     pub(super) bad_marker: bool,
     /// The last key whose value holds what some SDK misreads (see
-    /// `is_fit_value`): `;` or `#` first fails aws-sdk-go v1 on the file.
+    /// `is_fit_value`): `;` or `#` first fails aws-sdk-go v1 on the file;
+    /// a value continued on an indented line is a line break to Python.
     pub(super) unfit: Option<&'static str>,
+    /// The access key is a temporary one (`ASIA…`), which needs a token.
+    pub(super) temporary: bool,
+    pub(super) session_token: bool,
 }
 
 /// Reads `profile` the way aws-sdk-go does: every section of that name,
@@ -357,13 +361,24 @@ pub(super) struct Found {
 pub(super) fn inspect(text: &str, profile: &str) -> Found {
     let mut found = Found::default();
     let mut inside = false;
+    // The credential key of the line before, if it was one, and how
+    // deeply that line was indented.
+    let mut last: Option<(&'static str, usize)> = None;
     for line in text.split_inclusive('\n') {
+        let before = last.take();
+        let indent = line.len() - line.trim_start().len();
         match classify(line) {
             Line::Header(name) => {
                 inside = name == Some(profile);
                 found.sections += usize::from(inside);
             }
             _ if !inside => {}
+            // Python reads a line indented deeper than the `key = value`
+            // before it as more of that value.
+            Line::Entry if before.is_some_and(|(_, deep)| indent > deep) => {
+                found.unfit = before.map(|(name, _)| name);
+                last = before;
+            }
             Line::Marker => match parse_marker(line) {
                 Some(t) => {
                     found.expires = Some(t);
@@ -372,10 +387,12 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 None => found.bad_marker = true,
             },
             Line::Entry => {
-                let Some((key, value)) = trim_line(line).split_once('=') else {
+                // Python splits at the first `=` or `:`.
+                let entry = trim_line(line);
+                let Some(at) = entry.find(['=', ':']) else {
                     continue;
                 };
-                let (key, value) = (key.trim(), value.trim());
+                let (key, value) = (entry[..at].trim(), entry[at + 1..].trim());
                 let present = !value.is_empty();
                 let Some(name) = [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN]
                     .into_iter()
@@ -385,12 +402,16 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 };
                 if name == ACCESS_KEY_ID {
                     found.access_key_id = present;
+                    found.temporary = value.starts_with("ASIA");
                 } else if name == SECRET_ACCESS_KEY {
                     found.secret_access_key = present;
+                } else {
+                    found.session_token = present;
                 }
                 if present && !is_fit_value(value) {
                     found.unfit = Some(name);
                 }
+                last = Some((name, indent));
             }
             Line::Comment | Line::Blank => {}
         }

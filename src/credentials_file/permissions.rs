@@ -139,14 +139,16 @@ pub(super) fn no_new_readers(old: Access, new: Access, mode_given: bool) -> Resu
     }
     if new.mode & 0o040 != 0 && (old.mode & 0o040 == 0 || old.gid != new.gid) {
         return Err(format!(
-            "group {} may not read it now (it is {}:{} mode {:04o}), and {} would let that group read what it holds; give --owner {}:{} to keep its group, or chgrp and chmod it first if the new group is meant, or remove it",
+            "group {} may not read it now (it is {}:{} mode {:04o}), and {} would let that group read what it holds; {} first if that group is meant to, or remove it",
             new.gid,
             old.uid,
             old.gid,
             old.mode & 0o777,
             mode(new.mode),
-            new.uid,
-            old.gid
+            match old.gid == new.gid {
+                true => "chmod g+r it".to_string(),
+                false => format!("chgrp {} and chmod g+r it", new.gid),
+            }
         ));
     }
     if new.uid != 0 && new.uid != old.uid {

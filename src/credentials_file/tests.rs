@@ -1060,7 +1060,7 @@ fn check_fresh_file() {
     let tmp = TempDir::new("roundtrip");
     let path = tmp.join("credentials");
     FileSink::new(&path, "default")
-        .write(&creds(None), now(), now())
+        .write(&creds(Some(TOKEN)), now(), now())
         .expect("write succeeds");
     assert_eq!(
         check(
@@ -1116,7 +1116,7 @@ fn check_believes_no_expiry_beyond_the_longest_session() {
 fn check_is_tolerant() {
     let text = "[other]\r\naws_access_key_id=X\r\n\r\n[default]  \r\n\
                 ;   aws-credfile:   expires   2024-01-01T03:00:00+02:00 ,refreshed whenever\r\n\
-                \taws_access_key_id=ASIA\r\n  AWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
+                \taws_access_key_id=AKIA\r\n\tAWS_SECRET_ACCESS_KEY   =   s  \r\n[next]\r\naws_secret_access_key =\r\n";
     assert_eq!(
         checked(text, 300).expect("fresh"),
         now().plus(Duration::from_secs(3600))
@@ -1197,6 +1197,45 @@ fn check_refuses_values_some_sdk_misreads() {
         assert!(msg.contains("holds characters other than"), "{msg}");
         assert!(!msg.contains(SECRET) && !msg.contains(TOKEN), "{msg}");
     }
+    // Python splits at ':' too, and reads an indented line after a value
+    // as more of it.
+    for (from, to) in [
+        (
+            format!("aws_session_token = {TOKEN}"),
+            format!("aws_session_token : {TOKEN} b"),
+        ),
+        (
+            format!("aws_session_token = {TOKEN}\n"),
+            format!("aws_session_token = {TOKEN}\n  continued\n"),
+        ),
+    ] {
+        let text = section("default").replace(&from, &to);
+        assert_ne!(text, section("default"), "{from}");
+        let msg = stale_message(checked(&text, 0));
+        assert!(msg.contains("aws_session_token"), "{msg}");
+    }
+}
+
+/// A temporary key (`ASIA…`) without its token is refused by STS, and by
+/// every source here; the probe said the file was fine.
+#[test]
+fn check_refuses_a_temporary_key_without_its_token() {
+    let text = section("default");
+    let token_line = format!("aws_session_token = {TOKEN}\n");
+    assert!(
+        text.contains("ASIA") && text.contains(&token_line),
+        "{text}"
+    );
+    for without in [
+        text.replace(&token_line, ""),
+        text.replace(&token_line, "aws_session_token =\n"),
+    ] {
+        let msg = stale_message(checked(&without, 0));
+        assert!(msg.contains("temporary access key"), "{msg}");
+    }
+    // Long-term keys need none.
+    let long_term = text.replace(&token_line, "").replace("ASIA", "AKIA");
+    assert!(checked(&long_term, 0).is_ok());
 }
 
 #[test]
@@ -1562,7 +1601,10 @@ fn a_merge_hands_no_one_what_they_could_not_read() {
     // A mode kept from the file is not blamed on a --mode never given.
     let why = no_new_readers(access(0, 7, 0o640), access(0, 0, 0o640), false).unwrap_err();
     assert!(why.contains("keeping its mode 0640 would let"), "{why}");
-    assert!(why.contains("--owner 0:7 to keep its group"), "{why}");
+    assert!(why.contains("chgrp 0 and chmod g+r it first"), "{why}");
+    // The same group, only not reading yet: chmod says it is meant.
+    let why = no_new_readers(access(0, 0, 0o600), access(0, 0, 0o640), true).unwrap_err();
+    assert!(why.contains("; chmod g+r it first"), "{why}");
     // Group-readable, but by another group.
     assert!(!ok(access(7, 8, 0o640), access(7, 9, 0o640)));
     // Readable by others but not by its group keeps that group

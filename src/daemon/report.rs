@@ -7,7 +7,6 @@ use super::Refresher;
 use crate::credentials::Credentials;
 use crate::credentials_file::Written;
 use crate::error::Error;
-use crate::serve::answer::CREDENTIALS_PATH;
 use crate::serve::Server;
 use crate::time::format_duration_ms;
 
@@ -31,7 +30,8 @@ impl Refresher {
             fields.push(("file", sink.path.display().to_string()));
         }
         if let Some(addr) = self.server.as_ref().and_then(Server::local_addr) {
-            fields.push(("endpoint", format!("http://{addr}{CREDENTIALS_PATH}")));
+            // As a client uses it: 0.0.0.0 reached through loopback.
+            fields.push(("endpoint", crate::supervise::endpoint_url(addr)));
         }
         fields
     }

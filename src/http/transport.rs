@@ -102,7 +102,7 @@ fn proxy_refused(why: &str) -> (String, Reach) {
             Reach::Unreached,
         ),
         Some(status) => (
-            format!("the proxy refused to connect there (HTTP {status})"),
+            format!("the proxy answered HTTP {status} to CONNECT instead of connecting there"),
             Reach::Lasting,
         ),
         None => (format!("the proxy failed: {why}"), Reach::Unreached),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error, Reach};
-use crate::http::{Client, Network};
+use crate::http::{without_pieces, Client, Network};
 use crate::time::Timestamp;
 use crate::token::{self, ReadError};
 use crate::url::{redact_origin, Url};
@@ -251,6 +251,12 @@ impl ContainerProvider {
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<(Credentials, Option<Secret>), Error> {
         let pinned = plain_http_addresses(&self.cfg.url)?;
         let token = self.token()?;
+        // What the request carries: the token, and the URI's query, which
+        // messages never show either.
+        let query = crate::url::query_secrets(&self.cfg.url);
+        let mut sent: Vec<&str> = token.iter().map(Secret::expose).collect();
+        sent.extend(query.iter().map(String::as_str));
+        let unsent = |e: Error| e.map_quoted(|text| without_pieces(text, &sent));
         let headers: Vec<(&str, &str)> = match &token {
             Some(t) => vec![
                 ("authorization", t.expose()),
@@ -282,13 +288,10 @@ impl ContainerProvider {
             }
         }
         let resp = match answer {
-            Some(answer) => answer?,
-            None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline)?,
-        };
-        // What the request carried: the token, and the URI's query, which
-        // messages never show either.
-        let mut sent: Vec<&str> = token.iter().map(Secret::expose).collect();
-        sent.extend(crate::url::query_secrets(&self.cfg.url));
+            Some(answer) => answer,
+            None => Client::new(&self.cfg.url, &self.net)?.get(&headers, deadline),
+        }
+        .map_err(unsent)?;
         let creds = resp.parse_with(&sent, |body| {
             parse_answer(
                 &crate::url::shown(&self.cfg.url),

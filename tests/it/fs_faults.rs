@@ -1168,9 +1168,14 @@ fn acls_neither_widen_the_file_nor_hide_who_may_read_it() {
 
     set_acl(&h.cred_file, "access", NOBODY).expect("an ACL on the file");
     let before = snapshot(&h.cred_file);
-    // Found at start, as a file of another user's is.
+    // Found at start, as a file of another user's is; and the probe fails
+    // on it, as the writer refuses it.
     let out = h.cmd(&["--once", "--mode", "0640"]).run();
     out.assert_code(2).assert_stderr_contains("it has an ACL");
+    h.cmd(&["--check"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("it has an ACL");
     assert_eq!(snapshot(&h.cred_file), before, "merged into");
 }
 

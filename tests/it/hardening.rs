@@ -583,6 +583,60 @@ fn secrets_a_server_echoes_never_reach_the_log() {
     );
 }
 
+/// The container URI's query, hidden from messages, was printed whole when
+/// the agent answered a redirect (its `Location` quoted the query and the
+/// authorization token), and when an agent echoed the query percent-decoded
+/// (`S3CR%2FET` as `S3CR/ET`). Neither reaches the log now.
+#[test]
+fn the_uris_query_stays_hidden_in_redirects_and_decoded_echoes() {
+    let agent_token = "redirectAgentToken0099abcdefghij";
+    let query_value = "S3CR%2FETquery%2BSignature0099XYZ";
+    let decoded = "S3CR/ETquery+Signature0099XYZ";
+    for (name, redirect) in [("redirect", true), ("decoded echo", false)] {
+        let h = Harness::with_agent(
+            "hard_query_hidden",
+            |_, _| Answer::issue(HOUR),
+            Fake::start(move |_, req| match redirect {
+                // The fake writes its content type into the head as it is:
+                // a second header rides along.
+                true => Answer::raw(
+                    302,
+                    &format!(
+                        "text/plain\r\nLocation: /v1/credentials?token={decoded}&auth={}",
+                        req.header("Authorization").unwrap_or_default()
+                    ),
+                    "",
+                ),
+                false => Answer::json(
+                    401,
+                    &format!(
+                        r#"{{"code":"Bad","message":"got {decoded} for {}"}}"#,
+                        req.target
+                    ),
+                ),
+            }),
+        );
+        h.add_secret(agent_token);
+        h.add_secret(decoded);
+        h.add_secret(query_value);
+        let uri = format!("{}/v1/credentials?token={query_value}", h.agent().url());
+        let out = h
+            .cmd(&["--once", "--once-timeout", "2s", "--log-level", "debug"])
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", agent_token)
+            .run();
+        // The harness scans the output for every secret.
+        out.assert_code(1);
+        if redirect {
+            out.assert_stderr_contains("a redirect to /v1/credentials?…");
+        }
+        assert!(
+            h.agent().request_count() >= 1,
+            "{name}: the agent was not asked"
+        );
+    }
+}
+
 /// An upstream quoting the credentials it issued last
 /// time (still in the file, and served) had them logged whole: only what a
 /// request sent was taken out of error text. The credentials held are now
@@ -1060,7 +1114,7 @@ fn a_proxy_that_refuses_fails_once_at_the_first_answer() {
     let h = Harness::new("hard_proxy_refuses", |_, _| Answer::issue(HOUR));
     for (status, retried, says) in [
         (407, false, "the proxy asks for credentials (HTTP 407)"),
-        (403, false, "the proxy refused to connect there (HTTP 403)"),
+        (403, false, "the proxy answered HTTP 403 to CONNECT"),
         (503, true, "the proxy could not connect there (HTTP 503)"),
     ] {
         let proxy = Fake::start(move |_, req| match req.method.as_str() {
@@ -1076,7 +1130,9 @@ fn a_proxy_that_refuses_fails_once_at_the_first_answer() {
             .env("HTTPS_PROXY", proxy.url())
             .timeout(HANG_GUARD)
             .run();
-        out.assert_code(1).assert_stderr_contains(says);
+        out.assert_code(1)
+            .assert_stderr_contains(says)
+            .assert_stderr_contains("check the proxy");
         assert!(
             !out.stderr.contains(&format!("{status}/{status}")),
             "{}",

@@ -480,4 +480,13 @@ fn printing_where_no_one_reads_is_refused() {
         }
     }
     assert_eq!(h.sts.request_count(), 0);
+    // Open for reading only: the standard library's stdout took EBADF for
+    // success, and nothing was printed with exit 0.
+    let script = "exec \"$0\" \"$@\" 1</dev/zero";
+    let out = h
+        .cmd(&["--credential-process"])
+        .wrapped(&["sh", "-c", script])
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("could not write to standard output");
 }

@@ -669,6 +669,9 @@ fn serve_any_address_answers_the_address_connected_to_and_no_other() {
     let (mut d, addr) = serving_on(&h, "0.0.0.0", &["--serve-any-address"], |run| run);
     wait_for_200(&d, addr, &[]);
     let port = addr.port();
+    // Logged as a local client reaches it: `Host: 0.0.0.0` is refused.
+    let logged = format!("endpoint=http://127.0.0.1:{port}/v1/credentials");
+    assert!(d.stderr().contains(&logged), "{}", d.stderr());
     let at_loopback = |host: &str| get_with(addr, "HTTP/1.1", &[&format!("Host: {host}")]);
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
         assert_eq!(at_loopback(&host).status, Some(200), "Host: {host}");
