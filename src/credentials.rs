@@ -76,6 +76,22 @@ impl Credentials {
         self.expiration = self.expiration.min(now.plus(LONGEST_SESSION));
         self
     }
+
+    /// The expiry as this machine's clock reads it, for credentials a
+    /// server that says when it answered (`answered`, its `Date`) issued:
+    /// it meant them to last `expiration - answered`. A clock behind the
+    /// server's took them for valid minutes after they had expired, and
+    /// planned the refresh too late, while probes passed. Never later than
+    /// the expiry given: a clock ahead of the server's already sees it
+    /// sooner.
+    pub fn on_our_clock(mut self, answered: Option<Timestamp>, now: Timestamp) -> Credentials {
+        if let Some(answered) = answered {
+            self.expiration = self
+                .expiration
+                .min(now.plus(answered.until(self.expiration)));
+        }
+        self
+    }
 }
 
 /// Whether `arn`, which is only passed on (the endpoint's `RoleArn`), may be:

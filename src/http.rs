@@ -16,6 +16,7 @@ use ureq::Agent;
 
 use crate::env::{first_var, var, Env};
 use crate::error::{Error, Reach};
+use crate::time::Timestamp;
 use crate::url::{redact_origin, shown, Url};
 use resolver::Lookup;
 use roots::roots;
@@ -230,6 +231,11 @@ impl Client {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(Timestamp::parse_http_date);
         // Read one byte past the cap so "exactly at the cap" and "over it"
         // can be told apart without trusting Content-Length.
         let mut body = Vec::new();
@@ -278,6 +284,7 @@ impl Client {
         Ok(Response {
             status,
             content_type,
+            date,
             body,
         })
     }

@@ -71,6 +71,13 @@ impl Timestamp {
         Ok(Timestamp(t))
     }
 
+    /// An HTTP `Date` header (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110's
+    /// IMF-fixdate); `None` for anything else.
+    pub fn parse_http_date(s: &str) -> Option<Timestamp> {
+        let t = DateTime::from_str(s.trim(), Format::HttpDate).ok()?.secs();
+        (EARLIEST..=LATEST).contains(&t).then_some(Timestamp(t))
+    }
+
     /// `YYYY-MM-DDTHH:MM:SSZ`, the form STS itself uses. An instant outside
     /// the years 0001 to 9999 (none that was read; only arithmetic that
     /// saturated) is written as seconds since the epoch.

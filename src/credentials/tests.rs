@@ -168,3 +168,52 @@ fn no_expiry_is_believed_beyond_the_longest_session() {
     let hour = now.plus(Duration::from_secs(3600));
     assert_eq!(creds(hour).believed(now).expiration, hour);
 }
+
+/// A clock 25 minutes behind the server's took 15-minute credentials for
+/// valid for 40: the lifetime the server meant is counted from now.
+#[test]
+fn the_expiry_is_read_on_our_clock() {
+    let now = Timestamp::from_unix(1_800_000_000);
+    let creds = |expiration| Credentials {
+        access_key_id: "ASIA".into(),
+        secret_access_key: Secret::new("s"),
+        session_token: None,
+        expiration,
+        account_id: None,
+        role_arn: None,
+    };
+    let server_now = now.plus(Duration::from_secs(25 * 60));
+    let expires = server_now.plus(Duration::from_secs(15 * 60));
+    assert_eq!(
+        creds(expires)
+            .on_our_clock(Some(server_now), now)
+            .expiration,
+        now.plus(Duration::from_secs(15 * 60))
+    );
+    // A clock ahead of the server's sees the expiry sooner already; no
+    // date, nothing to go by.
+    let behind = Timestamp::from_unix(now.unix() - 600);
+    let expires = now.plus(Duration::from_secs(900));
+    assert_eq!(
+        creds(expires).on_our_clock(Some(behind), now).expiration,
+        expires
+    );
+    assert_eq!(creds(expires).on_our_clock(None, now).expiration, expires);
+    // Expired by the server's own clock: expired now.
+    let after = expires.plus(Duration::from_secs(1));
+    assert_eq!(
+        creds(expires).on_our_clock(Some(after), now).expiration,
+        now
+    );
+}
+
+#[test]
+fn an_http_date_is_read() {
+    assert_eq!(
+        Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+        Some(Timestamp::from_unix(784_111_777))
+    );
+    for bad in ["", "yesterday", "1994-11-06T08:49:37Z"] {
+        assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
+    }
+}

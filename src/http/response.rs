@@ -3,12 +3,15 @@
 
 use crate::credentials::{hide_pieces, mark_runs};
 use crate::error::Error;
+use crate::time::Timestamp;
 
 /// An answer with any status.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
+    /// When the server says it answered (`Date`), if it said so readably.
+    pub date: Option<Timestamp>,
     pub body: Vec<u8>,
 }
 

@@ -300,7 +300,7 @@ impl ContainerProvider {
                 body,
             )
         })?;
-        Ok((creds, token))
+        Ok((creds.on_our_clock(resp.date, Timestamp::now()), token))
     }
 
     pub fn describe(&self) -> String {

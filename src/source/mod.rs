@@ -175,7 +175,7 @@ fn call_sts(
     deadline: Option<Instant>,
 ) -> Result<Credentials, Error> {
     let resp = client.post_form(headers, body, deadline)?;
-    resp.parse_with(sent, |body| {
+    let creds = resp.parse_with(sent, |body| {
         sts::parse_response(
             action,
             client.shown_url(),
@@ -183,7 +183,8 @@ fn call_sts(
             resp.content_type.as_deref(),
             body,
         )
-    })
+    })?;
+    Ok(creds.on_our_clock(resp.date, Timestamp::now()))
 }
 
 #[cfg(test)]

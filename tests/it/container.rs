@@ -721,3 +721,74 @@ fn half_of_irsa_beside_a_container_endpoint_leaves_the_endpoint_in_use() {
     assert_eq!(h.agent().connection_count(), 2, "the agent was not asked");
     assert_eq!(h.sts.request_count(), 0, "STS was asked");
 }
+
+/// An HTTP date (`Fri, 27 Nov 2026 19:32:06 GMT`) for `t`, as `date` writes it.
+fn http_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let out = std::process::Command::new("date")
+        .env("LC_ALL", "C")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{secs}"),
+            "+%a, %d %b %Y %H:%M:%S GMT",
+        ])
+        .output()
+        .expect("date");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
+
+/// A node clock 25 minutes behind the agent's: 15-minute credentials were
+/// taken for valid for 40 on this clock, the refresh came after they had
+/// expired, and probes passed. The agent's `Date` says when it answered;
+/// the lifetime it meant is counted from our now.
+#[test]
+fn a_clock_behind_the_sources_reads_the_lifetime_it_meant() {
+    use std::time::SystemTime;
+    let server_now = SystemTime::now() + Duration::from_secs(25 * 60);
+    let expiration = crate::harness::time::rfc3339(server_now + Duration::from_secs(15 * 60));
+    let body = serde_json::json!({
+        "AccessKeyId": "ASIACLOCKBEHIND00001",
+        "SecretAccessKey": "clockBehindSecretKey000000000000000000001",
+        "Token": "clockBehindSessionToken0000000000000000000000001",
+        "Expiration": expiration,
+    })
+    .to_string();
+    // The fake writes its content type into the head as it is: the Date
+    // header rides along.
+    let content_type = format!("application/json\r\nDate: {}", http_date(server_now));
+    let h = Harness::with_agent(
+        "container_clock_behind",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(move |_, _| Answer::raw(200, &content_type, body.clone())),
+    );
+    let before = SystemTime::now();
+    h.cmd(&["--once"]).run().assert_code(0);
+    let after = SystemTime::now();
+    let text = fs::read_to_string(&h.cred_file).expect("the file");
+    let recorded = text
+        .lines()
+        .find(|l| l.starts_with(EXPIRY_COMMENT))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .expect("the expiry comment")
+        .trim_end_matches(',')
+        .to_string();
+    // 15 minutes from some second of the run (the Date has whole seconds).
+    let fifteen = Duration::from_secs(15 * 60);
+    let mut t = before - Duration::from_secs(2);
+    let mut expected = Vec::new();
+    while t <= after + Duration::from_secs(1) {
+        expected.push(crate::harness::time::rfc3339(t + fifteen));
+        t += Duration::from_secs(1);
+    }
+    assert!(
+        expected.contains(&recorded),
+        "recorded {recorded}, expected one of {expected:?} (the agent said {expiration})"
+    );
+}
