@@ -195,7 +195,19 @@ impl Client {
                 "application/x-www-form-urlencoded; charset=utf-8",
             );
         }
-        self.finish(req.send(body.as_bytes()))
+        // What the request carried, for a redirect's message: the signing
+        // headers and the form's values (the identity token among them).
+        let form = body
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(_, v)| {
+                percent_encoding::percent_decode_str(&v.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
+        let sent: Vec<String> = headers.iter().map(|(_, v)| v.clone()).chain(form).collect();
+        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
+        self.finish(req.send(body.as_bytes()), &sent)
     }
 
     /// `GET` with extra headers, giving up at `deadline` (or after
@@ -217,12 +229,16 @@ impl Client {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        self.finish(req.call())
+        let sent: Vec<&str> = headers.iter().map(|(_, v)| *v).collect();
+        self.finish(req.call(), &sent)
     }
 
+    /// The answer to a request that carried `sent` (secrets to keep out of
+    /// what the answer makes us say).
     fn finish(
         &self,
         result: Result<http::Response<ureq::Body>, ureq::Error>,
+        sent: &[&str],
     ) -> Result<Response, Error> {
         let mut resp = result.map_err(|e| self.transport_error(e))?;
         let status = resp.status().as_u16();
@@ -231,11 +247,14 @@ impl Client {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // The latest, if a proxy added its own: the shortest lifetime.
         let date = resp
             .headers()
-            .get("date")
-            .and_then(|v| v.to_str().ok())
-            .and_then(Timestamp::parse_http_date);
+            .get_all("date")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(Timestamp::parse_http_date)
+            .max();
         // Read one byte past the cap so "exactly at the cap" and "over it"
         // can be told apart without trusting Content-Length.
         let mut body = Vec::new();
@@ -261,11 +280,18 @@ impl Client {
             // Never followed: a request that carries a token, or is signed
             // for one host, goes only where it was sent. Where to is shown
             // as URLs are, its query never (it may carry what was sent).
+            // Scrubbed whole first: a secret with a `?` in it would
+            // otherwise lose its tail to the query and show the rest.
             let to = resp
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
-                .map_or("nowhere".to_string(), crate::url::shown_reference);
+                .map_or("nowhere".to_string(), |l| {
+                    let query = crate::url::query_secrets(&self.url);
+                    let mut secrets = sent.to_vec();
+                    secrets.extend(query.iter().map(String::as_str));
+                    crate::url::shown_reference(&without_pieces(l, &secrets))
+                });
             return Err(Error::BadResponse {
                 from: self.shown.clone(),
                 status,

@@ -56,18 +56,32 @@ pub fn env(c: &Credentials) -> String {
 /// (`>&-`). The credentials would be fetched and thrown away, and the exit
 /// would say all went well. `flag` names the mode, for the message.
 pub fn check_stdout(flag: &str) -> Result<(), Error> {
+    use std::io::Write;
     use std::os::fd::AsFd;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
         return Ok(());
     };
-    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+    let mut out = std::fs::File::from(fd);
+    let nowhere = |what: &str| {
+        Err(Error::Config(format!(
+            "standard output is {what}, so the credentials {flag} prints would go nowhere; run it where its output is read"
+        )))
+    };
+    // Writing nothing is refused only where writing is (open for reading
+    // only: EBADF), and is a no-op anywhere else, pipes included.
+    if out.write(&[]).is_err() {
+        return nowhere("not open for writing");
+    }
+    let Ok(meta) = out.metadata() else {
         return Ok(());
     };
-    if meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3) {
-        return Err(Error::Config(format!(
-            "standard output is closed or /dev/null, so the credentials {flag} prints would go nowhere; run it where its output is read"
-        )));
+    // /dev/null, where a closed one is put, and /dev/zero.
+    let rdev = meta.rdev();
+    if meta.file_type().is_char_device()
+        && (rdev == libc::makedev(1, 3) || rdev == libc::makedev(1, 5))
+    {
+        return nowhere("closed, /dev/null or /dev/zero");
     }
     Ok(())
 }

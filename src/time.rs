@@ -71,10 +71,30 @@ impl Timestamp {
         Ok(Timestamp(t))
     }
 
-    /// An HTTP `Date` header (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110's
-    /// IMF-fixdate); `None` for anything else.
+    /// An HTTP `Date` header in any of RFC 9110's three forms:
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate), and the obsolete
+    /// `Sunday, 06-Nov-94 08:49:37 GMT` (RFC 850) and
+    /// `Sun Nov  6 08:49:37 1994` (asctime), which a recipient must read
+    /// too; `None` for anything else.
     pub fn parse_http_date(s: &str) -> Option<Timestamp> {
-        let t = DateTime::from_str(s.trim(), Format::HttpDate).ok()?.secs();
+        let s = s.trim();
+        let fixdate = match s.split_whitespace().collect::<Vec<_>>()[..] {
+            // RFC 850: a two-digit year more than 50 years ahead is in the
+            // past century.
+            [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+                let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
+                    return None;
+                };
+                let year: i64 = year.parse().ok().filter(|_| year.len() == 2)?;
+                let year = if year < 70 { 2000 + year } else { 1900 + year };
+                format!("{}, {day:0>2} {month} {year} {time} GMT", weekday.get(..3)?)
+            }
+            [weekday, month, day, time, year] => {
+                format!("{weekday}, {day:0>2} {month} {year} {time} GMT")
+            }
+            _ => s.to_string(),
+        };
+        let t = DateTime::from_str(&fixdate, Format::HttpDate).ok()?.secs();
         (EARLIEST..=LATEST).contains(&t).then_some(Timestamp(t))
     }
 

@@ -213,7 +213,23 @@ fn an_http_date_is_read() {
         Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
         Some(Timestamp::from_unix(784_111_777))
     );
-    for bad in ["", "yesterday", "1994-11-06T08:49:37Z"] {
+    for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+        assert_eq!(
+            Timestamp::parse_http_date(obsolete),
+            Some(Timestamp::from_unix(784_111_777)),
+            "{obsolete}"
+        );
+    }
+    assert_eq!(
+        Timestamp::parse_http_date("Saturday, 28-Nov-26 19:12:28 GMT"),
+        Timestamp::parse_http_date("Sat, 28 Nov 2026 19:12:28 GMT")
+    );
+    for bad in [
+        "",
+        "yesterday",
+        "1994-11-06T08:49:37Z",
+        "Sunday, 06-Nov-1994 08:49:37 GMT",
+    ] {
         assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
     }
 }

@@ -413,7 +413,9 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 }
                 last = Some((name, indent));
             }
-            Line::Comment | Line::Blank => {}
+            // Python skips blank and comment lines within a value: a
+            // deeper-indented line after them still continues it.
+            Line::Comment | Line::Blank => last = before,
         }
     }
     found

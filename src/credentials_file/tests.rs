@@ -1208,6 +1208,11 @@ fn check_refuses_values_some_sdk_misreads() {
             format!("aws_session_token = {TOKEN}\n"),
             format!("aws_session_token = {TOKEN}\n  continued\n"),
         ),
+        // Blank and comment lines in between do not end the value.
+        (
+            format!("aws_session_token = {TOKEN}\n"),
+            format!("aws_session_token = {TOKEN}\n\n   \n# c\n   more\n"),
+        ),
     ] {
         let text = section("default").replace(&from, &to);
         assert_ne!(text, section("default"), "{from}");

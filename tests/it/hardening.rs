@@ -589,10 +589,19 @@ fn secrets_a_server_echoes_never_reach_the_log() {
 /// (`S3CR%2FET` as `S3CR/ET`). Neither reaches the log now.
 #[test]
 fn the_uris_query_stays_hidden_in_redirects_and_decoded_echoes() {
-    let agent_token = "redirectAgentToken0099abcdefghij";
     let query_value = "S3CR%2FETquery%2BSignature0099XYZ";
     let decoded = "S3CR/ETquery+Signature0099XYZ";
-    for (name, redirect) in [("redirect", true), ("decoded echo", false)] {
+    // A token with a `?` in it lost its tail to the hidden query, and the
+    // rest was shown.
+    for (name, redirect, agent_token) in [
+        ("redirect", true, "redirectAgentToken0099abcdefghij"),
+        (
+            "redirect to the token",
+            true,
+            "leakyTok?en0099abcdefghijklmnop",
+        ),
+        ("decoded echo", false, "redirectAgentToken0099abcdefghij"),
+    ] {
         let h = Harness::with_agent(
             "hard_query_hidden",
             |_, _| Answer::issue(HOUR),
@@ -602,7 +611,7 @@ fn the_uris_query_stays_hidden_in_redirects_and_decoded_echoes() {
                 true => Answer::raw(
                     302,
                     &format!(
-                        "text/plain\r\nLocation: /v1/credentials?token={decoded}&auth={}",
+                        "text/plain\r\nLocation: /{0}/v1/credentials?token={decoded}&auth={0}",
                         req.header("Authorization").unwrap_or_default()
                     ),
                     "",
@@ -628,8 +637,10 @@ fn the_uris_query_stays_hidden_in_redirects_and_decoded_echoes() {
         // The harness scans the output for every secret.
         out.assert_code(1);
         if redirect {
-            out.assert_stderr_contains("a redirect to /v1/credentials?…");
+            out.assert_stderr_contains("a redirect to /** redacted **");
         }
+        // Shorter than the pieces the harness looks for.
+        assert!(!out.stderr.contains("leakyTok"), "{name}: {}", out.stderr);
         assert!(
             h.agent().request_count() >= 1,
             "{name}: the agent was not asked"

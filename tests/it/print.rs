@@ -471,22 +471,24 @@ fn printing_where_no_one_reads_is_refused() {
         (&["--credential-process"][..], "--credential-process prints"),
         (&["--print", "env"], "--print env prints"),
     ] {
-        for redirect in [">&-", ">/dev/null"] {
+        for redirect in [">&-", ">/dev/null", ">/dev/zero"] {
             let script = format!("exec \"$0\" \"$@\" {redirect}");
             let out = h.cmd(args).wrapped(&["sh", "-c", &script]).run();
             out.assert_code(2)
-                .assert_stderr_contains("standard output is closed or /dev/null")
+                .assert_stderr_contains("standard output is closed, /dev/null or /dev/zero")
                 .assert_stderr_contains(says);
         }
     }
     assert_eq!(h.sts.request_count(), 0);
     // Open for reading only: the standard library's stdout took EBADF for
-    // success, and nothing was printed with exit 0.
-    let script = "exec \"$0\" \"$@\" 1</dev/zero";
+    // success, and nothing was printed with exit 0. Found before any
+    // request too.
+    let script = "exec \"$0\" \"$@\" 1<\"$0\"";
     let out = h
         .cmd(&["--credential-process"])
         .wrapped(&["sh", "-c", script])
         .run();
-    out.assert_code(1)
-        .assert_stderr_contains("could not write to standard output");
+    out.assert_code(2)
+        .assert_stderr_contains("standard output is not open for writing");
+    assert_eq!(h.sts.request_count(), 0);
 }
