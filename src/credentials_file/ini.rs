@@ -379,7 +379,10 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 found.unfit = before.map(|(name, _)| name);
                 last = before;
             }
+            // The earliest, if there are several: never the one that
+            // promises most.
             Line::Marker => match parse_marker(line) {
+                Some(t) if found.expires.is_some_and(|e| e <= t) => {}
                 Some(t) => {
                     found.expires = Some(t);
                     found.refreshed = marker_time(line, "refreshed");
@@ -387,12 +390,18 @@ pub(super) fn inspect(text: &str, profile: &str) -> Found {
                 None => found.bad_marker = true,
             },
             Line::Entry => {
-                // Python splits at the first `=` or `:`.
-                let entry = trim_line(line);
+                // Python splits at the first `=` or `:`. Only ASCII
+                // whitespace is trimmed: Python strips a no-break space
+                // around a value, Java's trim() and Ruby's strip keep it.
+                let ascii_space = |c: char| c.is_ascii_whitespace();
+                let entry = line.trim_matches(ascii_space);
                 let Some(at) = entry.find(['=', ':']) else {
                     continue;
                 };
-                let (key, value) = (entry[..at].trim(), entry[at + 1..].trim());
+                let (key, value) = (
+                    entry[..at].trim_matches(ascii_space),
+                    entry[at + 1..].trim_matches(ascii_space),
+                );
                 let present = !value.is_empty();
                 let Some(name) = [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN]
                     .into_iter()

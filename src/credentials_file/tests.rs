@@ -1208,6 +1208,11 @@ fn check_refuses_values_some_sdk_misreads() {
             format!("aws_session_token = {TOKEN}\n"),
             format!("aws_session_token = {TOKEN}\n  continued\n"),
         ),
+        // A no-break space, which Java and Ruby keep in the value.
+        (
+            format!("aws_session_token = {TOKEN}\n"),
+            format!("aws_session_token = {TOKEN}\u{a0}\n"),
+        ),
         // Blank and comment lines in between do not end the value.
         (
             format!("aws_session_token = {TOKEN}\n"),
@@ -1218,6 +1223,22 @@ fn check_refuses_values_some_sdk_misreads() {
         assert_ne!(text, section("default"), "{from}");
         let msg = stale_message(checked(&text, 0));
         assert!(msg.contains("aws_session_token"), "{msg}");
+    }
+}
+
+/// Two expiry comments in the profile: the earliest counts, never the one
+/// that promises most.
+#[test]
+fn check_believes_the_earliest_of_several_expiry_comments() {
+    let text = section("default");
+    let marker = text.lines().nth(1).expect("the marker line");
+    let expired = "# aws-credfile: expires 2023-12-31T00:00:00Z, refreshed 2023-12-30T23:00:00Z";
+    for doubled in [
+        text.replacen(marker, &format!("{expired}\n{marker}"), 1),
+        text.replacen(marker, &format!("{marker}\n{expired}"), 1),
+    ] {
+        let msg = stale_message(checked(&doubled, 0));
+        assert!(msg.contains("expired"), "{msg}");
     }
 }
 
