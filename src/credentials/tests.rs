@@ -145,6 +145,18 @@ fn hiding_pieces_never_panics_on_odd_text() {
     }
 }
 
+/// Credentials that expire at `expiration`, for the expiry rules.
+fn creds(expiration: Timestamp) -> Credentials {
+    Credentials {
+        access_key_id: "ASIA".into(),
+        secret_access_key: Secret::new("s"),
+        session_token: None,
+        expiration,
+        account_id: None,
+        role_arn: None,
+    }
+}
+
 /// An expiry of 9999-12-31 was handed on as it came (`credential_process`,
 /// `--print env`, the endpoint), so an SDK never asked again and failed
 /// with ExpiredToken when the real keys expired. Nothing is handed on as
@@ -152,14 +164,6 @@ fn hiding_pieces_never_panics_on_odd_text() {
 #[test]
 fn no_expiry_is_believed_beyond_the_longest_session() {
     let now = Timestamp::from_unix(1_800_000_000);
-    let creds = |expiration| Credentials {
-        access_key_id: "ASIA".into(),
-        secret_access_key: Secret::new("s"),
-        session_token: None,
-        expiration,
-        account_id: None,
-        role_arn: None,
-    };
     let far = Timestamp::parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
     assert_eq!(
         creds(far).believed(now).expiration,
@@ -174,14 +178,6 @@ fn no_expiry_is_believed_beyond_the_longest_session() {
 #[test]
 fn the_expiry_is_read_on_our_clock() {
     let now = Timestamp::from_unix(1_800_000_000);
-    let creds = |expiration| Credentials {
-        access_key_id: "ASIA".into(),
-        secret_access_key: Secret::new("s"),
-        session_token: None,
-        expiration,
-        account_id: None,
-        role_arn: None,
-    };
     let server_now = now.plus(Duration::from_secs(25 * 60));
     let expires = server_now.plus(Duration::from_secs(15 * 60));
     assert_eq!(
