@@ -1216,8 +1216,12 @@ fn job_at_a_terminal<'h>(
     Some((d, master, program, ours))
 }
 
-/// A program that runs until a signal ends it.
-const LOOP: &str = "while :; do sleep 1; done";
+/// A program that runs until a signal ends it, forking nothing: a shell
+/// loop around `sleep` is, at times, a shell waiting for a vfork child
+/// that has not yet exec'd (dash vforks; gVisor shows it as `D`). A Ctrl-Z
+/// landing then stops only that child, and the shell, still waiting on it,
+/// never stops: the job does not stop, with or without aws-credfile.
+const LOOP: &str = "exec sleep 3600";
 
 fn state(pid: u32) -> Option<char> {
     state_and_parent(pid).map(|(s, _)| s)
