@@ -128,6 +128,11 @@ impl Dir {
         check(rc)
     }
 
+    /// The user this directory belongs to.
+    pub(super) fn owner(&self) -> io::Result<u32> {
+        lstat_at(&self.fd, OsStr::new("")).map(|st| st.st_uid)
+    }
+
     /// Whether `name` itself (not what it points to) is a symbolic link.
     pub(super) fn is_symlink(&self, name: &OsStr) -> bool {
         lstat_at(&self.fd, name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)

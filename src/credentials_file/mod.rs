@@ -52,7 +52,9 @@ pub use self::ini::{merge, render_section};
 pub use self::lock::LOCK_WAIT;
 use self::lock::{lock, lock_timeout};
 pub use self::path::{path, ENV_HOME, ENV_SHARED_CREDENTIALS_FILE};
-use self::permissions::{may_chown, may_keep_group, no_new_readers, trusted, trusted_lock, Access};
+use self::permissions::{
+    may_chown, may_keep_group, no_new_readers, trusted, trusted_dir, trusted_lock, Access,
+};
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 use self::values::validate;
 pub use self::values::validate_profile;
@@ -144,6 +146,9 @@ impl FileSink {
             Err(e @ Error::Config(_)) => return Err(e),
             walked => walked.ok(),
         };
+        if let Some(dir) = &dir {
+            self.dir_trusted(dir)?;
+        }
         // A pipe, a device or a directory there is as much a mistake, and
         // found now rather than after a fetch.
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
@@ -194,6 +199,15 @@ impl FileSink {
             may_chown(owner).map_err(|why| Error::Config(format!("--owner: {why}")))?;
         }
         Ok(())
+    }
+
+    /// Refuses a directory another user owns (see [`trusted_dir`]).
+    fn dir_trusted(&self, dir: &Dir) -> Result<(), Error> {
+        match dir.owner() {
+            Ok(uid) => trusted_dir(uid, self.owner)
+                .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display()))),
+            Err(e) => Err(Error::io("open the directory of", &self.path, e)),
+        }
     }
 
     /// Replace `profile`'s section in the file with `creds`, atomically,
@@ -336,6 +350,7 @@ impl FileSink {
         // Everything below is done in this directory as opened now, whatever
         // its path comes to name meanwhile.
         let dir = Dir::walk(parent_dir(&self.path), Some(dir_mode))?;
+        self.dir_trusted(&dir)?;
         let lock_name = our_name(file_name, ".lock");
         let lock_path = self.beside(&lock_name);
         // Held until this function returns: closing it releases the lock.

@@ -187,6 +187,22 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
     Ok(())
 }
 
+/// Whether the file may be kept in a directory owned by `uid`: root's, this
+/// user's or `--owner`'s. Whoever owns the directory can replace the file
+/// with one of their own, whatever its mode and the sticky bit, and the app
+/// would then run on their keys. (Group and others writing it, as in an
+/// `emptyDir`, is the pod's own business, and left to the README's advice.)
+pub(super) fn trusted_dir(uid: u32, owner: Option<Owner>) -> Result<(), String> {
+    let ours = our_uid();
+    if uid == 0 || ours.is_none_or(|us| us == uid) || owner.map(|o| o.uid) == Some(uid) {
+        return Ok(());
+    }
+    Err(format!(
+        "the directory it is in belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could replace the file with one of their own and the app would run on their keys; keep it in a directory root or this user owns, or give --owner {uid} if the file is written for that user",
+        ours.unwrap_or_default()
+    ))
+}
+
 /// Whether a lock file owned by `uid` may be used: this user's, root's or
 /// `--owner`'s. One another user made first (in a shared, sticky
 /// directory) is theirs to hold for good, and every write would wait for

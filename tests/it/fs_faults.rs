@@ -732,6 +732,51 @@ fn a_lock_file_another_user_made_is_refused_by_name() {
         .assert_code(0);
 }
 
+/// A directory on the way that another user made first (`.aws` in a
+/// shared, sticky directory) was written into without a word: that user
+/// could then rename a file of their own over the credentials, and the app
+/// ran on their keys, while every later refresh failed on it. Now a file
+/// whose directory belongs to neither this user, root nor `--owner` is
+/// refused: at start (exit 2), or by the refresh that finds it so (which
+/// leaves the file as it was). Written for that user, it is theirs to own.
+#[test]
+fn a_directory_another_user_owns_is_refused() {
+    if !is_root() {
+        crate::harness::skip("needs root to give a directory to another user");
+        return;
+    }
+    let h = harness("fs_foreign_dir");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod 0777");
+    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    h.cmd(&["--once"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("the directory it is in belongs to uid 65534")
+        .assert_stderr_contains("--owner 65534");
+    assert!(!h.cred_file.exists(), "written in a foreign directory");
+
+    // Given away after the start: the refresh that finds it fails, says
+    // why, and leaves the file as it was.
+    chown(&dir, Some(0), Some(0)).expect("chown back");
+    let mut daemon = h.cmd(&[]).spawn();
+    let first = wait_for_file_containing(&h.cred_file, "aws_session_token", FIFTEEN_S)
+        .expect("the first write");
+    chown(&dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    daemon.signal(libc::SIGHUP);
+    daemon.assert_logs_within("belongs to uid 65534", FIFTEEN_S, "the foreign directory");
+    daemon.assert_running();
+    assert_eq!(fs::read_to_string(&h.cred_file).expect("read"), first);
+    assert_eq!(daemon.stop().code(), Some(0));
+
+    // Written for that user, their directory is fine.
+    fs::remove_file(&h.cred_file).expect("remove root's file");
+    h.cmd(&["--once", "--owner", "65534:65534"])
+        .run()
+        .assert_code(0);
+}
+
 /// A root run writing for `--owner` (an init container's
 /// `--once --owner 65532`) left the lock file root's, 0600, and the user's
 /// own sidecar started afterwards could never open it: every refresh failed
@@ -976,9 +1021,12 @@ fn a_file_renamed_onto_the_path_hands_no_one_what_they_could_not_read() {
     out.assert_code(2)
         .assert_stderr_contains("would hand that user what it holds");
     assert_eq!(snapshot(&h.cred_file), before, "merged for the owner");
+    // Not for that user, in their directory: refused for the directory
+    // now (see `a_directory_another_user_owns_is_refused`) before the
+    // file's readers are weighed.
     let out = h.cmd(&["--once", "--mode", "0644"]).run();
     out.assert_code(2)
-        .assert_stderr_contains("would let every user read");
+        .assert_stderr_contains("the directory it is in belongs to uid 65534");
     assert_eq!(snapshot(&h.cred_file), before, "merged for everyone");
 
     fs::remove_file(&h.cred_file).expect("remove the planted file");
