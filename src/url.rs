@@ -83,9 +83,14 @@ impl Url {
         self.ip
     }
 
-    /// `localhost` or a loopback address, which a proxy must never see.
+    /// `localhost` (or a name under it) or a loopback address, a final
+    /// dot allowed, as the resolver reads them: a proxy must never see it.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost" || self.ip.is_some_and(|ip| ip.is_loopback())
+        let host = self.host.strip_suffix('.').unwrap_or(&self.host);
+        is_localhost_name(host)
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// The port, the scheme's default when none is written.
@@ -309,6 +314,13 @@ fn redact_word(word: &str, out: &mut String) {
             .len();
     out.push_str(&word[..lead]);
     out.push_str(&redact(&word[lead..]));
+}
+
+/// `localhost` or a name under it, in any case, without its final dot:
+/// loopback, never looked up (RFC 6761).
+pub fn is_localhost_name(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
 }
 
 #[cfg(test)]

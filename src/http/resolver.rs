@@ -72,8 +72,8 @@ fn literal(addr: &str) -> Option<SocketAddr> {
 /// the identity token.
 fn loopback_port(addr: &str) -> Option<u16> {
     let (host, port) = addr.rsplit_once(':')?;
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    (host == "localhost" || host.ends_with(".localhost"))
+    let host = host.strip_suffix('.').unwrap_or(host);
+    crate::url::is_localhost_name(host)
         .then(|| port.parse().ok())
         .flatten()
 }

@@ -96,6 +96,20 @@ fn proxy_rules() {
     assert_eq!(via("https://x.corp", &net), None);
     assert_eq!(via("http://127.0.0.1:9", &net), None);
     assert_eq!(via("https://localhost", &net), None);
+    // Loopback as the resolver reads it: a final dot, a name under
+    // localhost, in any case. These went to the proxy, the identity token
+    // with them, while the connection without one went to this machine.
+    for loopback in [
+        "https://localhost.:8443",
+        "https://foo.localhost:8443",
+        "https://a.b.LOCALHOST/",
+        "https://foo.localhost./",
+        "https://127.0.0.1.:8443/",
+    ] {
+        assert_eq!(via(loopback, &net), None, "{loopback}");
+    }
+    assert!(via("https://localhost.example/", &net).is_some());
+    assert!(via("https://notlocalhost/", &net).is_some());
     assert_eq!(via("http://sts.amazonaws.com", &net), None);
     let all = Network {
         no_proxy: vec!["*".into()],

@@ -141,8 +141,11 @@ pub fn validate_url(url: &str) -> Result<(), String> {
     if url.is_https() {
         return Ok(());
     }
+    // `localhost` itself only, not a name under it nor one with a final
+    // dot: plain http to a name connects by `plain_http_addresses`.
+    let loopback = url.host() == "localhost" || url.ip().is_some_and(|ip| ip.is_loopback());
     let agent = url.ip().is_some_and(|ip| ALLOWED_HTTP_HOSTS.contains(&ip));
-    if url.is_loopback() || agent {
+    if loopback || agent {
         Ok(())
     } else {
         Err(format!(
@@ -205,10 +208,13 @@ fn string_or_nothing<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<St
     })
 }
 
-/// The error JSON some agents send.
+/// The error JSON some agents send, its keys in either case (the EKS
+/// agent's are lower case, AWS's own JSON errors capitalised).
 #[derive(Deserialize)]
 struct ErrorAnswer {
+    #[serde(alias = "Code")]
     code: Option<String>,
+    #[serde(alias = "Message")]
     message: Option<String>,
 }
 
@@ -434,7 +440,7 @@ pub fn parse_answer(
     })
 }
 
-/// `{"code": .., "message": ..}` as `code: message`; otherwise a quote of
+/// `{"code": .., "message": ..}` (or `Code`, `Message`) as `code: message`; otherwise a quote of
 /// the body, withheld if it could hold credentials.
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {

@@ -115,6 +115,19 @@ fn errors_name_status_and_message_without_secrets() {
     .unwrap_err();
     assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
     assert!(!e.is_transient());
+    // Capitalised, as AWS's own JSON errors are: it was withheld whole.
+    let e = parse_answer(
+        URL,
+        403,
+        None,
+        br#"{"Code":"InvalidToken","Message":"the token is invalid"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("HTTP 403: InvalidToken: the token is invalid"),
+        "{e}"
+    );
     let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
     assert!(
         e.to_string().contains(r#"HTTP 500: "agent exploded""#),
