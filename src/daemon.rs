@@ -356,13 +356,23 @@ impl Refresher {
         let mut wake = self
             .waiter
             .wait(&mut [&mut self.server, &mut self.metrics], timeout);
+        // A SIGHUP already waits for the refresh it asked for: more of them
+        // join it, and say so only at debug level (a storm of them is one
+        // refresh, not a storm of log lines).
+        let mut asked = false;
         loop {
             match wake {
                 Wake::Timeout | Wake::Done => return None,
                 Wake::Signal(sig) => match self.react(sig) {
                     Reaction::End(ended) => return Some(ended),
                     Reaction::Refresh => {
-                        self.log.info("refresh_requested", &[("reason", &"SIGHUP")]);
+                        match std::mem::replace(&mut asked, true) {
+                            false => self.log.info("refresh_requested", &[("reason", &"SIGHUP")]),
+                            true => self.log.debug(
+                                "refresh_requested",
+                                &[("reason", &"SIGHUP, joining the refresh already asked for")],
+                            ),
+                        }
                         match Some(self.until_fetch_allowed()).filter(|d| !d.is_zero()) {
                             None => return None,
                             Some(rest) => {

@@ -524,6 +524,43 @@ fn sighup_during_a_refresh_in_flight_causes_another() {
     assert_eq!(d.stop().code(), Some(0));
 }
 
+/// A storm of SIGHUPs made at most one refresh a second, but logged
+/// `refresh_requested` at info for every one of them: 300 lines for 6
+/// refreshes, which any process that may signal it (the program under
+/// `--`, which the README invites to) could use to flood the log, and which
+/// read as hundreds of refreshes. Now a SIGHUP that joins a refresh already
+/// asked for says so at debug level only: one info line per refresh.
+#[test]
+fn a_sighup_storm_logs_one_request_per_refresh() {
+    let h = Harness::new("daemon_sighup_storm", |_, _| Answer::issue(HOUR));
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &mut d, 0, FIRST_WRITE);
+    for _ in 0..60 {
+        d.signal(libc::SIGHUP);
+        thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        h.sts.wait_for_requests(2, Duration::from_secs(15)),
+        "no refresh for the storm\n{}",
+        d.snapshot().describe()
+    );
+    // The last refresh asked for comes within a second of the storm's end.
+    thread::sleep(Duration::from_secs(3));
+    let refreshes = h.sts.request_count() - 1;
+    let out = d.stop();
+    out.assert_code(0);
+    let asked = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("INFO  refresh_requested"))
+        .count();
+    assert!(
+        (1..=4).contains(&refreshes) && asked <= refreshes,
+        "{asked} requests logged for {refreshes} refreshes\n{}",
+        out.describe()
+    );
+}
+
 /// The idle daemon waits for its next refresh on the boot clock
 /// (CLOCK_BOOTTIME, id 7), which keeps counting while a VM or laptop is
 /// suspended, so a refresh that fell due meanwhile happens at once on
