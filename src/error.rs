@@ -186,6 +186,8 @@ impl Error {
     /// `is_transient`, not a garbled answer.
     pub fn reason(&self) -> &'static str {
         match self {
+            // A limit of this process's, whatever it was doing.
+            _ if self.is_out_of_resources() => "other",
             Error::Sts { status, code, .. } if *status == 429 || is_throttling(code) => "throttled",
             Error::Endpoint { status: 429, .. } | Error::BadResponse { status: 429, .. } => {
                 "throttled"
@@ -426,6 +428,7 @@ fn io_hint(e: &io::Error) -> Option<&'static str> {
             "this user may not do that there; check the owner and mode of the file and the directories on its way"
         }
         libc::EIO => "the disk reported an error; check the node",
+        libc::EBUSY => "it is a mount point (a subPath or single-file mount), which cannot be replaced; mount its directory instead and give --file a path in it",
         _ => return None,
     })
 }

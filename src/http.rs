@@ -316,6 +316,23 @@ impl Client {
     }
 
     fn transport_error(&self, e: ureq::Error) -> Error {
+        // Out of descriptors or memory for the socket: this process's
+        // limit, not the network's, and said so (EAGAIN is left out: a
+        // socket's timeout reports it too).
+        let e = match e {
+            ureq::Error::Io(source)
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+                ) =>
+            {
+                return Error::OutOfResources {
+                    doing: "open a connection for the fetch",
+                    source,
+                }
+            }
+            other => other,
+        };
         let timed_out = matches!(e, ureq::Error::Timeout(_));
         let (detail, reach) = transport::describe(&e);
         let detail = match &self.proxy {

@@ -11,6 +11,7 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::credentials::Secret;
+use crate::error::Error;
 
 /// 64 KiB for the web identity token: service-account JWTs are
 /// one or two KiB; a larger file is the wrong file.
@@ -133,10 +134,12 @@ pub fn check_web_identity(token: &str) -> Result<(), &'static str> {
 
 /// Reads and checks a header token whose every problem is a configuration
 /// mistake (`--serve-token-file`): one message naming `setting` and the
-/// path.
-pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, String> {
-    let invalid = |why: &str| format!("{setting} {}: {why}", path.display());
+/// path. Only a limit of the process's (descriptors, memory) is not the
+/// file's fault: that is a run-time error.
+pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, Error> {
+    let invalid = |why: &str| Error::Config(format!("{setting} {}: {why}", path.display()));
     let text = read_text(path, MAX_HEADER_TOKEN).map_err(|e| match e {
+        ReadError::Io(e) if crate::error::is_out_of_resources(&e) => Error::io("read", path, e),
         ReadError::TooLarge => invalid("larger than 16 KiB, which no token is"),
         ReadError::NotText => invalid("cannot read it: not UTF-8 text"),
         other => invalid(&other.describe()),

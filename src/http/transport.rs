@@ -69,7 +69,7 @@ fn tls(e: &TlsError) -> (String, Reach) {
             "it is not for TLS servers".to_string()
         }
         CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
-            "it is a CA certificate, not a server's".to_string()
+            "it is a CA certificate, not a server's (openssl req -x509 makes one by default; as a server's it is refused even in AWS_CA_BUNDLE): give the server a certificate that CA signs, or one made with basicConstraints CA:FALSE".to_string()
         }
         // rustls says these well: the name asked for and the names it has,
         // the dates.
@@ -93,7 +93,7 @@ fn proxy_refused(why: &str) -> (String, Reach) {
         .and_then(|code| code.parse::<u16>().ok());
     match status {
         Some(407) => (
-            "the proxy asks for credentials (HTTP 407): give them in HTTPS_PROXY as http://user:password@host:port".into(),
+            "the proxy asks for credentials (HTTP 407), or refused those given: give the right ones in HTTPS_PROXY as http://user:password@host:port".into(),
             Reach::Lasting,
         ),
         // Its upstream is down or slow: that may pass.

@@ -64,8 +64,7 @@ pub trait Handler {
 pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
     let token = match &cfg.token_file {
         Some(path) => {
-            let token =
-                token::read_header_token(path, "--serve-token-file").map_err(Error::Config)?;
+            let token = token::read_header_token(path, "--serve-token-file")?;
             // The client sends it in a request head of at most
             // http1::MAX_REQUEST bytes; a longer one could never be answered.
             if token.expose().len() > MAX_TOKEN {
@@ -87,28 +86,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         })?),
         None => None,
     };
-    // The Host rule keeps browsers out, not other local users.
-    if token.is_none() {
-        log.warn(
-            "serve_without_token",
-            &[
-                ("addr", &cfg.addr),
-                (
-                    "risk",
-                    &"every process that can reach it (any user here, any container of the pod) can read the credentials; give --serve-token-file",
-                ),
-            ],
-        );
-    }
-    if !cfg.addr.ip().is_loopback() {
-        log.warn(
-            "serve_not_loopback",
-            &[
-                ("addr", &cfg.addr),
-                ("risk", &"the credentials are reachable from the network"),
-            ],
-        );
-    }
+    let tokenless = token.is_none();
     let hosts = if cfg.any_address {
         Hosts::ConnectedIp
     } else {
@@ -120,8 +98,48 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
         creds: None,
         status: None,
     };
-    Server::bind(cfg.addr, "--serve", "serve", endpoint, log)
+    let server = Server::bind(cfg.addr, "--serve", "serve", endpoint, log)?;
+    // Said with the port bound, which `--serve 127.0.0.1:0` leaves to the
+    // system.
+    let addr = server.local_addr().unwrap_or(cfg.addr);
+    let log = &server.log;
+    // The Host rule keeps browsers out, not other local users.
+    if tokenless {
+        log.warn(
+            "serve_without_token",
+            &[
+                ("addr", &addr),
+                (
+                    "risk",
+                    &"every process that can reach it (any user here, any container of the pod) can read the credentials; give --serve-token-file",
+                ),
+            ],
+        );
+    }
+    if !cfg.addr.ip().is_loopback() {
+        log.warn(
+            "serve_not_loopback",
+            &[
+                ("addr", &addr),
+                ("risk", &"the credentials are reachable from the network"),
+            ],
+        );
+    }
+    if let Some(limit) = fd_limit().filter(|&l| l < limits::RESERVED_FDS + LOW_FD_CONNECTIONS) {
+        log.warn(
+            "descriptor_limit_low",
+            &[
+                ("limit", &limit),
+                ("risk", &"after the descriptors kept for refreshing, too few are left for clients: under load some are closed unanswered; raise ulimit -n"),
+            ],
+        );
+    }
+    Ok(server)
 }
+
+/// Fewer connections than this at once, under the descriptor limit, is
+/// warned about at start.
+const LOW_FD_CONNECTIONS: u64 = 32;
 
 /// 16 characters: the shortest `--serve-token-file` token. The endpoint
 /// answers a few thousand guesses a second to any local user; a short token

@@ -193,8 +193,11 @@ exec sleep 60"#;
 /// Run out of descriptors at start, aws-credfile said
 /// "could not install signal handlers" or "AWS_CA_BUNDLE ... cannot read
 /// it" with exit 2, a configuration error, though nothing in the
-/// configuration is wrong. Under every descriptor limit from 3 up, a
-/// one-shot run now succeeds or fails with exit 1, naming the limit.
+/// configuration is wrong; "--serve-token-file ...: cannot read it" too.
+/// And out of them for the fetch's socket, it said "could not reach" the
+/// server and blamed the network. Under every descriptor limit from 3 up,
+/// a one-shot run now succeeds or fails with exit 1, naming the limit to
+/// raise.
 #[test]
 fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
     // The container source reads no token file at start, so the listener
@@ -204,12 +207,27 @@ fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
         |_, _| Answer::issue(HOUR),
         crate::harness::Fake::start(|_, _| Answer::issue(HOUR)),
     );
-    let mut failed = 0;
+    let token = h
+        .scratch
+        .write("serve-token", "0123456789abcdef0123456789abcdef");
+    let token = token.to_str().expect("a UTF-8 path");
+    let serving = [
+        "--serve",
+        "127.0.0.1:0",
+        "--serve-token-file",
+        token,
+        "--once-timeout",
+        "2s",
+        "--",
+        "true",
+    ];
+    let (mut failed, mut connecting) = (0, 0);
     // The listening socket of -- PROGRAM's endpoint too.
     for (n, args) in (3..=16).flat_map(|n| {
         [
             (n, &["--credential-process", "--once-timeout", "2s"][..]),
             (n, &["--once-timeout", "2s", "--", "true"]),
+            (n, &serving[..]),
         ]
     }) {
         let limit = format!("--nofile={n}");
@@ -226,14 +244,12 @@ fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
             _ if out.stderr.starts_with("prlimit:")
                 || out.stderr.contains("error while loading shared libraries") => {}
             Some(0) => {}
-            // Named: the limit to raise, or (a connection refused
-            // one) the system's own words for it.
+            // Named: the limit, and that it is to be raised.
             Some(1) => {
                 failed += 1;
+                connecting += usize::from(out.stderr.contains("open a connection"));
                 assert!(
-                    out.stderr.contains("ulimit -u or -n")
-                        || out.stderr.contains("Too many open files")
-                        || out.stderr.contains("No file descriptors available"),
+                    out.stderr.contains("ulimit") && out.stderr.contains("raise"),
                     "--nofile={n}\n{}",
                     out.describe()
                 );
@@ -242,4 +258,5 @@ fn running_out_of_descriptors_at_start_is_not_a_configuration_error() {
         }
     }
     assert!(failed > 0, "no limit was low enough to fail");
+    assert!(connecting > 0, "no limit left the fetch without its socket");
 }

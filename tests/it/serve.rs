@@ -336,6 +336,52 @@ fn serve_token_file_requires_the_authorization_header() {
     );
 }
 
+/// With port 0 (the system picks one), the start's warnings named
+/// `addr=127.0.0.1:0`, an address no client can use, though the README sends
+/// clients to the address logged at start. Now they name the port bound,
+/// the endpoint's. And a descriptor limit that leaves too few connections
+/// beside what a refresh needs is said at start, not found under load.
+#[test]
+fn the_start_names_the_port_bound_and_a_low_descriptor_limit() {
+    let h = Harness::new("serve_port_0", |_, _| Answer::issue(HOUR));
+    let d = h.cmd(&["--serve", "127.0.0.1:0"]).fd_limit(48).spawn();
+    d.assert_logs_within("started endpoint=", FIRST_ANSWER, "the start");
+    let stderr = d.stderr();
+    let port = stderr
+        .split("endpoint=http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("the endpoint's port");
+    assert_ne!(port, 0);
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("serve_without_token"))
+        .expect("the warning about the missing token");
+    assert!(
+        warning.contains(&format!("addr=127.0.0.1:{port} ")),
+        "{warning}"
+    );
+    let low = stderr
+        .lines()
+        .find(|l| l.contains("descriptor_limit_low"))
+        .unwrap_or_else(|| panic!("no warning about ulimit -n 48\n{stderr}"));
+    assert!(
+        low.contains("limit=48") && low.contains("raise ulimit -n"),
+        "{low}"
+    );
+    d.stop().assert_code(0);
+    // With room, no such warning.
+    let d = h.cmd(&["--serve", "127.0.0.1:0"]).fd_limit(1024).spawn();
+    d.assert_logs_within("started endpoint=", FIRST_ANSWER, "the start");
+    let out = d.stop();
+    assert!(
+        !out.stderr.contains("descriptor_limit_low"),
+        "{}",
+        out.describe()
+    );
+}
+
 /// `--serve` alone writes no file. Without a token, any local user reads
 /// the credentials (the Host rule stops browsers only), and the
 /// start says so.
