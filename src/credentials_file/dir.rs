@@ -27,6 +27,8 @@ const MAX_LINKS: usize = 40;
 #[derive(Debug)]
 pub(super) struct Dir {
     fd: OwnedFd,
+    /// Whether this walk made it (the last name was missing).
+    made: bool,
 }
 
 impl Dir {
@@ -45,7 +47,9 @@ impl Dir {
         // holding it).
         let mut walked = vec![open_at(None, OsStr::new(start), PATH_DIR).map_err(fail)?];
         let mut links = 0;
+        let mut made = false;
         while let Some(name) = names.pop() {
+            made = false;
             if name == "/" {
                 walked = vec![open_at(None, OsStr::new("/"), PATH_DIR).map_err(fail)?];
                 continue;
@@ -66,8 +70,9 @@ impl Dir {
                     match make_dir(cur, &name, mode)
                         .map_err(|e| Error::io("create the directory", path, e))?
                     {
-                        Some(made) => {
-                            walked.push(made);
+                        Some(new) => {
+                            walked.push(new);
+                            made = true;
                             continue;
                         }
                         None => libc::S_IFDIR,
@@ -98,7 +103,29 @@ impl Dir {
             walked.push(next);
         }
         let fd = walked.pop().expect("the walk always has a directory");
-        Ok(Dir { fd })
+        Ok(Dir { fd, made })
+    }
+
+    /// Gives a directory this walk made to `uid` (and `gid`, if given): the
+    /// `--owner` user's own later writer must make its temporary file in
+    /// it. One that was there already is never changed.
+    pub(super) fn give_made(&self, uid: u32, gid: Option<u32>) -> io::Result<()> {
+        if !self.made {
+            return Ok(());
+        }
+        // SAFETY: fchownat(2) of a live descriptor itself (AT_EMPTY_PATH,
+        // an empty NUL-terminated name).
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            libc::fchownat(
+                self.fd.as_raw_fd(),
+                c"".as_ptr(),
+                uid,
+                gid.unwrap_or(u32::MAX),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        check(rc)
     }
 
     /// `openat(2)` of `name` in this directory, with `O_CLOEXEC` added.
@@ -399,6 +426,7 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd
     let fresh = st.st_uid == our_euid() && st.st_nlink == 2 && {
         let names = Dir {
             fd: new.try_clone()?,
+            made: true,
         }
         .names()?;
         names.iter().all(|n| n == "." || n == "..")
@@ -408,6 +436,9 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd
             "{name:?} was replaced by another directory as soon as it was made; whoever can change the directory holding it is racing aws-credfile"
         )));
     }
+    // The set-group-ID bit it inherited (a Kubernetes fsGroup volume's)
+    // stays, so what is made in it gets that group too.
+    let mode = mode | (st.st_mode & libc::S_ISGID);
     // SAFETY: fchmod(2) of a live descriptor.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::fchmod(new.as_raw_fd(), mode as libc::mode_t) };

@@ -102,7 +102,7 @@ pub(super) fn lock(
     // keys (round 13).
     if let Some(owner) = owner.filter(|_| created) {
         std::os::unix::fs::fchown(&file, Some(owner.uid), owner.gid)
-            .map_err(|e| Error::io("give the lock file to --owner", path, e))?;
+            .map_err(|e| Error::io("give to --owner the lock file", path, e))?;
     }
     let deadline = Instant::now() + wait;
     loop {

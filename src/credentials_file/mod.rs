@@ -350,6 +350,11 @@ impl FileSink {
         // Everything below is done in this directory as opened now, whatever
         // its path comes to name meanwhile.
         let dir = Dir::walk(parent_dir(&self.path), Some(dir_mode))?;
+        if let Some(owner) = self.owner {
+            dir.give_made(owner.uid, owner.gid).map_err(|e| {
+                Error::io("give the directory to --owner:", parent_dir(&self.path), e)
+            })?;
+        }
         self.dir_trusted(&dir)?;
         let lock_name = our_name(file_name, ".lock");
         let lock_path = self.beside(&lock_name);

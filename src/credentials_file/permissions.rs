@@ -197,10 +197,43 @@ pub(super) fn trusted_dir(uid: u32, owner: Option<Owner>) -> Result<(), String> 
     if uid == 0 || ours.is_none_or(|us| us == uid) || owner.map(|o| o.uid) == Some(uid) {
         return Ok(());
     }
+    let why = if !is_mapped(uid) {
+        format!("the directory it is in belongs to a user outside this user namespace (shown as uid {uid}), who could replace the file with one of their own")
+    } else {
+        format!(
+            "the directory it is in belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could replace the file with one of their own and the app would run on their keys",
+            ours.unwrap_or_default()
+        )
+    };
+    // `--owner` is a remedy only for a user this process may give files to.
+    let remedy = match is_mapped(uid) && may_chown(Owner { uid, gid: None }).is_ok() {
+        true => format!(", or give --owner {uid} if the file is written for that user"),
+        false => String::new(),
+    };
     Err(format!(
-        "the directory it is in belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could replace the file with one of their own and the app would run on their keys; keep it in a directory root or this user owns, or give --owner {uid} if the file is written for that user",
-        ours.unwrap_or_default()
+        "{why}; keep it in a directory root or this user owns{remedy}"
     ))
+}
+
+/// Whether `uid` is a user of this process's user namespace: one outside
+/// it shows as the overflow uid (65534) and can be given nothing. Without
+/// `/proc`, taken to be.
+fn is_mapped(uid: u32) -> bool {
+    in_map("/proc/self/uid_map", uid)
+}
+
+/// Whether `id` is inside one of the ranges of `map` (`uid_map`, `gid_map`).
+fn in_map(map: &str, id: u32) -> bool {
+    let Ok(map) = std::fs::read_to_string(map) else {
+        return true;
+    };
+    map.lines().any(|line| {
+        let n: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        matches!(n[..], [inside, _, count, ..] if (inside..inside + count).contains(&u64::from(id)))
+    })
 }
 
 /// Whether a lock file owned by `uid` may be used: this user's, root's or
@@ -228,6 +261,13 @@ pub(super) fn may_chown(owner: Owner) -> Result<(), String> {
     let Some(status) = self_status() else {
         return Ok(());
     };
+    if !is_mapped(owner.uid) || owner.gid.is_some_and(|g| !in_map("/proc/self/gid_map", g)) {
+        return Err(format!(
+            "{}{} is outside this user namespace, so no file can be given to it; give a user of this namespace, or run aws-credfile outside it",
+            owner.uid,
+            owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
+        ));
+    }
     let field = |name: &str| field(&status, name);
     let euid = field("Uid:").get(1).and_then(|v| v.parse::<u32>().ok());
     let egid = field("Gid:").get(1).and_then(|v| v.parse::<u32>().ok());

@@ -449,6 +449,11 @@ fn permissions_changed_under_a_running_daemon() {
 
 /// `--owner` names a user the sidecar is not: the directories aws-credfile
 /// creates on the way to the file must let that user reach it by path.
+/// And the one it creates for the file was root's, 0711: that user's own
+/// later writer (a sidecar after a root init container's `--once --owner`)
+/// could make no temporary file there and failed every refresh, while
+/// `--check` passed until the credentials expired. That directory is now
+/// the owner's; those above it stay root's.
 #[test]
 fn owner_reaches_its_file_through_created_directories() {
     if !is_root() {
@@ -470,14 +475,76 @@ fn owner_reaches_its_file_through_created_directories() {
         .user(OWNER, OWNER)
         .run()
         .assert_code(0);
-    for dir in [h.scratch.join("a"), h.scratch.join("a/b")] {
+    for (dir, uid) in [(h.scratch.join("a"), 0), (h.scratch.join("a/b"), OWNER)] {
         let meta = fs::metadata(&dir).expect("created");
         assert_eq!(meta.mode() & 0o7777, 0o711, "{}", dir.display());
-        assert_eq!(meta.uid(), 0, "owned by the sidecar: {}", dir.display());
+        assert_eq!(meta.uid(), uid, "{}", dir.display());
     }
     let meta = fs::metadata(&path).expect("written");
     assert_eq!((meta.uid(), meta.gid()), (OWNER, OWNER));
     assert_eq!(mode(h.scratch.path()), 0o755, "existing ones unchanged");
+    // That user's own writer, after the root run.
+    let before = fs::read_to_string(&path).expect("read");
+    h.cmd(&["--once", "--file"])
+        .arg(&path)
+        .user(OWNER, OWNER)
+        .run()
+        .assert_code(0);
+    assert_ne!(
+        fs::read_to_string(&path).expect("read"),
+        before,
+        "not rewritten"
+    );
+}
+
+/// In a user namespace, `--owner` a user outside it passed the start (the
+/// process has CAP_CHOWN there), the credentials were fetched, and the
+/// chown failed (EINVAL) after the lock was made: root's, for good, so
+/// that user's own writer could never use it. Now refused at start
+/// (exit 2), naming the namespace, with nothing made.
+#[test]
+fn owner_outside_the_user_namespace_is_refused_at_start() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        crate::harness::skip("unshare --user --map-root-user fails here");
+        return;
+    }
+    let h = harness("fs_owner_userns");
+    let out = h
+        .cmd(&["--once", "--owner", "4321"])
+        .wrapped(&["unshare", "--user", "--map-root-user"])
+        .run();
+    out.assert_code(2)
+        .assert_stderr_contains("--owner: 4321 is outside this user namespace");
+    assert_eq!(h.sts.request_count(), 0, "fetched before refusing");
+    let dir = h.cred_file.parent().expect("dir");
+    assert!(
+        !dir.exists() || fs::read_dir(dir).expect("list").next().is_none(),
+        "left something behind"
+    );
+}
+
+/// In a Kubernetes fsGroup volume (set-group-ID), a directory aws-credfile
+/// made lost the bit it inherited when its mode was set, so what was made
+/// in it later no longer got the volume's group. It keeps it now.
+#[test]
+fn a_directory_made_in_an_fsgroup_volume_keeps_its_group_bit() {
+    if !is_root() {
+        crate::harness::skip("needs root to give a directory a group");
+        return;
+    }
+    let h = harness("fs_setgid");
+    let volume = h.scratch.join("volume");
+    fs::create_dir_all(&volume).expect("the volume");
+    chown(&volume, Some(0), Some(4242)).expect("chgrp");
+    fs::set_permissions(&volume, fs::Permissions::from_mode(0o2777)).expect("chmod 2777");
+    let path = volume.join(".aws/credentials");
+    h.cmd(&["--once", "--file"]).arg(&path).run().assert_code(0);
+    let made = fs::metadata(volume.join(".aws")).expect("made");
+    assert_eq!((made.mode() & 0o7777, made.gid()), (0o2700, 4242));
+    assert_eq!(fs::metadata(&path).expect("written").gid(), 4242);
 }
 
 /// The lock file took its mode from the umask, so under a umask
