@@ -57,6 +57,14 @@ impl Url {
             }
             _ => return Err("has no host".into()),
         };
+        // `[::1%lo]` is no address to the resolver, only a name it would
+        // look up (in DNS), and a connection would go wherever it answered.
+        if host.contains('%') {
+            return Err(
+                "has an IPv6 zone (%...), which cannot be used here; give the address without it"
+                    .into(),
+            );
+        }
         // http::Uri neither range-checks a port nor refuses an empty one.
         let port = authority_port(authority).map_err(|_| "has an invalid port".to_owned())?;
         let host = host.to_ascii_lowercase();

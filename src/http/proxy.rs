@@ -67,6 +67,14 @@ pub(super) fn http_proxy_only(proxy: ureq::Proxy) -> Result<ureq::Proxy, ureq::E
     if matches!(proxy.host(), "" | "[]") {
         return Err(ureq::Error::BadUri("it names no host".into()));
     }
+    // `[::1%lo]` would be looked up as a name, and the password sent to
+    // whatever address DNS gave for it.
+    if proxy.host().contains('%') {
+        return Err(ureq::Error::BadUri(
+            "it has an IPv6 zone (%...), which cannot be used here; give the address without it"
+                .into(),
+        ));
+    }
     if !matches!(proxy.uri().path(), "" | "/") || proxy.uri().query().is_some() {
         return Err(ureq::Error::BadUri(
             "it has a path or a query, which a proxy URL has no use for; a password holding / ? or # must be percent-encoded (%2F %3F %23)".into(),

@@ -218,6 +218,12 @@ fn a_socks_proxy_is_a_config_error_not_a_panic() {
         assert!(msg.contains("only http:// and https://"), "{msg}");
     }
     assert_eq!(refusal("http://127.0.0.1:3128"), None);
+    // An IPv6 zone made the host a name, looked up in DNS, and the
+    // password went to whatever address came back.
+    for url in ["http://u:pw@[::1%lo]:3128", "http://[fe80::1%25eth0]:3128"] {
+        let msg = refusal(url).unwrap_or_else(|| panic!("{url}: accepted"));
+        assert!(msg.contains("IPv6 zone") && !msg.contains("pw@"), "{msg}");
+    }
     // A password with an unencoded / ? or # made a path or a
     // query, and the user name the proxy's host.
     // Where an `@` comes after it, it is named as the password's, whose

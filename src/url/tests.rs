@@ -48,6 +48,9 @@ fn strict_reading() {
         "http://[::1",
         "ftp://h",
         "http://h /x",
+        // A zone made the address a name the resolver looked up in DNS.
+        "http://[::1%lo]:8080/",
+        "https://[fe80::1%25eth0]/",
     ] {
         assert!(Url::parse(bad).is_err(), "{bad}");
     }
