@@ -242,6 +242,7 @@ Environment (the AWS SDKs' names):
   AWS_CA_BUNDLE                PEM roots to trust besides the embedded Mozilla roots
   AWS_REGION, AWS_DEFAULT_REGION   region of the STS endpoint (none: the global endpoint)
   AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL   STS endpoint override (http allowed)
+  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS      true: the two above are ignored
   AWS_STS_REGIONAL_ENDPOINTS   legacy: the 16 legacy regions use https://sts.amazonaws.com
   AWS_USE_FIPS_ENDPOINT        true: the FIPS STS endpoint
   AWS_SHARED_CREDENTIALS_FILE, HOME   default --file

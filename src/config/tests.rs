@@ -91,6 +91,24 @@ fn endpoint_override_precedence() {
         sts(build_with(&["--sts-endpoint", "http://127.0.0.1:3"], &vars).unwrap()),
         "http://127.0.0.1:3"
     );
+    // As the SDKs do: the variables are ignored, the flag is not. They
+    // were used, and a pod-wide AWS_ENDPOINT_URL got the identity token.
+    vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"));
+    assert_eq!(
+        sts(build_with(&[], &vars).unwrap()),
+        "https://sts.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(
+        sts(build_with(&["--sts-endpoint", "http://127.0.0.1:3"], &vars).unwrap()),
+        "http://127.0.0.1:3"
+    );
+    vars.pop();
+    vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "maybe"));
+    let err = build_with(&[], &vars).unwrap_err().to_string();
+    assert!(
+        err.starts_with("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub const ENV_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 /// Endpoint overrides, service-specific first.
 pub const ENV_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 pub const ENV_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// `true`: the two above are ignored, as the SDKs ignore them
+/// (`--sts-endpoint` still counts, as an endpoint given in code does).
+pub const ENV_IGNORE_CONFIGURED_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
 /// `regional` (the default) or `legacy`.
 pub const ENV_STS_REGIONAL_ENDPOINTS: &str = "AWS_STS_REGIONAL_ENDPOINTS";
 /// `true` selects the FIPS endpoint.
@@ -131,7 +134,16 @@ pub fn from_env(flag: Option<&str>, env: Env) -> Result<StsEndpoint, Error> {
             return Err(Error::Usage("--sts-endpoint is empty".into()))
         }
         Some(url) => Some(("--sts-endpoint".to_string(), url.to_string())),
-        None => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]),
+        None => match var(env, ENV_IGNORE_CONFIGURED_ENDPOINT_URLS) {
+            Some(v)
+                if parse_bool(&v).map_err(|e| {
+                    Error::Config(format!("{ENV_IGNORE_CONFIGURED_ENDPOINT_URLS} {v:?}: {e}"))
+                })? =>
+            {
+                None
+            }
+            _ => first_var(env, &[ENV_ENDPOINT_URL_STS, ENV_ENDPOINT_URL]),
+        },
     };
     let mode = match var(env, ENV_STS_REGIONAL_ENDPOINTS) {
         Some(v) => parse_regional_mode(&v)

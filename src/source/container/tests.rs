@@ -212,3 +212,25 @@ fn a_temporary_key_without_its_token_is_refused() {
         "{err}"
     );
 }
+
+/// A token in the variable went out whatever its size (120 KB drew a 431
+/// from the agent, retried for ever), while the same token in the file
+/// variable was refused at start.
+#[test]
+fn a_token_in_the_variable_is_held_to_the_files_size() {
+    let long = "a".repeat(16 * 1024 + 1);
+    let env = |name: &str| match name {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI" => Some(URL.to_string()),
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN" => Some(long.clone()),
+        _ => None,
+    };
+    let Err(err) = settings(&env) else {
+        panic!("accepted")
+    };
+    let err = err.to_string();
+    assert!(
+        err.starts_with("AWS_CONTAINER_AUTHORIZATION_TOKEN: longer than 16 KiB"),
+        "{err}"
+    );
+    assert!(!err.contains("aaaa"), "{err}");
+}
