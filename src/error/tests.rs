@@ -8,7 +8,21 @@ fn one_line_neutralises_controls_and_bidi() {
         one_line("a\nb\u{1b}[2J \u{202E}evil\u{2066}x\u{2069}"),
         "a b?[2J ?evil?x?"
     );
-    assert_eq!(one_line_within(&"x".repeat(10), 4), "xxxx…");
+    assert_eq!(one_line_within(&"x".repeat(10), 4), "x…xxx");
+    // The middle goes: the end says what went wrong and what to do, and a
+    // huge value quoted before it pushed that out.
+    let long = format!(
+        "AWS_REGION {:?} is not a region; give one",
+        "a".repeat(5000)
+    );
+    let shown = one_line_within(&long, 300);
+    assert!(
+        shown.len() <= 303 && shown.starts_with("AWS_REGION \"aaa"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("is not a region; give one"), "{shown}");
+    let wide = format!("{} end", "é".repeat(400));
+    assert!(one_line_within(&wide, 301).ends_with("é end"));
 }
 
 #[test]

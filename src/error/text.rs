@@ -33,9 +33,11 @@ pub fn one_line(s: &str) -> String {
     one_line_within(s, 300)
 }
 
-/// [`one_line`] with a cap of `max` bytes (plus an ellipsis when cut):
+/// [`one_line`] with a cap of `max` bytes (plus an ellipsis where cut):
 /// control characters become `?`, so nothing a server sent can start a
-/// forged log line or drive a terminal.
+/// forged log line or drive a terminal. What is cut is the middle: a
+/// message ends with what went wrong and what to do, and a huge value
+/// quoted before that must not push it out.
 pub fn one_line_within(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
     for word in s.split_whitespace() {
@@ -45,12 +47,15 @@ pub fn one_line_within(s: &str, max: usize) -> String {
         out.push_str(word);
     }
     if out.len() > max {
-        let mut cut = max;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
+        let mut head = max / 3;
+        while !out.is_char_boundary(head) {
+            head -= 1;
         }
-        out.truncate(cut);
-        out.push('…');
+        let mut tail = out.len() - (max - head);
+        while !out.is_char_boundary(tail) {
+            tail += 1;
+        }
+        out = format!("{}…{}", &out[..head], &out[tail..]);
     }
     out.chars()
         .map(|c| {
@@ -67,13 +72,13 @@ pub fn one_line_within(s: &str, max: usize) -> String {
 /// them is shown: the bidi controls (LRM, RLM, ALM, embeddings, overrides,
 /// isolates), zero-width characters and joiners, the soft hyphen, the byte
 /// order mark, invisible operators and fillers, variation selectors and the
-/// tag characters. In a log line or a name they make what a reader sees
+/// tag characters, and the blank braille pattern. In a log line or a name they make what a reader sees
 /// differ from what was written.
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
         | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
         | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
         | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
