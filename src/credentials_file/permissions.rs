@@ -139,7 +139,7 @@ pub(super) fn no_new_readers(old: Access, new: Access, mode_given: bool) -> Resu
     }
     if new.mode & 0o040 != 0 && (old.mode & 0o040 == 0 || old.gid != new.gid) {
         return Err(format!(
-            "group {} may not read it now (it is {}:{} mode {:04o}), and {} would let that group read what it holds; {} first if that group is meant to, or remove it",
+            "group {} may not read it now (it is {}:{} mode {:04o}), and {} would let that group read what it holds; {} first if that group is meant to, or remove it (writers sharing a file need the same --mode and --owner)",
             new.gid,
             old.uid,
             old.gid,
