@@ -448,17 +448,30 @@ pub fn parse_answer(
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {
         if code.is_some() || message.is_some() {
-            return one_line(&format!(
+            let text = format!(
                 "{}: {}",
                 code.unwrap_or_else(|| "error".into()),
                 message.unwrap_or_default()
-            ));
+            );
+            // An error that carries credentials beside it: none of their
+            // secrets is quoted, wherever the message repeats them.
+            let secrets = secrets_in(body);
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            return one_line(&without_pieces(&text, &secrets));
         }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return "(empty body)".into();
     }
     one_line(quote_body(body).trim_start_matches(": "))
+}
+
+/// The secret key and token of the credentials a body carries, if any,
+/// which no message may quote.
+fn secrets_in(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Answer>(body)
+        .map(|a| a.secret_access_key.into_iter().chain(a.token).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -234,3 +234,16 @@ fn a_token_in_the_variable_is_held_to_the_files_size() {
     );
     assert!(!err.contains("aaaa"), "{err}");
 }
+
+/// An error answer that also carried credentials quoted their secrets in
+/// its `code` and `message`, in every log line and the final error.
+#[test]
+fn an_error_beside_credentials_quotes_none_of_their_secrets() {
+    let body = br#"{"AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"wJalrXUtnFEMIK7MDENGbPxRfiCY","Token":"IQoJb3JpZ2luX2VjEXAMPLETOKEN","code":"Err wJalrXUtnFEMIK7MDENGbPxRfiCY","message":"token IQoJb3JpZ2luX2VjEXAMPLETOKEN expired"}"#;
+    let e = parse_answer(URL, 500, None, body).unwrap_err().to_string();
+    assert!(
+        !e.contains("wJalrXUtnFEMIK7") && !e.contains("IQoJb3JpZ2luX2VjEX"),
+        "{e}"
+    );
+    assert!(e.contains("HTTP 500: Err"), "{e}");
+}
