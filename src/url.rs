@@ -96,9 +96,12 @@ impl Url {
     pub fn is_loopback(&self) -> bool {
         let host = self.host.strip_suffix('.').unwrap_or(&self.host);
         is_localhost_name(host)
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                // `::ffff:127.0.0.1` and the unspecified addresses reach
+                // this machine too.
+                let ip = ip.to_canonical();
+                ip.is_loopback() || ip.is_unspecified()
+            })
     }
 
     /// The port, the scheme's default when none is written.

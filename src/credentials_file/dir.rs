@@ -29,6 +29,9 @@ pub(super) struct Dir {
     fd: OwnedFd,
     /// Whether this walk made it (the last name was missing).
     made: bool,
+    /// The owners of the directories above it, as walked (from `/`, or
+    /// from the current directory for a relative path).
+    above: Vec<u32>,
 }
 
 impl Dir {
@@ -103,7 +106,17 @@ impl Dir {
             walked.push(next);
         }
         let fd = walked.pop().expect("the walk always has a directory");
-        Ok(Dir { fd, made })
+        let above = walked
+            .iter()
+            .filter_map(|d| lstat_at(d, OsStr::new("")).ok())
+            .map(|st| st.st_uid)
+            .collect();
+        Ok(Dir { fd, made, above })
+    }
+
+    /// The owners of the directories above this one on the way walked.
+    pub(super) fn owners_above(&self) -> &[u32] {
+        &self.above
     }
 
     /// Gives a directory this walk made to `uid` (and `gid`, if given): the
@@ -427,6 +440,7 @@ fn make_dir(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<Option<OwnedFd
         let names = Dir {
             fd: new.try_clone()?,
             made: true,
+            above: Vec::new(),
         }
         .names()?;
         names.iter().all(|n| n == "." || n == "..")

@@ -53,7 +53,8 @@ pub use self::lock::LOCK_WAIT;
 use self::lock::{lock, lock_timeout};
 pub use self::path::{path, ENV_HOME, ENV_SHARED_CREDENTIALS_FILE};
 use self::permissions::{
-    may_chown, may_keep_group, no_new_readers, trusted, trusted_dir, trusted_lock, Access,
+    may_chown, may_keep_group, no_new_readers, trusted, trusted_above, trusted_dir, trusted_lock,
+    Access,
 };
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 use self::values::validate;
@@ -201,13 +202,15 @@ impl FileSink {
         Ok(())
     }
 
-    /// Refuses a directory another user owns (see [`trusted_dir`]).
+    /// Refuses a directory another user owns, or one above it (see
+    /// [`trusted_dir`], [`trusted_above`]).
     fn dir_trusted(&self, dir: &Dir) -> Result<(), Error> {
-        match dir.owner() {
-            Ok(uid) => trusted_dir(uid, self.owner)
-                .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display()))),
-            Err(e) => Err(Error::io("open the directory of", &self.path, e)),
-        }
+        let uid = dir
+            .owner()
+            .map_err(|e| Error::io("open the directory of", &self.path, e))?;
+        trusted_dir(uid, self.owner)
+            .and_then(|()| trusted_above(dir.owners_above(), self.owner))
+            .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))
     }
 
     /// Replace `profile`'s section in the file with `creds`, atomically,

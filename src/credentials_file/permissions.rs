@@ -197,22 +197,34 @@ pub(super) fn trusted_dir(uid: u32, owner: Option<Owner>) -> Result<(), String> 
     if uid == 0 || ours.is_none_or(|us| us == uid) || owner.map(|o| o.uid) == Some(uid) {
         return Ok(());
     }
-    let why = if !is_mapped(uid) {
-        format!("the directory it is in belongs to a user outside this user namespace (shown as uid {uid}), who could replace the file with one of their own")
-    } else {
-        format!(
-            "the directory it is in belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could replace the file with one of their own and the app would run on their keys",
-            ours.unwrap_or_default()
-        )
-    };
     // `--owner` is a remedy only for a user this process may give files to.
     let remedy = match is_mapped(uid) && may_chown(Owner { uid, gid: None }).is_ok() {
-        true => format!(", or give --owner {uid} if the file is written for that user"),
+        true => format!(", or give --owner {uid} if the file is that user's"),
         false => String::new(),
     };
     Err(format!(
-        "{why}; keep it in a directory root or this user owns{remedy}"
+        "the directory it is in belongs to uid {uid}{}, who could put their own file in its place; keep it in a directory root or this user owns{remedy}",
+        if is_mapped(uid) { "" } else { " (outside this user namespace)" }
     ))
+}
+
+/// Whether the directories above the file's may belong to `uids`: root,
+/// this user, `--owner`, or (in a user namespace) users outside it, as the
+/// host's root shows there. Another user owning one could move the file's
+/// directory away and put one of their own in its place.
+pub(super) fn trusted_above(uids: &[u32], owner: Option<Owner>) -> Result<(), String> {
+    let ours = our_uid();
+    match uids.iter().find(|&&uid| {
+        uid != 0
+            && ours.is_some_and(|us| us != uid)
+            && owner.map(|o| o.uid) != Some(uid)
+            && is_mapped(uid)
+    }) {
+        None => Ok(()),
+        Some(uid) => Err(format!(
+            "a directory above it belongs to uid {uid}, who could put their own directory in its place; keep it under directories root or this user owns"
+        )),
+    }
 }
 
 /// Whether `uid` is a user of this process's user namespace: one outside
@@ -263,7 +275,7 @@ pub(super) fn may_chown(owner: Owner) -> Result<(), String> {
     };
     if !is_mapped(owner.uid) || owner.gid.is_some_and(|g| !in_map("/proc/self/gid_map", g)) {
         return Err(format!(
-            "{}{} is outside this user namespace, so no file can be given to it; give a user of this namespace, or run aws-credfile outside it",
+            "{}{} is outside this user namespace; give one of its users",
             owner.uid,
             owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
         ));

@@ -105,6 +105,9 @@ fn proxy_rules() {
         "https://a.b.LOCALHOST/",
         "https://foo.localhost./",
         "https://127.0.0.1.:8443/",
+        "https://[::ffff:127.0.0.1]:8443/",
+        "https://[::]:8443/",
+        "https://0.0.0.0:8443/",
     ] {
         assert_eq!(via(loopback, &net), None, "{loopback}");
     }

@@ -842,6 +842,24 @@ fn a_directory_another_user_owns_is_refused() {
     h.cmd(&["--once", "--owner", "65534:65534"])
         .run()
         .assert_code(0);
+
+    // One above it: that user could move the file's directory away and
+    // put their own in its place, which the app would read until the next
+    // refresh. Refused too.
+    let above = h.scratch.join("theirs");
+    let path = above.join("aws/credentials");
+    fs::create_dir_all(path.parent().expect("dir")).expect("the directories");
+    chown(&above, Some(NOBODY), Some(NOBODY)).expect("chown");
+    h.cmd(&["--once", "--file"])
+        .arg(&path)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("a directory above it belongs to uid 65534");
+    assert!(!path.exists(), "written under a foreign directory");
+    h.cmd(&["--once", "--owner", "65534:65534", "--file"])
+        .arg(&path)
+        .run()
+        .assert_code(0);
 }
 
 /// A root run writing for `--owner` (an init container's
