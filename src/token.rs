@@ -89,13 +89,17 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
     Ok(text.trim().to_string())
 }
 
-/// A token that goes into a header verbatim must be non-empty, ASCII, and
-/// free of line breaks (which would end the header and inject another) and
+/// A token that goes into a header verbatim must be non-empty, at most
+/// [`MAX_HEADER_TOKEN`] bytes, ASCII, and free of line breaks (which would end the header and inject another) and
 /// other control characters. The message never quotes the token.
 pub fn check_header_value(token: &Secret) -> Result<(), String> {
     let t = token.expose();
     if t.is_empty() {
         return Err("the token is empty".into());
+    }
+    // What a token file may hold, whichever way the token came.
+    if t.len() as u64 > MAX_HEADER_TOKEN {
+        return Err("longer than 16 KiB, which no token is".into());
     }
     if t.contains(['\r', '\n']) {
         return Err("the token contains a line break (CR or LF), which would inject HTTP headers; refusing to send it".into());

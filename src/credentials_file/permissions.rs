@@ -193,19 +193,25 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
 /// would then run on their keys. (Group and others writing it, as in an
 /// `emptyDir`, is the pod's own business, and left to the README's advice.)
 pub(super) fn trusted_dir(uid: u32, owner: Option<Owner>) -> Result<(), String> {
-    let ours = our_uid();
-    if uid == 0 || ours.is_none_or(|us| us == uid) || owner.map(|o| o.uid) == Some(uid) {
+    if ours_roots_or_owners(uid, owner) {
         return Ok(());
     }
+    let mapped = is_mapped(uid);
     // `--owner` is a remedy only for a user this process may give files to.
-    let remedy = match is_mapped(uid) && may_chown(Owner { uid, gid: None }).is_ok() {
+    let remedy = match mapped && may_chown(Owner { uid, gid: None }).is_ok() {
         true => format!(", or give --owner {uid} if the file is that user's"),
         false => String::new(),
     };
     Err(format!(
         "the directory it is in belongs to uid {uid}{}, who could put their own file in its place; keep it in a directory root or this user owns{remedy}",
-        if is_mapped(uid) { "" } else { " (outside this user namespace)" }
+        if mapped { "" } else { " (outside this user namespace)" }
     ))
+}
+
+/// Whether `uid` is root, this user or `--owner`: the users a directory or
+/// lock may belong to. Without `/proc` (this user unknown), taken to be.
+fn ours_roots_or_owners(uid: u32, owner: Option<Owner>) -> bool {
+    uid == 0 || our_uid().is_none_or(|us| us == uid) || owner.map(|o| o.uid) == Some(uid)
 }
 
 /// Whether the directories above the file's may belong to `uids`: root,
@@ -213,13 +219,10 @@ pub(super) fn trusted_dir(uid: u32, owner: Option<Owner>) -> Result<(), String> 
 /// host's root shows there. Another user owning one could move the file's
 /// directory away and put one of their own in its place.
 pub(super) fn trusted_above(uids: &[u32], owner: Option<Owner>) -> Result<(), String> {
-    let ours = our_uid();
-    match uids.iter().find(|&&uid| {
-        uid != 0
-            && ours.is_some_and(|us| us != uid)
-            && owner.map(|o| o.uid) != Some(uid)
-            && is_mapped(uid)
-    }) {
+    match uids
+        .iter()
+        .find(|&&uid| !ours_roots_or_owners(uid, owner) && is_mapped(uid))
+    {
         None => Ok(()),
         Some(uid) => Err(format!(
             "a directory above it belongs to uid {uid}, who could put their own directory in its place; keep it under directories root or this user owns"
@@ -253,11 +256,10 @@ fn in_map(map: &str, id: u32) -> bool {
 /// directory) is theirs to hold for good, and every write would wait for
 /// it and fail.
 pub(super) fn trusted_lock(uid: u32, owner: Option<Owner>) -> Result<(), String> {
-    let ours = our_uid();
-    if uid != 0 && ours.is_some_and(|us| us != uid) && owner.map(|o| o.uid) != Some(uid) {
+    if !ours_roots_or_owners(uid, owner) {
         return Err(format!(
             "it belongs to uid {uid}, neither this user (uid {}), root nor --owner, so that user could hold it and stop every write; remove it",
-            ours.unwrap_or_default()
+            our_uid().unwrap_or_default()
         ));
     }
     Ok(())

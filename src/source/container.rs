@@ -124,10 +124,7 @@ pub fn settings(env: Env) -> Result<Settings, Error> {
         (Some(file), _) => TokenSource::File(PathBuf::from(file)),
         (None, Some(value)) => {
             let secret = Secret::new(value);
-            let too_long = secret.expose().len() as u64 > token::MAX_HEADER_TOKEN;
-            too_long
-                .then(|| "longer than 16 KiB, which no agent token is".to_string())
-                .map_or_else(|| token::check_header_value(&secret), Err)
+            token::check_header_value(&secret)
                 .map_err(|e| Error::Config(format!("{ENV_CONTAINER_AUTHORIZATION_TOKEN}: {e}")))?;
             TokenSource::Value(secret)
         }
