@@ -24,6 +24,10 @@ pub enum Error {
     Config(String),
     /// STS answered with an `ErrorResponse`.
     Sts {
+        /// The call it answered (`AssumeRoleWithWebIdentity`, or the
+        /// `AssumeRole` of `--role-arn`): with a chain, which trust policy
+        /// to look at.
+        action: &'static str,
         /// The HTTP status it came with.
         status: u16,
         /// The STS error code, such as `AccessDenied`.
@@ -149,10 +153,12 @@ impl Error {
     pub fn map_quoted(self, f: impl Fn(&str) -> String) -> Error {
         match self {
             Error::Sts {
+                action,
                 status,
                 code,
                 message,
             } => Error::Sts {
+                action,
                 status,
                 code: f(&code),
                 message: f(&message),
@@ -270,11 +276,14 @@ fn is_throttling(code: &str) -> bool {
 
 /// What a person can do about an STS error code. Worded to read right both
 /// in a retry's log line and in the final error after retries ran out.
-fn sts_hint(code: &str) -> &'static str {
+fn sts_hint(action: &str, code: &str) -> &'static str {
+    let chained = action == crate::sts::ACTION_ASSUME_ROLE;
     match code {
-        "AccessDenied" => "check the role's trust policy allows this identity (and, for --role-arn, that the source role may sts:AssumeRole it)",
+        "AccessDenied" if chained => "check that the --role-arn role's trust policy lets the source role assume it, and that the source role may sts:AssumeRole it",
+        "AccessDenied" => "check the role's trust policy allows this identity (the cluster's OIDC provider and this service account)",
         "InvalidIdentityToken" => "check the cluster's OIDC provider is registered in IAM and the token's audience is sts.amazonaws.com",
-        "ExpiredTokenException" | "ExpiredToken" => "the identity token or the source credentials have expired; check the kubelet rotates the projected token, or the source's expiry and this node's clock",
+        "ExpiredTokenException" | "ExpiredToken" if chained => "the source credentials have expired; check the source's expiry and this node's clock",
+        "ExpiredTokenException" | "ExpiredToken" => "the identity token has expired; check the kubelet rotates the projected token, and this node's clock",
         "InvalidClientTokenId" | "SignatureDoesNotMatch" => "the source credentials were rejected; check the source identity",
         "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
         "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
@@ -315,14 +324,15 @@ impl fmt::Display for Message<'_> {
             Error::Usage(msg) => write!(f, "{msg} (see --help)"),
             Error::Config(msg) => f.write_str(msg),
             Error::Sts {
+                action,
                 status,
                 code,
                 message,
             } => write!(
                 f,
-                "STS refused: {code}: {} (HTTP {status}); {}",
+                "STS refused {action}: {code}: {} (HTTP {status}); {}",
                 one_line(message),
-                sts_hint(code)
+                sts_hint(action, code)
             ),
             Error::Endpoint {
                 url,

@@ -162,6 +162,16 @@ impl Client {
         })
     }
 
+    /// The client, its URL shown with `(what)` after it: the chain's
+    /// `AssumeRole` goes to the same STS as the web identity call, and a
+    /// message must say which of the two failed.
+    pub fn labelled(self, what: &str) -> Client {
+        Client {
+            shown: format!("{} ({what})", self.shown),
+            ..self
+        }
+    }
+
     /// The URL this client talks to, as messages show it.
     pub fn shown_url(&self) -> &str {
         &self.shown
@@ -196,16 +206,38 @@ impl Client {
             );
         }
         // What the request carried, for a redirect's message: the signing
-        // headers and the form's values (the identity token among them).
+        // headers and the form's values (the identity token among them),
+        // but not what is public and would hide the very URL the message
+        // asks for (the host, the role, pieces of the date or the action).
+        let public = |name: &str| {
+            [
+                "host",
+                "content-type",
+                "x-amz-date",
+                "Action",
+                "Version",
+                "DurationSeconds",
+                "RoleArn",
+                "RoleSessionName",
+            ]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+        };
         let form = body
             .split('&')
             .filter_map(|pair| pair.split_once('='))
+            .filter(|(name, _)| !public(name))
             .map(|(_, v)| {
                 percent_encoding::percent_decode_str(&v.replace('+', " "))
                     .decode_utf8_lossy()
                     .into_owned()
             });
-        let sent: Vec<String> = headers.iter().map(|(_, v)| v.clone()).chain(form).collect();
+        let sent: Vec<String> = headers
+            .iter()
+            .filter(|(name, _)| !public(name))
+            .map(|(_, v)| v.clone())
+            .chain(form)
+            .collect();
         let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
         self.finish(req.send(body.as_bytes()), &sent)
     }

@@ -46,6 +46,7 @@ fn exit_codes() {
     assert_eq!(Error::Config("x".into()).exit_code(), 2);
     assert_eq!(Error::Stale("x".into()).exit_code(), 1);
     let sts = Error::Sts {
+        action: "AssumeRoleWithWebIdentity",
         status: 403,
         code: "AccessDenied".into(),
         message: "no".into(),
@@ -57,6 +58,7 @@ fn exit_codes() {
 #[test]
 fn transient_classification() {
     let sts = |status, code: &str| Error::Sts {
+        action: "AssumeRoleWithWebIdentity",
         status,
         code: code.into(),
         message: String::new(),
@@ -109,6 +111,7 @@ fn reasons_follow_the_status_before_the_body() {
     assert_eq!(bad(502).reason(), "server_error");
     assert_eq!(bad(429).reason(), "throttled");
     let sts = |status, code: &str| Error::Sts {
+        action: "AssumeRoleWithWebIdentity",
         status,
         code: code.into(),
         message: String::new(),
@@ -121,6 +124,7 @@ fn reasons_follow_the_status_before_the_body() {
 #[test]
 fn messages_are_one_line() {
     let e = Error::Sts {
+        action: "AssumeRoleWithWebIdentity",
         status: 403,
         code: "AccessDenied".into(),
         message: "Not authorized\nto perform\r\n sts:AssumeRoleWithWebIdentity".into(),
@@ -186,4 +190,34 @@ fn failures_outside_aws_credfile_say_where_to_look() {
     assert!(io(libc::ENOSPC).contains("full"));
     assert!(io(libc::EROFS).contains("read-only"));
     assert!(!io(libc::EEXIST).contains(';'), "{}", io(libc::EEXIST));
+}
+
+/// With `--role-arn` both calls go to the same STS: the message names the
+/// call STS refused, and what to look at for it.
+#[test]
+fn an_sts_refusal_names_the_call_and_its_trust_policy() {
+    let refused = |action| {
+        Error::Sts {
+            action,
+            status: 403,
+            code: "AccessDenied".into(),
+            message: "Not authorized".into(),
+        }
+        .to_string()
+    };
+    let web = refused(crate::sts::ACTION_WEB_IDENTITY);
+    let chained = refused(crate::sts::ACTION_ASSUME_ROLE);
+    assert!(
+        web.starts_with("STS refused AssumeRoleWithWebIdentity: AccessDenied: "),
+        "{web}"
+    );
+    assert!(!web.contains("--role-arn"), "{web}");
+    assert!(
+        chained.starts_with("STS refused AssumeRole: AccessDenied: "),
+        "{chained}"
+    );
+    assert!(
+        chained.contains("--role-arn role's trust policy"),
+        "{chained}"
+    );
 }

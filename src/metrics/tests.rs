@@ -86,16 +86,19 @@ fn counts_and_readiness() {
 fn every_reason_is_in_the_fixed_set() {
     let errors = [
         Error::Sts {
+            action: "AssumeRoleWithWebIdentity",
             status: 400,
             code: "Throttling".into(),
             message: String::new(),
         },
         Error::Sts {
+            action: "AssumeRoleWithWebIdentity",
             status: 403,
             code: "AccessDenied".into(),
             message: String::new(),
         },
         Error::Sts {
+            action: "AssumeRoleWithWebIdentity",
             status: 503,
             code: "X".into(),
             message: String::new(),

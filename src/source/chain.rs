@@ -22,7 +22,7 @@ pub struct Settings {
 }
 
 pub struct ChainProvider {
-    cfg: Settings,
+    pub(super) cfg: Settings,
     net: Network,
 }
 
@@ -54,7 +54,8 @@ impl ChainProvider {
         });
         let headers = sts::sign(&self.cfg.sts, &body, base, SystemTime::now())?;
         super::call_sts(
-            &Client::new(&self.cfg.sts.post_url(), &self.net)?,
+            &Client::new(&self.cfg.sts.post_url(), &self.net)?
+                .labelled("the AssumeRole of --role-arn"),
             sts::ACTION_ASSUME_ROLE,
             &headers,
             &body,

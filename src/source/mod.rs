@@ -148,6 +148,20 @@ impl Provider {
         Ok(creds.believed(Timestamp::now()))
     }
 
+    /// An STS endpoint in use that plain http reaches beyond this machine:
+    /// the identity token, or the signed request, and the credentials cross
+    /// the network readable.
+    pub fn cleartext_sts(&self) -> Option<&str> {
+        let base = match &self.base {
+            Base::WebIdentity(p) => Some(&p.cfg.sts),
+            Base::Container(_) => None,
+        };
+        base.into_iter()
+            .chain(self.chain.as_ref().map(|c| &c.cfg.sts))
+            .find(|sts| sts.is_cleartext())
+            .map(|sts| sts.url.as_str())
+    }
+
     /// What to call the source in logs.
     pub fn describe(&self) -> String {
         let base = match &self.base {
@@ -168,7 +182,7 @@ impl Provider {
 /// before anything in it can reach a message (see `Response::parse_with`).
 fn call_sts(
     client: &Client,
-    action: &str,
+    action: &'static str,
     headers: &[(String, String)],
     body: &str,
     sent: &[&str],

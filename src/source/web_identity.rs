@@ -76,7 +76,7 @@ pub fn settings(
 }
 
 pub struct WebIdentityProvider {
-    cfg: Settings,
+    pub(super) cfg: Settings,
     net: Network,
 }
 

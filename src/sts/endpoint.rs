@@ -78,20 +78,41 @@ pub const LEGACY_GLOBAL_REGIONS: [&str; 16] = [
 /// Where to send STS requests and the region to sign them for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StsEndpoint {
-    /// Scheme, host, optional port and optional path, never a trailing
-    /// slash, such as `https://sts.eu-west-1.amazonaws.com`.
+    /// Scheme, host, optional port and optional path, as given, but never
+    /// a path of just `/`: `https://sts.eu-west-1.amazonaws.com`,
+    /// `https://proxy.internal/sts/`.
     pub url: String,
     /// The region in the SigV4 credential scope.
     pub signing_region: String,
 }
 
 impl StsEndpoint {
-    /// The URL to `POST` the Query API form to: [`StsEndpoint::url`] plus
-    /// `/`, as the SDKs join an endpoint with the operation path `/`. The
-    /// signature covers this exact path, so the HTTP client must use it.
+    /// The URL to `POST` the Query API form to: [`StsEndpoint::url`], with
+    /// `/` when it has no path, as the SDKs join an endpoint with the
+    /// operation path `/` (a path given stays as written, trailing slash
+    /// or not). The signature covers this exact path, so the HTTP client
+    /// must use it.
     pub fn post_url(&self) -> String {
-        format!("{}/", self.url)
+        match path_of(&self.url) {
+            "" => format!("{}/", self.url),
+            _ => self.url.clone(),
+        }
     }
+}
+
+impl StsEndpoint {
+    /// Whether requests cross a network in clear text: plain http to a
+    /// host other than this machine (an emulator on 127.0.0.1 is fine).
+    pub fn is_cleartext(&self) -> bool {
+        Url::parse(&self.url).is_ok_and(|u| !u.is_https() && !u.is_loopback())
+    }
+}
+
+/// The path of an absolute URL without query: from the first `/` after
+/// the authority, empty if none.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.find('/').map_or("", |at| &rest[at..])
 }
 
 /// `AWS_STS_REGIONAL_ENDPOINTS`.
@@ -286,7 +307,7 @@ impl Partition {
     }
 }
 
-/// Checks an override URL and returns it without its one trailing slash.
+/// Checks an override URL and returns it without a path of just `/`.
 /// Only what a person would mean as an STS endpoint passes: http or https,
 /// a host, optionally a port and a path; no user info, query or fragment.
 pub fn check_override_url(url: &str) -> Result<String, String> {
@@ -306,7 +327,10 @@ pub fn check_override_url(url: &str) -> Result<String, String> {
             parsed.host()
         ));
     }
-    Ok(url.strip_suffix('/').unwrap_or(url).to_owned())
+    match path_of(url) {
+        "/" => Ok(url[..url.len() - 1].to_owned()),
+        _ => Ok(url.to_owned()),
+    }
 }
 
 /// Checks that a region name can be put into a host name: lowercase ASCII

@@ -93,7 +93,7 @@ struct ErrorXml {
 ///   at most the first 100 characters of the body, and only when the body
 ///   does not look as if it could hold credentials.
 pub fn parse_response(
-    action: &str,
+    action: &'static str,
     from: &str,
     status: u16,
     content_type: Option<&str>,
@@ -123,7 +123,7 @@ pub fn parse_response(
     let root = root_element(text);
 
     if root.as_deref() == Some("ErrorResponse") {
-        return Err(sts_error(text, status)
+        return Err(sts_error(action, text, status)
             .unwrap_or_else(|e| bad(format!("an STS ErrorResponse that cannot be read: {e}"))));
     }
     if !success_status {
@@ -243,7 +243,7 @@ const MAX_CODE_BYTES: usize = 64;
 
 /// Reads an `ErrorResponse` into [`Error::Sts`], with the request id (which
 /// AWS support asks for) appended to the message.
-fn sts_error(text: &str, status: u16) -> Result<Error, String> {
+fn sts_error(action: &'static str, text: &str, status: u16) -> Result<Error, String> {
     let doc: ErrorResponseXml = quick_xml::de::from_str(text).map_err(|e| describe_de_error(&e))?;
     let (code, message) = doc
         .error
@@ -268,6 +268,7 @@ fn sts_error(text: &str, status: u16) -> Result<Error, String> {
         message = format!("{message} (request id {id})");
     }
     Ok(Error::Sts {
+        action,
         status,
         code,
         message,

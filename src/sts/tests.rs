@@ -50,7 +50,7 @@ fn assume_role_xml() -> String {
     )
 }
 
-fn parse(action: &str, status: u16, body: &str) -> Result<Credentials, Error> {
+fn parse(action: &'static str, status: u16, body: &str) -> Result<Credentials, Error> {
     parse_response(action, "STS", status, Some("text/xml"), body.as_bytes())
 }
 
@@ -127,10 +127,12 @@ fn error_responses() {
     );
     match parse(ACTION_WEB_IDENTITY, 403, &access_denied) {
         Err(Error::Sts {
+            action,
             status,
             code,
             message,
         }) => {
+            assert_eq!(action, ACTION_WEB_IDENTITY);
             assert_eq!(status, 403);
             assert_eq!(code, "AccessDenied");
             assert_eq!(
@@ -162,7 +164,7 @@ fn error_responses() {
             assert!(e.is_transient());
             assert_eq!(
                 e.to_string(),
-                "STS refused: Throttling: Rate exceeded (HTTP 400); STS is throttling or briefly unavailable; this is usually temporary"
+                "STS refused AssumeRole: Throttling: Rate exceeded (HTTP 400); STS is throttling or briefly unavailable; this is usually temporary"
             );
         }
         other => panic!("{other:?}"),
@@ -182,6 +184,7 @@ fn error_responses() {
             status: 500,
             code,
             message,
+            ..
         }) => {
             assert_eq!(code, "Unknown");
             assert_eq!(message, "no message");
@@ -531,8 +534,8 @@ fn signing_creds(token: Option<&str>) -> Credentials {
 /// sign("https://sts.example.com:8443/a/b/", "us-east-1", body, None)
 /// ```
 ///
-/// Each endpoint URL below is what config stores (no trailing slash);
-/// `post_url` adds the `/` botocore was given.
+/// Each endpoint URL below is what config stores: a path as given, none
+/// for a bare `/`, to which `post_url` adds the `/` botocore was given.
 #[test]
 fn signature_matches_botocore() {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_979_289);
@@ -557,7 +560,7 @@ fn signature_matches_botocore() {
         ),
         // An override with a path: signed for /sts/, where it is sent.
         (
-            "https://proxy.internal/sts",
+            "https://proxy.internal/sts/",
             "eu-west-1",
             Some(token),
             "proxy.internal",
@@ -573,7 +576,7 @@ fn signature_matches_botocore() {
         ),
         // IPv6 on the default port, with a path.
         (
-            "https://[fd00:ec2::5]/sts",
+            "https://[fd00:ec2::5]/sts/",
             "us-east-1",
             None,
             "[fd00:ec2::5]",
@@ -581,7 +584,7 @@ fn signature_matches_botocore() {
         ),
         // A non-default https port and a deeper path.
         (
-            "https://sts.example.com:8443/a/b",
+            "https://sts.example.com:8443/a/b/",
             "us-east-1",
             None,
             "sts.example.com:8443",

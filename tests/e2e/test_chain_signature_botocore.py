@@ -149,6 +149,8 @@ def ipv6_loopback() -> bool:
     [
         ("127.0.0.1", "/sts/", None),
         ("127.0.0.1", "/deeper/sts/", None),
+        # Without a trailing slash botocore sends to the path as written, and so must we.
+        ("127.0.0.1", "/sts", None),
         # Host names are case-insensitive; the Host sent must be the one signed.
         ("127.0.0.1", "/", "LOCALHOST"),
         pytest.param("::1", "/", None, marks=pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")),

@@ -255,7 +255,11 @@ fn chain_access_denied_exits_1_with_the_code_and_keeps_the_file() {
     let out = h
         .cmd(&["--once", "--role-arn", CHAINED_ROLE, "--external-id", "xyz"])
         .run();
-    out.assert_code(1).assert_stderr_contains("AccessDenied");
+    // Both calls go to one STS: the line says which of them was refused,
+    // so which trust policy to fix.
+    out.assert_code(1)
+        .assert_stderr_contains("STS refused AssumeRole: AccessDenied: ")
+        .assert_stderr_contains("the --role-arn role's trust policy");
     assert!(
         out.elapsed < Duration::from_secs(20),
         "AccessDenied is not retried for the whole budget\n{}",
@@ -303,4 +307,29 @@ fn chain_on_long_term_keys_sends_no_security_token() {
     );
     assert!(!auth.contains("x-amz-security-token"), "{auth}");
     assert_eq!(profile(&h), Profile::from(&h.sts.issued()[0]));
+}
+
+/// Both calls go to one STS, so a failure of the second must say it was
+/// the second; and a redirect's message showed `** redacted **` for the
+/// STS's own host and port, taken for a secret because the signed request
+/// carried them in `Host`, though the message asks for that very URL.
+#[test]
+fn a_failed_assume_role_says_it_was_the_chains_and_shows_where_it_was_sent() {
+    let here = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let seen = here.clone();
+    let h = Harness::new("chain_redirect", move |_, r| {
+        if r.param("Action").as_deref() == Some("AssumeRole") {
+            let to = format!("{}/elsewhere", seen.get().expect("the URL is set"));
+            Answer::raw(307, &format!("text/plain\r\nLocation: {to}"), "")
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    here.set(h.sts.url()).expect("set once");
+    let out = h.cmd(&["--once", "--role-arn", CHAINED_ROLE]).run();
+    out.assert_code(1)
+        .assert_stderr_contains("(the AssumeRole of --role-arn)")
+        .assert_stderr_contains(&format!("a redirect to {}/elsewhere,", h.sts.url()));
+    assert!(!out.stderr.contains("redacted"), "{}", out.describe());
+    assert!(!h.cred_file.exists());
 }

@@ -1402,7 +1402,7 @@ fn a_hostile_error_code_stays_on_one_short_line() {
         let stderr = &out.stderr;
         let last = stderr.lines().last().unwrap_or_default();
         assert!(
-            last.starts_with("aws-credfile: error: STS refused: "),
+            last.starts_with("aws-credfile: error: STS refused AssumeRoleWithWebIdentity: "),
             "{name}: {}",
             out.describe()
         );

@@ -227,13 +227,15 @@ fn override_urls_accepted_as_given() {
         ("https://sts.example.com/", "https://sts.example.com"),
         ("HTTPS://sts.example.com", "HTTPS://sts.example.com"),
         ("http://[::1]:8080/", "http://[::1]:8080"),
-        ("http://localhost:4566/sts/", "http://localhost:4566/sts"),
+        // A path stays as written, as botocore sends it.
+        ("http://localhost:4566/sts/", "http://localhost:4566/sts/"),
+        ("http://localhost:4566/sts", "http://localhost:4566/sts"),
         ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
         ("https://[::1]:8443", "https://[::1]:8443"),
         ("https://localhost:8443", "https://localhost:8443"),
         ("http://127.1:8080", "http://127.1:8080"),
-        // Only one slash is stripped.
-        ("http://localhost//", "http://localhost/"),
+        // Only a path of one slash is dropped.
+        ("http://localhost//", "http://localhost//"),
     ] {
         let i = EndpointInputs {
             override_url: Some(given),
@@ -335,4 +337,37 @@ fn post_url_appends_the_operation_path() {
         signing_region: "us-east-1".into(),
     };
     assert_eq!(e.post_url(), "http://127.0.0.1:8080/");
+    // A path is the SDKs' as written: botocore posts to `/sts` for
+    // `https://proxy.internal/sts`, not `/sts/`.
+    for path in ["/sts", "/sts/", "/a/b"] {
+        let e = StsEndpoint {
+            url: format!("https://proxy.internal{path}"),
+            signing_region: "us-east-1".into(),
+        };
+        assert_eq!(e.post_url(), format!("https://proxy.internal{path}"));
+    }
+}
+
+#[test]
+fn plain_http_beyond_this_machine_is_cleartext() {
+    let at = |url: &str| StsEndpoint {
+        url: url.into(),
+        signing_region: "us-east-1".into(),
+    };
+    for url in [
+        "http://192.0.2.1",
+        "http://sts.internal:8080/sts",
+        "HTTP://[2001:db8::1]",
+    ] {
+        assert!(at(url).is_cleartext(), "{url}");
+    }
+    for url in [
+        "https://sts.amazonaws.com",
+        "HTTPS://192.0.2.1",
+        "http://127.0.0.1:4566",
+        "http://localhost:4566",
+        "http://[::1]:8080",
+    ] {
+        assert!(!at(url).is_cleartext(), "{url}");
+    }
 }
