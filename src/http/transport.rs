@@ -41,7 +41,14 @@ fn io_error(e: &io::Error) -> (String, Reach) {
         return tls(tls_error);
     }
     let reach = match e.kind() {
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => Reach::Broken,
+        // rustls says so with a link to its manual, which helps no operator.
+        io::ErrorKind::UnexpectedEof => {
+            return (
+                "the server closed the connection before the whole answer came".into(),
+                Reach::Broken,
+            )
+        }
+        io::ErrorKind::InvalidData => Reach::Broken,
         _ => Reach::Unreached,
     };
     (e.to_string(), reach)

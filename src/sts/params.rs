@@ -16,7 +16,7 @@ pub fn validate_session_name(s: &str) -> Result<(), String> {
     let len = s.chars().count();
     if !(2..=64).contains(&len) || !s.chars().all(is_iam_name_char) {
         return Err(format!(
-            "session name {s:?} must be 2 to 64 characters of letters, digits and _+=,.@-"
+            "a session name must be 2 to 64 characters of letters, digits and _+=,.@-"
         ));
     }
     Ok(())

@@ -69,8 +69,13 @@ fn an_untrusted_certificate_or_a_refusing_proxy_is_lasting() {
 /// An answer that came but was broken is not "could not reach".
 #[test]
 fn a_broken_answer_is_told_from_no_answer() {
-    let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
-    assert_eq!(described(ureq::Error::Io(eof)).1, Reach::Broken);
+    let eof = io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/x",
+    );
+    let (said, reach) = described(ureq::Error::Io(eof));
+    assert_eq!(reach, Reach::Broken);
+    assert!(!said.contains("docs.rs"), "{said}");
     assert_eq!(
         described(ureq::Error::LargeResponseHeader(70_000, 65_536)).1,
         Reach::Broken
