@@ -42,7 +42,9 @@ mod runnable;
 mod terminal;
 
 pub use runnable::check_runnable;
-use terminal::{at_our_terminal, give_terminal, is_stopped, our_process_group, owns_terminal};
+use terminal::{
+    at_our_terminal, give_terminal, group_orphaned, is_stopped, our_process_group, owns_terminal,
+};
 
 /// What is passed on to the program when aws-credfile receives it.
 pub const FORWARDED: [Signal; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
@@ -194,6 +196,9 @@ pub struct Program {
     /// session's terminal, in the foreground or not): then its stops and
     /// ours are followed as a shell's job control expects.
     job_control: bool,
+    /// It stopped to use the terminal from the background where no shell
+    /// can bring the job to the foreground: left stopped, to be said so.
+    stranded: bool,
 }
 
 impl Program {
@@ -286,6 +291,7 @@ impl Program {
             pid,
             our_pgrp: our_process_group(),
             job_control: at_our_terminal(),
+            stranded: false,
         })
     }
 
@@ -345,9 +351,10 @@ impl Program {
                 return ended;
             }
             if pid == self.pid && libc::WIFSTOPPED(status) {
-                self.stop_with_it();
+                self.stop_with_it(libc::WSTOPSIG(status));
             } else if pid == self.pid {
                 ended = Some(exit_status(status));
+                self.take_terminal_back();
             }
         }
     }
@@ -362,7 +369,12 @@ impl Program {
     /// continued meanwhile) is ignored; a stop while aws-credfile itself
     /// has the terminal (the program read it while aws-credfile was stopped,
     /// and `fg` gave the terminal to aws-credfile) is undone at once.
-    fn stop_with_it(&self) {
+    ///
+    /// A program that stopped to use the terminal from the background
+    /// while aws-credfile cannot stop either (an orphaned group: PID 1, or
+    /// a job whose shell is gone) is left stopped: continued, it stopped
+    /// again at once, and aws-credfile spun a CPU doing that for good.
+    fn stop_with_it(&mut self, sig: Signal) {
         if !is_stopped(self.pid) {
             return;
         }
@@ -374,10 +386,35 @@ impl Program {
                 give_terminal(self.our_pgrp);
             }
             if foreground != self.our_pgrp {
+                let at_the_door =
+                    foreground != self.pid && (sig == libc::SIGTTIN || sig == libc::SIGTTOU);
+                if at_the_door && group_orphaned() {
+                    self.stranded = true;
+                    return;
+                }
                 libc::kill(libc::getpid(), libc::SIGTSTP);
             }
         }
         self.continue_job();
+    }
+
+    /// Whether the program was left stopped at the terminal's door since
+    /// last asked ([`Program::stop_with_it`]).
+    pub fn take_stranded(&mut self) -> bool {
+        std::mem::take(&mut self.stranded)
+    }
+
+    /// The program has ended: the terminal it had goes back to our group,
+    /// as a shell takes it back from a finished job. Left with the ended
+    /// group, the shell that ran aws-credfile read EIO from its terminal,
+    /// and Ctrl-C reached nothing.
+    fn take_terminal_back(&self) {
+        // SAFETY: tcgetpgrp takes a number only.
+        #[allow(unsafe_code)]
+        let foreground = unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) };
+        if self.job_control && foreground == self.pid {
+            give_terminal(self.our_pgrp);
+        }
     }
 
     /// aws-credfile was continued (a shell's `fg` or `bg`, or right after

@@ -47,7 +47,17 @@ impl Refresher {
             return Reaction::Nothing;
         }
         if sig == SIGCHLD {
-            return match program.reap() {
+            let reaped = program.reap();
+            if program.take_stranded() {
+                self.log.warn(
+                    "program_stopped_at_terminal",
+                    &[
+                        ("pid", &program.pid()),
+                        ("risk", &"it used the terminal from the background, and no shell can bring this job to the foreground; it stays stopped until aws-credfile gets SIGCONT: run it in the foreground, or with </dev/null"),
+                    ],
+                );
+            }
+            return match reaped {
                 Some(status) => {
                     self.log.info("program_exited", &[("status", &status)]);
                     Reaction::End(Ended::Exited(status))

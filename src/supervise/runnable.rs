@@ -40,9 +40,17 @@ pub fn check_runnable(name: &OsStr) -> Result<(), Error> {
             }),
         };
     }
-    // As execvp(3) would have failed, a directory said plainly.
+    // As execvp(3) would have failed, a directory said plainly, and a path
+    // that cannot be followed (a loop of links, ELOOP) not called missing.
+    let unfollowable = candidates.iter().find_map(|p| {
+        std::fs::metadata(p)
+            .err()
+            .filter(|e| !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)))
+    });
     let source = if candidates.iter().any(|p| p.is_dir()) {
         std::io::Error::new(std::io::ErrorKind::PermissionDenied, "is a directory")
+    } else if let Some(e) = unfollowable {
+        e
     } else if candidates.iter().any(|p| p.exists()) {
         std::io::Error::from_raw_os_error(libc::EACCES)
     } else {

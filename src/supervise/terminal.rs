@@ -7,11 +7,7 @@
 /// own: its `/proc/PID` is someone else), taken to be (the wait status
 /// said so).
 pub fn is_stopped(pid: libc::pid_t) -> bool {
-    let ours = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
-        == Some(std::process::id());
-    if !ours {
+    if !proc_is_ours() {
         return true;
     }
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -21,6 +17,55 @@ pub fn is_stopped(pid: libc::pid_t) -> bool {
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next());
     matches!(state, Some("T") | None)
+}
+
+/// Whether `/proc` is of our PID namespace, so `/proc/PID` is that PID.
+fn proc_is_ours() -> bool {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        == Some(std::process::id())
+}
+
+/// Whether our process group is orphaned (POSIX): no shell of our session
+/// can stop or continue it as a job, and the kernel discards a SIGTSTP
+/// sent to it. So it is as PID 1, and when the first of our ancestors
+/// outside our group is outside our session too (a job whose shell is
+/// gone, or a non-interactive shell that leads its session). Not
+/// orphaned when `/proc` cannot tell.
+pub fn group_orphaned() -> bool {
+    // SAFETY: getpid, getppid, getpgrp and getsid take numbers only.
+    #[allow(unsafe_code)]
+    let (group, session, mut parent) =
+        unsafe { (libc::getpgrp(), libc::getsid(0), libc::getppid()) };
+    if std::process::id() == 1 || parent == 0 {
+        return true;
+    }
+    if !proc_is_ours() {
+        return false;
+    }
+    // Up our own line only: another member's parent is not looked for.
+    for _ in 0..64 {
+        let Some((grandparent, pgrp, sid)) = ids(parent) else {
+            return false;
+        };
+        if sid != session {
+            return true;
+        }
+        if pgrp != group {
+            return false;
+        }
+        parent = grandparent;
+    }
+    false
+}
+
+/// The parent, process group and session of `pid`, from `/proc`.
+fn ids(pid: libc::pid_t) -> Option<(libc::pid_t, libc::pid_t, libc::pid_t)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(1);
+    let mut next = || fields.next()?.parse().ok();
+    Some((next()?, next()?, next()?))
 }
 
 /// Makes `pgrp` the terminal's foreground process group. From a background

@@ -381,6 +381,13 @@ fn a_program_that_cannot_start_gives_127_or_126() {
     let no_magic = h.scratch.write("no-magic", "echo hello\n");
     fs::set_permissions(&no_magic, fs::Permissions::from_mode(0o755)).expect("chmod");
     h.cmd(&["--", "./no-magic"]).run().assert_code(126);
+    // A loop of links is not "not found" (127): exec says ELOOP, 126.
+    std::os::unix::fs::symlink("loop2", h.scratch.join("loop1")).expect("symlink");
+    std::os::unix::fs::symlink("loop1", h.scratch.join("loop2")).expect("symlink");
+    h.cmd(&["--", "./loop1"])
+        .run()
+        .assert_code(126)
+        .assert_stderr_contains("symbolic links");
     assert_eq!(
         h.sts.request_count(),
         0,
@@ -1394,6 +1401,101 @@ fn a_job_started_in_the_background_can_be_brought_to_the_foreground() {
     );
     wait_job(&h, &mut d, (program, ours), false, None, "after fg");
     program_reads_then_ctrl_c_ends_it(&h, &mut d, &mut tty, program);
+}
+
+/// Run by a shell that does no job control (`sh -c` under `docker run
+/// -it`, `ssh -t`), aws-credfile left the terminal with the program's
+/// group after the program ended: the shell's next read from the terminal
+/// failed (EIO) and Ctrl-C reached nothing. The terminal now goes back to
+/// aws-credfile's group, as a shell takes it back from a finished job.
+#[test]
+fn the_terminal_goes_back_when_the_program_ends() {
+    use std::io::Write;
+    let h = harness("sup-tty-back", HOUR);
+    let job = r#""$@" 2>&3; read -r line; echo "got=$line" > shell-read"#;
+    let reads = r#"read -r line; echo "$line" > program-read"#;
+    let Some((mut d, mut tty, _, _)) = job_at_a_terminal(&h, reads, job) else {
+        return;
+    };
+    tty.write_all(b"one\n")
+        .expect("type a line for the program");
+    let read = wait_until(SHORT, || {
+        fs::read_to_string(h.scratch.join("program-read")).is_ok_and(|l| l == "one\n")
+    });
+    assert!(
+        read,
+        "the program never read its line\n{}",
+        d.snapshot().describe()
+    );
+    tty.write_all(b"two\n").expect("type a line for the shell");
+    assert_eq!(wait_exit(&mut d), Some(0), "{}", d.snapshot().describe());
+    assert_eq!(
+        fs::read_to_string(h.scratch.join("shell-read"))
+            .ok()
+            .as_deref(),
+        Some("got=two\n"),
+        "the shell lost its terminal to the ended program\n{}",
+        d.snapshot().describe()
+    );
+}
+
+/// The CPU time `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// A job whose shell is gone (`( cmd & )` at a terminal) is an orphaned
+/// group: the kernel discards its stops. Its program reading the terminal
+/// from the background was stopped (SIGTTIN); aws-credfile, unable to stop
+/// with it, continued it, it stopped again, and so on: a CPU spent for
+/// good. Now the program is left stopped, with a warning, as no shell can
+/// bring the job to the foreground; SIGTERM still ends both.
+#[test]
+fn a_program_at_the_terminals_door_of_an_orphaned_job_is_left_stopped() {
+    let h = harness("sup-orphan-ttin", HOUR);
+    // Without job control a background command reads /dev/null; `<&0` keeps the terminal.
+    let job = r#"(set -m; "$@" 2>&3 <&0 &); : > orphaned; read -r _"#;
+    let reads = concat!(
+        "while [ ! -e orphaned ]; do sleep 0.05; done; ",
+        r#"read -r line; echo "$line" > program-read"#
+    );
+    let Some((mut d, mut tty, program, ours)) = job_at_a_terminal(&h, reads, job) else {
+        return;
+    };
+    let stopped = wait_until(SHORT, || state(program) == Some('T'));
+    assert!(
+        stopped,
+        "the program never stopped at the terminal\n{}",
+        d.snapshot().describe()
+    );
+    let before = cpu_ticks(ours).expect("aws-credfile runs");
+    thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(ours).expect("aws-credfile runs") - before;
+    // A spin spends most of the two seconds; waiting spends next to none.
+    assert!(
+        spent < 50,
+        "aws-credfile spent {spent} ticks in 2 s waiting\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(state(program), Some('T'), "{}", d.snapshot().describe());
+    // SAFETY: kill(2) takes numbers only; `ours` is this test's aws-credfile.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(ours as libc::pid_t, libc::SIGTERM);
+    }
+    let ended = wait_until(SHORT, || state(ours).is_none_or(|s| s == 'Z'));
+    assert!(
+        ended,
+        "SIGTERM did not end the job\n{}",
+        d.snapshot().describe()
+    );
+    use std::io::Write;
+    tty.write_all(b"\n").expect("end the shell's read");
+    wait_exit(&mut d);
+    let out = d.snapshot();
+    out.assert_stderr_contains("program_stopped_at_terminal");
 }
 
 /// SIGTERM or SIGINT before the program started (during
