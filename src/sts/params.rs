@@ -15,9 +15,9 @@ fn is_iam_name_char(c: char) -> bool {
 pub fn validate_session_name(s: &str) -> Result<(), String> {
     let len = s.chars().count();
     if !(2..=64).contains(&len) || !s.chars().all(is_iam_name_char) {
-        return Err(format!(
-            "a session name must be 2 to 64 characters of letters, digits and _+=,.@-"
-        ));
+        return Err(
+            "a session name must be 2 to 64 characters of letters, digits and _+=,.@-".into(),
+        );
     }
     Ok(())
 }
