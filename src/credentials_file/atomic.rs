@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::error::Error;
 
-use super::dir::{drop_access_acl, has_access_acl, Dir};
+use super::dir::{drop_access_acl, has_access_acl, Dir, Stamp};
 use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 
 /// The mode of a parent directory we have to create: the keys inside are
@@ -103,7 +103,8 @@ pub(super) fn is_symlink(path: &Path) -> bool {
 /// over the target, and the directory flushed so the rename survives a power
 /// cut (after a reboot the app would find the old credentials or none; best
 /// effort, once the rename is done). On failure the target is untouched
-/// and the temporary file removed.
+/// and the temporary file removed. `false`, with nothing done, when the
+/// file is no longer as it was `read` (its stamp then, `None` if absent).
 pub(super) fn replace(
     path: &Path,
     dir: &Dir,
@@ -111,10 +112,20 @@ pub(super) fn replace(
     data: &[u8],
     mode: u32,
     owner: Option<Owner>,
-) -> Result<(), Error> {
+    read: Option<Stamp>,
+) -> Result<bool, Error> {
     let temp = write_temp(dir, file_name, parent_dir(path), |f| {
         fill(f, data, mode, owner)
     })?;
+    // A program that writes the file in place, without the lock
+    // (`aws configure set` truncates it, then writes), may have changed it
+    // since it was `read`: the rename would undo its change, or make the
+    // empty file read in between the file for good, every other profile
+    // lost. Nothing is replaced then, for the caller to merge again.
+    if dir.stamp(file_name) != read {
+        let _ = dir.unlink(&temp);
+        return Ok(false);
+    }
     if let Err(e) = dir.rename(&temp, file_name) {
         // Do not leave the keys lying around under another name. The
         // rename error is the one worth telling.
@@ -126,7 +137,7 @@ pub(super) fn replace(
     // (a directory this user may search and write but not read,
     // 0300, cannot be opened to be flushed). The flush is for power cuts.
     let _ = dir.sync();
-    Ok(())
+    Ok(true)
 }
 
 /// Creates a temporary file of this process's beside `file_name` (in `dir`,
@@ -263,6 +274,8 @@ pub(super) fn read_file(path: &Path) -> Result<Option<Existing>, Error> {
 /// The file as it is: its text, and who may write it.
 pub(super) struct Existing {
     pub text: String,
+    /// Taken before `text` was read: see [`replace`].
+    pub stamp: Stamp,
     pub uid: u32,
     pub gid: u32,
     /// Permission bits.
@@ -368,6 +381,14 @@ pub(super) fn read_existing(
     })?;
     Ok(Some(Existing {
         text,
+        stamp: [
+            meta.ino() as i64,
+            meta.size() as i64,
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+        ],
         uid: meta.uid(),
         gid: meta.gid(),
         mode: meta.mode() & 0o7777,

@@ -44,11 +44,8 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             "profile [{profile}] in {shown} has no {what}; aws-credfile rewrites it on its next refresh"
         ))
     };
-    if found.sections == 0 {
-        return Err(Error::Stale(format!(
-            "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
-        )));
-    }
+    // A file the SDKs cannot read is said so first: "not written yet"
+    // sent the operator after the wrong cause.
     if let Some(why) = ambiguity(&text) {
         return Err(Error::Stale(format!(
             "{shown} may not read as aws-credfile reads it: {why}"
@@ -62,6 +59,11 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     }
     if let Some(why) = python_refuses(&text) {
         return Err(Error::Stale(format!("{shown} cannot be read: {why}")));
+    }
+    if found.sections == 0 {
+        return Err(Error::Stale(format!(
+            "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
+        )));
     }
     if let Some(key) = found.unfit {
         return Err(Error::Stale(format!(

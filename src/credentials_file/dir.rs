@@ -173,6 +173,22 @@ impl Dir {
         lstat_at(&self.fd, OsStr::new("")).map(|st| st.st_uid)
     }
 
+    /// What tells `name`'s content as it is now from any later one: its
+    /// inode, size, and modification and change times; `None` if it is not
+    /// there.
+    pub(super) fn stamp(&self, name: &OsStr) -> Option<Stamp> {
+        lstat_at(&self.fd, name).ok().map(|st| {
+            [
+                st.st_ino as i64,
+                st.st_size,
+                st.st_mtime,
+                st.st_mtime_nsec,
+                st.st_ctime,
+                st.st_ctime_nsec,
+            ]
+        })
+    }
+
     /// Whether `name` itself (not what it points to) is a symbolic link.
     pub(super) fn is_symlink(&self, name: &OsStr) -> bool {
         lstat_at(&self.fd, name).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
@@ -245,6 +261,9 @@ fn push_components(names: &mut Vec<OsString>, path: &Path) {
         .collect();
     names.extend(these.into_iter().rev());
 }
+
+/// See [`Dir::stamp`].
+pub(super) type Stamp = [i64; 6];
 
 /// This process's user, and the group a file it creates in `dir` gets:
 /// the directory's own when it is set-group-ID (as a Kubernetes `fsGroup`

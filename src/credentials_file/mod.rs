@@ -366,14 +366,37 @@ impl FileSink {
             return Ok(None);
         };
         remove_leftovers(&dir, file_name);
+        for _ in 0..MERGE_TRIES {
+            if let Some(written) = self.merge_into(&dir, file_name, creds, now, fetch_began)? {
+                return Ok(Some(written));
+            }
+        }
+        Err(Error::io(
+            "merge into",
+            &self.path,
+            io::Error::other("it changed each time aws-credfile was about to replace it: another program writes it in place, without aws-credfile's lock (aws configure set?); keep other writers off it, or give aws-credfile a --file of its own"),
+        ))
+    }
 
-        let file = read_existing(&dir, file_name, &self.path)?;
+    /// One read-merge-rename, holding the lock: what was written, or
+    /// `None` when the file changed before it could be replaced (see
+    /// [`replace`]), and nothing was.
+    fn merge_into(
+        &self,
+        dir: &Dir,
+        file_name: &std::ffi::OsStr,
+        creds: &Credentials,
+        now: Timestamp,
+        fetch_began: Timestamp,
+    ) -> Result<Option<Written>, Error> {
+        let file = read_existing(dir, file_name, &self.path)?;
+        let read = file.as_ref().map(|f| f.stamp);
         let (mode, owner) = match &file {
             Some(file) => {
                 let after = self
-                    .access_over(&dir, file)
+                    .access_over(dir, file)
                     .map_err(|why| Error::io("merge into", &self.path, io::Error::other(why)))?;
-                let given = self.owner.is_some() || after.gid != effective_ids(&dir).1;
+                let given = self.owner.is_some() || after.gid != effective_ids(dir).1;
                 let owner = given.then_some(Owner {
                     uid: after.uid,
                     gid: Some(after.gid),
@@ -425,10 +448,22 @@ impl FileSink {
                 ),
             ));
         }
-        replace(&self.path, &dir, file_name, merged.as_bytes(), mode, owner)?;
-        Ok(Some(Written::Replaced))
+        let replaced = replace(
+            &self.path,
+            dir,
+            file_name,
+            merged.as_bytes(),
+            mode,
+            owner,
+            read,
+        )?;
+        Ok(replaced.then_some(Written::Replaced))
     }
 }
+
+/// How many times a write reads and merges the file again when another
+/// program changed it meanwhile (see [`FileSink::merge_into`]).
+const MERGE_TRIES: usize = 5;
 
 /// The directory holding `path`; a bare file name lives in `.`.
 pub(super) fn parent_dir(path: &Path) -> &Path {

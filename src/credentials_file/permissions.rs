@@ -125,8 +125,10 @@ pub(super) fn no_new_readers(old: Access, new: Access, mode_given: bool) -> Resu
         false => format!("keeping its mode {:04o}", m & 0o777),
     };
     // Readable by others but not by its group keeps the group out: only
-    // both bits make it everyone's.
-    if old.mode & 0o044 == 0o044 {
+    // both bits make it everyone's. Kept exactly as it is (0604 kept 0604),
+    // it gains no one.
+    let readers = |a: Access| (a.uid, a.gid, a.mode & 0o044);
+    if old.mode & 0o044 == 0o044 || readers(old) == readers(new) {
         return Ok(());
     }
     if new.mode & 0o004 != 0 {

@@ -1373,6 +1373,10 @@ fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
     let twice = format!("{}\n{}", section("default"), section("default"));
     let msg = stale_message(checked(&twice, 300));
     assert!(msg.contains("2 [default] sections"), "{msg}");
+    // A file Python refuses, without the profile: named as unreadable,
+    // not as "not written yet".
+    let msg = stale_message(checked("[other]\nnot a key value line\n", 300));
+    assert!(msg.contains("cannot be read: ") && msg.contains("line 2"), "{msg}");
 
     let tmp = TempDir::new("lone_cr");
     let path = tmp.join("credentials");
@@ -1638,6 +1642,11 @@ fn a_merge_hands_no_one_what_they_could_not_read() {
     assert!(!ok(access(0, 5, 0o604), access(0, 0, 0o644)));
     assert!(!ok(access(0, 5, 0o404), access(0, 0, 0o644)));
     assert!(ok(access(0, 5, 0o644), access(0, 0, 0o644)));
+    // Kept as it is, it lets no one new in: 0604 was refused as "keeping
+    // its mode 0604 would let every user read", chmod it to 0604 first.
+    assert!(ok(access(7, 5, 0o604), access(7, 5, 0o604)));
+    assert!(ok(access(7, 5, 0o204), access(7, 5, 0o604)));
+    assert!(!ok(access(7, 5, 0o604), access(7, 6, 0o604)));
 }
 
 /// A `--file` named like another file's lock or leftover
@@ -1689,4 +1698,84 @@ fn a_refused_mode_says_what_it_would_allow() {
     for fine in ["0600", "0640", "0644", "0604"] {
         assert!(parse_mode(fine).is_ok(), "{fine}");
     }
+}
+
+/// `aws configure set` rewrites the file in place without the lock: it
+/// truncates it, then writes. A write that read it empty in between
+/// renamed "empty + our profile" over it, and every other profile was gone
+/// for good. A file changed since it was read is not replaced.
+#[test]
+fn a_file_changed_in_place_since_it_was_read_is_not_replaced() {
+    let tmp = TempDir::new("inplace");
+    let path = tmp.join("credentials");
+    fs::write(&path, "[other]\naws_access_key_id = AKIAOTHER\n").expect("write");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let dir = Dir::walk(&tmp.0, None).expect("the directory opens");
+    let name = OsStr::new("credentials");
+    let read = read_existing(&dir, name, &path)
+        .expect("readable")
+        .expect("there");
+    // The other writer truncates and writes again, in place.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .expect("open in place");
+    f.write_all(b"[other]\naws_access_key_id = AKIAOTHER\n[cli]\nregion = x\n")
+        .expect("write in place");
+    drop(f);
+    let replaced = replace(
+        &path,
+        &dir,
+        name,
+        b"[default]\n",
+        0o600,
+        None,
+        Some(read.stamp),
+    )
+    .expect("no error");
+    assert!(!replaced, "replaced a file changed since it was read");
+    assert!(fs::read_to_string(&path).expect("read").contains("[cli]"));
+    assert_eq!(
+        dir_names_of(&tmp.0),
+        vec!["credentials".to_string()],
+        "no temporary file left"
+    );
+    // Unchanged since read, it is replaced.
+    let read = read_existing(&dir, name, &path)
+        .expect("readable")
+        .expect("there");
+    assert!(replace(
+        &path,
+        &dir,
+        name,
+        b"[default]\n",
+        0o600,
+        None,
+        Some(read.stamp)
+    )
+    .expect("no error"));
+    // A file that appeared since "none" was read is not replaced either.
+    let fresh = tmp.join("fresh");
+    fs::write(&fresh, "[mine]\n").expect("write");
+    assert!(!replace(
+        &fresh,
+        &dir,
+        OsStr::new("fresh"),
+        b"[default]\n",
+        0o600,
+        None,
+        None
+    )
+    .expect("no error"));
+    assert_eq!(fs::read_to_string(&fresh).expect("read"), "[mine]\n");
+}
+
+fn dir_names_of(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
