@@ -60,6 +60,21 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     if let Some(why) = python_refuses(&text) {
         return Err(Error::Stale(format!("{shown} cannot be read: {why}")));
     }
+    if let Some((n, key, default)) = foreign_key(&text, profile, true) {
+        let (r#where, fix) = match default {
+            true => (
+                "in [DEFAULT], which Python's SDKs give every profile",
+                "move it to a profile of its own",
+            ),
+            false => (
+                "in the profile",
+                "aws-credfile removes it on its next refresh",
+            ),
+        };
+        return Err(Error::Stale(format!(
+            "line {n} of {shown} sets {key} {where}, which botocore takes over the keys of [{profile}]; {fix}"
+        )));
+    }
     if found.sections == 0 {
         return Err(Error::Stale(format!(
             "{shown} has no [{profile}] profile; aws-credfile has not written it yet (is it running with this --profile?)"
@@ -68,6 +83,11 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     if let Some(key) = found.unfit {
         return Err(Error::Stale(format!(
             "the {key} of [{profile}] in {shown} holds characters other than {FIT_VALUE_CHARS}, which some SDKs misread or fail the whole file at; aws-credfile rewrites it on its next refresh"
+        )));
+    }
+    if let Some(why) = go_v1_refuses(&text) {
+        return Err(Error::Stale(format!(
+            "{shown} cannot be read by every SDK: {why}"
         )));
     }
     if !found.access_key_id {

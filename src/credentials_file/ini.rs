@@ -218,6 +218,108 @@ pub(super) fn python_refuses(text: &str) -> Option<String> {
     None
 }
 
+/// Why aws-sdk-go v1 (Harbor's registry, Velero's older releases) would
+/// fail on `text` whole, or read no profile after some line, where
+/// botocore reads it: `None` when no such line was found. Its parser, as
+/// tried line by line against v1.44: a header never closed, or whose
+/// name starts with `=`, `;`, `#`, `,`, `:` or `"`, holds a `[` or is
+/// empty, or that `=`, `:` or `,` follows; a key that is empty (a line Python reads as indented, such as
+/// `\v = v`, is one to Go), starts with `,` or `"`, or holds `[` or `]`; a value
+/// starting with `;`, `#` or `,` (a comment or a list where a value must
+/// be); a value opening a `"` with no other on its line (what follows joins it, the
+/// profiles after it included). `--check` only: the file was so before any
+/// write, which changes none of those lines.
+pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
+    let first_in = |s: &str, set: &[u8]| s.bytes().next().is_some_and(|b| set.contains(&b));
+    for (n, line) in (1..).zip(text.split_inclusive('\n')) {
+        let body = trim_line(line);
+        let unreadable = match classify(line) {
+            // Never closed: as bad as a `[` inside.
+            Line::Header(name) => {
+                let name = name.unwrap_or("[");
+                let after = body.split_once(']').map_or("", |(_, a)| a).trim_start();
+                name.is_empty()
+                    || name.contains('[')
+                    || first_in(name, b"=;#,:\"")
+                    || first_in(after, b"=:,")
+            }
+            Line::Entry => {
+                let at = body.find(['=', ':']).unwrap_or(body.len());
+                let key = body[..at].trim_end();
+                let value = body.get(at + 1..).unwrap_or_default().trim_start();
+                key.is_empty()
+                    || key.contains(['[', ']'])
+                    || first_in(key, b",\"")
+                    || first_in(value, b";#,")
+                    || (value.starts_with('"') && !value[1..].contains('"'))
+            }
+            _ => false,
+        };
+        if unreadable {
+            return Some(format!("line {n} is one aws-sdk-go v1 cannot read: it fails the whole file there, or reads no profile after it; fix or remove it"));
+        }
+    }
+    None
+}
+
+/// Keys besides the three aws-credfile writes that change which
+/// credentials botocore takes for a profile: it prefers
+/// `aws_security_token` to `aws_session_token`, and a role or a process
+/// setting hands the profile to another provider.
+const FOREIGN_KEYS: [&str; 10] = [
+    "aws_security_token",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "sso_role_name",
+];
+
+/// Where the file sets a key that makes botocore read `profile` otherwise
+/// than aws-credfile wrote it: in `[DEFAULT]`, whose keys Python's
+/// `configparser` gives every section (its `aws_session_token` too, which
+/// would join long-term keys), and, with `own`, in the profile itself (a
+/// hand-added one: the next write drops it). Its line, key, and whether it
+/// is `[DEFAULT]`'s.
+pub(super) fn foreign_key(
+    text: &str,
+    profile: &str,
+    own: bool,
+) -> Option<(usize, &'static str, bool)> {
+    let mut in_default = None;
+    for (n, line) in (1..).zip(text.split_inclusive('\n')) {
+        match classify(line) {
+            Line::Header(name) => {
+                in_default = match name {
+                    Some("DEFAULT") => Some(true),
+                    Some(name) if own && name == profile => Some(false),
+                    _ => None,
+                };
+            }
+            // A deeper line continues a value: it sets no key.
+            Line::Entry if !line.starts_with(is_python_space) => {
+                let Some(default) = in_default else { continue };
+                let key = line.split(['=', ':']).next().unwrap_or_default();
+                let key = key.trim_matches(is_python_space);
+                let session = default.then_some(SESSION_TOKEN);
+                if let Some(known) = FOREIGN_KEYS
+                    .into_iter()
+                    .chain(session)
+                    .find(|k| k.eq_ignore_ascii_case(key))
+                {
+                    return Some((n, known, default));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The name of a section header as Python's `configparser` reads the
 /// (stripped) line: from `[` to the last `]`, at least one character.
 fn python_header(value: &str) -> Option<&str> {

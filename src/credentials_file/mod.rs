@@ -300,6 +300,15 @@ impl FileSink {
     /// problems inside our own section are gone from the merge, which is
     /// what counts.
     fn merged(&self, existing: &str, section: &str) -> Result<String, String> {
+        // The profile's own are replaced; `[DEFAULT]`'s would join the
+        // keys written (round 28: its stale `aws_security_token` was sent
+        // with fresh keys, and `--check` passed).
+        if let Some((n, key, _)) = foreign_key(existing, &self.profile, false) {
+            return Err(format!(
+                "line {n} sets {key} in [DEFAULT], which Python's SDKs give every profile, [{}] included, over the keys aws-credfile writes; move it to a profile of its own",
+                self.profile
+            ));
+        }
         let merged = merge(existing, &self.profile, section);
         match python_refuses(&merged) {
             Some(why) => Err(python_refuses(existing).unwrap_or(why)),

@@ -1376,7 +1376,10 @@ fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
     // A file Python refuses, without the profile: named as unreadable,
     // not as "not written yet".
     let msg = stale_message(checked("[other]\nnot a key value line\n", 300));
-    assert!(msg.contains("cannot be read: ") && msg.contains("line 2"), "{msg}");
+    assert!(
+        msg.contains("cannot be read: ") && msg.contains("line 2"),
+        "{msg}"
+    );
 
     let tmp = TempDir::new("lone_cr");
     let path = tmp.join("credentials");
@@ -1737,7 +1740,7 @@ fn a_file_changed_in_place_since_it_was_read_is_not_replaced() {
     assert!(!replaced, "replaced a file changed since it was read");
     assert!(fs::read_to_string(&path).expect("read").contains("[cli]"));
     assert_eq!(
-        dir_names_of(&tmp.0),
+        names(&tmp.0),
         vec!["credentials".to_string()],
         "no temporary file left"
     );
@@ -1771,11 +1774,118 @@ fn a_file_changed_in_place_since_it_was_read_is_not_replaced() {
     assert_eq!(fs::read_to_string(&fresh).expect("read"), "[mine]\n");
 }
 
-fn dir_names_of(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+/// `[DEFAULT]`'s keys are every profile's to Python's configparser: its
+/// stale `aws_security_token` was sent with the fresh keys (botocore
+/// prefers it), its `role_arn` broke the profile, and `--check` passed; a
+/// hand-added one in the profile passed `--check` too.
+#[test]
+fn keys_that_change_how_botocore_reads_the_profile_are_refused() {
+    let stale = "[DEFAULT]\naws_security_token = STALE\n\n";
+    let msg = stale_message(checked(&format!("{stale}{}", section("default")), 300));
+    assert!(
+        msg.contains("line 2") && msg.contains("aws_security_token in [DEFAULT]"),
+        "{msg}"
+    );
+    let added = format!("{}role_arn = arn:aws:iam::1:role/x\n", section("default"));
+    let msg = stale_message(checked(&added, 300));
+    assert!(msg.contains("role_arn in the profile"), "{msg}");
+    // What does not change the credentials is fine.
+    let harmless = format!("[DEFAULT]\nregion = eu-west-1\n\n{}", section("default"));
+    checked(&harmless, 300).expect("a region in [DEFAULT] is harmless");
+
+    let tmp = TempDir::new("default_section");
+    let path = tmp.join("credentials");
+    let before = "[DEFAULT]\nAWS_Security_Token = STALE\n\n[other]\nx = 1\n".to_string();
+    fs::write(&path, &before).expect("seed");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let sink = FileSink::new(&path, "default");
+    let err = sink
+        .write(&creds(Some(TOKEN)), now(), now())
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("line 2 sets aws_security_token in [DEFAULT]"),
+        "{err}"
+    );
+    assert_eq!(read(&path), before, "the file changed");
+    assert!(sink.preflight().is_err(), "refused at start too");
+    fs::write(&path, "[DEFAULT]\nregion = x\n").expect("seed");
+    sink.write(&creds(Some(TOKEN)), now(), now())
+        .expect("merged");
+}
+
+/// `--check` passed files aws-sdk-go v1 (Harbor's registry) cannot read,
+/// for a line in another profile. Each line below was tried with
+/// aws-sdk-go v1.44's shared credentials reader: it failed the file, or
+/// read no [default] after it, at the first list and read it at the second.
+#[test]
+fn check_fails_on_lines_aws_sdk_go_v1_cannot_read() {
+    use super::ini::go_v1_refuses;
+    let refused = [
+        "x = ;foo",
+        "y = #bar",
+        "k = ,x",
+        "x=;",
+        "k : ;x",
+        "k : ,x",
+        "k = ,",
+        "k = \t;x",
+        ",x = 1",
+        "z = \"quoted",
+        "k = \"",
+        "k = \" ;x",
+        "[=]",
+        "[;]",
+        "[#x]",
+        "[[x]",
+        "[]",
+        "[ =]",
+        "[=a]",
+        "[ ;x]",
+        "[,]",
+        "[,a]",
+        "[ [x]",
+        "[:a]",
+        "[\"a]",
+        "[ ]",
+    ];
+    let read = [
+        "k = a,b",
+        "k = a;b",
+        "k = a#b",
+        "k = a b",
+        "z = \"q\" x",
+        "z = x\"y",
+        "[a,b]",
+        "[a b]",
+        "[a=b]",
+        "k=",
+        "k = ",
+        "k : v",
+        "k = [x]",
+        "k = =x",
+        "k == x",
+        "k = \\",
+        " k = v",
+        "k = \"a\" \"b\"",
+        "k = 'a",
+        "k = a = b",
+        "k = \"\"",
+        "k = \"a\"b\"",
+        "k, = 1",
+        "[a:b]",
+        "[a\"b]",
+        "[a;b]",
+        "[a#b]",
+    ];
+    let file = |line: &str| format!("[alpha]\n{line}\n\n{}", section("default"));
+    for line in refused {
+        let why = go_v1_refuses(&file(line)).unwrap_or_else(|| panic!("{line:?} passed"));
+        assert!(why.starts_with("line 2 "), "{line:?}: {why}");
+    }
+    for line in read {
+        assert_eq!(go_v1_refuses(&file(line)), None, "{line:?}");
+    }
+    let msg = stale_message(checked(&file("x = ;foo"), 300));
+    assert!(msg.contains("cannot be read by every SDK: line 2"), "{msg}");
 }

@@ -52,7 +52,6 @@ impl Refresher {
                 self.log.warn(
                     "program_stopped_at_terminal",
                     &[
-                        ("pid", &program.pid()),
                         ("risk", &"it used the terminal from the background, and no shell can bring this job to the foreground; it stays stopped until aws-credfile gets SIGCONT: run it in the foreground, or with </dev/null"),
                     ],
                 );

@@ -40,21 +40,20 @@ pub fn check_runnable(name: &OsStr) -> Result<(), Error> {
             }),
         };
     }
-    // As execvp(3) would have failed, a directory said plainly, and a path
-    // that cannot be followed (a loop of links, ELOOP) not called missing.
-    let unfollowable = candidates.iter().find_map(|p| {
-        std::fs::metadata(p)
-            .err()
-            .filter(|e| !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)))
-    });
+    // As execvp(3) would have failed: a directory said plainly, a file
+    // there that may not be run, and a path that cannot be followed (a
+    // loop of links, ELOOP) not called missing.
     let source = if candidates.iter().any(|p| p.is_dir()) {
         std::io::Error::new(std::io::ErrorKind::PermissionDenied, "is a directory")
-    } else if let Some(e) = unfollowable {
-        e
-    } else if candidates.iter().any(|p| p.exists()) {
-        std::io::Error::from_raw_os_error(libc::EACCES)
     } else {
-        std::io::Error::from_raw_os_error(libc::ENOENT)
+        candidates
+            .iter()
+            .find_map(|p| match std::fs::metadata(p) {
+                Ok(_) => Some(std::io::Error::from_raw_os_error(libc::EACCES)),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => None,
+                Err(e) => Some(e),
+            })
+            .unwrap_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))
     };
     Err(Error::Spawn {
         program: name.to_string_lossy().into_owned(),

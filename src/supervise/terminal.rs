@@ -7,16 +7,20 @@
 /// own: its `/proc/PID` is someone else), taken to be (the wait status
 /// said so).
 pub fn is_stopped(pid: libc::pid_t) -> bool {
-    if !proc_is_ours() {
-        return true;
-    }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some("T") | None)
+    !proc_is_ours() || stat_field(pid, 0).is_none_or(|state| state == "T")
+}
+
+/// Field `n` of `/proc/PID/stat` after the command name (0: the state,
+/// 1: the parent).
+fn stat_field(pid: libc::pid_t, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(n)?
+            .to_owned(),
+    )
 }
 
 /// Whether `/proc` is of our PID namespace, so `/proc/PID` is that PID.
@@ -34,38 +38,32 @@ fn proc_is_ours() -> bool {
 /// gone, or a non-interactive shell that leads its session). Not
 /// orphaned when `/proc` cannot tell.
 pub fn group_orphaned() -> bool {
-    // SAFETY: getpid, getppid, getpgrp and getsid take numbers only.
+    // SAFETY: getpgrp, getppid, getsid and getpgid take numbers only.
     #[allow(unsafe_code)]
-    let (group, session, mut parent) =
-        unsafe { (libc::getpgrp(), libc::getsid(0), libc::getppid()) };
-    if std::process::id() == 1 || parent == 0 {
-        return true;
-    }
-    if !proc_is_ours() {
-        return false;
-    }
-    // Up our own line only: another member's parent is not looked for.
-    for _ in 0..64 {
-        let Some((grandparent, pgrp, sid)) = ids(parent) else {
-            return false;
-        };
-        if sid != session {
+    unsafe {
+        let (group, session) = (libc::getpgrp(), libc::getsid(0));
+        let mut parent = libc::getppid();
+        if std::process::id() == 1 || parent == 0 {
             return true;
         }
-        if pgrp != group {
-            return false;
+        // Up our own line only: another member's parent is not looked for.
+        for _ in 0..64 {
+            if libc::getsid(parent) != session {
+                return true;
+            }
+            if libc::getpgid(parent) != group {
+                return false;
+            }
+            let Some(up) = stat_field(parent, 1).and_then(|p| p.parse().ok()) else {
+                return false;
+            };
+            if !proc_is_ours() {
+                return false;
+            }
+            parent = up;
         }
-        parent = grandparent;
+        false
     }
-    false
-}
-
-/// The parent, process group and session of `pid`, from `/proc`.
-fn ids(pid: libc::pid_t) -> Option<(libc::pid_t, libc::pid_t, libc::pid_t)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(1);
-    let mut next = || fields.next()?.parse().ok();
-    Some((next()?, next()?, next()?))
 }
 
 /// Makes `pgrp` the terminal's foreground process group. From a background
