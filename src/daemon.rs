@@ -233,7 +233,8 @@ impl Refresher {
         let mut failures = 0;
         let mut short_lived = 0;
         loop {
-            if std::mem::take(&mut self.again) {
+            let asked = std::mem::take(&mut self.again);
+            if asked {
                 // A SIGHUP came while the last refresh was under way (and,
                 // with a program, was passed on then): one more refresh.
                 self.log.info(
@@ -242,7 +243,7 @@ impl Refresher {
                 );
                 wait = wait.min(self.until_fetch_allowed());
             }
-            if let Some(ended) = self.idle(wait) {
+            if let Some(ended) = self.idle(wait, asked) {
                 return ended;
             }
             wait = match self.refresh(None) {
@@ -340,7 +341,7 @@ impl Refresher {
             }
             self.log_failure(&err, attempt, wait);
             self.planned(wait);
-            if let Some(ended) = self.idle(wait) {
+            if let Some(ended) = self.idle(wait, false) {
                 return Ok(Flow::End(ended));
             }
         }
@@ -348,18 +349,20 @@ impl Refresher {
 
     /// Waits up to `timeout`, serving meanwhile and passing signals on to a
     /// supervised program. `None` when it is time to refresh (the time ran
-    /// out, or SIGHUP).
-    fn idle(&mut self, timeout: Duration) -> Option<Ended> {
+    /// out, or SIGHUP). `asked`: a refresh was asked for already (and
+    /// said so), so a SIGHUP now joins it.
+    fn idle(&mut self, timeout: Duration, asked: bool) -> Option<Ended> {
         // Going idle after a refresh (or the start): the code it ran is not
         // needed until the next one.
         crate::process::forget_code_pages();
         let mut wake = self
             .waiter
             .wait(&mut [&mut self.server, &mut self.metrics], timeout);
-        // A SIGHUP already waits for the refresh it asked for: more of them
-        // join it, and say so only at debug level (a storm of them is one
-        // refresh, not a storm of log lines).
-        let mut asked = false;
+        // A SIGHUP already waits for the refresh it asked for (`asked`: one
+        // during the last refresh did): more of them join it, and say so
+        // only at debug level (a storm of them is one refresh, not a storm
+        // of log lines).
+        let mut asked = asked;
         loop {
             match wake {
                 Wake::Timeout | Wake::Done => return None,
