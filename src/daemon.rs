@@ -122,6 +122,17 @@ impl Refresher {
             .into_iter()
             .filter(|&sig| waiter.signals().was_ignored(sig))
             .collect();
+        // Said in every mode, the one-shot ones included: the token and the
+        // keys cross the network readable whichever asked for them.
+        if let Some(url) = provider.cleartext_sts() {
+            log.warn(
+                "sts_endpoint_cleartext",
+                &[
+                    ("url", &url),
+                    ("risk", &"the identity token and the credentials cross the network unencrypted; use https"),
+                ],
+            );
+        }
         Refresher {
             provider: Arc::new(provider),
             sink,

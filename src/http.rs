@@ -205,41 +205,9 @@ impl Client {
                 "application/x-www-form-urlencoded; charset=utf-8",
             );
         }
-        // What the request carried, for a redirect's message: the signing
-        // headers and the form's values (the identity token among them),
-        // but not what is public and would hide the very URL the message
-        // asks for (the host, the role, pieces of the date or the action).
-        let public = |name: &str| {
-            [
-                "host",
-                "content-type",
-                "x-amz-date",
-                "Action",
-                "Version",
-                "DurationSeconds",
-                "RoleArn",
-                "RoleSessionName",
-            ]
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(name))
-        };
-        let form = body
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .filter(|(name, _)| !public(name))
-            .map(|(_, v)| {
-                percent_encoding::percent_decode_str(&v.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            });
-        let sent: Vec<String> = headers
-            .iter()
-            .filter(|(name, _)| !public(name))
-            .map(|(_, v)| v.clone())
-            .chain(form)
-            .collect();
-        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
-        self.finish(req.send(body.as_bytes()), &sent)
+        // What it carries is the caller's to keep out of messages (see
+        // `source::call_sts`): it knows which of it is secret.
+        self.finish(req.send(body.as_bytes()), &[])
     }
 
     /// `GET` with extra headers, giving up at `deadline` (or after

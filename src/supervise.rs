@@ -134,8 +134,9 @@ impl Handoff {
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = Vec::new();
         if let Some((path, profile)) = &self.file {
-            vars.push((ENV_SHARED_CREDENTIALS_FILE, absolute(path)));
-            vars.push((ENV_CREDENTIAL_PROFILES_FILE, absolute(path)));
+            let path = absolute(path);
+            vars.push((ENV_SHARED_CREDENTIALS_FILE, path.clone()));
+            vars.push((ENV_CREDENTIAL_PROFILES_FILE, path));
             if profile != "default" {
                 vars.push((ENV_PROFILE, profile.clone()));
             }

@@ -72,7 +72,7 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             ),
         };
         return Err(Error::Stale(format!(
-            "line {n} of {shown} sets {key} {where}, which botocore takes over the keys of [{profile}]; {fix}"
+            "line {n} of {shown} sets {key} {where}, which botocore may read with or over the keys of [{profile}]; {fix}"
         )));
     }
     if found.sections == 0 {

@@ -231,6 +231,7 @@ pub(super) fn python_refuses(text: &str) -> Option<String> {
 /// write, which changes none of those lines.
 pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
     let first_in = |s: &str, set: &[u8]| s.bytes().next().is_some_and(|b| set.contains(&b));
+    let unclosed = |s: &str| s.starts_with('"') && !s[1..].contains('"');
     for (n, line) in (1..).zip(text.split_inclusive('\n')) {
         let body = trim_line(line);
         let unreadable = match classify(line) {
@@ -240,8 +241,13 @@ pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
                 let after = body.split_once(']').map_or("", |(_, a)| a).trim_start();
                 name.is_empty()
                     || name.contains('[')
-                    || first_in(name, b"=;#,:\"")
+                    || first_in(name, b"=;#,:")
+                    || unclosed(name)
                     || first_in(after, b"=:,")
+                    || name
+                        .split([':', ','])
+                        .skip(1)
+                        .any(|rest| first_in(rest.trim_start(), b";#\""))
             }
             Line::Entry => {
                 let at = body.find(['=', ':']).unwrap_or(body.len());
@@ -249,9 +255,13 @@ pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
                 let value = body.get(at + 1..).unwrap_or_default().trim_start();
                 key.is_empty()
                     || key.contains(['[', ']'])
-                    || first_in(key, b",\"")
+                    || first_in(key, b",")
+                    || unclosed(key)
                     || first_in(value, b";#,")
-                    || (value.starts_with('"') && !value[1..].contains('"'))
+                    || unclosed(value)
+                    || body
+                        .split(|c: char| c.is_ascii_whitespace() || c == '=' || c == ':')
+                        .any(odd_number)
             }
             _ => false,
         };
@@ -262,12 +272,33 @@ pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
     None
 }
 
+/// A word aws-sdk-go v1 takes for a number and then fails the file at:
+/// signed (`-1`, `-.5`, `-x1f`), or opening with `.` or an exponent (`.5`,
+/// `e1`, `e-1`). Plain ones (`10`, `3.5`, `0x1`) it reads.
+fn odd_number(word: &str) -> bool {
+    let all = |s: &[u8], ok: fn(&u8) -> bool| !s.is_empty() && s.iter().all(ok);
+    let (signed, w) = match word.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        w => (false, w),
+    };
+    match w {
+        [b'e' | b'E', b'-', rest @ ..] | [b'e' | b'E', rest @ ..] | [b'.', rest @ ..] => {
+            all(rest, u8::is_ascii_digit)
+        }
+        [b'x' | b'b' | b'o', rest @ ..] => signed && all(rest, u8::is_ascii_hexdigit),
+        [b'0'..=b'9', ..] => signed && all(w, |b| b.is_ascii_digit() || *b == b'.'),
+        _ => false,
+    }
+}
+
 /// Keys besides the three aws-credfile writes that change which
 /// credentials botocore takes for a profile: it prefers
-/// `aws_security_token` to `aws_session_token`, and a role or a process
-/// setting hands the profile to another provider.
-const FOREIGN_KEYS: [&str; 10] = [
+/// `aws_security_token` to `aws_session_token`, reads `aws_account_id` as
+/// the credentials' account, and a role or a process setting hands the
+/// profile to another provider.
+const FOREIGN_KEYS: [&str; 11] = [
     "aws_security_token",
+    "aws_account_id",
     "role_arn",
     "source_profile",
     "credential_source",
@@ -291,17 +322,24 @@ pub(super) fn foreign_key(
     own: bool,
 ) -> Option<(usize, &'static str, bool)> {
     let mut in_default = None;
+    // How deep the section's last key line was indented, as Python counts.
+    let mut key_indent = None;
     for (n, line) in (1..).zip(text.split_inclusive('\n')) {
+        let indent = line.chars().take_while(|&c| is_python_space(c)).count();
         match classify(line) {
             Line::Header(name) => {
+                key_indent = None;
                 in_default = match name {
                     Some("DEFAULT") => Some(true),
                     Some(name) if own && name == profile => Some(false),
                     _ => None,
                 };
             }
-            // A deeper line continues a value: it sets no key.
-            Line::Entry if !line.starts_with(is_python_space) => {
+            // Deeper than the key above, a line continues its value and
+            // sets no key; the first in a section, indented or not, is one
+            // (round 29: an indented one passed).
+            Line::Entry if key_indent.is_none_or(|k| indent <= k) => {
+                key_indent = Some(indent);
                 let Some(default) = in_default else { continue };
                 let key = line.split(['=', ':']).next().unwrap_or_default();
                 let key = key.trim_matches(is_python_space);

@@ -305,7 +305,7 @@ impl FileSink {
         // with fresh keys, and `--check` passed).
         if let Some((n, key, _)) = foreign_key(existing, &self.profile, false) {
             return Err(format!(
-                "line {n} sets {key} in [DEFAULT], which Python's SDKs give every profile, [{}] included, over the keys aws-credfile writes; move it to a profile of its own",
+                "line {n} sets {key} in [DEFAULT], which Python's SDKs give every profile, [{}] included, beside the keys aws-credfile writes (botocore may take it over them); move it to a profile of its own",
                 self.profile
             ));
         }

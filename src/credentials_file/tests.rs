@@ -1789,6 +1789,22 @@ fn keys_that_change_how_botocore_reads_the_profile_are_refused() {
     let added = format!("{}role_arn = arn:aws:iam::1:role/x\n", section("default"));
     let msg = stale_message(checked(&added, 300));
     assert!(msg.contains("role_arn in the profile"), "{msg}");
+    // Indented, the first key of a section is still a key to Python, and
+    // so is one indented as deep as the key above it (round 29).
+    for default in [
+        "[DEFAULT]\n  aws_security_token = STALE\n\n",
+        "[DEFAULT]\n\u{a0}role_arn = x\n\n",
+        "[DEFAULT]\n  region = x\n  aws_account_id = 999999999999\n\n",
+    ] {
+        let msg = stale_message(checked(&format!("{default}{}", section("default")), 300));
+        assert!(msg.contains("in [DEFAULT]"), "{default:?}: {msg}");
+    }
+    // Deeper than the key above, it continues that value.
+    let continued = format!(
+        "[DEFAULT]\nregion = x\n  role_arn = y\n\n{}",
+        section("default")
+    );
+    checked(&continued, 300).expect("a continuation sets no key");
     // What does not change the credentials is fine.
     let harmless = format!("[DEFAULT]\nregion = eu-west-1\n\n{}", section("default"));
     checked(&harmless, 300).expect("a region in [DEFAULT] is harmless");
@@ -1848,6 +1864,35 @@ fn check_fails_on_lines_aws_sdk_go_v1_cannot_read() {
         "[:a]",
         "[\"a]",
         "[ ]",
+        "[a]==",
+        "[a] =x",
+        "[a]:",
+        "[a],",
+        "\u{b}= v",
+        "k[0] = v",
+        "\"a = v",
+        "[!=[",
+        "retries = -1",
+        "k = -0",
+        "k = -.5",
+        "k = -x1",
+        "k = -xa",
+        "k = -b1",
+        "k = -o7",
+        "k = -e1",
+        "k = .5",
+        "k = e1",
+        "k = e-1",
+        "k = E5",
+        "k = a -1",
+        "k = 1 -1",
+        ".5 = v",
+        "-2 = v",
+        "e20 = v",
+        "[_:;]",
+        "[28, ;]",
+        "[0:#4b]",
+        "[\u{e9}:\"]",
     ];
     let read = [
         "k = a,b",
@@ -1877,6 +1922,28 @@ fn check_fails_on_lines_aws_sdk_go_v1_cannot_read() {
         "[a\"b]",
         "[a;b]",
         "[a#b]",
+        "[a] ; note",
+        "[a] x",
+        "\"quoted\" = v",
+        "[\"x\"]",
+        "k = -x",
+        "k = -1a",
+        "k = -9abc",
+        "k = -X1",
+        "k = -1,2",
+        "k = --1",
+        "k = .5x",
+        "k = e1x",
+        "k = e1.5",
+        "k = e+1",
+        "k = 5e",
+        "k = 10",
+        "k = 3.5",
+        "k = 0x1",
+        "k = us-east-1",
+        "-x = v",
+        "ex = v",
+        "5 = v",
     ];
     let file = |line: &str| format!("[alpha]\n{line}\n\n{}", section("default"));
     for line in refused {

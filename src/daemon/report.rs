@@ -19,15 +19,6 @@ impl Refresher {
                 ("source", &self.provider.describe()),
             ],
         );
-        if let Some(url) = self.provider.cleartext_sts() {
-            self.log.warn(
-                "sts_endpoint_cleartext",
-                &[
-                    ("url", &url),
-                    ("risk", &"the identity token and the credentials cross the network unencrypted; use https"),
-                ],
-            );
-        }
     }
 
     /// Where the credentials go, as log fields: `profile` and `file` when

@@ -66,6 +66,8 @@ impl ChainProvider {
                     .map(Secret::expose)
                     .unwrap_or(""),
                 source_token.map(Secret::expose).unwrap_or(""),
+                self.cfg.external_id.as_deref().unwrap_or(""),
+                signature(&headers),
             ],
             deadline,
         )
@@ -74,4 +76,13 @@ impl ChainProvider {
     pub fn describe(&self) -> String {
         format!("then {} via {}", self.cfg.role_arn, self.cfg.sts.url)
     }
+}
+
+/// The SigV4 signature among `headers`: an answer must not get it quoted
+/// into a log (the request it signs could be sent again for minutes).
+fn signature(headers: &[(String, String)]) -> &str {
+    headers
+        .iter()
+        .find_map(|(_, v)| v.split_once("Signature="))
+        .map_or("", |(_, sig)| sig)
 }

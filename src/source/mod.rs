@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::credentials::Credentials;
 use crate::env::{var, Env};
 use crate::error::Error;
-use crate::http::{Client, Network};
+use crate::http::{without_pieces, Client, Network};
 use crate::sts;
 use crate::time::Timestamp;
 
@@ -115,7 +115,9 @@ impl Provider {
     ) -> Result<Provider, Error> {
         let base = match source {
             Source::WebIdentity(cfg) => {
-                Base::WebIdentity(WebIdentityProvider::new(cfg.clone(), net)?)
+                let mut base = WebIdentityProvider::new(cfg.clone(), net)?;
+                base.chained = chain.is_some();
+                Base::WebIdentity(base)
             }
             Source::Container(cfg) => Base::Container(ContainerProvider::new(cfg.clone(), net)?),
         };
@@ -188,7 +190,11 @@ fn call_sts(
     sent: &[&str],
     deadline: Option<Instant>,
 ) -> Result<Credentials, Error> {
-    let resp = client.post_form(headers, body, deadline)?;
+    // A redirect's message quotes where it points, which may spell out
+    // what was sent: taken out as from the body's errors.
+    let resp = client
+        .post_form(headers, body, deadline)
+        .map_err(|e| e.map_quoted(|text| without_pieces(text, sent)))?;
     let creds = resp.parse_with(sent, |body| {
         sts::parse_response(
             action,

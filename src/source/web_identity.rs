@@ -77,6 +77,9 @@ pub fn settings(
 
 pub struct WebIdentityProvider {
     pub(super) cfg: Settings,
+    /// `--role-arn` follows: messages say which of the two calls to the
+    /// same STS failed.
+    pub(super) chained: bool,
     net: Network,
 }
 
@@ -86,6 +89,7 @@ impl WebIdentityProvider {
         Client::new(&cfg.sts.post_url(), net)?;
         Ok(WebIdentityProvider {
             cfg,
+            chained: false,
             net: net.clone(),
         })
     }
@@ -113,8 +117,12 @@ impl WebIdentityProvider {
             token: &token,
             duration: self.cfg.duration,
         });
+        let client = Client::new(&self.cfg.sts.post_url(), &self.net)?;
         super::call_sts(
-            &Client::new(&self.cfg.sts.post_url(), &self.net)?,
+            &match self.chained {
+                true => client.labelled("AssumeRoleWithWebIdentity, before --role-arn"),
+                false => client,
+            },
             sts::ACTION_WEB_IDENTITY,
             &[],
             &body,

@@ -333,3 +333,86 @@ fn a_failed_assume_role_says_it_was_the_chains_and_shows_where_it_was_sent() {
     assert!(!out.stderr.contains("redacted"), "{}", out.describe());
     assert!(!h.cred_file.exists());
 }
+
+/// What the AssumeRole of `--role-arn` rests on was quoted whole when STS
+/// (or what answers in its place) echoed it: the identity token and the
+/// secret key signing the call in a redirect's URL, the external id and the
+/// signature in an error's message. Only what that request itself carried
+/// was taken out, and not all of it.
+#[test]
+fn what_the_chain_rests_on_is_never_quoted_back() {
+    let id_token = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let seen = id_token.clone();
+    let h = Harness::new("chain_echo", move |n, r| {
+        if r.param("Action").as_deref() != Some("AssumeRole") {
+            return Answer::issue(HOUR);
+        }
+        let token = seen.get().expect("the token is set");
+        let session = r.header("X-Amz-Security-Token").unwrap_or_default();
+        let auth = r.header("Authorization").unwrap_or_default();
+        let signature = auth.rsplit("Signature=").next().unwrap_or_default();
+        let ext = r.param("ExternalId").unwrap_or_default();
+        // The first AssumeRole (request 1) is redirected, the second
+        // (request 3) refused.
+        match (n / 2) % 2 {
+            0 => Answer::raw(
+                307,
+                &format!("text/plain\r\nLocation: https://elsewhere.example/{token}/{session}"),
+                "",
+            ),
+            _ => Answer::error(
+                400,
+                "ValidationError",
+                &format!(
+                    "Value '{ext}' at 'externalId' failed; signature {signature}; token {token}"
+                ),
+            ),
+        }
+    });
+    id_token.set(h.token()).expect("set once");
+    let secret_ext = "extIdSECRET0123456789abcdefXYZ";
+    h.add_secret(secret_ext);
+    for _ in 0..2 {
+        let out = h
+            .cmd(&[
+                "--once",
+                "--role-arn",
+                CHAINED_ROLE,
+                "--external-id",
+                secret_ext,
+            ])
+            .run();
+        out.assert_code(1);
+        let base = h
+            .sts
+            .issued()
+            .last()
+            .cloned()
+            .expect("the first call issued");
+        h.add_secret(&base.secret_access_key);
+        h.add_secret(&base.session_token);
+        let signature = h
+            .sts
+            .requests()
+            .last()
+            .and_then(|r| r.header("Authorization").map(str::to_owned))
+            .and_then(|a| a.rsplit("Signature=").next().map(str::to_owned))
+            .expect("signed");
+        h.add_secret(&signature);
+        h.assert_no_secrets("stderr", &out.stderr);
+        assert!(out.stderr.contains("redacted"), "{}", out.describe());
+    }
+}
+
+/// With `--role-arn`, a failure of the first call said only the URL, the
+/// same as the second's: now it names the call.
+#[test]
+fn a_failed_first_call_of_a_chain_says_which_it_was() {
+    let h = Harness::new("chain_first_fails", |_, _| {
+        Answer::raw(502, "text/html", "<html>bad gateway</html>")
+    });
+    h.cmd(&["--once", "--once-timeout", "2s", "--role-arn", CHAINED_ROLE])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("(AssumeRoleWithWebIdentity, before --role-arn)");
+}
