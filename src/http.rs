@@ -165,11 +165,11 @@ impl Client {
     /// The client, its URL shown with `(what)` after it: the chain's
     /// `AssumeRole` goes to the same STS as the web identity call, and a
     /// message must say which of the two failed.
-    pub fn labelled(self, what: &str) -> Client {
-        Client {
-            shown: format!("{} ({what})", self.shown),
-            ..self
-        }
+    pub fn labelled(mut self, what: &str) -> Client {
+        self.shown += " (";
+        self.shown += what;
+        self.shown += ")";
+        self
     }
 
     /// The URL this client talks to, as messages show it.

@@ -231,23 +231,26 @@ pub(super) fn python_refuses(text: &str) -> Option<String> {
 /// write, which changes none of those lines.
 pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
     let first_in = |s: &str, set: &[u8]| s.bytes().next().is_some_and(|b| set.contains(&b));
-    let unclosed = |s: &str| s.starts_with('"') && !s[1..].contains('"');
     for (n, line) in (1..).zip(text.split_inclusive('\n')) {
         let body = trim_line(line);
+        let b = body.as_bytes();
+        // Where its lexer starts a word: a `"` there opens a string, a
+        // `;` or `#` a comment.
+        let word_start = |i: usize| i == 0 || b" \t=:[,".contains(&b[i - 1]);
+        let unclosed =
+            (0..b.len()).any(|i| b[i] == b'"' && word_start(i) && !b[i + 1..].contains(&b'"'));
         let unreadable = match classify(line) {
             // Never closed: as bad as a `[` inside.
             Line::Header(name) => {
                 let name = name.unwrap_or("[");
-                let after = body.split_once(']').map_or("", |(_, a)| a).trim_start();
+                let close = body.find(']').unwrap_or(b.len());
+                let after = body[close..].get(1..).unwrap_or_default().trim_start();
                 name.is_empty()
                     || name.contains('[')
-                    || first_in(name, b"=;#,:")
-                    || unclosed(name)
+                    || first_in(name, b"=,:")
+                    || (1..close).any(|i| b"#;".contains(&b[i]) && word_start(i))
                     || first_in(after, b"=:,")
-                    || name
-                        .split([':', ','])
-                        .skip(1)
-                        .any(|rest| first_in(rest.trim_start(), b";#\""))
+                    || unclosed
             }
             Line::Entry => {
                 let at = body.find(['=', ':']).unwrap_or(body.len());
@@ -256,11 +259,10 @@ pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
                 key.is_empty()
                     || key.contains(['[', ']'])
                     || first_in(key, b",")
-                    || unclosed(key)
                     || first_in(value, b";#,")
-                    || unclosed(value)
+                    || unclosed
                     || body
-                        .split(|c: char| c.is_ascii_whitespace() || c == '=' || c == ':')
+                        .split(|c: char| c.is_ascii_whitespace() || "=:[]".contains(c))
                         .any(odd_number)
             }
             _ => false,
