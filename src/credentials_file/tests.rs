@@ -1978,3 +1978,28 @@ fn check_fails_on_lines_aws_sdk_go_v1_cannot_read() {
     let msg = stale_message(checked(&file("x = ;foo"), 300));
     assert!(msg.contains("cannot be read by every SDK: line 2"), "{msg}");
 }
+
+/// The line rules index into lines by byte: no input, multi-byte
+/// characters and lone brackets or quotes included, may panic them.
+#[test]
+fn the_line_rules_never_panic() {
+    use super::ini::{foreign_key, go_v1_refuses};
+    let alphabet: Vec<char> = "[]=:;#,\"' \t-.e1xaé\u{a0}\u{2003}\u{b}\nDEFAULT_"
+        .chars()
+        .collect();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..20_000 {
+        let len = (state % 24) as usize;
+        let text: String = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        let _ = go_v1_refuses(&text);
+        let _ = foreign_key(&text, "default", true);
+        let _ = python_refuses(&text);
+    }
+}
