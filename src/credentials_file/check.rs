@@ -11,7 +11,7 @@ use crate::credentials::{FIT_VALUE_CHARS, LONGEST_SESSION};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
 
-/// For `--check`: Ok(expiration) iff the sink's file holds its profile with
+/// For `--check`: Ok(the expiry believed) iff the sink's file holds its profile with
 /// access key, secret key and the recorded expiry at least `min_valid`
 /// after `now`, in a file the writer would merge into (this user's or
 /// `--owner`'s, not writable by group or others: round 15, a file another
@@ -147,5 +147,7 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             format_duration(min_valid)
         )));
     }
-    Ok(expires)
+    // What is believed: `check_passed` logged a far expiry it did not
+    // believe (round 31).
+    Ok(believed)
 }
