@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::conn::{silent_for, Conn};
-use super::{Handler, Server, CONNECTION_DEADLINE};
+use super::{Handler, Server, Sockets, CONNECTION_DEADLINE};
 use crate::poll::Interest;
 use crate::wait::{Fds, Part, Wake};
 
@@ -16,7 +16,7 @@ use crate::wait::{Fds, Part, Wake};
 /// already open.
 const ACCEPT_BATCH: usize = 64;
 
-impl<H: Handler> Server<H> {
+impl Sockets {
     /// Whether new connections are taken now: not while accepting is paused,
     /// and not at the cap with no connection that could make room (new
     /// clients then wait in the kernel's accept queue until one finishes or
@@ -35,7 +35,7 @@ impl<H: Handler> Server<H> {
     /// there at once, so a burst of well-behaved clients is served as it
     /// arrives without filling the connection set. Past the cap, the
     /// connection that has waited longest for its request makes room.
-    pub(super) fn accept(&mut self, listener: usize) {
+    pub(super) fn accept(&mut self, listener: usize, handler: &dyn Handler) {
         // Whether the last failure closed a connection to free a descriptor.
         let mut freed = false;
         for _ in 0..ACCEPT_BATCH {
@@ -64,7 +64,7 @@ impl<H: Handler> Server<H> {
                     // A client sends its request as soon as it is
                     // connected, so it is usually there already.
                     let last = self.conns.len() - 1;
-                    self.service(last);
+                    self.service(last, handler);
                     // Still waiting for it: how long it has, counting its
                     // silence in the accept queue.
                     if let Some(conn) = self.conns.get_mut(last).filter(|c| c.reading()) {
@@ -73,7 +73,7 @@ impl<H: Handler> Server<H> {
                         }
                     }
                     if self.conns.len() > self.cap {
-                        self.make_room();
+                        self.make_room(handler);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
@@ -91,7 +91,7 @@ impl<H: Handler> Server<H> {
                     // accepting pauses.
                     let now = Instant::now();
                     let report = self.accept_failures.failed(now);
-                    freed = !freed && self.make_room();
+                    freed = !freed && self.make_room(handler);
                     let pause = if freed {
                         Duration::ZERO
                     } else {
@@ -123,7 +123,7 @@ impl<H: Handler> Server<H> {
     /// (then the next one is considered, unless answering freed the slot). A
     /// connection writing its answer is never closed. False when no
     /// connection could go.
-    pub(super) fn make_room(&mut self) -> bool {
+    pub(super) fn make_room(&mut self, handler: &dyn Handler) -> bool {
         let open = self.conns.len();
         let now = Instant::now();
         loop {
@@ -133,7 +133,7 @@ impl<H: Handler> Server<H> {
             else {
                 return false;
             };
-            self.service(oldest);
+            self.service(oldest, handler);
             if self.conns.len() < open {
                 return true;
             }
@@ -160,7 +160,7 @@ impl<H: Handler> Server<H> {
     }
 }
 
-impl<H: Handler> Part for Server<H> {
+impl Sockets {
     /// Each connection (for reading its request or writing its answer),
     /// then the listener while accepting; until the nearest connection
     /// deadline or the end of a pause in accepting. No timer of its own
@@ -203,22 +203,33 @@ impl<H: Handler> Part for Server<H> {
 
     /// Serves what is ready (connections first, in reverse so that
     /// swap_remove only moves ones already handled, then new ones) and
-    /// drops connections past their deadline. Never ends the wait.
-    fn ready(&mut self, ready: &[bool], now: Instant) -> Option<Wake> {
+    /// drops connections past their deadline.
+    fn serve(&mut self, ready: &[bool], now: Instant, handler: &dyn Handler) {
         // `watch` added one flag per connection, then the listeners' if it
         // was accepting; nothing changed the connections since.
         let open = self.conns.len();
         for i in (0..open).rev() {
             if ready[i] {
-                self.service(i);
+                self.service(i, handler);
             }
         }
         for listener in 0..self.listeners.len() {
             if ready.get(open + listener).copied().unwrap_or(false) {
-                self.accept(listener);
+                self.accept(listener, handler);
             }
         }
         self.expire(now);
+    }
+}
+
+impl<H: Handler> Part for Server<H> {
+    fn watch<'a>(&'a self, fds: &mut Fds<'a>) -> Option<Instant> {
+        self.sockets.watch(fds)
+    }
+
+    /// Never ends the wait.
+    fn ready(&mut self, ready: &[bool], now: Instant) -> Option<Wake> {
+        self.sockets.serve(ready, now, &self.handler);
         None
     }
 }

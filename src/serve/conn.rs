@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::time::Timestamp;
 
 use super::http1::{error_code, parse_request, render, Answer, Parsed, MAX_REQUEST};
-use super::{event, Handler, Server, CONNECTION_DEADLINE};
+use super::{event, Handler, Sockets, CONNECTION_DEADLINE};
 
 /// 50 ms: a connection that has not sent its whole request this long after
 /// it was accepted is idle or slow, and may be closed to make room; a real
@@ -89,14 +89,14 @@ pub(super) fn silent_for(stream: &TcpStream) -> Option<Duration> {
     Some(Duration::from_millis(ms.into()).min(CONNECTION_DEADLINE))
 }
 
-impl<H: Handler> Server<H> {
-    /// Moves connection `i` along (reads or writes what it can), and
-    /// removes it when it is finished.
-    pub(super) fn service(&mut self, i: usize) {
+impl Sockets {
+    /// Moves connection `i` along (reads or writes what it can, answering
+    /// through `handler`), and removes it when it is finished.
+    pub(super) fn service(&mut self, i: usize, handler: &dyn Handler) {
         let done = if self.conns[i].writing() {
             self.write_some(i)
         } else {
-            self.read_some(i)
+            self.read_some(i, handler)
         };
         if done {
             self.conns.swap_remove(i);
@@ -104,7 +104,7 @@ impl<H: Handler> Server<H> {
     }
 
     /// Reads what is there; returns true when the connection is finished.
-    fn read_some(&mut self, i: usize) -> bool {
+    fn read_some(&mut self, i: usize, handler: &dyn Handler) -> bool {
         let conn = &mut self.conns[i];
         let mut buf = [0u8; 2048];
         // Until the request is complete or the socket is empty, so that a
@@ -130,7 +130,7 @@ impl<H: Handler> Server<H> {
                 }
                 Parsed::Request(mut req) => {
                     req.to = conn.stream.local_addr().ok().map(|a| a.ip().to_canonical());
-                    let a = self.handler.answer(&req, Timestamp::now());
+                    let a = handler.answer(&req, Timestamp::now());
                     // A refused Host is worth its own event: it is what a
                     // rebinding attempt looks like. The Host is no secret.
                     let what = if a.status == 403 {
@@ -153,7 +153,7 @@ impl<H: Handler> Server<H> {
                 }
             }
         };
-        self.handler.answered(answer.status);
+        handler.answered(answer.status);
         conn.outbox = render(&answer);
         conn.inbox = Vec::new();
         self.write_some(i)

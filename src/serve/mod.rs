@@ -102,7 +102,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
     // Said with the port bound, which `--serve 127.0.0.1:0` leaves to the
     // system.
     let addr = server.local_addr().unwrap_or(cfg.addr);
-    let log = &server.log;
+    let log = &server.sockets.log;
     // The Host rule keeps browsers out, not other local users.
     if tokenless {
         log.warn(
@@ -162,10 +162,17 @@ pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
 /// new clients wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 512;
 
-/// An HTTP server in the one wait: its listeners (the address asked for,
-/// and its loopback sibling, see [`loopback_sibling`]) and the connections
-/// in flight.
+/// An HTTP server in the one wait: its sockets, and what answers on them.
 pub struct Server<H> {
+    sockets: Sockets,
+    handler: H,
+}
+
+/// A server's listeners (the address asked for, and its loopback sibling,
+/// see [`other_loopback`]) and the connections in flight, whatever answers
+/// them: one copy of the wire work for both servers, each handler reached
+/// through `&dyn Handler`.
+struct Sockets {
     listeners: Vec<TcpListener>,
     /// The other loopback address, missing when the server started.
     unclaimed: Option<SocketAddr>,
@@ -173,7 +180,6 @@ pub struct Server<H> {
     /// At most this many in `conns`; see [`connection_cap`].
     cap: usize,
     accept_failures: AcceptFailures,
-    handler: H,
     /// Starts every log event of this server (`serve_request`, ...).
     events: &'static str,
     log: Logger,
@@ -189,6 +195,43 @@ impl<H: Handler> Server<H> {
         handler: H,
         log: Logger,
     ) -> Result<Server<H>, Error> {
+        let sockets = Sockets::bind(addr, flag, events, log)?;
+        Ok(Server { sockets, handler })
+    }
+
+    /// Shares the connections the descriptor limit allows with the metrics
+    /// listener (see [`shared_caps`]).
+    pub fn share_connections<M: Handler>(&mut self, metrics: &mut Server<M>) {
+        (self.sockets.cap, metrics.sockets.cap) = shared_caps(fd_limit());
+    }
+
+    /// See [`Sockets::claim_other_loopback`].
+    pub fn claim_other_loopback(&mut self) -> Result<(), String> {
+        self.sockets.claim_other_loopback()
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.sockets.listeners.first()?.local_addr().ok()
+    }
+
+    /// What answers; the refresh loop updates it.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+}
+
+impl Sockets {
+    fn bind(
+        addr: SocketAddr,
+        flag: &str,
+        events: &'static str,
+        log: Logger,
+    ) -> Result<Sockets, Error> {
         let cannot = |e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}"));
         let other = other_loopback(addr);
         // Both loopbacks are ours, for clients that resolve localhost (see
@@ -221,22 +264,15 @@ impl<H: Handler> Server<H> {
                 }
             }
         }
-        Ok(Server {
+        Ok(Sockets {
             listeners,
             unclaimed,
             conns: Vec::new(),
             cap: connection_cap(fd_limit()),
             accept_failures: AcceptFailures::new(),
-            handler,
             events,
             log,
         })
-    }
-
-    /// Shares the connections the descriptor limit allows with the metrics
-    /// listener (see [`shared_caps`]).
-    pub fn share_connections<M: Handler>(&mut self, metrics: &mut Server<M>) {
-        (self.cap, metrics.cap) = shared_caps(fd_limit());
     }
 
     /// Listens on the other loopback address too, if it was missing at
@@ -244,7 +280,7 @@ impl<H: Handler> Server<H> {
     /// start left `[::1]:PORT` to whoever took it first). Called at every
     /// refresh, so it costs no wake-up of its own. Says why when another
     /// process has it.
-    pub fn claim_other_loopback(&mut self) -> Result<(), String> {
+    fn claim_other_loopback(&mut self) -> Result<(), String> {
         let Some(other) = self.unclaimed else {
             return Ok(());
         };
@@ -259,20 +295,6 @@ impl<H: Handler> Server<H> {
                 "cannot also listen on {other}, where clients that resolve localhost may connect first: {e}; stop what listens there"
             )),
         }
-    }
-
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listeners.first()?.local_addr().ok()
-    }
-
-    /// What answers; the refresh loop updates it.
-    pub fn handler_mut(&mut self) -> &mut H {
-        &mut self.handler
-    }
-
-    pub fn handler(&self) -> &H {
-        &self.handler
     }
 
     fn event(&self, what: &str) -> String {

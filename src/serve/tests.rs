@@ -429,7 +429,10 @@ fn accept_failures_pause_longer_and_longer_and_warn_once_per_interval() {
 fn connect(server: &Server<Endpoint>) -> TcpStream {
     let addr = server.local_addr().expect("bound");
     let client = TcpStream::connect(addr).expect("connect");
-    assert!(readable(server.listeners[0].as_fd()), "never queued");
+    assert!(
+        readable(server.sockets.listeners[0].as_fd()),
+        "never queued"
+    );
     client
 }
 
@@ -463,52 +466,52 @@ fn past_the_cap_a_complete_request_is_answered_and_the_oldest_idle_one_goes() {
         status: None,
     };
     let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
-    server.cap = 2;
+    server.sockets.cap = 2;
     let request = b"GET /v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
     // Two silent connections fill the set; no one is waiting, so no one
     // is closed.
     let mut first = connect(&server);
-    server.accept(0);
+    server.sockets.accept(0, &server.handler);
     let second = connect(&server);
-    server.accept(0);
-    assert_eq!(server.conns.len(), 2);
+    server.sockets.accept(0, &server.handler);
+    assert_eq!(server.sockets.conns.len(), 2);
     // Their ages are pinned: the policy is under test here, not the
     // kernel's TCP_INFO count (`silence_in_the_accept_queue_counts_towards_idle`
     // tests that), which a loaded sandbox can blur by tens of milliseconds.
-    server.conns[0].connected -= Duration::from_secs(120);
-    server.conns[1].connected -= Duration::from_secs(60);
+    server.sockets.conns[0].connected -= Duration::from_secs(120);
+    server.sockets.conns[1].connected -= Duration::from_secs(60);
 
     // Both are idle by now, but the oldest has sent its request by the time
     // a third client needs its slot: it is answered, not closed.
     std::thread::sleep(IDLE_AFTER);
     first.write_all(request).expect("send");
-    assert!(readable(server.conns[0].stream.as_fd()));
+    assert!(readable(server.sockets.conns[0].stream.as_fd()));
     let third = connect(&server);
-    server.accept(0);
+    server.sockets.accept(0, &server.handler);
     assert!(received(first).starts_with("HTTP/1.1 200 OK\r\n"));
-    assert_eq!(server.conns.len(), 2, "the second and third stay");
+    assert_eq!(server.sockets.conns.len(), 2, "the second and third stay");
 
     // A fourth, while the third is still new: nobody is idle enough to go
     // but the second, which does.
     let fourth = connect(&server);
-    server.accept(0);
+    server.sockets.accept(0, &server.handler);
     assert_eq!(
         received(second),
         "",
         "the oldest idle connection was closed"
     );
-    assert_eq!(server.conns.len(), 2, "the third and fourth stay");
+    assert_eq!(server.sockets.conns.len(), 2, "the third and fourth stay");
 
     // A fifth, while the third and fourth are new: it waits in the accept
     // queue rather than anyone being closed. (New: however slowly a loaded
     // machine got here.)
-    for conn in &mut server.conns {
+    for conn in &mut server.sockets.conns {
         conn.connected = Instant::now();
     }
     let fifth = connect(&server);
-    server.accept(0);
-    assert_eq!(server.conns.len(), 2, "nobody closed for it yet");
+    server.sockets.accept(0, &server.handler);
+    assert_eq!(server.sockets.conns.len(), 2, "nobody closed for it yet");
     drop((third, fourth, fifth));
 }
 
@@ -527,10 +530,14 @@ fn silence_in_the_accept_queue_counts_towards_idle() {
         status: None,
     };
     let mut server = Server::bind(loopback, "--serve", "serve", endpoint, quiet).expect("bind");
-    server.cap = 2;
+    server.sockets.cap = 2;
     let silent: Vec<TcpStream> = (0..2).map(|_| connect(&server)).collect();
-    server.accept(0);
-    assert_eq!(server.conns.len(), 2, "the cap is full of fresh sockets");
+    server.sockets.accept(0, &server.handler);
+    assert_eq!(
+        server.sockets.conns.len(),
+        2,
+        "the cap is full of fresh sockets"
+    );
     // More silent ones, then a client with its request, all queued.
     let queued: Vec<TcpStream> = (0..4).map(|_| connect(&server)).collect();
     let mut probe = connect(&server);
@@ -540,7 +547,7 @@ fn silence_in_the_accept_queue_counts_towards_idle() {
     std::thread::sleep(IDLE_AFTER + Duration::from_millis(20));
     // One round of accepting reaches the probe: each silent socket taken
     // from the queue is idle already, and the next newcomer replaces it.
-    server.accept(0);
+    server.sockets.accept(0, &server.handler);
     assert!(
         poll(&[(probe.as_fd(), Interest::Read)], Duration::ZERO)[0],
         "the probe is still queued behind silent sockets"
