@@ -37,7 +37,8 @@ TARGET = "x86_64-unknown-linux-musl"
 PACK_RELOCS = "-C link-arg=-Wl,-z,pack-relative-relocs"
 NO_EH_HDR = "-C link-arg=-Wl,--no-eh-frame-hdr"
 NO_UNWIND_LD = "-C link-arg=-Wl,-T,{tree}/scripts/packaging/no-unwind-tables.ld"
-SHIPPED = f"{PACK_RELOCS} {NO_EH_HDR} {NO_UNWIND_LD}"
+PAGE_ALIGNED_LD = "-C link-arg=-Wl,-T,{tree}/scripts/packaging/page-aligned-first.ld"
+SHIPPED = f"{PACK_RELOCS} {NO_EH_HDR} {NO_UNWIND_LD} {PAGE_ALIGNED_LD}"
 
 
 def edit(path, old, new, count=1):
@@ -80,14 +81,14 @@ VARIANTS = [
         "unwind-tables-kept",
         "without `no-unwind-tables.ld` and `--no-eh-frame-hdr`: `.eh_frame`, its index and "
         "`.gcc_except_table` shipped",
-        PACK_RELOCS,
+        f"{PACK_RELOCS} {PAGE_ALIGNED_LD}",
         nothing,
         False,
     ),
     (
         "eh-frame-hdr-only",
         "without `no-unwind-tables.ld`: only the index over `.eh_frame` dropped",
-        f"{PACK_RELOCS} {NO_EH_HDR}",
+        f"{PACK_RELOCS} {NO_EH_HDR} {PAGE_ALIGNED_LD}",
         nothing,
         False,
     ),
@@ -95,7 +96,7 @@ VARIANTS = [
         "force-unwind-tables-no",
         "`-C force-unwind-tables=no` instead of the linker script (it cannot reach the prebuilt "
         "std or the C objects)",
-        f"{PACK_RELOCS} {NO_EH_HDR} -C force-unwind-tables=no",
+        f"{PACK_RELOCS} {NO_EH_HDR} {PAGE_ALIGNED_LD} -C force-unwind-tables=no",
         nothing,
         True,
     ),
@@ -107,12 +108,20 @@ VARIANTS = [
         add_dependencies([LOG_LINE, TRACING_LINE]),
         True,
     ),
+    (
+        "page-aligned-table-unplaced",
+        "without `page-aligned-first.ld`: ring's 4 KiB-aligned P-256 table left among the other "
+        "read-only data, behind up to 4,095 B of padding",
+        f"{PACK_RELOCS} {NO_EH_HDR} {NO_UNWIND_LD}",
+        nothing,
+        False,
+    ),
     ("opt-s", '`opt-level = "s"`', None, profile('"s"'), False),
     ("opt-3", "`opt-level = 3`", None, profile("3"), False),
     (
         "relocs-unpacked",
         "without `-z pack-relative-relocs` (classic RELA relocations)",
-        f"{NO_EH_HDR} {NO_UNWIND_LD}",
+        f"{NO_EH_HDR} {NO_UNWIND_LD} {PAGE_ALIGNED_LD}",
         nothing,
         False,
     ),

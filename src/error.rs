@@ -281,10 +281,13 @@ fn sts_hint(action: &str, code: &str) -> &'static str {
     match code {
         "AccessDenied" if chained => "check that the --role-arn role's trust policy lets the source role assume it, and that the source role may sts:AssumeRole it",
         "AccessDenied" => "check the role's trust policy allows this identity (the cluster's OIDC provider and this service account)",
+        "InvalidIdentityToken" | "IDPRejectedClaim" if chained => "AssumeRole sends no identity token: check AWS_ENDPOINT_URL_STS names STS itself",
         "InvalidIdentityToken" => "check the cluster's OIDC provider is registered in IAM and the token's audience is sts.amazonaws.com",
+        "IDPRejectedClaim" => "check the role's trust policy conditions (aud, sub) match this service account's token",
         "ExpiredTokenException" | "ExpiredToken" if chained => "the source credentials have expired; check the source's expiry and this node's clock",
         "ExpiredTokenException" | "ExpiredToken" => "the identity token has expired; check the kubelet rotates the projected token, and this node's clock",
-        "InvalidClientTokenId" | "SignatureDoesNotMatch" => "the source credentials were rejected; check the source identity",
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" if chained => "the source credentials or their signature were rejected; check the source identity, that AWS_REGION fits the STS endpoint, and that no proxy alters the request",
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" => "this call is not signed, so STS did not say this: check AWS_ENDPOINT_URL_STS and any proxy",
         "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
         "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
         "RegionDisabledException" => "activate STS in this region in the IAM console, or set AWS_REGION to another",
@@ -294,11 +297,10 @@ fn sts_hint(action: &str, code: &str) -> &'static str {
     }
 }
 
-/// Whether starting a program failed for want of descriptors, processes
-/// or memory.
 /// What to do when a limit of the process's was reached.
 const OUT_OF_RESOURCES: &str = "a limit on threads, processes, descriptors or memory is reached (the pod's pids limit or memory limit, ulimit -u, -n or -v): raise it if this lasts";
 
+/// Whether something failed for want of descriptors, processes or memory.
 pub fn is_out_of_resources(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),

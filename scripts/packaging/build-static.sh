@@ -61,6 +61,8 @@ fi
 # - No unwind tables (no-unwind-tables.ld) and no index over them (--no-eh-frame-hdr):
 #   the program is built with panic = "abort" and never unwinds; see the .ld file for what
 #   is lost (panic backtrace addresses, DWARF unwinding in gdb/perf).
+# - ring's page-aligned P-256 table first in the read-only data (page-aligned-first.ld), so
+#   no padding precedes it; the same bytes in another order.
 #
 # rustc writes source paths into the binary (the panic locations of the
 # dependencies, file!() in their code, files a build script generated), so
@@ -76,7 +78,7 @@ fi
 cd "$root"
 target_dir=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 remap="--remap-path-prefix=$root=/aws-credfile --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$target_dir=/target"
-size_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$here/no-unwind-tables.ld"
+size_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-eh-frame-hdr -C link-arg=-Wl,-T,$here/no-unwind-tables.ld -C link-arg=-Wl,-T,$here/page-aligned-first.ld"
 export "CARGO_TARGET_${target_var}_RUSTFLAGS=${PACKAGING_RUSTFLAGS:-$size_flags} $remap"
 
 if ! rustup target list --installed | grep -qx "$target"; then
