@@ -221,3 +221,39 @@ fn an_sts_refusal_names_the_call_and_its_trust_policy() {
         "{chained}"
     );
 }
+
+/// The advice fits the call: AssumeRoleWithWebIdentity is not signed, so a
+/// signature error on it came from something in the way; AssumeRole sends no
+/// identity token, so an identity-token error on it did too.
+#[test]
+fn an_sts_hint_fits_the_call_it_came_from() {
+    let hint = |action, code: &str| {
+        Error::Sts {
+            action,
+            status: 400,
+            code: code.into(),
+            message: "m".into(),
+        }
+        .to_string()
+    };
+    let (web, chained) = (
+        crate::sts::ACTION_WEB_IDENTITY,
+        crate::sts::ACTION_ASSUME_ROLE,
+    );
+    for code in ["InvalidClientTokenId", "SignatureDoesNotMatch"] {
+        let on_web = hint(web, code);
+        assert!(on_web.contains("this call is not signed"), "{on_web}");
+        assert!(on_web.contains("AWS_ENDPOINT_URL_STS"), "{on_web}");
+        let on_chain = hint(chained, code);
+        assert!(on_chain.contains("source credentials"), "{on_chain}");
+        assert!(!on_chain.contains("not signed"), "{on_chain}");
+    }
+    for code in ["InvalidIdentityToken", "IDPRejectedClaim"] {
+        let on_chain = hint(chained, code);
+        assert!(on_chain.contains("sends no identity token"), "{on_chain}");
+        assert!(!on_chain.contains("OIDC"), "{on_chain}");
+    }
+    assert!(hint(web, "InvalidIdentityToken").contains("OIDC provider"));
+    let claim = hint(web, "IDPRejectedClaim");
+    assert!(claim.contains("trust policy conditions"), "{claim}");
+}
