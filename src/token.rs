@@ -39,7 +39,9 @@ impl ReadError {
     /// The problem in words, after "the file ..." or a path.
     pub fn describe(&self) -> String {
         match self {
-            ReadError::Io(e) => format!("cannot read it: {e}"),
+            ReadError::Io(e) => {
+                format!("cannot read it: {e}; check the path, and that this user may read the file")
+            }
             ReadError::NotRegular(what) => format!("it is {what}, not a regular file"),
             ReadError::TooLarge => "it is far too large".into(),
             ReadError::NotText => "it is not UTF-8 text".into(),
@@ -95,7 +97,7 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
 pub fn check_header_value(token: &Secret) -> Result<(), String> {
     let t = token.expose();
     if t.is_empty() {
-        return Err("the token is empty".into());
+        return Err("the file is empty; it must hold the token".into());
     }
     // What a token file may hold, whichever way the token came.
     if t.len() as u64 > MAX_HEADER_TOKEN {

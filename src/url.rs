@@ -48,7 +48,7 @@ impl Url {
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
-            return Err("must not contain a user name or password".into());
+            return Err("must not contain a user name or password; remove them".into());
         }
         let uri: http::Uri = text.parse().map_err(|_| "is not a valid URL".to_owned())?;
         let host = match uri.host() {
@@ -66,7 +66,8 @@ impl Url {
             );
         }
         // http::Uri neither range-checks a port nor refuses an empty one.
-        let port = authority_port(authority).map_err(|_| "has an invalid port".to_owned())?;
+        let port = authority_port(authority)
+            .map_err(|_| "has a port that is not a number from 1 to 65535".to_owned())?;
         let host = host.to_ascii_lowercase();
         Ok(Url {
             https,

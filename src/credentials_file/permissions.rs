@@ -51,7 +51,9 @@ pub fn parse_owner(text: &str) -> Result<Owner, String> {
             // chown(2) reads -1 as "do not change": it would quietly do nothing.
             Some(u32::MAX) => Err(format!("{s} is -1 to chown(2), which means no change")),
             Some(id) => Ok(id),
-            None => Err(format!("{s:?} is not a numeric id")),
+            None => Err(format!(
+                "{s:?} is not a numeric id from 0 to 4294967294 (names are not looked up)"
+            )),
         }
     };
     match text.split_once(':') {

@@ -2007,3 +2007,16 @@ fn the_line_rules_never_panic() {
         let _ = python_refuses(&text);
     }
 }
+
+/// An owner that is no id says what one is: names are not looked up, and
+/// an id past u32 is no id either.
+#[test]
+fn an_owner_that_is_not_an_id_says_what_is() {
+    for bad in ["www-data", "99999999999", "1000:staff", "-5"] {
+        let msg = parse_owner(bad).unwrap_err();
+        assert!(
+            msg.contains("numeric id from 0 to 4294967294"),
+            "{bad}: {msg}"
+        );
+    }
+}

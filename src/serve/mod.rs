@@ -232,7 +232,14 @@ impl Sockets {
         events: &'static str,
         log: Logger,
     ) -> Result<Sockets, Error> {
-        let cannot = |e| listen_error(e, |e| format!("{flag} {addr}: cannot listen there: {e}"));
+        let cannot = |e| {
+            listen_error(e, |e| {
+                format!(
+                    "{flag} {addr}: cannot listen there: {e}; {}",
+                    socket::remedy(e)
+                )
+            })
+        };
         let other = other_loopback(addr);
         // Both loopbacks are ours, for clients that resolve localhost (see
         // `other_loopback`); not with a port of our own choosing (0), which

@@ -50,6 +50,14 @@ pub(super) fn listen_error(
     Error::Config(describe(&e))
 }
 
+/// What to do when listening failed with `e`.
+pub(super) fn remedy(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "stop what listens there, or choose another port",
+        _ => "choose an address of this machine and a port this user may use",
+    }
+}
+
 /// The other loopback address on the same port, for `127.0.0.1:PORT` and
 /// `[::1]:PORT`: clients given `localhost` resolve it to both, most SDKs
 /// trying `::1` first, so whoever listened on the other one would get

@@ -579,3 +579,29 @@ fn constant_time_comparison() {
     assert!(!constant_time_eq(b"", b"a"));
     assert!(constant_time_eq(b"", b""));
 }
+
+/// A port someone else has: the error names it and says what to do.
+#[test]
+fn a_port_in_use_says_what_to_do() {
+    let quiet = Logger::new(crate::log::Format::Text, crate::log::Level::Error);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let endpoint = Endpoint {
+        token: None,
+        hosts: Hosts::Loopback,
+        creds: None,
+        status: None,
+    };
+    let Err(e) = Server::bind(addr, "--serve", "serve", endpoint, quiet) else {
+        panic!("bound a port in use");
+    };
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("--serve {addr}: cannot listen there: ")),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("stop what listens there, or choose another port"),
+        "{msg}"
+    );
+}

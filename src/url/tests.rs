@@ -54,6 +54,14 @@ fn strict_reading() {
     ] {
         assert!(Url::parse(bad).is_err(), "{bad}");
     }
+    // Each refusal says what to give instead.
+    for (bad, remedy) in [
+        ("http://h:99999", "a number from 1 to 65535"),
+        ("http://u:p@host", "remove them"),
+    ] {
+        let msg = Url::parse(bad).unwrap_err();
+        assert!(msg.ends_with(remedy), "{bad}: {msg}");
+    }
 }
 
 #[test]
