@@ -131,12 +131,17 @@ pub const PIECE: usize = 16;
 /// `?` or a space, and a token with one after each byte is still read);
 /// and the encodings a server quoting a request uses are undone: `%XX`,
 /// `&#N;`, `&#xH;`, `&amp;` and the like, JSON's `\uXXXX` and `\/`, and
-/// the `\u{..}` and `\"` of a quoted Debug string. For error messages
-/// only: text that happens to match part of a secret is no loss there.
+/// the `\u{..}` and `\"` of a quoted Debug string. Every word shaped like
+/// a secret key or a token goes too, whoever's it is (see
+/// [`secret_shaped`]). For error messages only: text that happens to match
+/// part of a secret is no loss there. Of a text longer than twice
+/// [`QUOTED_END`], only both ends are kept, `…` between: a message shows
+/// far less (`error::one_line`), and the scan holds 24 bytes per byte.
 pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
+    let text = &*crate::error::cut_middle(text, QUOTED_END, QUOTED_END);
     let skeleton = skeleton(text);
     let letters: Vec<u8> = skeleton.iter().map(|unit| unit.letter).collect();
-    let mut hidden = vec![false; text.len()];
+    let mut hidden = secret_shaped(text.as_bytes());
     for secret in secrets {
         let secret: Vec<u8> = secret
             .bytes()
@@ -156,6 +161,34 @@ pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     }
     // Each hidden stretch begins and ends where a character does.
     String::from_utf8_lossy(&mark_runs(text.as_bytes(), &hidden, marker.as_bytes())).into_owned()
+}
+
+/// 4 KiB: how much of each end of a quoted text [`hide_pieces`] keeps.
+pub const QUOTED_END: usize = 4096;
+
+/// Which bytes of `text` belong to a word shaped like a secret key or a
+/// token: 40 or more base64 characters (`A-Z a-z 0-9 + / =`) in a row,
+/// with upper and lower case letters and digits among them, as a secret
+/// access key has and a session token's or JWT's stretches between
+/// separators do. A server may quote credentials aws-credfile never had
+/// (another client's, the answer it meant to give). Words, ARNs, request
+/// ids and paths stay: they are shorter, or broken up by `:` and `-`.
+fn secret_shaped(text: &[u8]) -> Vec<bool> {
+    let mut hidden = vec![false; text.len()];
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || b"+/=".contains(b);
+    let mut start = 0;
+    for word in text.split(|b| !base64(b)) {
+        let has = |f: fn(&u8) -> bool| word.iter().any(f);
+        if word.len() >= 40
+            && has(u8::is_ascii_uppercase)
+            && has(u8::is_ascii_lowercase)
+            && has(u8::is_ascii_digit)
+        {
+            hidden[start..start + word.len()].fill(true);
+        }
+        start += word.len() + 1;
+    }
+    hidden
 }
 
 /// `text` with each run of bytes `hidden` marks replaced by one `marker`.
@@ -291,18 +324,51 @@ pub const MAX_VALUE: usize = 16 * 1024;
 /// base64 (`A-Z a-z 0-9 + / =`); other issuers' JWT session tokens add `-`,
 /// `_` and `.`. Nothing else is taken: aws-sdk-go v1 refuses the whole file
 /// at a value starting with `;` or `#` (every other profile with it), the
-/// Ruby SDK drops the profile, and parsers disagree on quotes. At most
-/// [`MAX_VALUE`].
+/// Ruby SDK drops the profile, and parsers disagree on quotes; nor a value
+/// aws-sdk-go v1 reads as a number it then fails the file at (its words
+/// start after `=` too). At most [`MAX_VALUE`].
 pub fn is_fit_value(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_VALUE
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+/=-_.".contains(&b))
+        && !value.split('=').any(odd_number)
 }
 
 /// The characters [`is_fit_value`] takes, for messages.
 pub const FIT_VALUE_CHARS: &str = "letters, digits and + / = - _ .";
+
+/// Why a value is not fit (see [`is_fit_value`]), after its name.
+pub const UNFIT_VALUE: &str = "holds characters other than letters, digits and + / = - _ ., is over 16 KiB, or is a word aws-sdk-go v1 takes for a number and fails the file at (-1, .5, e1)";
+
+/// A word aws-sdk-go v1 takes for a number and then fails the file at:
+/// signed (`-1`, `-.5`, `-x1f`), or opening with `.` or an exponent (`.5`,
+/// `e1`, `e-1`). Plain ones (`10`, `3.5`, `0x1`) it reads.
+pub fn odd_number(word: &str) -> bool {
+    let all = |s: &[u8], ok: fn(&u8) -> bool| !s.is_empty() && s.iter().all(ok);
+    let (signed, w) = match word.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        w => (false, w),
+    };
+    match w {
+        [b'e' | b'E', b'-', rest @ ..] | [b'e' | b'E', rest @ ..] | [b'.', rest @ ..] => {
+            all(rest, u8::is_ascii_digit)
+        }
+        [b'x' | b'b' | b'o', rest @ ..] => signed && all(rest, u8::is_ascii_hexdigit),
+        // `-1` and `-1.5`, not `-1.` or `-1.2.3`.
+        [b'0'..=b'9', ..] => {
+            let (int, frac) = match w.iter().position(|&b| b == b'.') {
+                Some(dot) => (&w[..dot], Some(&w[dot + 1..])),
+                None => (w, None),
+            };
+            signed
+                && all(int, u8::is_ascii_digit)
+                && frac.is_none_or(|f| all(f, u8::is_ascii_digit))
+        }
+        _ => false,
+    }
+}
 
 #[cfg(test)]
 mod tests;

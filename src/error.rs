@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use crate::time::Timestamp;
 
 mod text;
-pub use text::{is_invisible, one_line, one_line_within, quote_body, BODY_PREFIX_CHARS};
+pub use text::{
+    cut_middle, is_invisible, one_line, one_line_within, quote_body, BODY_PREFIX_CHARS,
+};
 
 /// Everything that can go wrong. Each `Display` is one line for a person;
 /// none of them may contain a secret.

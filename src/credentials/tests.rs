@@ -229,3 +229,22 @@ fn an_http_date_is_read() {
         assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
     }
 }
+
+/// Every value aws-sdk-go v1 v1.44 was tried with: the ones it failed the
+/// file at are unfit, the look-alikes it read are fit.
+#[test]
+fn values_aws_sdk_go_v1_takes_for_broken_numbers_are_unfit() {
+    for unfit in [
+        "-1", "-0", "-1.2", "-12.34", "e1", "E5", "e-1", ".5", "-.5", "-x1f", "-b1", "a=e1",
+        "a=-1", "a=.5",
+    ] {
+        assert!(!is_fit_value(unfit), "{unfit}");
+    }
+    for fit in [
+        "-1abc", "e1x", ".5a", "-", "--1", "+1", "1e5", "0x1", "x1", "b1", "e-", ".", "-.", "..5",
+        "1-", "5e", "e5e", "=abc", "abc=", "a=b", "==", "=1", "a=1", "abc/e1", "a.e1", "a-.5",
+        "a/-1", "-a", "-1/x", "-1.", "-1.2.3", "-1..2", "-00.1.",
+    ] {
+        assert!(is_fit_value(fit), "{fit}");
+    }
+}

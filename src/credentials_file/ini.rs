@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::credentials::{is_fit_value, Credentials};
+use crate::credentials::{is_fit_value, odd_number, Credentials};
 use crate::time::Timestamp;
 
 /// Starts the comment that records the expiry, and marks the lines we own.
@@ -272,25 +272,6 @@ pub(super) fn go_v1_refuses(text: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// A word aws-sdk-go v1 takes for a number and then fails the file at:
-/// signed (`-1`, `-.5`, `-x1f`), or opening with `.` or an exponent (`.5`,
-/// `e1`, `e-1`). Plain ones (`10`, `3.5`, `0x1`) it reads.
-fn odd_number(word: &str) -> bool {
-    let all = |s: &[u8], ok: fn(&u8) -> bool| !s.is_empty() && s.iter().all(ok);
-    let (signed, w) = match word.as_bytes() {
-        [b'-', rest @ ..] => (true, rest),
-        w => (false, w),
-    };
-    match w {
-        [b'e' | b'E', b'-', rest @ ..] | [b'e' | b'E', rest @ ..] | [b'.', rest @ ..] => {
-            all(rest, u8::is_ascii_digit)
-        }
-        [b'x' | b'b' | b'o', rest @ ..] => signed && all(rest, u8::is_ascii_hexdigit),
-        [b'0'..=b'9', ..] => signed && all(w, |b| b.is_ascii_digit() || *b == b'.'),
-        _ => false,
-    }
 }
 
 /// Keys besides the three aws-credfile writes that change which

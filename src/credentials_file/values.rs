@@ -1,7 +1,7 @@
 //! What may go into the file: profile names that read back as their own
 //! section, and values no parser changes or splits.
 
-use crate::credentials::{is_fit_value, Credentials, FIT_VALUE_CHARS};
+use crate::credentials::{is_fit_value, Credentials, UNFIT_VALUE};
 use crate::error::{is_invisible, Error};
 
 /// Refuses a profile name that would not read back as its own `[name]`
@@ -77,7 +77,7 @@ pub(super) fn check_value(what: &str, value: &str) -> Result<(), Error> {
     let problem = if value.is_empty() {
         "is empty".to_string()
     } else if !is_fit_value(value) {
-        format!("holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB")
+        UNFIT_VALUE.to_string()
     } else {
         return Ok(());
     };

@@ -47,15 +47,7 @@ pub fn one_line_within(s: &str, max: usize) -> String {
         out.push_str(word);
     }
     if out.len() > max {
-        let mut head = max / 3;
-        while !out.is_char_boundary(head) {
-            head -= 1;
-        }
-        let mut tail = out.len() - (max - head);
-        while !out.is_char_boundary(tail) {
-            tail += 1;
-        }
-        out = format!("{}…{}", &out[..head], &out[tail..]);
+        out = cut_middle(&out, max / 3, max - max / 3).into_owned();
     }
     out.chars()
         .map(|c| {
@@ -66,6 +58,23 @@ pub fn one_line_within(s: &str, max: usize) -> String {
             }
         })
         .collect()
+}
+
+/// `s` with all but its first `head` and last `tail` bytes (to whole
+/// characters) replaced by `…`, if that makes it shorter.
+pub fn cut_middle(s: &str, head: usize, tail: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= head + tail {
+        return s.into();
+    }
+    let mut head = head;
+    while !s.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = s.len() - tail;
+    while !s.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}…{}", &s[..head], &s[tail..]).into()
 }
 
 /// Unicode characters that show nothing or change how the text around

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error, Reach};
 use crate::http::{without_pieces, Client, Network};
@@ -390,7 +390,7 @@ pub fn parse_answer(
             Ok(value)
         } else {
             Err(bad(format!(
-                "{name} holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB; AWS issues no such value, refused for every mode"
+                "{name} {UNFIT_VALUE}; AWS issues no such value, refused for every mode"
             )))
         }
     };

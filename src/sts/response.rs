@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, FIT_VALUE_CHARS};
+use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -180,7 +180,7 @@ pub fn parse_response(
         let value = field(value, name)?;
         if !is_fit_value(&value) {
             return Err(bad(format!(
-                "<Credentials><{name}> holds characters other than {FIT_VALUE_CHARS}, or is over 16 KiB; AWS issues no such value"
+                "<Credentials><{name}> {UNFIT_VALUE}; AWS issues no such value"
             )));
         }
         Ok(value)

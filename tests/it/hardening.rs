@@ -1513,3 +1513,65 @@ fn a_sighup_during_start_up_waits_for_its_handler() {
     );
     assert!(ini::profile(&h.read_cred_file(), "default").is_ok());
 }
+
+/// A 1 MiB error message from the agent or STS cost about 24 bytes of
+/// memory per byte while aws-credfile looked in it for its secrets: one
+/// 24 MiB allocation, ~32 MB peak, and an abort with a backtrace under a
+/// memory limit (the shipped manifest's is 32Mi). Only the ends of a quoted
+/// text are looked at now, as only they are shown (round 32).
+#[test]
+fn a_huge_error_message_costs_no_more_memory_than_a_refresh() {
+    const LIMIT: u64 = 20 * 1024 * 1024;
+    let huge = "M".repeat(1024 * 1024 - 64);
+    let agent_body = serde_json::json!({"code": "AccessDenied", "message": huge}).to_string();
+    let agent = Harness::with_agent(
+        "hard_huge_message_agent",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(move |_, _| Answer::json(400, &agent_body)),
+    );
+    let sts = Harness::new("hard_huge_message_sts", move |_, _| {
+        Answer::error(403, "AccessDenied", &"M".repeat(1024 * 1024 - 512))
+    });
+    for h in [&agent, &sts] {
+        let out = h
+            .cmd(&["--once", "--once-timeout", "1s"])
+            .memory_limit(LIMIT)
+            .run();
+        out.assert_code(1).assert_stderr_contains("AccessDenied");
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+        assert!(!h.cred_file.exists(), "a file was written");
+    }
+}
+
+/// A server may quote credentials aws-credfile never had (another
+/// client's, the answer it meant to give) in its error message: they were
+/// shown whole, though a body that merely mentions a secret is never
+/// quoted. Words shaped like a secret key or a session token are hidden
+/// now, whoever's they are; the code and the rest of the message stay
+/// (round 32).
+#[test]
+fn credentials_a_server_quotes_are_hidden_even_ones_never_seen() {
+    // A secret access key and a session token as AWS shapes them.
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+    let token =
+        "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDyY2Gx4M5Kf0sH0DkXl6sYtq1Vw8nYq9vR";
+    let message = format!("key ASIAQUOTED0000000001 secret {secret} token {token} refused");
+    let agent_body = serde_json::json!({"code": "AccessDenied", "message": message}).to_string();
+    let agent = Harness::with_agent(
+        "hard_quoted_unknown_agent",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(move |_, _| Answer::json(400, &agent_body)),
+    );
+    let sts = Harness::new("hard_quoted_unknown_sts", move |_, _| {
+        Answer::error(403, "AccessDenied", &message)
+    });
+    for h in [&agent, &sts] {
+        let out = h.cmd(&["--once", "--once-timeout", "1s"]).run();
+        out.assert_code(1)
+            .assert_stderr_contains("AccessDenied")
+            .assert_stderr_contains("refused");
+        for leaked in [secret, token, &token[..40]] {
+            assert!(!out.stderr.contains(leaked), "{}", out.describe());
+        }
+    }
+}

@@ -301,7 +301,9 @@ fn flags_that_make_no_sense_with_printing_are_usage_errors() {
 /// `--credential-process`. Every source's values are now held to one rule
 /// before any mode sees them: base64 and JWT characters. A secret starting
 /// with `;` was written, and aws-sdk-go v1 failed on the whole file, every
-/// other profile with it, while `--check` passed.
+/// other profile with it, while `--check` passed. So were `-1`, `.5` and
+/// `e1` (after `=` too), which aws-sdk-go v1 takes for numbers and fails
+/// the file at: written by `--once`, then refused by `--check` (round 32).
 #[test]
 fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
     for (name, secret, token) in [
@@ -312,6 +314,10 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
         ("semicolon", ";secret", "token"),
         ("hash", "secret", "#token"),
         ("quoted", "\"secret\"", "token"),
+        ("negative", "-1", "token"),
+        ("fraction", "secret", ".5"),
+        ("exponent", "e12", "token"),
+        ("exponent-after-equals", "secret", "abc=E5"),
     ] {
         let (body, _) = agent_json("ASIAPRINTUNFIT000001", secret, Some(token));
         let h = agent_answering(&format!("print-unfit-{name}"), body);
