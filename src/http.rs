@@ -39,6 +39,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// 20 seconds for one whole exchange, body included, so a server
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// 5 seconds for the body once the head has come: a credentials answer is a
+/// few KiB that follow their head at once. It also bounds what the HTTP
+/// library spends skipping the trailers of a chunked body, which it reads
+/// without a cap: a server sending them without end kept a core busy for
+/// the whole request timeout.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Proxy settings, each checked in upper then lower case as curl does.
 pub const ENV_HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -135,6 +141,7 @@ impl Client {
             .proxy(proxy)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_recv_body(Some(BODY_TIMEOUT))
             .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
         Ok(Client {

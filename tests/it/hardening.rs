@@ -1575,3 +1575,68 @@ fn credentials_a_server_quotes_are_hidden_even_ones_never_seen() {
         }
     }
 }
+
+/// The trailers of a chunked body are skipped by the HTTP library without
+/// a cap: an agent sending them without end after a good body kept a core
+/// busy for the whole 20 s request timeout, every attempt. The body now
+/// has 5 s once the head has come (round 32).
+#[test]
+fn endless_chunked_trailers_are_cut_off_soon() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let server = thread::spawn(move || {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let issued = Issued {
+            access_key_id: "ASIATRAILERS00000001".into(),
+            secret_access_key: "trailersSecretKey0000000000000000000000".into(),
+            session_token: "trailersSessionToken".into(),
+            expiration: rfc3339(SystemTime::now() + HOUR),
+        };
+        let body = success(Protocol::Container, &issued).1;
+        while !stopping.load(Ordering::Relaxed) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let stopping = Arc::clone(&stopping);
+            let body = body.clone();
+            thread::spawn(move || {
+                conn.set_nonblocking(false).expect("blocking");
+                let mut request = [0u8; 4096];
+                let _ = conn.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n",
+                    body.len()
+                );
+                let trailer = format!("X-T: {}\r\n", "a".repeat(8000));
+                if conn.write_all(head.as_bytes()).is_ok() {
+                    while !stopping.load(Ordering::Relaxed)
+                        && conn.write_all(trailer.as_bytes()).is_ok()
+                    {}
+                }
+            });
+        }
+    });
+    let h = Harness::new("hard_endless_trailers", |_, _| Answer::issue(HOUR));
+    let d = h
+        .cmd(&["--log-level", "debug"])
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://{addr}{PATH}"),
+        )
+        .spawn();
+    // The old code gave up after 20 s; well under that now.
+    d.assert_logs_within(
+        "timed out reading the answer's body",
+        Duration::from_secs(12),
+        "the first attempt's failure",
+    );
+    stop.store(true, Ordering::Relaxed);
+    let out = d.stop();
+    assert!(!h.cred_file.exists(), "{}", out.describe());
+    server.join().expect("server");
+}
