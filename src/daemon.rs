@@ -73,6 +73,12 @@ enum Flow<T> {
 /// on the loop's own thread after all.
 const THREAD_RETRIES: u32 = 3;
 
+/// 5 seconds: the most a fetch on the loop's own thread may take. The
+/// endpoint, the metrics and a stop all wait for it; a source answers in
+/// well under a second, and a slow one would hold them for the whole
+/// request timeout (20 s), every fourth attempt.
+const INLINE_FETCH_LIMIT: Duration = Duration::from_secs(5);
+
 /// Everything the loop needs.
 pub struct Refresher {
     provider: Arc<Provider>,
@@ -338,6 +344,10 @@ impl Refresher {
                 Flow::Go(Ok((creds, written))) => {
                     let next = kept_fresh.then(|| self.next_refresh(&creds, 0));
                     self.log_written(&creds, written, next);
+                    let left = Timestamp::now().until(creds.expiration);
+                    if !kept_fresh && left < schedule::SHORT_LIVED {
+                        self.log_expiring_unrefreshed(left);
+                    }
                     if let Some(next) = next {
                         self.planned(next);
                     }

@@ -140,9 +140,10 @@ impl Error {
             Error::Sts { status, code, .. } => {
                 *status == 429 || *status >= 500 || is_transient_sts_code(code)
             }
-            Error::Endpoint { status, .. } | Error::BadResponse { status, .. } => {
-                *status == 429 || *status >= 500
-            }
+            Error::Endpoint {
+                status, message, ..
+            } => *status == 429 || *status >= 500 || is_throttling(endpoint_code(message)),
+            Error::BadResponse { status, .. } => *status == 429 || *status >= 500,
             Error::Network { reach, .. } => *reach != Reach::Lasting,
             Error::ExpiredOnArrival { .. } | Error::OutOfResources { .. } => true,
             _ => false,
@@ -200,6 +201,7 @@ impl Error {
             Error::Endpoint { status: 429, .. } | Error::BadResponse { status: 429, .. } => {
                 "throttled"
             }
+            Error::Endpoint { message, .. } if is_throttling(endpoint_code(message)) => "throttled",
             Error::Sts { status, .. }
             | Error::Endpoint { status, .. }
             | Error::BadResponse { status, .. }
@@ -261,6 +263,12 @@ fn is_transient_sts_code(code: &str) -> bool {
                 | "RequestTimeout"
                 | "RequestTimeoutException"
         )
+}
+
+/// The code an endpoint's error message starts with (`code: message`, see
+/// `source::container`), or nothing.
+fn endpoint_code(message: &str) -> &str {
+    message.split_once(": ").map_or("", |(code, _)| code)
 }
 
 /// The STS codes that mean "slow down".
@@ -423,7 +431,7 @@ impl fmt::Display for Message<'_> {
                 now,
             } => write!(
                 f,
-                "credentials from {from} expire at {expiration}, which is not after the local time {now}; check the clock (NTP) on this node"
+                "credentials from {from} expire at {expiration}, which is not after the local time {now}: the source issued them expired, or this node's clock is ahead; check the source, and the clock (NTP)"
             ),
         }
     }
@@ -435,12 +443,15 @@ impl fmt::Display for Message<'_> {
 fn io_hint(e: &io::Error) -> Option<&'static str> {
     Some(match e.raw_os_error()? {
         libc::EFBIG => "the file size limit (ulimit -f) is below what the file needs; raise it",
-        libc::ENOSPC => "the file system is full; free space there",
+        libc::ENOSPC => "the file system is full, of space or of inodes (df, df -i); free some there",
         libc::EDQUOT => "this user's disk quota is used up; free space or raise it",
         libc::EROFS => "the file system is mounted read-only; give --file a path on a writable one (an emptyDir)",
         libc::EACCES | libc::EPERM => {
-            "this user may not do that there; check the owner and mode of the file and the directories on its way"
+            "this user may not do that there; check the owner, mode and attributes (lsattr: append-only, immutable) of the file and the directories on its way"
         }
+        libc::EISDIR | libc::ENXIO => "something other than a file (a directory, a named pipe) stands there; remove it",
+        libc::ENOTDIR => "a file stands where a directory must be on the way; remove it, or fix the path",
+        libc::ELOOP => "a symbolic link on the way loops; fix or remove it",
         libc::EIO => "the disk reported an error; check the node",
         libc::EBUSY => "it is a mount point (a subPath or single-file mount), which cannot be replaced; mount its directory instead and give --file a path in it",
         _ => return None,

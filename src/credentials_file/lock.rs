@@ -33,8 +33,10 @@ pub(super) const LOCK_MODE: u32 = 0o200;
 /// this call creates is given to that user as the file is: a root run
 /// writing for `--owner` (an init container, say) would otherwise leave a
 /// root-only lock that the user's own later writer (the sidecar) could
-/// never open. An empty lock of this user's with another mode (made by an
-/// older version) is set to [`LOCK_MODE`]. The lock goes with the returned
+/// never open. A lock of this user's with another mode (made by an older
+/// version, or by hand; empty or not) is set to [`LOCK_MODE`]: one others
+/// could open, they could hold to stop every write, and narrowing a mode
+/// never exposes anything. The lock goes with the returned
 /// file: it is released when the file is dropped, or when the process dies,
 /// so a killed writer never leaves it held.
 pub(super) fn lock(
@@ -91,7 +93,7 @@ pub(super) fn lock(
     }
     trusted_lock(meta.uid(), owner)
         .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
-    if !created && meta.len() == 0 && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
+    if !created && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
         let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
     }
     // Only a lock this run made changes hands, through the descriptor that
@@ -129,7 +131,7 @@ pub(super) fn lock_timeout(path: &Path, waited: Duration) -> Error {
         io::Error::new(
             io::ErrorKind::WouldBlock,
             format!(
-                "another process has held it for over {}; is another aws-credfile for this file stuck?",
+                "another process has held it for over {}: another aws-credfile for this file that is stuck, or anyone else who can open the lock; find the holder (fuser, lsof)",
                 format_duration(waited)
             ),
         ),

@@ -738,6 +738,23 @@ fn the_lock_is_waited_for_then_given_up_naming_it() {
     assert_eq!(mode_of(&path), LOCK_MODE);
 }
 
+/// A lock file others can open, they can hold to stop every write. One
+/// with content was kept as it was (round 32): every lock of this user's is
+/// narrowed to LOCK_MODE, whatever it holds.
+#[test]
+fn a_lock_others_could_open_is_narrowed_whatever_it_holds() {
+    let tmp = TempDir::new("lockwide");
+    let path = tmp.join(LOCK);
+    for content in ["", "x"] {
+        fs::write(&path, content).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let dir = Dir::walk(&tmp.0, None).expect("the directory opens");
+        let held = lock(&dir, OsStr::new(LOCK), &path, Duration::ZERO, None).expect("opens");
+        assert!(held.is_some(), "free");
+        assert_eq!(mode_of(&path), LOCK_MODE, "{content:?}");
+    }
+}
+
 /// A section written while our fetch was under way (refreshed at or
 /// after `fetch_began`) that outlives our credentials is kept; written
 /// before, it is replaced whatever its expiry (another role's keys, a

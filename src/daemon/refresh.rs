@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::react::Reaction;
 use super::worker::Worker;
-use super::{Flow, Refresher, FETCH_BACKSTOP, LOCK_RETRY, THREAD_RETRIES};
+use super::{Flow, Refresher, FETCH_BACKSTOP, INLINE_FETCH_LIMIT, LOCK_RETRY, THREAD_RETRIES};
 use crate::credentials::Credentials;
 use crate::credentials_file::{Written, LOCK_WAIT};
 use crate::error::Error;
@@ -90,14 +90,20 @@ impl Refresher {
         }
     }
 
-    /// `err` with any piece of the held credentials' secrets it quotes
-    /// taken out.
+    /// `err` with any piece it quotes of what this process holds secret
+    /// taken out: the held credentials' secrets, the endpoint's token.
     fn without_held(&self, err: Error) -> Error {
-        let Some(held) = &self.held else {
-            return err;
-        };
-        let mut secrets = vec![held.secret_access_key.expose()];
-        secrets.extend(held.session_token.as_ref().map(|t| t.expose()));
+        let mut secrets = Vec::new();
+        if let Some(held) = &self.held {
+            secrets.push(held.secret_access_key.expose());
+            secrets.extend(held.session_token.as_ref().map(|t| t.expose()));
+        }
+        let server = self.server.as_ref();
+        secrets.extend(
+            server
+                .and_then(|s| s.handler().token.as_ref())
+                .map(|t| t.expose()),
+        );
         err.map_quoted(|text| without_pieces(text, &secrets))
     }
 
@@ -124,7 +130,11 @@ impl Refresher {
             }
             Err(_) => {
                 self.threads_refused = 0;
-                return Flow::Go(self.provider.fetch(deadline));
+                let soon = Instant::now() + INLINE_FETCH_LIMIT;
+                return Flow::Go(
+                    self.provider
+                        .fetch(Some(deadline.map_or(soon, |d| d.min(soon)))),
+                );
             }
         };
         self.last_fetch = Some(Instant::now());

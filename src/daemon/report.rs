@@ -100,6 +100,21 @@ impl Refresher {
         );
     }
 
+    /// A one-shot run got credentials lasting only `left`, and will not
+    /// refresh them.
+    pub(super) fn log_expiring_unrefreshed(&self, left: Duration) {
+        self.log.warn(
+            "credentials_short_lived",
+            &[
+                ("lasting", &format_duration_ms(left)),
+                (
+                    "effect",
+                    &"nothing refreshes them after this run: what uses them next may find them expired (is this machine's clock ahead?)",
+                ),
+            ],
+        );
+    }
+
     /// Credentials lasting `lifetime` cannot stay valid for `min_valid`
     /// until the next refresh.
     pub(super) fn log_too_short(&self, lifetime: Duration, min_valid: Duration, short: Duration) {

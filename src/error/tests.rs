@@ -68,6 +68,20 @@ fn transient_classification() {
     assert!(sts(503, "Whatever").is_transient());
     assert!(sts(429, "Whatever").is_transient());
     assert!(!sts(400, "InvalidParameterValue").is_transient());
+    // An agent's throttling code counts as STS's does, whatever the
+    // status (a 400 `Throttling` was a denial, round 32).
+    let agent = |status, message: &str| Error::Endpoint {
+        url: "http://127.0.0.1/creds".into(),
+        status,
+        message: message.into(),
+    };
+    assert!(agent(400, "Throttling: slow down").is_transient());
+    assert_eq!(agent(400, "Throttling: slow down").reason(), "throttled");
+    assert!(!agent(400, "AccessDenied: no").is_transient());
+    assert_eq!(
+        agent(400, "AccessDenied: Throttling: no").reason(),
+        "denied"
+    );
     assert!(Error::Network {
         url: "u".into(),
         detail: "reset".into(),
@@ -188,7 +202,16 @@ fn failures_outside_aws_credfile_say_where_to_look() {
     assert!(io(libc::EFBIG)
         .ends_with("; the file size limit (ulimit -f) is below what the file needs; raise it"));
     assert!(io(libc::ENOSPC).contains("full"));
+    // Out of inodes with space to spare is ENOSPC too (round 32).
+    assert!(io(libc::ENOSPC).contains("df -i"));
     assert!(io(libc::EROFS).contains("read-only"));
+    // chattr +a or +i: no mode or owner explains it (round 32).
+    assert!(io(libc::EPERM).contains("lsattr"));
+    // A directory, a named pipe or a file where it does not belong, and a
+    // loop of links, were bare errnos (round 32).
+    for errno in [libc::EISDIR, libc::ENXIO, libc::ENOTDIR, libc::ELOOP] {
+        assert!(io(errno).contains("; "), "{}", io(errno));
+    }
     assert!(!io(libc::EEXIST).contains(';'), "{}", io(libc::EEXIST));
 }
 

@@ -1640,3 +1640,35 @@ fn endless_chunked_trailers_are_cut_off_soon() {
     assert!(!h.cred_file.exists(), "{}", out.describe());
     server.join().expect("server");
 }
+
+/// A source's error message quoting the endpoint's own token showed it:
+/// only the agent's token and the held credentials were taken out of what
+/// a source says (round 32).
+#[test]
+fn the_endpoints_token_is_never_quoted_back_from_a_source() {
+    let token = "endpointTokenQuoted0123456789abcdef";
+    let message = format!("z {token} w");
+    let agent_body = serde_json::json!({"code": "InvalidToken", "message": message}).to_string();
+    let h = Harness::with_agent(
+        "hard_serve_token_quoted",
+        |_, _| Answer::issue(HOUR),
+        Fake::start(move |_, _| Answer::json(400, &agent_body)),
+    );
+    let file = h.scratch.write("serve-token", token);
+    let file = file.to_str().expect("a UTF-8 path");
+    let out = h
+        .cmd(&[
+            "--serve",
+            "127.0.0.1:0",
+            "--serve-token-file",
+            file,
+            "--once-timeout",
+            "1s",
+            "--",
+            "true",
+        ])
+        .run();
+    out.assert_code(1).assert_stderr_contains("InvalidToken");
+    assert!(!out.stderr.contains(token), "{}", out.describe());
+    assert!(!out.stderr.contains(&token[..16]), "{}", out.describe());
+}

@@ -895,3 +895,26 @@ fn once_waits_for_another_writer_to_finish() {
         &issued,
     );
 }
+
+/// `--once` and `--credential-process` took credentials with seconds left
+/// and said nothing, so `aws-credfile --once && next` went on with keys
+/// about to die, and the `--check` that followed failed (round 32). They
+/// still succeed (the source said so), with a warning that names the
+/// lifetime.
+#[test]
+fn a_one_shot_run_warns_of_credentials_about_to_expire() {
+    let h = Harness::new("once_short_lived", |_, _| {
+        Answer::issue(Duration::from_secs(30))
+    });
+    for args in [&["--once"][..], &["--credential-process"]] {
+        let out = h.cmd(args).secrets_on_stdout().run();
+        out.assert_code(0)
+            .assert_stderr_contains("credentials_short_lived")
+            .assert_stderr_contains("nothing refreshes them");
+    }
+    // An hour is no warning.
+    let h = Harness::new("once_long_lived", |_, _| Answer::issue(HOUR));
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(0);
+    assert!(!out.stderr.contains("short_lived"), "{}", out.describe());
+}
