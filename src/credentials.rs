@@ -131,17 +131,16 @@ pub const PIECE: usize = 16;
 /// `?` or a space, and a token with one after each byte is still read);
 /// and the encodings a server quoting a request uses are undone: `%XX`,
 /// `&#N;`, `&#xH;`, `&amp;` and the like, JSON's `\uXXXX` and `\/`, and
-/// the `\u{..}` and `\"` of a quoted Debug string. Every word shaped like
-/// a secret key or a token goes too, whoever's it is (see
-/// [`secret_shaped`]). For error messages only: text that happens to match
-/// part of a secret is no loss there. Of a text longer than twice
+/// the `\u{..}` and `\"` of a quoted Debug string. For error messages
+/// only: text that happens to match part of a secret is no loss there. Of a
+/// text longer than twice
 /// [`QUOTED_END`], only both ends are kept, `…` between: a message shows
 /// far less (`error::one_line`), and the scan holds 24 bytes per byte.
 pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     let text = &*crate::error::cut_middle(text, QUOTED_END, QUOTED_END);
     let skeleton = skeleton(text);
     let letters: Vec<u8> = skeleton.iter().map(|unit| unit.letter).collect();
-    let mut hidden = secret_shaped(text.as_bytes());
+    let mut hidden = vec![false; text.len()];
     for secret in secrets {
         let secret: Vec<u8> = secret
             .bytes()
@@ -166,13 +165,22 @@ pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
 /// 4 KiB: how much of each end of a quoted text [`hide_pieces`] keeps.
 pub const QUOTED_END: usize = 4096;
 
+/// The message of a server's error document (an STS `<Message>`, an agent's
+/// `message`) with every word shaped like a secret key or a token replaced
+/// by `** redacted **`: a server may quote credentials aws-credfile never
+/// had (another client's, the answer it meant to give), which
+/// [`hide_pieces`] cannot know. See [`secret_shaped`].
+pub fn hide_secret_shaped(text: &str) -> String {
+    let hidden = secret_shaped(text.as_bytes());
+    String::from_utf8_lossy(&mark_runs(text.as_bytes(), &hidden, b"** redacted **")).into_owned()
+}
+
 /// Which bytes of `text` belong to a word shaped like a secret key or a
 /// token: 40 or more base64 characters (`A-Z a-z 0-9 + / =`) in a row,
 /// with upper and lower case letters and digits among them, as a secret
 /// access key has and a session token's or JWT's stretches between
-/// separators do. A server may quote credentials aws-credfile never had
-/// (another client's, the answer it meant to give). Words, ARNs, request
-/// ids and paths stay: they are shorter, or broken up by `:` and `-`.
+/// separators do. Words, ARNs, account and request ids stay: they are
+/// shorter, or broken up by `:` and `-`.
 fn secret_shaped(text: &[u8]) -> Vec<bool> {
     let mut hidden = vec![false; text.len()];
     let base64 = |b: &u8| b.is_ascii_alphanumeric() || b"+/=".contains(b);

@@ -248,3 +248,29 @@ fn values_aws_sdk_go_v1_takes_for_broken_numbers_are_unfit() {
         assert!(is_fit_value(fit), "{fit}");
     }
 }
+
+/// Words shaped like a secret key or a token go from a server's message;
+/// what an operator needs from it stays.
+#[test]
+fn secret_shaped_words_are_hidden_and_the_rest_stays() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+    let token =
+        "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDyY2Gx4M5Kf0sH0DkXl6sYtq1Vw8nYq9vR";
+    let kept = [
+        "User: arn:aws:sts::123456789012:assumed-role/MyServiceRole2024/botocore-session-1700000000",
+        "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/Target",
+        "(request id c0ffee12-3456-7890-abcd-ef0123456789)",
+        "key ASIAQUOTED0000000001",
+        "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+    ];
+    let message = format!("{} secret {secret} token {token} {}", kept.join(" "), "end");
+    let shown = hide_secret_shaped(&message);
+    assert!(
+        !shown.contains(secret) && !shown.contains(&token[..40]),
+        "{shown}"
+    );
+    for part in kept {
+        assert!(shown.contains(part), "{part} went: {shown}");
+    }
+    assert!(shown.ends_with("token ** redacted ** end"), "{shown}");
+}

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE};
+use crate::credentials::{
+    hide_secret_shaped, is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE,
+};
 use crate::env::{var, Env};
 use crate::error::{one_line, quote_body, Error, Reach};
 use crate::http::{without_pieces, Client, Network};
@@ -445,11 +447,11 @@ pub fn parse_answer(
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {
         if code.is_some() || message.is_some() {
-            let text = format!(
+            let text = hide_secret_shaped(&format!(
                 "{}: {}",
                 code.unwrap_or_else(|| "error".into()),
                 message.unwrap_or_default()
-            );
+            ));
             // An error that carries credentials beside it: none of their
             // secrets is quoted, wherever the message repeats them.
             let secrets = secrets_in(body);

@@ -9,7 +9,9 @@
 
 use serde::Deserialize;
 
-use crate::credentials::{is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE};
+use crate::credentials::{
+    hide_secret_shaped, is_fit_arn, is_fit_value, scrub, Credentials, Secret, UNFIT_VALUE,
+};
 use crate::error::{one_line_within, quote_body as quote, Error};
 use crate::time::Timestamp;
 
@@ -253,10 +255,12 @@ fn sts_error(action: &'static str, text: &str, status: u16) -> Result<Error, Str
     // Codes are short words (`AccessDenied`); whatever else a server sends
     // is shown on one line, short.
     let code = code
-        .map(|c| one_line_within(&c, MAX_CODE_BYTES))
+        .map(|c| one_line_within(&hide_secret_shaped(&c), MAX_CODE_BYTES))
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "Unknown".to_owned());
-    let mut message = message.map(|m| m.trim().to_owned()).unwrap_or_default();
+    let mut message = message
+        .map(|m| hide_secret_shaped(m.trim()))
+        .unwrap_or_default();
     if message.is_empty() {
         message = "no message".to_owned();
     }

@@ -460,8 +460,7 @@ fn a_value_longer_than_aws_issues_is_refused() {
         &["--once"],
     ] {
         let out = h.cmd(args).arg("--once-timeout").arg("2s").run();
-        out.assert_code(1)
-            .assert_stderr_contains("or is over 16 KiB");
+        out.assert_code(1).assert_stderr_contains("is over 16 KiB");
         assert_eq!(out.stdout, "", "{args:?}");
     }
 }
