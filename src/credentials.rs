@@ -133,9 +133,9 @@ pub const PIECE: usize = 16;
 /// `&#N;`, `&#xH;`, `&amp;` and the like, JSON's `\uXXXX` and `\/`, and
 /// the `\u{..}` and `\"` of a quoted Debug string. For error messages
 /// only: text that happens to match part of a secret is no loss there. Of a
-/// text longer than twice
-/// [`QUOTED_END`], only both ends are kept, `…` between: a message shows
-/// far less (`error::one_line`), and the scan holds 24 bytes per byte.
+/// text longer than twice [`QUOTED_END`], only both ends are kept, `…`
+/// between: a message shows far less (`error::one_line`), and the scan
+/// holds 24 bytes per byte.
 pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     let text = &*crate::error::cut_middle(text, QUOTED_END, QUOTED_END);
     let skeleton = skeleton(text);
