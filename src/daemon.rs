@@ -108,6 +108,10 @@ pub struct Refresher {
     /// (they are still in the file, and served): any later error has them
     /// taken out, as a request's own secrets are.
     held: Option<Credentials>,
+    /// Credentials the file could not take (a full or read-only disk, a
+    /// lock held), and when their fetch began: the next attempt writes them
+    /// again rather than asking the source for new ones, while they last.
+    unwritten: Option<(Credentials, Timestamp)>,
     /// Attempts in a row whose fetch could not get a thread.
     threads_refused: u32,
     /// How long the credentials must stay valid at all times (`--min-valid`,
@@ -152,6 +156,7 @@ impl Refresher {
             last_fetch: None,
             ignored,
             held: None,
+            unwritten: None,
             threads_refused: 0,
             keep_valid: Duration::ZERO,
         }

@@ -17,7 +17,7 @@ use aws_credfile::error::{one_line_within, Error};
 use aws_credfile::metrics::{self, Shared, Status};
 use aws_credfile::signals::Signals;
 use aws_credfile::source::Provider;
-use aws_credfile::supervise::{self, EndpointToken, Handoff};
+use aws_credfile::supervise::{self, Handoff};
 use aws_credfile::time::Timestamp;
 use aws_credfile::wait::Waiter;
 use aws_credfile::{cli, log, print, process, serve};
@@ -148,7 +148,6 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
         .sink
         .as_ref()
         .map(|sink| (sink.path.clone(), sink.profile.clone()));
-    let token_file = plan.serve.as_ref().and_then(|s| s.token_file.clone());
     let mut refresher = Refresher::new(provider, plan.sink, server, Waiter::new(signals), logger)
         .keeping_valid_for(plan.keep_valid);
     if let Some((listener, status)) = metrics {
@@ -158,7 +157,7 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
         Run::Once { timeout } => refresher.once(timeout)?,
         Run::Daemon => refresher.run()?,
         Run::Supervise { program, timeout } => {
-            refresher.supervise(&program, timeout, |r| handoff(r, file, token_file))?
+            refresher.supervise(&program, timeout, |r| handoff(r, file))?
         }
         Run::Print { format, timeout } => match refresher.print(timeout)? {
             Ok(creds) => {
@@ -198,14 +197,10 @@ fn write_stdout(text: &str) -> Result<(), Error> {
 
 /// What a supervised program is handed: the file, and the endpoint with
 /// the token it requires.
-fn handoff(r: &Refresher, file: Option<(PathBuf, String)>, token_file: Option<PathBuf>) -> Handoff {
+fn handoff(r: &Refresher, file: Option<(PathBuf, String)>) -> Handoff {
     let endpoint = r.server().and_then(|server| {
         let addr = server.local_addr()?;
         let token = server.handler().token.clone()?;
-        let token = match token_file {
-            Some(path) => EndpointToken::File(path, token),
-            None => EndpointToken::Value(token),
-        };
         Some((supervise::endpoint_url(addr), token))
     });
     Handoff { file, endpoint }

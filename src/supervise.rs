@@ -114,19 +114,7 @@ pub struct Handoff {
     /// The file and the profile written in it.
     pub file: Option<(PathBuf, String)>,
     /// The endpoint's URL and the `Authorization` value it requires.
-    pub endpoint: Option<(String, EndpointToken)>,
-}
-
-/// How the program learns the endpoint's token.
-#[derive(Debug)]
-pub enum EndpointToken {
-    /// A token of this run, in `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
-    Value(Secret),
-    /// `--serve-token-file`: its path in `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
-    /// (re-read by the SDKs that read it) and its content in
-    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN` (for those that read only that,
-    /// such as aws-sdk-go).
-    File(PathBuf, Secret),
+    pub endpoint: Option<(String, Secret)>,
 }
 
 impl Handoff {
@@ -150,15 +138,15 @@ impl Handoff {
         }
         if let Some((url, token)) = &self.endpoint {
             vars.push((ENV_CONTAINER_CREDENTIALS_FULL_URI, url.clone()));
-            match token {
-                EndpointToken::Value(t) => {
-                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()))
-                }
-                EndpointToken::File(path, t) => {
-                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, absolute(path)));
-                    vars.push((ENV_CONTAINER_AUTHORIZATION_TOKEN, t.expose().to_string()));
-                }
-            }
+            // The token as read at start, which is what the endpoint
+            // requires, never `--serve-token-file`'s path: botocore prefers
+            // the file, sends it raw and refuses one ending in a newline
+            // (aws-credfile trims it), and a file changed since would hold a
+            // token the endpoint does not take.
+            vars.push((
+                ENV_CONTAINER_AUTHORIZATION_TOKEN,
+                token.expose().to_string(),
+            ));
         }
         vars
     }

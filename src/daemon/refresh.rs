@@ -11,6 +11,7 @@ use crate::credentials::Credentials;
 use crate::credentials_file::{Written, LOCK_WAIT};
 use crate::error::Error;
 use crate::http::without_pieces;
+use crate::schedule::SAFETY_MARGIN;
 use crate::serve::Server;
 use crate::time::Timestamp;
 use crate::wait::Wake;
@@ -23,16 +24,31 @@ impl Refresher {
         &mut self,
         deadline: Option<Instant>,
     ) -> Flow<Result<(Credentials, Written), Error>> {
+        // Only the file failed last time: the same credentials are written
+        // again while they have the usual margin left, so that a full or
+        // read-only disk is not a call to the source at every retry.
         let began = Timestamp::now();
-        let fetched = match self.fetch(deadline) {
-            Flow::Go(fetched) => fetched,
-            Flow::End(ended) => return Flow::End(ended),
+        let unwritten = self
+            .unwritten
+            .take()
+            .filter(|(c, _)| Timestamp::now().until(c.expiration) > SAFETY_MARGIN);
+        let (fetched, began) = match unwritten {
+            Some((creds, fetched_at)) => (Ok(creds), fetched_at),
+            None => match self.fetch(deadline) {
+                Flow::Go(fetched) => (fetched, began),
+                Flow::End(ended) => return Flow::End(ended),
+            },
         };
         let (stored, copy) = match fetched {
             Ok(creds) => {
-                let copy = self.server.is_some().then(|| creds.clone());
+                let copy = creds.clone();
                 match self.store(creds, began) {
-                    Flow::Go(stored) => (stored, copy),
+                    Flow::Go(stored) => {
+                        if matches!(&stored, Err(e) if e.reason() == "file") {
+                            self.unwritten = Some((copy.clone(), began));
+                        }
+                        (stored, Some(copy))
+                    }
                     Flow::End(ended) => return Flow::End(ended),
                 }
             }

@@ -30,7 +30,7 @@ fn handoff_variables() {
         file: Some((PathBuf::from("/shared/credentials"), "app".into())),
         endpoint: Some((
             "http://127.0.0.1:9911/v1/credentials".into(),
-            EndpointToken::Value(Secret::new("tok")),
+            Secret::new("tok"),
         )),
     };
     assert_eq!(
@@ -71,7 +71,7 @@ fn handoff_variables() {
         file: Some((PathBuf::from("c/credentials"), "default".into())),
         endpoint: Some((
             "http://127.0.0.1:9911/v1/credentials".into(),
-            EndpointToken::File(PathBuf::from("t/token"), Secret::new("tok")),
+            Secret::new("tok"),
         )),
     };
     assert_eq!(
@@ -89,10 +89,6 @@ fn handoff_variables() {
             (
                 ENV_CONTAINER_CREDENTIALS_FULL_URI,
                 "http://127.0.0.1:9911/v1/credentials".to_string()
-            ),
-            (
-                ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-                cwd.join("t/token").display().to_string()
             ),
             (ENV_CONTAINER_AUTHORIZATION_TOKEN, "tok".to_string()),
         ]

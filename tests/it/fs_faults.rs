@@ -327,6 +327,44 @@ fn read_only_filesystem() {
     assert_eq!(dir_names(&dir), [LOCK_FILE, "credentials"]);
 }
 
+/// A daemon whose file cannot be written asked the source for new
+/// credentials at every retry, up to one a minute from every pod of a
+/// fleet, though it held good ones (round 32). It writes those again now,
+/// and asks the source only when they run short.
+#[test]
+fn a_write_that_failed_is_retried_without_asking_the_source_again() {
+    let h = harness("fs_unwritten_kept");
+    let dir = h.scratch.join("ro-daemon");
+    let Some(mount) = Mount::tmpfs(&dir, "size=256k,mode=0755") else {
+        crate::harness::skip("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+        return;
+    };
+    let path = dir.join("credentials");
+    mount.remount("ro");
+    let mut d = h.cmd(&["--file"]).arg(&path).spawn();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            d.stderr().matches("Read-only file system").count() >= 3
+        }),
+        "three failed writes
+{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(h.sts.request_count(), 1, "{}", d.snapshot().describe());
+    mount.remount("rw");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || path.exists()),
+        "written once the disk takes it\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(h.sts.request_count(), 1, "the same credentials written");
+    let text = fs::read_to_string(&path).expect("read the credentials file");
+    let issued = h.sts.issued().last().map(Profile::from);
+    assert_eq!(ini::profile(&text, "default").ok(), issued, "{text}");
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 #[test]
 fn disk_full() {
     let h = harness("fs_full");
