@@ -23,7 +23,7 @@ use aws_credfile::wait::Waiter;
 use aws_credfile::{cli, log, print, process, serve};
 
 fn main() -> ExitCode {
-    // Until the configuration is read, errors are plain lines; after, they
+    // Until the command line is read, errors are plain lines; after, they
     // follow --log-format so a JSON log pipeline sees every line as JSON.
     let mut json_errors = false;
     match run(&mut json_errors) {
@@ -69,6 +69,8 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
         write_stdout(&format!("aws-credfile {}\n", env!("CARGO_PKG_VERSION")))?;
         return Ok(0);
     }
+    // Asked for JSON: the configuration's own errors are JSON lines too.
+    *json_errors = args.log_format.as_deref() == Some("json");
     // Every variable read must be UTF-8: a path with another byte in it,
     // passed on lossily, would name another file (and --check would pass
     // on that one). The value is still passed on, so that validation runs,

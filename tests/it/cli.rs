@@ -269,3 +269,33 @@ fn a_non_utf8_variable_is_named_not_called_unset() {
     out.assert_code(2).assert_stderr_contains("AWS_ROLE_ARN");
     assert!(!out.stderr.contains("not set"), "{}", out.describe());
 }
+
+/// With `--log-format json`, a configuration error after the command line
+/// was read (a bad duration, region or variable) was still a plain-text
+/// line, the one a JSON log pipeline most needed (round 32).
+#[test]
+fn configuration_errors_follow_log_format_json() {
+    let h = Harness::new("cli_json_config_error", |_, _| Answer::issue(HOUR));
+    for (args, region) in [
+        (
+            &["--once", "--log-format", "json", "--duration", "5"][..],
+            None,
+        ),
+        (&["--once", "--log-format", "json"], Some("BAD REGION")),
+    ] {
+        let mut cmd = h.cmd(args);
+        if let Some(region) = region {
+            cmd = cmd
+                .env("AWS_REGION", region)
+                .env_remove("AWS_ENDPOINT_URL_STS");
+        }
+        let out = cmd.run();
+        out.assert_code(2);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", out.describe());
+        let line: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON line");
+        assert_eq!(line["event"], "exiting", "{}", out.describe());
+        assert_eq!(line["exit_code"], "2", "{}", out.describe());
+    }
+    assert_eq!(h.sts.request_count(), 0);
+}
