@@ -168,6 +168,16 @@ pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
     let m = options()
         .parse(&flags)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    // `--file --once` gave --file the value "--once" and ran a daemon
+    // writing ./--once: no value of these starts with `--`.
+    let mut taken = VALUE_FLAGS
+        .iter()
+        .filter_map(|&f| Some((f, m.opt_str(f).filter(|v| v.starts_with("--"))?)));
+    if let Some((flag, value)) = taken.next() {
+        return Err(Error::Usage(format!(
+            "--{flag} took {value:?}, a flag, as its value; give --{flag} its value first"
+        )));
+    }
     if let Some(extra) = m.free.first() {
         return Err(Error::Usage(format!(
             "unexpected argument {extra:?}; aws-credfile takes flags, then optionally -- PROGRAM [ARGS...]"
@@ -201,6 +211,28 @@ pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
         program,
     })
 }
+
+/// The flags that take a value.
+const VALUE_FLAGS: [&str; 18] = [
+    "file",
+    "profile",
+    "source",
+    "role-arn",
+    "external-id",
+    "session-name",
+    "duration",
+    "min-valid",
+    "once-timeout",
+    "sts-endpoint",
+    "owner",
+    "mode",
+    "log-format",
+    "log-level",
+    "serve",
+    "serve-token-file",
+    "metrics",
+    "print",
+];
 
 /// The `--help` text: usage, every flag with its default, every environment
 /// variable read, exit codes and signals.

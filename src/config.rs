@@ -133,6 +133,19 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     // it), so its --serve and --metrics are checked, then left unused.
     let serve = serve(args, daemon || args.check)?;
     let metrics = metrics(args, daemon || args.check)?;
+    // Both listen on loopback's two addresses, or every address: one port
+    // cannot be both (it was "stop what listens there", aws-credfile itself).
+    if let (Some(s), Some(m)) = (&serve, &metrics) {
+        let (s, m) = (s.addr, m.addr);
+        let meet = |a: std::net::IpAddr, b: std::net::IpAddr| {
+            a == b || a.is_unspecified() || (a.is_loopback() && b.is_loopback())
+        };
+        if s.port() == m.port() && s.port() != 0 && (meet(s.ip(), m.ip()) || meet(m.ip(), s.ip())) {
+            return Err(Error::Usage(format!(
+                "--metrics {m} and --serve {s} would share a port; give each its own"
+            )));
+        }
+    }
     // Held to 12 h below, not to the 24 h of other durations.
     let min_valid =
         parsed_duration(args.min_valid.as_deref(), "--min-valid")?.unwrap_or(DEFAULT_MIN_VALID);

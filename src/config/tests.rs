@@ -142,6 +142,17 @@ fn configuration_errors_exit_2_and_name_the_culprit() {
             "AWS_WEB_IDENTITY_TOKEN_FILE",
         ),
         (vec!["--duration", "5x"], IRSA.to_vec(), "--duration"),
+        // One port cannot be both listeners' (round 32).
+        (
+            vec!["--serve", "127.0.0.1:9911", "--metrics", "9911"],
+            IRSA.to_vec(),
+            "--metrics",
+        ),
+        (
+            vec!["--serve", "[::1]:9911", "--metrics", "0.0.0.0:9911"],
+            IRSA.to_vec(),
+            "--metrics",
+        ),
         (vec!["--duration", "60"], IRSA.to_vec(), "--duration"),
         (vec!["--once", "--check"], IRSA.to_vec(), "--check"),
         (
