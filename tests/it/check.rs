@@ -124,7 +124,7 @@ fn check_takes_a_serving_sidecars_whole_command_line() {
         "--serve-token-file",
         token,
         "--metrics",
-        "0.0.0.0:9",
+        "0.0.0.0:10",
         "--min-valid",
         "10m",
     ];
