@@ -176,27 +176,48 @@ pub fn hide_secret_shaped(text: &str) -> String {
 }
 
 /// Which bytes of `text` belong to a word shaped like a secret key or a
-/// token: 40 or more base64 characters (`A-Z a-z 0-9 + / =`) in a row,
-/// with upper and lower case letters and digits among them, as a secret
-/// access key has and a session token's or JWT's stretches between
-/// separators do. Words, ARNs, account and request ids stay: they are
-/// shorter, or broken up by `:` and `-`.
+/// token: 40 or more base64 characters (`A-Z a-z 0-9 + / =`, and `%2F`,
+/// `%2B`, `%3D` as a URL spells them) in a row, with upper and lower case
+/// letters among them, changing from one kind (upper, lower, digit, sign)
+/// to another at two characters in five or more. Random ones change at about two in
+/// three, as a secret access key does and a session token's or JWT's
+/// stretches between separators do; names, even long ones in CamelCase
+/// with digits (`role/PartnerCrossAccountReadOnlyAccessRole2024`), at
+/// about one in three. ARNs, account and request ids stay.
 fn secret_shaped(text: &[u8]) -> Vec<bool> {
     let mut hidden = vec![false; text.len()];
-    let base64 = |b: &u8| b.is_ascii_alphanumeric() || b"+/=".contains(b);
-    let mut start = 0;
-    for word in text.split(|b| !base64(b)) {
-        let has = |f: fn(&u8) -> bool| word.iter().any(f);
-        if word.len() >= 40
-            && has(u8::is_ascii_uppercase)
-            && has(u8::is_ascii_lowercase)
-            && has(u8::is_ascii_digit)
-        {
-            hidden[start..start + word.len()].fill(true);
+    let mut at = 0;
+    while at < text.len() {
+        let start = at;
+        let (mut chars, mut changes, mut seen, mut last) = (0usize, 0usize, 0u8, 0u8);
+        while let Some((kind, len)) = base64_at(text, at) {
+            chars += 1;
+            changes += usize::from(last != 0 && kind != last);
+            (seen, last, at) = (seen | kind, kind, at + len);
         }
-        start += word.len() + 1;
+        if chars >= 40 && seen & 3 == 3 && changes * 5 >= chars * 2 {
+            hidden[start..at].fill(true);
+        }
+        at += usize::from(at == start);
     }
     hidden
+}
+
+/// The kind of the base64 character at `at` in `text` (1 upper case, 2
+/// lower case, 4 digit, 8 `+ / =`) and how many bytes spell it, if one is
+/// there.
+fn base64_at(text: &[u8], at: usize) -> Option<(u8, usize)> {
+    Some(match *text.get(at)? {
+        b'A'..=b'Z' => (1, 1),
+        b'a'..=b'z' => (2, 1),
+        b'0'..=b'9' => (4, 1),
+        b'+' | b'/' | b'=' => (8, 1),
+        b'%' => {
+            let hex = text.get(at + 1..at + 3)?.to_ascii_uppercase();
+            matches!(hex.as_slice(), b"2F" | b"2B" | b"3D").then_some((8, 3))?
+        }
+        _ => return None,
+    })
 }
 
 /// `text` with each run of bytes `hidden` marks replaced by one `marker`.
@@ -351,8 +372,10 @@ pub const FIT_VALUE_CHARS: &str = "letters, digits and + / = - _ .";
 pub const UNFIT_VALUE: &str = "holds characters other than letters, digits and + / = - _ ., is over 16 KiB, or is a word aws-sdk-go v1 takes for a number and fails the file at (-1, .5, e1)";
 
 /// A word aws-sdk-go v1 takes for a number and then fails the file at:
-/// signed (`-1`, `-.5`, `-x1f`), or opening with `.` or an exponent (`.5`,
-/// `e1`, `e-1`). Plain ones (`10`, `3.5`, `0x1`) it reads.
+/// signed (`-1`, `-.5`, `-x1f`), opening with `.` or an exponent (`.5`,
+/// `e1`, `e-1`), or with a base letter after two digits or more (`12x3`,
+/// `00b1`). Plain ones (`10`, `3.5`, `0x1`) it reads. Each rule was tried
+/// against aws-sdk-go v1.44's reader.
 pub fn odd_number(word: &str) -> bool {
     let all = |s: &[u8], ok: fn(&u8) -> bool| !s.is_empty() && s.iter().all(ok);
     let (signed, w) = match word.as_bytes() {
@@ -364,8 +387,20 @@ pub fn odd_number(word: &str) -> bool {
             all(rest, u8::is_ascii_digit)
         }
         [b'x' | b'b' | b'o', rest @ ..] => signed && all(rest, u8::is_ascii_hexdigit),
-        // `-1` and `-1.5`, not `-1.` or `-1.2.3`.
         [b'0'..=b'9', ..] => {
+            // `12x3`, `00b1`, `-1x1`: a base letter after two digits or
+            // more (one, signed), which it reads as a number and fails at.
+            let digits = w.iter().take_while(|b| b.is_ascii_digit()).count();
+            let base: Option<fn(&u8) -> bool> = match w.get(digits) {
+                Some(b'x') => Some(u8::is_ascii_hexdigit),
+                Some(b'b') => Some(|b| matches!(b, b'0' | b'1')),
+                Some(b'o') => Some(|b| (b'0'..=b'7').contains(b)),
+                _ => None,
+            };
+            if let Some(base) = base {
+                return digits + usize::from(signed) >= 2 && all(&w[digits + 1..], base);
+            }
+            // `-1` and `-1.5`, not `-1.` or `-1.2.3`.
             let (int, frac) = match w.iter().position(|&b| b == b'.') {
                 Some(dot) => (&w[..dot], Some(&w[dot + 1..])),
                 None => (w, None),

@@ -265,10 +265,10 @@ fn is_transient_sts_code(code: &str) -> bool {
         )
 }
 
-/// The code an endpoint's error message starts with (`code: message`, see
-/// `source::container`), or nothing.
+/// The code an endpoint's error message starts with (`code: message`, or
+/// the code alone, see `source::container`).
 fn endpoint_code(message: &str) -> &str {
-    message.split_once(": ").map_or("", |(code, _)| code)
+    message.split(':').next().unwrap_or_default().trim()
 }
 
 /// The STS codes that mean "slow down".

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ureq::tls::TlsConfig;
-use ureq::unversioned::transport::DefaultConnector;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
+};
 use ureq::Agent;
 
 use crate::env::{first_var, var, Env};
@@ -21,6 +23,7 @@ use crate::url::{redact_origin, shown, Url};
 use resolver::Lookup;
 use roots::roots;
 
+mod deadline;
 mod proxy;
 mod resolver;
 mod response;
@@ -39,6 +42,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// 20 seconds for one whole exchange, body included, so a server
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// ureq's own chain without the links that only warn of features left out
+/// (SOCKS, native-tls), and with every connection's I/O ended
+/// [`REQUEST_TIMEOUT`] after it was made, whatever ureq's timeouts allow
+/// (see `deadline`). A connection made for a call is not kept for the next
+/// (no idle connections): each has its own time.
+fn connector() -> impl Connector {
+    ().chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
+        .chain(RustlsConnector::default())
+        .chain(deadline::Deadline(REQUEST_TIMEOUT))
+}
+
 /// 5 seconds for the body once the head has come: a credentials answer is a
 /// few KiB that follow their head at once. It also bounds what the HTTP
 /// library spends skipping the trailers of a chunked body, which it reads
@@ -142,10 +157,11 @@ impl Client {
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
             .timeout_recv_body(Some(BODY_TIMEOUT))
+            .max_idle_connections(0)
             .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
         Ok(Client {
-            agent: Agent::with_parts(config, DefaultConnector::default(), Lookup),
+            agent: Agent::with_parts(config, connector(), Lookup),
             url: url.to_string(),
             shown: shown(url),
             target: url.to_string(),

@@ -76,6 +76,7 @@ fn transient_classification() {
         message: message.into(),
     };
     assert!(agent(400, "Throttling: slow down").is_transient());
+    assert!(agent(400, "Throttling").is_transient());
     assert_eq!(agent(400, "Throttling: slow down").reason(), "throttled");
     assert!(!agent(400, "AccessDenied: no").is_transient());
     assert_eq!(

@@ -447,11 +447,11 @@ pub fn parse_answer(
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {
         if code.is_some() || message.is_some() {
-            let text = hide_secret_shaped(&format!(
-                "{}: {}",
-                code.unwrap_or_else(|| "error".into()),
-                message.unwrap_or_default()
-            ));
+            let code = code.unwrap_or_else(|| "error".into());
+            let text = hide_secret_shaped(&match message.filter(|m| !m.trim().is_empty()) {
+                Some(message) => format!("{code}: {message}"),
+                None => code,
+            });
             // An error that carries credentials beside it: none of their
             // secrets is quoted, wherever the message repeats them.
             let secrets = secrets_in(body);

@@ -333,6 +333,11 @@ fn throttling_and_server_errors_are_retried() {
             503,
             r#"{"code":"ServiceUnavailable","message":"try again"}"#,
         ),
+        // A throttling code is retried whatever the status, with or
+        // without a message (a 400 was a denial, round 32).
+        (400, r#"{"code":"Throttling","message":"Rate exceeded"}"#),
+        (400, r#"{"code":"Throttling"}"#),
+        (403, r#"{"Code":"RequestLimitExceeded","Message":""}"#),
     ] {
         let h = container_harness(&format!("ctr_retry_{status}"), move |n, _| {
             if n == 0 {

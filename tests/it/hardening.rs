@@ -1673,3 +1673,56 @@ fn the_endpoints_token_is_never_quoted_back_from_a_source() {
     assert!(!out.stderr.contains(token), "{}", out.describe());
     assert!(!out.stderr.contains(&token[..16]), "{}", out.describe());
 }
+
+/// A proxy answering CONNECT a byte at a time held a fetch for ever: ureq
+/// times that answer per read only, so neither the 20 s of a request nor
+/// the `--once-timeout` budget ended it, and a daemon never logged or
+/// counted a failure. Every connection's I/O now ends 20 s after it was
+/// made (round 32).
+#[test]
+fn a_proxy_trickling_its_connect_answer_is_cut_off() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy = listener.local_addr().expect("addr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let server = thread::spawn(move || {
+        listener.set_nonblocking(true).expect("nonblocking");
+        while !stopping.load(Ordering::Relaxed) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let stopping = Arc::clone(&stopping);
+            thread::spawn(move || {
+                conn.set_nonblocking(false).expect("blocking");
+                let mut request = [0u8; 4096];
+                let _ = conn.read(&mut request);
+                let mut ok = conn
+                    .write_all(b"HTTP/1.1 200 Connection established\r\nX: ")
+                    .is_ok();
+                while ok && !stopping.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(300));
+                    ok = conn.write_all(b"a").is_ok();
+                }
+            });
+        }
+    });
+    let h = Harness::new("hard_proxy_trickles", |_, _| Answer::issue(HOUR));
+    let out = h
+        .cmd(&["--once", "--once-timeout", "4s"])
+        .arg("--sts-endpoint")
+        .arg("https://sts.invalid")
+        .env("HTTPS_PROXY", format!("http://{proxy}"))
+        .timeout(Duration::from_secs(90))
+        .run();
+    stop.store(true, Ordering::Relaxed);
+    out.assert_code(1);
+    assert!(
+        out.elapsed < Duration::from_secs(45),
+        "took {:?}\n{}",
+        out.elapsed,
+        out.describe()
+    );
+    assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    server.join().expect("server");
+}
