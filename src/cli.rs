@@ -170,9 +170,10 @@ pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
         .map_err(|e| Error::Usage(e.to_string()))?;
     // `--file --once` gave --file the value "--once" and ran a daemon
     // writing ./--once: no value of these starts with `--`.
-    let mut taken = VALUE_FLAGS
-        .iter()
-        .filter_map(|&f| Some((f, m.opt_str(f).filter(|v| v.starts_with("--"))?)));
+    let mut taken = VALUE_FLAGS.iter().filter_map(|&f| {
+        let value = m.opt_str(f)?;
+        (value.starts_with("--") || value == "-h" || value == "-V").then_some((f, value))
+    });
     if let Some((flag, value)) = taken.next() {
         return Err(Error::Usage(format!(
             "--{flag} took {value:?}, a flag, as its value; give --{flag} its value first"

@@ -43,15 +43,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// that trickles bytes cannot hold a refresh forever.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// ureq's own chain without the links that only warn of features left out
-/// (SOCKS, native-tls), and with every connection's I/O ended
-/// [`REQUEST_TIMEOUT`] after it was made, whatever ureq's timeouts allow
-/// (see `deadline`). A connection made for a call is not kept for the next
-/// (no idle connections): each has its own time.
-fn connector() -> impl Connector {
+/// (SOCKS, native-tls), and with every connection's I/O ended when its
+/// request's time is up (`lifetime`), whatever ureq's timeouts allow (see
+/// `deadline`). A connection made for a call is not kept for the next (no
+/// idle connections): each has its own time.
+fn connector(lifetime: &deadline::Lifetime) -> impl Connector {
     ().chain(ConnectProxyConnector::default())
         .chain(TcpConnector::default())
         .chain(RustlsConnector::default())
-        .chain(deadline::Deadline(REQUEST_TIMEOUT))
+        .chain(deadline::Deadline(lifetime.clone()))
 }
 
 /// 5 seconds for the body once the head has come: a credentials answer is a
@@ -141,6 +141,9 @@ pub struct Client {
     host: Option<String>,
     /// The proxy in use, redacted, for messages.
     proxy: Option<String>,
+    /// How long the next connection may do I/O (see `deadline`): the
+    /// request's time, set before each request.
+    lifetime: deadline::Lifetime,
 }
 
 impl Client {
@@ -160,13 +163,15 @@ impl Client {
             .max_idle_connections(0)
             .tls_config(TlsConfig::builder().root_certs(roots(net)?).build())
             .build();
+        let lifetime = deadline::Lifetime::default();
         Ok(Client {
-            agent: Agent::with_parts(config, connector(), Lookup),
+            agent: Agent::with_parts(config, connector(&lifetime), Lookup),
             url: url.to_string(),
             shown: shown(url),
             target: url.to_string(),
             host: None,
             proxy: proxy_url.map(|p| redact_origin(&p.url)),
+            lifetime,
         })
     }
 
@@ -208,11 +213,12 @@ impl Client {
         body: &str,
         deadline: Option<Instant>,
     ) -> Result<Response, Error> {
+        let time = self.lifetime.set(timeout_until(deadline));
         let mut req = self
             .agent
             .post(&self.target)
             .config()
-            .timeout_global(Some(timeout_until(deadline)))
+            .timeout_global(Some(time))
             .build();
         if let Some(host) = &self.host {
             req = req.header("host", host.as_str());
@@ -240,11 +246,12 @@ impl Client {
         headers: &[(&str, &str)],
         deadline: Option<Instant>,
     ) -> Result<Response, Error> {
+        let time = self.lifetime.set(timeout_until(deadline));
         let mut req = self
             .agent
             .get(&self.target)
             .config()
-            .timeout_global(Some(timeout_until(deadline)))
+            .timeout_global(Some(time))
             .build();
         if let Some(host) = &self.host {
             req = req.header("host", host.as_str());

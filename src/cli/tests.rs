@@ -31,6 +31,7 @@ fn a_flag_is_never_another_flags_value() {
         &["--profile", "--check"],
         &["--serve-token-file=--x"],
         &["--role-arn", "--file", "f"],
+        &["--file", "-h"],
     ] {
         let err = args(list).expect_err("refused").to_string();
         assert!(err.contains(", a flag, as its value"), "{list:?}: {err}");

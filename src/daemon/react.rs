@@ -19,6 +19,11 @@ impl Refresher {
     /// SIGHUP refreshes; with one, every forwarded signal is passed on to
     /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
     pub(super) fn react(&mut self, sig: Signal) -> Reaction {
+        // A SIGHUP asks the source: credentials the file could not take
+        // are not written again instead (revoked keys, say).
+        if sig == SIGHUP {
+            self.unwritten = None;
+        }
         if self.ignored.contains(&sig) {
             // Ignored when aws-credfile started: nothing to stop, nothing to
             // pass on (a program has it ignored too). SIGHUP still asks

@@ -44,7 +44,9 @@ impl Refresher {
                 let copy = creds.clone();
                 match self.store(creds, began) {
                     Flow::Go(stored) => {
-                        if matches!(&stored, Err(e) if e.reason() == "file") {
+                        // Not ones refused themselves (expired, unfit).
+                        if matches!(&stored, Err(e) if !matches!(e, Error::ExpiredOnArrival { .. } | Error::BadResponse { .. }))
+                        {
                             self.unwritten = Some((copy.clone(), began));
                         }
                         (stored, Some(copy))

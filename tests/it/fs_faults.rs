@@ -352,9 +352,9 @@ fn a_write_that_failed_is_retried_without_asking_the_source_again() {
     );
     assert_eq!(h.sts.request_count(), 1, "{}", d.snapshot().describe());
     mount.remount("rw");
-    d.signal(libc::SIGHUP);
+    // The next retry, within its backoff (the fourth is at most 8 s away).
     assert!(
-        wait_until(Duration::from_secs(15), || path.exists()),
+        wait_until(Duration::from_secs(20), || path.exists()),
         "written once the disk takes it\n{}",
         d.snapshot().describe()
     );
@@ -362,6 +362,13 @@ fn a_write_that_failed_is_retried_without_asking_the_source_again() {
     let text = fs::read_to_string(&path).expect("read the credentials file");
     let issued = h.sts.issued().last().map(Profile::from);
     assert_eq!(ini::profile(&text, "default").ok(), issued, "{text}");
+    // A SIGHUP asks the source, whatever is held.
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || h.sts.request_count() == 2),
+        "SIGHUP fetched\n{}",
+        d.snapshot().describe()
+    );
     assert_eq!(d.stop().code(), Some(0));
 }
 
