@@ -44,9 +44,7 @@ impl Refresher {
                 let copy = creds.clone();
                 match self.store(creds, began) {
                     Flow::Go(stored) => {
-                        // Not ones refused themselves (expired, unfit).
-                        if matches!(&stored, Err(e) if !matches!(e, Error::ExpiredOnArrival { .. } | Error::BadResponse { .. }))
-                        {
+                        if matches!(&stored, Err(e) if !refused_itself(e)) {
                             self.unwritten = Some((copy.clone(), began));
                         }
                         (stored, Some(copy))
@@ -63,7 +61,7 @@ impl Refresher {
         // that were themselves refused are served nowhere.
         let served = match (&stored, copy) {
             (Ok((creds, _)), _) => Some(creds.clone()),
-            (Err(Error::ExpiredOnArrival { .. } | Error::BadResponse { .. }), _) => None,
+            (Err(e), _) if refused_itself(e) => None,
             (Err(_), fetched) => fetched,
         };
         if let Some(creds) = served {
@@ -214,4 +212,13 @@ impl Refresher {
             }
         }
     }
+}
+
+/// Whether the credentials were refused for what they are (expired, or
+/// values no file or client can hold), not for where they were to go.
+fn refused_itself(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::ExpiredOnArrival { .. } | Error::BadResponse { .. }
+    )
 }
