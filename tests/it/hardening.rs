@@ -1583,43 +1583,24 @@ fn credentials_a_server_quotes_are_hidden_even_ones_never_seen() {
 /// has 5 s once the head has come (round 32).
 #[test]
 fn endless_chunked_trailers_are_cut_off_soon() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = Arc::clone(&stop);
-    let server = thread::spawn(move || {
-        listener.set_nonblocking(true).expect("nonblocking");
-        let issued = Issued {
-            access_key_id: "ASIATRAILERS00000001".into(),
-            secret_access_key: "trailersSecretKey0000000000000000000000".into(),
-            session_token: "trailersSessionToken".into(),
-            expiration: rfc3339(SystemTime::now() + HOUR),
-        };
-        let body = success(Protocol::Container, &issued).1;
-        while !stopping.load(Ordering::Relaxed) {
-            let Ok((mut conn, _)) = listener.accept() else {
-                thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let stopping = Arc::clone(&stopping);
-            let body = body.clone();
-            thread::spawn(move || {
-                conn.set_nonblocking(false).expect("blocking");
-                let mut request = [0u8; 4096];
-                let _ = conn.read(&mut request);
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n",
-                    body.len()
-                );
-                let trailer = format!("X-T: {}\r\n", "a".repeat(8000));
-                if conn.write_all(head.as_bytes()).is_ok() {
-                    while !stopping.load(Ordering::Relaxed)
-                        && conn.write_all(trailer.as_bytes()).is_ok()
-                    {}
-                }
-            });
+    let issued = Issued {
+        access_key_id: "ASIATRAILERS00000001".into(),
+        secret_access_key: "trailersSecretKey0000000000000000000000".into(),
+        session_token: "trailersSessionToken".into(),
+        expiration: rfc3339(SystemTime::now() + HOUR),
+    };
+    let body = success(Protocol::Container, &issued).1;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n",
+        body.len()
+    );
+    let trailer = format!("X-T: {}\r\n", "a".repeat(8000));
+    let server = RawServer::start(move |mut conn, stopping| {
+        if conn.write_all(head.as_bytes()).is_ok() {
+            while !stopping.load(Ordering::Relaxed) && conn.write_all(trailer.as_bytes()).is_ok() {}
         }
     });
+    let addr = server.addr;
     let h = Harness::new("hard_endless_trailers", |_, _| Answer::issue(HOUR));
     let d = h
         .cmd(&["--log-level", "debug"])
@@ -1636,10 +1617,9 @@ fn endless_chunked_trailers_are_cut_off_soon() {
         Duration::from_secs(12),
         "the first attempt's failure",
     );
-    stop.store(true, Ordering::Relaxed);
+    drop(server);
     let out = d.stop();
     assert!(!h.cred_file.exists(), "{}", out.describe());
-    server.join().expect("server");
 }
 
 /// A source's error message quoting the endpoint's own token showed it:
@@ -1682,32 +1662,16 @@ fn the_endpoints_token_is_never_quoted_back_from_a_source() {
 /// 33 and 34).
 #[test]
 fn a_proxy_trickling_its_connect_answer_is_cut_off() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let proxy = listener.local_addr().expect("addr");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = Arc::clone(&stop);
-    let server = thread::spawn(move || {
-        listener.set_nonblocking(true).expect("nonblocking");
-        while !stopping.load(Ordering::Relaxed) {
-            let Ok((mut conn, _)) = listener.accept() else {
-                thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let stopping = Arc::clone(&stopping);
-            thread::spawn(move || {
-                conn.set_nonblocking(false).expect("blocking");
-                let mut request = [0u8; 4096];
-                let _ = conn.read(&mut request);
-                let mut ok = conn
-                    .write_all(b"HTTP/1.1 200 Connection established\r\nX: ")
-                    .is_ok();
-                while ok && !stopping.load(Ordering::Relaxed) {
-                    thread::sleep(Duration::from_millis(300));
-                    ok = conn.write_all(b"a").is_ok();
-                }
-            });
+    let server = RawServer::start(|mut conn, stopping| {
+        let mut ok = conn
+            .write_all(b"HTTP/1.1 200 Connection established\r\nX: ")
+            .is_ok();
+        while ok && !stopping.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(300));
+            ok = conn.write_all(b"a").is_ok();
         }
     });
+    let proxy = server.addr;
     let h = Harness::new("hard_proxy_trickles", |_, _| Answer::issue(HOUR));
     let out = h
         .cmd(&["--once", "--once-timeout", "4s"])
@@ -1716,7 +1680,7 @@ fn a_proxy_trickling_its_connect_answer_is_cut_off() {
         .env("HTTPS_PROXY", format!("http://{proxy}"))
         .timeout(Duration::from_secs(90))
         .run();
-    stop.store(true, Ordering::Relaxed);
+    drop(server);
     out.assert_code(1);
     assert!(
         out.elapsed < Duration::from_secs(12),
@@ -1725,5 +1689,53 @@ fn a_proxy_trickling_its_connect_answer_is_cut_off() {
         out.describe()
     );
     assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
-    server.join().expect("server");
+}
+
+/// A TCP server on loopback for answers the fake's vocabulary has no word
+/// for (endless trailers, a trickled proxy answer): each connection is
+/// handed to `answer`, its request read, on a thread of its own, with the
+/// flag that says when to stop. Stopped and joined when dropped.
+struct RawServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl RawServer {
+    fn start(answer: impl Fn(TcpStream, &AtomicBool) + Send + Sync + 'static) -> RawServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let answer = Arc::new(answer);
+        let thread = thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let (stopping, answer) = (Arc::clone(&stopping), Arc::clone(&answer));
+                thread::spawn(move || {
+                    conn.set_nonblocking(false).expect("blocking");
+                    let _ = conn.read(&mut [0u8; 4096]);
+                    answer(conn, &stopping);
+                });
+            }
+        });
+        RawServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
