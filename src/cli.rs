@@ -169,7 +169,8 @@ pub fn parse(argv: &[OsString]) -> Result<Args, Error> {
         .parse(&flags)
         .map_err(|e| Error::Usage(e.to_string()))?;
     // `--file --once` gave --file the value "--once" and ran a daemon
-    // writing ./--once: no value of these starts with `--`.
+    // writing ./--once: no value of these starts with `--` or is a short
+    // flag (`--file -h`).
     let mut taken = VALUE_FLAGS.iter().filter_map(|&f| {
         let value = m.opt_str(f)?;
         (value.starts_with("--") || value == "-h" || value == "-V").then_some((f, value))
