@@ -137,10 +137,12 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     // cannot be both (it was "stop what listens there", aws-credfile itself).
     if let (Some(s), Some(m)) = (&serve, &metrics) {
         let (s, m) = (s.addr, m.addr);
-        let meet = |a: std::net::IpAddr, b: std::net::IpAddr| {
-            a == b || a.is_unspecified() || (a.is_loopback() && b.is_loopback())
-        };
-        if s.port() == m.port() && s.port() != 0 && (meet(s.ip(), m.ip()) || meet(m.ip(), s.ip())) {
+        let (a, b) = (s.ip(), m.ip());
+        let meet = a == b
+            || a.is_unspecified()
+            || b.is_unspecified()
+            || (a.is_loopback() && b.is_loopback());
+        if s.port() == m.port() && s.port() != 0 && meet {
             return Err(Error::Usage(format!(
                 "--metrics {m} and --serve {s} would share a port; give each its own"
             )));

@@ -31,7 +31,7 @@ impl Refresher {
         let unwritten = self
             .unwritten
             .take()
-            .filter(|(c, _)| Timestamp::now().until(c.expiration) > SAFETY_MARGIN);
+            .filter(|(c, _)| began.until(c.expiration) > SAFETY_MARGIN);
         let (fetched, began) = match unwritten {
             Some((creds, fetched_at)) => (Ok(creds), fetched_at),
             None => match self.fetch(deadline) {
