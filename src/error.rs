@@ -73,7 +73,8 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
-    /// `--check` found the profile missing, incomplete or about to expire.
+    /// `--check` found the profile missing, incomplete or about to expire;
+    /// or a refresh found something not a file put at the path since start.
     Stale(String),
     /// The program to supervise (`-- PROGRAM`) could not be started. Exit
     /// code 127 when it was not found, 126 otherwise, as shells report it.

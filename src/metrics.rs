@@ -68,6 +68,11 @@ pub struct Status {
     pub min_valid: Duration,
     /// Whether the last refresh failed (for `/readyz`'s reason).
     pub failing: bool,
+    /// Why the file holds no credentials fit to use, as a failed refresh
+    /// found it by the rule of `--check` (a directory or a link put at the
+    /// path, the file deleted or rewritten): `/readyz` says so whatever the
+    /// credentials last written.
+    pub file_unfit: Option<String>,
 }
 
 /// The status, shared by the parts of the one thread.
@@ -92,6 +97,7 @@ impl Status {
         self.expiry = Some(expiry);
         self.last_success = Some(now);
         self.failing = false;
+        self.file_unfit = None;
     }
 
     /// Counts an answer of the credentials endpoint.
@@ -104,6 +110,9 @@ impl Status {
     /// `/readyz`'s verdict at `now`: `Ok` iff the credentials stay valid for
     /// `min_valid`, else the reason in one line.
     pub fn ready(&self, now: Timestamp) -> Result<(), String> {
+        if let Some(why) = &self.file_unfit {
+            return Err(format!("{why}; refreshing is failing (see the log)"));
+        }
         let Some(expiry) = self.expiry else {
             return Err("no credentials obtained yet".into());
         };

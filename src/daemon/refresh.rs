@@ -2,14 +2,14 @@
 //! this thread, then the endpoint, the listeners and the metrics told.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::react::Reaction;
 use super::worker::Worker;
 use super::{Flow, Refresher, FETCH_BACKSTOP, INLINE_FETCH_LIMIT, LOCK_RETRY, THREAD_RETRIES};
 use crate::credentials::Credentials;
-use crate::credentials_file::{Written, LOCK_WAIT};
-use crate::error::Error;
+use crate::credentials_file::{check, Written, LOCK_WAIT};
+use crate::error::{one_line, Error};
 use crate::http::without_pieces;
 use crate::schedule::SAFETY_MARGIN;
 use crate::serve::Server;
@@ -72,11 +72,20 @@ impl Refresher {
         }
         self.claim_other_loopbacks();
         if let Some(status) = &self.status {
+            let mut status = status.borrow_mut();
             match &stored {
-                Ok((creds, _)) => status
-                    .borrow_mut()
-                    .succeeded(creds.expiration, Timestamp::now()),
-                Err(err) => status.borrow_mut().failed(err),
+                Ok((creds, _)) => status.succeeded(creds.expiration, Timestamp::now()),
+                Err(err) => {
+                    status.failed(err);
+                    // What the app reads now, whatever this process wrote
+                    // last: someone may have put a directory or a link at
+                    // the path, or deleted the file.
+                    status.file_unfit = self.sink.as_ref().and_then(|sink| {
+                        check(sink, Timestamp::now(), Duration::ZERO)
+                            .err()
+                            .map(|e| one_line(&e.to_string()))
+                    });
+                }
             }
         }
         Flow::Go(stored)
@@ -200,6 +209,10 @@ impl Refresher {
             let written = crate::process::with_signals_held(|| sink.try_write(&creds, now, began));
             match written {
                 Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
+                // At start a directory or a device at the path is a
+                // setting to fix (exit 2); one put there since is the
+                // file's trouble, counted as such.
+                Err(Error::Config(why)) => return Flow::Go(Err(Error::Stale(why))),
                 Err(err) => return Flow::Go(Err(err)),
                 Ok(None) if waiting.elapsed() >= LOCK_WAIT => {
                     return Flow::Go(Err(sink.lock_timeout(LOCK_WAIT)))

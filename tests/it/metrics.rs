@@ -595,6 +595,48 @@ fn readyz_turns_503_as_the_expiry_nears_and_200_after_recovery() {
     d.stop().assert_code(0);
 }
 
+/// `/readyz` follows the rule of `--check` about what the app reads: once a
+/// refresh finds a directory or a symbolic link put at the path (and fails,
+/// counted as the file's trouble, not a setting's), it is 503 naming what
+/// is there, however long the credentials last written have to live; once a
+/// refresh writes the file again, 200.
+#[test]
+fn readyz_is_not_ready_once_a_refresh_finds_the_file_replaced() {
+    let h = Harness::new("metrics_readyz_file_replaced", |_, _| Answer::issue(HOUR));
+    let (mut d, addr) = with_metrics(&h, &[]);
+    wait_for_file_containing(&h.cred_file, EXPIRY_COMMENT, UP)
+        .unwrap_or_else(|| panic!("no file\n{}", d.snapshot().describe()));
+    answer_until(&d, addr, "/readyz", 200);
+
+    fs::remove_file(&h.cred_file).expect("remove the file");
+    fs::create_dir(&h.cred_file).expect("a directory at the path");
+    d.signal(libc::SIGHUP);
+    let s = scrape_until(&d, addr, UP, "a failed write", |s| {
+        s.failures("file") >= 1.0
+    });
+    assert_eq!(s.failures("config"), 0.0, "{}", s.text);
+    let not_ready = answer_until(&d, addr, "/readyz", 503);
+    assert!(
+        not_ready.body.contains("is a directory") && not_ready.body.lines().count() == 1,
+        "{not_ready:?}"
+    );
+
+    fs::remove_dir(&h.cred_file).expect("remove the directory");
+    let elsewhere = h.scratch.write("elsewhere", "[default]\naws_access_key_id = AKIAOTHER\n");
+    std::os::unix::fs::symlink(&elsewhere, &h.cred_file).expect("a link at the path");
+    d.signal(libc::SIGHUP);
+    scrape_until(&d, addr, UP, "a second failed write", |s| {
+        s.failures("file") >= 2.0
+    });
+    let not_ready = answer_until(&d, addr, "/readyz", 503);
+    assert!(not_ready.body.contains("symbolic link"), "{not_ready:?}");
+
+    fs::remove_file(&h.cred_file).expect("remove the link");
+    d.signal(libc::SIGHUP);
+    answer_until(&d, addr, "/readyz", 200);
+    d.stop().assert_code(0);
+}
+
 /// With `--serve`, every answer of the credentials endpoint is counted by
 /// its status: 200, 401 (no or a wrong token), 403 (a foreign Host), 404,
 /// 405; a 200 series is there before the first request.
