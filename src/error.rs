@@ -77,7 +77,7 @@ pub enum Error {
     /// or a refresh found something not a file put at the path since start.
     Stale(String),
     /// The program to supervise (`-- PROGRAM`) could not be started. Exit
-    /// code 127 when it was not found, 126 otherwise, as shells report it.
+    /// code 127 when it or its `#!` interpreter was not found, 126 otherwise.
     Spawn { program: String, source: io::Error },
     /// A limit on threads, processes, descriptors or memory was reached
     /// (the pod's pids limit, `RLIMIT_NPROC`, `RLIMIT_NOFILE`): not the
@@ -119,13 +119,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Config(_) => 2,
-            // Not found at all; a file that is there but cannot run (its
-            // interpreter missing included) is 126, as shells report it.
-            Error::Spawn { source, .. }
-                if source.kind() == io::ErrorKind::NotFound && source.get_ref().is_none() =>
-            {
-                127
-            }
+            // Not found: the program, or the interpreter its #! line
+            // names (127, as dash, bash 5.2 and env report it); a file that
+            // is there but cannot run is 126.
+            Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
             // Out of descriptors, processes or memory: aws-credfile's own
             // limits at run time, not the program's fault.
             Error::Spawn { source, .. } if is_out_of_resources(source) => 1,

@@ -366,15 +366,15 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         "STS was asked for a program that cannot start"
     );
 
-    // A missing #! interpreter is told as such (126, as bash
-    // says), and an empty program name is a usage error.
+    // A missing #! interpreter is told as such (127, as dash, bash 5.2
+    // and env say), and an empty program name is a usage error.
     let bad_interpreter = h
         .scratch
         .write("bad-interpreter", "#!/nonexistent/interpreter\n");
     fs::set_permissions(&bad_interpreter, fs::Permissions::from_mode(0o755)).expect("chmod");
     h.cmd(&["--", "./bad-interpreter"])
         .run()
-        .assert_code(126)
+        .assert_code(127)
         .assert_stderr_contains("#! interpreter");
     h.cmd(&["--", ""]).run().assert_code(2);
     // Neither #! nor ELF is found before any STS call too.
