@@ -246,6 +246,14 @@ impl Error {
     }
 }
 
+/// A network failure's detail on one line. It is ours (what failed, what
+/// to do, the proxy it went through), with any text from elsewhere capped
+/// where it is made (see `http::transport`): the cap here only guards, so
+/// that the part saying what to do is not cut out of the middle.
+fn network_detail(detail: &str) -> String {
+    one_line_within(detail, 1024)
+}
+
 /// STS error codes worth retrying. `InvalidIdentityToken` is among them
 /// because the Go SDKs retry it: the OIDC provider's keys may still be
 /// propagating.
@@ -361,13 +369,13 @@ impl fmt::Display for Message<'_> {
             } => write!(
                 f,
                 "no usable answer from {url}: {}; check what answers there (a proxy or load balancer in between?)",
-                one_line(detail)
+                network_detail(detail)
             ),
             Error::Network { url, detail, .. } => {
                 write!(
                     f,
                     "could not reach {url}: {}; {}",
-                    one_line(detail),
+                    network_detail(detail),
                     network_hint(detail)
                 )
             }

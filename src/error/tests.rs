@@ -281,3 +281,26 @@ fn an_sts_hint_fits_the_call_it_came_from() {
     let claim = hint(web, "IDPRejectedClaim");
     assert!(claim.contains("trust policy conditions"), "{claim}");
 }
+
+#[test]
+fn a_network_failures_own_words_are_never_cut() {
+    // Round 35: through a proxy, the CA certificate's hint lost its middle,
+    // the part saying what to do.
+    let detail = "the server's TLS certificate is not trusted: it is a CA certificate, not a server's (openssl req -x509 makes one by default; as a server's it is refused even in AWS_CA_BUNDLE): give the server a certificate that CA signs, or one made with basicConstraints CA:FALSE (through the proxy http://***@proxy.internal:3128; check HTTPS_PROXY and NO_PROXY)";
+    let err = Error::Network {
+        url: "https://sts.us-east-1.amazonaws.com/".into(),
+        detail: detail.into(),
+        timed_out: false,
+        reach: Reach::Lasting,
+    };
+    assert!(err.to_string().contains(detail), "{err}");
+    // What comes from elsewhere is still capped, the line kept one.
+    let huge = Error::Network {
+        url: "https://sts.us-east-1.amazonaws.com/".into(),
+        detail: "x\n".repeat(5000),
+        timed_out: false,
+        reach: Reach::Broken,
+    };
+    let shown = huge.to_string();
+    assert!(shown.len() < 1300 && !shown.contains('\n'), "{shown}");
+}

@@ -7,7 +7,7 @@ use std::io;
 
 use rustls::{CertificateError, Error as TlsError};
 
-use crate::error::Reach;
+use crate::error::{one_line, Reach};
 
 /// What went wrong, and how far the exchange got.
 pub fn describe(e: &ureq::Error) -> (String, Reach) {
@@ -78,11 +78,11 @@ fn tls(e: &TlsError) -> (String, Reach) {
         CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
             "it is a CA certificate, not a server's (openssl req -x509 makes one by default; as a server's it is refused even in AWS_CA_BUNDLE): give the server a certificate that CA signs, or one made with basicConstraints CA:FALSE".to_string()
         }
-        // rustls says these well: the name asked for and the names it has,
-        // the dates.
+        // rustls says these well: the name asked for and the names it has
+        // (as many as the server's certificate lists: capped), the dates.
         CertificateError::NotValidForNameContext { .. }
         | CertificateError::ExpiredContext { .. }
-        | CertificateError::NotValidYetContext { .. } => cert.to_string(),
+        | CertificateError::NotValidYetContext { .. } => one_line(&cert.to_string()),
         other => format!("{other:?}"),
     };
     (
