@@ -313,6 +313,20 @@ fn sts_hint(action: &str, code: &str) -> &'static str {
     }
 }
 
+/// What a person can do about a container endpoint's error, worded as
+/// [`sts_hint`] is for a retry's line and the final error alike.
+fn endpoint_hint(status: u16, message: &str) -> &'static str {
+    match status {
+        _ if status == 429 || is_throttling(endpoint_code(message)) => {
+            "the endpoint is throttling; this is usually temporary"
+        }
+        500.. => "the endpoint (the Pod Identity agent, or the service it asks) failed; this is usually temporary",
+        400 | 401 | 403 => "check the token in AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE and, with EKS Pod Identity, that the service account has an association",
+        404 => "check the path of AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI",
+        _ => "check that AWS_CONTAINER_CREDENTIALS_FULL_URI names a container credentials endpoint",
+    }
+}
+
 /// What to do when a limit of the process's was reached.
 const OUT_OF_RESOURCES: &str = "a limit on threads, processes, descriptors or memory is reached (the pod's pids limit or memory limit, ulimit -u, -n or -v): raise it if this lasts";
 
@@ -358,8 +372,9 @@ impl fmt::Display for Message<'_> {
                 message,
             } => write!(
                 f,
-                "container credentials endpoint {url} answered HTTP {status}: {}",
-                one_line(message)
+                "container credentials endpoint {url} answered HTTP {status}: {}; {}",
+                one_line(message),
+                endpoint_hint(*status, message)
             ),
             Error::Network {
                 url,

@@ -622,7 +622,9 @@ fn readyz_is_not_ready_once_a_refresh_finds_the_file_replaced() {
     );
 
     fs::remove_dir(&h.cred_file).expect("remove the directory");
-    let elsewhere = h.scratch.write("elsewhere", "[default]\naws_access_key_id = AKIAOTHER\n");
+    let elsewhere = h
+        .scratch
+        .write("elsewhere", "[default]\naws_access_key_id = AKIAOTHER\n");
     std::os::unix::fs::symlink(&elsewhere, &h.cred_file).expect("a link at the path");
     d.signal(libc::SIGHUP);
     scrape_until(&d, addr, UP, "a second failed write", |s| {

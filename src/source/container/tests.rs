@@ -113,7 +113,7 @@ fn errors_name_status_and_message_without_secrets() {
         br#"{"code":"AccessDeniedException","message":"no association"}"#,
     )
     .unwrap_err();
-    assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association");
+    assert_eq!(e.to_string(), "container credentials endpoint http://169.254.170.23/v1/credentials answered HTTP 403: AccessDeniedException: no association; check the token in AWS_CONTAINER_AUTHORIZATION_TOKEN or _FILE and, with EKS Pod Identity, that the service account has an association");
     assert!(!e.is_transient());
     // Capitalised, as AWS's own JSON errors are: it was withheld whole.
     let e = parse_answer(
@@ -125,7 +125,7 @@ fn errors_name_status_and_message_without_secrets() {
     .unwrap_err();
     assert!(
         e.to_string()
-            .ends_with("HTTP 403: InvalidToken: the token is invalid"),
+            .contains("HTTP 403: InvalidToken: the token is invalid; "),
         "{e}"
     );
     let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
@@ -246,4 +246,34 @@ fn an_error_beside_credentials_quotes_none_of_their_secrets() {
         "{e}"
     );
     assert!(e.contains("HTTP 500: Err"), "{e}");
+}
+
+#[test]
+fn every_endpoint_error_says_what_to_do() {
+    // Round 35: an endpoint's 401 or 404 named neither the token nor the
+    // URI's path.
+    for (status, body, hint) in [
+        (400, "", "AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        (
+            401,
+            r#"{"code":"InvalidTokenException","message":"Invalid token"}"#,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        ),
+        (
+            404,
+            "404 page not found",
+            "path of AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ),
+        (429, "", "throttling"),
+        (
+            400,
+            r#"{"code":"ThrottlingException","message":"slow down"}"#,
+            "throttling",
+        ),
+        (503, "", "usually temporary"),
+        (418, "", "names a container credentials endpoint"),
+    ] {
+        let e = parse_answer(URL, status, None, body.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains(hint), "{status} {body}: {e}");
+    }
 }
