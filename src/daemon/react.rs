@@ -20,9 +20,11 @@ impl Refresher {
     /// it (SIGHUP also refreshes) and SIGCHLD may mean it ended.
     pub(super) fn react(&mut self, sig: Signal) -> Reaction {
         // A SIGHUP asks the source: credentials the file could not take
-        // are not written again instead (revoked keys, say).
+        // are not written again instead, nor are a chain's source
+        // credentials signed with again (revoked keys, say).
         if sig == SIGHUP {
             self.unwritten = None;
+            self.provider.forget_held();
         }
         if self.ignored.contains(&sig) {
             // Ignored when aws-credfile started: nothing to stop, nothing to

@@ -6,12 +6,14 @@ pub mod chain;
 pub mod container;
 pub mod web_identity;
 
+use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Secret};
 use crate::env::{var, Env};
 use crate::error::Error;
 use crate::http::{without_pieces, Client, Network};
+use crate::schedule::SAFETY_MARGIN;
 use crate::sts;
 use crate::time::Timestamp;
 
@@ -105,6 +107,11 @@ enum Base {
 pub struct Provider {
     base: Base,
     chain: Option<ChainProvider>,
+    /// The source's credentials (and the token sent for them) while the
+    /// chained call fails in a way that may pass (throttled, a server error,
+    /// the network): the next attempt signs with them again, so a throttling
+    /// STS is not asked twice per retry.
+    held_base: Mutex<Option<(Credentials, Option<Secret>)>>,
 }
 
 impl Provider {
@@ -124,7 +131,20 @@ impl Provider {
         let chain = chain
             .map(|c| ChainProvider::new(c.clone(), net))
             .transpose()?;
-        Ok(Provider { base, chain })
+        Ok(Provider {
+            base,
+            chain,
+            held_base: Mutex::new(None),
+        })
+    }
+
+    /// Asks the source anew at the next fetch (a SIGHUP: revoked keys).
+    pub fn forget_held(&self) {
+        self.held().take();
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<(Credentials, Option<Secret>)>> {
+        self.held_base.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Start-up checks of local inputs (such as token files being readable),
@@ -139,12 +159,25 @@ impl Provider {
 
     /// One fresh set of credentials, giving up at `deadline` if there is one.
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<Credentials, Error> {
-        let (base, sent) = match &self.base {
-            Base::WebIdentity(p) => p.fetch(deadline).map(|(c, t)| (c, Some(t)))?,
-            Base::Container(p) => p.fetch(deadline)?,
+        let held = self
+            .held()
+            .take()
+            .filter(|(c, _)| Timestamp::now().until(c.expiration) > SAFETY_MARGIN);
+        let (base, sent) = match (held, &self.base) {
+            (Some(held), _) => held,
+            (None, Base::WebIdentity(p)) => p.fetch(deadline).map(|(c, t)| (c, Some(t)))?,
+            (None, Base::Container(p)) => p.fetch(deadline)?,
         };
         let creds = match &self.chain {
-            Some(chain) => chain.fetch(&base, sent.as_ref(), deadline)?,
+            Some(chain) => match chain.fetch(&base, sent.as_ref(), deadline) {
+                Ok(creds) => creds,
+                Err(e) => {
+                    if e.is_transient() {
+                        *self.held() = Some((base, sent));
+                    }
+                    return Err(e);
+                }
+            },
             None => base,
         };
         Ok(creds.believed(Timestamp::now()))

@@ -8,6 +8,8 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::harness;
@@ -415,4 +417,44 @@ fn a_failed_first_call_of_a_chain_says_which_it_was() {
         .run()
         .assert_code(1)
         .assert_stderr_contains("(AssumeRoleWithWebIdentity, before --role-arn)");
+}
+
+/// While STS throttles the chained AssumeRole, each retry signs with the
+/// source credentials it already has: round 35 counted one
+/// AssumeRoleWithWebIdentity per AssumeRole, twice the load on a throttling
+/// STS.
+#[test]
+fn a_throttled_chain_is_retried_without_asking_the_source_again() {
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&throttled);
+    let h = Harness::new("chain_throttled", move |_, r| {
+        let chained = r.param("Action").as_deref() == Some("AssumeRole");
+        if chained && counter.fetch_add(1, Ordering::SeqCst) < 2 {
+            Answer::throttling()
+        } else {
+            Answer::issue(HOUR)
+        }
+    });
+    h.cmd(&["--once", "--role-arn", CHAINED_ROLE])
+        .run()
+        .assert_code(0);
+    let actions: Vec<String> = h
+        .sts
+        .requests()
+        .iter()
+        .map(|r| r.param("Action").unwrap_or_default())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "AssumeRoleWithWebIdentity",
+            "AssumeRole",
+            "AssumeRole",
+            "AssumeRole"
+        ],
+        "one source call for the three chained attempts"
+    );
+    let issued = h.sts.issued();
+    assert_eq!(profile(&h), Profile::from(issued.last().expect("issued")));
+    assert_eq!(throttled.load(Ordering::SeqCst), 3);
 }
