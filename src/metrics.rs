@@ -110,12 +110,12 @@ impl Status {
     /// `/readyz`'s verdict at `now`: `Ok` iff the credentials stay valid for
     /// `min_valid`, else the reason in one line.
     pub fn ready(&self, now: Timestamp) -> Result<(), String> {
-        if let Some(why) = &self.file_unfit {
-            return Err(format!("{why}; refreshing is failing (see the log)"));
-        }
         let Some(expiry) = self.expiry else {
             return Err("no credentials obtained yet".into());
         };
+        if let Some(why) = &self.file_unfit {
+            return Err(format!("{why}; refreshing is failing (see the log)"));
+        }
         if expiry >= now.plus(self.min_valid) {
             return Ok(());
         }
