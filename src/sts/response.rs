@@ -17,8 +17,10 @@ use crate::time::Timestamp;
 
 use super::ACTION_ASSUME_ROLE;
 
-// The documents STS answers with. Every field is optional so that a missing
-// element is reported by name instead of as a serde error, and unknown
+// The documents STS answers with. Every field is optional (or, for an
+// element nothing needs told missing, a default: one `Option` fewer to
+// deserialize is kilobytes of code fewer) so that a missing element is
+// reported by name instead of as a serde error, and unknown
 // elements (and the `xmlns` attribute) are ignored. None of these derive
 // Debug: they hold the secret key and token as plain strings.
 
@@ -34,8 +36,8 @@ struct SuccessXml {
 struct ResultXml {
     #[serde(rename = "Credentials")]
     credentials: Option<CredentialsXml>,
-    #[serde(rename = "AssumedRoleUser")]
-    assumed_role_user: Option<AssumedRoleUserXml>,
+    #[serde(rename = "AssumedRoleUser", default)]
+    assumed_role_user: AssumedRoleUserXml,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +52,7 @@ struct CredentialsXml {
     expiration: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct AssumedRoleUserXml {
     #[serde(rename = "Arn")]
     arn: Option<String>,
@@ -58,23 +60,23 @@ struct AssumedRoleUserXml {
 
 #[derive(Deserialize)]
 struct ErrorResponseXml {
-    #[serde(rename = "Error")]
-    error: Option<ErrorXml>,
+    #[serde(rename = "Error", default)]
+    error: ErrorXml,
     /// Some servers (moto's auth layer, some proxies) wrap the error one
     /// level deeper, as `<Errors><Error>`; botocore reads both shapes.
-    #[serde(rename = "Errors")]
-    errors: Option<ErrorsXml>,
+    #[serde(rename = "Errors", default)]
+    errors: ErrorsXml,
     #[serde(rename = "RequestId")]
     request_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct ErrorsXml {
-    #[serde(rename = "Error")]
-    error: Option<ErrorXml>,
+    #[serde(rename = "Error", default)]
+    error: ErrorXml,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct ErrorXml {
     #[serde(rename = "Code")]
     code: Option<String>,
@@ -200,7 +202,7 @@ pub fn parse_response(
 
     let role_arn = result
         .assumed_role_user
-        .and_then(|u| u.arn)
+        .arn
         .map(|a| a.trim().to_owned())
         .filter(|a| is_fit_arn(a));
     let account_id = role_arn.as_deref().and_then(account_of_arn);
@@ -247,11 +249,11 @@ const MAX_CODE_BYTES: usize = 64;
 /// AWS support asks for) appended to the message.
 fn sts_error(action: &'static str, text: &str, status: u16) -> Result<Error, String> {
     let doc: ErrorResponseXml = quick_xml::de::from_str(text).map_err(|e| describe_de_error(&e))?;
-    let (code, message) = doc
-        .error
-        .or(doc.errors.and_then(|e| e.error))
-        .map(|e| (e.code, e.message))
-        .unwrap_or_default();
+    let shallow = doc.error;
+    let ErrorXml { code, message } = match (&shallow.code, &shallow.message) {
+        (None, None) => doc.errors.error,
+        _ => shallow,
+    };
     // Codes are short words (`AccessDenied`); whatever else a server sends
     // is shown on one line, short.
     let code = code
