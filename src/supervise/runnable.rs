@@ -62,10 +62,12 @@ pub fn check_runnable(name: &OsStr) -> Result<(), Error> {
 }
 
 /// What exec(2) would say about `path`'s first bytes, when that is
-/// certain: a `#!` line naming an interpreter that is not there, or
-/// neither `#!` nor an ELF header (ENOEXEC). Unreadable files are left to
+/// certain: a `#!` line naming an interpreter that is not there (or is
+/// there with a CR, or is not a file), or neither `#!` nor an ELF header
+/// (ENOEXEC). Unreadable files are left to
 /// the spawn.
 fn unrunnable_content(path: &Path) -> Option<std::io::Error> {
+    use std::io::ErrorKind::{NotFound, PermissionDenied};
     use std::io::Read;
     let mut head = [0u8; 256];
     let n = std::fs::File::open(path)
@@ -74,14 +76,29 @@ fn unrunnable_content(path: &Path) -> Option<std::io::Error> {
     let head = &head[..n];
     if let Some(line) = head.strip_prefix(b"#!") {
         let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
-        let interpreter = String::from_utf8_lossy(line);
-        let interpreter = interpreter.split_whitespace().next()?;
-        return (!Path::new(interpreter).is_file()).then(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
+        let line = String::from_utf8_lossy(line);
+        // As the kernel reads it: the name ends at a space or a tab.
+        let interpreter = line
+            .trim_start_matches([' ', '\t'])
+            .split([' ', '\t'])
+            .next()?;
+        let found = Path::new(interpreter);
+        let (kind, why) = match interpreter.strip_suffix('\r') {
+            Some(name) => (
+                NotFound,
+                format!("its #! line ends in a carriage return, so the interpreter it names is {name} and a CR: save the file with Unix line endings"),
+            ),
+            None if interpreter.is_empty() || found.is_file() => return None,
+            None if found.exists() => (
+                PermissionDenied,
+                format!("its #! interpreter {interpreter} is not a file"),
+            ),
+            None => (
+                NotFound,
                 format!("its #! interpreter {interpreter} is missing"),
-            )
-        });
+            ),
+        };
+        return Some(std::io::Error::new(kind, why));
     }
     (!head.starts_with(b"\x7fELF")).then(|| std::io::Error::from_raw_os_error(libc::ENOEXEC))
 }

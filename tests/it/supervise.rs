@@ -376,6 +376,18 @@ fn a_program_that_cannot_start_gives_127_or_126() {
         .run()
         .assert_code(127)
         .assert_stderr_contains("#! interpreter");
+    // Round 35: a #! line saved with Windows line endings was "missing"
+    // with no word of the CR; a directory named by #! is there, and exec
+    // refuses it (126), as dash does.
+    let crlf = h.scratch.write("crlf-script", "#!/bin/sh\r\necho hi\r\n");
+    fs::set_permissions(&crlf, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.cmd(&["--", "./crlf-script"])
+        .run()
+        .assert_code(127)
+        .assert_stderr_contains("carriage return");
+    let dir_interpreter = h.scratch.write("dir-interpreter", "#!/tmp\necho hi\n");
+    fs::set_permissions(&dir_interpreter, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.cmd(&["--", "./dir-interpreter"]).run().assert_code(126);
     h.cmd(&["--", ""]).run().assert_code(2);
     // Neither #! nor ELF is found before any STS call too.
     let no_magic = h.scratch.write("no-magic", "echo hello\n");
