@@ -27,6 +27,23 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// both may replace the credentials file anyway.
 pub(super) const LOCK_MODE: u32 = 0o200;
 
+const LINKED_LOCK: &str = "it is a symbolic link, which aws-credfile never follows; remove it";
+
+/// Why what is at the lock's name (`meta` from lstat at start, or fstat of
+/// the opened lock) cannot be the lock: a link, not a regular file of its
+/// own, or another user's. Said at start (exit 2) as at each write.
+pub(super) fn unfit_lock(meta: &fs::Metadata, owner: Option<Owner>) -> Result<(), String> {
+    if meta.file_type().is_symlink() {
+        return Err(LINKED_LOCK.into());
+    }
+    if !meta.is_file() || meta.nlink() > 1 {
+        return Err(
+            "it is not a regular file of its own (another name shares it); remove it".into(),
+        );
+    }
+    trusted_lock(meta.uid(), owner)
+}
+
 /// Opens (creating it [`LOCK_MODE`] if needed) the lock file at `path`, for
 /// writing, and takes an exclusive `flock` on it, waiting at most `wait`
 /// (`None` when another process still holds it then). With `owner`, a lock
@@ -73,7 +90,7 @@ pub(super) fn lock(
     }
     .map_err(|e| {
         let e = if dir.is_symlink(name) {
-            io::Error::other("it is a symbolic link, which aws-credfile never follows; remove it")
+            io::Error::other(LINKED_LOCK)
         } else {
             e
         };
@@ -82,16 +99,7 @@ pub(super) fn lock(
     let meta = file
         .metadata()
         .map_err(|e| Error::io("inspect the lock file", path, e))?;
-    if !meta.is_file() || meta.nlink() > 1 {
-        return Err(Error::io(
-            "use the lock file",
-            path,
-            io::Error::other(
-                "it is not a regular file of its own (another name shares it); remove it",
-            ),
-        ));
-    }
-    trusted_lock(meta.uid(), owner)
+    unfit_lock(&meta, owner)
         .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
     if !created && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
         let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));

@@ -50,11 +50,10 @@ use self::dir::{effective_ids, Dir};
 use self::ini::*;
 pub use self::ini::{merge, render_section};
 pub use self::lock::LOCK_WAIT;
-use self::lock::{lock, lock_timeout};
+use self::lock::{lock, lock_timeout, unfit_lock};
 pub use self::path::{path, ENV_HOME, ENV_SHARED_CREDENTIALS_FILE};
 use self::permissions::{
-    may_chown, may_keep_group, no_new_readers, trusted, trusted_above, trusted_dir, trusted_lock,
-    Access,
+    may_chown, may_keep_group, no_new_readers, trusted, trusted_above, trusted_dir, Access,
 };
 pub use self::permissions::{parse_mode, parse_owner, Owner, DEFAULT_MODE};
 use self::values::validate;
@@ -191,7 +190,7 @@ impl FileSink {
         if let Some(file_name) = self.path.file_name() {
             let lock = self.beside(&our_name(file_name, ".lock"));
             if let Ok(meta) = std::fs::symlink_metadata(&lock) {
-                trusted_lock(meta.uid(), self.owner).map_err(|why| {
+                unfit_lock(&meta, self.owner).map_err(|why| {
                     Error::Config(format!("the lock file {}: {why}", lock.display()))
                 })?;
             }

@@ -797,6 +797,45 @@ fn no_one_who_may_only_read_can_hold_the_lock() {
 
 const FIFTEEN_S: Duration = Duration::from_secs(15);
 
+/// A link, a directory or a hard link at the lock's name was found only by
+/// the write, after an STS call, and exited 1 (round 35); the daemon
+/// retried it for ever. Like a lock another user owns, it is refused at
+/// start (exit 2) with nothing fetched.
+#[test]
+fn something_not_a_lock_at_the_locks_name_is_refused_at_start() {
+    let h = harness("fs_unfit_lock");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    let lock = dir.join(LOCK_FILE);
+    let elsewhere = h.scratch.write("elsewhere", "");
+    let plant: [(&str, &dyn Fn()); 3] = [
+        ("symbolic link", &|| {
+            std::os::unix::fs::symlink(&elsewhere, &lock).expect("a link")
+        }),
+        ("not a regular file", &|| {
+            fs::create_dir(&lock).expect("a directory")
+        }),
+        ("another name shares it", &|| {
+            fs::hard_link(&elsewhere, &lock).expect("a hard link")
+        }),
+    ];
+    for (why, plant) in plant {
+        plant();
+        h.cmd(&["--once"])
+            .run()
+            .assert_code(2)
+            .assert_stderr_contains(&format!("the lock file {}", lock.display()))
+            .assert_stderr_contains(why);
+        let _ = fs::remove_file(&lock).or_else(|_| fs::remove_dir(&lock));
+    }
+    assert_eq!(
+        h.sts.request_count(),
+        0,
+        "nothing fetched for a write that cannot be made"
+    );
+    assert!(!h.cred_file.exists());
+}
+
 /// A lock file another user made first, in a shared, sticky
 /// directory, was used without a word: that user held it, and every write
 /// waited 10 s and failed, blamed on "another aws-credfile". Now a lock
