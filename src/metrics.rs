@@ -68,10 +68,10 @@ pub struct Status {
     pub min_valid: Duration,
     /// Whether the last refresh failed (for `/readyz`'s reason).
     pub failing: bool,
-    /// Why the file holds no credentials fit to use, as a failed refresh
-    /// found it by the rule of `--check` (a directory or a link put at the
-    /// path, the file deleted or rewritten): `/readyz` says so whatever the
-    /// credentials last written.
+    /// Why the file is not fit for the app, as the last refresh found it by
+    /// the rule of `--check` (a directory or a link put at the path, the
+    /// file deleted or rewritten, a line of another profile's an SDK fails
+    /// the whole file at): `/readyz` says so whatever was written.
     pub file_unfit: Option<String>,
 }
 
@@ -97,7 +97,6 @@ impl Status {
         self.expiry = Some(expiry);
         self.last_success = Some(now);
         self.failing = false;
-        self.file_unfit = None;
     }
 
     /// Counts an answer of the credentials endpoint.
@@ -114,7 +113,7 @@ impl Status {
             return Err("no credentials obtained yet".into());
         };
         if let Some(why) = &self.file_unfit {
-            return Err(format!("{why}; refreshing is failing (see the log)"));
+            return Err(why.clone());
         }
         if expiry >= now.plus(self.min_valid) {
             return Ok(());

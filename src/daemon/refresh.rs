@@ -71,22 +71,25 @@ impl Refresher {
             self.held = Some(creds);
         }
         self.claim_other_loopbacks();
+        // What the app reads now, by the rule of `--check`, whatever this
+        // process wrote: a failed write may have found a directory or a link
+        // at the path, and a good one keeps a line of another profile's
+        // that an SDK fails the whole file at.
+        let unfit = self.sink.as_ref().and_then(|sink| {
+            check(sink, Timestamp::now(), Duration::ZERO)
+                .err()
+                .map(|e| one_line(&e.to_string()))
+        });
+        if let (Ok(_), Some(why)) = (&stored, &unfit) {
+            self.log.warn("file_unfit", &[("error", why)]);
+        }
         if let Some(status) = &self.status {
             let mut status = status.borrow_mut();
             match &stored {
                 Ok((creds, _)) => status.succeeded(creds.expiration, Timestamp::now()),
-                Err(err) => {
-                    status.failed(err);
-                    // What the app reads now, whatever this process wrote
-                    // last: someone may have put a directory or a link at
-                    // the path, or deleted the file.
-                    status.file_unfit = self.sink.as_ref().and_then(|sink| {
-                        check(sink, Timestamp::now(), Duration::ZERO)
-                            .err()
-                            .map(|e| one_line(&e.to_string()))
-                    });
-                }
+                Err(err) => status.failed(err),
             }
+            status.file_unfit = unfit;
         }
         Flow::Go(stored)
     }

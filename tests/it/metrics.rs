@@ -639,6 +639,33 @@ fn readyz_is_not_ready_once_a_refresh_finds_the_file_replaced() {
     d.stop().assert_code(0);
 }
 
+/// A write that succeeds keeps another profile's line that aws-sdk-go v1
+/// fails the whole file at: `--check` failed on it while `/readyz` said
+/// ready, and nothing was logged (round 35). Now every refresh reads the
+/// file back as `--check` does: 503 with its reason, a `file_unfit`
+/// warning, and 200 once the line is mended and a refresh ran.
+#[test]
+fn readyz_is_not_ready_while_the_file_written_holds_a_line_an_sdk_refuses() {
+    let h = Harness::new("metrics_readyz_sdk_unfit", |_, _| Answer::issue(HOUR));
+    h.write_cred_file("[other]\naws_access_key_id = -1\n");
+    let (mut d, addr) = with_metrics(&h, &[]);
+    wait_for_file_containing(&h.cred_file, EXPIRY_COMMENT, UP)
+        .unwrap_or_else(|| panic!("no file\n{}", d.snapshot().describe()));
+    let not_ready = answer_until(&d, addr, "/readyz", 503);
+    assert!(not_ready.body.contains("aws-sdk-go v1"), "{not_ready:?}");
+    d.assert_logs_within("file_unfit", UP, "the warning");
+    let check = h.cmd(&["--check"]).run();
+    check.assert_code(1).assert_stderr_contains("aws-sdk-go v1");
+
+    let mended = h
+        .read_cred_file()
+        .replace("aws_access_key_id = -1", "region = eu-west-1");
+    fs::write(&h.cred_file, mended).expect("mend the file");
+    d.signal(libc::SIGHUP);
+    answer_until(&d, addr, "/readyz", 200);
+    d.stop().assert_code(0);
+}
+
 /// With `--serve`, every answer of the credentials endpoint is counted by
 /// its status: 200, 401 (no or a wrong token), 403 (a foreign Host), 404,
 /// 405; a 200 series is there before the first request.
