@@ -143,6 +143,12 @@ impl Refresher {
                 ],
             );
         }
+        if sink.as_ref().is_some_and(FileSink::replaceable_by_anyone) {
+            log.warn(
+                "file_directory_open",
+                &[("risk", &"any user may replace the file: its directory is writable by others and not sticky; keep it in one only the writer may write, or a sticky one (chmod +t)")],
+            );
+        }
         Refresher {
             provider: Arc::new(provider),
             sink,

@@ -244,6 +244,14 @@ impl FileSink {
         self.write_waiting(creds, now, fetch_began, Duration::ZERO)
     }
 
+    /// Whether anyone may replace the file: its directory is writable by
+    /// others and not sticky (a disk-backed emptyDir is 0777). Not refused,
+    /// as a directory of another owner's is, since the pod's own volume is
+    /// often such; warned about at start.
+    pub fn replaceable_by_anyone(&self) -> bool {
+        std::fs::metadata(parent_dir(&self.path)).is_ok_and(|m| m.mode() & 0o1002 == 0o002)
+    }
+
     /// The error after waiting `waited` for another writer's lock in vain.
     pub fn lock_timeout(&self, waited: Duration) -> Error {
         let name = self.path.file_name().unwrap_or_default();

@@ -797,6 +797,29 @@ fn no_one_who_may_only_read_can_hold_the_lock() {
 
 const FIFTEEN_S: Duration = Duration::from_secs(15);
 
+/// A directory any user may write without the sticky bit (a disk-backed
+/// emptyDir) lets anyone replace the file: written without a word until
+/// round 35. Now warned about at start; a sticky one is not.
+#[test]
+fn a_directory_anyone_may_write_is_warned_about_unless_sticky() {
+    let h = harness("fs_open_dir");
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod 777");
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(0)
+        .assert_stderr_contains("file_directory_open")
+        .assert_stderr_contains("chmod +t");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).expect("chmod 1777");
+    let out = h.cmd(&["--once"]).run();
+    out.assert_code(0);
+    assert!(
+        !out.stderr.contains("file_directory_open"),
+        "{}",
+        out.describe()
+    );
+}
+
 /// A link, a directory or a hard link at the lock's name was found only by
 /// the write, after an STS call, and exited 1 (round 35); the daemon
 /// retried it for ever. Like a lock another user owns, it is refused at
