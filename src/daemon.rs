@@ -143,10 +143,13 @@ impl Refresher {
                 ],
             );
         }
-        if sink.as_ref().is_some_and(FileSink::replaceable_by_anyone) {
+        if let Some(open) = sink.as_ref().and_then(FileSink::replaceable_by_anyone) {
             log.warn(
                 "file_directory_open",
-                &[("risk", &"any user may replace the file: its directory is writable by others and not sticky; keep it in one only the writer may write, or a sticky one (chmod +t)")],
+                &[
+                    ("directory", &open.display()),
+                    ("risk", &"any user may replace the file: this directory on its path is writable by others and not sticky; keep the file where only the writer may write, or make it sticky (chmod +t)"),
+                ],
             );
         }
         Refresher {

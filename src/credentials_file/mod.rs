@@ -244,12 +244,20 @@ impl FileSink {
         self.write_waiting(creds, now, fetch_began, Duration::ZERO)
     }
 
-    /// Whether anyone may replace the file: its directory is writable by
-    /// others and not sticky (a disk-backed emptyDir is 0777). Not refused,
-    /// as a directory of another owner's is, since the pod's own volume is
-    /// often such; warned about at start.
-    pub fn replaceable_by_anyone(&self) -> bool {
-        std::fs::metadata(parent_dir(&self.path)).is_ok_and(|m| m.mode() & 0o1002 == 0o002)
+    /// A directory that lets anyone replace the file: its own, or one
+    /// above it (which lets anyone move the file's directory away), writable
+    /// by others and not sticky (a disk-backed emptyDir is 0777); read on
+    /// the real path, links resolved. Not refused, as a directory of another
+    /// owner's is, since the pod's own volume is often such; warned about at
+    /// start.
+    pub fn replaceable_by_anyone(&self) -> Option<PathBuf> {
+        // The directory may not be there yet: the first write makes it.
+        let real = parent_dir(&self.path)
+            .ancestors()
+            .find_map(|d| std::fs::canonicalize(d).ok())?;
+        real.ancestors()
+            .find(|d| std::fs::metadata(d).is_ok_and(|m| m.mode() & 0o1002 == 0o002))
+            .map(Path::to_path_buf)
     }
 
     /// The error after waiting `waited` for another writer's lock in vain.

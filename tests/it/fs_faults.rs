@@ -798,8 +798,9 @@ fn no_one_who_may_only_read_can_hold_the_lock() {
 const FIFTEEN_S: Duration = Duration::from_secs(15);
 
 /// A directory any user may write without the sticky bit (a disk-backed
-/// emptyDir) lets anyone replace the file: written without a word until
-/// round 35. Now warned about at start; a sticky one is not.
+/// emptyDir) lets anyone replace the file, and one above it lets anyone
+/// swap the file's directory: written without a word until round 35. Now
+/// warned about at start, naming it; a sticky one is not.
 #[test]
 fn a_directory_anyone_may_write_is_warned_about_unless_sticky() {
     let h = harness("fs_open_dir");
@@ -818,6 +819,17 @@ fn a_directory_anyone_may_write_is_warned_about_unless_sticky() {
         "{}",
         out.describe()
     );
+
+    // One above lets anyone move the file's directory away and put their
+    // own in its place (round 35): warned about too, by name.
+    let above = dir.parent().expect("a directory above").to_path_buf();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    fs::set_permissions(&above, fs::Permissions::from_mode(0o777)).expect("chmod 777");
+    let out = h.cmd(&["--once"]).run();
+    fs::set_permissions(&above, fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    out.assert_code(0)
+        .assert_stderr_contains("file_directory_open")
+        .assert_stderr_contains(&format!("directory={}", above.display()));
 }
 
 /// A link, a directory or a hard link at the lock's name was found only by
@@ -838,7 +850,7 @@ fn something_not_a_lock_at_the_locks_name_is_refused_at_start() {
         ("not a regular file", &|| {
             fs::create_dir(&lock).expect("a directory")
         }),
-        ("another name shares it", &|| {
+        ("a file another name shares", &|| {
             fs::hard_link(&elsewhere, &lock).expect("a hard link")
         }),
     ];
