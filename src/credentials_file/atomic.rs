@@ -336,7 +336,7 @@ pub(super) fn read_existing(
     let kind = meta.file_type();
     if kind.is_dir() {
         return Err(Error::Config(format!(
-            "{} is a directory; --file must name a file, such as {}",
+            "{} is a directory; --file must name a file: remove the directory, or name a file in it such as {}",
             path.display(),
             path.join("credentials").display()
         )));

@@ -24,7 +24,7 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
     let shown = path.display();
     let Some(file) = read_file(path)? else {
         return Err(Error::Stale(format!(
-            "{shown} does not exist yet; aws-credfile has not written it (is it running with this --file?)"
+            "{shown} does not exist yet: aws-credfile has not written it (is it running with this --file?), or it was deleted since"
         )));
     };
     if let Err(why) = trusted(file.uid, file.mode, sink.owner) {

@@ -38,7 +38,7 @@ pub(super) fn unfit_lock(meta: &fs::Metadata, owner: Option<Owner>) -> Result<()
     }
     if !meta.is_file() || meta.nlink() > 1 {
         return Err(
-            "it is not a regular file of its own (another name shares it); remove it".into(),
+            "it is not a regular file of its own (a directory, a pipe, or a file another name shares); remove it".into(),
         );
     }
     trusted_lock(meta.uid(), owner)
