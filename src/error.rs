@@ -9,7 +9,8 @@ use crate::time::Timestamp;
 
 mod text;
 pub use text::{
-    cut_middle, is_invisible, one_line, one_line_within, quote_body, BODY_PREFIX_CHARS,
+    cut_middle, is_invisible, one_line, one_line_ours, one_line_within, quote_body,
+    BODY_PREFIX_CHARS,
 };
 
 /// Everything that can go wrong. Each `Display` is one line for a person;
@@ -246,14 +247,6 @@ impl Error {
     }
 }
 
-/// A network failure's detail on one line. It is ours (what failed, what
-/// to do, the proxy it went through), with any text from elsewhere capped
-/// where it is made (see `http::transport`): the cap here only guards, so
-/// that the part saying what to do is not cut out of the middle.
-fn network_detail(detail: &str) -> String {
-    one_line_within(detail, 1024)
-}
-
 /// STS error codes worth retrying. `InvalidIdentityToken` is among them
 /// because the Go SDKs retry it: the OIDC provider's keys may still be
 /// propagating.
@@ -384,13 +377,13 @@ impl fmt::Display for Message<'_> {
             } => write!(
                 f,
                 "no usable answer from {url}: {}; check what answers there (a proxy or load balancer in between?)",
-                network_detail(detail)
+                one_line_ours(detail)
             ),
             Error::Network { url, detail, .. } => {
                 write!(
                     f,
                     "could not reach {url}: {}; {}",
-                    network_detail(detail),
+                    one_line_ours(detail),
                     network_hint(detail)
                 )
             }

@@ -9,7 +9,7 @@ use super::worker::Worker;
 use super::{Flow, Refresher, FETCH_BACKSTOP, INLINE_FETCH_LIMIT, LOCK_RETRY, THREAD_RETRIES};
 use crate::credentials::Credentials;
 use crate::credentials_file::{check, Written, LOCK_WAIT};
-use crate::error::{one_line, Error};
+use crate::error::{one_line_ours, Error};
 use crate::http::without_pieces;
 use crate::schedule::SAFETY_MARGIN;
 use crate::serve::Server;
@@ -78,7 +78,7 @@ impl Refresher {
         let unfit = self.sink.as_ref().and_then(|sink| {
             check(sink, Timestamp::now(), Duration::ZERO)
                 .err()
-                .map(|e| one_line(&e.to_string()))
+                .map(|e| one_line_ours(&e.to_string()))
         });
         if let (Ok(_), Some(why)) = (&stored, &unfit) {
             self.log.warn("file_unfit", &[("error", why)]);

@@ -33,6 +33,14 @@ pub fn one_line(s: &str) -> String {
     one_line_within(s, 300)
 }
 
+/// A text of ours (what failed, where, what to do; any text from elsewhere
+/// in it capped where it was taken in) on one line. The cap only guards,
+/// so that the part saying what to do is not cut out of the middle, as
+/// [`one_line`]'s 300 bytes did with a long path or a proxy's name.
+pub fn one_line_ours(s: &str) -> String {
+    one_line_within(s, 1024)
+}
+
 /// [`one_line`] with a cap of `max` bytes (plus an ellipsis where cut):
 /// control characters become `?`, so nothing a server sent can start a
 /// forged log line or drive a terminal. What is cut is the middle: a
