@@ -303,12 +303,10 @@ fn exit_status_is_the_programs() {
 #[test]
 fn the_program_is_found_on_path_with_its_arguments_untouched() {
     let h = harness("sup-path", HOUR);
-    h.scratch.write(
+    h.scratch.write_executable(
         "bin/print-args",
         "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
     );
-    let script = h.scratch.join("bin/print-args");
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
     let path = format!("{}:{PATH}", h.scratch.join("bin").display());
     let args = [
         "--",
@@ -368,30 +366,27 @@ fn a_program_that_cannot_start_gives_127_or_126() {
 
     // A missing #! interpreter is told as such (127, as dash, bash 5.2
     // and env say), and an empty program name is a usage error.
-    let bad_interpreter = h
-        .scratch
-        .write("bad-interpreter", "#!/nonexistent/interpreter\n");
-    fs::set_permissions(&bad_interpreter, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.scratch
+        .write_executable("bad-interpreter", "#!/nonexistent/interpreter\n");
     h.cmd(&["--", "./bad-interpreter"])
         .run()
         .assert_code(127)
         .assert_stderr_contains("#! interpreter");
+    h.cmd(&["--", ""]).run().assert_code(2);
     // Round 35: a #! line saved with Windows line endings was "missing"
     // with no word of the CR; a directory named by #! is there, and exec
     // refuses it (126), as dash does.
-    let crlf = h.scratch.write("crlf-script", "#!/bin/sh\r\necho hi\r\n");
-    fs::set_permissions(&crlf, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.scratch
+        .write_executable("crlf-script", "#!/bin/sh\r\necho hi\r\n");
     h.cmd(&["--", "./crlf-script"])
         .run()
         .assert_code(127)
         .assert_stderr_contains("carriage return");
-    let dir_interpreter = h.scratch.write("dir-interpreter", "#!/tmp\necho hi\n");
-    fs::set_permissions(&dir_interpreter, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.scratch
+        .write_executable("dir-interpreter", "#!/tmp\necho hi\n");
     h.cmd(&["--", "./dir-interpreter"]).run().assert_code(126);
-    h.cmd(&["--", ""]).run().assert_code(2);
     // Neither #! nor ELF is found before any STS call too.
-    let no_magic = h.scratch.write("no-magic", "echo hello\n");
-    fs::set_permissions(&no_magic, fs::Permissions::from_mode(0o755)).expect("chmod");
+    h.scratch.write_executable("no-magic", "echo hello\n");
     h.cmd(&["--", "./no-magic"]).run().assert_code(126);
     // A loop of links is not "not found" (127): exec says ELOOP, 126.
     std::os::unix::fs::symlink("loop2", h.scratch.join("loop1")).expect("symlink");

@@ -3,6 +3,7 @@
 //! fails so the files can be looked at.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -45,6 +46,13 @@ impl Scratch {
             fs::create_dir_all(parent).expect("create parent directories");
         }
         fs::write(&path, contents).expect("write a scratch file");
+        path
+    }
+
+    /// [`Scratch::write`], then mode 0755: a program or script to run.
+    pub fn write_executable(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.write(rel, contents);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
         path
     }
 }
