@@ -105,21 +105,30 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
             if authorization.is_some() {
                 return Parsed::Bad(400, "more than one Authorization header");
             }
-            authorization = Some(Secret::new(value.trim()));
+            authorization = Some(Secret::new(trim_ows(value)));
         } else if name.eq_ignore_ascii_case("host") {
             // RFC 9112 section 3.2: more than one is a 400, as is none in
             // HTTP/1.1 (below).
             if host.is_some() {
                 return Parsed::Bad(400, "more than one Host header");
             }
-            host = Some(value.trim().to_string());
+            host = Some(trim_ows(value).to_string());
         }
     }
     if host.is_none() && version == HttpVersion::Http11 {
         return Parsed::Bad(400, "HTTP/1.1 requires a Host header");
     }
-    // An absolute-form target's authority is the host asked for; the
-    // `Host` header is then ignored (RFC 9112 section 3.2.2).
+    // An absolute-form target's authority is the host asked for (RFC 9112
+    // section 3.2.2); a `Host` naming another is refused rather than
+    // ignored, so no check or log line ever sees one host and not the other.
+    if let (Some(a), Some(h)) = (&authority, &host) {
+        if !a.eq_ignore_ascii_case(h) {
+            return Parsed::Bad(
+                400,
+                "the Host header differs from the request target's host",
+            );
+        }
+    }
     let host = authority.or(host);
     Parsed::Request(Request {
         method,
@@ -158,9 +167,16 @@ fn parse_request_line(line: &[u8]) -> Result<RequestLine, Parsed> {
     let version = match version {
         "HTTP/1.1" => HttpVersion::Http11,
         "HTTP/1.0" => HttpVersion::Http10,
-        _ => return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served")),
+        v if v.starts_with("HTTP/") => {
+            return Err(Parsed::Bad(505, "only HTTP/1.0 and HTTP/1.1 are served"))
+        }
+        _ => return Err(Parsed::Bad(400, "malformed HTTP version")),
     };
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    // A fragment never goes into a request (RFC 9112 section 3.2).
+    if target.contains('#') {
+        return Err(Parsed::Bad(400, "malformed request target"));
+    }
+    let path = target.split('?').next().unwrap_or(target);
     Ok(RequestLine {
         method: method.to_string(),
         path: path.to_string(),
@@ -187,6 +203,13 @@ fn absolute_form(target: &str) -> Result<(Option<&str>, &str), Parsed> {
         return Err(Parsed::Bad(400, "malformed request target"));
     }
     Ok((Some(authority), if path.is_empty() { "/" } else { path }))
+}
+
+/// A header value without the spaces and tabs around it: HTTP's only
+/// padding (RFC 9110 section 5.6.3). Other blanks, such as a no-break
+/// space, stay part of the value and so never pass for a token or a host.
+fn trim_ows(value: &str) -> &str {
+    value.trim_matches([' ', '\t'])
 }
 
 /// What the request line says.

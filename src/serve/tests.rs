@@ -69,16 +69,50 @@ fn parses_sdk_requests() {
     assert_eq!(parse_request(b""), Parsed::Incomplete);
 }
 
+/// Only spaces and tabs pad a header value. A no-break space, an em space
+/// or a line separator around the token or the host was trimmed away, so a
+/// near-miss token passed; now it stays part of the value.
+#[test]
+fn only_spaces_and_tabs_are_trimmed_from_a_header_value() {
+    let padded =
+        b"GET /v1/credentials HTTP/1.1\r\nHost: \t localhost \t\r\nAuthorization: \ttok \r\n\r\n";
+    match parse_request(padded) {
+        Parsed::Request(r) => {
+            assert_eq!(r.host.as_deref(), Some("localhost"));
+            assert_eq!(r.authorization.as_ref().map(Secret::expose), Some("tok"));
+        }
+        other => panic!("{other:?}"),
+    }
+    for blank in [
+        "\u{a0}", "\u{85}", "\u{2003}", "\u{2028}", "\u{3000}", "\u{1680}",
+    ] {
+        let head = format!(
+            "GET /v1/credentials HTTP/1.1\r\nHost: localhost{blank}\r\nAuthorization: {blank}tok\r\n\r\n"
+        );
+        match parse_request(head.as_bytes()) {
+            Parsed::Request(r) => {
+                assert_eq!(r.host, Some(format!("localhost{blank}")), "{blank:?}");
+                let auth = r.authorization.as_ref().map(Secret::expose);
+                assert_eq!(auth, Some(format!("{blank}tok").as_str()), "{blank:?}");
+            }
+            other => panic!("{blank:?}: {other:?}"),
+        }
+    }
+}
+
 /// An absolute-form target (what a client sends a proxy, RFC 9112 section
 /// 3.2.2) was a 400, though a server must accept it. Its authority is the
-/// host asked for, so the Host rule applies to it, not to `Host`.
+/// host asked for, so the Host rule applies to it; a `Host` header naming
+/// another host is refused, not ignored, so the one checked is the only one.
 #[test]
 fn an_absolute_form_target_is_read_with_its_authority_as_the_host() {
-    let abs = b"GET http://127.0.0.1:9911/v1/credentials?x=1 HTTP/1.1\r\nHost: evil.example\r\nAuthorization: tok\r\n\r\n";
+    let abs = b"GET http://127.0.0.1:9911/v1/credentials?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nAuthorization: tok\r\n\r\n";
     assert_eq!(
         parse_request(abs),
         Parsed::Request(req("GET", "/v1/credentials", Some("tok")))
     );
+    let other = b"GET http://127.0.0.1:9911/v1/credentials HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    assert!(matches!(parse_request(other), Parsed::Bad(400, _)));
     let bare = b"GET HTTP://127.0.0.1:9911 HTTP/1.0\r\n\r\n";
     assert_eq!(
         parse_request(bare),
@@ -87,7 +121,7 @@ fn an_absolute_form_target_is_read_with_its_authority_as_the_host() {
             ..req("GET", "/", None)
         })
     );
-    let rebound = b"GET http://evil.example/v1/credentials HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let rebound = b"GET http://evil.example/v1/credentials HTTP/1.0\r\n\r\n";
     match parse_request(rebound) {
         Parsed::Request(r) => assert_eq!(r.host.as_deref(), Some("evil.example")),
         other => panic!("{other:?}"),
@@ -106,7 +140,12 @@ fn an_absolute_form_target_is_read_with_its_authority_as_the_host() {
 
 #[test]
 fn refuses_malformed_requests() {
-    let cases: [&[u8]; 16] = [
+    let cases: [&[u8]; 19] = [
+        // A lowercase version is no HTTP version at all; a fragment is
+        // never sent.
+        b"GET /v1/credentials http/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /v1/credentials#x HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET http://localhost#x HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"GET /v1/credentials\r\n",
         b"GET /v1/credentials HTTP/1.1\rHost: localhost\r\r",
         // Bare LF line ends: refused at once, not left to time out.

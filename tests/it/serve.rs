@@ -336,6 +336,44 @@ fn serve_token_file_requires_the_authorization_header() {
     );
 }
 
+/// HTTP pads a header value with spaces and tabs only. The endpoint trimmed
+/// every Unicode blank, so a token or a Host with a no-break space, an em
+/// space or a line separator around it passed as the real one. And a full
+/// URL as the target was checked while the `Host` header beside it was
+/// ignored and never logged; now the two must agree.
+#[test]
+fn a_near_miss_token_or_host_is_refused() {
+    let h = Harness::new("serve_near_miss", |_, _| Answer::issue(HOUR));
+    let token = "bmVhci1taXNzLXRva2VuLTAxMjM0NTY3ODk";
+    h.add_secret(token);
+    let token_path = h.scratch.write("serve-token", token);
+    let token_arg = token_path.display().to_string();
+    let (mut d, addr) = serving(&h, &["--serve-token-file", token_arg.as_str()]);
+    wait_for_200(&d, addr, &[("Authorization", token)]);
+    let port = addr.port();
+    let ask = |target: &str, host: &str, auth: &str| {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n");
+        let reply = exchange(addr, req.as_bytes()).expect("an answer");
+        assert!(!reply.body.contains(token), "{reply:?}");
+        reply.status
+    };
+    let host = format!("127.0.0.1:{port}");
+    assert_eq!(ask(PATH, &host, &format!(" \t{token}\t ")), Some(200));
+    for blank in ['\u{a0}', '\u{85}', '\u{2003}', '\u{2028}', '\u{3000}'] {
+        for auth in [format!("{token}{blank}"), format!("{blank}{token}")] {
+            assert_eq!(ask(PATH, &host, &auth), Some(401), "{blank:?}");
+        }
+        for named in [format!("{host}{blank}"), format!("{blank}localhost")] {
+            assert_eq!(ask(PATH, &named, token), Some(403), "{blank:?}");
+        }
+    }
+    let full = format!("http://{host}{PATH}");
+    assert_eq!(ask(&full, &host, token), Some(200));
+    assert_eq!(ask(&full, "attacker.example", token), Some(400));
+    d.assert_running();
+    d.stop().assert_code(0);
+}
+
 /// With port 0 (the system picks one), the start's warnings named
 /// `addr=127.0.0.1:0`, an address no client can use, though the README sends
 /// clients to the address logged at start. Now they name the port bound,
