@@ -34,13 +34,13 @@ struct SuccessXml {
 
 #[derive(Deserialize)]
 struct ResultXml {
-    #[serde(rename = "Credentials")]
-    credentials: Option<CredentialsXml>,
+    #[serde(rename = "Credentials", default)]
+    credentials: CredentialsXml,
     #[serde(rename = "AssumedRoleUser", default)]
     assumed_role_user: AssumedRoleUserXml,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct CredentialsXml {
     #[serde(rename = "AccessKeyId")]
     access_key_id: Option<String>,
@@ -167,9 +167,10 @@ pub fn parse_response(
         doc.web_identity
     };
     let result = result.ok_or_else(|| bad(format!("<{action}Result> is missing")))?;
-    let xml = result
-        .credentials
-        .ok_or_else(|| bad("<Credentials> is missing".into()))?;
+    let xml = result.credentials;
+    if xml.access_key_id.is_none() && xml.secret_access_key.is_none() {
+        return Err(bad("<Credentials> is missing".into()));
+    }
 
     let field = |value: Option<String>, name: &str| -> Result<String, Error> {
         let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
