@@ -337,12 +337,14 @@ fn print(args: &Args) -> Result<Option<Print>, Error> {
 /// sidecar's flags.
 fn serve(args: &Args, daemon: bool) -> Result<Option<serve::Settings>, Error> {
     let Some(text) = args.serve.as_deref() else {
-        if args.serve_token_file.is_some() || args.serve_any_address {
-            return Err(Error::Usage(
-                "--serve-token-file and --serve-any-address need --serve".into(),
-            ));
-        }
-        return Ok(None);
+        let needs = if args.serve_token_file.is_some() {
+            "--serve-token-file needs --serve ADDR:PORT"
+        } else if args.serve_any_address {
+            "--serve-any-address needs --serve ADDR:PORT"
+        } else {
+            return Ok(None);
+        };
+        return Err(Error::Usage(needs.into()));
     };
     if !daemon {
         return Err(Error::Usage(

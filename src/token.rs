@@ -104,7 +104,9 @@ pub fn check_header_value(token: &Secret) -> Result<(), String> {
         return Err("longer than 16 KiB, which no token is".into());
     }
     if t.contains(['\r', '\n']) {
-        return Err("the token contains a line break (CR or LF), which would inject HTTP headers; refusing to send it".into());
+        return Err(
+            "the token contains a line break (CR or LF), which no HTTP header can carry".into(),
+        );
     }
     if t.chars().any(|c| c.is_control()) {
         return Err("the token contains control characters".into());

@@ -369,13 +369,14 @@ pub(super) fn read_existing(
             ),
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|_| {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = super::ini::line_at(e.as_bytes(), e.utf8_error().valid_up_to());
         Error::io(
             "read",
             path,
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                "it is not UTF-8 text; fix or move it so its profiles are not mangled",
+                format!("line {line} is not UTF-8 text; fix or move the file so its profiles are not mangled"),
             ),
         )
     })?;

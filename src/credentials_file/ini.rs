@@ -96,6 +96,11 @@ pub(super) fn has_marker(text: &str) -> bool {
         .any(|line| classify(line) == Line::Marker)
 }
 
+/// The number of the line byte `at` of `bytes` is on, counting from 1.
+pub(super) fn line_at(bytes: &[u8], at: usize) -> usize {
+    bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
 /// Why a merge into `text` could make the SDKs read something else than
 /// aws-credfile does, if it could: `None` when it is safe.
 ///
@@ -109,11 +114,14 @@ pub(super) fn has_marker(text: &str) -> bool {
 /// Better no refresh than a file no SDK reads as meant.
 pub(super) fn ambiguity(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    if text
+    if let Some((at, _)) = text
         .match_indices('\r')
-        .any(|(at, _)| bytes.get(at + 1) != Some(&b'\n'))
+        .find(|(at, _)| bytes.get(at + 1) != Some(&b'\n'))
     {
-        return Some("some of its lines end in a lone CR (classic Mac OS), which aws-credfile does not merge; convert them to LF (or CRLF)".into());
+        return Some(format!(
+            "line {} ends in a lone CR (classic Mac OS), which aws-credfile does not merge; convert its line ends to LF (or CRLF)",
+            line_at(bytes, at)
+        ));
     }
     // The line itself is not quoted: a file may hold anything.
     text.split_inclusive('\n')

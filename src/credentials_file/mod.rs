@@ -398,7 +398,7 @@ impl FileSink {
         Err(Error::io(
             "merge into",
             &self.path,
-            io::Error::other("it changed each time aws-credfile was about to replace it: another program writes it in place, without aws-credfile's lock (aws configure set?); keep other writers off it, or give aws-credfile a --file of its own"),
+            io::Error::other("it changed each time aws-credfile was about to replace it: another program rewrites it without aws-credfile's lock (aws configure set?); keep other writers off it, or give aws-credfile a --file of its own"),
         ))
     }
 

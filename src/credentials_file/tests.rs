@@ -875,7 +875,7 @@ fn write_refuses_files_it_cannot_merge() {
     let err = FileSink::new(&path, "default")
         .write(&creds(Some(TOKEN)), now(), now())
         .expect_err("not UTF-8");
-    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    assert!(err.to_string().contains("line 2 is not UTF-8"), "{err}");
     assert_eq!(fs::read(&path).expect("still there"), binary);
 
     let big = "# padding\n".repeat(110_000);
@@ -1404,15 +1404,19 @@ fn check_refuses_what_botocore_refuses_and_lone_crs_are_not_merged() {
 
     let tmp = TempDir::new("lone_cr");
     let path = tmp.join("credentials");
-    let lone = "[other]\raws_access_key_id = AKIAOTHER\r[default]\raws_access_key_id = X\r";
+    let lone = "[other]\r\naws_access_key_id = AKIAOTHER\r[default]\raws_access_key_id = X\r";
     fs::write(&path, lone).unwrap();
     let err = FileSink::new(&path, "default")
         .write(&creds(Some(TOKEN)), now(), now())
         .expect_err("lone CR");
-    assert!(err.to_string().contains("lone CR"), "{err}");
+    assert!(
+        err.to_string().contains("line 2 ends in a lone CR"),
+        "{err}"
+    );
     assert_eq!(read(&path), lone, "the file changed");
     // CRLF is fine.
-    fs::write(&path, lone.replace('\r', "\r\n")).unwrap();
+    let crlf = lone.replace("\r\n", "\r").replace('\r', "\r\n");
+    fs::write(&path, crlf).unwrap();
     FileSink::new(&path, "default")
         .write(&creds(Some(TOKEN)), now(), now())
         .expect("CRLF");
