@@ -51,13 +51,18 @@ pub enum Ended {
     Stopped(Signal),
     /// The supervised program ended; aws-credfile exits with this status.
     Exited(u8),
+    /// Ctrl-C ended a one-shot job, or killed the supervised program:
+    /// aws-credfile ends as SIGINT would end it, for a shell to stop the
+    /// script or loop it runs in, as it does for any command Ctrl-C ends.
+    Interrupted,
 }
 
 /// A one-shot job (`--once`, printing, starting a program) stopped by
 /// signal N before it was done ends as a shell reports a command killed by
-/// N: 128 + N (143 for SIGTERM, 130 for SIGINT), never 0.
+/// N: 128 + N (143 for SIGTERM), never 0; SIGINT ends it as Ctrl-C does.
 fn unfinished(ended: Ended) -> Ended {
     match ended {
+        Ended::Stopped(libc::SIGINT) => Ended::Interrupted,
         Ended::Stopped(sig) => Ended::Exited(128 + sig as u8),
         other => other,
     }
@@ -112,6 +117,10 @@ pub struct Refresher {
     /// lock held), and when their fetch began: the next attempt writes them
     /// again rather than asking the source for new ones, while they last.
     unwritten: Option<(Credentials, Timestamp)>,
+    /// The stamp (a whole second) of this process's last write. A section
+    /// stamped then is its own, not another writer's from during the next
+    /// fetch, though that fetch began in the same second.
+    last_stamp: Option<Timestamp>,
     /// Attempts in a row whose fetch could not get a thread.
     threads_refused: u32,
     /// How long the credentials must stay valid at all times (`--min-valid`,
@@ -166,6 +175,7 @@ impl Refresher {
             ignored,
             held: None,
             unwritten: None,
+            last_stamp: None,
             threads_refused: 0,
             keep_valid: Duration::ZERO,
         }

@@ -28,7 +28,13 @@ fn main() -> ExitCode {
     let mut json_errors = false;
     match run(&mut json_errors) {
         // A supervised program's status, or 0.
-        Ok(status) => ExitCode::from(status),
+        Ok(Ended::Exited(status)) => ExitCode::from(status),
+        Ok(Ended::Done | Ended::Stopped(_)) => ExitCode::SUCCESS,
+        Ok(Ended::Interrupted) => {
+            // Everything of `run`'s is dropped and cleaned up by now.
+            process::end_as_interrupted();
+            ExitCode::from(130)
+        }
         Err(err) => {
             let code = err.exit_code();
             if json_errors {
@@ -49,8 +55,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Does what the command line says; the exit status on success.
-fn run(json_errors: &mut bool) -> Result<u8, Error> {
+/// Does what the command line says; how it ended, when it did not fail.
+fn run(json_errors: &mut bool) -> Result<Ended, Error> {
     // Signals held until their handlers are in place, so a stop or a
     // SIGHUP during start-up is handled, not fatal.
     process::hold_signals();
@@ -63,11 +69,11 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
     let args = cli::parse(&argv)?;
     if args.help {
         write_stdout(&cli::help())?;
-        return Ok(0);
+        return Ok(Ended::Done);
     }
     if args.version {
         write_stdout(&format!("aws-credfile {}\n", env!("CARGO_PKG_VERSION")))?;
-        return Ok(0);
+        return Ok(Ended::Done);
     }
     // Asked for JSON: the configuration's own errors are JSON lines too.
     *json_errors = args.log_format.as_deref() == Some("json");
@@ -103,7 +109,7 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
                     ("expires", &expires),
                 ],
             );
-            Ok(0)
+            Ok(Ended::Done)
         }
         Plan::Refresh(plan) => refresh(*plan, signals, logger),
     }
@@ -112,7 +118,7 @@ fn run(json_errors: &mut bool) -> Result<u8, Error> {
 /// Checks what can be checked before anything is fetched (a link at
 /// `--file`, the token files, the proxy and CA bundle), binds the endpoint,
 /// and runs the loop.
-fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, Error> {
+fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<Ended, Error> {
     if let Run::Print { format, .. } = &plan.run {
         print::check_stdout(match format {
             Print::CredentialProcess => "--credential-process",
@@ -173,10 +179,7 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<u8, E
             Err(stopped) => stopped,
         },
     };
-    Ok(match ended {
-        Ended::Exited(status) => status,
-        Ended::Done | Ended::Stopped(_) => 0,
-    })
+    Ok(ended)
 }
 
 /// Writes `text` to standard output, all of it, or says why not. (A

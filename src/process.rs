@@ -207,3 +207,20 @@ pub fn unblock_signals() {
 pub fn mask_at_start() -> Option<libc::sigset_t> {
     MASK_AT_START.get().copied()
 }
+
+/// Ends the process as SIGINT's default action would. A shell running a
+/// script or loop stops it at Ctrl-C only when the command it waited for
+/// was ended by SIGINT; one that exits with 130 is taken to have handled
+/// Ctrl-C itself, and the loop goes on. As PID 1, where a signal's default
+/// action does nothing, this returns, for the caller to exit with 130.
+pub fn end_as_interrupted() {
+    // SAFETY: getpid(2) and raise(3) take numbers; signal(2) with SIG_DFL
+    // installs no handler.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getpid() != 1 {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::raise(libc::SIGINT);
+        }
+    }
+}

@@ -323,7 +323,7 @@ impl Program {
     /// when a signal N killed it, as shells report it. A program at a
     /// terminal that stopped (Ctrl-Z, or reading the terminal from the
     /// background) is followed.
-    pub fn reap(&mut self) -> Option<u8> {
+    pub fn reap(&mut self) -> Option<Exit> {
         let flags = if self.job_control {
             libc::WNOHANG | libc::WUNTRACED
         } else {
@@ -426,14 +426,27 @@ impl Program {
     }
 }
 
+/// How the program ended, as a shell reads its wait status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Its code, or 128 + N when signal N killed it.
+    pub status: u8,
+    /// SIGINT killed it.
+    pub interrupted: bool,
+}
+
 /// The shell's reading of a wait status.
-fn exit_status(status: libc::c_int) -> u8 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status) as u8
-    } else if libc::WIFSIGNALED(status) {
-        (128 + libc::WTERMSIG(status)) as u8
-    } else {
-        1
+fn exit_status(status: libc::c_int) -> Exit {
+    let signaled = libc::WIFSIGNALED(status);
+    Exit {
+        status: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status) as u8
+        } else if signaled {
+            (128 + libc::WTERMSIG(status)) as u8
+        } else {
+            1
+        },
+        interrupted: signaled && libc::WTERMSIG(status) == libc::SIGINT,
     }
 }
 

@@ -64,9 +64,12 @@ impl Refresher {
                 );
             }
             return match reaped {
-                Some(status) => {
-                    self.log.info("program_exited", &[("status", &status)]);
-                    Reaction::End(Ended::Exited(status))
+                Some(exit) => {
+                    self.log.info("program_exited", &[("status", &exit.status)]);
+                    Reaction::End(match exit.interrupted {
+                        true => Ended::Interrupted,
+                        false => Ended::Exited(exit.status),
+                    })
                 }
                 None => Reaction::Nothing,
             };

@@ -6,10 +6,15 @@ use super::*;
 fn statuses_read_as_a_shell_reads_them() {
     // Built as the kernel builds them: exit code in the second byte,
     // the signal in the low seven bits.
-    assert_eq!(exit_status(0), 0);
-    assert_eq!(exit_status(3 << 8), 3);
-    assert_eq!(exit_status(libc::SIGKILL), 137);
-    assert_eq!(exit_status(libc::SIGTERM), 143);
+    let code = |status| exit_status(status).status;
+    assert_eq!(code(0), 0);
+    assert_eq!(code(3 << 8), 3);
+    assert_eq!(code(libc::SIGKILL), 137);
+    assert_eq!(code(libc::SIGTERM), 143);
+    assert_eq!(code(libc::SIGINT), 130);
+    assert!(exit_status(libc::SIGINT).interrupted);
+    assert!(!exit_status(130 << 8).interrupted);
+    assert!(!exit_status(libc::SIGTERM).interrupted);
 }
 
 #[test]

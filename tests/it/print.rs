@@ -9,6 +9,7 @@
 //! scanned by the harness; each test checks stdout itself.
 
 use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, SystemTime};
 
 use crate::harness::time::rfc3339;
@@ -342,7 +343,9 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
 /// with nothing written or printed, so `aws-credfile --once && next` went
 /// on to `next` without a file, and a Ctrl-C'd `eval "$(... --print env)"`
 /// script went on without keys. Now 128 + N, as a shell reports a command
-/// a signal ended, and nothing on stdout.
+/// a signal ended, and nothing on stdout. SIGINT (Ctrl-C) ends it as it
+/// ends any command: exited with 130, a shell took Ctrl-C for handled and
+/// the script or loop running it went on.
 #[test]
 fn a_one_shot_run_stopped_before_it_is_done_is_not_success() {
     let modes: [&[&str]; 3] = [&["--once"], &["--credential-process"], &["--print", "env"]];
@@ -361,11 +364,14 @@ fn a_one_shot_run_stopped_before_it_is_done_is_not_success() {
             d.wait_exit(Duration::from_secs(10));
             let out = d.outcome();
             assert_eq!(
-                out.code(),
+                out.shell_code(),
                 Some(code),
                 "{mode:?}, signal {sig}\n{}",
                 out.describe()
             );
+            let ended_by = out.status.and_then(|s| s.signal());
+            let expected = (sig == libc::SIGINT).then_some(libc::SIGINT);
+            assert_eq!(ended_by, expected, "{mode:?}\n{}", out.describe());
             assert!(out.stdout.is_empty(), "{mode:?}: printed {:?}", out.stdout);
             assert!(!h.cred_file.exists(), "{mode:?}: a file was written");
         }

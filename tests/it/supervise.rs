@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::harness::client::{free_port, get};
 use crate::harness::ini::{self, Profile};
 use crate::harness::process::{is_root, open_fds};
-use crate::harness::{wait_until, Answer, Daemon, Harness, Invocation, HOUR};
+use crate::harness::{shell_code, wait_until, Answer, Daemon, Harness, Invocation, HOUR};
 
 /// The program is looked up here (the harness's environment has no PATH).
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -115,9 +115,10 @@ fn wait_for_file(h: &Harness, d: &mut Daemon, rel: &str) -> String {
 }
 
 /// Waits for the daemon to exit; its exit code (None: killed by a signal).
+/// aws-credfile's status as a shell reports it (see `shell_code`).
 fn wait_exit(d: &mut Daemon) -> Option<i32> {
     match d.wait_exit(EXITS) {
-        Some(status) => status.code(),
+        Some(status) => shell_code(status),
         None => panic!(
             "aws-credfile still running {EXITS:?} after its program should have ended\n{}",
             d.snapshot().describe()
@@ -1535,6 +1536,37 @@ fn a_stop_before_the_program_starts_is_not_success() {
         assert_eq!(wait_exit(&mut d), Some(code), "{}", d.snapshot().describe());
         assert!(!h.scratch.join("started").exists(), "the program ran");
     }
+}
+
+/// A shell stops the script or loop it runs only when the command it
+/// waited for was ended by SIGINT; one that exits with 130 is taken to have
+/// handled Ctrl-C itself. aws-credfile exited 130 for a program Ctrl-C
+/// killed, and for a Ctrl-C before the program started, so a Ctrl-C'd
+/// `for` loop of `aws-credfile -- job` went on to the next job. Now it ends
+/// as SIGINT ends it, in both cases; a program's own `exit 130` stays an
+/// exit.
+#[test]
+fn ctrl_c_ends_aws_credfile_as_it_ends_any_command() {
+    use std::os::unix::process::ExitStatusExt;
+    let h = harness("sup-sigint", HOUR);
+    let mut ended = |script: &str| {
+        let mut d = sh(&h, &[], script).spawn();
+        let status = d.wait_exit(EXITS).expect("aws-credfile ends");
+        (status.code(), status.signal())
+    };
+    assert_eq!(ended("kill -INT $$"), (None, Some(libc::SIGINT)));
+    assert_eq!(ended("exit 130"), (Some(130), None));
+    assert_eq!(ended("kill -TERM $$"), (Some(143), None));
+
+    let h = Harness::new("sup-sigint-early", |_, _| {
+        Answer::issue(HOUR).after(Duration::from_millis(1500))
+    });
+    let mut d = sh(&h, &[], ": > started").spawn();
+    assert!(h.sts.wait_for_requests(1, STARTED), "no first fetch");
+    d.signal(libc::SIGINT);
+    let status = d.wait_exit(EXITS).expect("aws-credfile ends");
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(!h.scratch.join("started").exists(), "the program ran");
 }
 
 /// Signals ignored when aws-credfile started (`nohup`, a job a

@@ -31,7 +31,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fake::{Answer, Fake, Issued, Request};
-pub use run::{private_hosts_unsupported, Daemon, Invocation, Outcome};
+pub use run::{private_hosts_unsupported, shell_code, Daemon, Invocation, Outcome};
 pub use scratch::Scratch;
 
 /// The lock file aws-credfile keeps (and never deletes) beside a file

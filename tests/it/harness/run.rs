@@ -397,6 +397,12 @@ impl Outcome {
         self.status.and_then(|s| s.code())
     }
 
+    /// The status as a shell reports it: the exit code, or 128 + N when
+    /// signal N ended the process.
+    pub fn shell_code(&self) -> Option<i32> {
+        self.status.and_then(shell_code)
+    }
+
     /// Everything worth seeing when an assertion fails.
     pub fn describe(&self) -> String {
         format!(
@@ -557,4 +563,11 @@ impl Drop for Daemon<'_> {
             self.snapshot().check_secrets(self.harness);
         }
     }
+}
+
+/// A status as a shell reports it: the exit code, or 128 + N when signal N
+/// ended the process.
+pub fn shell_code(status: ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or(status.signal().map(|sig| 128 + sig))
 }
