@@ -195,23 +195,34 @@ impl Refresher {
         creds: Credentials,
         began: Timestamp,
     ) -> Flow<Result<(Credentials, Written), Error>> {
-        let now = Timestamp::now();
-        if creds.expiration <= now {
-            return Flow::Go(Err(Error::ExpiredOnArrival {
-                from: self.provider.describe(),
-                expiration: creds.expiration,
-                now,
-            }));
-        }
-        let Some(sink) = self.sink.clone() else {
-            return Flow::Go(Ok((creds, Written::Replaced)));
+        let began = match self.last_stamp {
+            Some(ours) => began.max(ours.plus(Duration::from_secs(1))),
+            None => began,
         };
         let waiting = Instant::now();
         loop {
+            // Checked at each try: credentials that ran out while another
+            // writer held the lock never replace the ones in the file.
+            let now = Timestamp::now();
+            if creds.expiration <= now {
+                return Flow::Go(Err(Error::ExpiredOnArrival {
+                    from: self.provider.describe(),
+                    expiration: creds.expiration,
+                    now,
+                }));
+            }
+            let Some(sink) = &self.sink else {
+                return Flow::Go(Ok((creds, Written::Replaced)));
+            };
             // No signal takes effect halfway through the write.
             let written = crate::process::with_signals_held(|| sink.try_write(&creds, now, began));
             match written {
-                Ok(Some(written)) => return Flow::Go(Ok((creds, written))),
+                Ok(Some(written)) => {
+                    if written == Written::Replaced {
+                        self.last_stamp = Some(now);
+                    }
+                    return Flow::Go(Ok((creds, written)));
+                }
                 // At start a directory or a device at the path is a
                 // setting to fix (exit 2); one put there since is the
                 // file's trouble, counted as such.

@@ -1739,3 +1739,64 @@ impl Drop for RawServer {
         }
     }
 }
+
+/// Credentials checked for expiry when they arrived, then held while
+/// another writer had the file's lock, were written once they had run out,
+/// over valid ones, and counted a success. Now each try at the lock checks
+/// them again: the file keeps the valid keys and the refresh fails.
+#[test]
+fn credentials_that_run_out_waiting_for_the_lock_are_never_written() {
+    let h = Harness::new("hard_expired_in_lock_wait", |n, _| match n {
+        0 => Answer::issue(HOUR),
+        _ => Answer::issue(Duration::from_secs(2)),
+    });
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &d, 0);
+    let before = snapshot(&h.cred_file);
+    let lock = hold_lock(&h);
+    d.signal(libc::SIGHUP);
+    assert!(h.sts.wait_for_requests(2, SOON), "no second fetch");
+    thread::sleep(Duration::from_secs(4));
+    drop(lock);
+    wait_for_log(&d, "refresh_failed", 1);
+    assert_eq!(
+        snapshot(&h.cred_file),
+        before,
+        "expired credentials were written\n{}",
+        d.snapshot().describe()
+    );
+    assert_eq!(
+        d.stderr().matches("credentials_refreshed").count(),
+        1,
+        "{}",
+        d.snapshot().describe()
+    );
+    assert_stops_promptly(&mut d, "after the refused write");
+}
+
+/// A refresh asked for by SIGHUP whose fetch began in the second of the
+/// daemon's own last write took that write for another writer's, "newer"
+/// when its expiry was later, and dropped the keys just fetched: the
+/// endpoint served them and the file kept the old ones. The daemon's own
+/// last stamp is never another writer's.
+#[test]
+fn the_daemons_own_write_is_never_taken_for_another_writers() {
+    let h = Harness::new("hard_own_write", |n, _| {
+        // Each answer expires a little sooner than the one before, and
+        // takes most of a second, so the second fetch begins in the
+        // second of the first write.
+        Answer::issue(HOUR - Duration::from_secs(10 * n as u64)).after(Duration::from_millis(900))
+    });
+    let mut d = h.cmd(&[]).spawn();
+    wait_for_issued(&h, &d, 0);
+    for n in 1..4 {
+        d.signal(libc::SIGHUP);
+        wait_for_issued(&h, &d, n);
+    }
+    assert!(
+        !d.stderr().contains("newer_credentials_kept"),
+        "{}",
+        d.snapshot().describe()
+    );
+    assert_stops_promptly(&mut d, "after the refreshes");
+}
