@@ -1549,7 +1549,7 @@ fn a_stop_before_the_program_starts_is_not_success() {
 fn ctrl_c_ends_aws_credfile_as_it_ends_any_command() {
     use std::os::unix::process::ExitStatusExt;
     let h = harness("sup-sigint", HOUR);
-    let mut ended = |script: &str| {
+    let ended = |script: &str| {
         let mut d = sh(&h, &[], script).spawn();
         let status = d.wait_exit(EXITS).expect("aws-credfile ends");
         (status.code(), status.signal())
