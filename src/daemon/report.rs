@@ -126,7 +126,7 @@ impl Refresher {
                 ("failing_for", &format_duration_ms(short)),
                 (
                     "effect",
-                    &"/readyz and --check probes with this --min-valid fail for this long before each refresh; lower --min-valid, or raise --duration",
+                    &"/readyz and --check probes with this --min-valid fail for this long before each refresh; lower --min-valid, or have the source issue longer-lived credentials (--duration, for STS)",
                 ),
             ],
         );
