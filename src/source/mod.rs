@@ -168,7 +168,17 @@ impl Provider {
             (None, Base::WebIdentity(p)) => p.fetch(deadline).map(|(c, t)| (c, Some(t)))?,
             (None, Base::Container(p)) => p.fetch(deadline)?,
         };
+        let now = Timestamp::now();
         let creds = match &self.chain {
+            // Never signed with: STS would answer ExpiredToken, which is not
+            // retried; the source is asked again, as for any expired answer.
+            Some(_) if base.expiration <= now => {
+                return Err(Error::ExpiredOnArrival {
+                    from: self.describe_base(),
+                    expiration: base.expiration,
+                    now,
+                })
+            }
             Some(chain) => match chain.fetch(&base, sent.as_ref(), deadline) {
                 Ok(creds) => creds,
                 Err(e) => {
@@ -197,12 +207,17 @@ impl Provider {
             .map(|sts| sts.url.as_str())
     }
 
-    /// What to call the source in logs.
-    pub fn describe(&self) -> String {
-        let base = match &self.base {
+    /// What to call the source the chain rests on in logs.
+    fn describe_base(&self) -> String {
+        match &self.base {
             Base::WebIdentity(p) => p.describe(),
             Base::Container(p) => p.describe(),
-        };
+        }
+    }
+
+    /// What to call the source in logs.
+    pub fn describe(&self) -> String {
+        let base = self.describe_base();
         match &self.chain {
             Some(chain) => format!("{base}, {}", chain.describe()),
             None => base,

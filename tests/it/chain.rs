@@ -190,6 +190,40 @@ fn chain_on_the_container_source_writes_the_chained_credentials() {
     );
 }
 
+/// Source credentials already expired when they came were signed with
+/// anyway: STS answered ExpiredToken, which is not retried, so `--once`
+/// gave up at the first try where a direct source is asked again. Now the
+/// chain never signs with them; the source is asked again until it issues
+/// live ones.
+#[test]
+fn expired_source_credentials_are_never_signed_with() {
+    let agent = Fake::start(|n, _| match n {
+        0 | 1 => Answer::issue_expired(Duration::from_secs(5)),
+        _ => Answer::issue(HOUR),
+    });
+    let h = Harness::with_agent("chain_expired_source", issue_both, agent);
+    let out = h
+        .cmd(&[
+            "--once",
+            "--role-arn",
+            CHAINED_ROLE,
+            "--once-timeout",
+            "20s",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(h.agent().request_count(), 3, "{}", out.describe());
+    let requests = h.sts.requests();
+    assert_eq!(requests.len(), 1, "{}", out.describe());
+    let live = &h.agent().issued()[2];
+    assert_eq!(
+        requests[0].header("X-Amz-Security-Token"),
+        Some(live.session_token.as_str()),
+        "signed with expired source credentials"
+    );
+    assert_eq!(profile(&h), Profile::from(&h.sts.issued()[0]));
+}
+
 #[test]
 fn chain_refreshes_both_hops_each_time() {
     // Short chained credentials: each refresh fetches the source again and
