@@ -33,6 +33,9 @@ use crate::time::{deadline_after, Timestamp};
 use crate::wait::{Waiter, Wake};
 use react::Reaction;
 
+/// Signals that end a one-shot run besides SIGTERM and SIGINT.
+const ONE_SHOT_STOPS: [Signal; 3] = [libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
 /// How often a write tries the file's lock again while another aws-credfile
 /// process holds it: often, since the lock is free only between that
 /// writer's writes.
@@ -203,17 +206,26 @@ impl Refresher {
     /// the exit is 128 + N, as a shell reports a command ended by signal N,
     /// so `aws-credfile --once && next` does not go on to `next`.
     pub fn once(&mut self, budget: Duration) -> Result<Ended, Error> {
-        Ok(match self.obtain(budget, false)? {
+        Ok(match self.obtain_once(budget)? {
             Flow::Go(_) => Ended::Done,
             Flow::End(ended) => unfinished(ended),
         })
+    }
+
+    /// What `--once` and printing share: SIGQUIT, SIGUSR1 and SIGUSR2 stop
+    /// them as their default action would (128 + N), handled rather than
+    /// left to that action, which the kernel does not apply to PID 1: an
+    /// init container told to stop with them went on and wrote.
+    fn obtain_once(&mut self, budget: Duration) -> Result<Flow<(Credentials, Duration)>, Error> {
+        self.waiter.signals_mut().add(&ONE_SHOT_STOPS)?;
+        self.obtain(budget, false)
     }
 
     /// `--credential-process`, `--print`: the credentials obtained as
     /// `--once` obtains them, for the caller to print; how it ended (128 +
     /// N, as for `--once`) when stopped first, with nothing to print.
     pub fn print(&mut self, budget: Duration) -> Result<Result<Credentials, Ended>, Error> {
-        Ok(match self.obtain(budget, false)? {
+        Ok(match self.obtain_once(budget)? {
             Flow::Go((creds, _)) => Ok(creds),
             Flow::End(ended) => Err(unfinished(ended)),
         })

@@ -26,13 +26,13 @@ use super::ACTION_ASSUME_ROLE;
 
 #[derive(Deserialize)]
 struct SuccessXml {
-    #[serde(rename = "AssumeRoleWithWebIdentityResult")]
-    web_identity: Option<ResultXml>,
-    #[serde(rename = "AssumeRoleResult")]
-    assume_role: Option<ResultXml>,
+    #[serde(rename = "AssumeRoleWithWebIdentityResult", default)]
+    web_identity: ResultXml,
+    #[serde(rename = "AssumeRoleResult", default)]
+    assume_role: ResultXml,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct ResultXml {
     #[serde(rename = "Credentials", default)]
     credentials: CredentialsXml,
@@ -166,10 +166,10 @@ pub fn parse_response(
     } else {
         doc.web_identity
     };
-    let result = result.ok_or_else(|| bad(format!("<{action}Result> is missing")))?;
+    // A missing result element reads as one without credentials.
     let xml = result.credentials;
     if xml.access_key_id.is_none() && xml.secret_access_key.is_none() {
-        return Err(bad("<Credentials> is missing".into()));
+        return Err(bad(format!("<{action}Result><Credentials> is missing")));
     }
 
     let field = |value: Option<String>, name: &str| -> Result<String, Error> {

@@ -110,7 +110,10 @@ fn answer_to_the_other_action_is_rejected() {
     // The right root with the wrong result element inside.
     let xml = web_identity_xml().replace("AssumeRoleWithWebIdentityResponse", "AssumeRoleResponse");
     let msg = bad_response(parse(ACTION_ASSUME_ROLE, 200, &xml));
-    assert!(msg.contains("<AssumeRoleResult> is missing"), "{msg}");
+    assert!(
+        msg.contains("<AssumeRoleResult><Credentials> is missing"),
+        "{msg}"
+    );
 }
 
 #[test]
