@@ -99,7 +99,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "mode",
-        "Permissions of the written file, in octal: 0600, 0640 or 0644; group and others may never write. Default: a file aws-credfile wrote keeps its own, any other gets 0600.",
+        "Permissions of the written file, in octal, such as 0600, 0640 or 0644; group and others may never write. Default: a file aws-credfile wrote keeps its own, any other gets 0600.",
         "OCTAL",
     );
     o.optopt("", "serve", "Also serve the credentials at http://ADDR:PORT/v1/credentials (container-credentials JSON) for SDKs that never re-read the file. With --serve the file is written only if --file is given.", "ADDR:PORT");
