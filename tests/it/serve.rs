@@ -301,14 +301,19 @@ fn other_paths_get_404_and_other_methods_405() {
     d.stop().assert_code(0);
 }
 
+/// The endpoint requiring `token`, given in a `--serve-token-file` that
+/// holds it followed by `end` (a newline an editor leaves, or nothing).
+fn serving_with_token<'h>(h: &'h Harness, token: &str, end: &str) -> (Daemon<'h>, SocketAddr) {
+    h.add_secret(token);
+    let path = h.scratch.write("serve-token", format!("{token}{end}"));
+    serving(h, &["--serve-token-file", &path.display().to_string()])
+}
+
 #[test]
 fn serve_token_file_requires_the_authorization_header() {
     let h = Harness::new("serve_token", |_, _| Answer::issue(HOUR));
     let token = "c2VydmUtdG9rZW4tMDEyMzQ1Njc4OWFiY2RlZg";
-    h.add_secret(token);
-    let token_path = h.scratch.write("serve-token", format!("{token}\n"));
-    let token_arg = token_path.display().to_string();
-    let (mut d, addr) = serving(&h, &["--serve-token-file", token_arg.as_str()]);
+    let (mut d, addr) = serving_with_token(&h, token, "\n");
     let ok = wait_for_200(&d, addr, &[("Authorization", token)]);
     assert_serves_issued(&ok, &h.sts.issued());
 
@@ -345,10 +350,7 @@ fn serve_token_file_requires_the_authorization_header() {
 fn a_near_miss_token_or_host_is_refused() {
     let h = Harness::new("serve_near_miss", |_, _| Answer::issue(HOUR));
     let token = "bmVhci1taXNzLXRva2VuLTAxMjM0NTY3ODk";
-    h.add_secret(token);
-    let token_path = h.scratch.write("serve-token", token);
-    let token_arg = token_path.display().to_string();
-    let (mut d, addr) = serving(&h, &["--serve-token-file", token_arg.as_str()]);
+    let (mut d, addr) = serving_with_token(&h, token, "");
     wait_for_200(&d, addr, &[("Authorization", token)]);
     let port = addr.port();
     let ask = |target: &str, host: &str, auth: &str| {
