@@ -18,9 +18,9 @@ use crate::time::Timestamp;
 use super::ACTION_ASSUME_ROLE;
 
 // The documents STS answers with. Every field is optional (or, for an
-// element nothing needs told missing, a default: one `Option` fewer to
-// deserialize is kilobytes of code fewer) so that a missing element is
-// reported by name instead of as a serde error, and unknown
+// element made of others, a default, missing when they all are: one
+// `Option` fewer to deserialize is kilobytes of code fewer) so that a
+// missing element is reported by name instead of as a serde error, and unknown
 // elements (and the `xmlns` attribute) are ignored. None of these derive
 // Debug: they hold the secret key and token as plain strings.
 
