@@ -382,7 +382,6 @@ pub fn parse_answer(
     })?;
     let required = |field: Option<String>, name: &str| {
         field
-            .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .ok_or_else(|| bad(format!("the answer has no {name}")))
     };
@@ -404,11 +403,7 @@ pub fn parse_answer(
         required(answer.secret_access_key, "SecretAccessKey")?,
         "SecretAccessKey",
     )?;
-    let session_token = match answer
-        .token
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-    {
+    let session_token = match answer.token.filter(|t| !t.is_empty()) {
         Some(token) => Some(Secret::new(fit(token, "Token")?)),
         None => None,
     };

@@ -173,7 +173,7 @@ pub fn parse_response(
     }
 
     let field = |value: Option<String>, name: &str| -> Result<String, Error> {
-        let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
+        let value = value.unwrap_or_default();
         if value.is_empty() {
             return Err(bad(format!("<Credentials><{name}> is missing or empty")));
         }

@@ -391,6 +391,13 @@ fn credential_values_must_be_file_safe() {
         msg.contains("<Credentials><SecretAccessKey> holds characters other than"),
         "{msg}"
     );
+    // Whitespace around a value, escaped or not, is refused, not trimmed
+    // into a secret other than the one sent.
+    for padded in [format!("&#32;{SECRET}&#9;"), format!("{SECRET}\u{a0}")] {
+        let xml = web_identity_xml().replace(SECRET, &padded);
+        let msg = bad_response(parse(ACTION_WEB_IDENTITY, 200, &xml));
+        assert!(msg.contains("<SecretAccessKey> holds characters"), "{msg}");
+    }
     // Expiration is no credential value: its ':' is fine.
     assert!(parse(ACTION_WEB_IDENTITY, 200, &web_identity_xml()).is_ok());
 }

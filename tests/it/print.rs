@@ -305,6 +305,8 @@ fn flags_that_make_no_sense_with_printing_are_usage_errors() {
 /// other profile with it, while `--check` passed. So were `-1`, `.5` and
 /// `e1` (after `=` too), which aws-sdk-go v1 takes for numbers and fails
 /// the file at: written by `--once`, then refused by `--check` (round 32).
+/// Whitespace around a value, Unicode's included, was trimmed away and
+/// the rest written (round 41).
 #[test]
 fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
     for (name, secret, token) in [
@@ -319,6 +321,9 @@ fn values_no_mode_can_hold_faithfully_are_refused_in_every_mode() {
         ("fraction", "secret", ".5"),
         ("exponent", "e12", "token"),
         ("exponent-after-equals", "secret", "abc=E5"),
+        // Trimmed and written until round 41: a key other than the one sent.
+        ("padded", " secret\t", "token"),
+        ("unicode-padded", "secret", "\u{a0}token\u{3000}"),
     ] {
         let (body, _) = agent_json("ASIAPRINTUNFIT000001", secret, Some(token));
         let h = agent_answering(&format!("print-unfit-{name}"), body);

@@ -195,6 +195,26 @@ fn a_role_arn_that_cannot_be_one_is_dropped() {
     }
 }
 
+/// Surrounding whitespace, Unicode's too (U+00A0, U+2028, U+3000), was
+/// trimmed and the rest written: a secret other than the one sent, without
+/// a word. Such a value is refused like any other unfit one.
+#[test]
+fn a_value_padded_with_whitespace_is_refused_not_trimmed() {
+    for (field, padded) in [
+        ("AccessKeyId", " ASIAPOD"),
+        ("SecretAccessKey", r"podsecret\t"),
+        ("Token", r"\u00a0podtoken\u2028"),
+    ] {
+        let mut answer = serde_json::json!({"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken","Expiration":"2026-11-26T16:00:00Z"});
+        answer[field] = serde_json::from_str(&format!("\"{padded}\"")).unwrap();
+        let body = answer.to_string();
+        let err = parse_answer(URL, 200, None, body.as_bytes())
+            .expect_err(field)
+            .to_string();
+        assert!(err.contains(&format!("{field} holds characters")), "{err}");
+    }
+}
+
 /// A temporary key whose token came under another name (`SessionToken`)
 /// was handed on as long-term keys, which every call refuses, with exit 0.
 #[test]
