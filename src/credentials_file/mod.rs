@@ -142,8 +142,12 @@ impl FileSink {
         // A link on the way that someone else could swap (see `dir`): found
         // now. A directory that is missing is made by the first write, and
         // other trouble is reported by it.
+        // A file or device where a directory belongs is as much a mistake.
         let dir = match Dir::walk(parent_dir(&self.path), None) {
             Err(e @ Error::Config(_)) => return Err(e),
+            Err(e) if matches!(&e, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOTDIR)) => {
+                return Err(Error::Config(e.to_string()))
+            }
             walked => walked.ok(),
         };
         if let Some(dir) = &dir {

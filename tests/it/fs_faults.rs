@@ -124,6 +124,29 @@ fn target_is_a_directory() {
     );
 }
 
+/// A file where a directory of `--file`'s path belongs (`/dev/null/creds`,
+/// or `HOME=/dev/null`) was found only by the first write: the source was
+/// asked first, then `--once` failed with exit 1 and the daemon retried
+/// for ever. It is a configuration error like a directory at the target.
+#[test]
+fn a_file_on_the_way_to_the_target_is_refused_before_any_request() {
+    let h = harness("fs_file_on_the_way");
+    let plain = h.scratch.write("plain", "not a directory\n");
+    for target in [plain.join("credentials"), plain.join("a/b/credentials")] {
+        let target = target.display().to_string();
+        for args in [&["--once"][..], &[]] {
+            let out = h.cmd(&[args, &["--file", &target]].concat()).run();
+            assert_sane(&out);
+            out.assert_code(2);
+            out.assert_stderr_contains("Not a directory");
+            out.assert_stderr_contains(&plain.display().to_string());
+            assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+        }
+    }
+    assert_eq!(h.sts.request_count(), 0, "refused before any request");
+    assert_eq!(fs::read_to_string(&plain).unwrap(), "not a directory\n");
+}
+
 /// Every regular file under `dir` but `except`, for "it never landed anywhere".
 fn files_under(dir: &Path, except: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
