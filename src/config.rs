@@ -242,7 +242,12 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
     }
     let chain = identity::chain(args, env)?;
     let source = identity::source(args, env, chain.is_some())?;
-    let network = Network::from_env(env);
+    let mut network = Network::from_env(env);
+    if matches!(source, Source::Container(_)) && chain.is_none() {
+        // No STS to reach, and an agent is always reached directly: a
+        // proxy set pod-wide for other tools is not this run's to refuse.
+        network.https_proxy = None;
+    }
     network.check()?;
     Ok(Config {
         logger,

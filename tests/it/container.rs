@@ -727,6 +727,34 @@ fn half_of_irsa_beside_a_container_endpoint_leaves_the_endpoint_in_use() {
     assert_eq!(h.sts.request_count(), 0, "STS was asked");
 }
 
+/// An agent is always reached directly, so a pod-wide `HTTPS_PROXY` meant
+/// for other tools (a SOCKS one, which aws-credfile cannot use) stopped a
+/// Pod Identity sidecar at start with exit 2. It is refused only when the
+/// run calls STS, as a chained `--role-arn` does.
+#[test]
+fn a_proxy_only_sts_would_use_stops_no_container_source() {
+    let h = container_harness("ctr_unusable_proxy", |_, _| Answer::issue(HOUR));
+    let socks = "socks5://127.0.0.1:1080";
+    h.cmd(&["--once"])
+        .env("HTTPS_PROXY", socks)
+        .run()
+        .assert_code(0);
+    h.cmd(&[
+        "--once",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/next",
+    ])
+    .env("HTTPS_PROXY", socks)
+    .run()
+    .assert_code(2)
+    .assert_stderr_contains("HTTPS_PROXY");
+    assert_eq!(
+        h.agent().connection_count(),
+        1,
+        "asked once, by the first run"
+    );
+}
+
 /// An HTTP date (`Fri, 27 Nov 2026 19:32:06 GMT`) for `t`, as `date` writes it.
 fn http_date(t: std::time::SystemTime) -> String {
     let secs = t
