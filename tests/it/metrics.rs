@@ -445,15 +445,29 @@ fn each_failure_moves_the_counter_of_its_reason() {
     let refused = Harness::new("metrics_failing_refused", |_, _| Answer::issue(HOUR));
     refused.sts.refuse_connections();
     cases.push(("refused", "network", refused));
-    let unwritable = Harness::new("metrics_failing_file", |_, _| Answer::issue(HOUR));
+    // The credentials file's directory turns into a regular file once the
+    // daemon has started (one there at start is a configuration error):
+    // every write fails, after a successful fetch.
+    let dir: Arc<std::sync::OnceLock<std::path::PathBuf>> = Arc::default();
+    let unwritable = Harness::new("metrics_failing_file", {
+        let dir = Arc::clone(&dir);
+        move |_, _| {
+            let dir = dir.get().expect("the directory is named before the start");
+            if dir.is_dir() {
+                fs::remove_dir(dir).expect("remove the directory");
+                fs::write(dir, "").expect("put a file in its place");
+            }
+            Answer::issue(HOUR)
+        }
+    });
+    let not_a_dir = unwritable.scratch.join("not-a-dir");
+    fs::create_dir(&not_a_dir).expect("make the directory");
+    dir.set(not_a_dir).expect("set once");
     cases.push(("unwritable", "file", unwritable));
 
     let mut running: Vec<(&str, &str, &Harness, Daemon, SocketAddr)> = Vec::new();
     for (name, reason, h) in &cases {
         let run = if *name == "unwritable" {
-            // The credentials file's directory is a regular file: every
-            // write fails, after a successful fetch.
-            h.scratch.write("not-a-dir", "");
             h.cmd(&["--metrics", "127.0.0.1:0"]).env(
                 "AWS_SHARED_CREDENTIALS_FILE",
                 h.scratch.join("not-a-dir/credentials"),
