@@ -110,7 +110,14 @@ impl Status {
     /// `min_valid`, else the reason in one line.
     pub fn ready(&self, now: Timestamp) -> Result<(), String> {
         let Some(expiry) = self.expiry else {
-            return Err("no credentials obtained yet".into());
+            // Said so even when a fetch worked but its write did not: the
+            // file is what this is about.
+            return Err(if self.failing {
+                "no credentials yet: every refresh so far has failed (see the log)"
+            } else {
+                "no credentials obtained yet"
+            }
+            .into());
         };
         if let Some(why) = &self.file_unfit {
             return Err(why.clone());

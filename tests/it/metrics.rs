@@ -494,6 +494,12 @@ fn each_failure_moves_the_counter_of_its_reason() {
         assert_eq!(s.get(REFRESHES), s.all_failures(), "{name}:\n{}", s.text);
         let not_ready = get(*addr, "/readyz", &[]).expect("an answer");
         assert_eq!(not_ready.status, Some(503), "{name}: {not_ready:?}");
+        // Not "none obtained yet" beside an endpoint serving the fetched
+        // ones, as it read when only the write failed (round 41).
+        assert!(
+            not_ready.body.contains("every refresh so far has failed"),
+            "{name}: {not_ready:?}"
+        );
         d.assert_running();
         let log = d.stderr();
         assert!(log.contains("refresh_failed"), "{name}:\n{log}");
