@@ -22,7 +22,14 @@ use crate::time::{format_duration, Timestamp};
 pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Timestamp, Error> {
     let (path, profile) = (&sink.path, sink.profile.as_str());
     let shown = path.display();
-    let Some(file) = read_file(path)? else {
+    // What reading refuses as a mistake at a writer's start (a link on
+    // the way, a pipe or directory at the path) is, to a probe, one more
+    // reason the file is not fit: exit 1, as for a link at the file.
+    let file = match read_file(path) {
+        Err(Error::Config(why)) => return Err(Error::Stale(why)),
+        read => read?,
+    };
+    let Some(file) = file else {
         return Err(Error::Stale(format!(
             "{shown} does not exist yet: aws-credfile has not written it (is it running with this --file?), or it was deleted since"
         )));

@@ -49,6 +49,35 @@ fn check_fails_on_a_missing_file() {
     assert!(!h.cred_file.exists(), "--check never writes");
 }
 
+/// Whatever stands where the file should, the probe says the file is not
+/// fit: exit 1. A directory or a pipe at the path, or a link on the way in
+/// a directory others may write, gave exit 2 ("a bad flag or value") while
+/// a link at the file itself gave 1 (round 41).
+#[test]
+fn check_fails_with_1_on_anything_but_the_file_at_the_path() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let h = Harness::new("check_not_a_file", |_, _| Answer::issue(HOUR));
+    let dir = h.scratch.join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    let fifo = h.scratch.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let shared = h.scratch.join("shared");
+    std::fs::create_dir_all(shared.join("real")).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    symlink("real", shared.join("link")).unwrap();
+    for path in [dir, fifo, shared.join("link/credentials")] {
+        let out = h
+            .cmd(&["--check", "--file", &path.display().to_string()])
+            .run();
+        out.assert_code(1);
+        assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
+    }
+}
+
 #[test]
 fn check_fails_when_the_profile_is_missing() {
     let h = Harness::new("check_missing_profile", |_, _| Answer::issue(HOUR));
