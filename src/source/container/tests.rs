@@ -52,7 +52,16 @@ fn parses_pod_identity_answer() {
 #[test]
 fn an_account_that_is_not_twelve_digits_is_dropped() {
     // Nor is a number, an object or null a reason to refuse them.
-    for value in ["123456789012", "{}", "null", "[1]"] {
+    for value in [
+        "123456789012",
+        "-1",
+        "1.5",
+        "true",
+        "{}",
+        "null",
+        "[1]",
+        r#"{"a":[1,{"b":"c"}],"d":null}"#,
+    ] {
         let body = format!(
             r#"{{"AccessKeyId":"ASIAPOD","SecretAccessKey":"podsecret","Token":"podtoken","AccountId":{value},"RoleArn":5,"Expiration":"2026-11-26T16:00:00Z"}}"#
         );
