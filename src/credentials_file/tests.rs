@@ -1290,7 +1290,9 @@ fn check_other_failures_are_not_stale() {
     let tmp = TempDir::new("checkdir");
     let err =
         check(&FileSink::new(&tmp.0, "default"), now(), Duration::ZERO).expect_err("a directory");
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    // To the probe, a directory at the path is one more reason the file
+    // is not fit (exit 1), as a link there is.
+    assert!(matches!(err, Error::Stale(_)), "{err:?}");
     let path = tmp.join("bin");
     fs::write(&path, b"\xff").expect("seed");
     let err = check(&FileSink::new(&path, "default"), now(), Duration::ZERO).expect_err("binary");
