@@ -122,7 +122,9 @@ impl Handoff {
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         let mut vars = Vec::new();
         if let Some((path, profile)) = &self.file {
-            let path = absolute(path);
+            // Absolute already (see `credentials_file::path`), so a
+            // program that changes directory still finds it.
+            let path = path.display().to_string();
             vars.push((ENV_SHARED_CREDENTIALS_FILE, path.clone()));
             vars.push((ENV_CREDENTIAL_PROFILES_FILE, path));
             if profile != "default" {
@@ -165,15 +167,6 @@ pub fn endpoint_url(addr: SocketAddr) -> String {
         });
     }
     format!("http://{addr}{CREDENTIALS_PATH}")
-}
-
-/// `path` made absolute, so a program that changes directory still finds
-/// it.
-fn absolute(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// The program, running.

@@ -74,6 +74,16 @@ fn file_precedence() {
             .path,
         PathBuf::from("/x/y")
     );
+    // A relative path is made absolute once, at start (see
+    // `credentials_file::path`).
+    let cwd = std::env::current_dir().expect("a working directory");
+    assert_eq!(
+        refresh(build_with(&["--file", "c/./credentials"], &vars).unwrap())
+            .sink
+            .unwrap()
+            .path,
+        cwd.join("c/credentials")
+    );
 }
 
 #[test]

@@ -70,32 +70,4 @@ fn handoff_variables() {
             (ENV_SDK_LOAD_CONFIG, "1".to_string())
         ]
     );
-    // Relative paths are handed over from where aws-credfile runs.
-    let cwd = std::env::current_dir().expect("a working directory");
-    let relative = Handoff {
-        file: Some((PathBuf::from("c/credentials"), "default".into())),
-        endpoint: Some((
-            "http://127.0.0.1:9911/v1/credentials".into(),
-            Secret::new("tok"),
-        )),
-    };
-    assert_eq!(
-        relative.variables(),
-        vec![
-            (
-                ENV_SHARED_CREDENTIALS_FILE,
-                cwd.join("c/credentials").display().to_string()
-            ),
-            (
-                ENV_CREDENTIAL_PROFILES_FILE,
-                cwd.join("c/credentials").display().to_string()
-            ),
-            (ENV_SDK_LOAD_CONFIG, "1".to_string()),
-            (
-                ENV_CONTAINER_CREDENTIALS_FULL_URI,
-                "http://127.0.0.1:9911/v1/credentials".to_string()
-            ),
-            (ENV_CONTAINER_AUTHORIZATION_TOKEN, "tok".to_string()),
-        ]
-    );
 }

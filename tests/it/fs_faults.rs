@@ -998,6 +998,16 @@ fn a_directory_another_user_owns_is_refused() {
         .assert_code(2)
         .assert_stderr_contains("a directory above it belongs to uid 65534");
     assert!(!path.exists(), "written under a foreign directory");
+    // So is the same file named from inside that directory: walked from
+    // `.`, a relative path's directories above it went unchecked, and the
+    // file was written where its owner could swap it (round 41).
+    let inside = path.parent().expect("dir").display().to_string();
+    h.cmd(&["--once", "--file", "credentials"])
+        .wrapped(&["env", "-C", &inside])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("a directory above it belongs to uid 65534");
+    assert!(!path.exists(), "written under a foreign directory");
     h.cmd(&["--once", "--owner", "65534:65534", "--file"])
         .arg(&path)
         .run()
