@@ -66,8 +66,8 @@ pub struct Status {
     pub endpoint: Option<BTreeMap<u16, u64>>,
     /// `--min-valid`, for `/readyz`.
     pub min_valid: Duration,
-    /// Whether the last refresh failed (for `/readyz`'s reason).
-    pub failing: bool,
+    /// The reason the last refresh failed for, if it did (for `/readyz`).
+    pub failing: Option<&'static str>,
     /// Why the file is not fit for the app, as the last refresh found it by
     /// the rule of `--check` (a directory or a link put at the path, the
     /// file deleted or rewritten, a line of another profile's an SDK fails
@@ -88,7 +88,7 @@ impl Status {
             .position(|r| *r == reason)
             .unwrap_or(REASONS.len() - 1);
         self.failures[i] += 1;
-        self.failing = true;
+        self.failing = Some(REASONS[i]);
     }
 
     /// Counts a refresh that brought credentials expiring at `expiry`.
@@ -96,7 +96,7 @@ impl Status {
         self.refreshes += 1;
         self.expiry = Some(expiry);
         self.last_success = Some(now);
-        self.failing = false;
+        self.failing = None;
     }
 
     /// Counts an answer of the credentials endpoint.
@@ -110,14 +110,14 @@ impl Status {
     /// `min_valid`, else the reason in one line.
     pub fn ready(&self, now: Timestamp) -> Result<(), String> {
         let Some(expiry) = self.expiry else {
-            // Said so even when a fetch worked but its write did not: the
-            // file is what this is about.
-            return Err(if self.failing {
-                "no credentials yet: every refresh so far has failed (see the log)"
-            } else {
-                "no credentials obtained yet"
-            }
-            .into());
+            // The file is what this is about: said so with the reason
+            // (the metrics' label, `file` when only the write failed).
+            return Err(match self.failing {
+                Some(reason) => format!(
+                    "no credentials written yet: every refresh so far has failed, the last for reason {reason} (see the log)"
+                ),
+                None => "no credentials obtained yet".into(),
+            });
         };
         if let Some(why) = &self.file_unfit {
             return Err(why.clone());
@@ -135,7 +135,7 @@ impl Status {
         };
         // Only said when it is so: credentials issued for less than
         // --min-valid are not ready either, with nothing failing.
-        let why = if self.failing {
+        let why = if self.failing.is_some() {
             "; refreshing is failing (see the log)"
         } else {
             ""

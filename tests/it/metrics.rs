@@ -497,7 +497,9 @@ fn each_failure_moves_the_counter_of_its_reason() {
         // Not "none obtained yet" beside an endpoint serving the fetched
         // ones, as it read when only the write failed (round 41).
         assert!(
-            not_ready.body.contains("every refresh so far has failed"),
+            not_ready.body.contains(&format!(
+                "every refresh so far has failed, the last for reason {reason}"
+            )),
             "{name}: {not_ready:?}"
         );
         d.assert_running();
