@@ -42,6 +42,11 @@ impl Refresher {
         let (stored, copy) = match fetched {
             Ok(creds) => {
                 let copy = creds.clone();
+                // Served while the write waits for a lock another writer
+                // holds (up to `LOCK_WAIT`), not only once it is done.
+                if let Some(server) = &mut self.server {
+                    server.handler_mut().creds = Some(copy.clone());
+                }
                 match self.store(creds, began) {
                     Flow::Go(stored) => {
                         if matches!(&stored, Err(e) if !refused_itself(e)) {
@@ -65,10 +70,10 @@ impl Refresher {
             (Err(_), fetched) => fetched,
         };
         if let Some(creds) = served {
-            if let Some(server) = &mut self.server {
-                server.handler_mut().creds = Some(creds.clone());
-            }
             self.held = Some(creds);
+        }
+        if let Some(server) = &mut self.server {
+            server.handler_mut().creds = self.held.clone();
         }
         self.claim_other_loopbacks();
         // What the app reads now, by the rule of `--check`, whatever this

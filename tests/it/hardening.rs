@@ -30,8 +30,8 @@ use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
 use crate::harness::process::{armed_timers, is_root, rss_kib};
 use crate::harness::time::rfc3339;
 use crate::harness::{
-    dir_names, private_hosts_unsupported, wait_until, Answer, Daemon, Fake, Harness, Invocation,
-    Issued, HOUR, LOCK_FILE, NOBODY,
+    dir_names, private_hosts_unsupported, wait_for_file_containing, wait_until, Answer, Daemon,
+    Fake, Harness, Invocation, Issued, HOUR, LOCK_FILE, NOBODY,
 };
 use crate::serve::{serving, wait_for_200};
 
@@ -1772,6 +1772,31 @@ fn credentials_that_run_out_waiting_for_the_lock_are_never_written() {
         d.snapshot().describe()
     );
     assert_stops_promptly(&mut d, "after the refused write");
+}
+
+/// The first credentials were served only once written: while another
+/// writer held the file's lock (up to 10 s), the endpoint answered 503 "no
+/// credentials obtained yet" with the keys in hand (round 41).
+#[test]
+fn credentials_are_served_while_their_write_waits_for_the_lock() {
+    let h = Harness::new("hard_serve_in_lock_wait", |_, _| Answer::issue(HOUR));
+    fs::create_dir_all(h.cred_file.parent().expect("dir")).expect("the directory");
+    let lock = hold_lock(&h);
+    let file = h.cred_file.display().to_string();
+    let (mut d, addr) = serving(&h, &["--file", &file]);
+    wait_for_200(&d, addr, &[]);
+    assert!(
+        !d.stderr().contains("refresh_failed") && !h.cred_file.exists(),
+        "served only after the write gave up or was done\n{}",
+        d.snapshot().describe()
+    );
+    drop(lock);
+    assert!(
+        wait_for_file_containing(&h.cred_file, "aws_session_token", SOON).is_some(),
+        "written once the lock was free\n{}",
+        d.snapshot().describe()
+    );
+    assert_stops_promptly(&mut d, "after the write");
 }
 
 /// A refresh asked for by SIGHUP whose fetch began in the second of the
