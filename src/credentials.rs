@@ -369,7 +369,7 @@ pub fn is_fit_value(value: &str) -> bool {
 pub const FIT_VALUE_CHARS: &str = "letters, digits and + / = - _ .";
 
 /// Why a value is not fit (see [`is_fit_value`]), after its name.
-pub const UNFIT_VALUE: &str = "holds characters other than letters, digits and + / = - _ ., is over 16 KiB, or is a word aws-sdk-go v1 takes for a number and fails the file at (-1, .5, e1)";
+pub const UNFIT_VALUE: &str = "holds characters other than letters, digits and + / = - _ . (whitespace around it too), is over 16 KiB, or is a word aws-sdk-go v1 takes for a number and fails the file at (-1, .5, e1)";
 
 /// A word aws-sdk-go v1 takes for a number and then fails the file at:
 /// signed (`-1`, `-.5`, `-x1f`), opening with `.` or an exponent (`.5`,
