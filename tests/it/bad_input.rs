@@ -721,13 +721,6 @@ fn cases(f: &Files) -> Vec<Case> {
         &["--once", "--file", &p(&f.socket)],
         C(vec!["--file", "socket"]),
     ));
-    // And `--check` said "could not open …: No such device or address"
-    // with exit 1, where a FIFO gives 2.
-    v.push(case(
-        "check_file_is_a_socket",
-        &["--check", "--file", &p(&f.socket)],
-        C(vec!["--file", "socket"]),
-    ));
     let long_name = format!("/tmp/{}", "c".repeat(221));
     v.push(case(
         "file_name_too_long",

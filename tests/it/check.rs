@@ -69,11 +69,14 @@ fn check_fails_with_1_on_anything_but_the_file_at_the_path() {
     std::fs::create_dir_all(shared.join("real")).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     symlink("real", shared.join("link")).unwrap();
-    for path in [dir, fifo, shared.join("link/credentials")] {
+    let socket = h.scratch.join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    for path in [dir, fifo, socket, shared.join("link/credentials")] {
         let out = h
             .cmd(&["--check", "--file", &path.display().to_string()])
             .run();
         out.assert_code(1);
+        out.assert_stderr_contains("--file");
         assert_eq!(out.stderr_lines().len(), 1, "{}", out.describe());
     }
 }

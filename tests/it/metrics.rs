@@ -298,9 +298,9 @@ fn before_the_first_success_nan_and_not_ready_after_it_what_the_file_records() {
     let not_ready = get(addr, "/readyz", &[]).expect("an answer");
     assert_eq!(not_ready.status, Some(503), "{not_ready:?}");
     assert!(
-        not_ready
-            .body
-            .starts_with("not ready: no credentials obtained yet"),
+        not_ready.body.starts_with(
+            "not ready: no credentials written yet: every refresh so far has failed, the last for reason denied"
+        ),
         "{not_ready:?}"
     );
     assert_eq!(not_ready.body.lines().count(), 1, "one line: {not_ready:?}");
