@@ -150,8 +150,9 @@ impl FileSink {
             }
             walked => walked.ok(),
         };
-        if let Some(dir) = &dir {
-            self.dir_trusted(dir)?;
+        match &dir {
+            Some(dir) => self.dir_trusted(dir)?,
+            None => self.nearest_trusted()?,
         }
         // A pipe, a device or a directory there is as much a mistake, and
         // found now rather than after a fetch.
@@ -214,6 +215,26 @@ impl FileSink {
         trusted_dir(uid, self.owner)
             .and_then(|()| trusted_above(dir.owners_above(), self.owner))
             .map_err(|why| Error::Config(format!("--file {}: {why}", self.path.display())))
+    }
+
+    /// For a file whose directory is still to be made: the nearest one
+    /// that exists, and those above it, will be above the file, and are
+    /// held to that rule now rather than after a fetch (round 41).
+    fn nearest_trusted(&self) -> Result<(), Error> {
+        for up in parent_dir(&self.path).ancestors().skip(1) {
+            match Dir::walk(up, None) {
+                Ok(dir) => {
+                    let mut uids = dir.owners_above().to_vec();
+                    uids.extend(dir.owner().ok());
+                    return trusted_above(&uids, self.owner).map_err(|why| {
+                        Error::Config(format!("--file {}: {why}", self.path.display()))
+                    });
+                }
+                Err(e @ Error::Config(_)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Replace `profile`'s section in the file with `creds`, atomically,

@@ -1008,6 +1008,17 @@ fn a_directory_another_user_owns_is_refused() {
         .assert_code(2)
         .assert_stderr_contains("a directory above it belongs to uid 65534");
     assert!(!path.exists(), "written under a foreign directory");
+    // And a directory still to be made in theirs: found only by the first
+    // write, after a fetch, with directories left made (round 41).
+    let requests = h.sts.request_count();
+    let deeper = above.join("new/aws/credentials");
+    h.cmd(&["--once", "--file"])
+        .arg(&deeper)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("a directory above it belongs to uid 65534");
+    assert!(!above.join("new").exists(), "a directory made in theirs");
+    assert_eq!(h.sts.request_count(), requests, "refused after a fetch");
     h.cmd(&["--once", "--owner", "65534:65534", "--file"])
         .arg(&path)
         .run()
