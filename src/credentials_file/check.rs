@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use super::atomic::read_file;
+use super::dir::Dir;
 use super::ini::*;
 use super::permissions::trusted;
-use super::FileSink;
+use super::{parent_dir, FileSink};
 use crate::credentials::{FIT_VALUE_CHARS, LONGEST_SESSION};
 use crate::error::Error;
 use crate::time::{format_duration, Timestamp};
@@ -34,6 +35,13 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             "{shown} does not exist yet: aws-credfile has not written it (is it running with this --file?), or it was deleted since"
         )));
     };
+    // The directories too, by the writer's rule: a file another user
+    // could swap in passed while the writer refused the directory.
+    if let Ok(dir) = Dir::walk(parent_dir(path), None) {
+        if let Err(Error::Config(why)) = sink.dir_trusted(&dir) {
+            return Err(Error::Stale(why));
+        }
+    }
     if let Err(why) = trusted(file.uid, file.mode, sink.owner) {
         return Err(Error::Stale(format!(
             "{shown} is not the file aws-credfile writes: {why}"

@@ -978,6 +978,12 @@ fn a_directory_another_user_owns_is_refused() {
     daemon.assert_running();
     assert_eq!(fs::read_to_string(&h.cred_file).expect("read"), first);
     assert_eq!(daemon.stop().code(), Some(0));
+    // The probe holds the directory to the same rule: it passed while the
+    // writer refused the directory (round 41).
+    h.cmd(&["--check"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("the directory it is in belongs to uid 65534");
 
     // Written for that user, their directory is fine.
     fs::remove_file(&h.cred_file).expect("remove root's file");
