@@ -78,7 +78,7 @@ fn file_precedence() {
     // `credentials_file::path`).
     let cwd = std::env::current_dir().expect("a working directory");
     assert_eq!(
-        refresh(build_with(&["--file", "c/./credentials"], &vars).unwrap())
+        refresh(build_with(&["--file", "c/credentials"], &vars).unwrap())
             .sink
             .unwrap()
             .path,

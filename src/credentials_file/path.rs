@@ -57,12 +57,17 @@ pub fn path(flag: Option<&str>, env: Env) -> Result<PathBuf, Error> {
     // so the owners of the directories above the current one are held to
     // the same rule (round 41: walked from `.`, they were never looked at,
     // and whoever owned one could swap the file's directory).
-    std::path::absolute(&path).map_err(|e| {
-        Error::Config(format!(
-            "{name} {} is relative, and the current directory cannot be found ({e}); give an absolute path",
-            path.display()
-        ))
-    })
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(&path))
+        .map_err(|e| {
+            Error::Config(format!(
+                "{name} {} is relative, and the current directory cannot be found ({e}); give an absolute path",
+                path.display()
+            ))
+        })
 }
 
 /// 220 bytes: the longest file name whose lock and temporary files
