@@ -138,7 +138,15 @@ fn refresh(plan: Refresh, signals: Signals, logger: log::Logger) -> Result<Ended
     let metrics = match &plan.metrics {
         None => None,
         Some(settings) => {
+            // A restarted sidecar finds the file its last run wrote, which
+            // the app reads: its expiry, if `--check` would pass it, is the
+            // expiry to report until the first refresh, not none (round 41:
+            // NaN and 503 through a source outage with valid keys there).
+            let found = plan.sink.as_ref().and_then(|sink| {
+                credentials_file::check(sink, Timestamp::now(), std::time::Duration::ZERO).ok()
+            });
             let status: Shared = Rc::new(RefCell::new(Status {
+                expiry: found,
                 min_valid: plan.min_valid,
                 endpoint: server.as_ref().map(|_| BTreeMap::new()),
                 ..Status::default()

@@ -53,7 +53,8 @@ const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// credentials endpoint.
 #[derive(Debug, Default)]
 pub struct Status {
-    /// When the current credentials expire; `None` until the first success.
+    /// When the current credentials expire: those of the file found at
+    /// start if it was fit, then the last written; `None` till either.
     pub expiry: Option<Timestamp>,
     pub last_success: Option<Timestamp>,
     pub next_refresh: Option<Timestamp>,

@@ -432,6 +432,36 @@ const FAILING: [Failing; 10] = [
 /// a file that cannot be written: the counter of its reason moves (twice,
 /// so it is counting, not set once), no other reason moves, every attempt
 /// is counted, and nothing is ready. All daemons run at once.
+/// A sidecar restarted during a source outage reported NaN and 503 while
+/// the file its last run wrote, which the app reads, held keys valid for
+/// an hour and `--check` passed: the HTTP readiness probe took the pod out
+/// of its Services, and the expiry alert could never fire (round 41). The
+/// file found at start is reported until the first refresh.
+#[test]
+fn a_restarted_sidecar_reports_the_file_it_finds() {
+    let h = Harness::new("metrics_restarted", |n, _| match n {
+        0 => Answer::issue(HOUR),
+        _ => Answer::access_denied(),
+    });
+    h.cmd(&["--once"]).run().assert_code(0);
+    let text = std::fs::read_to_string(&h.cred_file).expect("the file");
+    let (mut d, addr) = with_metrics(&h, &[]);
+    let s = scrape_until(&mut d, addr, UP, "a failed refresh", |s| {
+        s.failures("denied") >= 1.0
+    });
+    assert_eq!(
+        as_rfc3339(s.get(EXPIRY)),
+        recorded_expiry(&text),
+        "{}",
+        s.text
+    );
+    assert!(s.get(LAST_SUCCESS).is_nan(), "{}", s.text);
+    let ready = get(addr, "/readyz", &[]).expect("an answer");
+    assert_eq!(ready.status, Some(200), "{ready:?}");
+    h.cmd(&["--check"]).run().assert_code(0);
+    assert_eq!(d.stop().code(), Some(0));
+}
+
 #[test]
 fn each_failure_moves_the_counter_of_its_reason() {
     let mut cases: Vec<(&str, &str, Harness)> = FAILING
