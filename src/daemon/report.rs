@@ -138,6 +138,8 @@ impl Refresher {
             &[
                 ("attempt", &attempt),
                 ("retry_in", &format_duration_ms(retry_in)),
+                // The metrics' label, for alerts on the log alone.
+                ("reason", &err.reason()),
                 ("error", err),
             ],
         );

@@ -534,7 +534,11 @@ fn each_failure_moves_the_counter_of_its_reason() {
         );
         d.assert_running();
         let log = d.stderr();
-        assert!(log.contains("refresh_failed"), "{name}:\n{log}");
+        // The log line carries the same reason, for alerts on logs alone.
+        assert!(
+            log.contains("refresh_failed") && log.contains(&format!(" reason={reason} ")),
+            "{name}:\n{log}"
+        );
         match *name {
             "refused" => {}
             // The credentials it could not write are written again, not
