@@ -42,6 +42,14 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
             return Err(Error::Stale(why));
         }
     }
+    // Written for `--owner`, the file is that user's: another's is one
+    // the writer refuses to give away, and the app cannot read.
+    if let Some(owner) = sink.owner.filter(|o| o.uid != file.uid) {
+        return Err(Error::Stale(format!(
+            "{shown} belongs to uid {}, not to --owner {}, as aws-credfile writes it for --owner",
+            file.uid, owner.uid
+        )));
+    }
     if let Err(why) = trusted(file.uid, file.mode, sink.owner) {
         return Err(Error::Stale(format!(
             "{shown} is not the file aws-credfile writes: {why}"
@@ -136,7 +144,9 @@ pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Tim
         None if expires > now.plus(LONGEST_SESSION) => now,
         None => expires,
     };
-    if believed < expires && believed < now.plus(min_valid) {
+    // `<=`: believed till now is not believed at all, even by the read-back
+    // that asks for no time left (`min_valid` 0).
+    if believed < expires && believed <= now.plus(min_valid) {
         let why = match written {
             Some(w) => format!("more than 12 h after it was written at {w}"),
             None => "more than 12 h from now, and it says no past time it was written".into(),

@@ -229,7 +229,7 @@ pub(super) fn trusted_above(uids: &[u32], owner: Option<Owner>) -> Result<(), St
     {
         None => Ok(()),
         Some(uid) => Err(format!(
-            "a directory above it belongs to uid {uid}, who could put their own directory in its place; keep it under directories root or this user owns"
+            "a directory above it belongs to uid {uid}, who could put their own directory in its place; keep it under directories root or this user owns (or --owner's, given)"
         )),
     }
 }

@@ -1125,6 +1125,10 @@ fn check_believes_no_expiry_beyond_the_longest_session() {
     for refreshed in ["whenever", &now().plus(hour).to_rfc3339()] {
         let msg = stale_message(checked(&file(far, refreshed), 300));
         assert!(msg.contains("says no past time it was written"), "{msg}");
+        // Nor by the daemon's read-back, which asks for no time left:
+        // it passed with an expiry of now (round 41).
+        let msg = stale_message(checked(&file(far, refreshed), 0));
+        assert!(msg.contains("says no past time it was written"), "{msg}");
     }
     // A real session is judged by its expiry alone.
     let real = now().plus(hour);

@@ -198,6 +198,16 @@ fn check_passes_no_file_the_writer_would_not_merge_into() {
         .run()
         .assert_code(1)
         .assert_stderr_contains("writable by group or others");
+
+    // Written for `--owner`, the file is that user's: root's passed
+    // `--check --owner 65534`, though the writer refuses to give it away
+    // and that user cannot read it (round 41).
+    std::fs::set_permissions(&h.cred_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    h.cmd(&["--check"]).run().assert_code(0);
+    h.cmd(&["--check", "--owner", "65534"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("belongs to uid 0, not to --owner 65534");
 }
 
 /// A lone CR or a byte that is not UTF-8 in a 1 MiB file was refused
