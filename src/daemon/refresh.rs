@@ -80,11 +80,16 @@ impl Refresher {
         // process wrote: a failed write may have found a directory or a link
         // at the path, and a good one keeps a line of another profile's
         // that an SDK fails the whole file at.
-        let unfit = self.sink.as_ref().and_then(|sink| {
-            check(sink, Timestamp::now(), Duration::ZERO)
-                .err()
-                .map(|e| one_line_ours(&e.to_string()))
-        });
+        let (mut found, mut unfit) = (None, None);
+        match self
+            .sink
+            .as_ref()
+            .map(|sink| check(sink, Timestamp::now(), Duration::ZERO))
+        {
+            Some(Ok(expiry)) => found = Some(expiry),
+            Some(Err(e)) => unfit = Some(one_line_ours(&e.to_string())),
+            None => {}
+        }
         if let (Ok(_), Some(why)) = (&stored, &unfit) {
             self.log.warn("file_unfit", &[("error", why)]);
         }
@@ -95,6 +100,12 @@ impl Refresher {
                 Err(err) => status.failed(err),
             }
             status.file_unfit = unfit;
+            // Keys in the file that expire sooner than the ones reported
+            // (rewritten by another writer, or by hand) are what the app
+            // has: reported, as `--check` would find them.
+            if let Some(found) = found {
+                status.expiry = Some(status.expiry.map_or(found, |e| e.min(found)));
+            }
         }
         Flow::Go(stored)
     }

@@ -459,6 +459,20 @@ fn a_restarted_sidecar_reports_the_file_it_finds() {
     let ready = get(addr, "/readyz", &[]).expect("an answer");
     assert_eq!(ready.status, Some(200), "{ready:?}");
     h.cmd(&["--check"]).run().assert_code(0);
+
+    // Rewritten to expire sooner (another writer, a hand), the file is
+    // what the app has: reported after the next refresh, failed or not,
+    // not the expiry found at start (round 41).
+    let sooner = rfc3339(SystemTime::now() + Duration::from_secs(120));
+    let rewritten = text.replace(&recorded_expiry(&text), &sooner);
+    std::fs::write(&h.cred_file, &rewritten).expect("rewrite");
+    d.signal(libc::SIGHUP);
+    let s = scrape_until(&mut d, addr, UP, "a second failed refresh", |s| {
+        s.failures("denied") >= 2.0
+    });
+    assert_eq!(as_rfc3339(s.get(EXPIRY)), sooner, "{}", s.text);
+    let not_ready = get(addr, "/readyz", &[]).expect("an answer");
+    assert_eq!(not_ready.status, Some(503), "{not_ready:?}");
     assert_eq!(d.stop().code(), Some(0));
 }
 
