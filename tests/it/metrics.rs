@@ -446,7 +446,7 @@ fn a_restarted_sidecar_reports_the_file_it_finds() {
     h.cmd(&["--once"]).run().assert_code(0);
     let text = std::fs::read_to_string(&h.cred_file).expect("the file");
     let (mut d, addr) = with_metrics(&h, &[]);
-    let s = scrape_until(&mut d, addr, UP, "a failed refresh", |s| {
+    let s = scrape_until(&d, addr, UP, "a failed refresh", |s| {
         s.failures("denied") >= 1.0
     });
     assert_eq!(
@@ -467,7 +467,7 @@ fn a_restarted_sidecar_reports_the_file_it_finds() {
     let rewritten = text.replace(&recorded_expiry(&text), &sooner);
     std::fs::write(&h.cred_file, &rewritten).expect("rewrite");
     d.signal(libc::SIGHUP);
-    let s = scrape_until(&mut d, addr, UP, "a second failed refresh", |s| {
+    let s = scrape_until(&d, addr, UP, "a second failed refresh", |s| {
         s.failures("denied") >= 2.0
     });
     assert_eq!(as_rfc3339(s.get(EXPIRY)), sooner, "{}", s.text);
