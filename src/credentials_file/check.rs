@@ -1,10 +1,9 @@
 //! `--check`: whether the file holds the profile with credentials valid long
 //! enough, read as the writer and botocore would read it; no network.
 
-use std::io;
 use std::time::Duration;
 
-use super::atomic::read_existing;
+use super::atomic::read_file;
 use super::dir::Dir;
 use super::ini::*;
 use super::permissions::trusted;
@@ -24,27 +23,25 @@ use crate::time::{format_duration, Timestamp};
 pub fn check(sink: &FileSink, now: Timestamp, min_valid: Duration) -> Result<Timestamp, Error> {
     let (path, profile) = (&sink.path, sink.profile.as_str());
     let shown = path.display();
-    // What a writer refuses at its start (a link on the way, a directory
-    // another user owns, a pipe or directory at the path) is, to a probe,
-    // one more reason the file is not fit: exit 1, as for a link at it.
-    let stale = |e| match e {
-        Error::Config(why) => Error::Stale(why),
-        e => e,
-    };
-    let file = match Dir::walk(parent_dir(path), None) {
-        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => None,
-        walked => {
-            let dir = walked.map_err(stale)?;
-            sink.dir_trusted(&dir).map_err(stale)?;
-            let name = path.file_name().unwrap_or_default();
-            read_existing(&dir, name, path).map_err(stale)?
-        }
+    // What reading refuses as a mistake at a writer's start (a link on
+    // the way, a pipe or directory at the path) is, to a probe, one more
+    // reason the file is not fit: exit 1, as for a link at the file.
+    let file = match read_file(path) {
+        Err(Error::Config(why)) => return Err(Error::Stale(why)),
+        read => read?,
     };
     let Some(file) = file else {
         return Err(Error::Stale(format!(
             "{shown} does not exist yet: aws-credfile has not written it (is it running with this --file?), or it was deleted since"
         )));
     };
+    // The directories too, by the writer's rule: a file another user
+    // could swap in passed while the writer refused the directory.
+    if let Ok(dir) = Dir::walk(parent_dir(path), None) {
+        if let Err(Error::Config(why)) = sink.dir_trusted(&dir) {
+            return Err(Error::Stale(why));
+        }
+    }
     // Written for `--owner`, the file is that user's: another's is one
     // the writer refuses to give away, and the app cannot read.
     if let Some(owner) = sink.owner.filter(|o| o.uid != file.uid) {
