@@ -60,11 +60,7 @@ fn check_fails_with_1_on_anything_but_the_file_at_the_path() {
     let dir = h.scratch.join("dir");
     std::fs::create_dir(&dir).unwrap();
     let fifo = h.scratch.join("fifo");
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    harness::mkfifo(&fifo);
     let shared = h.scratch.join("shared");
     std::fs::create_dir_all(shared.join("real")).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();

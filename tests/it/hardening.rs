@@ -11,9 +11,9 @@
 //! hundreds of requests where the fix makes a handful. Tests that need root
 //! (another user, a private `/etc/hosts`) say why they skip without it.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
@@ -30,8 +30,8 @@ use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
 use crate::harness::process::{armed_timers, is_root, rss_kib};
 use crate::harness::time::rfc3339;
 use crate::harness::{
-    dir_names, private_hosts_unsupported, wait_for_file_containing, wait_until, Answer, Daemon,
-    Fake, Harness, Invocation, Issued, HOUR, LOCK_FILE, NOBODY,
+    dir_names, mkfifo, private_hosts_unsupported, wait_for_file_containing, wait_until, Answer,
+    Daemon, Fake, Harness, Invocation, Issued, HOUR, LOCK_FILE, NOBODY,
 };
 use crate::serve::{serving, wait_for_200};
 
@@ -137,21 +137,6 @@ fn hold_lock(h: &Harness) -> File {
         .expect("open the lock file");
     lock.lock().expect("take the lock");
     lock
-}
-
-/// Makes a named pipe at `path`.
-fn mkfifo(path: &Path) {
-    let c = CString::new(path.as_os_str().as_bytes()).expect("a path has no NUL");
-    // SAFETY: mkfifo(3) reads one NUL-terminated string that lives across
-    // the call and touches no other memory of ours.
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(
-        rc,
-        0,
-        "mkfifo {}: {}",
-        path.display(),
-        io::Error::last_os_error()
-    );
 }
 
 /// One part of a test, run by [`every_case`].

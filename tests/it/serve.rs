@@ -1400,8 +1400,7 @@ fn a_log_pipe_nobody_reads_stops_nothing() {
     use std::os::unix::fs::OpenOptionsExt;
     let h = Harness::new("serve_stuck_log", |_, _| Answer::issue(HOUR));
     let fifo = h.scratch.join("stderr.fifo");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    crate::harness::mkfifo(&fifo);
     // The read end, held open and read only as below; the pipe filled up
     // from a write end of the test's own.
     let mut reader = fs::OpenOptions::new()

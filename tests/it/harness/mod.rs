@@ -315,6 +315,22 @@ pub fn wait_for_file_containing(path: &Path, needle: &str, timeout: Duration) ->
     .then(|| text.expect("set when the wait succeeded"))
 }
 
+/// Makes a named pipe at `path`.
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .expect("a path has no NUL");
+    // SAFETY: mkfifo(3) reads one NUL-terminated string that lives across
+    // the call and touches no other memory of ours.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
 /// Permission bits of a path.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path)
