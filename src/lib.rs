@@ -27,6 +27,7 @@ pub mod daemon;
 pub mod env;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod log;
 pub mod metrics;
 pub mod poll;

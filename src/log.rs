@@ -191,26 +191,16 @@ impl Logger {
                 line
             }
             Format::Json => {
-                // Written by hand so time, level and event come first, in
-                // the order people read them; serde_json escapes each string.
-                let mut line = String::from("{");
-                let mut first = true;
-                let mut push = |key: &str, value: &str| {
-                    if !first {
-                        line.push(',');
-                    }
-                    first = false;
-                    line.push_str(&json_string(key));
-                    line.push(':');
-                    line.push_str(&json_string(value));
-                };
-                push("time", &time.to_rfc3339());
-                push("level", level.name());
-                push("event", event);
+                // Time, level and event first, in the order people read them.
+                let mut json = crate::json::Object::start();
+                json.string("time", &time.to_rfc3339())
+                    .string("level", level.name())
+                    .string("event", event);
                 for (key, value) in fields {
-                    push(key, value);
+                    json.string(key, value);
                 }
-                line.push_str("}\n");
+                let mut line = json.end();
+                line.push('\n');
                 line
             }
         }
@@ -229,10 +219,6 @@ fn visible(v: &str) -> std::borrow::Cow<'_, str> {
     } else {
         v.into()
     }
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
 }
 
 /// Quotes a value when it would otherwise be ambiguous to split on spaces,

@@ -5,23 +5,21 @@
 
 use crate::credentials::{Credentials, Secret};
 use crate::error::Error;
+use crate::json;
 
 /// The `credential_process` answer (Version 1): `AccessKeyId`,
 /// `SecretAccessKey`, `SessionToken` (only when there is one) and
 /// `Expiration`, from which the SDK schedules running the process again.
 pub fn credential_process(c: &Credentials) -> String {
-    let mut map = serde_json::Map::new();
-    map.insert("Version".into(), 1.into());
-    map.insert("AccessKeyId".into(), c.access_key_id.clone().into());
-    map.insert(
-        "SecretAccessKey".into(),
-        c.secret_access_key.expose().into(),
-    );
+    let mut json = json::Object::start();
+    json.raw("Version", "1")
+        .string("AccessKeyId", &c.access_key_id)
+        .string("SecretAccessKey", c.secret_access_key.expose());
     if let Some(token) = c.session_token.as_ref().filter(|t| !t.is_empty()) {
-        map.insert("SessionToken".into(), token.expose().into());
+        json.string("SessionToken", token.expose());
     }
-    map.insert("Expiration".into(), c.expiration.to_rfc3339().into());
-    let mut out = serde_json::Value::Object(map).to_string();
+    json.string("Expiration", &c.expiration.to_rfc3339());
+    let mut out = json.end();
     out.push('\n');
     out
 }

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use subtle::ConstantTimeEq;
 
 use crate::credentials::{Credentials, Secret};
+use crate::json;
 use crate::metrics::Shared;
 use crate::time::Timestamp;
 
@@ -168,24 +169,21 @@ pub fn answer(
 
 /// The container-credentials JSON the SDKs parse.
 pub fn credentials_json(c: &Credentials) -> String {
-    let mut map = serde_json::Map::new();
-    map.insert("AccessKeyId".into(), c.access_key_id.clone().into());
-    map.insert(
-        "SecretAccessKey".into(),
-        c.secret_access_key.expose().into(),
-    );
+    let mut json = json::Object::start();
+    json.string("AccessKeyId", &c.access_key_id)
+        .string("SecretAccessKey", c.secret_access_key.expose());
     // Always present: botocore fails with a KeyError when `Token` is
     // missing, and treats an empty one as "no session token".
     let token = c.session_token.as_ref().map(Secret::expose).unwrap_or("");
-    map.insert("Token".into(), token.into());
-    map.insert("Expiration".into(), c.expiration.to_rfc3339().into());
+    json.string("Token", token)
+        .string("Expiration", &c.expiration.to_rfc3339());
     if let Some(account) = &c.account_id {
-        map.insert("AccountId".into(), account.clone().into());
+        json.string("AccountId", account);
     }
     if let Some(arn) = &c.role_arn {
-        map.insert("RoleArn".into(), arn.clone().into());
+        json.string("RoleArn", arn);
     }
-    serde_json::Value::Object(map).to_string()
+    json.end()
 }
 
 /// Compares without stopping at the first difference, so response time

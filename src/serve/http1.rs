@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::credentials::Secret;
+use crate::json;
 
 /// 8 KiB for the request line and headers; an SDK sends a few
 /// hundred bytes.
@@ -246,10 +247,9 @@ impl Answer {
     /// A JSON error, `{"code": .., "message": ..}`, the shape the SDKs'
     /// container providers read from a failing endpoint.
     pub fn json_error(status: u16, code: &str, message: &str) -> Answer {
-        Answer::json(
-            status,
-            serde_json::json!({ "code": code, "message": message }).to_string(),
-        )
+        let mut body = json::Object::start();
+        body.string("code", code).string("message", message);
+        Answer::json(status, body.end())
     }
 }
 
