@@ -16,7 +16,7 @@ use crate::credentials::LONGEST_SESSION;
 use crate::credentials_file::{self, FileSink};
 use crate::env::Env;
 use crate::error::Error;
-use crate::http::Network;
+use crate::http::{self, Network};
 use crate::log::{Format, Level, Logger};
 use crate::metrics;
 use crate::serve;
@@ -240,14 +240,24 @@ pub fn build(args: &Args, env: Env) -> Result<Config, Error> {
             "--once-timeout bounds --once, --credential-process, --print and the first fetch of -- PROGRAM; the daemon retries until stopped: drop it".into(),
         ));
     }
+    // The flags' own values before the environment's: an operator who
+    // fixes the environment should not learn of a bad flag only then.
+    identity::role_duration(args, identity::duration_max(args))?;
+    if let Some(name) = &args.session_name {
+        source::session_name(Some(name), env)?;
+    }
     let chain = identity::chain(args, env)?;
     let source = identity::source(args, env, chain.is_some())?;
-    let mut network = Network::from_env(env);
-    if matches!(source, Source::Container(_)) && chain.is_none() {
-        // No STS to reach, and an agent is always reached directly: a
-        // proxy set pod-wide for other tools is not this run's to refuse.
-        network.https_proxy = None;
-    }
+    // No STS to reach, and an agent is always reached directly: a proxy
+    // set pod-wide for other tools is not this run's to read or refuse.
+    let sts = !matches!(source, Source::Container(_)) || chain.is_some();
+    let network = Network::from_env(&|name| {
+        let proxy = http::ENV_HTTPS_PROXY.contains(&name) || http::ENV_NO_PROXY.contains(&name);
+        if proxy && !sts {
+            return None;
+        }
+        env(name)
+    });
     network.check()?;
     Ok(Config {
         logger,

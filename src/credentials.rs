@@ -119,9 +119,11 @@ pub fn scrub(text: String, secrets: &[Option<&Secret>]) -> String {
 }
 
 /// How many characters of a secret in a row are hidden wherever they
-/// appear in a message (a shorter secret is matched whole): 16 characters
-/// of a key or token are 96 bits or more of it.
-pub const PIECE: usize = 16;
+/// appear in a message (a shorter secret is matched whole): 12 characters,
+/// so that a prefix a server quotes ("token 0123456789abcde... is not
+/// valid") gives away at most 11 characters of it, while 12 characters of a
+/// random secret are too many to turn up by chance in a message's words.
+pub const PIECE: usize = 12;
 
 /// `text` with every stretch that spells out [`PIECE`] characters in a row
 /// of one of `secrets` (or all of a shorter one) replaced by one `marker`.

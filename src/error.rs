@@ -297,8 +297,9 @@ fn sts_hint(action: &str, code: &str) -> &'static str {
         "ExpiredTokenException" | "ExpiredToken" => "the identity token has expired; check the kubelet rotates the projected token, and this node's clock",
         "InvalidClientTokenId" | "SignatureDoesNotMatch" if chained => "the source credentials or their signature were rejected; check the source identity, that AWS_REGION fits the STS endpoint, and that no proxy alters the request",
         "InvalidClientTokenId" | "SignatureDoesNotMatch" => "this call is not signed, so STS did not say this: check AWS_ENDPOINT_URL_STS and any proxy",
-        "InvalidParameterValue" | "ValidationError" => "check --role-arn, --session-name, --external-id and --duration",
-        "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "check the session policy",
+        "InvalidParameterValue" | "ValidationError" if chained => "check --role-arn, --session-name, --external-id and --duration",
+        "InvalidParameterValue" | "ValidationError" => "check AWS_ROLE_ARN, the session name (--session-name, AWS_ROLE_SESSION_NAME, else from HOSTNAME) and --duration",
+        "MalformedPolicyDocument" | "PackedPolicyTooLarge" => "aws-credfile sends no session policy: check AWS_ENDPOINT_URL_STS names STS itself",
         "RegionDisabledException" => "activate STS in this region in the IAM console, or set AWS_REGION to another",
         "IDPCommunicationError" => "STS could not reach the cluster's OIDC provider; this is usually temporary",
         _ if is_transient_sts_code(code) => "STS is throttling or briefly unavailable; this is usually temporary",
@@ -380,9 +381,15 @@ impl fmt::Display for Message<'_> {
                 one_line_ours(detail)
             ),
             Error::Network { url, detail, .. } => {
+                // The whole exchange's time ran out, in the connect or
+                // later: "could not reach" would be wrong when it was later.
+                let lead = match detail.contains(STALLED) {
+                    true => "no answer in time from",
+                    false => "could not reach",
+                };
                 write!(
                     f,
-                    "could not reach {url}: {}; {}",
+                    "{lead} {url}: {}; {}",
                     one_line_ours(detail),
                     network_hint(detail)
                 )
@@ -472,10 +479,18 @@ fn io_hint(e: &io::Error) -> Option<&'static str> {
     })
 }
 
+/// How `http::transport` says the time for the whole exchange ran out
+/// (ureq cannot say in which step).
+pub const STALLED: &str = "timed out before the whole answer came";
+
 /// What to do when a server could not be reached, by what went wrong.
 fn network_hint(detail: &str) -> &'static str {
     let d = detail.to_ascii_lowercase();
-    if d.contains("certificate") || d.contains("tls") {
+    if d.contains("offers no tls version") {
+        "the server (or a TLS-inspecting proxy) must offer TLS 1.2 or 1.3 with ECDHE and AES-GCM or ChaCha20; update its TLS settings"
+    } else if d.contains("corrupt message") {
+        "the server does not speak TLS there: give http:// if it serves plain HTTP (allowed to loopback and the agents' addresses only), or check the port"
+    } else if d.contains("certificate") || d.contains("tls") {
         "check the server's certificate, or give AWS_CA_BUNDLE the CA of a TLS-inspecting proxy"
     } else if d.contains("host not found") || d.contains("dns") {
         "check the host name and this pod's DNS"
@@ -483,6 +498,8 @@ fn network_hint(detail: &str) -> &'static str {
         "check the proxy"
     } else if d.contains("refused") {
         "nothing listens there: check the address and port, and that the server (the Pod Identity agent, a proxy) runs"
+    } else if d.contains(STALLED) {
+        "check that the server runs and answers promptly (STS, the Pod Identity agent or a proxy in between may be stalled or overloaded), and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
     } else {
         "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
     }

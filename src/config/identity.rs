@@ -129,7 +129,8 @@ pub(super) fn role_duration(args: &Args, max: Duration) -> Result<Option<Duratio
             } else {
                 ""
             };
-            Error::Usage(format!("--duration {}: {e}{chained}", format_duration(d)))
+            let given = args.duration.as_deref().unwrap_or_default();
+            Error::Usage(format!("--duration {given:?}: {e}{chained}"))
         })?;
     }
     Ok(duration)

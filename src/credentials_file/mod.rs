@@ -36,7 +36,7 @@ mod tests;
 mod values;
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -195,9 +195,22 @@ impl FileSink {
         if let Some(file_name) = self.path.file_name() {
             let lock = self.beside(&our_name(file_name, ".lock"));
             if let Ok(meta) = std::fs::symlink_metadata(&lock) {
-                unfit_lock(&meta, self.owner).map_err(|why| {
-                    Error::Config(format!("the lock file {}: {why}", lock.display()))
-                })?;
+                let unfit =
+                    |why: String| Error::Config(format!("the lock file {}: {why}", lock.display()));
+                unfit_lock(&meta, self.owner).map_err(unfit)?;
+                // Every write opens it for writing: one this user may not
+                // open (root's, left by a root run without --owner) would
+                // fail each, and the daemon would retry for ever.
+                let opened = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&lock);
+                if opened.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied) {
+                    return Err(unfit(format!(
+                        "it belongs to uid {}, and this user may not open it, as every write must; remove it (a run as root without --owner leaves one like it)",
+                        meta.uid()
+                    )));
+                }
             }
         }
         if let Some(owner) = self.owner {

@@ -119,7 +119,10 @@ pub fn proxy_for(url: &str, net: &Network) -> Option<Proxy> {
         );
         port.is_none_or(|p| p == parts.port())
             && !host.is_empty()
-            && (same_address || target == host || target.ends_with(&format!(".{host}")))
+            && (same_address
+                || target == host
+                // A suffix names domains: `2.3` is no suffix of 10.1.2.3.
+                || (parts.ip().is_none() && target.ends_with(&format!(".{host}"))))
     });
     (!exempt).then(|| proxy.clone())
 }

@@ -41,7 +41,7 @@ impl Resolver for Lookup {
                 SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
             ],
             (None, None) if timeout.after.is_not_happening() => look_up(&addr)?,
-            (None, None) => look_up_within(addr, *timeout.after, timeout)?,
+            (None, None) => look_up_within(addr, *timeout.after)?,
         };
         let mut resolved = self.empty();
         for addr in config.ip_family().keep_wanted(found.into_iter()) {
@@ -79,17 +79,21 @@ fn loopback_port(addr: &str) -> Option<u16> {
 }
 
 fn look_up(addr: &str) -> std::io::Result<Vec<SocketAddr>> {
-    Ok(addr.to_socket_addrs()?.collect())
+    match addr.to_socket_addrs() {
+        Ok(found) => Ok(found.collect()),
+        // The resolver's own words ("failed to lookup address information:
+        // Try again") do not say it was the lookup that failed.
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("looking up the host (DNS) failed: {e}"),
+        )),
+    }
 }
 
 /// The lookup on a thread of its own, given up after `within`; on this
 /// thread, unbounded but for the system resolver's own timeouts, when no
 /// thread can be started.
-fn look_up_within(
-    addr: String,
-    within: Duration,
-    timeout: NextTimeout,
-) -> Result<Vec<SocketAddr>, ureq::Error> {
+fn look_up_within(addr: String, within: Duration) -> Result<Vec<SocketAddr>, ureq::Error> {
     let (tx, rx) = mpsc::sync_channel(1);
     let name = addr.clone();
     let spawned = std::thread::Builder::new()
@@ -100,7 +104,8 @@ fn look_up_within(
     }
     match rx.recv_timeout(within) {
         Ok(found) => Ok(found?),
-        Err(RecvTimeoutError::Timeout) => Err(ureq::Error::Timeout(timeout.reason)),
+        // Whichever budget ran out, it ran out in the lookup.
+        Err(RecvTimeoutError::Timeout) => Err(ureq::Error::Timeout(ureq::Timeout::Resolve)),
         Err(RecvTimeoutError::Disconnected) => Err(ureq::Error::HostNotFound),
     }
 }

@@ -104,10 +104,11 @@ fn pem_error(e: &ureq::Error) -> String {
         return format!("not a PEM file: {e}");
     };
     match pem {
-        Pem::MissingSectionEnd { end_marker } => format!(
-            "a block has no -----END {}----- line; the file may be cut short",
-            String::from_utf8_lossy(end_marker)
-        ),
+        // Its label is not quoted: in a file flattened onto one line it
+        // runs on through the block, a private key's too.
+        Pem::MissingSectionEnd { .. } => {
+            "a block has no END line: the file is cut short, or lost its line breaks (each BEGIN, base64 and END line must be a line of its own)".to_string()
+        }
         Pem::IllegalSectionStart { .. } => "a BEGIN line cannot be read".to_string(),
         Pem::Base64Decode(_) => "a block's base64 cannot be read".to_string(),
         other => format!("not a PEM file: {other}"),

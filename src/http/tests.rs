@@ -18,7 +18,7 @@ fn echoed_secrets_are_taken_out_of_bodies() {
 }
 
 #[test]
-fn any_sixteen_bytes_of_a_secret_are_taken_out_of_an_error() {
+fn any_twelve_bytes_of_a_secret_are_taken_out_of_an_error() {
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl";
     let without = |text: String| without_pieces(&text, &[token]);
     // Cut to a length, from an offset, and from the middle: each run goes.
@@ -34,8 +34,13 @@ fn any_sixteen_bytes_of_a_secret_are_taken_out_of_an_error() {
         without(format!("[{}][{}]", &token[10..26], &token[30..60])),
         "[** redacted **][** redacted **]"
     );
-    // Fifteen bytes of it are not a piece; the whole of it still is.
-    let short = &token[5..20];
+    // A prefix as an agent quotes one ("token 0123456789abcde...") goes.
+    assert_eq!(
+        without(format!("token {}... is not valid", &token[..12])),
+        "token ** redacted **... is not valid"
+    );
+    // Eleven bytes of it are not a piece; the whole of it still is.
+    let short = &token[5..16];
     assert_eq!(without(format!("<{short}>")), format!("<{short}>"));
     assert_eq!(without(format!("{token}{token}")), "** redacted **");
 }
@@ -159,6 +164,15 @@ fn proxy_rules() {
     assert_eq!(via("https://sts.internal.example./", &dotted), None);
     assert_eq!(via("https://x.corp./", &net), None);
     assert!(via("https://sts.amazonaws.com./", &dotted).is_some());
+    // A suffix names domains, not addresses: `2.3` and `.2.3` sent
+    // 10.1.2.3 around the proxy.
+    let numbers = Network {
+        no_proxy: vec!["2.3".into(), ".2.3".into(), "10.1.2.4".into()],
+        ..net.clone()
+    };
+    assert!(via("https://10.1.2.3/", &numbers).is_some());
+    assert_eq!(via("https://10.1.2.4/", &numbers), None);
+    assert_eq!(via("https://sts.2.3/", &numbers), None);
 }
 
 #[test]
@@ -275,6 +289,15 @@ fn a_bundle_with_a_byte_order_mark_is_read_and_openssls_trusted_form_refused() {
     )
     .expect("write");
     let unended = net.check();
+    // The same bundle with a private key, flattened onto one line (pasted
+    // into a one-line value): the label the reader reports runs on through
+    // both blocks, and was quoted, key and all.
+    let flat = format!(
+        "{cert}\n-----BEGIN PRIVATE KEY-----\nPrivateKeyMaterialNeverShown0123\n-----END PRIVATE KEY-----\n"
+    )
+    .replace('\n', " ");
+    std::fs::write(&path, flat).expect("write");
+    let flattened = net.check();
     let trusted = cert.replace("BEGIN CERTIFICATE", "BEGIN TRUSTED CERTIFICATE");
     std::fs::write(&path, format!("{cert}\n{trusted}\n")).expect("write");
     let openssl_form = net.check();
@@ -283,10 +306,11 @@ fn a_bundle_with_a_byte_order_mark_is_read_and_openssls_trusted_form_refused() {
     assert!(joined.is_ok(), "{joined:?}");
     // Said in words, not as the END line's byte values.
     let unended = unended.expect_err("a block left unread").to_string();
-    assert!(
-        unended.contains("a block has no -----END CERTIFICATE----- line"),
-        "{unended}"
-    );
+    assert!(unended.contains("a block has no END line"), "{unended}");
+    let flattened = flattened.expect_err("a flattened file").to_string();
+    assert!(flattened.contains("lost its line breaks"), "{flattened}");
+    assert!(!flattened.contains("PrivateKeyMaterial"), "{flattened}");
+    assert!(!flattened.contains(&base64(der)[..40]), "{flattened}");
     let err = openssl_form
         .expect_err("a TRUSTED CERTIFICATE block")
         .to_string();

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use rustls::{CertificateError, Error as TlsError};
+use rustls::{AlertDescription, CertificateError, Error as TlsError};
 
 use crate::error::{one_line, Reach};
 
@@ -15,8 +15,10 @@ pub fn describe(e: &ureq::Error) -> (String, Reach) {
     use Reach::*;
     match e {
         E::Timeout(ureq::Timeout::Connect) => ("timed out connecting".into(), Unreached),
-        E::Timeout(ureq::Timeout::Resolve) => ("timed out looking up the host".into(), Unreached),
-        E::Timeout(_) => ("timed out before the whole answer came".into(), Unreached),
+        E::Timeout(ureq::Timeout::Resolve) => {
+            ("timed out looking up the host (DNS)".into(), Unreached)
+        }
+        E::Timeout(_) => (crate::error::STALLED.into(), Unreached),
         E::HostNotFound => ("host not found (DNS)".into(), Unreached),
         E::ConnectionFailed => ("connection failed".into(), Unreached),
         E::Io(e) => io_error(e),
@@ -54,10 +56,24 @@ fn io_error(e: &io::Error) -> (String, Reach) {
     (e.to_string(), reach)
 }
 
+/// How a handshake that found no TLS version or cipher suite in common is
+/// told (`error::network_hint` knows it by this).
+pub const NO_COMMON_TLS: &str =
+    "the server offers no TLS version or cipher suite aws-credfile accepts (TLS 1.2 or 1.3, with forward secrecy)";
+
 /// A TLS failure. A certificate that is not trusted stays so until someone
 /// changes it, the trusted roots or the clock: retrying soon cannot help.
 fn tls(e: &TlsError) -> (String, Reach) {
     let TlsError::InvalidCertificate(cert) = e else {
+        // No retry mends a server that speaks only what rustls refuses.
+        if matches!(
+            e,
+            TlsError::PeerIncompatible(_)
+                | TlsError::AlertReceived(AlertDescription::ProtocolVersion)
+                | TlsError::AlertReceived(AlertDescription::HandshakeFailure)
+        ) {
+            return (format!("{NO_COMMON_TLS} ({e})"), Reach::Lasting);
+        }
         return (format!("the TLS handshake failed ({e})"), Reach::Unreached);
     };
     let why = match cert {
@@ -83,7 +99,19 @@ fn tls(e: &TlsError) -> (String, Reach) {
         CertificateError::NotValidForNameContext { .. }
         | CertificateError::ExpiredContext { .. }
         | CertificateError::NotValidYetContext { .. } => one_line(&cert.to_string()),
-        other => format!("{other:?}"),
+        // Named by webpki in its own words, or not at all: read the name.
+        other => {
+            let name = format!("{other:?}");
+            [
+                ("UnsupportedSignatureAlgorithm", "it is signed with an algorithm TLS here refuses (SHA-1, or a key too weak)"),
+                ("NameConstraintViolation", "it names a host its CA may not vouch for (the CA's name constraints)"),
+                ("PathLenConstraintViolated", "its chain is longer than a CA in it allows (path length constraint)"),
+                ("EndEntityUsedAsCa", "it is signed by a server's certificate, not by a CA's"),
+            ]
+            .iter()
+            .find(|(debug, _)| name.contains(debug))
+            .map_or(name.clone(), |(_, words)| words.to_string())
+        }
     };
     (
         format!("the server's TLS certificate is not trusted: {why}"),
@@ -100,7 +128,7 @@ fn proxy_refused(why: &str) -> (String, Reach) {
         .and_then(|code| code.parse::<u16>().ok());
     match status {
         Some(407) => (
-            "the proxy asks for credentials (HTTP 407), or refused those given: give the right ones in HTTPS_PROXY as http://user:password@host:port".into(),
+            "the proxy asks for credentials (HTTP 407), or refused those given: give the right user and password in HTTPS_PROXY, before the proxy's host (user, colon, password, @)".into(),
             Reach::Lasting,
         ),
         // Its upstream is down or slow: that may pass.

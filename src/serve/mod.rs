@@ -75,7 +75,7 @@ pub fn start(cfg: &Settings, log: Logger) -> Result<Server<Endpoint>, Error> {
             }
             if token.expose().len() < MIN_TOKEN {
                 return Err(Error::Config(format!(
-                    "--serve-token-file {}: the token is shorter than {MIN_TOKEN} characters, which any local user can guess; use at least {MIN_TOKEN} random ones (head -c 24 /dev/urandom | base64)",
+                    "--serve-token-file {}: the token is shorter than {MIN_TOKEN} characters, which any local user can guess; use at least {MIN_TOKEN} random ones (head -c 24 /dev/urandom | base64 | tr -d '\\n')",
                     path.display()
                 )));
             }

@@ -151,7 +151,7 @@ pub fn validate_url(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "plain http is allowed only to localhost, loopback addresses, {ECS_AGENT}, {EKS_POD_IDENTITY_AGENT} and {EKS_POD_IDENTITY_AGENT_V6} (no other name, even one resolving to loopback), not {}; use https or an address",
+            "plain http is allowed only to localhost, loopback addresses, {ECS_AGENT}, {EKS_POD_IDENTITY_AGENT} and {EKS_POD_IDENTITY_AGENT_V6} (no other name, even one resolving to loopback), not {}; use https, or one of those",
             url.host()
         ))
     }
@@ -269,19 +269,24 @@ impl ContainerProvider {
     pub fn preflight(&self) -> Result<(), Error> {
         plain_http_addresses(&self.cfg.url)?;
         self.token().map(drop).map_err(|e| match e {
-            Error::Config(_) => e,
-            _ if e.is_out_of_resources() => e,
-            other => Error::Config(format!(
-                "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE}: {other}; check the Pod Identity token volume is mounted"
-            )),
+            Error::Stale(why) => Error::Config(why),
+            other => other,
         })
     }
 
+    /// The token; a file that cannot be read names its variable and what
+    /// to check, at start and at every refresh alike.
     fn token(&self) -> Result<Option<Secret>, Error> {
         match &self.cfg.token {
             TokenSource::None => Ok(None),
             TokenSource::Value(secret) => Ok(Some(secret.clone())),
-            TokenSource::File(path) => read_token_file(path).map(Some),
+            TokenSource::File(path) => read_token_file(path).map(Some).map_err(|e| match e {
+                Error::Config(_) => e,
+                _ if e.is_out_of_resources() => e,
+                other => Error::Stale(format!(
+                    "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE}: {other}; check the Pod Identity token volume is mounted"
+                )),
+            }),
         }
     }
 

@@ -95,13 +95,20 @@ impl WebIdentityProvider {
     }
 
     /// The token file must be usable at start; after that, a failure to
-    /// read it is a refresh failure like any other.
+    /// read it is a refresh failure like any other, in the same words.
     pub fn preflight(&self) -> Result<(), Error> {
-        read_token(&self.cfg.token_file).map(drop).map_err(|e| {
+        self.token().map(drop).map_err(|e| match e {
+            Error::Stale(why) => Error::Config(why),
+            other => other,
+        })
+    }
+
+    fn token(&self) -> Result<Secret, Error> {
+        read_token(&self.cfg.token_file).map_err(|e| {
             if e.is_out_of_resources() {
                 return e;
             }
-            Error::Config(format!(
+            Error::Stale(format!(
                 "{ENV_WEB_IDENTITY_TOKEN_FILE}: {e}; check the projected token volume is mounted"
             ))
         })
@@ -110,7 +117,7 @@ impl WebIdentityProvider {
     /// The credentials, and the token sent for them (a chained hop takes
     /// it out of its own errors: the same STS may quote it there).
     pub fn fetch(&self, deadline: Option<Instant>) -> Result<(Credentials, Secret), Error> {
-        let token = read_token(&self.cfg.token_file)?;
+        let token = self.token()?;
         let body = sts::web_identity_body(&WebIdentityParams {
             role_arn: &self.cfg.role_arn,
             session_name: &self.cfg.session_name,

@@ -32,8 +32,8 @@ pub fn validate_role_arn(s: &str) -> Result<(), String> {
             "role ARN {s:?} {why}; expected arn:aws:iam::123456789012:role/NAME"
         ))
     };
-    if !(20..=2048).contains(&s.len()) {
-        return bad("has the wrong length");
+    if s.len() > 2048 {
+        return bad("is longer than the 2048 characters STS takes");
     }
     let mut parts = s.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
@@ -80,16 +80,17 @@ pub fn validate_role_arn(s: &str) -> Result<(), String> {
 
 /// Checks an `ExternalId`: 2 to 1224 characters of `[\w+=,.@:/-]`.
 pub fn validate_external_id(s: &str) -> Result<(), String> {
-    let len = s.chars().count();
-    if !(2..=1224).contains(&len)
-        || !s
-            .chars()
-            .all(|c| is_iam_name_char(c) || c == ':' || c == '/')
+    // Not quoted: an external id is a shared secret of sorts.
+    if !(2..=1224).contains(&s.chars().count()) {
+        return Err("the external id must be 2 to 1224 characters long".into());
+    }
+    if !s
+        .chars()
+        .all(|c| is_iam_name_char(c) || c == ':' || c == '/')
     {
-        // Not quoted: an external id is a shared secret of sorts.
-        return Err(format!(
-            "the external id ({len} characters) must be 2 to 1224 characters of letters, digits and _+=,.@:/-"
-        ));
+        return Err(
+            "the external id holds a character other than letters, digits and _+=,.@:/-".into(),
+        );
     }
     Ok(())
 }

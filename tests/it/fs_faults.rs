@@ -818,6 +818,39 @@ fn no_one_who_may_only_read_can_hold_the_lock() {
     }
 }
 
+/// A root run without `--owner` (an init container) leaves a root-only lock
+/// in a directory the sidecar's user may write. That user's every write
+/// then failed with EACCES, exit 1, and its daemon started and retried for
+/// ever. Now refused at start, naming the lock and what to do.
+#[test]
+fn a_lock_this_user_may_not_open_is_refused_at_start() {
+    if !is_root() {
+        crate::harness::skip("needs root to run as another user");
+        return;
+    }
+    let h = harness("fs_lock_roots");
+    // Root's, and writable by nobody's group (a pod's fsGroup).
+    let dir = h.cred_file.parent().expect("dir").to_path_buf();
+    fs::create_dir_all(&dir).expect("the directory");
+    chown(&dir, Some(0), Some(NOBODY)).expect("chown");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o770)).expect("chmod");
+    h.cmd(&["--once"]).run().assert_code(0);
+    let lock = dir.join(LOCK_FILE);
+    assert_eq!(fs::metadata(&lock).expect("the lock").uid(), 0);
+    // What the message about root's file says to do, done.
+    chown(&h.cred_file, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let asked = h.sts.request_count();
+    for args in [&["--once"][..], &[][..]] {
+        let out = h.cmd(args).user(NOBODY, NOBODY).timeout(FIFTEEN_S).run();
+        out.assert_code(2)
+            .assert_stderr_contains(LOCK_FILE)
+            .assert_stderr_contains("remove it");
+    }
+    assert_eq!(h.sts.request_count(), asked, "asked STS first");
+    fs::remove_file(&lock).expect("remove the lock");
+    h.cmd(&["--once"]).user(NOBODY, NOBODY).run().assert_code(0);
+}
+
 const FIFTEEN_S: Duration = Duration::from_secs(15);
 
 /// A directory any user may write without the sticky bit (a disk-backed

@@ -1134,6 +1134,11 @@ fn a_proxy_that_refuses_fails_once_at_the_first_answer() {
             "{}",
             out.stderr
         );
+        // The advice says what to write, in words the password redaction
+        // leaves alone (it turned `user:password@` into `***@`).
+        if status == 407 {
+            out.assert_stderr_contains("give the right user and password in HTTPS_PROXY");
+        }
         let asked = proxy.request_count();
         assert_eq!(
             asked > 1,

@@ -24,6 +24,7 @@ mod fleet;
 mod fs_faults;
 mod hardening;
 mod limits;
+mod messages;
 mod metrics;
 mod once;
 mod print;

@@ -66,6 +66,45 @@ fn an_untrusted_certificate_or_a_refusing_proxy_is_lasting() {
     assert_eq!(described(ureq::Error::Io(refused)).1, Reach::Unreached);
 }
 
+/// What webpki names only in a Debug text (`Other(OtherError(...))`, a
+/// list of OIDs) is said in words, and a server no retry can mend (no TLS
+/// version or cipher suite in common) fails a `--once` at once.
+#[test]
+fn tls_refusals_are_said_in_words() {
+    #[derive(Debug)]
+    struct NameConstraintViolation;
+    impl std::fmt::Display for NameConstraintViolation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
+    }
+    impl std::error::Error for NameConstraintViolation {}
+    let other = CertificateError::Other(rustls::OtherError(std::sync::Arc::new(
+        NameConstraintViolation,
+    )));
+    let (text, reach) = described(ureq::Error::Rustls(TlsError::InvalidCertificate(other)));
+    assert!(text.contains("name constraints"), "{text}");
+    assert!(!text.contains("OtherError"), "{text}");
+    assert_eq!(reach, Reach::Lasting);
+    #[allow(deprecated)]
+    let sha1 = CertificateError::UnsupportedSignatureAlgorithm;
+    let (text, _) = described(ureq::Error::Rustls(TlsError::InvalidCertificate(sha1)));
+    assert!(text.contains("SHA-1"), "{text}");
+    for alert in [
+        AlertDescription::ProtocolVersion,
+        AlertDescription::HandshakeFailure,
+    ] {
+        let (text, reach) = described(ureq::Error::Rustls(TlsError::AlertReceived(alert)));
+        assert!(text.starts_with(NO_COMMON_TLS), "{text}");
+        assert_eq!(reach, Reach::Lasting, "{text}");
+    }
+    // Any other alert may pass.
+    let (_, reach) = described(ureq::Error::Rustls(TlsError::AlertReceived(
+        AlertDescription::InternalError,
+    )));
+    assert_eq!(reach, Reach::Unreached);
+}
+
 /// An answer that came but was broken is not "could not reach".
 #[test]
 fn a_broken_answer_is_told_from_no_answer() {
