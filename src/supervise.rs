@@ -133,8 +133,9 @@ impl Handoff {
             // The AWS SDK for JavaScript v2 ignores AWS_SHARED_CREDENTIALS_FILE
             // without it (seen in `make compat`); aws-sdk-go v1 reads the
             // config file with it too, which is what a program expects. A
-            // value the caller set is theirs to keep.
-            if std::env::var_os(ENV_SDK_LOAD_CONFIG).is_none() {
+            // value the caller set is theirs to keep; an empty one, which
+            // the SDKs read as unset, is not a value.
+            if std::env::var_os(ENV_SDK_LOAD_CONFIG).is_none_or(|v| v.is_empty()) {
                 vars.push((ENV_SDK_LOAD_CONFIG, "1".to_string()));
             }
         }

@@ -60,7 +60,8 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .map_err(ReadError::Io)?;
-    let kind = file.metadata().map_err(ReadError::Io)?.file_type();
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    let kind = meta.file_type();
     if !kind.is_file() {
         return Err(ReadError::NotRegular(if kind.is_dir() {
             "a directory"
@@ -71,6 +72,11 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
         } else {
             "a device"
         }));
+    }
+    // Too large already: refused without reading it (a file can still
+    // grow while it is read, which the cap below catches).
+    if meta.len() > max {
+        return Err(ReadError::TooLarge);
     }
     let mut raw = Vec::new();
     file.take(max + 1)

@@ -478,7 +478,9 @@ pub fn parse_answer(
 fn error_message(body: &[u8]) -> String {
     if let Ok(ErrorAnswer { code, message }) = serde_json::from_slice::<ErrorAnswer>(body) {
         if code.is_some() || message.is_some() {
-            let code = code.unwrap_or_else(|| "error".into());
+            let code = code
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| "error".into());
             let text = hide_secret_shaped(&match message.filter(|m| !m.trim().is_empty()) {
                 Some(message) => format!("{code}: {message}"),
                 None => code,

@@ -591,6 +591,19 @@ fn file_hands_over_its_absolute_path_and_profile() {
             );
         },
     );
+    // An empty one is none (the JavaScript v2 SDK reads it as unset, and
+    // then ignores the file): it was kept, empty.
+    with_handed_env(
+        &h,
+        fixed(&["--file", "shared/credentials"]),
+        |run| run.env("AWS_SDK_LOAD_CONFIG", ""),
+        |_, env| {
+            assert_eq!(
+                env.get("AWS_SDK_LOAD_CONFIG").map(String::as_str),
+                Some("1")
+            );
+        },
+    );
 }
 
 #[test]

@@ -137,6 +137,9 @@ fn errors_name_status_and_message_without_secrets() {
             .contains("HTTP 403: InvalidToken: the token is invalid; "),
         "{e}"
     );
+    // An empty code is no code: it read "HTTP 401: : boom".
+    let e = parse_answer(URL, 401, None, br#"{"code":" ","message":"boom"}"#).unwrap_err();
+    assert!(e.to_string().contains("HTTP 401: error: boom; "), "{e}");
     let e = parse_answer(URL, 500, None, b"agent\nexploded").unwrap_err();
     assert!(
         e.to_string().contains(r#"HTTP 500: "agent exploded""#),
