@@ -398,11 +398,18 @@ impl fmt::Display for Message<'_> {
                 from,
                 status,
                 detail,
-            } => write!(
-                f,
-                "unexpected answer from {from} (HTTP {status}): {}",
-                one_line(detail)
-            ),
+            } => {
+                write!(
+                    f,
+                    "unexpected answer from {from} (HTTP {status}): {}",
+                    one_line(detail)
+                )?;
+                // Said once, where the detail does not say what to do.
+                match detail.contains("; ") {
+                    true => Ok(()),
+                    false => f.write_str("; check that the URL names STS or the container credentials endpoint itself, and not a proxy, load balancer or login page answering in its place"),
+                }
+            }
             Error::Io {
                 action,
                 path,

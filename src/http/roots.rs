@@ -82,7 +82,9 @@ pub(super) fn roots(net: &Network) -> Result<RootCerts, Error> {
         }
     }
     if certs.len() == embedded {
-        return Err(bad("it holds no PEM certificate".into()));
+        return Err(bad(
+            "it holds no PEM certificate; give it the CA's certificate as PEM (-----BEGIN CERTIFICATE----- lines)".into(),
+        ));
     }
     // The PEM reader passes over a block it cannot make out without a
     // word; every one that says it is a certificate must have been read.

@@ -155,6 +155,19 @@ fn a_network_failure_is_told_as_it_happened() {
     assert!(!out.stderr.contains("AWS_CA_BUNDLE"), "{}", out.stderr);
 }
 
+/// An answer that is no STS answer (a login page, an HTML 404) said what it
+/// was and nothing of what to do.
+#[test]
+fn an_answer_from_something_else_says_where_to_look() {
+    let h = Harness::new("msg_login_page", |_, _| {
+        Answer::raw(401, "text/html", "<html>login</html>")
+    });
+    let out = h.cmd(&["--once"]).timeout(HANG_GUARD).run();
+    out.assert_code(1)
+        .assert_stderr_contains("no STS ErrorResponse")
+        .assert_stderr_contains("not a proxy, load balancer or login page");
+}
+
 /// A bad flag was reported only after the environment named an identity:
 /// with none, `--duration 5x` said "no identity configured".
 #[test]
