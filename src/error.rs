@@ -459,7 +459,7 @@ impl fmt::Display for Message<'_> {
                 now,
             } => write!(
                 f,
-                "credentials from {from} expire at {expiration}, which is not after the local time {now}: the source issued them expired (or so short-lived that they ran out while another writer held the file's lock), or this node's clock is ahead; check the source, and the clock (NTP)"
+                "credentials from {from} expire at {expiration} by this node's clock (their lifetime counted from the answer's Date header, when it has one), which is not after the local time {now}: the source issued them expired (or so short-lived that they ran out while another writer held the file's lock), or this node's clock and the source's disagree; check the source, and both clocks (NTP)"
             ),
         }
     }

@@ -9,7 +9,8 @@ use crate::json;
 
 /// The `credential_process` answer (Version 1): `AccessKeyId`,
 /// `SecretAccessKey`, `SessionToken` (only when there is one) and
-/// `Expiration`, from which the SDK schedules running the process again.
+/// `Expiration`, from which the SDK schedules running the process again;
+/// `AccountId` when the source named it.
 pub fn credential_process(c: &Credentials) -> String {
     let mut json = json::Object::start();
     json.raw("Version", "1")
@@ -19,6 +20,11 @@ pub fn credential_process(c: &Credentials) -> String {
         json.string("SessionToken", token.expose());
     }
     json.string("Expiration", &c.expiration.to_rfc3339());
+    // Read by botocore (and the SDKs that scope requests by account), as
+    // the endpoint passes it on.
+    if let Some(account) = &c.account_id {
+        json.string("AccountId", account);
+    }
     let mut out = json.end();
     out.push('\n');
     out

@@ -26,6 +26,17 @@ fn credential_process_json() {
     let long_term: serde_json::Value =
         serde_json::from_str(&credential_process(&creds(None))).unwrap();
     assert!(long_term.get("SessionToken").is_none());
+    assert!(long_term.get("AccountId").is_none());
+    // The account the source named, as botocore's process provider reads
+    // it (and the endpoint passes it on); the role's ARN is no field here.
+    let named = Credentials {
+        account_id: Some("123456789012".into()),
+        role_arn: Some("arn:aws:iam::123456789012:role/r".into()),
+        ..creds(Some("tok"))
+    };
+    let v: serde_json::Value = serde_json::from_str(&credential_process(&named)).unwrap();
+    assert_eq!(v["AccountId"], "123456789012");
+    assert!(v.get("RoleArn").is_none());
 }
 
 #[test]

@@ -383,6 +383,11 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     match e.classify() {
         Category::Eof => "the JSON is cut short".into(),
         Category::Syntax | Category::Io => format!("not valid JSON, at {at}"),
+        // serde's own words name the field (ours, never a value).
+        Category::Data if e.to_string().starts_with("duplicate field") => {
+            let field = e.to_string().split('`').nth(1).unwrap_or_default().to_string();
+            format!("the field {field} is given twice, and SDKs differ on which one counts, at {at}")
+        }
         Category::Data => format!(
             "JSON of another shape (an object with AccessKeyId, SecretAccessKey, Token and Expiration strings was expected), at {at}"
         ),

@@ -30,8 +30,8 @@ use crate::harness::ini::{self, Profile, EXPIRY_COMMENT};
 use crate::harness::process::{armed_timers, is_root, rss_kib};
 use crate::harness::time::rfc3339;
 use crate::harness::{
-    dir_names, mkfifo, private_hosts_unsupported, wait_for_file_containing, wait_until, Answer,
-    Daemon, Fake, Harness, Invocation, Issued, HOUR, LOCK_FILE, NOBODY,
+    base64, dir_names, mkfifo, private_hosts_unsupported, wait_for_file_containing, wait_until,
+    Answer, Daemon, Fake, Harness, Invocation, Issued, HOUR, LOCK_FILE, NOBODY,
 };
 use crate::serve::{serving, wait_for_200};
 
@@ -345,27 +345,6 @@ fn pem_bundle(copies: usize) -> String {
         one.push_str("-----END CERTIFICATE-----\n");
     }
     one.repeat(copies)
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Finding: `AWS_CA_BUNDLE` was read whole, so `/dev/zero` filled memory
