@@ -41,6 +41,10 @@ const ONE_SHOT_STOPS: [Signal; 3] = [libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2
 /// writer's writes.
 const LOCK_RETRY: Duration = Duration::from_millis(2);
 
+/// What `--once` keeps of its budget for a last attempt, the backoff before
+/// it cut short to fit: less would leave an attempt no time to connect.
+const LAST_ATTEMPT: Duration = Duration::from_secs(1);
+
 /// A minute: how often a wait for a fetch comes round without
 /// the worker's wake-up byte (never seen; the worker always writes it).
 const FETCH_BACKSTOP: Duration = Duration::from_secs(60);
@@ -391,11 +395,16 @@ impl Refresher {
                 }
                 Flow::Go(Err(e)) => e,
             };
-            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit());
+            // The budget is spent to its end: a backoff longer than what is
+            // left is cut short for a last attempt with a second to go (an
+            // agent up a few seconds late was given up on with half a
+            // 10 s budget unspent).
             let left = deadline.saturating_duration_since(Instant::now());
-            if !err.is_transient() || wait >= left {
+            let last_try = left.saturating_sub(LAST_ATTEMPT);
+            if !err.is_transient() || last_try.is_zero() {
                 return Err(err);
             }
+            let wait = backoff(attempt, schedule::ONCE_BACKOFF_CAP, random_unit()).min(last_try);
             self.log_failure(&err, attempt, wait);
             self.planned(wait);
             if let Some(ended) = self.idle(wait, false) {

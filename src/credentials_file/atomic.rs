@@ -24,8 +24,9 @@ use super::{parent_dir, Owner, LINK_ADVICE, MAX_FILE_SIZE, MAX_FILE_SIZE_SHOWN};
 pub(super) const DIR_MODE: u32 = 0o700;
 
 /// The mode of a parent directory we have to create when `--owner` names
-/// another user: that user must be able to walk through it to its file (by
-/// path), but still cannot list it or add anything to it. Making the user
+/// another user, or `--mode` lets the group or others read the file: they
+/// must be able to walk through it to the file (by path), but still cannot
+/// list it or add anything to it. Making the user
 /// the directory's owner instead would let it swap our files.
 pub(super) const DIR_MODE_FOR_OWNER: u32 = 0o711;
 

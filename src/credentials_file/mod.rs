@@ -408,9 +408,12 @@ impl FileSink {
                 self.path.display()
             ))
         })?;
-        let dir_mode = match self.owner {
-            Some(_) => DIR_MODE_FOR_OWNER,
-            None => DIR_MODE,
+        // Whoever the file is for must reach it by path: `--owner`, and the
+        // group or others a `--mode` lets read it (a pod's fsGroup).
+        let readable_by_others = self.mode.is_some_and(|m| m & 0o044 != 0);
+        let dir_mode = match self.owner.is_some() || readable_by_others {
+            true => DIR_MODE_FOR_OWNER,
+            false => DIR_MODE,
         };
         // Everything below is done in this directory as opened now, whatever
         // its path comes to name meanwhile.

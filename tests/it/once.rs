@@ -234,6 +234,18 @@ fn once_defaults_to_home_aws_credentials_and_creates_the_directory_0700() {
         0o700,
         "a created directory is 0700"
     );
+    // A --mode that lets the group read the file (a pod's fsGroup) made
+    // the file 0640 in a 0700 directory the group could not enter: the app
+    // was refused while both probes passed.
+    let grouped = h.scratch.join("grouped/.aws/credentials");
+    h.cmd(&["--once", "--mode", "0640", "--file"])
+        .arg(&grouped)
+        .run()
+        .assert_code(0);
+    assert_eq!(mode(&grouped), 0o640);
+    for made in ["grouped", "grouped/.aws"] {
+        assert_eq!(mode(&h.scratch.join(made)), 0o711, "{made}");
+    }
 }
 
 #[test]
@@ -514,6 +526,26 @@ fn once_invalid_parameter_exits_1_without_retrying() {
         .assert_stderr_contains("InvalidParameterValue");
     assert_eq!(h.sts.request_count(), 1);
     assert_untouched(&h, &before, inode);
+}
+
+/// A source up a few seconds late (an agent starting beside an init
+/// container) was given up on with much of the budget unspent: after the
+/// attempt at about 3.7 s the next backoff did not fit, and `--once
+/// --once-timeout 10s` failed anywhere from 3.7 to 9 s (the backoff is
+/// jittered: the previous binary passes this now and then). The last
+/// backoff is cut short to leave an attempt a second before the budget
+/// ends, at 9 s, after the source is back at 8.5 s.
+#[test]
+fn once_spends_its_whole_budget_before_giving_up() {
+    let h = Harness::new("once_late_source", |_, _| Answer::issue(HOUR));
+    h.sts.refuse_connections();
+    let mut run = h.cmd(&["--once", "--once-timeout", "10s"]).spawn();
+    std::thread::sleep(Duration::from_millis(8500));
+    h.sts.listen_again();
+    let status = run.wait_exit(Duration::from_secs(20));
+    let out = run.outcome();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", out.stderr);
+    assert_eq!(h.sts.request_count(), 1);
 }
 
 #[test]
