@@ -127,9 +127,11 @@ pub const PIECE: usize = 12;
 
 /// `text` with every stretch that spells out [`PIECE`] characters in a row
 /// of one of `secrets` (or all of a shorter one) replaced by one `marker`.
-/// Spelled out as the text would be read, not only byte for byte: case is
-/// ignored; whitespace, control and invisible characters, and any other
-/// character that is not printable ASCII, are skipped (a log shows them as
+/// Spelled out as the text would be read, not only byte for byte: only
+/// letters and digits count, on both sides, case ignored; punctuation,
+/// whitespace, control and invisible characters, and any other character
+/// that is not ASCII, are skipped (a quote split by dashes or dots spells
+/// the same secret) (a log shows them as
 /// `?` or a space, and a token with one after each byte is still read);
 /// and the encodings a server quoting a request uses are undone: `%XX`,
 /// `&#N;`, `&#xH;`, `&amp;` and the like, JSON's `\uXXXX` and `\/`, and
@@ -140,13 +142,19 @@ pub const PIECE: usize = 12;
 /// holds 24 bytes per byte.
 pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     let text = &*crate::error::cut_middle(text, QUOTED_END, QUOTED_END);
-    let skeleton = skeleton(text);
+    // Letters and digits only, on both sides: a quote split by dashes,
+    // dots, slashes or spaces (`Ktq-7Zp-2Xw-9Lm`) spells the secret's
+    // letters and digits in order all the same.
+    let skeleton: Vec<Unit> = skeleton(text)
+        .into_iter()
+        .filter(|unit| unit.letter.is_ascii_alphanumeric())
+        .collect();
     let letters: Vec<u8> = skeleton.iter().map(|unit| unit.letter).collect();
     let mut hidden = vec![false; text.len()];
     for secret in secrets {
         let secret: Vec<u8> = secret
             .bytes()
-            .filter(|b| b.is_ascii_graphic() && *b != b'\\')
+            .filter(u8::is_ascii_alphanumeric)
             .map(|b| b.to_ascii_lowercase())
             .collect();
         let n = secret.len().min(PIECE);

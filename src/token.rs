@@ -7,7 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::credentials::Secret;
@@ -158,6 +158,14 @@ pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, Error> {
         ReadError::NotText => invalid("cannot read it: not UTF-8 text"),
         other => invalid(&other.describe()),
     })?;
+    // A token any user may write, any user may choose: the endpoint's
+    // keys would be theirs to take.
+    let writable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
+    if writable {
+        return Err(invalid(
+            "any user may write it, and so choose the token the endpoint asks for; chmod o-w it",
+        ));
+    }
     let token = Secret::new(text);
     check_header_value(&token).map_err(|why| invalid(&why))?;
     Ok(token)

@@ -110,6 +110,17 @@ fn a_secret_is_hidden_however_a_message_spells_it() {
         hide_pieces(&format!("x {middle} y"), &[token], "***"),
         "x *** y"
     );
+    // Split by dashes, dots or the `?` a log shows for an invisible
+    // character, twelve of its letters and digits in order go too.
+    for split in ["-", ".", "?", "_", "/ "] {
+        let piece: Vec<String> = token[41..59].chars().map(String::from).collect();
+        let quoted = format!("tok {} end", piece.join(split));
+        assert_eq!(
+            hide_pieces(&quoted, &[token], "***"),
+            "tok *** end",
+            "{quoted:?}"
+        );
+    }
     // Text that spells no 12 characters of it is left as it is, `%`, `&`
     // and `\` included.
     let plain = "100% & \\ &#; %zz \\u{zz} eyJhbGciOiJ \u{e9}t\u{e9}";

@@ -101,7 +101,10 @@ pub(super) fn lock(
         .map_err(|e| Error::io("inspect the lock file", path, e))?;
     unfit_lock(&meta, owner)
         .map_err(|why| Error::io("use the lock file", path, io::Error::other(why)))?;
-    if !created && meta.mode() & 0o777 != LOCK_MODE && meta.uid() == our_euid() {
+    // Ours, or `--owner`'s (root may set its mode): a wider one could be
+    // held by anyone who may open it.
+    let ours = meta.uid() == our_euid() || owner.is_some_and(|o| o.uid == meta.uid());
+    if !created && meta.mode() & 0o777 != LOCK_MODE && ours {
         let _ = file.set_permissions(fs::Permissions::from_mode(LOCK_MODE));
     }
     // Only a lock this run made changes hands, through the descriptor that

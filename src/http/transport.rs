@@ -14,7 +14,10 @@ pub fn describe(e: &ureq::Error) -> (String, Reach) {
     use ureq::Error as E;
     use Reach::*;
     match e {
-        E::Timeout(ureq::Timeout::Connect) => ("timed out connecting".into(), Unreached),
+        E::Timeout(ureq::Timeout::Connect) => (
+            "timed out connecting (the TCP connection, or the TLS handshake after it)".into(),
+            Unreached,
+        ),
         E::Timeout(ureq::Timeout::Resolve) => {
             ("timed out looking up the host (DNS)".into(), Unreached)
         }
@@ -65,7 +68,12 @@ pub const NO_COMMON_TLS: &str =
 /// changes it, the trusted roots or the clock: retrying soon cannot help.
 fn tls(e: &TlsError) -> (String, Reach) {
     let TlsError::InvalidCertificate(cert) = e else {
-        // No retry mends a server that speaks only what rustls refuses.
+        // No retry mends a server that speaks no TLS on that port (plain
+        // HTTP answers a hello with what rustls calls a corrupt message).
+        if let TlsError::InvalidMessage(_) = e {
+            return (format!("the TLS handshake failed ({e})"), Reach::Lasting);
+        }
+        // Nor one that speaks only what rustls refuses.
         if matches!(
             e,
             TlsError::PeerIncompatible(_)
@@ -107,6 +115,7 @@ fn tls(e: &TlsError) -> (String, Reach) {
                 ("NameConstraintViolation", "it names a host its CA may not vouch for (the CA's name constraints)"),
                 ("PathLenConstraintViolated", "its chain is longer than a CA in it allows (path length constraint)"),
                 ("EndEntityUsedAsCa", "it is signed by a server's certificate, not by a CA's"),
+                ("UnsupportedCertVersion", "a certificate in its chain is X.509 version 1 or 2, which TLS here refuses (make it version 3)"),
             ]
             .iter()
             .find(|(debug, _)| name.contains(debug))

@@ -281,7 +281,6 @@ impl ContainerProvider {
             TokenSource::None => Ok(None),
             TokenSource::Value(secret) => Ok(Some(secret.clone())),
             TokenSource::File(path) => read_token_file(path).map(Some).map_err(|e| match e {
-                Error::Config(_) => e,
                 _ if e.is_out_of_resources() => e,
                 other => Error::Stale(format!(
                     "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE}: {other}; check the Pod Identity token volume is mounted"
@@ -357,10 +356,11 @@ impl ContainerProvider {
 /// remains, because it would end the header and inject another.
 pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
     let invalid = |why: &str| {
-        Error::Config(format!(
-            "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE} {}: {why}",
-            path.display()
-        ))
+        Error::io(
+            "use the container authorization token file",
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
+        )
     };
     let text = token::read_text(path, token::MAX_HEADER_TOKEN).map_err(|e| match e {
         ReadError::Io(e) => Error::io("read the container authorization token file", path, e),
@@ -383,11 +383,6 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     match e.classify() {
         Category::Eof => "the JSON is cut short".into(),
         Category::Syntax | Category::Io => format!("not valid JSON, at {at}"),
-        // serde's own words name the field (ours, never a value).
-        Category::Data if e.to_string().starts_with("duplicate field") => {
-            let field = e.to_string().split('`').nth(1).unwrap_or_default().to_string();
-            format!("the field {field} is given twice, and SDKs differ on which one counts, at {at}")
-        }
         Category::Data => format!(
             "JSON of another shape (an object with AccessKeyId, SecretAccessKey, Token and Expiration strings was expected), at {at}"
         ),

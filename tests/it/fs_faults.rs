@@ -849,6 +849,20 @@ fn a_lock_this_user_may_not_open_is_refused_at_start() {
     assert_eq!(h.sts.request_count(), asked, "asked STS first");
     fs::remove_file(&lock).expect("remove the lock");
     h.cmd(&["--once"]).user(NOBODY, NOBODY).run().assert_code(0);
+    // The user's own, made unwritable by hand: said as such, with the chmod
+    // that mends it (it read "belongs to uid 65534 ... a run as root").
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o400)).expect("chmod");
+    h.cmd(&["--once"])
+        .user(NOBODY, NOBODY)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("it is this user's")
+        .assert_stderr_contains("chmod 0200 it");
+    // `--owner`'s with a mode anyone may open, under a root writer: set to
+    // 0200 like this user's own (it was left 0644, for anyone to hold).
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o644)).expect("chmod");
+    h.cmd(&["--once", "--owner", "65534"]).run().assert_code(0);
+    assert_eq!(mode(&lock), 0o200);
 }
 
 const FIFTEEN_S: Duration = Duration::from_secs(15);

@@ -8,6 +8,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::PermissionsExt;
 use std::thread;
 use std::time::Duration;
 
@@ -250,6 +251,16 @@ fn a_refused_value_is_told_what_is_wrong_with_it() {
         let out = cmd.run();
         out.assert_code(2).assert_stderr_contains(says);
     }
+    // A token file any user may write lets any user choose the token, and
+    // take the endpoint's keys with it: it was taken without a word.
+    let open_token = h.scratch.write("open-token", "AnyoneMayWriteThisToken0123");
+    fs::set_permissions(&open_token, fs::Permissions::from_mode(0o666)).expect("chmod");
+    h.cmd(&["--serve", "127.0.0.1:0", "--serve-token-file"])
+        .arg(&open_token)
+        .timeout(HANG_GUARD)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("any user may write it");
     assert_eq!(h.sts.request_count(), 0);
 }
 

@@ -98,6 +98,11 @@ fn tls_refusals_are_said_in_words() {
         assert!(text.starts_with(NO_COMMON_TLS), "{text}");
         assert_eq!(reach, Reach::Lasting, "{text}");
     }
+    // Plain HTTP on an https URL's port: no retry mends it either.
+    let (text, reach) = described(ureq::Error::Rustls(TlsError::InvalidMessage(
+        rustls::InvalidMessage::InvalidContentType,
+    )));
+    assert_eq!(reach, Reach::Lasting, "{text}");
     // Any other alert may pass.
     let (_, reach) = described(ureq::Error::Rustls(TlsError::AlertReceived(
         AlertDescription::InternalError,

@@ -101,16 +101,16 @@ fn an_answer_that_is_not_the_json_quotes_nothing_of_it() {
         assert!(!shown.contains("doubleSESSION"), "{shown}");
         assert!(shown.contains("not the credentials JSON"), "{shown}");
     }
-    // A field given twice (botocore takes the last): named, never quoted.
+    // A field given twice (botocore takes the last): refused, and neither
+    // value quoted. (Naming the field would take serde_json's own message,
+    // whose Display costs 1 KB of the binary.)
     let body = r#"{"AccessKeyId":"ASIAFIRST","Access\u004BeyId":"ASIASECOND","SecretAccessKey":"doubleSECRETkey0123456789","Token":"t","Expiration":"2026-11-26T16:00:00Z"}"#;
     let shown = parse_answer(URL, 200, None, body.as_bytes())
         .unwrap_err()
         .to_string();
-    assert!(
-        shown.contains("the field AccessKeyId is given twice"),
-        "{shown}"
-    );
+    assert!(shown.contains("JSON of another shape"), "{shown}");
     assert!(!shown.contains("ASIASECOND"), "{shown}");
+    assert!(!shown.contains("doubleSECRET"), "{shown}");
 }
 
 #[test]
