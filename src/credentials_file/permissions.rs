@@ -181,7 +181,10 @@ pub(super) fn trusted(uid: u32, mode: u32, owner: Option<Owner>) -> Result<(), S
         // `--owner` is a remedy only where this process may give files away.
         let remedy = match may_chown(Owner { uid, gid: None }) {
             Ok(()) => format!("give --owner {uid} if the file is written for that user"),
-            Err(_) => format!("run aws-credfile as uid {uid} if the file is that user's"),
+            Err(_) => format!(
+                "run aws-credfile as uid {uid} if the file is that user's (or give the run that wrote it, as root, --owner {})",
+                ours.unwrap_or_default()
+            ),
         };
         return Err(format!(
             "it belongs to uid {uid}, neither this user (uid {}) nor --owner, so it may hold profiles this user's tools would run; {remedy}, or remove it",
@@ -303,7 +306,7 @@ pub(super) fn may_chown(owner: Owner) -> Result<(), String> {
         .is_some_and(|g| egid != Some(g) && !groups.contains(&g));
     if (needs_for_uid || needs_for_gid) && !cap_chown {
         return Err(format!(
-            "giving the file to {}{} needs root or the CAP_CHOWN capability, which this process lacks",
+            "giving the file to {}{} needs root or the CAP_CHOWN capability (or, for a group alone, being in it), which this process lacks",
             owner.uid,
             owner.gid.map(|g| format!(":{g}")).unwrap_or_default()
         ));

@@ -770,7 +770,9 @@ fn a_user_who_cannot_give_files_away_is_not_told_to_use_owner() {
     let out = h.cmd(&["--once"]).user(NOBODY, NOBODY).run();
     out.assert_code(2)
         .assert_stderr_contains("belongs to uid 0")
-        .assert_stderr_contains("run aws-credfile as uid 0");
+        .assert_stderr_contains("run aws-credfile as uid 0")
+        // What a root init container before this sidecar should have done.
+        .assert_stderr_contains("as root, --owner 65534");
     assert!(
         !out.stderr.contains("--owner 0"),
         "a remedy it cannot follow: {}",
