@@ -83,6 +83,7 @@ fn credential_process_prints_one_line_of_json_and_nothing_else() {
         keys(&v),
         BTreeSet::from([
             "AccessKeyId",
+            "AccountId",
             "Expiration",
             "SecretAccessKey",
             "SessionToken",
@@ -90,6 +91,9 @@ fn credential_process_prints_one_line_of_json_and_nothing_else() {
         ])
     );
     assert_is(&v, &h.sts.issued()[0]);
+    // The account of the role STS assumed (its AssumedRoleUser ARN), as
+    // botocore's process provider reads it.
+    assert_eq!(v["AccountId"], "123456789012");
     // Only warnings and errors are logged by default: a tool that shows
     // the process's stderr to its user sees nothing on success.
     assert_eq!(out.stderr, "", "{}", out.describe());
