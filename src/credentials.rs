@@ -145,10 +145,7 @@ pub fn hide_pieces(text: &str, secrets: &[&str], marker: &str) -> String {
     // Letters and digits only, on both sides: a quote split by dashes,
     // dots, slashes or spaces (`Ktq-7Zp-2Xw-9Lm`) spells the secret's
     // letters and digits in order all the same.
-    let skeleton: Vec<Unit> = skeleton(text)
-        .into_iter()
-        .filter(|unit| unit.letter.is_ascii_alphanumeric())
-        .collect();
+    let skeleton = skeleton(text);
     let letters: Vec<u8> = skeleton.iter().map(|unit| unit.letter).collect();
     let mut hidden = vec![false; text.len()];
     for secret in secrets {
@@ -243,7 +240,7 @@ pub fn mark_runs(text: &[u8], hidden: &[bool], marker: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One printable ASCII character as `text` spells it, lowercased, and the
+/// One ASCII letter or digit as `text` spells it, lowercased, and the
 /// bytes of `text` that spell it.
 struct Unit {
     letter: u8,
@@ -251,7 +248,7 @@ struct Unit {
     end: usize,
 }
 
-/// The printable ASCII characters `text` spells out, in order (see
+/// The ASCII letters and digits `text` spells out, in order (see
 /// [`hide_pieces`]).
 fn skeleton(text: &str) -> Vec<Unit> {
     let bytes = text.as_bytes();
@@ -269,7 +266,7 @@ fn skeleton(text: &str) -> Vec<Unit> {
                 }
             }
         }
-        if let Some(letter) = letter.filter(u8::is_ascii_graphic) {
+        if let Some(letter) = letter.filter(u8::is_ascii_alphanumeric) {
             units.push(Unit {
                 letter: letter.to_ascii_lowercase(),
                 start: at,

@@ -42,8 +42,8 @@ const ONE_SHOT_STOPS: [Signal; 3] = [libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2
 const LOCK_RETRY: Duration = Duration::from_millis(2);
 
 /// What `--once` keeps of its budget for a last attempt, the backoff before
-/// it cut short to fit: less would leave an attempt no time to connect.
-const LAST_ATTEMPT: Duration = Duration::from_secs(1);
+/// it cut short to fit: enough to connect on loopback and ask an agent.
+const LAST_ATTEMPT: Duration = Duration::from_millis(200);
 
 /// A minute: how often a wait for a fetch comes round without
 /// the worker's wake-up byte (never seen; the worker always writes it).
@@ -396,7 +396,7 @@ impl Refresher {
                 Flow::Go(Err(e)) => e,
             };
             // The budget is spent to its end: a backoff longer than what is
-            // left is cut short for a last attempt with a second to go (an
+            // left is cut short for a last attempt with 200 ms to go (an
             // agent up a few seconds late was given up on with half a
             // 10 s budget unspent).
             let left = deadline.saturating_duration_since(Instant::now());

@@ -159,12 +159,19 @@ impl Error {
                 status,
                 code,
                 message,
-            } => Error::Sts {
-                action,
-                status,
-                code: f(&code),
-                message: f(&message),
-            },
+            } => {
+                // Taken as printed, `code: message`: a secret cut in two,
+                // half in the code and half in the message (the request id
+                // is in it), is no secret taken out of either half alone.
+                let whole = f(&format!("{code}\n{message}"));
+                let (code, message) = whole.split_once('\n').unwrap_or((&whole, ""));
+                Error::Sts {
+                    action,
+                    status,
+                    code: code.to_string(),
+                    message: message.to_string(),
+                }
+            }
             Error::Endpoint {
                 url,
                 status,
@@ -490,13 +497,21 @@ fn io_hint(e: &io::Error) -> Option<&'static str> {
 /// (ureq cannot say in which step).
 pub const STALLED: &str = "timed out before the whole answer came";
 
+/// What to do about a server not reached, when nothing says more.
+const REACH_HINT: &str = "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)";
+
 /// What to do when a server could not be reached, by what went wrong.
 fn network_hint(detail: &str) -> &'static str {
     let d = detail.to_ascii_lowercase();
+    // Before the TLS words below: a handshake that never ends is no
+    // certificate's fault.
+    if d.contains("timed out connecting") {
+        return REACH_HINT;
+    }
     if d.contains("offers no tls version") {
         "the server (or a TLS-inspecting proxy) must offer TLS 1.2 or 1.3 with ECDHE and AES-GCM or ChaCha20; update its TLS settings"
     } else if d.contains("corrupt message") {
-        "the server does not speak TLS there: give http:// if it serves plain HTTP (allowed to loopback and the agents' addresses only), or check the port"
+        "the server does not speak TLS there: give http:// if it serves plain HTTP (a container endpoint's only on loopback or the agents' addresses), or check the port"
     } else if d.contains("certificate") || d.contains("tls") {
         "check the server's certificate, or give AWS_CA_BUNDLE the CA of a TLS-inspecting proxy"
     } else if d.contains("host not found") || d.contains("dns") {
@@ -508,7 +523,7 @@ fn network_hint(detail: &str) -> &'static str {
     } else if d.contains(STALLED) {
         "check that the server runs and answers promptly (STS, the Pod Identity agent or a proxy in between may be stalled or overloaded), and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
     } else {
-        "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)"
+        REACH_HINT
     }
 }
 

@@ -158,12 +158,14 @@ pub fn read_header_token(path: &Path, setting: &str) -> Result<Secret, Error> {
         ReadError::NotText => invalid("cannot read it: not UTF-8 text"),
         other => invalid(&other.describe()),
     })?;
-    // A token any user may write, any user may choose: the endpoint's
+    // A token any user may write (or replace, in a directory any user may
+    // write without the sticky bit), any user may choose: the endpoint's
     // keys would be theirs to take.
-    let writable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o002 != 0);
-    if writable {
+    let mode = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.permissions().mode());
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if mode(path) & 0o002 != 0 || mode(dir.unwrap_or(Path::new("."))) & 0o1002 == 0o002 {
         return Err(invalid(
-            "any user may write it, and so choose the token the endpoint asks for; chmod o-w it",
+            "any user may write it or its directory, and so choose the token the endpoint asks for; chmod o-w it (or +t the directory)",
         ));
     }
     let token = Secret::new(text);

@@ -207,7 +207,7 @@ impl FileSink {
                     .open(&lock);
                 if opened.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied) {
                     return Err(unfit(match meta.uid() == dir::our_euid() {
-                        true => "it is this user's, but its mode lets this user not write it, as every write must; chmod 0200 it, or remove it".into(),
+                        true => "it is this user's, but its mode does not let this user write it, as every write must; chmod 0200 it, or remove it".into(),
                         false => format!(
                             "it belongs to uid {}, and this user may not open it, as every write must; remove it (a run as root without --owner, or for another --owner, leaves one like it)",
                             meta.uid()

@@ -304,3 +304,35 @@ fn a_network_failures_own_words_are_never_cut() {
     let shown = huge.to_string();
     assert!(shown.len() < 1300 && !shown.contains('\n'), "{shown}");
 }
+
+/// A secret cut in two, one half STS's `<Code>` and the other its
+/// `<Message>`, was taken out of neither: each half alone is under the 12
+/// characters a piece must have, and the message printed them side by side.
+#[test]
+fn a_secret_split_between_code_and_message_is_taken_out() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.IDTOKENPAYLOADmnbvcxz135792468.SIGPART";
+    let e = Error::Sts {
+        action: crate::sts::ACTION_WEB_IDENTITY,
+        status: 400,
+        code: "IDTOKENPAYL".into(),
+        message: "OADmnbvcxz1 (request id r-1)".into(),
+    };
+    let shown = e
+        .map_quoted(|text| crate::credentials::hide_pieces(text, &[token], "***"))
+        .to_string();
+    assert!(!shown.contains("IDTOKENPAYL"), "{shown}");
+    assert!(!shown.contains("OADmnbvcxz1"), "{shown}");
+    assert!(shown.contains("(request id r-1)"), "{shown}");
+    // Apart, code and message stay what they were.
+    let e = Error::Sts {
+        action: crate::sts::ACTION_WEB_IDENTITY,
+        status: 403,
+        code: "AccessDenied".into(),
+        message: "Not authorized (request id r-2)".into(),
+    };
+    let shown = e.map_quoted(|text| text.to_string()).to_string();
+    assert!(
+        shown.contains("AccessDenied: Not authorized (request id r-2)"),
+        "{shown}"
+    );
+}

@@ -40,7 +40,9 @@ impl Resolver for Lookup {
                 SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
                 SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
             ],
-            (None, None) if timeout.after.is_not_happening() => look_up(&addr)?,
+            (None, None) if timeout.after.is_not_happening() => {
+                look_up(&addr).map_err(not_found)?
+            }
             (None, None) => look_up_within(addr, *timeout.after)?,
         };
         let mut resolved = self.empty();
@@ -79,15 +81,13 @@ fn loopback_port(addr: &str) -> Option<u16> {
 }
 
 fn look_up(addr: &str) -> std::io::Result<Vec<SocketAddr>> {
-    match addr.to_socket_addrs() {
-        Ok(found) => Ok(found.collect()),
-        // The resolver's own words ("failed to lookup address information:
-        // Try again") do not say it was the lookup that failed.
-        Err(e) => Err(std::io::Error::new(
-            e.kind(),
-            format!("looking up the host (DNS) failed: {e}"),
-        )),
-    }
+    Ok(addr.to_socket_addrs()?.collect())
+}
+
+/// A failed lookup, said as one: the resolver's own words ("failed to
+/// lookup address information: Try again") do not say it was the lookup.
+fn not_found(_: std::io::Error) -> ureq::Error {
+    ureq::Error::HostNotFound
 }
 
 /// The lookup on a thread of its own, given up after `within`; on this
@@ -100,10 +100,10 @@ fn look_up_within(addr: String, within: Duration) -> Result<Vec<SocketAddr>, ure
         .name("lookup".into())
         .spawn(move || tx.send(look_up(&name)).ok());
     if spawned.is_err() {
-        return Ok(look_up(&addr)?);
+        return look_up(&addr).map_err(not_found);
     }
     match rx.recv_timeout(within) {
-        Ok(found) => Ok(found?),
+        Ok(found) => found.map_err(not_found),
         // Whichever budget ran out, it ran out in the lookup.
         Err(RecvTimeoutError::Timeout) => Err(ureq::Error::Timeout(ureq::Timeout::Resolve)),
         Err(RecvTimeoutError::Disconnected) => Err(ureq::Error::HostNotFound),

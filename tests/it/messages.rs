@@ -261,6 +261,20 @@ fn a_refused_value_is_told_what_is_wrong_with_it() {
         .run()
         .assert_code(2)
         .assert_stderr_contains("any user may write it");
+    // So does one in a directory any user may write without the sticky
+    // bit: anyone could put their own file under its name.
+    let open_dir = h.scratch.join("open-dir");
+    fs::create_dir_all(&open_dir).expect("mkdir");
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+    let planted = h
+        .scratch
+        .write("open-dir/token", "PlantedByAnyoneToken01234");
+    h.cmd(&["--serve", "127.0.0.1:0", "--serve-token-file"])
+        .arg(&planted)
+        .timeout(HANG_GUARD)
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("or its directory");
     assert_eq!(h.sts.request_count(), 0);
 }
 
