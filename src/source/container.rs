@@ -268,10 +268,7 @@ impl ContainerProvider {
     /// resolve to loopback.
     pub fn preflight(&self) -> Result<(), Error> {
         plain_http_addresses(&self.cfg.url)?;
-        self.token().map(drop).map_err(|e| match e {
-            Error::Stale(why) => Error::Config(why),
-            other => other,
-        })
+        self.token().map(drop).map_err(super::at_start)
     }
 
     /// The token; a file that cannot be read names its variable and what
@@ -280,11 +277,12 @@ impl ContainerProvider {
         match &self.cfg.token {
             TokenSource::None => Ok(None),
             TokenSource::Value(secret) => Ok(Some(secret.clone())),
-            TokenSource::File(path) => read_token_file(path).map(Some).map_err(|e| match e {
-                _ if e.is_out_of_resources() => e,
-                other => Error::Stale(format!(
-                    "{ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE}: {other}; check the Pod Identity token volume is mounted"
-                )),
+            TokenSource::File(path) => read_token_file(path).map(Some).map_err(|e| {
+                super::token_file_problem(
+                    e,
+                    ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+                    "the Pod Identity token volume is mounted",
+                )
             }),
         }
     }

@@ -63,6 +63,24 @@ impl Kind {
 /// A role session name: `flag` (`--session-name`), else
 /// `AWS_ROLE_SESSION_NAME`, else `aws-credfile-<pod>`; checked against
 /// STS's rules, the error naming where the bad one came from.
+/// A token file that could not be used, said as the start says it: its
+/// variable, what went wrong, what to check. A refresh failure (`Stale`,
+/// `reason=file`); only a limit of the process's stays what it was.
+fn token_file_problem(e: Error, variable: &str, check: &str) -> Error {
+    if e.is_out_of_resources() {
+        return e;
+    }
+    Error::Stale(format!("{variable}: {e}; check {check}"))
+}
+
+/// The same problem found at start: a configuration error (exit 2).
+fn at_start(e: Error) -> Error {
+    match e {
+        Error::Stale(why) => Error::Config(why),
+        other => other,
+    }
+}
+
 pub fn session_name(flag: Option<&str>, env: Env) -> Result<String, Error> {
     match (flag, var(env, ENV_ROLE_SESSION_NAME)) {
         (Some(s), _) => {

@@ -97,20 +97,16 @@ impl WebIdentityProvider {
     /// The token file must be usable at start; after that, a failure to
     /// read it is a refresh failure like any other, in the same words.
     pub fn preflight(&self) -> Result<(), Error> {
-        self.token().map(drop).map_err(|e| match e {
-            Error::Stale(why) => Error::Config(why),
-            other => other,
-        })
+        self.token().map(drop).map_err(super::at_start)
     }
 
     fn token(&self) -> Result<Secret, Error> {
         read_token(&self.cfg.token_file).map_err(|e| {
-            if e.is_out_of_resources() {
-                return e;
-            }
-            Error::Stale(format!(
-                "{ENV_WEB_IDENTITY_TOKEN_FILE}: {e}; check the projected token volume is mounted"
-            ))
+            super::token_file_problem(
+                e,
+                ENV_WEB_IDENTITY_TOKEN_FILE,
+                "the projected token volume is mounted",
+            )
         })
     }
 
