@@ -497,6 +497,11 @@ fn io_hint(e: &io::Error) -> Option<&'static str> {
 /// (ureq cannot say in which step).
 pub const STALLED: &str = "timed out before the whole answer came";
 
+/// How `http::transport` says a handshake found no TLS version or cipher
+/// suite in common.
+pub const NO_COMMON_TLS: &str =
+    "the server offers no TLS version or cipher suite aws-credfile accepts (TLS 1.2 or 1.3, with forward secrecy)";
+
 /// What to do about a server not reached, when nothing says more.
 const REACH_HINT: &str = "check that the server runs and that this pod may reach it (network policy, security group, HTTPS_PROXY / NO_PROXY)";
 
@@ -508,7 +513,7 @@ fn network_hint(detail: &str) -> &'static str {
     if d.contains("timed out connecting") {
         return REACH_HINT;
     }
-    if d.contains("offers no tls version") {
+    if detail.contains(NO_COMMON_TLS) {
         "the server (or a TLS-inspecting proxy) must offer TLS 1.2 or 1.3 with ECDHE and AES-GCM or ChaCha20; update its TLS settings"
     } else if d.contains("corrupt message") {
         "the server does not speak TLS there: give http:// if it serves plain HTTP (a container endpoint's only on loopback or the agents' addresses), or check the port"

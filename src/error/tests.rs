@@ -336,3 +336,18 @@ fn a_secret_split_between_code_and_message_is_taken_out() {
         "{shown}"
     );
 }
+
+/// A server with no TLS version or cipher in common is told to update its
+/// TLS settings, not to check its certificate.
+#[test]
+fn no_common_tls_gets_its_own_hint() {
+    let e = Error::Network {
+        url: "https://sts.example".into(),
+        detail: format!("{NO_COMMON_TLS} (received fatal alert: ProtocolVersion)"),
+        timed_out: false,
+        reach: Reach::Lasting,
+    };
+    let shown = e.to_string();
+    assert!(shown.contains("update its TLS settings"), "{shown}");
+    assert!(!shown.contains("AWS_CA_BUNDLE"), "{shown}");
+}

@@ -7,7 +7,7 @@ use std::io;
 
 use rustls::{AlertDescription, CertificateError, Error as TlsError};
 
-use crate::error::{one_line, Reach};
+use crate::error::{one_line, Reach, NO_COMMON_TLS};
 
 /// What went wrong, and how far the exchange got.
 pub fn describe(e: &ureq::Error) -> (String, Reach) {
@@ -58,11 +58,6 @@ fn io_error(e: &io::Error) -> (String, Reach) {
     };
     (e.to_string(), reach)
 }
-
-/// How a handshake that found no TLS version or cipher suite in common is
-/// told (`error::network_hint` knows it by this).
-pub const NO_COMMON_TLS: &str =
-    "the server offers no TLS version or cipher suite aws-credfile accepts (TLS 1.2 or 1.3, with forward secrecy)";
 
 /// A TLS failure. A certificate that is not trusted stays so until someone
 /// changes it, the trusted roots or the clock: retrying soon cannot help.
